@@ -1,0 +1,563 @@
+//! The variable part of a TPDU: X.224 §13.2.3 parameters.
+//!
+//! ```text
+//! +-----------+-----------+---------------------+
+//! | code (1)  | length (1)| value (length)      |  repeated, any order
+//! +-----------+-----------+---------------------+
+//! ```
+//!
+//! [`Params`] keeps the variable part exactly as received (order, duplicates and unknown codes
+//! included) after checking that every parameter lies inside it, so re-encoding a decoded TPDU
+//! gives the same bytes. Typed values come from [`Params::iter`] ([`Param`]) or the accessors on
+//! the TPDU types. [`ParamsBuf`] builds a variable part for sending.
+
+use core::fmt;
+
+use bytes::BufMut;
+
+use crate::cotp::TpduKind;
+use crate::error::{
+    DecodeError, DecodeErrorKind, EncodeError, EncodeErrorKind, Layer, ensure_room,
+};
+use crate::parse::Cursor;
+
+/// A parameter code of the variable part (X.224 §13.2.3, §13.3.4 …). Open: unknown codes survive.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ParamCode(pub u8);
+
+impl ParamCode {
+    /// 0xC0 TPDU size (CR, CC).
+    pub const TPDU_SIZE: Self = Self(0xc0);
+    /// 0xC1 calling transport selector (CR, CC); in an ER the same code is the invalid TPDU.
+    pub const CALLING_TSAP: Self = Self(0xc1);
+    /// 0xC1 in an ER: the header octets of the rejected TPDU (X.224 §13.12.4).
+    pub const INVALID_TPDU: Self = Self(0xc1);
+    /// 0xC2 called (CR) or responding (CC) transport selector.
+    pub const CALLED_TSAP: Self = Self(0xc2);
+    /// 0xC3 checksum (class 4).
+    pub const CHECKSUM: Self = Self(0xc3);
+    /// 0xC4 version number.
+    pub const VERSION: Self = Self(0xc4);
+    /// 0xC5 protection parameters.
+    pub const PROTECTION: Self = Self(0xc5);
+    /// 0xC6 additional option selection.
+    pub const ADDITIONAL_OPTIONS: Self = Self(0xc6);
+    /// 0xC7 alternative protocol classes.
+    pub const ALTERNATIVE_CLASSES: Self = Self(0xc7);
+    /// 0x85 acknowledgement time (class 4).
+    pub const ACK_TIME: Self = Self(0x85);
+    /// 0x86 residual error rate.
+    pub const RESIDUAL_ERROR_RATE: Self = Self(0x86);
+    /// 0x87 priority.
+    pub const PRIORITY: Self = Self(0x87);
+    /// 0x88 transit delay.
+    pub const TRANSIT_DELAY: Self = Self(0x88);
+    /// 0x89 throughput.
+    pub const THROUGHPUT: Self = Self(0x89);
+    /// 0x8A subsequence number (AK, class 4).
+    pub const SUBSEQUENCE_NUMBER: Self = Self(0x8a);
+    /// 0x8B reassignment time.
+    pub const REASSIGNMENT_TIME: Self = Self(0x8b);
+    /// 0x8C flow control confirmation (AK, class 4).
+    pub const FLOW_CONTROL_CONFIRMATION: Self = Self(0x8c);
+    /// 0x8F selective acknowledgement (AK, class 4).
+    pub const SELECTIVE_ACK: Self = Self(0x8f);
+    /// 0x90 ED-TPDU-NR (DT, class 4).
+    pub const ED_TPDU_NR: Self = Self(0x90);
+    /// 0xE0 additional information (DR).
+    pub const ADDITIONAL_INFO: Self = Self(0xe0);
+    /// 0xF0 preferred maximum TPDU size (CR, CC).
+    pub const PREFERRED_MAX_TPDU_SIZE: Self = Self(0xf0);
+    /// 0xF2 inactivity timer (class 4).
+    pub const INACTIVITY_TIMER: Self = Self(0xf2);
+}
+
+impl fmt::Debug for ParamCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ParamCode({:#04x})", self.0)
+    }
+}
+
+/// The TPDU size parameter (0xC0): a code `v` meaning 2^v octets (X.224 §13.3.4 b).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TpduSize(pub u8);
+
+impl TpduSize {
+    /// 128 octets (0x07), the smallest size and the X.224 default.
+    pub const S128: Self = Self(0x07);
+    /// 256 octets.
+    pub const S256: Self = Self(0x08);
+    /// 512 octets.
+    pub const S512: Self = Self(0x09);
+    /// 1024 octets.
+    pub const S1024: Self = Self(0x0a);
+    /// 2048 octets, the largest X.224 allows in class 0.
+    pub const S2048: Self = Self(0x0b);
+    /// 4096 octets.
+    pub const S4096: Self = Self(0x0c);
+    /// 8192 octets, the largest X.224 code, offered in class 0 over TCP by libiec61850 and ISODE.
+    pub const S8192: Self = Self(0x0d);
+    /// 0x0E (16384): beyond X.224, sent by some RFC 1006 stacks.
+    pub const S16384: Self = Self(0x0e);
+    /// 0x0F (32768): beyond X.224, sent by some RFC 1006 stacks.
+    pub const S32768: Self = Self(0x0f);
+    /// 0x10 (65536, capped at 65531): beyond X.224, sent by some RFC 1006 stacks.
+    pub const S65531: Self = Self(0x10);
+
+    /// The size in octets, or `None` for a code outside 0x07..=0x10. Codes 0x0E–0x10 are not in
+    /// X.224 but are sent by RFC 1006 stacks; their sizes are capped at 65531, the largest TPDU a
+    /// TPKT can carry.
+    pub const fn octets(self) -> Option<usize> {
+        match self.0 {
+            0x07..=0x0f => Some(1usize << self.0),
+            0x10 => Some(crate::tpkt::MAX_TPDU_LEN),
+            _ => None,
+        }
+    }
+
+    /// Whether X.224 itself defines the code (0x07..=0x0D).
+    pub const fn is_standard(self) -> bool {
+        matches!(self.0, 0x07..=0x0d)
+    }
+
+    /// The largest code whose size does not exceed `octets` (at least 128 octets: `S128`).
+    pub const fn at_most(octets: usize) -> Self {
+        let mut code = 0x10u8;
+        while code > 0x07 {
+            let size = if code == 0x10 {
+                crate::tpkt::MAX_TPDU_LEN
+            } else {
+                1usize << code
+            };
+            if size <= octets {
+                return Self(code);
+            }
+            code = code.saturating_sub(1);
+        }
+        Self::S128
+    }
+}
+
+impl fmt::Debug for TpduSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.octets() {
+            Some(n) => write!(f, "TpduSize({n})"),
+            None => write!(f, "TpduSize(invalid {:#04x})", self.0),
+        }
+    }
+}
+
+/// One parameter of the variable part, typed by its code and the TPDU it appears in.
+///
+/// Fixed-length parameters whose length on the wire differs from X.224's are rejected when the
+/// TPDU is decoded, so their values here are always well formed. Parameters kept as raw octets are
+/// either variable-length by definition or quality-of-service values this crate does not
+/// interpret (X.224 §13.3.4 g–m, not used in class 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Param<'a> {
+    /// 0xC0 TPDU size code; see [`TpduSize::octets`] for its validity.
+    TpduSize(TpduSize),
+    /// 0xF0 preferred maximum TPDU size, in units of 128 octets (1 to 4 octets on the wire).
+    PreferredMaxTpduSize(u32),
+    /// 0xC1 calling transport selector, any length.
+    CallingTsel(&'a [u8]),
+    /// 0xC2 called (CR) or responding (CC) transport selector, any length.
+    CalledTsel(&'a [u8]),
+    /// 0xC6 additional option selection.
+    AdditionalOptions(u8),
+    /// 0xC7 alternative protocol classes: one octet a class, coded like the class/option octet.
+    AlternativeClasses(&'a [u8]),
+    /// 0xC4 version number.
+    Version(u8),
+    /// 0xC5 protection parameters (user defined).
+    Protection(&'a [u8]),
+    /// 0xC3 checksum.
+    Checksum(u16),
+    /// 0xE0 additional information (DR).
+    AdditionalInfo(&'a [u8]),
+    /// 0xC1 in an ER: the header octets of the rejected TPDU.
+    InvalidTpdu(&'a [u8]),
+    /// 0xF2 inactivity timer, milliseconds.
+    InactivityTimer(u32),
+    /// A quality-of-service or class-4 parameter kept as raw octets: 0x85–0x8C, 0x8F, 0x90.
+    Raw {
+        /// The parameter code.
+        code: ParamCode,
+        /// The value octets.
+        value: &'a [u8],
+    },
+    /// A parameter X.224 does not define for this TPDU, kept so it can be reported.
+    Unknown {
+        /// The parameter code.
+        code: ParamCode,
+        /// The value octets.
+        value: &'a [u8],
+    },
+}
+
+/// Which parameter codes X.224 defines for which TPDU (Tables 14–35, §13.x.4). Codes outside
+/// this list are "not defined" for the TPDU: ignored in a CR, a protocol error elsewhere.
+pub(crate) fn is_defined(kind: TpduKind, code: ParamCode) -> bool {
+    use ParamCode as P;
+    match kind {
+        TpduKind::Cr | TpduKind::Cc => matches!(
+            code,
+            P::TPDU_SIZE
+                | P::PREFERRED_MAX_TPDU_SIZE
+                | P::CALLING_TSAP
+                | P::CALLED_TSAP
+                | P::CHECKSUM
+                | P::VERSION
+                | P::PROTECTION
+                | P::ADDITIONAL_OPTIONS
+                | P::ALTERNATIVE_CLASSES
+                | P::ACK_TIME
+                | P::RESIDUAL_ERROR_RATE
+                | P::PRIORITY
+                | P::TRANSIT_DELAY
+                | P::THROUGHPUT
+                | P::REASSIGNMENT_TIME
+                | P::INACTIVITY_TIMER
+        ),
+        TpduKind::Dr => matches!(code, P::ADDITIONAL_INFO | P::CHECKSUM),
+        TpduKind::Er => matches!(code, P::INVALID_TPDU | P::CHECKSUM),
+        TpduKind::Dt | TpduKind::Ed => matches!(code, P::CHECKSUM | P::ED_TPDU_NR),
+        TpduKind::Ak => matches!(
+            code,
+            P::CHECKSUM | P::SUBSEQUENCE_NUMBER | P::FLOW_CONTROL_CONFIRMATION | P::SELECTIVE_ACK
+        ),
+        TpduKind::Dc | TpduKind::Ea | TpduKind::Rj => code == P::CHECKSUM,
+        TpduKind::Unknown => false,
+    }
+}
+
+/// The allowed value lengths of the fixed-length parameters this crate interprets.
+fn length_range(kind: TpduKind, code: ParamCode) -> Option<(usize, usize)> {
+    use ParamCode as P;
+    if !is_defined(kind, code) {
+        return None;
+    }
+    match code {
+        P::TPDU_SIZE | P::VERSION | P::ADDITIONAL_OPTIONS => Some((1, 1)),
+        P::PREFERRED_MAX_TPDU_SIZE => Some((1, 4)),
+        P::CHECKSUM => Some((2, 2)),
+        P::INACTIVITY_TIMER => Some((4, 4)),
+        _ => None,
+    }
+}
+
+fn be_uint(value: &[u8]) -> u32 {
+    value
+        .iter()
+        .fold(0u32, |acc, &b| acc.wrapping_shl(8) | u32::from(b))
+}
+
+/// One parameter as it appears on the wire, with its offset in the variable part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RawParam<'a> {
+    /// The parameter code.
+    pub code: ParamCode,
+    /// The value octets.
+    pub value: &'a [u8],
+    /// Offset of the code octet from the start of the variable part.
+    pub offset: usize,
+}
+
+impl<'a> RawParam<'a> {
+    /// The typed reading of this parameter in a TPDU of `kind`.
+    pub fn typed(&self, kind: TpduKind) -> Param<'a> {
+        use ParamCode as P;
+        let v = self.value;
+        if !is_defined(kind, self.code) {
+            return Param::Unknown {
+                code: self.code,
+                value: v,
+            };
+        }
+        match (self.code, v) {
+            (P::TPDU_SIZE, [b]) => Param::TpduSize(TpduSize(*b)),
+            (P::PREFERRED_MAX_TPDU_SIZE, _) => Param::PreferredMaxTpduSize(be_uint(v)),
+            (P::CALLING_TSAP, _) if kind == TpduKind::Er => Param::InvalidTpdu(v),
+            (P::CALLING_TSAP, _) => Param::CallingTsel(v),
+            (P::CALLED_TSAP, _) => Param::CalledTsel(v),
+            (P::ADDITIONAL_OPTIONS, [b]) => Param::AdditionalOptions(*b),
+            (P::ALTERNATIVE_CLASSES, _) => Param::AlternativeClasses(v),
+            (P::VERSION, [b]) => Param::Version(*b),
+            (P::PROTECTION, _) => Param::Protection(v),
+            (P::CHECKSUM, [a, b]) => Param::Checksum(u16::from_be_bytes([*a, *b])),
+            (P::ADDITIONAL_INFO, _) => Param::AdditionalInfo(v),
+            (P::INACTIVITY_TIMER, [_, _, _, _]) => Param::InactivityTimer(be_uint(v)),
+            (code, value) => Param::Raw { code, value },
+        }
+    }
+}
+
+/// A validated variable part, borrowed from the TPDU.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Params<'a> {
+    raw: &'a [u8],
+}
+
+impl fmt::Debug for Params<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(|p| (p.code, p.value)))
+            .finish()
+    }
+}
+
+impl<'a> Params<'a> {
+    /// An empty variable part.
+    pub const EMPTY: Params<'static> = Params { raw: &[] };
+
+    /// Checks that `raw` is a sequence of complete parameters and that the fixed-length
+    /// parameters X.224 defines for `kind` have their defined lengths. Offsets in errors are
+    /// relative to `raw`.
+    pub fn parse(kind: TpduKind, raw: &'a [u8]) -> Result<Self, DecodeError> {
+        let mut cur = Cursor::new(Layer::Cotp, raw);
+        while !cur.is_empty() {
+            let start = cur.pos();
+            let code = ParamCode(cur.u8("parameter code")?);
+            let len = usize::from(cur.u8("parameter length")?);
+            cur.take_declared("parameter", len)
+                .map_err(|e| DecodeError::new(Layer::Cotp, start, *e.kind()))?;
+            if let Some((min, max)) = length_range(kind, code) {
+                if !(min..=max).contains(&len) {
+                    return Err(DecodeError::new(
+                        Layer::Cotp,
+                        start.saturating_add(1),
+                        DecodeErrorKind::LengthOutOfRange {
+                            what: "parameter length",
+                            value: len,
+                            min,
+                            max,
+                        },
+                    ));
+                }
+            }
+        }
+        Ok(Params { raw })
+    }
+
+    /// The variable part as received.
+    pub const fn as_bytes(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// Length of the variable part in octets.
+    pub const fn len(&self) -> usize {
+        self.raw.len()
+    }
+
+    /// Whether the variable part is empty.
+    pub const fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    /// The parameters in wire order.
+    pub fn iter(&self) -> RawParams<'a> {
+        RawParams {
+            raw: self.raw,
+            pos: 0,
+        }
+    }
+
+    /// The value of the last parameter with `code` (X.224 §13.2.3: a repeated parameter's last
+    /// value counts), if any.
+    pub fn get(&self, code: ParamCode) -> Option<RawParam<'a>> {
+        self.iter().filter(|p| p.code == code).last()
+    }
+
+    /// The parameters X.224 does not define for a TPDU of `kind`.
+    pub fn unknown(&self, kind: TpduKind) -> impl Iterator<Item = RawParam<'a>> + 'a {
+        self.iter().filter(move |p| !is_defined(kind, p.code))
+    }
+}
+
+/// Iterator over the parameters of a validated [`Params`].
+#[derive(Debug, Clone)]
+pub struct RawParams<'a> {
+    raw: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Iterator for RawParams<'a> {
+    type Item = RawParam<'a>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = self.raw.get(self.pos..)?;
+        let [code, len, tail @ ..] = rest else {
+            return None;
+        };
+        let len = usize::from(*len);
+        let value = tail.get(..len)?;
+        let offset = self.pos;
+        self.pos = self.pos.saturating_add(2).saturating_add(len);
+        Some(RawParam {
+            code: ParamCode(*code),
+            value,
+            offset,
+        })
+    }
+}
+
+/// Builds a variable part for sending. Construction allocates; decoding never does.
+///
+/// ```
+/// use osi_stack::cotp::{ParamsBuf, TpduSize};
+/// let mut p = ParamsBuf::new();
+/// p.tpdu_size(TpduSize::S8192).called_tsel(&[0, 1]).unwrap().calling_tsel(&[0, 1]).unwrap();
+/// assert_eq!(p.as_bytes(), &[0xc0, 1, 0x0d, 0xc2, 2, 0, 1, 0xc1, 2, 0, 1]);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParamsBuf {
+    raw: Vec<u8>,
+}
+
+impl ParamsBuf {
+    /// An empty variable part.
+    pub const fn new() -> Self {
+        ParamsBuf { raw: Vec::new() }
+    }
+
+    /// Appends a parameter with any code and value.
+    pub fn push(&mut self, code: ParamCode, value: &[u8]) -> Result<&mut Self, EncodeError> {
+        let len = u8::try_from(value.len()).map_err(|_| {
+            EncodeError::new(
+                Layer::Cotp,
+                EncodeErrorKind::ValueTooLarge {
+                    what: "parameter length",
+                    value: value.len(),
+                    max: 255,
+                },
+            )
+        })?;
+        self.raw.push(code.0);
+        self.raw.push(len);
+        self.raw.extend_from_slice(value);
+        Ok(self)
+    }
+
+    /// Appends a typed parameter.
+    pub fn param(&mut self, param: &Param<'_>) -> Result<&mut Self, EncodeError> {
+        use ParamCode as P;
+        match *param {
+            Param::TpduSize(s) => self.push(P::TPDU_SIZE, &[s.0]),
+            Param::PreferredMaxTpduSize(units) => {
+                let bytes = units.to_be_bytes();
+                let skip = bytes.iter().take(3).take_while(|b| **b == 0).count();
+                self.push(
+                    P::PREFERRED_MAX_TPDU_SIZE,
+                    bytes.get(skip..).unwrap_or(&bytes),
+                )
+            }
+            Param::CallingTsel(v) => self.push(P::CALLING_TSAP, v),
+            Param::CalledTsel(v) => self.push(P::CALLED_TSAP, v),
+            Param::AdditionalOptions(b) => self.push(P::ADDITIONAL_OPTIONS, &[b]),
+            Param::AlternativeClasses(v) => self.push(P::ALTERNATIVE_CLASSES, v),
+            Param::Version(b) => self.push(P::VERSION, &[b]),
+            Param::Protection(v) => self.push(P::PROTECTION, v),
+            Param::Checksum(c) => self.push(P::CHECKSUM, &c.to_be_bytes()),
+            Param::AdditionalInfo(v) => self.push(P::ADDITIONAL_INFO, v),
+            Param::InvalidTpdu(v) => self.push(P::INVALID_TPDU, v),
+            Param::InactivityTimer(t) => self.push(P::INACTIVITY_TIMER, &t.to_be_bytes()),
+            Param::Raw { code, value } | Param::Unknown { code, value } => self.push(code, value),
+        }
+    }
+
+    /// Appends a TPDU size (0xC0).
+    pub fn tpdu_size(&mut self, size: TpduSize) -> &mut Self {
+        self.raw
+            .extend_from_slice(&[ParamCode::TPDU_SIZE.0, 1, size.0]);
+        self
+    }
+
+    /// Appends a calling transport selector (0xC1).
+    pub fn calling_tsel(&mut self, tsel: &[u8]) -> Result<&mut Self, EncodeError> {
+        self.push(ParamCode::CALLING_TSAP, tsel)
+    }
+
+    /// Appends a called / responding transport selector (0xC2).
+    pub fn called_tsel(&mut self, tsel: &[u8]) -> Result<&mut Self, EncodeError> {
+        self.push(ParamCode::CALLED_TSAP, tsel)
+    }
+
+    /// The variable part built so far.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.raw
+    }
+
+    /// The variable part as [`Params`] for a TPDU struct.
+    pub fn as_params(&self) -> Params<'_> {
+        Params { raw: &self.raw }
+    }
+}
+
+/// Writes `params` verbatim (they were validated when built or decoded).
+pub(crate) fn write_params<B: BufMut + ?Sized>(
+    params: &Params<'_>,
+    buf: &mut B,
+) -> Result<(), EncodeError> {
+    ensure_room(Layer::Cotp, buf, params.len())?;
+    buf.put_slice(params.as_bytes());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tpdu_size_codes() {
+        assert_eq!(TpduSize(0x07).octets(), Some(128));
+        assert_eq!(TpduSize(0x0d).octets(), Some(8192));
+        assert_eq!(TpduSize(0x0e).octets(), Some(16384));
+        assert_eq!(TpduSize(0x10).octets(), Some(65531));
+        assert_eq!(TpduSize(0x06).octets(), None);
+        assert_eq!(TpduSize(0xa2).octets(), None);
+        assert_eq!(TpduSize::at_most(8192), TpduSize::S8192);
+        assert_eq!(TpduSize::at_most(8191), TpduSize::S4096);
+        assert_eq!(TpduSize::at_most(65531), TpduSize::S65531);
+        assert_eq!(TpduSize::at_most(10), TpduSize::S128);
+    }
+
+    #[test]
+    fn parse_rejects_overrun_and_bad_fixed_lengths() {
+        let e = Params::parse(TpduKind::Cc, &[0xc1, 0x04, 0x00, 0x01]).unwrap_err();
+        assert_eq!(e.offset(), 0);
+        assert!(matches!(
+            e.kind(),
+            DecodeErrorKind::Overrun {
+                declared: 4,
+                available: 2,
+                ..
+            }
+        ));
+        let e = Params::parse(TpduKind::Cr, &[0xc0, 0x02, 0x0d, 0x00]).unwrap_err();
+        assert_eq!(e.offset(), 1);
+        let e = Params::parse(TpduKind::Cr, &[0xc0]).unwrap_err();
+        assert!(e.is_truncated());
+        // An undefined code with any length is kept.
+        let p = Params::parse(TpduKind::Cr, &[0xc9, 0x01, 0x00]).unwrap();
+        let unknown: Vec<_> = p.unknown(TpduKind::Cr).collect();
+        assert_eq!(unknown.len(), 1);
+        assert_eq!(unknown[0].code, ParamCode(0xc9));
+    }
+
+    #[test]
+    fn last_repeated_parameter_wins() {
+        let p = Params::parse(TpduKind::Cr, &[0xc0, 1, 0x0a, 0xc0, 1, 0x0d]).unwrap();
+        assert_eq!(p.get(ParamCode::TPDU_SIZE).unwrap().value, &[0x0d]);
+    }
+
+    #[test]
+    fn preferred_size_encodes_minimally() {
+        let mut b = ParamsBuf::new();
+        b.param(&Param::PreferredMaxTpduSize(64)).unwrap();
+        b.param(&Param::PreferredMaxTpduSize(0x1_0000)).unwrap();
+        assert_eq!(b.as_bytes(), &[0xf0, 1, 64, 0xf0, 3, 1, 0, 0]);
+        b.param(&Param::PreferredMaxTpduSize(0)).unwrap();
+        assert_eq!(&b.as_bytes()[8..], &[0xf0, 1, 0]);
+    }
+}

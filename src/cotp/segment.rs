@@ -1,0 +1,319 @@
+//! Segmentation of a TSDU into DT TPDUs and reassembly of DT TPDUs into a TSDU (X.224 §6.3).
+//!
+//! A TSDU goes out as DT, DT, …, DT(EOT = 1), each carrying at most the negotiated TPDU size
+//! minus the 3-octet class-0 header. Every DT but the last carries at least one octet; an empty
+//! TSDU is a single empty DT with EOT set.
+//!
+//! The [`Reassembler`] appends DT data until EOT, refusing to hold more than
+//! [`Limits::max_tsdu`] octets or [`Limits::max_segments`] DTs, so a peer that never sets EOT
+//! cannot make it grow without bound. A TSDU that arrives in one DT is handed back as a borrowed
+//! slice of that DT: no copy.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::cotp::{Data, Tpdu};
+use crate::error::{DecodeError, DecodeErrorKind, EncodeError, EncodeErrorKind, Layer};
+use crate::limits::Limits;
+use crate::tpkt;
+
+/// Octets of a class-0 DT header (LI, code, EOT/NR).
+pub const DT_HEADER_LEN: usize = 3;
+
+/// The largest amount of user data a class-0 DT of `tpdu_size` octets carries, at least 1 and at
+/// most what one TPKT can hold.
+pub const fn max_dt_data(tpdu_size: usize) -> usize {
+    let size = if tpdu_size > tpkt::MAX_TPDU_LEN {
+        tpkt::MAX_TPDU_LEN
+    } else {
+        tpdu_size
+    };
+    let data = size.saturating_sub(DT_HEADER_LEN);
+    if data == 0 { 1 } else { data }
+}
+
+/// Iterator over the class-0 DTs that carry one TSDU, built by [`Segments::new`].
+///
+/// ```
+/// use osi_stack::cotp::Segments;
+/// let tsdu = [7u8; 130];
+/// let dts: Vec<_> = Segments::new(&tsdu, 128).collect();
+/// assert_eq!(dts.len(), 2);
+/// assert_eq!((dts[0].user_data.len(), dts[0].eot), (125, false));
+/// assert_eq!((dts[1].user_data.len(), dts[1].eot), (5, true));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Segments<'a> {
+    rest: &'a [u8],
+    max_data: usize,
+    done: bool,
+}
+
+impl<'a> Segments<'a> {
+    /// Splits `tsdu` into DTs for a connection whose TPDU size is `tpdu_size` octets.
+    pub const fn new(tsdu: &'a [u8], tpdu_size: usize) -> Self {
+        Segments {
+            rest: tsdu,
+            max_data: max_dt_data(tpdu_size),
+            done: false,
+        }
+    }
+
+    /// The number of DTs a TSDU of `len` octets takes at `tpdu_size`.
+    pub const fn count(len: usize, tpdu_size: usize) -> usize {
+        let max = max_dt_data(tpdu_size);
+        if len == 0 { 1 } else { len.div_ceil(max) }
+    }
+
+    /// Octets that [`Segments::encode`] writes for a TSDU of `len` octets: one TPKT and DT
+    /// header a segment plus the data.
+    pub const fn encoded_len(len: usize, tpdu_size: usize) -> usize {
+        Self::count(len, tpdu_size)
+            .saturating_mul(tpkt::HEADER_LEN + DT_HEADER_LEN)
+            .saturating_add(len)
+    }
+
+    /// Writes every remaining DT, each in its own TPKT, into `buf`. Checks the room first, so
+    /// nothing is written when `buf` is too small.
+    pub fn encode<B: BufMut + ?Sized>(self, buf: &mut B) -> Result<(), EncodeError> {
+        if self.done {
+            return Ok(());
+        }
+        let needed =
+            Self::encoded_len(self.rest.len(), self.max_data.saturating_add(DT_HEADER_LEN));
+        if buf.remaining_mut() < needed {
+            return Err(EncodeError::new(
+                Layer::Cotp,
+                EncodeErrorKind::BufferTooSmall {
+                    needed,
+                    remaining: buf.remaining_mut(),
+                },
+            ));
+        }
+        for dt in self {
+            let tpdu = Tpdu::Dt(dt);
+            tpkt::encode_header(tpdu.encoded_len(), buf)?;
+            tpdu.encode(buf)?;
+        }
+        Ok(())
+    }
+}
+
+impl<'a> Iterator for Segments<'a> {
+    type Item = Data<'a>;
+
+    fn next(&mut self) -> Option<Data<'a>> {
+        if self.done {
+            return None;
+        }
+        let take = self.rest.len().min(self.max_data);
+        let (chunk, rest) = self.rest.split_at(take);
+        self.rest = rest;
+        let eot = rest.is_empty();
+        self.done = eot;
+        Some(Data::class0(chunk, eot))
+    }
+}
+
+/// A reassembled TSDU: borrowed from the DT when one DT carried all of it, owned otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Tsdu<'a> {
+    /// The whole TSDU came in one DT; this is that DT's user data.
+    Whole(&'a [u8]),
+    /// The TSDU was put together from several DTs.
+    Reassembled(Bytes),
+}
+
+impl Tsdu<'_> {
+    /// The TSDU's octets.
+    pub fn as_slice(&self) -> &[u8] {
+        match self {
+            Tsdu::Whole(s) => s,
+            Tsdu::Reassembled(b) => b,
+        }
+    }
+
+    /// Length in octets.
+    pub fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    /// Whether the TSDU is empty.
+    pub fn is_empty(&self) -> bool {
+        self.as_slice().is_empty()
+    }
+}
+
+/// Puts DT TPDUs back together into TSDUs, within [`Limits`].
+///
+/// ```
+/// use osi_stack::cotp::{Reassembler, Segments, Tsdu};
+/// let tsdu: Vec<u8> = (0..=255).collect();
+/// let mut r = Reassembler::new(osi_stack::Limits::default());
+/// let mut out = None;
+/// for dt in Segments::new(&tsdu, 128) {
+///     out = r.push(&dt)?;
+/// }
+/// assert_eq!(out.unwrap().as_slice(), &tsdu[..]);
+/// # Ok::<(), osi_stack::DecodeError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Reassembler {
+    limits: Limits,
+    buf: BytesMut,
+    segments: usize,
+}
+
+impl Reassembler {
+    /// A reassembler bounded by `limits` (`max_tsdu`, `max_segments`).
+    pub fn new(limits: Limits) -> Self {
+        Reassembler {
+            limits,
+            buf: BytesMut::new(),
+            segments: 0,
+        }
+    }
+
+    /// Octets held from DTs without EOT.
+    pub fn pending_len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Number of DTs held since the last complete TSDU.
+    pub fn pending_segments(&self) -> usize {
+        self.segments
+    }
+
+    /// Drops a partly received TSDU.
+    pub fn reset(&mut self) {
+        self.buf = BytesMut::new();
+        self.segments = 0;
+    }
+
+    fn limit(&mut self, limit: &'static str, max: usize) -> DecodeError {
+        self.reset();
+        DecodeError::new(
+            Layer::Cotp,
+            0,
+            DecodeErrorKind::LimitExceeded { limit, max },
+        )
+    }
+
+    /// Adds one DT. Returns the TSDU when the DT has EOT set, `None` while more DTs are needed,
+    /// and a limit error (after dropping what was held) when the TSDU would exceed
+    /// `max_tsdu` octets or `max_segments` DTs. Class-0 header checks are
+    /// [`class0::check_dt`](crate::cotp::class0::check_dt)'s job.
+    pub fn push<'a>(&mut self, dt: &Data<'a>) -> Result<Option<Tsdu<'a>>, DecodeError> {
+        let data = dt.user_data;
+        if self.segments == 0 && dt.eot {
+            if data.len() > self.limits.max_tsdu {
+                return Err(self.limit("max tsdu", self.limits.max_tsdu));
+            }
+            return Ok(Some(Tsdu::Whole(data)));
+        }
+        let segments = self.segments.saturating_add(1);
+        if segments > self.limits.max_segments {
+            return Err(self.limit("max segments", self.limits.max_segments));
+        }
+        let total = self.buf.len().saturating_add(data.len());
+        if total > self.limits.max_tsdu {
+            return Err(self.limit("max tsdu", self.limits.max_tsdu));
+        }
+        self.buf.extend_from_slice(data);
+        self.segments = segments;
+        if dt.eot {
+            self.segments = 0;
+            Ok(Some(Tsdu::Reassembled(self.buf.split().freeze())))
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_tsdu_is_one_empty_dt() {
+        let dts: Vec<_> = Segments::new(&[], 128).collect();
+        assert_eq!(dts, vec![Data::class0(&[], true)]);
+        assert_eq!(Segments::count(0, 128), 1);
+    }
+
+    #[test]
+    fn exact_multiple_has_no_empty_tail() {
+        let tsdu = [1u8; 250];
+        let dts: Vec<_> = Segments::new(&tsdu, 128).collect();
+        assert_eq!(dts.len(), 2);
+        assert!(dts.iter().all(|d| d.user_data.len() == 125));
+        assert_eq!(Segments::count(250, 128), 2);
+    }
+
+    #[test]
+    fn encode_writes_tpkt_frames_matching_spec_e5() {
+        let tsdu = [0x5au8; 130];
+        let mut out = Vec::new();
+        Segments::new(&tsdu, 128).encode(&mut out).unwrap();
+        assert_eq!(out.len(), Segments::encoded_len(130, 128));
+        assert_eq!(&out[..7], &[0x03, 0x00, 0x00, 0x84, 0x02, 0xf0, 0x00]);
+        assert_eq!(&out[132..139], &[0x03, 0x00, 0x00, 0x0c, 0x02, 0xf0, 0x80]);
+        let mut small = [0u8; 100];
+        assert!(
+            Segments::new(&tsdu, 128)
+                .encode(&mut &mut small[..])
+                .is_err()
+        );
+        assert_eq!(small, [0u8; 100], "nothing written on error");
+    }
+
+    #[test]
+    fn whole_tsdu_is_not_copied() {
+        let data = [1u8, 2, 3];
+        let dt = Data::class0(&data, true);
+        let mut r = Reassembler::new(Limits::default());
+        match r.push(&dt).unwrap() {
+            Some(Tsdu::Whole(s)) => assert!(core::ptr::eq(s, &data[..])),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn limits_bound_memory() {
+        let limits = Limits {
+            max_tsdu: 1000,
+            max_segments: 10,
+            ..Limits::default()
+        };
+        let mut r = Reassembler::new(limits);
+        let chunk = [0u8; 300];
+        for _ in 0..3 {
+            assert_eq!(r.push(&Data::class0(&chunk, false)).unwrap(), None);
+        }
+        let e = r.push(&Data::class0(&chunk, false)).unwrap_err();
+        assert!(matches!(
+            e.kind(),
+            DecodeErrorKind::LimitExceeded {
+                limit: "max tsdu",
+                max: 1000
+            }
+        ));
+        assert_eq!(r.pending_len(), 0);
+        // Empty EOT=0 segments are bounded by the segment count.
+        let mut n = 0;
+        let err = loop {
+            match r.push(&Data::class0(&[], false)) {
+                Ok(None) => n += 1,
+                Ok(Some(_)) => panic!("no EOT was sent"),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(n, 10);
+        assert!(matches!(
+            err.kind(),
+            DecodeErrorKind::LimitExceeded {
+                limit: "max segments",
+                ..
+            }
+        ));
+    }
+}

@@ -1,0 +1,22 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
+
+pub mod cotp;
+pub mod error;
+pub mod limits;
+pub(crate) mod parse;
+pub mod tpkt;
+
+pub use error::{DecodeError, DecodeErrorKind, EncodeError, EncodeErrorKind, Layer};
+pub use limits::Limits;

@@ -1,0 +1,53 @@
+//! Resource limits applied to everything taken from the wire.
+//!
+//! Every length read from the network is checked against what remains in the buffer and against a
+//! [`Limits`] value before anything is allocated, so a peer cannot make the stack hold more memory
+//! than the limits allow, whatever lengths it claims. The defaults are safe for a server exposed to
+//! untrusted peers and large enough for X.400 message transfer and IEC 61850 MMS.
+
+/// Limits on what a peer can make this stack buffer or walk through.
+///
+/// Construct with [`Limits::default()`] and adjust fields; the struct is `#[non_exhaustive]` so
+/// new limits can be added without breaking callers.
+///
+/// ```
+/// let mut limits = osi_stack::Limits::default();
+/// limits.max_tsdu = 4 * 1024 * 1024;
+/// assert_eq!(limits.max_segments, 65_536);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Largest transport service data unit (the data of DT TPDUs up to EOT) that is reassembled.
+    /// Default 1 MiB.
+    pub max_tsdu: usize,
+    /// Largest number of DT TPDUs one TSDU may be split into. Default 65,536.
+    pub max_segments: usize,
+    /// Largest session service data unit reassembled from segmented DT SPDUs (Enclosure Item) or
+    /// connect data overflow. Default 1 MiB.
+    pub max_ssdu: usize,
+    /// Deepest nesting of constructed BER elements accepted in presentation and ACSE. Default 32.
+    pub max_ber_depth: usize,
+    /// Largest number of presentation contexts in a context definition list. Default 64.
+    pub max_contexts: usize,
+    /// Largest number of PDVs in one presentation user-data value. Default 256.
+    pub max_pdvs: usize,
+}
+
+impl Limits {
+    /// The default limits (see each field).
+    pub const DEFAULT: Limits = Limits {
+        max_tsdu: 1024 * 1024,
+        max_segments: 65_536,
+        max_ssdu: 1024 * 1024,
+        max_ber_depth: 32,
+        max_contexts: 64,
+        max_pdvs: 256,
+    };
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::DEFAULT
+    }
+}
