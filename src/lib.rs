@@ -16,6 +16,7 @@ pub mod cotp;
 pub mod error;
 pub mod limits;
 pub(crate) mod parse;
+pub mod session;
 pub mod tpkt;
 
 pub use error::{DecodeError, DecodeErrorKind, EncodeError, EncodeErrorKind, Layer};

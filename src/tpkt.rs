@@ -231,17 +231,15 @@ impl<'a> Iterator for TpktFrames<'a> {
         }
         let rest = self.buf.get(self.consumed..)?;
         match frame_len(rest) {
-            Ok(Some(len)) if rest.len() >= len => match Tpkt::decode(rest) {
-                Ok((tpkt, _)) => {
-                    self.consumed = self.consumed.saturating_add(len);
-                    Some(Ok(tpkt))
-                }
-                Err(e) => {
-                    self.failed = true;
-                    Some(Err(e.shifted(self.consumed)))
-                }
-            },
-            Ok(_) => None,
+            Ok(Some(len)) => {
+                let frame = rest.get(..len)?;
+                self.consumed = self.consumed.saturating_add(len);
+                Some(Ok(Tpkt {
+                    reserved: frame.get(1).copied().unwrap_or_default(),
+                    payload: frame.get(HEADER_LEN..).unwrap_or_default(),
+                }))
+            }
+            Ok(None) => None,
             Err(e) => {
                 self.failed = true;
                 Some(Err(e.shifted(self.consumed)))

@@ -194,6 +194,7 @@ impl Accepted<'_> {
             src_ref,
             class_option: ClassOption::CLASS0,
             params: params.as_params(),
+            header_data: &[],
             user_data: &[],
         })
     }
@@ -359,6 +360,15 @@ pub fn check_cc<'a>(
             },
         ));
     }
+    if strict && !cc.header_data.is_empty() {
+        return Err(cc_error(
+            PARAMS_OFFSET.saturating_add(cc.params.len()),
+            DecodeErrorKind::InvalidValue {
+                what: "parameter code",
+                value: u64::from(cc.header_data.first().copied().unwrap_or_default()),
+            },
+        ));
+    }
     for p in cc.params.iter() {
         if disposition(TpduKind::Cc, p.code, strict) == Disposition::ProtocolError {
             return Err(cc_error(
@@ -496,6 +506,7 @@ mod tests {
             src_ref: 7,
             class_option: ClassOption(class << 4),
             params: p.as_params(),
+            header_data: &[],
             user_data: &[],
         })
         .encode(&mut out)

@@ -292,6 +292,12 @@ pub struct Connect<'a> {
     pub class_option: ClassOption,
     /// The variable part.
     pub params: Params<'a>,
+    /// Octets inside the LI, after the parameters, that are not X.224 parameters (see
+    /// [`Params::parse_with_trailer`]): RDP's cookie or routing token and negotiation
+    /// request/response. Empty for X.224 peers. For a value to decode back as built, this must
+    /// start with an octet that cannot begin a parameter (RDP's start with `0x01`–`0x03` or with
+    /// `Cookie:`).
+    pub header_data: &'a [u8],
     /// User data after the header.
     pub user_data: &'a [u8],
 }
@@ -608,6 +614,23 @@ impl<'a> Tpdu<'a> {
     /// # Ok::<(), osi_stack::DecodeError>(())
     /// ```
     pub fn decode(input: &'a [u8]) -> Result<Tpdu<'a>, DecodeError> {
+        // Fast path for the TPDU that carries all the data in class 0: `02 F0 EOT|NR`.
+        if let [2, 0xf0, eot_nr, user_data @ ..] = input {
+            return Ok(Tpdu::Dt(Data {
+                format: DataFormat::Short,
+                roa: false,
+                dst_ref: None,
+                eot: eot_nr & 0x80 != 0,
+                nr: u32::from(eot_nr & 0x7f),
+                params: Params::EMPTY,
+                user_data,
+            }));
+        }
+        Self::decode_general(input)
+    }
+
+    #[inline(never)]
+    fn decode_general(input: &'a [u8]) -> Result<Tpdu<'a>, DecodeError> {
         let Some((&li, after_li)) = input.split_first() else {
             return Err(derr(
                 0,
@@ -650,19 +673,21 @@ impl<'a> Tpdu<'a> {
         let kind = code.kind();
         let tpdu = match kind {
             TpduKind::Cr | TpduKind::Cc => {
-                if li < 6 {
+                let [_, d1, d0, s1, s0, class, var @ ..] = header else {
                     return Err(li_error(li, 6, 254));
-                }
-                let dst_ref = h.u16("dst-ref").map_err(fix)?;
-                let src_ref = h.u16("src-ref").map_err(fix)?;
-                let class_option = ClassOption(h.u8("class option").map_err(fix)?);
-                let params = parse_params(kind, &mut h).map_err(fix)?;
+                };
+                let dst_ref = u16::from_be_bytes([*d1, *d0]);
+                let src_ref = u16::from_be_bytes([*s1, *s0]);
+                let class_option = ClassOption(*class);
+                let (params, header_data) =
+                    Params::parse_with_trailer(kind, var).map_err(|e| e.shifted(var_offset(6)))?;
                 let c = Connect {
                     cdt: code.0 & 0x0f,
                     dst_ref,
                     src_ref,
                     class_option,
                     params,
+                    header_data,
                     user_data,
                 };
                 if kind == TpduKind::Cr {
@@ -842,7 +867,7 @@ impl<'a> Tpdu<'a> {
     /// The header length (the LI value) this TPDU encodes with.
     pub fn header_len(&self) -> usize {
         let (fixed, params) = match self {
-            Tpdu::Cr(c) | Tpdu::Cc(c) => (6, c.params.len()),
+            Tpdu::Cr(c) | Tpdu::Cc(c) => (6, c.params.len().saturating_add(c.header_data.len())),
             Tpdu::Dr(d) => (6, d.params.len()),
             Tpdu::Dc(d) => (5, d.params.len()),
             Tpdu::Dt(d) | Tpdu::Ed(d) => (
@@ -908,6 +933,7 @@ impl<'a> Tpdu<'a> {
                 buf.put_u16(c.src_ref);
                 buf.put_u8(c.class_option.0);
                 params::write_params(&c.params, buf)?;
+                buf.put_slice(c.header_data);
             }
             Tpdu::Dr(d) => {
                 buf.put_u16(d.dst_ref);

@@ -19,7 +19,6 @@ use crate::cotp::TpduKind;
 use crate::error::{
     DecodeError, DecodeErrorKind, EncodeError, EncodeErrorKind, Layer, ensure_room,
 };
-use crate::parse::Cursor;
 
 /// A parameter code of the variable part (X.224 §13.2.3, §13.3.4 …). Open: unknown codes survive.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -235,16 +234,14 @@ pub(crate) fn is_defined(kind: TpduKind, code: ParamCode) -> bool {
 /// The allowed value lengths of the fixed-length parameters this crate interprets.
 fn length_range(kind: TpduKind, code: ParamCode) -> Option<(usize, usize)> {
     use ParamCode as P;
-    if !is_defined(kind, code) {
-        return None;
-    }
-    match code {
-        P::TPDU_SIZE | P::VERSION | P::ADDITIONAL_OPTIONS => Some((1, 1)),
-        P::PREFERRED_MAX_TPDU_SIZE => Some((1, 4)),
-        P::CHECKSUM => Some((2, 2)),
-        P::INACTIVITY_TIMER => Some((4, 4)),
-        _ => None,
-    }
+    let range = match code {
+        P::TPDU_SIZE | P::VERSION | P::ADDITIONAL_OPTIONS => (1, 1),
+        P::PREFERRED_MAX_TPDU_SIZE => (1, 4),
+        P::CHECKSUM => (2, 2),
+        P::INACTIVITY_TIMER => (4, 4),
+        _ => return None,
+    };
+    is_defined(kind, code).then_some(range)
 }
 
 fn be_uint(value: &[u8]) -> u32 {
@@ -315,18 +312,37 @@ impl<'a> Params<'a> {
     /// parameters X.224 defines for `kind` have their defined lengths. Offsets in errors are
     /// relative to `raw`.
     pub fn parse(kind: TpduKind, raw: &'a [u8]) -> Result<Self, DecodeError> {
-        let mut cur = Cursor::new(Layer::Cotp, raw);
-        while !cur.is_empty() {
-            let start = cur.pos();
-            let code = ParamCode(cur.u8("parameter code")?);
-            let len = usize::from(cur.u8("parameter length")?);
-            cur.take_declared("parameter", len)
-                .map_err(|e| DecodeError::new(Layer::Cotp, start, *e.kind()))?;
-            if let Some((min, max)) = length_range(kind, code) {
+        let mut rest = raw;
+        let mut pos = 0usize;
+        while !rest.is_empty() {
+            let [code, len, tail @ ..] = rest else {
+                return Err(DecodeError::new(
+                    Layer::Cotp,
+                    pos,
+                    DecodeErrorKind::Truncated {
+                        what: "parameter length",
+                        needed: 2,
+                        available: rest.len(),
+                    },
+                ));
+            };
+            let len = usize::from(*len);
+            let Some(after) = tail.get(len..) else {
+                return Err(DecodeError::new(
+                    Layer::Cotp,
+                    pos,
+                    DecodeErrorKind::Overrun {
+                        what: "parameter",
+                        declared: len,
+                        available: tail.len(),
+                    },
+                ));
+            };
+            if let Some((min, max)) = length_range(kind, ParamCode(*code)) {
                 if !(min..=max).contains(&len) {
                     return Err(DecodeError::new(
                         Layer::Cotp,
-                        start.saturating_add(1),
+                        pos.saturating_add(1),
                         DecodeErrorKind::LengthOutOfRange {
                             what: "parameter length",
                             value: len,
@@ -336,8 +352,46 @@ impl<'a> Params<'a> {
                     ));
                 }
             }
+            pos = pos.saturating_add(2).saturating_add(len);
+            rest = after;
         }
         Ok(Params { raw })
+    }
+
+    /// Like [`Params::parse`] for a CR or CC, but stops at the first octet that cannot start an
+    /// X.224 parameter and returns the octets from there on separately: a code whose bits 8–7
+    /// are 00 (X.224 §13.2.3 assigns none), or a code X.224 does not define whose length runs
+    /// past the variable part. RDP (MS-RDPBCGR 2.2.1.1, 2.2.1.2) puts its routing token or cookie
+    /// and its negotiation request or response there. A defined parameter that runs past the
+    /// variable part is still an error.
+    pub fn parse_with_trailer(
+        kind: TpduKind,
+        raw: &'a [u8],
+    ) -> Result<(Self, &'a [u8]), DecodeError> {
+        let mut rest = raw;
+        let mut pos = 0usize;
+        while let [code, tail @ ..] = rest {
+            let undefined = !is_defined(kind, ParamCode(*code));
+            let fits = match tail {
+                [len, value @ ..] => value.len() >= usize::from(*len),
+                [] => false,
+            };
+            if *code & 0xc0 == 0 || (undefined && !fits) {
+                break;
+            }
+            if !fits {
+                // A defined parameter that overruns: let `parse` report it.
+                pos = raw.len();
+                break;
+            }
+            let [len, ..] = tail else { break };
+            let next = pos.saturating_add(2).saturating_add(usize::from(*len));
+            let Some(after) = raw.get(next..) else { break };
+            pos = next;
+            rest = after;
+        }
+        let (params, trailer) = raw.split_at_checked(pos).unwrap_or((raw, &[]));
+        Ok((Params::parse(kind, params)?, trailer))
     }
 
     /// The variable part as received.
@@ -366,7 +420,25 @@ impl<'a> Params<'a> {
     /// The value of the last parameter with `code` (X.224 §13.2.3: a repeated parameter's last
     /// value counts), if any.
     pub fn get(&self, code: ParamCode) -> Option<RawParam<'a>> {
-        self.iter().filter(|p| p.code == code).last()
+        let mut found = None;
+        let mut rest = self.raw;
+        let mut offset = 0usize;
+        while let [c, len, tail @ ..] = rest {
+            let len = usize::from(*len);
+            let Some((value, after)) = tail.split_at_checked(len) else {
+                break;
+            };
+            if *c == code.0 {
+                found = Some(RawParam {
+                    code,
+                    value,
+                    offset,
+                });
+            }
+            offset = offset.saturating_add(2).saturating_add(len);
+            rest = after;
+        }
+        found
     }
 
     /// The parameters X.224 does not define for a TPDU of `kind`.

@@ -1,0 +1,58 @@
+//! ISO 8327-1 / ITU-T X.225 connection-oriented session protocol: SPDUs, parameter units,
+//! concatenation, user-data limits and segmentation.
+//!
+//! One TSDU (the user data of COTP DT TPDUs up to EOT) holds one or more SPDUs. [`spdus`] walks
+//! them, resolving the SI codes shared between categories by position (X.225 §6.3.7):
+//!
+//! ```text
+//!  01 00 | 01 00 | 61 35 30 33 …          GT (category 0), then DT (category 2) + user information
+//!  0d b2 | 05 06 13 01 00 16 01 02 | …    CN (category 1, alone): SI, LI, PGI/PI units
+//! ```
+//!
+//! Design choices, beyond what X.225 fixes:
+//!
+//! - **Borrowed, byte-exact.** A decoded [`Spdu`] holds slices of the TSDU: its raw parameter
+//!   field ([`Parameters`], walked by the [`Units`] iterator) and its user information field.
+//!   The form of every length indicator is kept (a three-octet `FF hi lo` LI for a short value
+//!   survives), so re-encoding a decoded SPDU gives back the input octets. Decoding allocates
+//!   nothing.
+//! - **What decoding checks.** The structure of every unit, at every nesting level (a unit longer
+//!   than what is left of its SPDU or group is an `Overrun` error, a length cut short by the end
+//!   of the buffer is `Truncated`), and the length of every fixed-size parameter (PI 21 must be
+//!   four octets, PI 20 two, selectors at most 16 …). A unit with LI = 0 means "absent"
+//!   (X.225 §8.2.5) and is always accepted. Unknown PIs and PGIs are kept and reported
+//!   ([`Spdu::unknown_parameters`]), as Annex A.4.3.1.1 asks a receiver to ignore them. Which
+//!   parameters an SPDU may or must carry is left to the caller (the typed accessors return
+//!   `None`); user-data limits by version are checked by [`check_user_data`].
+//! - **Units after the User Data PGI.** Octets that follow PGI 193 inside the parameter field are
+//!   read as further units (units may come in any order, §8.2.6): if they do not form
+//!   well-formed units, decoding fails with `Overrun`/`Truncated`; if they do, they are kept
+//!   (and reported if unknown). Octets after the end of a category-1 SPDU (its LI) are a
+//!   `TrailingData` error: they are never taken as user data (regression 12).
+//! - **SI 41 and 42.** SI 41 is MAP when a (non-empty) Sync Type Item is present, AE otherwise.
+//!   SI 42 is MAA or AEA, whose encodings are identical: it decodes as
+//!   [`SpduKind::MaaOrAea`]; the state machine knows which one it awaits.
+//! - **Unknown SI.** An SI not in X.225 Annex C is an `UnexpectedCode` error: its structure
+//!   (and so where the next SPDU starts) is unknown. [`SpduType`] still prints any value.
+//! - **Empty TSDU.** Yields one `Truncated` error.
+
+mod codes;
+mod concat;
+mod params;
+mod segment;
+mod spdu;
+
+pub use codes::{
+    ActivityReason, Category, DataOverflow, EnclosureItem, ParameterCode, Position,
+    ProtocolOptions, RefuseReason, SerialNumber, SessionUserRequirements, SessionVersion, SpduKind,
+    SpduType, SyncTypeItem, TokenItem, TokenPosition, TokenSettingItem, TransportDisconnect,
+    TsduMaximumSize, VersionNumber,
+};
+pub use concat::{MAX_CATEGORY_TWO, SpduIter, encode_tsdu, spdus, tsdu_len};
+pub use params::{MAX_LENGTH, Parameters, ParametersBuf, Unit, Units};
+pub use segment::{
+    CDO_USER_DATA_MAX, CN_EXTENDED_USER_DATA_MAX, CN_USER_DATA_MAX, ConnectData, DataSegments,
+    MAX_SPDU_LEN, Reassembler, Segment, Segments, UserDataLimit, V1_AB_USER_DATA_MAX,
+    V1_USER_DATA_MAX, check_user_data, data_segments, user_data_limit,
+};
+pub use spdu::{ConnectAcceptItem, ConnectionIdentifier, LinkingInformation, Spdu};
