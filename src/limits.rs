@@ -11,8 +11,8 @@
 /// new limits can be added without breaking callers.
 ///
 /// ```
-/// let mut limits = osi_stack::Limits::default();
-/// limits.max_tsdu = 4 * 1024 * 1024;
+/// let limits = osi_stack::Limits::default().with_max_tsdu(4 * 1024 * 1024);
+/// assert_eq!(limits.max_tsdu, 4 * 1024 * 1024);
 /// assert_eq!(limits.max_segments, 65_536);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -44,6 +44,50 @@ impl Limits {
         max_contexts: 64,
         max_pdvs: 256,
     };
+}
+
+impl Limits {
+    /// These limits with the largest reassembled TSDU set to `value`.
+    #[must_use]
+    pub const fn with_max_tsdu(mut self, value: usize) -> Self {
+        self.max_tsdu = value;
+        self
+    }
+
+    /// These limits with the largest number of DTs in one TSDU set to `value`.
+    #[must_use]
+    pub const fn with_max_segments(mut self, value: usize) -> Self {
+        self.max_segments = value;
+        self
+    }
+
+    /// These limits with the largest reassembled SSDU set to `value`.
+    #[must_use]
+    pub const fn with_max_ssdu(mut self, value: usize) -> Self {
+        self.max_ssdu = value;
+        self
+    }
+
+    /// These limits with the deepest BER nesting set to `value`.
+    #[must_use]
+    pub const fn with_max_ber_depth(mut self, value: usize) -> Self {
+        self.max_ber_depth = value;
+        self
+    }
+
+    /// These limits with the largest number of presentation contexts set to `value`.
+    #[must_use]
+    pub const fn with_max_contexts(mut self, value: usize) -> Self {
+        self.max_contexts = value;
+        self
+    }
+
+    /// These limits with the largest number of PDVs in one user-data value set to `value`.
+    #[must_use]
+    pub const fn with_max_pdvs(mut self, value: usize) -> Self {
+        self.max_pdvs = value;
+        self
+    }
 }
 
 impl Default for Limits {

@@ -190,6 +190,31 @@ impl<'a> Spdu<'a> {
         input: &'a [u8],
         position: Position,
     ) -> Result<(Spdu<'a>, &'a [u8]), DecodeError> {
+        // Fast path for an empty parameter field (`01 00` GT, `01 00` DT in front of every MMS
+        // and RTSE PDU): nothing to validate.
+        if let [si, 0, rest @ ..] = input {
+            if let Some(kind) = SpduKind::resolve(SpduType(*si), position) {
+                let kind = if kind == SpduKind::Map {
+                    SpduKind::Ae
+                } else {
+                    kind
+                };
+                let (user_information, rest) = if kind.has_user_information() {
+                    (rest, &[][..])
+                } else {
+                    (&[][..], rest)
+                };
+                return Ok((
+                    Spdu {
+                        kind,
+                        forced_long: false,
+                        params: Parameters::EMPTY,
+                        user_information,
+                    },
+                    rest,
+                ));
+            }
+        }
         let mut c = Cursor::new(Layer::Session, input);
         let si = SpduType(c.u8("spdu identifier")?);
         let Some(mut kind) = SpduKind::resolve(si, position) else {

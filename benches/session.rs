@@ -1,0 +1,104 @@
+//! Session-layer decode throughput beside a minimal hand-written safe parser of the same SPDUs
+//! (`reference`). Run: `cargo bench --bench session`. Figures are in BENCHMARKS.md.
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use osi_stack::session::spdus;
+
+/// libiec61850's CN (spec session.md S1): Connect/Accept Item, requirements, both selectors and
+/// 156 octets of user data.
+const CN: &str = "0d b2 05 06 13 01 00 16 01 02 14 02 00 02 33 02 00 01 34 02 00 01 c1 9c 31 81 99 a0 03 80 01 01 a2 81 91 81 04 00 00 00 01 82 04 00 00 00 01 a4 23 30 0f 02 01 01 06 04 52 01 00 01 30 04 06 02 51 01 30 10 02 01 03 06 05 28 ca 22 02 01 30 04 06 02 51 01 61 5e 30 5c 02 01 01 a0 57 60 55 a1 07 06 05 28 ca 22 02 03 a2 07 06 05 29 01 87 67 01 a3 03 02 01 0c a6 06 06 04 29 01 87 67 a7 03 02 01 0c be 2f 28 2d 02 01 03 a0 28 a8 26 80 03 00 fd e8 81 01 05 82 01 05 83 01 0a a4 16 80 01 01 81 03 05 f1 00 82 0c 03 ee 1c 00 00 04 08 00 00 79 ef 18";
+
+fn hex(s: &str) -> Vec<u8> {
+    let s: String = s.split_whitespace().collect();
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+mod reference {
+    /// GT + DT with no parameters: return the user information.
+    pub fn gt_dt(t: &[u8]) -> Option<&[u8]> {
+        match t {
+            [0x01, 0x00, 0x01, 0x00, data @ ..] => Some(data),
+            _ => None,
+        }
+    }
+
+    /// A CN with one-octet LIs: walk the PI/PGI units, return calling and called selectors and
+    /// the user data (PGI 193, with a one- or three-octet length).
+    pub fn cn(t: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+        let [0x0d, li, rest @ ..] = t else {
+            return None;
+        };
+        let mut params = rest.get(..usize::from(*li))?;
+        let (mut calling, mut called, mut data) = (&[][..], &[][..], &[][..]);
+        while let [code, l0, more @ ..] = params {
+            let (len, more) = if *l0 == 0xff {
+                let [hi, lo, more @ ..] = more else {
+                    return None;
+                };
+                (usize::from(u16::from_be_bytes([*hi, *lo])), more)
+            } else {
+                (usize::from(*l0), more)
+            };
+            let value = more.get(..len)?;
+            match code {
+                0x33 => calling = value,
+                0x34 => called = value,
+                0xc1 => data = value,
+                _ => {}
+            }
+            params = &more[len..];
+        }
+        Some((calling, called, data))
+    }
+}
+
+fn gt_dt(c: &mut Criterion) {
+    let mut g = c.benchmark_group("gt_dt_decode");
+    for n in [64usize, 1024] {
+        let mut tsdu = vec![0x01, 0x00, 0x01, 0x00];
+        tsdu.extend(std::iter::repeat_n(0x5a, n));
+        g.throughput(Throughput::Bytes(tsdu.len() as u64));
+        g.bench_with_input(BenchmarkId::new("osi_stack", n), &tsdu, |b, t| {
+            b.iter(|| {
+                let mut it = spdus(black_box(t));
+                let gt = it.next()?.ok()?;
+                let dt = it.next()?.ok()?;
+                Some((gt.si(), dt.user_information().len()))
+            })
+        });
+        g.bench_with_input(BenchmarkId::new("reference", n), &tsdu, |b, t| {
+            b.iter(|| reference::gt_dt(black_box(t)).map(<[u8]>::len))
+        });
+    }
+    g.finish();
+}
+
+fn cn(c: &mut Criterion) {
+    let cn = hex(CN);
+    assert_eq!(cn.len(), 180);
+    assert!(reference::cn(&cn).is_some());
+    let mut g = c.benchmark_group("cn_decode");
+    g.throughput(Throughput::Bytes(cn.len() as u64));
+    g.bench_function("osi_stack", |b| {
+        b.iter(|| {
+            let s = spdus(black_box(&cn)).next()?.ok()?;
+            Some((
+                s.calling_session_selector(),
+                s.called_session_selector(),
+                s.user_data().map(<[u8]>::len),
+            ))
+        })
+    });
+    g.bench_function("reference", |b| {
+        b.iter(|| reference::cn(black_box(&cn)).map(|(a, b, d)| (a, b, d.len())))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, gt_dt, cn);
+criterion_main!(benches);

@@ -1,0 +1,119 @@
+// Fuzz oracles, shared by the cargo-fuzz targets (fuzz_targets/*.rs) and by the ordinary test
+// that replays saved inputs (tests/fuzz_regressions.rs). Each takes any bytes and panics only
+// when a property of the crate is broken: decoding is total (value or error, never a panic),
+// a decoded value re-encodes to the bytes it came from, and memory stays within `Limits`.
+
+#![allow(dead_code)]
+
+use osi_stack::cotp::{Reassembler, Tpdu, TpduKind, class0};
+use osi_stack::tpkt::{self, Tpkt, TpktFrames};
+use osi_stack::{Layer, Limits};
+
+/// TPKT framing: `frame_len` and `Tpkt::decode` agree, and a decoded TPKT re-encodes.
+pub fn tpkt(data: &[u8]) {
+    let len = tpkt::frame_len(data);
+    match Tpkt::decode(data) {
+        Ok((t, rest)) => {
+            assert_eq!(len, Ok(Some(t.encoded_len())));
+            assert_eq!(t.encoded_len() + rest.len(), data.len());
+            let mut out = Vec::new();
+            t.encode(&mut out).unwrap();
+            assert_eq!(out[0], 3);
+            assert_eq!(&out[2..], &data[2..t.encoded_len()]);
+        }
+        Err(e) => {
+            assert_eq!(e.layer(), Layer::Tpkt);
+            if let Ok(Some(n)) = len {
+                assert!(data.len() < n, "frame_len accepted what decode refused");
+            }
+        }
+    }
+}
+
+/// One TPDU: decode is total, a decoded TPDU re-encodes to the same bytes, and the class-0
+/// decisions never panic and produce encodable answers.
+pub fn cotp(data: &[u8]) {
+    let Ok(tpdu) = Tpdu::decode(data) else {
+        return;
+    };
+    let mut out = Vec::with_capacity(data.len());
+    tpdu.encode(&mut out).unwrap();
+    assert_eq!(out, data, "re-encoding changed the bytes");
+    assert_eq!(tpdu.encoded_len(), data.len());
+    match &tpdu {
+        Tpdu::Cr(cr) => {
+            for p in cr.params.iter() {
+                let _ = p.typed(TpduKind::Cr);
+            }
+            match class0::respond(cr, &class0::Responder::default()) {
+                Ok(accepted) => {
+                    assert!((128..=65531).contains(&accepted.tpdu_size));
+                    let params = accepted.cc_params().unwrap();
+                    let mut cc = Vec::new();
+                    accepted.cc(cr, 1, &params).encode(&mut cc).unwrap();
+                    let Ok(Tpdu::Cc(back)) = Tpdu::decode(&cc) else {
+                        panic!("our CC does not decode")
+                    };
+                    let confirmed = class0::check_cc(cr, &back, true).unwrap();
+                    assert_eq!(confirmed.tpdu_size, accepted.tpdu_size);
+                }
+                Err(refusal) => {
+                    let mut answer = Vec::new();
+                    refusal.encode(cr, data, &mut answer).unwrap();
+                    assert!(matches!(
+                        Tpdu::decode(&answer),
+                        Ok(Tpdu::Dr(_) | Tpdu::Er(_))
+                    ));
+                }
+            }
+        }
+        Tpdu::Dt(dt) => {
+            let _ = class0::check_dt(dt);
+        }
+        Tpdu::Er(er) => {
+            let _ = class0::check_er(er);
+        }
+        _ => {}
+    }
+}
+
+/// A byte stream: TPKT framing, COTP decode, class-0 DT checks and reassembly under small limits.
+pub fn cotp_stream(data: &[u8]) {
+    let limits = Limits::default().with_max_tsdu(4096).with_max_segments(16);
+    let mut r = Reassembler::new(limits);
+    let mut frames = TpktFrames::new(data);
+    for frame in frames.by_ref() {
+        let Ok(frame) = frame else { break };
+        if let Ok(Tpdu::Dt(dt)) = Tpdu::decode(frame.payload) {
+            if class0::check_dt(&dt).is_err() {
+                continue;
+            }
+            match r.push(&dt) {
+                Ok(Some(tsdu)) => assert!(tsdu.len() <= limits.max_tsdu),
+                Ok(None) => {}
+                Err(e) => assert_eq!(e.layer(), Layer::Cotp),
+            }
+            assert!(r.pending_len() <= limits.max_tsdu);
+            assert!(r.pending_segments() <= limits.max_segments);
+        }
+    }
+    assert!(frames.consumed() <= data.len());
+}
+
+/// One TSDU at the session layer: iteration is total, and when every SPDU decodes the TSDU
+/// re-encodes to the same bytes.
+pub fn session(data: &[u8]) {
+    let mut spdus = Vec::new();
+    for spdu in osi_stack::session::spdus(data) {
+        match spdu {
+            Ok(s) => spdus.push(s),
+            Err(e) => {
+                assert_eq!(e.layer(), Layer::Session);
+                return;
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(data.len());
+    osi_stack::session::encode_tsdu(&spdus, &mut out).unwrap();
+    assert_eq!(out, data, "re-encoding the TSDU changed the bytes");
+}

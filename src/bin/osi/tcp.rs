@@ -1,0 +1,362 @@
+//! TCP streams: which segments belong together, in which order, and who is the client.
+//!
+//! Each direction keeps the next expected sequence number and the stream offset it stands for.
+//! Segments that start at or before it are trimmed (retransmissions and overlaps), segments after
+//! it wait in a map keyed by stream offset until the hole is filled. A hole is given up on — the
+//! bytes are declared missing from the capture and the decoder resynchronises — when the peer
+//! acknowledges data beyond it (so the capture, not the network, lost it), when the waiting data
+//! exceeds [`FLOW_PENDING_MAX`] (or all directions together exceed [`TOTAL_PENDING_MAX`]), and at
+//! the end of the input.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::net::SocketAddr;
+
+use crate::capture::Segment;
+use crate::output::Output;
+use crate::stack::{DirDecoder, Rec};
+use crate::upper::{Side, Upper};
+
+/// Most out-of-order octets one direction may hold while waiting for a hole to be filled.
+pub const FLOW_PENDING_MAX: usize = 16 << 20;
+/// Most out-of-order octets all directions together may hold.
+pub const TOTAL_PENDING_MAX: usize = 64 << 20;
+
+/// One direction of a TCP stream.
+#[derive(Debug)]
+struct Flow {
+    started: bool,
+    /// Sequence number of the next expected octet.
+    next: u32,
+    /// Stream offset of the next expected octet.
+    delivered: u64,
+    /// Segments beyond a hole, by stream offset.
+    pending: BTreeMap<u64, Vec<u8>>,
+    pending_bytes: usize,
+    dec: DirDecoder,
+}
+
+fn as_u64(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+impl Flow {
+    fn new(rdp: bool) -> Self {
+        Flow {
+            started: false,
+            next: 0,
+            delivered: 0,
+            pending: BTreeMap::new(),
+            pending_bytes: 0,
+            dec: DirDecoder::new(rdp),
+        }
+    }
+
+    fn deliver(&mut self, data: &[u8], recs: &mut Vec<Rec>) {
+        self.dec.push(data, recs);
+        self.delivered = self.delivered.saturating_add(as_u64(data.len()));
+        // Sequence numbers wrap modulo 2^32.
+        self.next = self.next.wrapping_add(data.len() as u32);
+    }
+
+    /// Delivers waiting segments that the stream has reached.
+    fn drain(&mut self, total: &mut usize, recs: &mut Vec<Rec>) {
+        while let Some(entry) = self.pending.first_entry() {
+            let off = *entry.key();
+            if off > self.delivered {
+                break;
+            }
+            let data = entry.remove();
+            self.pending_bytes = self.pending_bytes.saturating_sub(data.len());
+            *total = total.saturating_sub(data.len());
+            let skip = usize::try_from(self.delivered.saturating_sub(off)).unwrap_or(usize::MAX);
+            if let Some(rest) = data.get(skip..).filter(|r| !r.is_empty()) {
+                self.deliver(rest, recs);
+            }
+        }
+    }
+
+    /// Gives up on the hole before the first waiting segment.
+    fn skip_hole(&mut self, total: &mut usize, recs: &mut Vec<Rec>) {
+        let Some((&off, _)) = self.pending.first_key_value() else {
+            return;
+        };
+        if off > self.delivered {
+            let missing = off.saturating_sub(self.delivered);
+            self.dec.gap(missing, recs);
+            self.delivered = off;
+            self.next = self.next.wrapping_add(missing as u32);
+        }
+        self.drain(total, recs);
+    }
+
+    fn start(&mut self, next: u32) {
+        self.started = true;
+        self.next = next;
+    }
+
+    fn segment(
+        &mut self,
+        seq: u32,
+        syn: bool,
+        payload: &[u8],
+        total: &mut usize,
+        recs: &mut Vec<Rec>,
+    ) {
+        // SYN takes one sequence number.
+        let data_seq = if syn { seq.wrapping_add(1) } else { seq };
+        if !self.started {
+            if syn {
+                self.start(data_seq);
+            } else if payload.is_empty() {
+                // A pure ACK or a keep-alive probe (one below the next octet) says nothing
+                // reliable about where the data starts.
+                return;
+            } else {
+                // Without a SYN the stream starts at the first segment with data, which may be
+                // in the middle of a TPKT.
+                self.start(data_seq);
+                self.dec.start_mid_stream();
+            }
+        }
+        if payload.is_empty() {
+            return;
+        }
+        // Signed distance in sequence space (RFC 1982 style).
+        let rel = data_seq.wrapping_sub(self.next) as i32;
+        if rel <= 0 {
+            let skip = usize::try_from(rel.unsigned_abs()).unwrap_or(usize::MAX);
+            if let Some(rest) = payload.get(skip..).filter(|r| !r.is_empty()) {
+                self.deliver(rest, recs);
+                self.drain(total, recs);
+            }
+            return;
+        }
+        let off = self.delivered.saturating_add(u64::from(rel.unsigned_abs()));
+        let slot = self.pending.entry(off).or_default();
+        if slot.len() < payload.len() {
+            let grown = payload.len().saturating_sub(slot.len());
+            slot.clear();
+            slot.extend_from_slice(payload);
+            self.pending_bytes = self.pending_bytes.saturating_add(grown);
+            *total = total.saturating_add(grown);
+        }
+        while self.pending_bytes > FLOW_PENDING_MAX
+            || (*total > TOTAL_PENDING_MAX && self.pending_bytes > 0)
+        {
+            self.skip_hole(total, recs);
+        }
+    }
+
+    /// The peer acknowledged up to `ack`: a hole it acknowledged is missing from the capture.
+    fn acked(&mut self, ack: u32, total: &mut usize, recs: &mut Vec<Rec>) {
+        if !self.started {
+            return;
+        }
+        let Some((&first, _)) = self.pending.first_key_value() else {
+            return;
+        };
+        let rel = ack.wrapping_sub(self.next) as i32;
+        if rel <= 0 {
+            return;
+        }
+        let acked = self.delivered.saturating_add(u64::from(rel.unsigned_abs()));
+        if first <= acked {
+            self.skip_hole(total, recs);
+        }
+    }
+
+    /// The end of the input: gives up on every hole and reports a TPKT cut short.
+    fn finish(&mut self, total: &mut usize, recs: &mut Vec<Rec>) {
+        while !self.pending.is_empty() {
+            self.skip_hole(total, recs);
+        }
+        self.dec.finish(recs);
+    }
+}
+
+/// One TCP stream.
+#[derive(Debug)]
+struct Stream {
+    id: u64,
+    /// `ends[0]` sent the first packet seen.
+    ends: [SocketAddr; 2],
+    /// Index into `ends` of the client, once known.
+    client: Option<usize>,
+    /// The SYN that opened the stream: (side, sequence number).
+    syn: Option<(usize, u32)>,
+    /// Data, FIN or RST seen: a new SYN starts a new stream.
+    active: bool,
+    upper: Upper,
+    flows: [Flow; 2],
+}
+
+/// All TCP streams of a capture.
+pub struct Tracker {
+    ports: Vec<u16>,
+    streams: Vec<Stream>,
+    index: HashMap<(SocketAddr, SocketAddr), usize>,
+    pending_total: usize,
+    recs: Vec<Rec>,
+}
+
+fn key(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
+    if a <= b { (a, b) } else { (b, a) }
+}
+
+impl Tracker {
+    /// Streams to or from one of `ports`.
+    pub fn new(ports: Vec<u16>) -> Self {
+        Tracker {
+            ports,
+            streams: Vec::new(),
+            index: HashMap::new(),
+            pending_total: 0,
+            recs: Vec::new(),
+        }
+    }
+
+    fn new_stream(&mut self, seg: &Segment<'_>) -> usize {
+        let id = self.streams.len();
+        let rdp = seg.src.port() == 3389 || seg.dst.port() == 3389;
+        self.streams.push(Stream {
+            id: as_u64(id),
+            ends: [seg.src, seg.dst],
+            client: None,
+            syn: None,
+            active: false,
+            upper: Upper::new(),
+            flows: [Flow::new(rdp), Flow::new(rdp)],
+        });
+        self.index.insert(key(seg.src, seg.dst), id);
+        id
+    }
+
+    /// Handles one TCP segment, writing the records it completes.
+    pub fn segment<W: Write>(&mut self, seg: &Segment<'_>, out: &mut Output<W>) {
+        if !self.ports.contains(&seg.src.port()) && !self.ports.contains(&seg.dst.port()) {
+            return;
+        }
+        let opening = seg.syn && seg.ack.is_none();
+        let idx = match self.index.get(&key(seg.src, seg.dst)) {
+            Some(&i) => {
+                let reused = opening
+                    && self.streams.get(i).is_some_and(|s| {
+                        let side = usize::from(s.ends[0] != seg.src);
+                        s.active && s.syn != Some((side, seg.seq))
+                    });
+                if reused {
+                    self.finish_stream(i, out);
+                    self.new_stream(seg)
+                } else {
+                    i
+                }
+            }
+            None => self.new_stream(seg),
+        };
+        let ports = &self.ports;
+        let Some(stream) = self.streams.get_mut(idx) else {
+            return;
+        };
+        let side = usize::from(stream.ends[0] != seg.src);
+        let other = 1 - side;
+        if seg.syn {
+            if seg.ack.is_none() {
+                stream.client = Some(side);
+                stream.syn = Some((side, seg.seq));
+            } else {
+                if stream.client.is_none() {
+                    stream.client = Some(other);
+                }
+                // The SYN-ACK acknowledges the client's SYN: the client's data starts there.
+                if let (Some(flow), Some(ack)) = (stream.flows.get_mut(other), seg.ack) {
+                    if !flow.started {
+                        flow.start(ack);
+                    }
+                }
+            }
+        }
+        if seg.fin || seg.rst || !seg.payload.is_empty() {
+            stream.active = true;
+        }
+        let recs = &mut self.recs;
+        if let Some(ack) = seg.ack {
+            if let Some(flow) = stream.flows.get_mut(other) {
+                flow.acked(ack, &mut self.pending_total, recs);
+            }
+            emit(stream, other, ports, recs, out);
+        }
+        if let Some(flow) = stream.flows.get_mut(side) {
+            flow.segment(seg.seq, seg.syn, seg.payload, &mut self.pending_total, recs);
+        }
+        emit(stream, side, ports, recs, out);
+    }
+
+    fn finish_stream<W: Write>(&mut self, idx: usize, out: &mut Output<W>) {
+        let ports = &self.ports;
+        let Some(stream) = self.streams.get_mut(idx) else {
+            return;
+        };
+        let first = stream.client.unwrap_or(0);
+        for side in [first, 1 - first] {
+            if let Some(flow) = stream.flows.get_mut(side) {
+                flow.finish(&mut self.pending_total, &mut self.recs);
+                // Free what the finished direction held.
+                *flow = Flow::new(false);
+            }
+            emit(stream, side, ports, &mut self.recs, out);
+        }
+    }
+
+    /// The end of the capture: flushes every stream, in stream order.
+    pub fn finish<W: Write>(&mut self, out: &mut Output<W>) {
+        let current: Vec<usize> = {
+            let mut v: Vec<usize> = self.index.values().copied().collect();
+            v.sort_unstable();
+            v
+        };
+        for idx in current {
+            self.finish_stream(idx, out);
+        }
+    }
+}
+
+/// Labels the records of `side` with the stream and direction and writes them.
+fn emit<W: Write>(
+    stream: &mut Stream,
+    side: usize,
+    ports: &[u16],
+    recs: &mut Vec<Rec>,
+    out: &mut Output<W>,
+) {
+    for rec in recs.drain(..) {
+        let client = match stream.client {
+            Some(c) => c,
+            None => {
+                let c = if rec.is_cr {
+                    side
+                } else if rec.is_cc {
+                    1 - side
+                } else {
+                    // The server is the side on a server port (the lower port if both are).
+                    let p0 = stream.ends[0].port();
+                    let p1 = stream.ends[1].port();
+                    let server = match (ports.contains(&p0), ports.contains(&p1)) {
+                        (true, false) => 0,
+                        (false, true) => 1,
+                        _ => usize::from(p1 < p0),
+                    };
+                    1 - server
+                };
+                stream.client = Some(c);
+                c
+            }
+        };
+        let dir = if side == client {
+            Side::Client
+        } else {
+            Side::Server
+        };
+        out.emit(Some(stream.id), Some(dir), &mut stream.upper, rec);
+    }
+}
