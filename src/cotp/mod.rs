@@ -629,7 +629,6 @@ impl<'a> Tpdu<'a> {
         Self::decode_general(input)
     }
 
-    #[inline(never)]
     fn decode_general(input: &'a [u8]) -> Result<Tpdu<'a>, DecodeError> {
         let Some((&li, after_li)) = input.split_first() else {
             return Err(derr(

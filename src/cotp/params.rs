@@ -371,27 +371,49 @@ impl<'a> Params<'a> {
         let mut rest = raw;
         let mut pos = 0usize;
         while let [code, tail @ ..] = rest {
-            let undefined = !is_defined(kind, ParamCode(*code));
+            let code = ParamCode(*code);
+            if code.0 & 0xc0 == 0 {
+                break;
+            }
             let fits = match tail {
                 [len, value @ ..] => value.len() >= usize::from(*len),
                 [] => false,
             };
-            if *code & 0xc0 == 0 || (undefined && !fits) {
-                break;
-            }
             if !fits {
-                // A defined parameter that overruns: let `parse` report it.
-                pos = raw.len();
-                break;
+                if !is_defined(kind, code) {
+                    break;
+                }
+                // A defined parameter that overruns: let `parse` name the fault.
+                return Err(Params::parse(kind, rest)
+                    .err()
+                    .unwrap_or(DecodeError::new(
+                        Layer::Cotp,
+                        0,
+                        DecodeErrorKind::Missing { what: "parameter" },
+                    ))
+                    .shifted(pos));
             }
-            let [len, ..] = tail else { break };
-            let next = pos.saturating_add(2).saturating_add(usize::from(*len));
-            let Some(after) = raw.get(next..) else { break };
-            pos = next;
-            rest = after;
+            let [len, after_len @ ..] = tail else { break };
+            let len = usize::from(*len);
+            if let Some((min, max)) = length_range(kind, code) {
+                if !(min..=max).contains(&len) {
+                    return Err(DecodeError::new(
+                        Layer::Cotp,
+                        pos.saturating_add(1),
+                        DecodeErrorKind::LengthOutOfRange {
+                            what: "parameter length",
+                            value: len,
+                            min,
+                            max,
+                        },
+                    ));
+                }
+            }
+            pos = pos.saturating_add(2).saturating_add(len);
+            rest = after_len.get(len..).unwrap_or_default();
         }
         let (params, trailer) = raw.split_at_checked(pos).unwrap_or((raw, &[]));
-        Ok((Params::parse(kind, params)?, trailer))
+        Ok((Params { raw: params }, trailer))
     }
 
     /// The variable part as received.
