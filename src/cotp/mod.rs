@@ -29,6 +29,8 @@ use crate::error::{
 };
 use crate::parse::Cursor;
 
+#[cfg(feature = "arbitrary")]
+mod arbitrary;
 pub mod class0;
 mod params;
 pub mod segment;
@@ -290,7 +292,8 @@ pub struct Connect<'a> {
     pub src_ref: u16,
     /// The class/option octet.
     pub class_option: ClassOption,
-    /// The variable part.
+    /// The variable part. For the value to decode back as built, no parameter code may have
+    /// bits 8–7 = 00: in a CR or CC such an octet starts [`Connect::header_data`].
     pub params: Params<'a>,
     /// Octets inside the LI, after the parameters, that are not X.224 parameters (see
     /// [`Params::parse_with_trailer`]): RDP's cookie or routing token and negotiation
@@ -999,6 +1002,30 @@ impl<'a> Tpdu<'a> {
                 EncodeErrorKind::InvalidValue { what, value },
             ))
         };
+        // Normal formats have an even LI and extended formats an odd one (X.224 §13.7.4 note);
+        // a variable part that breaks the parity would decode as the other format.
+        let format = match self {
+            Tpdu::Dt(d) | Tpdu::Ed(d) => Some(d.format),
+            Tpdu::Ak(a) | Tpdu::Rj(a) => Some(a.format),
+            Tpdu::Ea(e) => Some(e.format),
+            _ => None,
+        };
+        let odd = self.header_len() % 2 == 1;
+        match format {
+            Some(DataFormat::Normal) if odd => {
+                return bad(
+                    "variable part length for the normal format",
+                    self.header_len() as u64,
+                );
+            }
+            Some(DataFormat::Extended) if !odd => {
+                return bad(
+                    "variable part length for the extended format",
+                    self.header_len() as u64,
+                );
+            }
+            _ => {}
+        }
         match self {
             Tpdu::Cr(c) | Tpdu::Cc(c) if c.cdt > 0x0f => bad("credit", u64::from(c.cdt)),
             Tpdu::Dt(d) | Tpdu::Ed(d) => {
