@@ -629,6 +629,10 @@ impl<'a> Tpdu<'a> {
                 user_data,
             }));
         }
+        // CR and CC, whose parameters carry the selectors.
+        if let [li, code @ (0xd0..=0xef), after @ ..] = input {
+            return decode_connect(usize::from(*li), TpduCode(*code), after);
+        }
         Self::decode_general(input)
     }
 
@@ -675,28 +679,7 @@ impl<'a> Tpdu<'a> {
         let kind = code.kind();
         let tpdu = match kind {
             TpduKind::Cr | TpduKind::Cc => {
-                let [_, d1, d0, s1, s0, class, var @ ..] = header else {
-                    return Err(li_error(li, 6, 254));
-                };
-                let dst_ref = u16::from_be_bytes([*d1, *d0]);
-                let src_ref = u16::from_be_bytes([*s1, *s0]);
-                let class_option = ClassOption(*class);
-                let (params, header_data) =
-                    Params::parse_with_trailer(kind, var).map_err(|e| e.shifted(var_offset(6)))?;
-                let c = Connect {
-                    cdt: code.0 & 0x0f,
-                    dst_ref,
-                    src_ref,
-                    class_option,
-                    params,
-                    header_data,
-                    user_data,
-                };
-                if kind == TpduKind::Cr {
-                    Tpdu::Cr(c)
-                } else {
-                    Tpdu::Cc(c)
-                }
+                return decode_connect(li, code, after_li.get(1..).unwrap_or_default());
             }
             TpduKind::Dr => {
                 if li < 6 {
@@ -1073,6 +1056,50 @@ impl<'a> Tpdu<'a> {
             _ => Ok(()),
         }
     }
+}
+
+/// Decodes a CR or CC given its LI, its code and the octets after the code.
+fn decode_connect(li: usize, code: TpduCode, after: &[u8]) -> Result<Tpdu<'_>, DecodeError> {
+    if li == 255 {
+        return Err(derr(
+            0,
+            DecodeErrorKind::InvalidValue {
+                what: "length indicator",
+                value: 255,
+            },
+        ));
+    }
+    // `after` starts one octet into the LI's span (the code).
+    let Some((header, user_data)) = after.split_at_checked(li.saturating_sub(1)) else {
+        return Err(derr(
+            0,
+            DecodeErrorKind::Overrun {
+                what: "length indicator",
+                declared: li,
+                available: after.len().saturating_add(1),
+            },
+        ));
+    };
+    let [d1, d0, s1, s0, class, var @ ..] = header else {
+        return Err(li_error(li, 6, 254));
+    };
+    let kind = code.kind();
+    let (params, header_data) =
+        Params::parse_with_trailer(kind, var).map_err(|e| e.shifted(var_offset(6)))?;
+    let c = Connect {
+        cdt: code.0 & 0x0f,
+        dst_ref: u16::from_be_bytes([*d1, *d0]),
+        src_ref: u16::from_be_bytes([*s1, *s0]),
+        class_option: ClassOption(*class),
+        params,
+        header_data,
+        user_data,
+    };
+    Ok(if kind == TpduKind::Cr {
+        Tpdu::Cr(c)
+    } else {
+        Tpdu::Cc(c)
+    })
 }
 
 fn read_u32(h: &mut Cursor<'_>, what: &'static str) -> Result<u32, DecodeError> {

@@ -232,15 +232,19 @@ pub(crate) fn is_defined(kind: TpduKind, code: ParamCode) -> bool {
 }
 
 /// The allowed value lengths of the fixed-length parameters this crate interprets.
+const fn fixed_length(code: ParamCode) -> Option<(usize, usize)> {
+    match code.0 {
+        0xc0 | 0xc4 | 0xc6 => Some((1, 1)),
+        0xf0 => Some((1, 4)),
+        0xc3 => Some((2, 2)),
+        0xf2 => Some((4, 4)),
+        _ => None,
+    }
+}
+
+/// [`fixed_length`] for the parameters defined in a TPDU of `kind`.
 fn length_range(kind: TpduKind, code: ParamCode) -> Option<(usize, usize)> {
-    use ParamCode as P;
-    let range = match code {
-        P::TPDU_SIZE | P::VERSION | P::ADDITIONAL_OPTIONS => (1, 1),
-        P::PREFERRED_MAX_TPDU_SIZE => (1, 4),
-        P::CHECKSUM => (2, 2),
-        P::INACTIVITY_TIMER => (4, 4),
-        _ => return None,
-    };
+    let range = fixed_length(code)?;
     is_defined(kind, code).then_some(range)
 }
 
@@ -395,7 +399,8 @@ impl<'a> Params<'a> {
             }
             let [len, after_len @ ..] = tail else { break };
             let len = usize::from(*len);
-            if let Some((min, max)) = length_range(kind, code) {
+            // Every fixed-length parameter is defined for CR and CC.
+            if let Some((min, max)) = fixed_length(code) {
                 if !(min..=max).contains(&len) {
                     return Err(DecodeError::new(
                         Layer::Cotp,
