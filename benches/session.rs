@@ -27,6 +27,28 @@ mod reference {
         }
     }
 
+    /// One SPDU header: SI, a one- or three-octet LI, the parameter field; returns the rest.
+    fn spdu(t: &[u8], si: u8) -> Option<&[u8]> {
+        let [s, l0, rest @ ..] = t else { return None };
+        if *s != si {
+            return None;
+        }
+        let (len, rest) = if *l0 == 0xff {
+            let [hi, lo, rest @ ..] = rest else {
+                return None;
+            };
+            (usize::from(u16::from_be_bytes([*hi, *lo])), rest)
+        } else {
+            (usize::from(*l0), rest)
+        };
+        rest.get(len..)
+    }
+
+    /// GT + DT in general (any LI form, parameters skipped): return the user information.
+    pub fn gt_dt_general(t: &[u8]) -> Option<&[u8]> {
+        spdu(spdu(t, 0x01)?, 0x01)
+    }
+
     /// A CN with one-octet LIs: walk the PI/PGI units, return calling and called selectors and
     /// the user data (PGI 193, with a one- or three-octet length).
     pub fn cn(t: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
@@ -73,6 +95,9 @@ fn gt_dt(c: &mut Criterion) {
         });
         g.bench_with_input(BenchmarkId::new("reference", n), &tsdu, |b, t| {
             b.iter(|| reference::gt_dt(black_box(t)).map(<[u8]>::len))
+        });
+        g.bench_with_input(BenchmarkId::new("reference_general", n), &tsdu, |b, t| {
+            b.iter(|| reference::gt_dt_general(black_box(t)).map(<[u8]>::len))
         });
     }
     g.finish();

@@ -4,7 +4,7 @@ use bytes::BufMut;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError, Layer};
 
-use super::codes::{Category, Position};
+use super::codes::{Category, Position, SpduKind};
 use super::spdu::Spdu;
 
 /// Iterator over the SPDUs of one TSDU, enforcing the concatenation rules of X.225 §6.3.7.
@@ -41,6 +41,8 @@ pub struct SpduIter<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Start,
+    /// The TSDU was `01 00 01 00 …` (GT + DT without parameters): the DT is next.
+    PendingDt,
     Concatenated,
     Done,
 }
@@ -98,9 +100,32 @@ impl<'a> SpduIter<'a> {
 impl<'a> Iterator for SpduIter<'a> {
     type Item = Result<Spdu<'a>, DecodeError>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
+        // Fast path: the GT + DT header in front of every MMS and RTSE PDU.
+        match (self.state, self.rest) {
+            (State::Start, [0x01, 0x00, 0x01, 0x00, ..]) => {
+                self.state = State::PendingDt;
+                return Some(Ok(Spdu::empty(SpduKind::Gt, &[])));
+            }
+            (State::PendingDt, [_, _, _, _, data @ ..]) => {
+                self.state = State::Done;
+                self.category_two = 1;
+                self.offset = self.offset.saturating_add(self.rest.len());
+                self.rest = &[];
+                return Some(Ok(Spdu::empty(SpduKind::Dt, data)));
+            }
+            _ => {}
+        }
+        self.next_slow()
+    }
+}
+
+impl<'a> SpduIter<'a> {
+    #[inline(never)]
+    fn next_slow(&mut self) -> Option<Result<Spdu<'a>, DecodeError>> {
         let position = match self.state {
-            State::Done => return None,
+            State::Done | State::PendingDt => return None,
             State::Start => {
                 if self.rest.is_empty() {
                     return self.fail(

@@ -251,6 +251,16 @@ impl<'a> Spdu<'a> {
         ))
     }
 
+    /// An SPDU of `kind` with an empty parameter field (LI 0) and `user_information`.
+    pub(crate) const fn empty(kind: SpduKind, user_information: &'a [u8]) -> Self {
+        Spdu {
+            kind,
+            forced_long: false,
+            params: Parameters::EMPTY,
+            user_information,
+        }
+    }
+
     /// The SPDU type, with shared SI codes resolved.
     pub const fn kind(&self) -> SpduKind {
         self.kind
