@@ -248,6 +248,24 @@ fn length_range(kind: TpduKind, code: ParamCode) -> Option<(usize, usize)> {
     is_defined(kind, code).then_some(range)
 }
 
+/// Checks a parameter's length `len` against its allowed `range`; `pos` is the parameter's
+/// offset (the error names its length octet).
+fn check_length(range: Option<(usize, usize)>, len: usize, pos: usize) -> Result<(), DecodeError> {
+    match range {
+        Some((min, max)) if !(min..=max).contains(&len) => Err(DecodeError::new(
+            Layer::Cotp,
+            pos.saturating_add(1),
+            DecodeErrorKind::LengthOutOfRange {
+                what: "parameter length",
+                value: len,
+                min,
+                max,
+            },
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn be_uint(value: &[u8]) -> u32 {
     value
         .iter()
@@ -342,20 +360,7 @@ impl<'a> Params<'a> {
                     },
                 ));
             };
-            if let Some((min, max)) = length_range(kind, ParamCode(*code)) {
-                if !(min..=max).contains(&len) {
-                    return Err(DecodeError::new(
-                        Layer::Cotp,
-                        pos.saturating_add(1),
-                        DecodeErrorKind::LengthOutOfRange {
-                            what: "parameter length",
-                            value: len,
-                            min,
-                            max,
-                        },
-                    ));
-                }
-            }
+            check_length(length_range(kind, ParamCode(*code)), len, pos)?;
             pos = pos.saturating_add(2).saturating_add(len);
             rest = after;
         }
@@ -400,20 +405,7 @@ impl<'a> Params<'a> {
             let [len, after_len @ ..] = tail else { break };
             let len = usize::from(*len);
             // Every fixed-length parameter is defined for CR and CC.
-            if let Some((min, max)) = fixed_length(code) {
-                if !(min..=max).contains(&len) {
-                    return Err(DecodeError::new(
-                        Layer::Cotp,
-                        pos.saturating_add(1),
-                        DecodeErrorKind::LengthOutOfRange {
-                            what: "parameter length",
-                            value: len,
-                            min,
-                            max,
-                        },
-                    ));
-                }
-            }
+            check_length(fixed_length(code), len, pos)?;
             pos = pos.saturating_add(2).saturating_add(len);
             rest = after_len.get(len..).unwrap_or_default();
         }

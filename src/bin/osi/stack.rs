@@ -39,6 +39,13 @@ impl Rec {
             tsdu: None,
         }
     }
+
+    /// A record at `offset` carrying only a `tpkt` error with `message` (which names `at`).
+    fn tpkt_error(offset: u64, at: u64, message: String) -> Self {
+        let mut rec = Rec::new(offset);
+        rec.obj.set("error", error_obj("tpkt", at, message));
+        rec
+    }
 }
 
 /// The `error` object of the contract.
@@ -146,20 +153,14 @@ impl DirDecoder {
                 } else {
                     if report {
                         let at = self.base;
-                        let mut rec = Rec::new(at);
-                        rec.obj.set(
-                            "error",
-                            error_obj(
-                                "tpkt",
-                                at,
-                                format!(
-                                    "tpkt: no tpkt header after the octets missing from the \
-                                     capture at offset {at}, skipping to the next segment that \
-                                     starts with one"
-                                ),
+                        out.push(Rec::tpkt_error(
+                            at,
+                            at,
+                            format!(
+                                "tpkt: no tpkt header after the octets missing from the capture \
+                                 at offset {at}, skipping to the next segment that starts with one"
                             ),
-                        );
-                        out.push(rec);
+                        ));
                         self.state = State::Resync { report: false };
                     }
                     self.base = self.base.saturating_add(len);
@@ -185,18 +186,11 @@ impl DirDecoder {
                     }
                     Ok(_) => break,
                     Err(()) => {
-                        let mut rec = Rec::new(at);
-                        rec.obj.set(
-                            "error",
-                            error_obj(
-                                "tpkt",
-                                at,
-                                format!(
-                                    "tpkt: neither a tpkt nor an rdp fast-path pdu at offset {at}"
-                                ),
-                            ),
-                        );
-                        out.push(rec);
+                        out.push(Rec::tpkt_error(
+                            at,
+                            at,
+                            format!("tpkt: neither a tpkt nor an rdp fast-path pdu at offset {at}"),
+                        ));
                         self.stop();
                         return;
                     }
@@ -256,26 +250,23 @@ impl DirDecoder {
         let held = u64::try_from(self.buf.len()).unwrap_or(u64::MAX);
         let at = self.base.saturating_add(held);
         let plural = if missing == 1 { "" } else { "s" };
-        let mut rec = Rec::new(self.base);
         if held > 0 || self.reassembler.pending_segments() > 0 {
-            rec.obj.set(
-                "error",
-                error_obj(
-                    "tpkt",
-                    at,
-                    format!(
-                        "tpkt: {missing} octet{plural} missing from the capture at offset {at}: \
-                         the partial tpkt or tsdu before them is dropped"
-                    ),
+            out.push(Rec::tpkt_error(
+                self.base,
+                at,
+                format!(
+                    "tpkt: {missing} octet{plural} missing from the capture at offset {at}: \
+                     the partial tpkt or tsdu before them is dropped"
                 ),
-            );
+            ));
         } else {
+            let mut rec = Rec::new(self.base);
             rec.obj.set(
                 "note",
                 format!("{missing} octet{plural} missing from the capture at offset {at}"),
             );
+            out.push(rec);
         }
-        out.push(rec);
         self.base = at.saturating_add(missing);
         self.buf = Vec::new();
         self.reassembler.reset();
