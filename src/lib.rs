@@ -12,9 +12,11 @@
     )
 )]
 
+pub(crate) mod ber;
 pub mod cotp;
 pub mod error;
 pub mod limits;
+pub mod oid;
 pub(crate) mod parse;
 pub mod session;
 pub mod tpkt;
