@@ -22,7 +22,6 @@
 //!
 //! The writer only emits definite lengths in minimal form; sizes are computed bottom-up
 //! (`*_len` functions) before anything is written, and every write checks the room left.
-#![allow(dead_code)] // used by the presentation and ACSE modules that follow
 
 use bytes::BufMut;
 
@@ -73,8 +72,6 @@ impl Tag {
     pub(crate) const SET: Tag = Tag::new(UNIVERSAL, true, 17);
     pub(crate) const INTEGER: Tag = Tag::new(UNIVERSAL, false, 2);
     pub(crate) const OID: Tag = Tag::new(UNIVERSAL, false, 6);
-    pub(crate) const EXTERNAL: Tag = Tag::new(UNIVERSAL, true, 8);
-    pub(crate) const OBJECT_DESCRIPTOR: Tag = Tag::new(UNIVERSAL, false, 7);
 }
 
 /// One decoded element, borrowed from the PPDU.
@@ -383,11 +380,6 @@ impl<'a> Reader<'a> {
         Ok(tlv)
     }
 
-    /// A reader over the contents of a constructed element.
-    pub(crate) fn children(&self, tlv: &Tlv<'a>) -> Result<Reader<'a>, DecodeError> {
-        children(self.ctx, tlv)
-    }
-
     /// Fails with `TrailingData` unless everything was read.
     pub(crate) fn finish(&self, what: &'static str) -> Result<(), DecodeError> {
         if self.rest.is_empty() {
@@ -670,7 +662,7 @@ mod tests {
         assert_eq!(t.tag, Tag::SEQUENCE);
         assert_eq!(t.content, &b[2..9]);
         assert_eq!(t.raw, &b[..11]);
-        let mut c = r.children(&t).unwrap();
+        let mut c = children(CTX, &t).unwrap();
         assert_eq!(integer(&CTX, &c.read().unwrap()).unwrap(), 5);
         let inner = c.read().unwrap();
         assert_eq!(inner.content_offset, 17);
@@ -738,3 +730,206 @@ mod tests {
         assert!(put_int(Layer::Acse, &mut &mut small[..], Tag::INTEGER, 1000).is_err());
     }
 }
+
+/// Storage of a `SEQUENCE OF` list type: encoded contents (already checked when the enclosing
+/// PDU was decoded) or a caller's slice for encoding.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SeqRepr<'a, T> {
+    Encoded {
+        content: &'a [u8],
+        base: usize,
+        depth: usize,
+        ctx: Ctx,
+    },
+    Slice(&'a [T]),
+}
+
+/// Defines a public, borrowed `SEQUENCE OF` list type and its iterator. `$decode(&Ctx, &Tlv)`
+/// decodes one element, `$len(&item)` gives its encoded size and `$encode(&item, &mut buf)`
+/// writes it.
+macro_rules! seq_of {
+    ($(#[$m:meta])* $list:ident, $iter:ident, $item:ident, $decode:path, $len:path, $encode:path) => {
+        $(#[$m])*
+        ///
+        /// Decoded lists borrow the encoded elements (checked once when the PDU was decoded);
+        /// lists to encode are built with `from_slice`. Equality compares the elements.
+        #[derive(Clone, Copy)]
+        pub struct $list<'a> {
+            repr: $crate::ber::SeqRepr<'a, $item<'a>>,
+        }
+
+        impl<'a> $list<'a> {
+            /// A list of the given elements, for encoding.
+            pub const fn from_slice(items: &'a [$item<'a>]) -> Self {
+                $list { repr: $crate::ber::SeqRepr::Slice(items) }
+            }
+
+            /// The elements, in order.
+            pub fn iter(&self) -> $iter<'a> {
+                match self.repr {
+                    $crate::ber::SeqRepr::Encoded { content, base, depth, ctx } => $iter {
+                        slice: &[],
+                        reader: Some($crate::ber::Reader::at_depth(ctx, content, base, depth)),
+                    },
+                    $crate::ber::SeqRepr::Slice(s) => $iter { slice: s, reader: None },
+                }
+            }
+
+            /// The number of elements.
+            pub fn len(&self) -> usize {
+                self.iter().count()
+            }
+
+            /// Whether the list has no elements.
+            pub fn is_empty(&self) -> bool {
+                self.iter().next().is_none()
+            }
+
+            /// Decodes and checks every element of constructed `tlv`, at most `max` of them.
+            #[allow(dead_code)]
+            pub(crate) fn decode(
+                ctx: &$crate::ber::Ctx,
+                tlv: &$crate::ber::Tlv<'a>,
+                max: Option<(&'static str, usize)>,
+            ) -> Result<Self, $crate::error::DecodeError> {
+                let mut r = $crate::ber::children(*ctx, tlv)?;
+                let mut n = 0usize;
+                while !r.is_empty() {
+                    let t = r.read()?;
+                    $decode(ctx, &t)?;
+                    n = n.saturating_add(1);
+                    if let Some((limit, m)) = max {
+                        if n > m {
+                            return Err(ctx.err(
+                                t.offset,
+                                $crate::error::DecodeErrorKind::LimitExceeded { limit, max: m },
+                            ));
+                        }
+                    }
+                }
+                Ok($list {
+                    repr: $crate::ber::SeqRepr::Encoded {
+                        content: tlv.content,
+                        base: tlv.content_offset,
+                        depth: tlv.depth.saturating_add(1),
+                        ctx: *ctx,
+                    },
+                })
+            }
+
+            /// Size of the encoded elements (the list's content octets).
+            #[allow(dead_code)]
+            pub(crate) fn content_len(&self) -> usize {
+                self.iter().fold(0usize, |acc, i| acc.saturating_add($len(&i)))
+            }
+
+            /// Writes the elements.
+            #[allow(dead_code)]
+            pub(crate) fn encode_content<B: bytes::BufMut + ?Sized>(
+                &self,
+                buf: &mut B,
+            ) -> Result<(), $crate::error::EncodeError> {
+                for i in self.iter() {
+                    $encode(&i, buf)?;
+                }
+                Ok(())
+            }
+        }
+
+        impl Default for $list<'_> {
+            fn default() -> Self {
+                $list::from_slice(&[])
+            }
+        }
+
+        impl PartialEq for $list<'_> {
+            fn eq(&self, other: &Self) -> bool {
+                self.iter().eq(other.iter())
+            }
+        }
+
+        impl Eq for $list<'_> {}
+
+        impl core::fmt::Debug for $list<'_> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.debug_list().entries(self.iter()).finish()
+            }
+        }
+
+        impl<'a> IntoIterator for &$list<'a> {
+            type Item = $item<'a>;
+            type IntoIter = $iter<'a>;
+            fn into_iter(self) -> $iter<'a> {
+                self.iter()
+            }
+        }
+
+        #[doc = concat!("Iterator over a [`", stringify!($list), "`].")]
+        #[derive(Debug, Clone)]
+        pub struct $iter<'a> {
+            slice: &'a [$item<'a>],
+            reader: Option<$crate::ber::Reader<'a>>,
+        }
+
+        impl<'a> Iterator for $iter<'a> {
+            type Item = $item<'a>;
+            fn next(&mut self) -> Option<$item<'a>> {
+                match &mut self.reader {
+                    None => {
+                        let (first, rest) = self.slice.split_first()?;
+                        self.slice = rest;
+                        Some(*first)
+                    }
+                    Some(r) => {
+                        if r.is_empty() {
+                            return None;
+                        }
+                        let ctx = r.ctx();
+                        let item = r.read().and_then(|t| $decode(&ctx, &t));
+                        match item {
+                            Ok(v) => Some(v),
+                            Err(_) => {
+                                self.reader = Some($crate::ber::Reader::at_depth(ctx, &[], 0, 0));
+                                None
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+}
+pub(crate) use seq_of;
+
+/// Defines an open integer code: a newtype over `i64` with named constants.
+macro_rules! int_code {
+    ($(#[$m:meta])* $name:ident { $($(#[$cm:meta])* $c:ident = $v:expr),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub i64);
+        impl $name {
+            $($(#[$cm])* pub const $c: $name = $name($v);)*
+        }
+    };
+}
+pub(crate) use int_code;
+
+/// Defines a named-bit set: a newtype over `u32`, ASN.1 bit n at `1 << n`.
+macro_rules! bit_set {
+    ($(#[$m:meta])* $name:ident { $($(#[$cm:meta])* $c:ident = $v:expr),* $(,)? }) => {
+        $(#[$m])*
+        ///
+        /// Bit n of the ASN.1 BIT STRING (bit 0 = most significant bit of the first content octet)
+        /// is `1 << n`; bits past 31 are ignored on decoding.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+        pub struct $name(pub u32);
+        impl $name {
+            $($(#[$cm])* pub const $c: $name = $name(1 << $v);)*
+            /// Whether every bit of `other` is set here.
+            pub const fn contains(self, other: $name) -> bool {
+                self.0 & other.0 == other.0
+            }
+        }
+    };
+}
+pub(crate) use bit_set;

@@ -18,6 +18,7 @@ pub mod error;
 pub mod limits;
 pub mod oid;
 pub(crate) mod parse;
+pub mod presentation;
 pub mod session;
 pub mod tpkt;
 
