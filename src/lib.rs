@@ -12,6 +12,7 @@
     )
 )]
 
+pub mod acse;
 pub(crate) mod ber;
 pub mod cotp;
 pub mod error;
