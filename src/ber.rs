@@ -1,13 +1,14 @@
 //! A private BER reader and definite-length writer (X.690 §8) for presentation and ACSE.
 //!
-//! **Why hand-written rather than asn1-rs.** The crate depends on asn1-rs 0.7, but its readers
-//! work in streaming mode (a short element inside a complete PDU is `Incomplete`), do not report
-//! the offset of a failing element, and hand back indefinite-length contents without bounding
-//! how deep the end-of-contents search recurses. Every error here must name the layer and the
-//! offset from the PPDU start and must respect [`crate::Limits::max_ber_depth`], and the PPDU
-//! types only need tag/length/contents splitting plus INTEGER, OID, OCTET STRING and BIT STRING
-//! contents, so a ~300-line reader is simpler than adapting asn1-rs's error and position model.
-//! asn1-rs stays a dependency of the crate for other layers' use; none of its types are public.
+//! **Why hand-written rather than asn1-rs.** asn1-rs 0.7 reads element contents in streaming
+//! mode (a short element inside a complete PDU comes back as `Incomplete`), reports failures
+//! without the offset of the failing element, and its recursion bound is a constant of its own,
+//! not [`crate::Limits::max_ber_depth`]. Every error here must name the layer and the offset from
+//! the PPDU start and respect the configured depth, and the PPDU types only need
+//! tag/length/contents splitting plus INTEGER, OBJECT IDENTIFIER, OCTET STRING and BIT STRING
+//! contents, so a small reader with an iterative end-of-contents search was simpler than
+//! wrapping asn1-rs's error and position model. Nothing in the crate uses asn1-rs now; whether
+//! to drop the dependency is a separate decision.
 //!
 //! Reader rules:
 //! - identifier: class, constructed bit and tag number, including the high-tag-number form
