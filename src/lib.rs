@@ -12,10 +12,14 @@
     )
 )]
 
+pub mod acse;
+pub(crate) mod ber;
 pub mod cotp;
 pub mod error;
 pub mod limits;
+pub mod oid;
 pub(crate) mod parse;
+pub mod presentation;
 pub mod session;
 pub mod tpkt;
 

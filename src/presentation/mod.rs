@@ -1,0 +1,37 @@
+//! ISO 8823-1 / ITU-T X.226 connection-oriented presentation protocol: CP, CPA, CPR, ARU, ARP
+//! and User-data (§8.2, module ISO8823-PRESENTATION), normal mode and X.410-1984 mode.
+//!
+//! The PPDU a session user-data field holds depends on the SPDU that carried it (X.226 §7), so
+//! there is one decoder per PPDU type rather than one self-describing enum:
+//!
+//! | session SPDU | decoder |
+//! |---|---|
+//! | CN | [`Cp::decode`] (returns the octets after the CP-type: CPC-type values, if any) |
+//! | AC | [`Cpa::decode`] |
+//! | RF (reason 2) | [`Cpr::decode`] |
+//! | AB | [`AbortPpdu::decode`] (ARU or ARP, told apart by the first tag) |
+//! | DT, FN, DN, NF, … | [`UserData::decode`] |
+//!
+//! Design choices, beyond what X.226 fixes:
+//!
+//! - **Borrowed.** Selectors, PDV values and object identifiers are slices of the input;
+//!   repeated elements ([`ContextList`], [`ResultList`], [`PdvList`], …) are iterators over the
+//!   encoded bytes, checked completely (and counted against [`Limits::max_contexts`](crate::Limits::max_contexts) and
+//!   [`Limits::max_pdvs`](crate::Limits::max_pdvs)) when the PPDU is decoded. Lists to encode are built from slices.
+//! - **BER.** Definite and indefinite lengths are read (see the private `ber` module for the
+//!   rules and the depth bound [`Limits::max_ber_depth`](crate::Limits::max_ber_depth)); encoding always uses definite, minimal
+//!   lengths. Round-trips therefore preserve values, not necessarily octets.
+//! - **Unknown elements** in a SET or SEQUENCE of a PPDU are skipped, in every PPDU: X.226 §8.5
+//!   asks this only of the CP, but real peers add elements and interoperability wins (the
+//!   caller's state machine may still abort). Unnamed bits are kept in the bit sets.
+//! - **X.410-1984 mode.** The mode-specific parameters (RTORQ / RTOAC / RTORJ / RTAB
+//!   components) are kept as raw content octets: the RTS fields belong to an RTSE module.
+//! - **Constructed OCTET STRINGs** are accepted for octet-aligned PDV values
+//!   ([`PdvValues::OctetAlignedSegments`], raw segments); selectors must be primitive.
+//! - **Offsets** in errors count from the first octet given to the decoder (the session user
+//!   data). A value carried inside a PDV is handed out as its own slice; a caller that decodes it
+//!   (ACSE) gets offsets relative to that slice.
+
+mod types;
+
+pub use types::*;

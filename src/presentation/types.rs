@@ -1,0 +1,1375 @@
+//! PPDU types, decoders and encoders (X.226 §8.2).
+
+use bytes::BufMut;
+
+use crate::ber::{
+    self, APPLICATION, CONTEXT, Ctx, Reader, Tag, Tlv, UNIVERSAL, bit_set, int_code, seq_of,
+};
+use crate::error::{DecodeError, DecodeErrorKind, EncodeError, Layer};
+use crate::limits::Limits;
+use crate::oid::Oid;
+
+const L: Layer = Layer::Presentation;
+
+fn ctx(limits: &Limits) -> Ctx {
+    Ctx {
+        layer: L,
+        max_depth: limits.max_ber_depth,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Codes and bit sets
+
+int_code! {
+    /// Mode-selector mode-value (X.226 §8.2, `Mode-selector`).
+    Mode {
+        /// `x410-1984-mode(0)`: the PPDUs are the X.410 (1984) RTS PDUs.
+        X410_1984 = 0,
+        /// `normal-mode(1)`.
+        NORMAL = 1,
+    }
+}
+
+int_code! {
+    /// Result of one presentation context (X.226 §8.2, `Result`); also the CPR
+    /// default-context-result.
+    ContextResultCode {
+        /// `acceptance(0)`.
+        ACCEPTANCE = 0,
+        /// `user-rejection(1)`.
+        USER_REJECTION = 1,
+        /// `provider-rejection(2)`.
+        PROVIDER_REJECTION = 2,
+    }
+}
+
+int_code! {
+    /// Provider reason for rejecting one context (X.226 §8.2, `Result-list` provider-reason).
+    ContextProviderReason {
+        /// `reason-not-specified(0)`.
+        REASON_NOT_SPECIFIED = 0,
+        /// `abstract-syntax-not-supported(1)`.
+        ABSTRACT_SYNTAX_NOT_SUPPORTED = 1,
+        /// `proposed-transfer-syntaxes-not-supported(2)`.
+        PROPOSED_TRANSFER_SYNTAXES_NOT_SUPPORTED = 2,
+        /// `local-limit-on-DCS-exceeded(3)`.
+        LOCAL_LIMIT_ON_DCS_EXCEEDED = 3,
+    }
+}
+
+int_code! {
+    /// Provider reason of a CPR-PPDU (X.226 §8.2, `Provider-reason`).
+    ProviderReason {
+        /// `reason-not-specified(0)`.
+        REASON_NOT_SPECIFIED = 0,
+        /// `temporary-congestion(1)`.
+        TEMPORARY_CONGESTION = 1,
+        /// `local-limit-exceeded(2)`.
+        LOCAL_LIMIT_EXCEEDED = 2,
+        /// `called-presentation-address-unknown(3)`.
+        CALLED_PRESENTATION_ADDRESS_UNKNOWN = 3,
+        /// `protocol-version-not-supported(4)`.
+        PROTOCOL_VERSION_NOT_SUPPORTED = 4,
+        /// `default-context-not-supported(5)`.
+        DEFAULT_CONTEXT_NOT_SUPPORTED = 5,
+        /// `user-data-not-readable(6)`.
+        USER_DATA_NOT_READABLE = 6,
+        /// `no-PSAP-available(7)`.
+        NO_PSAP_AVAILABLE = 7,
+    }
+}
+
+int_code! {
+    /// Abort reason of an ARP-PPDU (X.226 §8.2, `Abort-reason`).
+    AbortReason {
+        /// `reason-not-specified(0)`.
+        REASON_NOT_SPECIFIED = 0,
+        /// `unrecognized-ppdu(1)`.
+        UNRECOGNIZED_PPDU = 1,
+        /// `unexpected-ppdu(2)`.
+        UNEXPECTED_PPDU = 2,
+        /// `unexpected-session-service-primitive(3)`.
+        UNEXPECTED_SESSION_SERVICE_PRIMITIVE = 3,
+        /// `unrecognized-ppdu-parameter(4)`.
+        UNRECOGNIZED_PPDU_PARAMETER = 4,
+        /// `unexpected-ppdu-parameter(5)`.
+        UNEXPECTED_PPDU_PARAMETER = 5,
+        /// `invalid-ppdu-parameter-value(6)`.
+        INVALID_PPDU_PARAMETER_VALUE = 6,
+    }
+}
+
+int_code! {
+    /// Event identifier of an ARP-PPDU (X.226 §8.2, `Event-identifier`; values 0–32, the
+    /// common ones named here).
+    EventIdentifier {
+        /// `cp-PPDU(0)`.
+        CP = 0,
+        /// `cpa-PPDU(1)`.
+        CPA = 1,
+        /// `cpr-PPDU(2)`.
+        CPR = 2,
+        /// `aru-PPDU(3)`.
+        ARU = 3,
+        /// `arp-PPDU(4)`.
+        ARP = 4,
+        /// `td-PPDU(7)`.
+        TD = 7,
+        /// `s-release-indication(14)`.
+        S_RELEASE_INDICATION = 14,
+        /// `s-release-confirm(15)`.
+        S_RELEASE_CONFIRM = 15,
+    }
+}
+
+bit_set! {
+    /// Protocol-version (X.226 §8.2); only `version-1(0)` exists. Absent means version 1.
+    ProtocolVersion {
+        /// `version-1(0)`.
+        VERSION_1 = 0,
+    }
+}
+
+bit_set! {
+    /// Presentation-requirements (X.226 §8.2); the kernel is the empty set.
+    PresentationRequirements {
+        /// `context-management(0)`.
+        CONTEXT_MANAGEMENT = 0,
+        /// `restoration(1)`.
+        RESTORATION = 1,
+    }
+}
+
+bit_set! {
+    /// User-session-requirements (X.226 §8.2); ASN.1 bit n is session PI 20 bit n+1.
+    UserSessionRequirements {
+        /// `half-duplex(0)`.
+        HALF_DUPLEX = 0,
+        /// `duplex(1)`.
+        DUPLEX = 1,
+        /// `expedited-data(2)`.
+        EXPEDITED_DATA = 2,
+        /// `minor-synchronize(3)`.
+        MINOR_SYNCHRONIZE = 3,
+        /// `major-synchronize(4)`.
+        MAJOR_SYNCHRONIZE = 4,
+        /// `resynchronize(5)`.
+        RESYNCHRONIZE = 5,
+        /// `activity-management(6)`.
+        ACTIVITY_MANAGEMENT = 6,
+        /// `negotiated-release(7)`.
+        NEGOTIATED_RELEASE = 7,
+        /// `capability-data(8)`.
+        CAPABILITY_DATA = 8,
+        /// `exceptions(9)`.
+        EXCEPTIONS = 9,
+        /// `typed-data(10)`.
+        TYPED_DATA = 10,
+        /// `symmetric-synchronize(11)`.
+        SYMMETRIC_SYNCHRONIZE = 11,
+        /// `data-separation(12)`.
+        DATA_SEPARATION = 12,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Element helpers
+
+fn int_of(c: &Ctx, t: &Tlv<'_>) -> Result<i64, DecodeError> {
+    ber::integer(c, t)
+}
+
+fn octets<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<&'a [u8], DecodeError> {
+    ber::primitive(c, t, "constructed octet string not supported here")
+}
+
+fn opt_len<T>(v: &Option<T>, f: impl FnOnce(&T) -> usize) -> usize {
+    v.as_ref().map_or(0, f)
+}
+
+fn prim_len(tag: Tag, bytes: &[u8]) -> usize {
+    ber::tlv_len(tag, bytes.len())
+}
+
+fn put_opt_prim<B: BufMut + ?Sized>(
+    buf: &mut B,
+    tag: Tag,
+    v: Option<&[u8]>,
+) -> Result<(), EncodeError> {
+    match v {
+        Some(b) => ber::put_prim(L, buf, tag, b),
+        None => Ok(()),
+    }
+}
+
+fn put_opt_int<B: BufMut + ?Sized>(
+    buf: &mut B,
+    tag: Tag,
+    v: Option<i64>,
+) -> Result<(), EncodeError> {
+    match v {
+        Some(v) => ber::put_int(L, buf, tag, v),
+        None => Ok(()),
+    }
+}
+
+fn put_opt_bits<B: BufMut + ?Sized>(
+    buf: &mut B,
+    tag: Tag,
+    v: Option<u32>,
+) -> Result<(), EncodeError> {
+    match v {
+        Some(v) => ber::put_bits(L, buf, tag, v),
+        None => Ok(()),
+    }
+}
+
+fn top<'a>(
+    c: Ctx,
+    input: &'a [u8],
+    what: &'static str,
+) -> Result<(Tlv<'a>, Reader<'a>), DecodeError> {
+    let mut r = Reader::new(c, input, 0);
+    if r.is_empty() {
+        return Err(c.err(
+            0,
+            DecodeErrorKind::Truncated {
+                what,
+                needed: 1,
+                available: 0,
+            },
+        ));
+    }
+    let t = r.read()?;
+    Ok((t, r))
+}
+
+fn unexpected(c: &Ctx, t: &Tlv<'_>, what: &'static str) -> DecodeError {
+    c.err(
+        t.offset,
+        DecodeErrorKind::UnexpectedCode {
+            what,
+            code: t.raw.first().copied().unwrap_or(0),
+        },
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lists
+
+fn decode_oid_item<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<Oid<'a>, DecodeError> {
+    if t.tag != Tag::OID {
+        return Err(unexpected(c, t, "tag instead of object identifier"));
+    }
+    ber::oid(c, t)
+}
+
+fn oid_item_len(o: &Oid<'_>) -> usize {
+    prim_len(Tag::OID, o.as_bytes())
+}
+
+fn put_oid_item<B: BufMut + ?Sized>(o: &Oid<'_>, buf: &mut B) -> Result<(), EncodeError> {
+    ber::put_prim(L, buf, Tag::OID, o.as_bytes())
+}
+
+seq_of! {
+    /// `SEQUENCE OF OBJECT IDENTIFIER`: a transfer-syntax-name list (X.226 §8.2) or an ACSE
+    /// application-context-name list (X.227 §9.1).
+    OidList, OidIter, Oid, decode_oid_item, oid_item_len, put_oid_item
+}
+
+/// One entry of a presentation context definition list (X.226 §8.2, `Context-list`).
+///
+/// ```text
+///  30 { 02 id   06 abstract-syntax   30 { 06 transfer-syntax … } }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContextDefinition<'a> {
+    /// Presentation-context-identifier (odd, chosen by the initiator, §6.2.2.7).
+    pub id: i64,
+    /// Abstract-syntax-name.
+    pub abstract_syntax: Oid<'a>,
+    /// Transfer-syntax-name-list.
+    pub transfer_syntaxes: OidList<'a>,
+}
+
+fn decode_context_def<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<ContextDefinition<'a>, DecodeError> {
+    if t.tag != Tag::SEQUENCE {
+        return Err(unexpected(c, t, "tag instead of context definition"));
+    }
+    let mut r = ber::children(*c, t)?;
+    let id = int_of(
+        c,
+        &r.expect(UNIVERSAL, 2, "presentation context identifier")?,
+    )?;
+    let abstract_syntax = ber::oid(c, &r.expect(UNIVERSAL, 6, "abstract syntax name")?)?;
+    let ts = r.expect(UNIVERSAL, 16, "transfer syntax name list")?;
+    let transfer_syntaxes = OidList::decode(c, &ts, None)?;
+    r.finish("context definition")?;
+    Ok(ContextDefinition {
+        id,
+        abstract_syntax,
+        transfer_syntaxes,
+    })
+}
+
+fn context_def_content_len(d: &ContextDefinition<'_>) -> usize {
+    ber::int_len(Tag::INTEGER, d.id)
+        .saturating_add(oid_item_len(&d.abstract_syntax))
+        .saturating_add(ber::tlv_len(
+            Tag::SEQUENCE,
+            d.transfer_syntaxes.content_len(),
+        ))
+}
+
+fn context_def_len(d: &ContextDefinition<'_>) -> usize {
+    ber::tlv_len(Tag::SEQUENCE, context_def_content_len(d))
+}
+
+fn put_context_def<B: BufMut + ?Sized>(
+    d: &ContextDefinition<'_>,
+    buf: &mut B,
+) -> Result<(), EncodeError> {
+    ber::put_header(L, buf, Tag::SEQUENCE, context_def_content_len(d))?;
+    ber::put_int(L, buf, Tag::INTEGER, d.id)?;
+    put_oid_item(&d.abstract_syntax, buf)?;
+    ber::put_header(L, buf, Tag::SEQUENCE, d.transfer_syntaxes.content_len())?;
+    d.transfer_syntaxes.encode_content(buf)
+}
+
+seq_of! {
+    /// Presentation-context-definition-list of a CP-PPDU (X.226 §8.2, `Context-list`).
+    ContextList, ContextIter, ContextDefinition, decode_context_def, context_def_len, put_context_def
+}
+
+/// One entry of a presentation context definition result list (X.226 §8.2, `Result-list`).
+///
+/// ```text
+///  30 { 80 result   [81 transfer-syntax]   [82 provider-reason] }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContextResult<'a> {
+    /// Result: acceptance, user-rejection or provider-rejection.
+    pub result: ContextResultCode,
+    /// Transfer-syntax-name chosen (present iff accepted).
+    pub transfer_syntax: Option<Oid<'a>>,
+    /// Provider-reason (only with provider-rejection).
+    pub provider_reason: Option<ContextProviderReason>,
+}
+
+fn decode_context_result<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<ContextResult<'a>, DecodeError> {
+    if t.tag != Tag::SEQUENCE {
+        return Err(unexpected(c, t, "tag instead of context result"));
+    }
+    let mut r = ber::children(*c, t)?;
+    let result = ContextResultCode(int_of(c, &r.expect(CONTEXT, 0, "context result")?)?);
+    let mut out = ContextResult {
+        result,
+        transfer_syntax: None,
+        provider_reason: None,
+    };
+    while !r.is_empty() {
+        let e = r.read()?;
+        match (e.tag.class, e.tag.number) {
+            (CONTEXT, 1) => out.transfer_syntax = Some(ber::oid(c, &e)?),
+            (CONTEXT, 2) => out.provider_reason = Some(ContextProviderReason(int_of(c, &e)?)),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+fn context_result_content_len(d: &ContextResult<'_>) -> usize {
+    ber::int_len(Tag::ctx(0), d.result.0)
+        .saturating_add(opt_len(&d.transfer_syntax, |o| {
+            prim_len(Tag::ctx(1), o.as_bytes())
+        }))
+        .saturating_add(opt_len(&d.provider_reason, |p| {
+            ber::int_len(Tag::ctx(2), p.0)
+        }))
+}
+
+fn context_result_len(d: &ContextResult<'_>) -> usize {
+    ber::tlv_len(Tag::SEQUENCE, context_result_content_len(d))
+}
+
+fn put_context_result<B: BufMut + ?Sized>(
+    d: &ContextResult<'_>,
+    buf: &mut B,
+) -> Result<(), EncodeError> {
+    ber::put_header(L, buf, Tag::SEQUENCE, context_result_content_len(d))?;
+    ber::put_int(L, buf, Tag::ctx(0), d.result.0)?;
+    put_opt_prim(buf, Tag::ctx(1), d.transfer_syntax.map(|o| o.as_bytes()))?;
+    put_opt_int(buf, Tag::ctx(2), d.provider_reason.map(|p| p.0))
+}
+
+seq_of! {
+    /// Presentation-context-definition-result-list of a CPA or CPR (X.226 §8.2,
+    /// `Result-list`): one entry per proposed context, in the same order.
+    ResultList, ResultIter, ContextResult, decode_context_result, context_result_len, put_context_result
+}
+
+/// One entry of a presentation-context-identifier-list (X.226 §8.2, ARU-PPDU, RS-PPDU).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContextIdentification<'a> {
+    /// Presentation-context-identifier.
+    pub id: i64,
+    /// Transfer-syntax-name in use for the context.
+    pub transfer_syntax: Oid<'a>,
+}
+
+fn decode_context_id<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<ContextIdentification<'a>, DecodeError> {
+    if t.tag != Tag::SEQUENCE {
+        return Err(unexpected(c, t, "tag instead of context identification"));
+    }
+    let mut r = ber::children(*c, t)?;
+    let id = int_of(
+        c,
+        &r.expect(UNIVERSAL, 2, "presentation context identifier")?,
+    )?;
+    let transfer_syntax = ber::oid(c, &r.expect(UNIVERSAL, 6, "transfer syntax name")?)?;
+    r.finish("context identification")?;
+    Ok(ContextIdentification {
+        id,
+        transfer_syntax,
+    })
+}
+
+fn context_id_content_len(d: &ContextIdentification<'_>) -> usize {
+    ber::int_len(Tag::INTEGER, d.id).saturating_add(oid_item_len(&d.transfer_syntax))
+}
+
+fn context_id_len(d: &ContextIdentification<'_>) -> usize {
+    ber::tlv_len(Tag::SEQUENCE, context_id_content_len(d))
+}
+
+fn put_context_id<B: BufMut + ?Sized>(
+    d: &ContextIdentification<'_>,
+    buf: &mut B,
+) -> Result<(), EncodeError> {
+    ber::put_header(L, buf, Tag::SEQUENCE, context_id_content_len(d))?;
+    ber::put_int(L, buf, Tag::INTEGER, d.id)?;
+    put_oid_item(&d.transfer_syntax, buf)
+}
+
+seq_of! {
+    /// Presentation-context-identifier-list of an ARU-PPDU (X.226 §8.2).
+    ContextIdList, ContextIdIter, ContextIdentification, decode_context_id, context_id_len, put_context_id
+}
+
+// ---------------------------------------------------------------------------------------------
+// PDVs
+
+/// The presentation-data-values of a PDV-list, or the encoding of an EXTERNAL (X.226 §8.2,
+/// X.690 §8.18).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PdvValues<'a> {
+    /// `single-ASN1-type [0]`: exactly one BER value (all its octets, tag included).
+    SingleAsn1Type(&'a [u8]),
+    /// `octet-aligned [1] IMPLICIT OCTET STRING`, primitive.
+    OctetAligned(&'a [u8]),
+    /// `octet-aligned`, constructed form: the raw content octets (nested OCTET STRING segments).
+    OctetAlignedSegments(&'a [u8]),
+    /// `arbitrary [2] IMPLICIT BIT STRING`.
+    Arbitrary {
+        /// Unused bits in the last octet (0–7, 0 when `data` is empty).
+        unused_bits: u8,
+        /// The bit string's octets.
+        data: &'a [u8],
+    },
+}
+
+pub(crate) fn decode_pdv_values<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<PdvValues<'a>, DecodeError> {
+    match (t.tag.class, t.tag.number, t.tag.constructed) {
+        (CONTEXT, 0, _) => {
+            let mut r = ber::children(*c, t)?;
+            if r.is_empty() {
+                return Err(c.err(
+                    t.offset,
+                    DecodeErrorKind::Missing {
+                        what: "single-asn1-type value",
+                    },
+                ));
+            }
+            let v = r.read()?;
+            r.finish("single-asn1-type value")?;
+            Ok(PdvValues::SingleAsn1Type(v.raw))
+        }
+        (CONTEXT, 1, false) => Ok(PdvValues::OctetAligned(t.content)),
+        (CONTEXT, 1, true) => {
+            // Check the segments' structure now, so iterating them later cannot fail.
+            let mut r = ber::children(*c, t)?;
+            while !r.is_empty() {
+                r.read()?;
+            }
+            Ok(PdvValues::OctetAlignedSegments(t.content))
+        }
+        (CONTEXT, 2, false) => {
+            let (&unused_bits, data) = t
+                .content
+                .split_first()
+                .ok_or_else(|| c.ber(t.offset, "empty bit string"))?;
+            if unused_bits > 7 || (data.is_empty() && unused_bits != 0) {
+                return Err(c.ber(t.offset, "invalid bit string unused-bit count"));
+            }
+            Ok(PdvValues::Arbitrary { unused_bits, data })
+        }
+        _ => Err(unexpected(c, t, "presentation data values tag")),
+    }
+}
+
+pub(crate) fn pdv_values_len(v: &PdvValues<'_>) -> usize {
+    match v {
+        PdvValues::SingleAsn1Type(b) => ber::tlv_len(Tag::ctx_cons(0), b.len()),
+        PdvValues::OctetAligned(b) => ber::tlv_len(Tag::ctx(1), b.len()),
+        PdvValues::OctetAlignedSegments(b) => ber::tlv_len(Tag::ctx_cons(1), b.len()),
+        PdvValues::Arbitrary { data, .. } => {
+            ber::tlv_len(Tag::ctx(2), data.len().saturating_add(1))
+        }
+    }
+}
+
+pub(crate) fn put_pdv_values<B: BufMut + ?Sized>(
+    layer: Layer,
+    v: &PdvValues<'_>,
+    buf: &mut B,
+) -> Result<(), EncodeError> {
+    match v {
+        PdvValues::SingleAsn1Type(b) => {
+            ber::put_header(layer, buf, Tag::ctx_cons(0), b.len())?;
+            ber::put_raw(layer, buf, b)
+        }
+        PdvValues::OctetAligned(b) => ber::put_prim(layer, buf, Tag::ctx(1), b),
+        PdvValues::OctetAlignedSegments(b) => {
+            ber::put_header(layer, buf, Tag::ctx_cons(1), b.len())?;
+            ber::put_raw(layer, buf, b)
+        }
+        PdvValues::Arbitrary { unused_bits, data } => {
+            ber::put_header(layer, buf, Tag::ctx(2), data.len().saturating_add(1))?;
+            ber::put_raw(layer, buf, &[*unused_bits])?;
+            ber::put_raw(layer, buf, data)
+        }
+    }
+}
+
+/// One PDV-list of fully encoded user data (X.226 §8.2, `PDV-list`).
+///
+/// ```text
+///  30 { [06 transfer-syntax-name]  02 context-id  a0 {value} | 81 octets | 82 bits }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pdv<'a> {
+    /// Transfer-syntax-name (only needed in a CP when several were proposed).
+    pub transfer_syntax: Option<Oid<'a>>,
+    /// Presentation-context-identifier.
+    pub context_id: i64,
+    /// The values.
+    pub values: PdvValues<'a>,
+}
+
+fn decode_pdv<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<Pdv<'a>, DecodeError> {
+    if t.tag != Tag::SEQUENCE {
+        return Err(unexpected(c, t, "tag instead of pdv-list"));
+    }
+    let mut r = ber::children(*c, t)?;
+    let transfer_syntax = match r.next_if(UNIVERSAL, 6)? {
+        Some(o) => Some(ber::oid(c, &o)?),
+        None => None,
+    };
+    let context_id = int_of(
+        c,
+        &r.expect(UNIVERSAL, 2, "presentation context identifier")?,
+    )?;
+    if r.is_empty() {
+        return Err(c.err(
+            r.pos(),
+            DecodeErrorKind::Missing {
+                what: "presentation data values",
+            },
+        ));
+    }
+    let values = decode_pdv_values(c, &r.read()?)?;
+    r.finish("pdv-list")?;
+    Ok(Pdv {
+        transfer_syntax,
+        context_id,
+        values,
+    })
+}
+
+fn pdv_content_len(p: &Pdv<'_>) -> usize {
+    opt_len(&p.transfer_syntax, oid_item_len)
+        .saturating_add(ber::int_len(Tag::INTEGER, p.context_id))
+        .saturating_add(pdv_values_len(&p.values))
+}
+
+fn pdv_len(p: &Pdv<'_>) -> usize {
+    ber::tlv_len(Tag::SEQUENCE, pdv_content_len(p))
+}
+
+fn put_pdv<B: BufMut + ?Sized>(p: &Pdv<'_>, buf: &mut B) -> Result<(), EncodeError> {
+    ber::put_header(L, buf, Tag::SEQUENCE, pdv_content_len(p))?;
+    if let Some(o) = &p.transfer_syntax {
+        put_oid_item(o, buf)?;
+    }
+    ber::put_int(L, buf, Tag::INTEGER, p.context_id)?;
+    put_pdv_values(L, &p.values, buf)
+}
+
+seq_of! {
+    /// Fully-encoded-data: a `SEQUENCE OF PDV-list` (X.226 §8.2, §8.4.2).
+    PdvList, PdvIter, Pdv, decode_pdv, pdv_len, put_pdv
+}
+
+/// User-data (X.226 §8.2, §8.4): simply encoded (`40`) or fully encoded (`61`).
+///
+/// ```text
+///  40 LL <values of the default context / the one DCS member, concatenated>
+///  61 LL 30 {PDV-list} 30 {PDV-list} …
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserData<'a> {
+    /// `simply-encoded-data [APPLICATION 0] IMPLICIT OCTET STRING`.
+    Simple(&'a [u8]),
+    /// `fully-encoded-data [APPLICATION 1] IMPLICIT SEQUENCE OF PDV-list`.
+    Full(PdvList<'a>),
+}
+
+const SIMPLE: Tag = Tag::new(APPLICATION, false, 0);
+const FULL: Tag = Tag::app_cons(1);
+
+impl<'a> UserData<'a> {
+    fn from_tlv(c: &Ctx, t: &Tlv<'a>, limits: &Limits) -> Result<Option<Self>, DecodeError> {
+        Ok(match (t.tag.class, t.tag.number) {
+            (APPLICATION, 0) => Some(UserData::Simple(ber::primitive(
+                c,
+                t,
+                "constructed simply-encoded-data not supported",
+            )?)),
+            (APPLICATION, 1) => Some(UserData::Full(PdvList::decode(
+                c,
+                t,
+                Some(("max_pdvs", limits.max_pdvs)),
+            )?)),
+            _ => None,
+        })
+    }
+
+    /// Decodes the User-data carried alone by S-DATA, S-RELEASE and other session services
+    /// (X.226 §7, §8.2). The whole input must be one User-data value.
+    pub fn decode(input: &'a [u8], limits: &Limits) -> Result<Self, DecodeError> {
+        let c = ctx(limits);
+        let (t, r) = top(c, input, "user data")?;
+        let ud = UserData::from_tlv(&c, &t, limits)?
+            .ok_or_else(|| unexpected(&c, &t, "user data tag"))?;
+        r.finish("user data")?;
+        Ok(ud)
+    }
+
+    /// The encoded size.
+    pub fn encoded_len(&self) -> usize {
+        match self {
+            UserData::Simple(b) => prim_len(SIMPLE, b),
+            UserData::Full(l) => ber::tlv_len(FULL, l.content_len()),
+        }
+    }
+
+    /// Writes the User-data (definite lengths); fails without panicking on a short buffer.
+    pub fn encode<B: BufMut + ?Sized>(&self, buf: &mut B) -> Result<(), EncodeError> {
+        match self {
+            UserData::Simple(b) => ber::put_prim(L, buf, SIMPLE, b),
+            UserData::Full(l) => {
+                ber::put_header(L, buf, FULL, l.content_len())?;
+                l.encode_content(buf)
+            }
+        }
+    }
+
+    /// The PDVs of fully encoded data (empty for simply encoded data).
+    pub fn pdvs(&self) -> PdvIter<'a> {
+        match self {
+            UserData::Full(l) => l.iter(),
+            UserData::Simple(_) => PdvList::default().iter(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CP-type
+
+/// Default-context-name of a CP (X.226 §8.2): `a6 { 80 abstract-syntax 81 transfer-syntax }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DefaultContext<'a> {
+    /// Abstract-syntax-name.
+    pub abstract_syntax: Oid<'a>,
+    /// Transfer-syntax-name.
+    pub transfer_syntax: Oid<'a>,
+}
+
+fn decode_default_context<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<DefaultContext<'a>, DecodeError> {
+    let mut r = ber::children(*c, t)?;
+    let abstract_syntax = ber::oid(c, &r.expect(CONTEXT, 0, "default context abstract syntax")?)?;
+    let transfer_syntax = ber::oid(c, &r.expect(CONTEXT, 1, "default context transfer syntax")?)?;
+    Ok(DefaultContext {
+        abstract_syntax,
+        transfer_syntax,
+    })
+}
+
+fn default_context_content_len(d: &DefaultContext<'_>) -> usize {
+    prim_len(Tag::ctx(0), d.abstract_syntax.as_bytes())
+        .saturating_add(prim_len(Tag::ctx(1), d.transfer_syntax.as_bytes()))
+}
+
+fn put_default_context<B: BufMut + ?Sized>(
+    d: &DefaultContext<'_>,
+    tag: Tag,
+    buf: &mut B,
+) -> Result<(), EncodeError> {
+    ber::put_header(L, buf, tag, default_context_content_len(d))?;
+    ber::put_prim(L, buf, Tag::ctx(0), d.abstract_syntax.as_bytes())?;
+    ber::put_prim(L, buf, Tag::ctx(1), d.transfer_syntax.as_bytes())
+}
+
+/// Normal-mode-parameters of a CP-type (X.226 §8.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CpNormal<'a> {
+    /// `[0]` protocol-version (absent = version-1).
+    pub protocol_version: Option<ProtocolVersion>,
+    /// `[1]` calling-presentation-selector (an octet string: `00 01` ≠ `01`).
+    pub calling_selector: Option<&'a [u8]>,
+    /// `[2]` called-presentation-selector.
+    pub called_selector: Option<&'a [u8]>,
+    /// `[4]` presentation-context-definition-list.
+    pub context_definitions: Option<ContextList<'a>>,
+    /// `[6]` default-context-name.
+    pub default_context: Option<DefaultContext<'a>>,
+    /// `[8]` presentation-requirements.
+    pub presentation_requirements: Option<PresentationRequirements>,
+    /// `[9]` user-session-requirements.
+    pub user_session_requirements: Option<UserSessionRequirements>,
+    /// User-data (carries the AARQ in normal mode).
+    pub user_data: Option<UserData<'a>>,
+}
+
+/// CP-type: the P-CONNECT request, user data of the session CN SPDU (X.226 §8.2).
+///
+/// ```text
+///  31 LL                              SET
+///     a0 03 80 01 01                  [0] mode-selector { [0] mode-value normal-mode(1) }
+///     a1 LL …                         [1] x410-mode-parameters (X.410-1984 mode only)
+///     a2 LL                           [2] normal-mode-parameters (normal mode only)
+///        80 version  81 calling-sel  82 called-sel  a4 context-list  a6 default-context
+///        88 presentation-reqs  89 session-reqs  61|40 user-data
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cp<'a> {
+    /// Mode-selector.
+    pub mode: Mode,
+    /// X.410-1984-mode parameters: the raw content octets of the `[1]` SET (RTORQ components).
+    pub x410_parameters: Option<&'a [u8]>,
+    /// Normal-mode parameters.
+    pub normal: Option<CpNormal<'a>>,
+}
+
+fn decode_mode(c: &Ctx, t: &Tlv<'_>) -> Result<Mode, DecodeError> {
+    let mut r = ber::children(*c, t)?;
+    Ok(Mode(int_of(c, &r.expect(CONTEXT, 0, "mode value")?)?))
+}
+
+fn mode_content_len(m: Mode) -> usize {
+    ber::int_len(Tag::ctx(0), m.0)
+}
+
+fn put_mode<B: BufMut + ?Sized>(m: Mode, buf: &mut B) -> Result<(), EncodeError> {
+    ber::put_header(L, buf, Tag::ctx_cons(0), mode_content_len(m))?;
+    ber::put_int(L, buf, Tag::ctx(0), m.0)
+}
+
+fn decode_cp_normal<'a>(
+    c: &Ctx,
+    t: &Tlv<'a>,
+    limits: &Limits,
+) -> Result<CpNormal<'a>, DecodeError> {
+    let mut r = ber::children(*c, t)?;
+    let mut n = CpNormal::default();
+    while !r.is_empty() {
+        let e = r.read()?;
+        if let Some(ud) = UserData::from_tlv(c, &e, limits)? {
+            n.user_data = Some(ud);
+            continue;
+        }
+        if e.tag.class != CONTEXT {
+            continue;
+        }
+        match e.tag.number {
+            0 => n.protocol_version = Some(ProtocolVersion(ber::bits(c, &e)?)),
+            1 => n.calling_selector = Some(octets(c, &e)?),
+            2 => n.called_selector = Some(octets(c, &e)?),
+            4 => {
+                n.context_definitions = Some(ContextList::decode(
+                    c,
+                    &e,
+                    Some(("max_contexts", limits.max_contexts)),
+                )?)
+            }
+            6 => n.default_context = Some(decode_default_context(c, &e)?),
+            8 => n.presentation_requirements = Some(PresentationRequirements(ber::bits(c, &e)?)),
+            9 => n.user_session_requirements = Some(UserSessionRequirements(ber::bits(c, &e)?)),
+            _ => {}
+        }
+    }
+    Ok(n)
+}
+
+impl CpNormal<'_> {
+    fn content_len(&self) -> usize {
+        opt_len(&self.protocol_version, |v| ber::bits_len(Tag::ctx(0), v.0))
+            .saturating_add(opt_len(&self.calling_selector, |s| {
+                prim_len(Tag::ctx(1), s)
+            }))
+            .saturating_add(opt_len(&self.called_selector, |s| prim_len(Tag::ctx(2), s)))
+            .saturating_add(opt_len(&self.context_definitions, |l| {
+                ber::tlv_len(Tag::ctx_cons(4), l.content_len())
+            }))
+            .saturating_add(opt_len(&self.default_context, |d| {
+                ber::tlv_len(Tag::ctx_cons(6), default_context_content_len(d))
+            }))
+            .saturating_add(opt_len(&self.presentation_requirements, |v| {
+                ber::bits_len(Tag::ctx(8), v.0)
+            }))
+            .saturating_add(opt_len(&self.user_session_requirements, |v| {
+                ber::bits_len(Tag::ctx(9), v.0)
+            }))
+            .saturating_add(opt_len(&self.user_data, UserData::encoded_len))
+    }
+
+    fn encode<B: BufMut + ?Sized>(&self, buf: &mut B) -> Result<(), EncodeError> {
+        ber::put_header(L, buf, Tag::ctx_cons(2), self.content_len())?;
+        put_opt_bits(buf, Tag::ctx(0), self.protocol_version.map(|v| v.0))?;
+        put_opt_prim(buf, Tag::ctx(1), self.calling_selector)?;
+        put_opt_prim(buf, Tag::ctx(2), self.called_selector)?;
+        if let Some(l) = &self.context_definitions {
+            ber::put_header(L, buf, Tag::ctx_cons(4), l.content_len())?;
+            l.encode_content(buf)?;
+        }
+        if let Some(d) = &self.default_context {
+            put_default_context(d, Tag::ctx_cons(6), buf)?;
+        }
+        put_opt_bits(
+            buf,
+            Tag::ctx(8),
+            self.presentation_requirements.map(|v| v.0),
+        )?;
+        put_opt_bits(
+            buf,
+            Tag::ctx(9),
+            self.user_session_requirements.map(|v| v.0),
+        )?;
+        match &self.user_data {
+            Some(u) => u.encode(buf),
+            None => Ok(()),
+        }
+    }
+}
+
+fn x410_len(x: &Option<&[u8]>) -> usize {
+    opt_len(x, |b| ber::tlv_len(Tag::ctx_cons(1), b.len()))
+}
+
+fn put_x410<B: BufMut + ?Sized>(x: Option<&[u8]>, buf: &mut B) -> Result<(), EncodeError> {
+    if let Some(b) = x {
+        ber::put_header(L, buf, Tag::ctx_cons(1), b.len())?;
+        ber::put_raw(L, buf, b)?;
+    }
+    Ok(())
+}
+
+/// Mode, raw X.410 parameters and normal-mode parameters of a CP-type or CPA-PPDU.
+type ConnectSet<'a, N> = (Mode, Option<&'a [u8]>, Option<N>);
+
+/// Walks the SET of a CP-type or CPA-PPDU: mode, `[1]` raw, `[2]` via `normal`.
+fn decode_connect_set<'a, N>(
+    c: &Ctx,
+    t: &Tlv<'a>,
+    mut normal: impl FnMut(&Tlv<'a>) -> Result<N, DecodeError>,
+) -> Result<ConnectSet<'a, N>, DecodeError> {
+    if t.tag != Tag::SET {
+        return Err(unexpected(c, t, "ppdu tag"));
+    }
+    let mut r = ber::children(*c, t)?;
+    let (mut mode, mut x410, mut n) = (None, None, None);
+    while !r.is_empty() {
+        let e = r.read()?;
+        match (e.tag.class, e.tag.number) {
+            (CONTEXT, 0) => mode = Some(decode_mode(c, &e)?),
+            (CONTEXT, 1) => x410 = Some(ber::children(*c, &e).map(|_| e.content)?),
+            (CONTEXT, 2) => n = Some(normal(&e)?),
+            _ => {}
+        }
+    }
+    let mode = mode.ok_or_else(|| {
+        c.err(
+            t.offset,
+            DecodeErrorKind::Missing {
+                what: "mode selector",
+            },
+        )
+    })?;
+    Ok((mode, x410, n))
+}
+
+impl<'a> Cp<'a> {
+    /// Decodes a CP-type from the user data of a CN SPDU, returning it and the octets that
+    /// follow it (CPC-type values, X.226 §7.1.1; usually empty). Unknown elements are ignored
+    /// (§8.5). A CP without User-data is valid (the ASN.1 makes it optional).
+    pub fn decode(input: &'a [u8], limits: &Limits) -> Result<(Self, &'a [u8]), DecodeError> {
+        let c = ctx(limits);
+        let (t, _) = top(c, input, "cp-type")?;
+        let (mode, x410_parameters, normal) =
+            decode_connect_set(&c, &t, |e| decode_cp_normal(&c, e, limits))?;
+        let rest = input.get(t.raw.len()..).unwrap_or_default();
+        Ok((
+            Cp {
+                mode,
+                x410_parameters,
+                normal,
+            },
+            rest,
+        ))
+    }
+
+    fn content_len(&self) -> usize {
+        ber::tlv_len(Tag::ctx_cons(0), mode_content_len(self.mode))
+            .saturating_add(x410_len(&self.x410_parameters))
+            .saturating_add(opt_len(&self.normal, |n| {
+                ber::tlv_len(Tag::ctx_cons(2), n.content_len())
+            }))
+    }
+
+    /// The encoded size.
+    pub fn encoded_len(&self) -> usize {
+        ber::tlv_len(Tag::SET, self.content_len())
+    }
+
+    /// Writes the CP-type; fails without panicking on a short buffer.
+    pub fn encode<B: BufMut + ?Sized>(&self, buf: &mut B) -> Result<(), EncodeError> {
+        ber::put_header(L, buf, Tag::SET, self.content_len())?;
+        put_mode(self.mode, buf)?;
+        put_x410(self.x410_parameters, buf)?;
+        match &self.normal {
+            Some(n) => n.encode(buf),
+            None => Ok(()),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPA-PPDU
+
+/// Normal-mode-parameters of a CPA-PPDU (X.226 §8.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CpaNormal<'a> {
+    /// `[0]` protocol-version.
+    pub protocol_version: Option<ProtocolVersion>,
+    /// `[3]` responding-presentation-selector.
+    pub responding_selector: Option<&'a [u8]>,
+    /// `[5]` presentation-context-definition-result-list.
+    pub context_results: Option<ResultList<'a>>,
+    /// `[8]` presentation-requirements.
+    pub presentation_requirements: Option<PresentationRequirements>,
+    /// `[9]` user-session-requirements.
+    pub user_session_requirements: Option<UserSessionRequirements>,
+    /// User-data (carries the AARE in normal mode).
+    pub user_data: Option<UserData<'a>>,
+}
+
+impl CpaNormal<'_> {
+    fn content_len(&self) -> usize {
+        opt_len(&self.protocol_version, |v| ber::bits_len(Tag::ctx(0), v.0))
+            .saturating_add(opt_len(&self.responding_selector, |s| {
+                prim_len(Tag::ctx(3), s)
+            }))
+            .saturating_add(opt_len(&self.context_results, |l| {
+                ber::tlv_len(Tag::ctx_cons(5), l.content_len())
+            }))
+            .saturating_add(opt_len(&self.presentation_requirements, |v| {
+                ber::bits_len(Tag::ctx(8), v.0)
+            }))
+            .saturating_add(opt_len(&self.user_session_requirements, |v| {
+                ber::bits_len(Tag::ctx(9), v.0)
+            }))
+            .saturating_add(opt_len(&self.user_data, UserData::encoded_len))
+    }
+
+    fn encode<B: BufMut + ?Sized>(&self, buf: &mut B) -> Result<(), EncodeError> {
+        ber::put_header(L, buf, Tag::ctx_cons(2), self.content_len())?;
+        put_opt_bits(buf, Tag::ctx(0), self.protocol_version.map(|v| v.0))?;
+        put_opt_prim(buf, Tag::ctx(3), self.responding_selector)?;
+        if let Some(l) = &self.context_results {
+            ber::put_header(L, buf, Tag::ctx_cons(5), l.content_len())?;
+            l.encode_content(buf)?;
+        }
+        put_opt_bits(
+            buf,
+            Tag::ctx(8),
+            self.presentation_requirements.map(|v| v.0),
+        )?;
+        put_opt_bits(
+            buf,
+            Tag::ctx(9),
+            self.user_session_requirements.map(|v| v.0),
+        )?;
+        match &self.user_data {
+            Some(u) => u.encode(buf),
+            None => Ok(()),
+        }
+    }
+}
+
+fn decode_cpa_normal<'a>(
+    c: &Ctx,
+    t: &Tlv<'a>,
+    limits: &Limits,
+) -> Result<CpaNormal<'a>, DecodeError> {
+    let mut r = ber::children(*c, t)?;
+    let mut n = CpaNormal::default();
+    while !r.is_empty() {
+        let e = r.read()?;
+        if let Some(ud) = UserData::from_tlv(c, &e, limits)? {
+            n.user_data = Some(ud);
+            continue;
+        }
+        if e.tag.class != CONTEXT {
+            continue;
+        }
+        match e.tag.number {
+            0 => n.protocol_version = Some(ProtocolVersion(ber::bits(c, &e)?)),
+            3 => n.responding_selector = Some(octets(c, &e)?),
+            5 => {
+                n.context_results = Some(ResultList::decode(
+                    c,
+                    &e,
+                    Some(("max_contexts", limits.max_contexts)),
+                )?)
+            }
+            8 => n.presentation_requirements = Some(PresentationRequirements(ber::bits(c, &e)?)),
+            9 => n.user_session_requirements = Some(UserSessionRequirements(ber::bits(c, &e)?)),
+            _ => {}
+        }
+    }
+    Ok(n)
+}
+
+/// CPA-PPDU: the P-CONNECT accept, user data of the session AC SPDU (X.226 §8.2).
+///
+/// ```text
+///  31 LL  a0 03 80 01 01   [a1 LL RTOAC components]
+///         a2 LL { 80 version  83 responding-sel  a5 result-list  88  89  61|40 user-data }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cpa<'a> {
+    /// Mode-selector (echoes the CP's).
+    pub mode: Mode,
+    /// X.410-1984-mode parameters: raw content octets of the `[1]` SET (RTOAC components).
+    pub x410_parameters: Option<&'a [u8]>,
+    /// Normal-mode parameters.
+    pub normal: Option<CpaNormal<'a>>,
+}
+
+impl<'a> Cpa<'a> {
+    /// Decodes a CPA-PPDU from the user data of an AC SPDU; the whole input must be the PPDU.
+    pub fn decode(input: &'a [u8], limits: &Limits) -> Result<Self, DecodeError> {
+        let c = ctx(limits);
+        let (t, r) = top(c, input, "cpa-ppdu")?;
+        let (mode, x410_parameters, normal) =
+            decode_connect_set(&c, &t, |e| decode_cpa_normal(&c, e, limits))?;
+        r.finish("cpa-ppdu")?;
+        Ok(Cpa {
+            mode,
+            x410_parameters,
+            normal,
+        })
+    }
+
+    fn content_len(&self) -> usize {
+        ber::tlv_len(Tag::ctx_cons(0), mode_content_len(self.mode))
+            .saturating_add(x410_len(&self.x410_parameters))
+            .saturating_add(opt_len(&self.normal, |n| {
+                ber::tlv_len(Tag::ctx_cons(2), n.content_len())
+            }))
+    }
+
+    /// The encoded size.
+    pub fn encoded_len(&self) -> usize {
+        ber::tlv_len(Tag::SET, self.content_len())
+    }
+
+    /// Writes the CPA-PPDU; fails without panicking on a short buffer.
+    pub fn encode<B: BufMut + ?Sized>(&self, buf: &mut B) -> Result<(), EncodeError> {
+        ber::put_header(L, buf, Tag::SET, self.content_len())?;
+        put_mode(self.mode, buf)?;
+        put_x410(self.x410_parameters, buf)?;
+        match &self.normal {
+            Some(n) => n.encode(buf),
+            None => Ok(()),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPR-PPDU
+
+/// Normal-mode CPR-PPDU fields (X.226 §8.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CprNormal<'a> {
+    /// `[0]` protocol-version (the versions the responder supports).
+    pub protocol_version: Option<ProtocolVersion>,
+    /// `[3]` responding-presentation-selector.
+    pub responding_selector: Option<&'a [u8]>,
+    /// `[5]` presentation-context-definition-result-list.
+    pub context_results: Option<ResultList<'a>>,
+    /// `[7]` default-context-result.
+    pub default_context_result: Option<ContextResultCode>,
+    /// `[10]` provider-reason (present when the presentation provider refused).
+    pub provider_reason: Option<ProviderReason>,
+    /// User-data (carries a rejecting AARE when the ACSE user refused).
+    pub user_data: Option<UserData<'a>>,
+}
+
+/// CPR-PPDU: the P-CONNECT reject, user data of a session RF SPDU with reason 2 (X.226 §8.2).
+///
+/// ```text
+///  normal:  30 LL { 80 version  83 responding-sel  a5 result-list  87 default-result
+///                   8a provider-reason  61|40 user-data }
+///  X.410:   31 LL { RTORJ components }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cpr<'a> {
+    /// X.410-1984 mode: the raw content octets of the SET (RTORJ / PRefuse components).
+    X410(&'a [u8]),
+    /// Normal mode.
+    Normal(CprNormal<'a>),
+}
+
+impl<'a> Cpr<'a> {
+    /// Decodes a CPR-PPDU from the user data of an RF SPDU; the whole input must be the PPDU.
+    pub fn decode(input: &'a [u8], limits: &Limits) -> Result<Self, DecodeError> {
+        let c = ctx(limits);
+        let (t, r) = top(c, input, "cpr-ppdu")?;
+        let out = if t.tag == Tag::SET {
+            Cpr::X410(ber::children(c, &t).map(|_| t.content)?)
+        } else if t.tag == Tag::SEQUENCE {
+            let mut s = ber::children(c, &t)?;
+            let mut n = CprNormal::default();
+            while !s.is_empty() {
+                let e = s.read()?;
+                if let Some(ud) = UserData::from_tlv(&c, &e, limits)? {
+                    n.user_data = Some(ud);
+                    continue;
+                }
+                if e.tag.class != CONTEXT {
+                    continue;
+                }
+                match e.tag.number {
+                    0 => n.protocol_version = Some(ProtocolVersion(ber::bits(&c, &e)?)),
+                    3 => n.responding_selector = Some(octets(&c, &e)?),
+                    5 => {
+                        n.context_results = Some(ResultList::decode(
+                            &c,
+                            &e,
+                            Some(("max_contexts", limits.max_contexts)),
+                        )?)
+                    }
+                    7 => n.default_context_result = Some(ContextResultCode(int_of(&c, &e)?)),
+                    10 => n.provider_reason = Some(ProviderReason(int_of(&c, &e)?)),
+                    _ => {}
+                }
+            }
+            Cpr::Normal(n)
+        } else {
+            return Err(unexpected(&c, &t, "cpr-ppdu tag"));
+        };
+        r.finish("cpr-ppdu")?;
+        Ok(out)
+    }
+
+    fn content_len(&self) -> usize {
+        match self {
+            Cpr::X410(b) => b.len(),
+            Cpr::Normal(n) => opt_len(&n.protocol_version, |v| ber::bits_len(Tag::ctx(0), v.0))
+                .saturating_add(opt_len(&n.responding_selector, |s| {
+                    prim_len(Tag::ctx(3), s)
+                }))
+                .saturating_add(opt_len(&n.context_results, |l| {
+                    ber::tlv_len(Tag::ctx_cons(5), l.content_len())
+                }))
+                .saturating_add(opt_len(&n.default_context_result, |v| {
+                    ber::int_len(Tag::ctx(7), v.0)
+                }))
+                .saturating_add(opt_len(&n.provider_reason, |v| {
+                    ber::int_len(Tag::ctx(10), v.0)
+                }))
+                .saturating_add(opt_len(&n.user_data, UserData::encoded_len)),
+        }
+    }
+
+    /// The encoded size.
+    pub fn encoded_len(&self) -> usize {
+        let tag = match self {
+            Cpr::X410(_) => Tag::SET,
+            Cpr::Normal(_) => Tag::SEQUENCE,
+        };
+        ber::tlv_len(tag, self.content_len())
+    }
+
+    /// Writes the CPR-PPDU; fails without panicking on a short buffer.
+    pub fn encode<B: BufMut + ?Sized>(&self, buf: &mut B) -> Result<(), EncodeError> {
+        match self {
+            Cpr::X410(b) => {
+                ber::put_header(L, buf, Tag::SET, b.len())?;
+                ber::put_raw(L, buf, b)
+            }
+            Cpr::Normal(n) => {
+                ber::put_header(L, buf, Tag::SEQUENCE, self.content_len())?;
+                put_opt_bits(buf, Tag::ctx(0), n.protocol_version.map(|v| v.0))?;
+                put_opt_prim(buf, Tag::ctx(3), n.responding_selector)?;
+                if let Some(l) = &n.context_results {
+                    ber::put_header(L, buf, Tag::ctx_cons(5), l.content_len())?;
+                    l.encode_content(buf)?;
+                }
+                put_opt_int(buf, Tag::ctx(7), n.default_context_result.map(|v| v.0))?;
+                put_opt_int(buf, Tag::ctx(10), n.provider_reason.map(|v| v.0))?;
+                match &n.user_data {
+                    Some(u) => u.encode(buf),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Abort-type
+
+/// Normal-mode ARU-PPDU (X.226 §8.2): `a0 LL { a0 context-identifier-list, user-data }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Aru<'a> {
+    /// `[0]` presentation-context-identifier-list.
+    pub context_ids: Option<ContextIdList<'a>>,
+    /// User-data (carries the ABRT in normal mode).
+    pub user_data: Option<UserData<'a>>,
+}
+
+/// ARP-PPDU, the presentation provider abort (X.226 §8.2): `30 LL { 80 reason 81 event }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Arp {
+    /// `[0]` abort-reason.
+    pub abort_reason: Option<AbortReason>,
+    /// `[1]` event-identifier.
+    pub event_identifier: Option<EventIdentifier>,
+}
+
+/// Abort-type: the user data of a session AB SPDU (X.226 §8.2), told apart by its first tag:
+/// `31` X.410-mode ARU, `a0` normal-mode ARU, `30` ARP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AbortPpdu<'a> {
+    /// X.410-1984-mode ARU: raw content octets of the SET (RTAB / AbortInformation components).
+    AruX410(&'a [u8]),
+    /// Normal-mode ARU-PPDU (P-U-ABORT).
+    Aru(Aru<'a>),
+    /// ARP-PPDU (P-P-ABORT).
+    Arp(Arp),
+}
+
+impl<'a> AbortPpdu<'a> {
+    /// Decodes an Abort-type from the user data of an AB SPDU; the whole input must be the PPDU.
+    pub fn decode(input: &'a [u8], limits: &Limits) -> Result<Self, DecodeError> {
+        let c = ctx(limits);
+        let (t, r) = top(c, input, "abort ppdu")?;
+        let out = if t.tag == Tag::SET {
+            AbortPpdu::AruX410(ber::children(c, &t).map(|_| t.content)?)
+        } else if t.tag == Tag::ctx_cons(0) {
+            let mut s = ber::children(c, &t)?;
+            let mut a = Aru::default();
+            while !s.is_empty() {
+                let e = s.read()?;
+                if let Some(ud) = UserData::from_tlv(&c, &e, limits)? {
+                    a.user_data = Some(ud);
+                } else if e.tag.is(CONTEXT, 0) {
+                    a.context_ids = Some(ContextIdList::decode(
+                        &c,
+                        &e,
+                        Some(("max_contexts", limits.max_contexts)),
+                    )?);
+                }
+            }
+            AbortPpdu::Aru(a)
+        } else if t.tag == Tag::SEQUENCE {
+            let mut s = ber::children(c, &t)?;
+            let mut a = Arp::default();
+            while !s.is_empty() {
+                let e = s.read()?;
+                match (e.tag.class, e.tag.number) {
+                    (CONTEXT, 0) => a.abort_reason = Some(AbortReason(int_of(&c, &e)?)),
+                    (CONTEXT, 1) => a.event_identifier = Some(EventIdentifier(int_of(&c, &e)?)),
+                    _ => {}
+                }
+            }
+            AbortPpdu::Arp(a)
+        } else {
+            return Err(unexpected(&c, &t, "abort ppdu tag"));
+        };
+        r.finish("abort ppdu")?;
+        Ok(out)
+    }
+
+    fn parts(&self) -> (Tag, usize) {
+        match self {
+            AbortPpdu::AruX410(b) => (Tag::SET, b.len()),
+            AbortPpdu::Aru(a) => (
+                Tag::ctx_cons(0),
+                opt_len(&a.context_ids, |l| {
+                    ber::tlv_len(Tag::ctx_cons(0), l.content_len())
+                })
+                .saturating_add(opt_len(&a.user_data, UserData::encoded_len)),
+            ),
+            AbortPpdu::Arp(a) => (
+                Tag::SEQUENCE,
+                opt_len(&a.abort_reason, |v| ber::int_len(Tag::ctx(0), v.0)).saturating_add(
+                    opt_len(&a.event_identifier, |v| ber::int_len(Tag::ctx(1), v.0)),
+                ),
+            ),
+        }
+    }
+
+    /// The encoded size.
+    pub fn encoded_len(&self) -> usize {
+        let (tag, len) = self.parts();
+        ber::tlv_len(tag, len)
+    }
+
+    /// Writes the PPDU; fails without panicking on a short buffer.
+    pub fn encode<B: BufMut + ?Sized>(&self, buf: &mut B) -> Result<(), EncodeError> {
+        let (tag, len) = self.parts();
+        ber::put_header(L, buf, tag, len)?;
+        match self {
+            AbortPpdu::AruX410(b) => ber::put_raw(L, buf, b),
+            AbortPpdu::Aru(a) => {
+                if let Some(l) = &a.context_ids {
+                    ber::put_header(L, buf, Tag::ctx_cons(0), l.content_len())?;
+                    l.encode_content(buf)?;
+                }
+                match &a.user_data {
+                    Some(u) => u.encode(buf),
+                    None => Ok(()),
+                }
+            }
+            AbortPpdu::Arp(a) => {
+                put_opt_int(buf, Tag::ctx(0), a.abort_reason.map(|v| v.0))?;
+                put_opt_int(buf, Tag::ctx(1), a.event_identifier.map(|v| v.0))
+            }
+        }
+    }
+}
