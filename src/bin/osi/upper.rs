@@ -1,4 +1,4 @@
-//! The layers above the transport: session today; presentation, ACSE and RTSE to come.
+//! The layers above the transport: session, presentation and ACSE (RTSE to come).
 //!
 //! [`Upper::tsdu`] is called once for every complete TSDU of a stream, in stream order, with the
 //! record of the DT that completed it. It adds the `session` key of `spec/cli.md` (and `error`
@@ -10,6 +10,12 @@
 //! one of its TSDUs decodes cleanly as SPDUs; from then on every TSDU is decoded and failures are
 //! reported. Until then a TSDU that does not decode is left alone (it is not session).
 
+use osi_stack::Limits;
+use osi_stack::acse::{AeQualifier, ApTitle, Apdu, AssociateSourceDiagnostic, ExternalList};
+use osi_stack::oid::Oid;
+use osi_stack::presentation::{
+    AbortPpdu, ContextList, Cp, Cpa, Cpr, Mode, PdvList, PdvValues, ResultList, UserData,
+};
 use osi_stack::session::{Spdu, SpduKind, spdus};
 
 use crate::json::{J, Obj, hex};
@@ -31,6 +37,8 @@ pub enum Side {
 pub struct Upper {
     /// The stream carries OSI session (a TSDU has decoded as SPDUs).
     session: bool,
+    /// The presentation context the CP proposed for ACSE (abstract syntax 2.2.1.0.1).
+    acse_context: Option<i64>,
 }
 
 impl Upper {
@@ -44,9 +52,15 @@ impl Upper {
         let _ = side;
         let mut list = Vec::new();
         let mut error = None;
+        let mut upper_layers = None;
         for spdu in spdus(tsdu) {
             match spdu {
-                Ok(s) => list.push(J::O(spdu_obj(&s))),
+                Ok(s) => {
+                    list.push(J::O(spdu_obj(&s)));
+                    if upper_layers.is_none() {
+                        upper_layers = self.presentation(&s);
+                    }
+                }
                 Err(e) => {
                     error = Some(e);
                     break;
@@ -71,7 +85,356 @@ impl Upper {
         if !list.is_empty() {
             rec.set("session", J::A(list));
         }
+        if let Some(Layers {
+            presentation,
+            acse,
+            error,
+        }) = upper_layers
+        {
+            if !presentation.is_empty() {
+                rec.set("presentation", presentation);
+            }
+            if let Some(a) = acse {
+                rec.set("acse", a);
+            }
+            if let Some(e) = error {
+                if !rec.has("error") {
+                    rec.set("error", e);
+                }
+            }
+        }
     }
+
+    /// Decodes the presentation PDU in the user data of `s`, and ACSE inside it.
+    fn presentation(&mut self, s: &Spdu<'_>) -> Option<Layers> {
+        let data = s.ss_user_data();
+        let limits = Limits::default();
+        let mut out = Layers::default();
+        let p = &mut out.presentation;
+        let result = match s.kind() {
+            SpduKind::Cn => Cp::decode(data, &limits).map(|(cp, _)| {
+                p.set("type", "CP");
+                p.set("mode", mode_name(cp.mode));
+                if let Some(n) = &cp.normal {
+                    if let Some(v) = n.calling_selector {
+                        p.set("calling_psel", hex(v));
+                    }
+                    if let Some(v) = n.called_selector {
+                        p.set("called_psel", hex(v));
+                    }
+                    if let Some(list) = &n.context_definitions {
+                        self.acse_context = list
+                            .iter()
+                            .find(|c| c.abstract_syntax.to_string() == "2.2.1.0.1")
+                            .map(|c| c.id);
+                        p.set("contexts", contexts(list));
+                    }
+                    pdvs(p, n.user_data.as_ref())
+                } else {
+                    None
+                }
+            }),
+            SpduKind::Ac => Cpa::decode(data, &limits).map(|cpa| {
+                p.set("type", "CPA");
+                p.set("mode", mode_name(cpa.mode));
+                if let Some(n) = &cpa.normal {
+                    if let Some(v) = n.responding_selector {
+                        p.set("responding_psel", hex(v));
+                    }
+                    if let Some(list) = &n.context_results {
+                        p.set("results", results(list));
+                    }
+                    pdvs(p, n.user_data.as_ref())
+                } else {
+                    None
+                }
+            }),
+            SpduKind::Rf if !data.is_empty() => Cpr::decode(data, &limits).map(|cpr| {
+                p.set("type", "CPR");
+                match cpr {
+                    Cpr::X410(_) => {
+                        p.set("mode", "x410");
+                        None
+                    }
+                    Cpr::Normal(n) => {
+                        p.set("mode", "normal");
+                        if let Some(v) = n.responding_selector {
+                            p.set("responding_psel", hex(v));
+                        }
+                        if let Some(list) = &n.context_results {
+                            p.set("results", results(list));
+                        }
+                        if let Some(r) = n.provider_reason {
+                            p.set("provider_reason", J::U(r.0.unsigned_abs()));
+                        }
+                        pdvs(p, n.user_data.as_ref())
+                    }
+                }
+            }),
+            SpduKind::Ab if !data.is_empty() => {
+                AbortPpdu::decode(data, &limits).map(|ab| match ab {
+                    AbortPpdu::AruX410(_) => {
+                        p.set("type", "ARU");
+                        p.set("mode", "x410");
+                        None
+                    }
+                    AbortPpdu::Aru(aru) => {
+                        p.set("type", "ARU");
+                        pdvs(p, aru.user_data.as_ref())
+                    }
+                    AbortPpdu::Arp(arp) => {
+                        p.set("type", "ARP");
+                        if let Some(r) = arp.abort_reason {
+                            p.set("provider_reason", J::U(r.0.unsigned_abs()));
+                        }
+                        None
+                    }
+                })
+            }
+            SpduKind::Dt | SpduKind::Fn | SpduKind::Dn | SpduKind::Td if !data.is_empty() => {
+                UserData::decode(data, &limits).map(|ud| {
+                    p.set("type", "TD");
+                    pdvs(p, Some(&ud))
+                })
+            }
+            _ => return None,
+        };
+        match result {
+            Err(e) => {
+                let offset = u64::try_from(e.offset()).unwrap_or(u64::MAX);
+                out.error = Some(error_obj(e.layer().name(), offset, e.to_string()));
+            }
+            Ok(Some(values)) => {
+                // ACSE rides in the connection-phase and release PDUs.
+                let acse_phase = matches!(
+                    s.kind(),
+                    SpduKind::Cn
+                        | SpduKind::Ac
+                        | SpduKind::Rf
+                        | SpduKind::Fn
+                        | SpduKind::Dn
+                        | SpduKind::Ab
+                );
+                let apdu = values.iter().find(|(ctx, v)| {
+                    acse_phase
+                        && match self.acse_context {
+                            Some(id) => *ctx == id,
+                            None => matches!(v.first(), Some(0x60..=0x64)),
+                        }
+                });
+                if let Some((_, v)) = apdu {
+                    match Apdu::decode(v, &limits) {
+                        Ok(apdu) => out.acse = Some(acse_obj(&apdu)),
+                        Err(e) => {
+                            let offset = u64::try_from(e.offset()).unwrap_or(u64::MAX);
+                            out.error = Some(error_obj(e.layer().name(), offset, e.to_string()));
+                        }
+                    }
+                }
+            }
+            Ok(None) => {}
+        }
+        Some(out)
+    }
+}
+
+/// What the layers above the session made of one TSDU.
+#[derive(Debug, Default)]
+struct Layers {
+    presentation: Obj,
+    acse: Option<Obj>,
+    error: Option<Obj>,
+}
+
+fn mode_name(m: Mode) -> &'static str {
+    if m == Mode::X410_1984 {
+        "x410"
+    } else {
+        "normal"
+    }
+}
+
+fn oid_str(o: &Oid<'_>) -> String {
+    o.to_string()
+}
+
+fn contexts(list: &ContextList<'_>) -> J {
+    J::A(
+        list.iter()
+            .map(|c| {
+                let mut o = Obj::new();
+                o.set("id", J::U(c.id.unsigned_abs()));
+                o.set("abstract_syntax", oid_str(&c.abstract_syntax));
+                o.set(
+                    "transfer_syntaxes",
+                    J::A(
+                        c.transfer_syntaxes
+                            .iter()
+                            .map(|t| J::S(oid_str(&t)))
+                            .collect(),
+                    ),
+                );
+                J::O(o)
+            })
+            .collect(),
+    )
+}
+
+fn results(list: &ResultList<'_>) -> J {
+    J::A(
+        list.iter()
+            .map(|r| {
+                let mut o = Obj::new();
+                o.set("result", J::U(r.result.0.unsigned_abs()));
+                if let Some(t) = &r.transfer_syntax {
+                    o.set("transfer_syntax", oid_str(t));
+                }
+                if let Some(reason) = r.provider_reason {
+                    o.set("reason", J::U(reason.0.unsigned_abs()));
+                }
+                J::O(o)
+            })
+            .collect(),
+    )
+}
+
+/// Adds the `pdvs` key for fully-encoded user data and returns each PDV's context and
+/// single-ASN1-type value (where ACSE may be).
+fn pdvs<'a>(p: &mut Obj, data: Option<&UserData<'a>>) -> Option<Vec<(i64, &'a [u8])>> {
+    let list: &PdvList<'a> = match data? {
+        UserData::Full(list) => list,
+        UserData::Simple(_) => return None,
+    };
+    let mut out = Vec::new();
+    let mut entries = Vec::new();
+    for pdv in list.iter() {
+        let mut o = Obj::new();
+        o.set("context", J::U(pdv.context_id.unsigned_abs()));
+        let (encoding, len) = match pdv.values {
+            PdvValues::SingleAsn1Type(v) => {
+                out.push((pdv.context_id, v));
+                ("single-asn1-type", v.len())
+            }
+            PdvValues::OctetAligned(v) | PdvValues::OctetAlignedSegments(v) => {
+                ("octet-aligned", v.len())
+            }
+            PdvValues::Arbitrary { data, .. } => ("arbitrary", data.len()),
+        };
+        o.set("encoding", encoding);
+        o.set("length", len);
+        entries.push(J::O(o));
+    }
+    p.set("pdvs", J::A(entries));
+    Some(out)
+}
+
+fn ap_title(o: &mut Obj, key: &'static str, t: Option<&ApTitle<'_>>) {
+    match t {
+        Some(ApTitle::Form2(oid)) => o.set(key, oid_str(oid)),
+        Some(ApTitle::Form1(raw)) => o.set(key, hex(raw)),
+        None => {}
+    }
+}
+
+fn ae_qualifier(o: &mut Obj, key: &'static str, q: Option<&AeQualifier<'_>>) {
+    match q {
+        Some(AeQualifier::Form2(n)) => o.set(key, J::U(n.unsigned_abs())),
+        Some(AeQualifier::Form1(raw)) => o.set(key, hex(raw)),
+        None => {}
+    }
+}
+
+fn user_information(o: &mut Obj, list: Option<&ExternalList<'_>>) {
+    if let Some(list) = list {
+        let len: usize = list
+            .iter()
+            .map(|e| match e.encoding {
+                PdvValues::SingleAsn1Type(v)
+                | PdvValues::OctetAligned(v)
+                | PdvValues::OctetAlignedSegments(v) => v.len(),
+                PdvValues::Arbitrary { data, .. } => data.len(),
+            })
+            .sum();
+        o.set("user_information_len", len);
+    }
+}
+
+/// The `acse` object of the contract.
+fn acse_obj(apdu: &Apdu<'_>) -> Obj {
+    let mut o = Obj::new();
+    match apdu {
+        Apdu::Aarq(a) => {
+            o.set("type", "AARQ");
+            o.set("application_context", oid_str(&a.application_context_name));
+            ap_title(&mut o, "called_ap_title", a.called.ap_title.as_ref());
+            ae_qualifier(
+                &mut o,
+                "called_ae_qualifier",
+                a.called.ae_qualifier.as_ref(),
+            );
+            ap_title(&mut o, "calling_ap_title", a.calling.ap_title.as_ref());
+            ae_qualifier(
+                &mut o,
+                "calling_ae_qualifier",
+                a.calling.ae_qualifier.as_ref(),
+            );
+            if let Some(m) = &a.mechanism_name {
+                o.set("mechanism", oid_str(m));
+            }
+            user_information(&mut o, a.user_information.as_ref());
+        }
+        Apdu::Aare(a) => {
+            o.set("type", "AARE");
+            o.set("application_context", oid_str(&a.application_context_name));
+            ap_title(
+                &mut o,
+                "responding_ap_title",
+                a.responding.ap_title.as_ref(),
+            );
+            ae_qualifier(
+                &mut o,
+                "responding_ae_qualifier",
+                a.responding.ae_qualifier.as_ref(),
+            );
+            o.set("result", J::U(a.result.0.unsigned_abs()));
+            let mut d = Obj::new();
+            match a.result_source_diagnostic {
+                AssociateSourceDiagnostic::User(v) => {
+                    d.set("source", "acse-service-user");
+                    d.set("value", J::U(v.0.unsigned_abs()));
+                }
+                AssociateSourceDiagnostic::Provider(v) => {
+                    d.set("source", "acse-service-provider");
+                    d.set("value", J::U(v.0.unsigned_abs()));
+                }
+            }
+            o.set("diagnostic", d);
+            if let Some(m) = &a.mechanism_name {
+                o.set("mechanism", oid_str(m));
+            }
+            user_information(&mut o, a.user_information.as_ref());
+        }
+        Apdu::Rlrq(r) => {
+            o.set("type", "RLRQ");
+            if let Some(reason) = r.reason {
+                o.set("reason", J::U(reason.0.unsigned_abs()));
+            }
+            user_information(&mut o, r.user_information.as_ref());
+        }
+        Apdu::Rlre(r) => {
+            o.set("type", "RLRE");
+            if let Some(reason) = r.reason {
+                o.set("reason", J::U(reason.0.unsigned_abs()));
+            }
+            user_information(&mut o, r.user_information.as_ref());
+        }
+        Apdu::Abrt(a) => {
+            o.set("type", "ABRT");
+            o.set("abort_source", J::U(a.source.0.unsigned_abs()));
+            user_information(&mut o, a.user_information.as_ref());
+        }
+    }
+    o
 }
 
 /// The `session` entry of one SPDU (keys of `spec/cli.md`; those that do not apply are left out).
