@@ -131,3 +131,47 @@ pub fn cotp_value(tpdu: &Tpdu<'_>) {
     assert_eq!(out.len(), tpdu.encoded_len());
     assert_eq!(Tpdu::decode(&out).as_ref(), Ok(tpdu));
 }
+
+/// Re-encodes a decoded BER value and decodes the result again: the two values must be equal
+/// (BER allows several encodings of one value, so bytes are not compared), and the encoder must
+/// write exactly `encoded_len` octets.
+macro_rules! ber_round_trip {
+    ($value:expr, $decode:expr) => {{
+        let value = $value;
+        let mut out = Vec::new();
+        value.encode(&mut out).unwrap();
+        assert_eq!(out.len(), value.encoded_len());
+        let again = $decode(&out).unwrap();
+        assert_eq!(again, value, "value changed through encode/decode");
+    }};
+}
+
+/// Presentation: every PPDU decoder is total, and a decoded PPDU survives encode/decode.
+pub fn presentation(data: &[u8]) {
+    use osi_stack::presentation::{AbortPpdu, Cp, Cpa, Cpr, UserData};
+    let limits = Limits::default();
+    if let Ok((cp, _)) = Cp::decode(data, &limits) {
+        ber_round_trip!(cp, |b| Cp::decode(b, &limits).map(|(v, _)| v));
+    }
+    if let Ok(cpa) = Cpa::decode(data, &limits) {
+        ber_round_trip!(cpa, |b| Cpa::decode(b, &limits));
+    }
+    if let Ok(cpr) = Cpr::decode(data, &limits) {
+        ber_round_trip!(cpr, |b| Cpr::decode(b, &limits));
+    }
+    if let Ok(ab) = AbortPpdu::decode(data, &limits) {
+        ber_round_trip!(ab, |b| AbortPpdu::decode(b, &limits));
+    }
+    if let Ok(ud) = UserData::decode(data, &limits) {
+        ber_round_trip!(ud, |b| UserData::decode(b, &limits));
+    }
+}
+
+/// ACSE: the APDU decoder is total, and a decoded APDU survives encode/decode.
+pub fn acse(data: &[u8]) {
+    use osi_stack::acse::Apdu;
+    let limits = Limits::default();
+    if let Ok(apdu) = Apdu::decode(data, &limits) {
+        ber_round_trip!(apdu, |b| Apdu::decode(b, &limits));
+    }
+}

@@ -40,7 +40,9 @@ fn saved_inputs_and_golden_vectors_pass_the_oracles() {
     let mut n = replay("tpkt", oracles::tpkt)
         + replay("cotp", oracles::cotp)
         + replay("cotp_stream", oracles::cotp_stream)
-        + replay("session", oracles::session);
+        + replay("session", oracles::session)
+        + replay("presentation", oracles::presentation)
+        + replay("acse", oracles::acse);
     let golden: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
