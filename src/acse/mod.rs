@@ -572,6 +572,51 @@ fn decode_ctx_list<'a>(c: &Ctx, e: &Tlv<'a>, limits: &Limits) -> Result<OidList<
     OidList::decode(c, e, Some(("max_contexts", limits.max_contexts)))
 }
 
+/// The fields AARQ and AARE share after their own ones: ACSE requirements, mechanism name,
+/// authentication value and application-context-name list at four consecutive tags from
+/// `first_tag` (AARQ `[10]`, AARE `[8]`), then implementation information and user information.
+struct AssociationTail<'s, 'a> {
+    first_tag: u32,
+    requirements: Option<AcseRequirements>,
+    mechanism_name: Option<Oid<'a>>,
+    authentication_value: &'s Option<AuthenticationValue<'a>>,
+    application_context_name_list: &'s Option<OidList<'a>>,
+    implementation_information: Option<&'a [u8]>,
+    user_information: &'s Option<ExternalList<'a>>,
+}
+
+impl AssociationTail<'_, '_> {
+    fn encoded_len(&self) -> usize {
+        let n = self.first_tag;
+        opt_len(&self.requirements, |v| ber::bits_len(Tag::ctx(n), v.0))
+            .saturating_add(opt_len(&self.mechanism_name, |o| {
+                ber::tlv_len(Tag::ctx(n.saturating_add(1)), o.as_bytes().len())
+            }))
+            .saturating_add(opt_len(self.authentication_value, auth_len))
+            .saturating_add(ctx_list_len(self.application_context_name_list))
+            .saturating_add(opt_len(&self.implementation_information, |b| {
+                ber::tlv_len(IMPL_INFO, b.len())
+            }))
+            .saturating_add(user_info_len(self.user_information))
+    }
+
+    fn encode<B: BufMut + ?Sized>(&self, buf: &mut B) -> Result<(), EncodeError> {
+        let n = self.first_tag;
+        put_opt_bits(Tag::ctx(n), self.requirements.map(|v| v.0), buf)?;
+        put_opt_prim(
+            Tag::ctx(n.saturating_add(1)),
+            self.mechanism_name.map(|o| o.as_bytes()),
+            buf,
+        )?;
+        if let Some(a) = self.authentication_value {
+            put_auth(a, n.saturating_add(2), buf)?;
+        }
+        put_ctx_list(n.saturating_add(3), self.application_context_name_list, buf)?;
+        put_opt_prim(IMPL_INFO, self.implementation_information, buf)?;
+        put_user_info(self.user_information, buf)
+    }
+}
+
 fn put_ctx_list<B: BufMut + ?Sized>(
     n: u32,
     l: &Option<OidList<'_>>,
@@ -665,18 +710,20 @@ impl<'a> Aarq<'a> {
             .saturating_add(oid_explicit_len(&self.application_context_name))
             .saturating_add(self.called.encoded_len())
             .saturating_add(self.calling.encoded_len())
-            .saturating_add(opt_len(&self.sender_requirements, |v| {
-                ber::bits_len(Tag::ctx(10), v.0)
-            }))
-            .saturating_add(opt_len(&self.mechanism_name, |o| {
-                ber::tlv_len(Tag::ctx(11), o.as_bytes().len())
-            }))
-            .saturating_add(opt_len(&self.authentication_value, auth_len))
-            .saturating_add(ctx_list_len(&self.application_context_name_list))
-            .saturating_add(opt_len(&self.implementation_information, |b| {
-                ber::tlv_len(IMPL_INFO, b.len())
-            }))
-            .saturating_add(user_info_len(&self.user_information))
+            .saturating_add(self.tail().encoded_len())
+    }
+
+    /// Fields `[10]`–`[13]`, implementation information and user information.
+    fn tail(&self) -> AssociationTail<'_, 'a> {
+        AssociationTail {
+            first_tag: 10,
+            requirements: self.sender_requirements,
+            mechanism_name: self.mechanism_name,
+            authentication_value: &self.authentication_value,
+            application_context_name_list: &self.application_context_name_list,
+            implementation_information: self.implementation_information,
+            user_information: &self.user_information,
+        }
     }
 
     fn encode_content<B: BufMut + ?Sized>(&self, buf: &mut B) -> Result<(), EncodeError> {
@@ -684,14 +731,7 @@ impl<'a> Aarq<'a> {
         put_explicit_oid(1, &self.application_context_name, buf)?;
         self.called.encode(2, buf)?;
         self.calling.encode(6, buf)?;
-        put_opt_bits(Tag::ctx(10), self.sender_requirements.map(|v| v.0), buf)?;
-        put_opt_prim(Tag::ctx(11), self.mechanism_name.map(|o| o.as_bytes()), buf)?;
-        if let Some(a) = &self.authentication_value {
-            put_auth(a, 12, buf)?;
-        }
-        put_ctx_list(13, &self.application_context_name_list, buf)?;
-        put_opt_prim(IMPL_INFO, self.implementation_information, buf)?;
-        put_user_info(&self.user_information, buf)
+        self.tail().encode(buf)
     }
 
     fn decode(c: &Ctx, t: &Tlv<'a>, limits: &Limits) -> Result<Self, DecodeError> {
@@ -792,18 +832,20 @@ impl<'a> Aare<'a> {
             .saturating_add(explicit_len(ber::int_len(Tag::INTEGER, self.result.0)))
             .saturating_add(explicit_len(explicit_len(ber::int_len(Tag::INTEGER, d))))
             .saturating_add(self.responding.encoded_len())
-            .saturating_add(opt_len(&self.responder_requirements, |v| {
-                ber::bits_len(Tag::ctx(8), v.0)
-            }))
-            .saturating_add(opt_len(&self.mechanism_name, |o| {
-                ber::tlv_len(Tag::ctx(9), o.as_bytes().len())
-            }))
-            .saturating_add(opt_len(&self.authentication_value, auth_len))
-            .saturating_add(ctx_list_len(&self.application_context_name_list))
-            .saturating_add(opt_len(&self.implementation_information, |b| {
-                ber::tlv_len(IMPL_INFO, b.len())
-            }))
-            .saturating_add(user_info_len(&self.user_information))
+            .saturating_add(self.tail().encoded_len())
+    }
+
+    /// Fields `[8]`–`[11]`, implementation information and user information.
+    fn tail(&self) -> AssociationTail<'_, 'a> {
+        AssociationTail {
+            first_tag: 8,
+            requirements: self.responder_requirements,
+            mechanism_name: self.mechanism_name,
+            authentication_value: &self.authentication_value,
+            application_context_name_list: &self.application_context_name_list,
+            implementation_information: self.implementation_information,
+            user_information: &self.user_information,
+        }
     }
 
     fn encode_content<B: BufMut + ?Sized>(&self, buf: &mut B) -> Result<(), EncodeError> {
@@ -819,14 +861,7 @@ impl<'a> Aare<'a> {
         )?;
         put_explicit_int(n, d, buf)?;
         self.responding.encode(4, buf)?;
-        put_opt_bits(Tag::ctx(8), self.responder_requirements.map(|v| v.0), buf)?;
-        put_opt_prim(Tag::ctx(9), self.mechanism_name.map(|o| o.as_bytes()), buf)?;
-        if let Some(a) = &self.authentication_value {
-            put_auth(a, 10, buf)?;
-        }
-        put_ctx_list(11, &self.application_context_name_list, buf)?;
-        put_opt_prim(IMPL_INFO, self.implementation_information, buf)?;
-        put_user_info(&self.user_information, buf)
+        self.tail().encode(buf)
     }
 
     fn decode(c: &Ctx, t: &Tlv<'a>, limits: &Limits) -> Result<Self, DecodeError> {

@@ -886,6 +886,66 @@ fn put_x410<B: BufMut + ?Sized>(x: Option<&[u8]>, buf: &mut B) -> Result<(), Enc
     Ok(())
 }
 
+/// The normal-mode parameters of a CP-type or CPA-PPDU, as the shared SET encoder needs them.
+trait NormalParameters {
+    /// Length of the `[2]` contents.
+    fn content_len(&self) -> usize;
+    /// Writes the `[2]` element, header included.
+    fn encode<B: BufMut + ?Sized>(&self, buf: &mut B) -> Result<(), EncodeError>;
+}
+
+impl NormalParameters for CpNormal<'_> {
+    fn content_len(&self) -> usize {
+        CpNormal::content_len(self)
+    }
+    fn encode<B: BufMut + ?Sized>(&self, buf: &mut B) -> Result<(), EncodeError> {
+        CpNormal::encode(self, buf)
+    }
+}
+
+impl NormalParameters for CpaNormal<'_> {
+    fn content_len(&self) -> usize {
+        CpaNormal::content_len(self)
+    }
+    fn encode<B: BufMut + ?Sized>(&self, buf: &mut B) -> Result<(), EncodeError> {
+        CpaNormal::encode(self, buf)
+    }
+}
+
+/// Contents length of the SET of a CP-type or CPA-PPDU: mode, `[1]` raw, `[2]` normal.
+fn connect_set_content_len<N: NormalParameters>(
+    mode: Mode,
+    x410: &Option<&[u8]>,
+    normal: &Option<N>,
+) -> usize {
+    ber::tlv_len(Tag::ctx_cons(0), mode_content_len(mode))
+        .saturating_add(x410_len(x410))
+        .saturating_add(opt_len(normal, |n| {
+            ber::tlv_len(Tag::ctx_cons(2), n.content_len())
+        }))
+}
+
+/// Writes the SET of a CP-type or CPA-PPDU (the twin of [`decode_connect_set`]).
+fn put_connect_set<B: BufMut + ?Sized, N: NormalParameters>(
+    buf: &mut B,
+    mode: Mode,
+    x410: Option<&[u8]>,
+    normal: &Option<N>,
+) -> Result<(), EncodeError> {
+    ber::put_header(
+        L,
+        buf,
+        Tag::SET,
+        connect_set_content_len(mode, &x410, normal),
+    )?;
+    put_mode(mode, buf)?;
+    put_x410(x410, buf)?;
+    match normal {
+        Some(n) => n.encode(buf),
+        None => Ok(()),
+    }
+}
+
 /// Mode, raw X.410 parameters and normal-mode parameters of a CP-type or CPA-PPDU.
 type ConnectSet<'a, N> = (Mode, Option<&'a [u8]>, Option<N>);
 
@@ -941,11 +1001,7 @@ impl<'a> Cp<'a> {
     }
 
     fn content_len(&self) -> usize {
-        ber::tlv_len(Tag::ctx_cons(0), mode_content_len(self.mode))
-            .saturating_add(x410_len(&self.x410_parameters))
-            .saturating_add(opt_len(&self.normal, |n| {
-                ber::tlv_len(Tag::ctx_cons(2), n.content_len())
-            }))
+        connect_set_content_len(self.mode, &self.x410_parameters, &self.normal)
     }
 
     /// The encoded size.
@@ -955,13 +1011,7 @@ impl<'a> Cp<'a> {
 
     /// Writes the CP-type; fails without panicking on a short buffer.
     pub fn encode<B: BufMut + ?Sized>(&self, buf: &mut B) -> Result<(), EncodeError> {
-        ber::put_header(L, buf, Tag::SET, self.content_len())?;
-        put_mode(self.mode, buf)?;
-        put_x410(self.x410_parameters, buf)?;
-        match &self.normal {
-            Some(n) => n.encode(buf),
-            None => Ok(()),
-        }
+        put_connect_set(buf, self.mode, self.x410_parameters, &self.normal)
     }
 }
 
@@ -1094,11 +1144,7 @@ impl<'a> Cpa<'a> {
     }
 
     fn content_len(&self) -> usize {
-        ber::tlv_len(Tag::ctx_cons(0), mode_content_len(self.mode))
-            .saturating_add(x410_len(&self.x410_parameters))
-            .saturating_add(opt_len(&self.normal, |n| {
-                ber::tlv_len(Tag::ctx_cons(2), n.content_len())
-            }))
+        connect_set_content_len(self.mode, &self.x410_parameters, &self.normal)
     }
 
     /// The encoded size.
@@ -1108,13 +1154,7 @@ impl<'a> Cpa<'a> {
 
     /// Writes the CPA-PPDU; fails without panicking on a short buffer.
     pub fn encode<B: BufMut + ?Sized>(&self, buf: &mut B) -> Result<(), EncodeError> {
-        ber::put_header(L, buf, Tag::SET, self.content_len())?;
-        put_mode(self.mode, buf)?;
-        put_x410(self.x410_parameters, buf)?;
-        match &self.normal {
-            Some(n) => n.encode(buf),
-            None => Ok(()),
-        }
+        put_connect_set(buf, self.mode, self.x410_parameters, &self.normal)
     }
 }
 
