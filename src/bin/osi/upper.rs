@@ -310,22 +310,30 @@ fn pdvs<'a>(p: &mut Obj, data: Option<&UserData<'a>>) -> Option<Vec<(i64, &'a [u
     for pdv in list.iter() {
         let mut o = Obj::new();
         o.set("context", J::U(pdv.context_id.unsigned_abs()));
-        let (encoding, len) = match pdv.values {
+        let encoding = match pdv.values {
             PdvValues::SingleAsn1Type(v) => {
                 out.push((pdv.context_id, v));
-                ("single-asn1-type", v.len())
+                "single-asn1-type"
             }
-            PdvValues::OctetAligned(v) | PdvValues::OctetAlignedSegments(v) => {
-                ("octet-aligned", v.len())
-            }
-            PdvValues::Arbitrary { data, .. } => ("arbitrary", data.len()),
+            PdvValues::OctetAligned(_) | PdvValues::OctetAlignedSegments(_) => "octet-aligned",
+            PdvValues::Arbitrary { .. } => "arbitrary",
         };
         o.set("encoding", encoding);
-        o.set("length", len);
+        o.set("length", value_len(&pdv.values));
         entries.push(J::O(o));
     }
     p.set("pdvs", J::A(entries));
     Some(out)
+}
+
+/// Octets of a PDV's or EXTERNAL's value (for a bit string, its data octets).
+fn value_len(v: &PdvValues<'_>) -> usize {
+    match *v {
+        PdvValues::SingleAsn1Type(b)
+        | PdvValues::OctetAligned(b)
+        | PdvValues::OctetAlignedSegments(b) => b.len(),
+        PdvValues::Arbitrary { data, .. } => data.len(),
+    }
 }
 
 fn ap_title(o: &mut Obj, key: &'static str, t: Option<&ApTitle<'_>>) {
@@ -346,15 +354,7 @@ fn ae_qualifier(o: &mut Obj, key: &'static str, q: Option<&AeQualifier<'_>>) {
 
 fn user_information(o: &mut Obj, list: Option<&ExternalList<'_>>) {
     if let Some(list) = list {
-        let len: usize = list
-            .iter()
-            .map(|e| match e.encoding {
-                PdvValues::SingleAsn1Type(v)
-                | PdvValues::OctetAligned(v)
-                | PdvValues::OctetAlignedSegments(v) => v.len(),
-                PdvValues::Arbitrary { data, .. } => data.len(),
-            })
-            .sum();
+        let len: usize = list.iter().map(|e| value_len(&e.encoding)).sum();
         o.set("user_information_len", len);
     }
 }
