@@ -2,18 +2,13 @@
 //! 4.0.17 from /work/main/testdata/captures; expected fields are what `tshark -V -O acse` shows)
 //! and the spec's constructed examples.
 
+mod common;
+use common::hex;
+
 use osi_stack::acse::*;
 use osi_stack::oid::Oid;
 use osi_stack::presentation::{Cp, Cpa, Cpr, PdvValues, UserData};
 use osi_stack::{DecodeErrorKind, Layer, Limits};
-
-fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.split_whitespace().collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
 
 const LIM: Limits = Limits::DEFAULT;
 

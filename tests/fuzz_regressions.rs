@@ -5,6 +5,9 @@
 #[path = "../fuzz/oracles.rs"]
 mod oracles;
 
+mod common;
+use common::hex;
+
 use std::path::Path;
 
 /// Runs `oracle` over the saved inputs of `target`: crashes the fuzzers found
@@ -26,13 +29,6 @@ fn replay(target: &str, oracle: fn(&[u8])) -> usize {
         }
     }
     n
-}
-
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
 }
 
 #[test]

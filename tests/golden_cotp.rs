@@ -4,16 +4,12 @@
 //! tshark). Decoding must give tshark's values, and encoding the decoded value must give the same
 //! bytes back.
 
+mod common;
+use common::hex;
+
 use osi_stack::cotp::{Tpdu, TpduKind};
 use osi_stack::tpkt::Tpkt;
 use serde_json::Value;
-
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
 
 fn to_hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()

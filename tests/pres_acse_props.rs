@@ -2,6 +2,9 @@
 //! decoded VALUE (BER allows several encodings, so bytes are not compared). Also: decoding
 //! arbitrary bytes never panics.
 
+mod common;
+use common::hex;
+
 use osi_stack::Limits;
 use osi_stack::acse::*;
 use osi_stack::oid::{Oid, OwnedOid};
@@ -361,13 +364,6 @@ proptest! {
             prop_assert_eq!(Apdu::decode(&o, &LIM).unwrap(), v);
         }
     }
-}
-
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
 }
 
 /// Every single-octet mutation (x410-style: flip constructed bit, bump tag or length, zero,

@@ -1,18 +1,13 @@
 //! Regressions 14–19 of `regressions.md` (presentation, ACSE, BER): each input gets a specific
 //! error, or the correct handling where the input is legal.
 
+mod common;
+use common::hex;
+
 use osi_stack::acse::Apdu;
 use osi_stack::presentation::{Cp, PdvValues, UserData};
 use osi_stack::session::Spdu;
 use osi_stack::{DecodeErrorKind, Layer, Limits};
-
-fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.split_whitespace().collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
 
 const LIM: Limits = Limits::DEFAULT;
 

@@ -1,17 +1,12 @@
 //! Presentation PPDUs (X.226): golden vectors from captures and the spec's annotated examples,
 //! regressions 14–16, and value round-trips.
 
+mod common;
+use common::hex;
+
 use osi_stack::oid::Oid;
 use osi_stack::presentation::*;
 use osi_stack::{DecodeErrorKind, Layer, Limits};
-
-fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.split_whitespace().collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
 
 const LIM: Limits = Limits::DEFAULT;
 

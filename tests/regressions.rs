@@ -1,18 +1,13 @@
 //! Inputs that crashed, hung or fooled other stacks (`regressions.md`, TPKT and COTP lines 1–11
 //! and 20). Each gets the specific error, or the correct handling where the input is legal.
 
+mod common;
+use common::hex;
+
 use osi_stack::cotp::class0::{self, Refusal, Responder};
 use osi_stack::cotp::{Data, DisconnectReason, Reassembler, RejectCause, Tpdu, TpduKind, TpduSize};
 use osi_stack::tpkt::{Tpkt, frame_len};
 use osi_stack::{DecodeErrorKind, Layer, Limits};
-
-fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.split_whitespace().collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
 
 /// Decodes TPKT then COTP, as a receiver does.
 fn tpdu(bytes: &[u8]) -> Result<Tpdu<'_>, osi_stack::DecodeError> {

@@ -1,10 +1,10 @@
 """libiec61850's MMS server (pyiec61850-ng) on 127.0.0.1:PORT until SIGTERM, with a one-LN model
 (for tests/interop.rs)."""
-import signal
 import sys
-import time
 
 import pyiec61850.pyiec61850 as iec
+
+from _serve import until_sigterm
 
 port = int(sys.argv[1])
 model = iec.IedModel_create("OSI")
@@ -16,18 +16,7 @@ iec.IedServer_setLocalIpAddress(server, "127.0.0.1")
 iec.IedServer_start(server, port)
 if not iec.IedServer_isRunning(server):
     sys.exit("libiec61850 server did not start")
-running = True
-
-
-def stop(*_):
-    global running
-    running = False
-
-
-signal.signal(signal.SIGTERM, stop)
-print("listening", flush=True)
-while running:
-    time.sleep(0.1)
+until_sigterm()
 iec.IedServer_stop(server)
 iec.IedServer_destroy(server)
 iec.IedModel_destroy(model)
