@@ -13,6 +13,8 @@
 )]
 
 pub mod acse;
+pub mod address;
+pub mod association;
 pub(crate) mod ber;
 pub mod cotp;
 pub mod error;

@@ -1,0 +1,274 @@
+//! What an association needs to know before it starts: timers and sizes shared by both roles
+//! ([`Config`]), what an initiator asks for ([`AssociateRequest`]), and what a responder
+//! answers ([`AcceptResponse`]).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::address::{PSel, SSel, TSel};
+use crate::limits::Limits;
+use crate::oid::{Oid, OwnedOid};
+
+/// Settings shared by initiators and responders.
+///
+/// The names an MTA administrator knows (Exchange's X.400 connector, `addresses-rtse.md` §6)
+/// map as follows; "open retries" and "open interval" belong to the dialer
+/// ([`crate::tokio::Dialer`] with feature `tokio`), not to one association:
+///
+/// | here | Exchange | default |
+/// |---|---|---|
+/// | [`Config::response_timeout`] | transfer/response time-outs | 30 s |
+/// | [`Config::idle_lifetime`] | association lifetime (idle) | none (keep open) |
+/// | [`Config::disconnect_wait`] | disconnect (wait after release) | 5 s |
+/// | [`Config::tpdu_size`] | TPDU size (transport stack) | 8192 |
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// Bounds on what a peer can make this side hold. The default raises
+    /// [`Limits::max_tsdu`] to 16 MiB, since one P-DATA is one TSDU.
+    pub limits: Limits,
+    /// Largest TPDU this side proposes (initiator) or accepts (responder), in octets: a power
+    /// of two from 128 to 8192 (X.224's codes; other values are rounded down). Default 8192.
+    pub tpdu_size: usize,
+    /// This side's transport reference (SRC-REF of the CR or CC). Default 1. The machine draws
+    /// no random numbers; an adapter may count connections here.
+    pub local_reference: u16,
+    /// How long to wait for each answer of the peer: CC after CR, AC/RF after CN, DN/NF after
+    /// FN, and the CR and CN a responder waits for. Default 30 s.
+    pub response_timeout: Duration,
+    /// X.225's TIM: after sending DN, AB or RF, how long to wait for the peer to close the
+    /// transport connection before closing it here. Default 5 s.
+    pub disconnect_wait: Duration,
+    /// Release the association after it carried no data for this long (an MTA's "association
+    /// lifetime"). Default `None`: never.
+    pub idle_lifetime: Option<Duration>,
+    /// Treat parameters class 0 does not use in a CR/CC as protocol errors (X.224 allows either).
+    /// Default false: interoperate.
+    pub strict: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            limits: Limits::DEFAULT.with_max_tsdu(16 << 20),
+            tpdu_size: 8192,
+            local_reference: 1,
+            response_timeout: Duration::from_secs(30),
+            disconnect_wait: Duration::from_secs(5),
+            idle_lifetime: None,
+            strict: false,
+        }
+    }
+}
+
+impl Config {
+    /// The same configuration with other limits.
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The same configuration with another maximum TPDU size.
+    #[must_use]
+    pub fn with_tpdu_size(mut self, octets: usize) -> Self {
+        self.tpdu_size = octets;
+        self
+    }
+
+    /// The same configuration with another response time-out.
+    #[must_use]
+    pub fn with_response_timeout(mut self, timeout: Duration) -> Self {
+        self.response_timeout = timeout;
+        self
+    }
+
+    /// The same configuration with another disconnect wait (TIM).
+    #[must_use]
+    pub fn with_disconnect_wait(mut self, wait: Duration) -> Self {
+        self.disconnect_wait = wait;
+        self
+    }
+
+    /// The same configuration with an idle lifetime.
+    #[must_use]
+    pub fn with_idle_lifetime(mut self, lifetime: Option<Duration>) -> Self {
+        self.idle_lifetime = lifetime;
+        self
+    }
+
+    /// The same configuration with another transport reference.
+    #[must_use]
+    pub fn with_local_reference(mut self, reference: u16) -> Self {
+        self.local_reference = reference;
+        self
+    }
+}
+
+/// A presentation context: identifier, abstract syntax and transfer syntax (X.226 §6.2).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PresentationContext {
+    /// Presentation-context-identifier: odd for contexts the initiator proposes.
+    pub id: i64,
+    /// Abstract syntax (for MMS 1.0.9506.2.1).
+    pub abstract_syntax: OwnedOid,
+    /// Transfer syntax (BER, 2.1.1, unless stated).
+    pub transfer_syntax: OwnedOid,
+}
+
+impl PresentationContext {
+    /// A context with BER as transfer syntax.
+    pub fn ber(id: i64, abstract_syntax: Oid<'_>) -> Self {
+        PresentationContext {
+            id,
+            abstract_syntax: abstract_syntax.to_owned_oid(),
+            transfer_syntax: Oid::BER.to_owned_oid(),
+        }
+    }
+}
+
+/// AP-title (form 2) and AE-qualifier (form 2) of one side of an association.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct ApAddress {
+    /// AP-title as an object identifier.
+    pub ap_title: Option<OwnedOid>,
+    /// AE-qualifier as an integer.
+    pub ae_qualifier: Option<i64>,
+}
+
+/// What an initiator asks for: selectors at every layer, contexts, ACSE fields.
+///
+/// ```
+/// use osi_stack::association::AssociateRequest;
+/// use osi_stack::address::{PSel, SSel, TSel};
+/// let request = AssociateRequest::mms()
+///     .with_called_selectors(
+///         Some(TSel::new(&[0, 1])?),
+///         Some(SSel::new(&[0, 1])?),
+///         Some(PSel::new(&[0, 0, 0, 1])?),
+///     );
+/// assert_eq!(request.contexts.len(), 1);
+/// # Ok::<(), osi_stack::address::AddressError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AssociateRequest {
+    /// Calling transport selector (CR parameter 0xC1).
+    pub calling_tsel: Option<TSel>,
+    /// Called transport selector (CR parameter 0xC2).
+    pub called_tsel: Option<TSel>,
+    /// Calling session selector (CN PI 51).
+    pub calling_ssel: Option<SSel>,
+    /// Called session selector (CN PI 52).
+    pub called_ssel: Option<SSel>,
+    /// Calling presentation selector (CP `[1]`).
+    pub calling_psel: Option<PSel>,
+    /// Called presentation selector (CP `[2]`).
+    pub called_psel: Option<PSel>,
+    /// The ACSE application context name.
+    pub application_context: OwnedOid,
+    /// Presentation context identifier of ACSE (abstract syntax 2.2.1.0.1). Default 1.
+    pub acse_context_id: i64,
+    /// The application's presentation contexts, proposed after the ACSE one.
+    pub contexts: Vec<PresentationContext>,
+    /// Calling AP-title and AE-qualifier.
+    pub calling: ApAddress,
+    /// Called AP-title and AE-qualifier.
+    pub called: ApAddress,
+    /// AARQ user-information: one BER value, sent as an EXTERNAL in single-ASN1-type form on
+    /// the first application context (an MMS initiate-request, an RTORQ …).
+    pub user_information: Option<Bytes>,
+}
+
+impl AssociateRequest {
+    /// A request with the given application context, the ACSE context 1 and nothing else.
+    pub fn new(application_context: OwnedOid) -> Self {
+        AssociateRequest {
+            calling_tsel: None,
+            called_tsel: None,
+            calling_ssel: None,
+            called_ssel: None,
+            calling_psel: None,
+            called_psel: None,
+            application_context,
+            acse_context_id: 1,
+            contexts: Vec::new(),
+            calling: ApAddress::default(),
+            called: ApAddress::default(),
+            user_information: None,
+        }
+    }
+
+    /// An IEC 61850 / MMS request: application context 1.0.9506.2.3 and context 3 for the MMS
+    /// abstract syntax 1.0.9506.2.1, as libiec61850 proposes.
+    pub fn mms() -> Self {
+        let mut r = Self::new(Oid::MMS_APPLICATION_CONTEXT.to_owned_oid());
+        r.contexts
+            .push(PresentationContext::ber(3, Oid::MMS_ABSTRACT_SYNTAX));
+        r
+    }
+
+    /// The same request with these called selectors.
+    #[must_use]
+    pub fn with_called_selectors(
+        mut self,
+        tsel: Option<TSel>,
+        ssel: Option<SSel>,
+        psel: Option<PSel>,
+    ) -> Self {
+        self.called_tsel = tsel;
+        self.called_ssel = ssel;
+        self.called_psel = psel;
+        self
+    }
+
+    /// The same request with these calling selectors.
+    #[must_use]
+    pub fn with_calling_selectors(
+        mut self,
+        tsel: Option<TSel>,
+        ssel: Option<SSel>,
+        psel: Option<PSel>,
+    ) -> Self {
+        self.calling_tsel = tsel;
+        self.calling_ssel = ssel;
+        self.calling_psel = psel;
+        self
+    }
+
+    /// The same request with AARQ user-information.
+    #[must_use]
+    pub fn with_user_information(mut self, value: impl Into<Bytes>) -> Self {
+        self.user_information = Some(value.into());
+        self
+    }
+
+    /// The same request with another context list (besides ACSE).
+    #[must_use]
+    pub fn with_contexts(mut self, contexts: Vec<PresentationContext>) -> Self {
+        self.contexts = contexts;
+        self
+    }
+}
+
+/// How a responder answers an associate indication it accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct AcceptResponse {
+    /// AARE user-information: one BER value, sent as an EXTERNAL in single-ASN1-type form on
+    /// the first accepted application context (an MMS initiate-response …).
+    pub user_information: Option<Bytes>,
+    /// Responding AP-title and AE-qualifier.
+    pub responding: ApAddress,
+}
+
+impl AcceptResponse {
+    /// An answer carrying `user_information`.
+    pub fn with_user_information(value: impl Into<Bytes>) -> Self {
+        AcceptResponse {
+            user_information: Some(value.into()),
+            responding: ApAddress::default(),
+        }
+    }
+}
