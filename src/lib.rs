@@ -23,6 +23,8 @@ pub mod oid;
 pub(crate) mod parse;
 pub mod presentation;
 pub mod session;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 pub mod tpkt;
 
 pub use error::{DecodeError, DecodeErrorKind, EncodeError, EncodeErrorKind, Layer};
