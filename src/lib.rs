@@ -13,6 +13,7 @@
 )]
 
 pub mod acse;
+pub mod address;
 pub(crate) mod ber;
 pub mod cotp;
 pub mod error;
