@@ -20,6 +20,7 @@ pub mod limits;
 pub mod oid;
 pub(crate) mod parse;
 pub mod presentation;
+pub mod rtse;
 pub mod session;
 pub mod tpkt;
 
