@@ -175,3 +175,85 @@ pub fn acse(data: &[u8]) {
         ber_round_trip!(apdu, |b| Apdu::decode(b, &limits));
     }
 }
+
+/// Encodes RTSE components (the contents of an X.410-mode PPDU's SET), checks the size and
+/// decodes them again: the values must be equal.
+macro_rules! components_round_trip {
+    ($value:expr, $ty:ty, $limits:expr) => {{
+        let value = $value;
+        let mut out = Vec::new();
+        value.encode_components(&mut out).unwrap();
+        assert_eq!(out.len(), value.components_len());
+        let again = <$ty>::decode_components(&out, $limits).unwrap();
+        assert_eq!(again, value, "components changed through encode/decode");
+    }};
+}
+
+/// RTSE: every decoder (the APDU enum, the per-type entry points, the X.410-mode components
+/// and the presentation PPDUs that carry them) is total, and a decoded value survives
+/// encode/decode. The per-type decoders agree with the enum.
+pub fn rtse(data: &[u8]) {
+    use osi_stack::presentation::{AbortPpdu, Cp, Cpa, Cpr};
+    use osi_stack::rtse::{Apdu, Rtab, Rtoac, Rtorj, Rtorq, Rttp, Rttr};
+    let limits = Limits::default();
+    let apdu = Apdu::decode(data, &limits);
+    match &apdu {
+        Ok(a) => {
+            ber_round_trip!(*a, |b| Apdu::decode(b, &limits));
+            if let Apdu::Rttr(t) = a {
+                let total: usize = t.segments().map(<[u8]>::len).sum();
+                assert_eq!(total, t.len());
+                assert!(total <= data.len());
+            }
+        }
+        Err(e) => assert_eq!(e.layer(), Layer::Rtse),
+    }
+    let same = |typed: Option<Apdu<'_>>| {
+        if let Some(t) = typed {
+            assert_eq!(
+                apdu.as_ref().ok(),
+                Some(&t),
+                "typed decoder disagrees with Apdu"
+            );
+        }
+    };
+    same(Rtorq::decode(data, &limits).ok().map(Apdu::Rtorq));
+    same(Rtoac::decode(data, &limits).ok().map(Apdu::Rtoac));
+    same(Rtorj::decode(data, &limits).ok().map(Apdu::Rtorj));
+    same(Rttp::decode(data, &limits).ok().map(Apdu::Rttp));
+    same(Rttr::decode(data, &limits).ok().map(Apdu::Rttr));
+    same(Rtab::decode(data, &limits).ok().map(Apdu::Rtab));
+    if let Ok(v) = Rtorq::decode_components(data, &limits) {
+        components_round_trip!(v, Rtorq, &limits);
+    }
+    if let Ok(v) = Rtoac::decode_components(data, &limits) {
+        components_round_trip!(v, Rtoac, &limits);
+    }
+    if let Ok(v) = Rtorj::decode_components(data, &limits) {
+        components_round_trip!(v, Rtorj, &limits);
+    }
+    if let Ok(v) = Rtab::decode_components(data, &limits) {
+        components_round_trip!(v, Rtab, &limits);
+    }
+    // X.410-1984 mode: the same bytes as a presentation PPDU.
+    if let Ok((cp, _)) = Cp::decode(data, &limits) {
+        if let Ok(Some(v)) = Rtorq::from_cp(&cp, &limits) {
+            components_round_trip!(v, Rtorq, &limits);
+        }
+    }
+    if let Ok(cpa) = Cpa::decode(data, &limits) {
+        if let Ok(Some(v)) = Rtoac::from_cpa(&cpa, &limits) {
+            components_round_trip!(v, Rtoac, &limits);
+        }
+    }
+    if let Ok(cpr) = Cpr::decode(data, &limits) {
+        if let Ok(Some(v)) = Rtorj::from_cpr(&cpr, &limits) {
+            components_round_trip!(v, Rtorj, &limits);
+        }
+    }
+    if let Ok(ab) = AbortPpdu::decode(data, &limits) {
+        if let Ok(Some(v)) = Rtab::from_abort(&ab, &limits) {
+            components_round_trip!(v, Rtab, &limits);
+        }
+    }
+}

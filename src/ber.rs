@@ -483,6 +483,86 @@ pub(crate) fn bits(ctx: &Ctx, tlv: &Tlv<'_>) -> Result<u32, DecodeError> {
     Ok(v)
 }
 
+/// Checks a string type's contents in either form (X.690 §8.7.3, §8.23): a primitive element
+/// is its own single segment; a constructed one must hold only elements of the same universal
+/// tag `number` (primitive or again constructed, within `max_depth`). After this check,
+/// [`Segments`] over the contents cannot fail.
+pub(crate) fn check_string_segments(
+    ctx: &Ctx,
+    tlv: &Tlv<'_>,
+    number: u32,
+    what: &'static str,
+) -> Result<(), DecodeError> {
+    if !tlv.tag.constructed {
+        return Ok(());
+    }
+    let mut r = children(*ctx, tlv)?;
+    while !r.is_empty() {
+        let seg = r.read()?;
+        if !seg.tag.is(UNIVERSAL, number) {
+            return Err(ctx.ber(seg.offset, what));
+        }
+        check_string_segments(ctx, &seg, number, what)?;
+    }
+    Ok(())
+}
+
+/// The primitive segments of a constructed string's contents, checked before by
+/// [`check_string_segments`], in order. A flat scan: the header of a constructed segment is
+/// stepped over (its contents follow it directly) and end-of-contents octets are skipped, so
+/// no stack is needed whatever the nesting.
+#[derive(Debug, Clone)]
+pub(crate) struct Segments<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Segments<'a> {
+    pub(crate) fn new(content: &'a [u8]) -> Self {
+        Segments { rest: content }
+    }
+}
+
+impl<'a> Iterator for Segments<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        const SCAN: Ctx = Ctx {
+            layer: Layer::Rtse,
+            max_depth: usize::MAX,
+        };
+        loop {
+            if self.rest.is_empty() {
+                return None;
+            }
+            if self.rest.starts_with(&[0, 0]) {
+                self.rest = self.rest.get(2..).unwrap_or_default();
+                continue;
+            }
+            let Ok((tag, len, hl)) = header(&SCAN, self.rest, 0) else {
+                // Unreachable for checked contents; end the iteration rather than loop.
+                self.rest = &[];
+                return None;
+            };
+            let after = self.rest.get(hl..).unwrap_or_default();
+            match (tag.constructed, len) {
+                (true, _) => self.rest = after,
+                (false, Len::Definite(n)) => {
+                    let seg = after.get(..n);
+                    self.rest = after.get(n..).unwrap_or_default();
+                    if seg.is_none() {
+                        self.rest = &[];
+                    }
+                    return seg;
+                }
+                (false, Len::Indefinite) => {
+                    self.rest = &[];
+                    return None;
+                }
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Writer
 

@@ -22,6 +22,7 @@ pub mod limits;
 pub mod oid;
 pub(crate) mod parse;
 pub mod presentation;
+pub mod rtse;
 pub mod session;
 #[cfg(feature = "tokio")]
 pub mod tokio;

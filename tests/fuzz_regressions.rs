@@ -42,7 +42,8 @@ fn saved_inputs_and_golden_vectors_pass_the_oracles() {
         + replay("cotp_stream", oracles::cotp_stream)
         + replay("session", oracles::session)
         + replay("presentation", oracles::presentation)
-        + replay("acse", oracles::acse);
+        + replay("acse", oracles::acse)
+        + replay("rtse", oracles::rtse);
     let golden: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),

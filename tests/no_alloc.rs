@@ -92,4 +92,26 @@ fn decoding_allocates_nothing() {
     });
     assert_eq!(tsel, (Some(&[0u8, 1][..]), Some(&[0u8, 1][..]), 8192));
     assert_eq!(n, 0, "decoding a CR allocated");
+
+    // RTSE: an RTORQ with recovery data, and a constructed RTTR whose segments are iterated.
+    let rtorq = [
+        0xb0, 0x23, 0x80, 0x01, 0x3f, 0x82, 0x01, 0x00, 0xa3, 0x1b, 0xa1, 0x19, 0x14, 0x08, b'P',
+        b'e', b'r', b'c', b'i', b'v', b'a', b'l', 0x17, 0x0d, b'0', b'5', b'1', b'0', b'0', b'1',
+        b'1', b'4', b'5', b'1', b'0', b'8', b'Z',
+    ];
+    let rttr = [
+        0x24, 0x80, 0x04, 0x02, 0xaa, 0xbb, 0x24, 0x03, 0x04, 0x01, 0xcc, 0x00, 0x00,
+    ];
+    let limits = osi_stack::Limits::default();
+    let ((cp, len), n) = count(|| {
+        let Ok(osi_stack::rtse::Apdu::Rtorq(rq)) = osi_stack::rtse::Apdu::decode(&rtorq, &limits)
+        else {
+            panic!("not an RTORQ")
+        };
+        let t = osi_stack::rtse::Rttr::decode(&rttr, &limits).unwrap();
+        let segments: usize = t.segments().map(<[u8]>::len).sum();
+        (rq.checkpoint_size, segments + t.len())
+    });
+    assert_eq!((cp, len), (Some(63), 6));
+    assert_eq!(n, 0, "decoding RTSE APDUs allocated");
 }

@@ -25,7 +25,9 @@
 //!   asks this only of the CP, but real peers add elements and interoperability wins (the
 //!   caller's state machine may still abort). Unnamed bits are kept in the bit sets.
 //! - **X.410-1984 mode.** The mode-specific parameters (RTORQ / RTOAC / RTORJ / RTAB
-//!   components) are kept as raw content octets: the RTS fields belong to an RTSE module.
+//!   components) are kept as raw content octets, so that this layer does not depend on the one
+//!   above it; [`crate::rtse`] types them (`Rtorq::from_cp`, `Rtoac::from_cpa`,
+//!   `Rtorj::from_cpr`, `Rtab::from_abort`).
 //! - **Constructed OCTET STRINGs** are accepted for octet-aligned PDV values
 //!   ([`PdvValues::OctetAlignedSegments`], raw segments); selectors must be primitive.
 //! - **Offsets** in errors count from the first octet given to the decoder (the session user

@@ -1,21 +1,39 @@
-//! The layers above the transport: session, presentation and ACSE (RTSE to come).
+//! The layers above the transport: session, presentation, ACSE and RTSE.
 //!
 //! [`Upper::tsdu`] is called once for every complete TSDU of a stream, in stream order, with the
 //! record of the DT that completed it. It adds the `session` key of `spec/cli.md` (and `error`
-//! when the session layer fails, with the offset within the TSDU). The state lives per TCP
-//! stream and is shared by both directions.
+//! when the session layer fails, with the offset within the TSDU), then `presentation`, `acse`
+//! and `rtse`. The state lives per TCP stream and is shared by both directions.
+//!
+//! RTSE APDUs are looked for where X.228 puts them (`spec/addresses-rtse.md` §3, §5):
+//!
+//! - normal mode, on the RTSE presentation context: in the user-information EXTERNALs of AARQ,
+//!   AARE and ABRT, and in the PDVs of P-DATA (DT, RTTR), P-TOKEN-PLEASE (PT, RTTP) and ARU.
+//!   The RTSE context is the one whose abstract syntax is `rTSE-abstract-syntax` (2.3.2) or
+//!   X.400's `id-as-mta-rtse` (2.6.0.2.12), or else the context of the AARQ EXTERNAL that holds
+//!   an RTORQ (`b0`). An EXTERNAL whose context is not known (no CP in the capture, or no
+//!   indirect-reference) is decoded when its value has the tag expected there (`b0` in an AARQ,
+//!   `b1`/`b2` in an AARE, `b6` in an ABRT); PDVs only on a known RTSE context.
+//! - X.410-1984 mode (a CP or CPA with mode-value 0): the x410-mode-parameters of CP, CPA, CPR
+//!   and ARU; the S-DATA user data, which is a raw transfer segment (reported as `RTTR`); the
+//!   S-TOKEN-PLEASE user data, an unwrapped INTEGER (`RTTP`).
+//!
+//! Error offsets: within the RTSE APDU for an APDU carried in a PDV or EXTERNAL (as for ACSE),
+//! within the PPDU (the session user data) for X.410-mode parameters.
 //!
 //! Not every RFC 1006 stream carries OSI session: S7comm, S7comm-plus and RDP put their own PDUs
 //! straight into COTP. Like tshark's session heuristic, a stream is decoded as session only once
 //! one of its TSDUs decodes cleanly as SPDUs; from then on every TSDU is decoded and failures are
 //! reported. Until then a TSDU that does not decode is left alone (it is not session).
 
+use osi_stack::DecodeError;
 use osi_stack::Limits;
 use osi_stack::acse::{AeQualifier, ApTitle, Apdu, AssociateSourceDiagnostic, ExternalList};
 use osi_stack::oid::Oid;
 use osi_stack::presentation::{
     AbortPpdu, ContextList, Cp, Cpa, Cpr, Mode, PdvList, PdvValues, ResultList, UserData,
 };
+use osi_stack::rtse::{self, Rtab, Rtoac, Rtorj, Rtorq, Rttp, Rttr};
 use osi_stack::session::{Spdu, SpduKind, spdus};
 
 use crate::json::{J, Obj, hex};
@@ -39,6 +57,10 @@ pub struct Upper {
     session: bool,
     /// The presentation context the CP proposed for ACSE (abstract syntax 2.2.1.0.1).
     acse_context: Option<i64>,
+    /// The presentation context that carries RTSE APDUs (see the module docs).
+    rtse_context: Option<i64>,
+    /// The association runs in X.410-1984 mode (the CP or CPA said so).
+    x410: bool,
 }
 
 impl Upper {
@@ -88,6 +110,7 @@ impl Upper {
         if let Some(Layers {
             presentation,
             acse,
+            rtse,
             error,
         }) = upper_layers
         {
@@ -97,6 +120,9 @@ impl Upper {
             if let Some(a) = acse {
                 rec.set("acse", a);
             }
+            if let Some(r) = rtse {
+                rec.set("rtse", r);
+            }
             if let Some(e) = error {
                 if !rec.has("error") {
                     rec.set("error", e);
@@ -105,16 +131,27 @@ impl Upper {
         }
     }
 
-    /// Decodes the presentation PDU in the user data of `s`, and ACSE inside it.
+    /// Decodes the presentation PDU in the user data of `s`, and ACSE and RTSE inside it.
     fn presentation(&mut self, s: &Spdu<'_>) -> Option<Layers> {
         let data = s.ss_user_data();
         let limits = Limits::default();
         let mut out = Layers::default();
         let p = &mut out.presentation;
+        // RTSE found in the PPDU itself (X.410-1984 mode), decoded below.
+        let mut x410 = None;
         let result = match s.kind() {
             SpduKind::Cn => Cp::decode(data, &limits).map(|(cp, _)| {
                 p.set("type", "CP");
                 p.set("mode", mode_name(cp.mode));
+                // A new association: its own mode and contexts.
+                self.x410 = cp.mode == Mode::X410_1984;
+                self.rtse_context = None;
+                if let Some(raw) = cp.x410_parameters {
+                    x410 = Some(X410::Connect(
+                        raw,
+                        Rtorq::from_cp(&cp, &limits).map(|r| r.map(Into::into)),
+                    ));
+                }
                 if let Some(n) = &cp.normal {
                     if let Some(v) = n.calling_selector {
                         p.set("calling_psel", hex(v));
@@ -125,7 +162,14 @@ impl Upper {
                     if let Some(list) = &n.context_definitions {
                         self.acse_context = list
                             .iter()
-                            .find(|c| c.abstract_syntax.to_string() == "2.2.1.0.1")
+                            .find(|c| c.abstract_syntax == Oid::ACSE_ABSTRACT_SYNTAX)
+                            .map(|c| c.id);
+                        self.rtse_context = list
+                            .iter()
+                            .find(|c| {
+                                c.abstract_syntax == Oid::RTSE_ABSTRACT_SYNTAX
+                                    || c.abstract_syntax == Oid::X400_AS_MTA_RTSE
+                            })
                             .map(|c| c.id);
                         p.set("contexts", contexts(list));
                     }
@@ -137,6 +181,15 @@ impl Upper {
             SpduKind::Ac => Cpa::decode(data, &limits).map(|cpa| {
                 p.set("type", "CPA");
                 p.set("mode", mode_name(cpa.mode));
+                if cpa.mode == Mode::X410_1984 {
+                    self.x410 = true;
+                }
+                if let Some(raw) = cpa.x410_parameters {
+                    x410 = Some(X410::Connect(
+                        raw,
+                        Rtoac::from_cpa(&cpa, &limits).map(|r| r.map(Into::into)),
+                    ));
+                }
                 if let Some(n) = &cpa.normal {
                     if let Some(v) = n.responding_selector {
                         p.set("responding_psel", hex(v));
@@ -152,8 +205,12 @@ impl Upper {
             SpduKind::Rf if !data.is_empty() => Cpr::decode(data, &limits).map(|cpr| {
                 p.set("type", "CPR");
                 match cpr {
-                    Cpr::X410(_) => {
+                    Cpr::X410(raw) => {
                         p.set("mode", "x410");
+                        x410 = Some(X410::Connect(
+                            raw,
+                            Rtorj::from_cpr(&cpr, &limits).map(|r| r.map(Into::into)),
+                        ));
                         None
                     }
                     Cpr::Normal(n) => {
@@ -173,9 +230,13 @@ impl Upper {
             }),
             SpduKind::Ab if !data.is_empty() => {
                 AbortPpdu::decode(data, &limits).map(|ab| match ab {
-                    AbortPpdu::AruX410(_) => {
+                    AbortPpdu::AruX410(raw) => {
                         p.set("type", "ARU");
                         p.set("mode", "x410");
+                        x410 = Some(X410::Connect(
+                            raw,
+                            Rtab::from_abort(&ab, &limits).map(|r| r.map(Into::into)),
+                        ));
                         None
                     }
                     AbortPpdu::Aru(aru) => {
@@ -191,7 +252,23 @@ impl Upper {
                     }
                 })
             }
-            SpduKind::Dt | SpduKind::Fn | SpduKind::Dn | SpduKind::Td if !data.is_empty() => {
+            // X.410-1984 mode: S-DATA carries a raw transfer segment, S-TOKEN-PLEASE an
+            // unwrapped priority INTEGER; neither is presentation User-data.
+            SpduKind::Dt if self.x410 && !data.is_empty() => {
+                p.set("type", "TD");
+                p.set("mode", "x410");
+                out.rtse = Some(rtse_obj(&Rttr::new(data).into()));
+                Ok(None)
+            }
+            SpduKind::Pt if self.x410 && !data.is_empty() => {
+                p.set("type", "TD");
+                p.set("mode", "x410");
+                x410 = Some(X410::Whole(Rttp::decode(data, &limits).map(Into::into)));
+                Ok(None)
+            }
+            SpduKind::Dt | SpduKind::Fn | SpduKind::Dn | SpduKind::Td | SpduKind::Pt
+                if !data.is_empty() =>
+            {
                 UserData::decode(data, &limits).map(|ud| {
                     p.set("type", "TD");
                     pdvs(p, Some(&ud))
@@ -199,10 +276,10 @@ impl Upper {
             }
             _ => return None,
         };
+        out.take_x410(data, x410);
         match result {
             Err(e) => {
-                let offset = u64::try_from(e.offset()).unwrap_or(u64::MAX);
-                out.error = Some(error_obj(e.layer().name(), offset, e.to_string()));
+                out.error = Some(decode_error(&e, 0));
             }
             Ok(Some(values)) => {
                 // ACSE rides in the connection-phase and release PDUs.
@@ -224,10 +301,18 @@ impl Upper {
                 });
                 if let Some((_, v)) = apdu {
                     match Apdu::decode(v, &limits) {
-                        Ok(apdu) => out.acse = Some(acse_obj(&apdu)),
-                        Err(e) => {
-                            let offset = u64::try_from(e.offset()).unwrap_or(u64::MAX);
-                            out.error = Some(error_obj(e.layer().name(), offset, e.to_string()));
+                        Ok(apdu) => {
+                            out.acse = Some(acse_obj(&apdu));
+                            self.rtse_in_acse(&apdu, &limits, &mut out);
+                        }
+                        Err(e) => out.error = Some(decode_error(&e, 0)),
+                    }
+                }
+                // RTSE APDUs straight in a PDV of the RTSE context (P-DATA, PT, ARU).
+                if out.rtse.is_none() {
+                    if let Some(id) = self.rtse_context {
+                        if let Some((_, v)) = values.iter().find(|(ctx, _)| *ctx == id) {
+                            out.set_rtse(rtse::Apdu::decode(v, &limits));
                         }
                     }
                 }
@@ -236,6 +321,47 @@ impl Upper {
         }
         Some(out)
     }
+
+    /// RTSE APDUs in the user-information of an AARQ, AARE or ABRT.
+    fn rtse_in_acse(&mut self, apdu: &Apdu<'_>, limits: &Limits, out: &mut Layers) {
+        let (list, tags): (_, &[u8]) = match apdu {
+            Apdu::Aarq(a) => (a.user_information.as_ref(), &[0xb0]),
+            Apdu::Aare(a) => (a.user_information.as_ref(), &[0xb1, 0xb2]),
+            Apdu::Abrt(a) => (a.user_information.as_ref(), &[0xb6]),
+            Apdu::Rlrq(_) | Apdu::Rlre(_) => return,
+        };
+        let Some(list) = list else { return };
+        for ext in list.iter() {
+            let value = match ext.encoding {
+                PdvValues::SingleAsn1Type(v) | PdvValues::OctetAligned(v) => v,
+                PdvValues::OctetAlignedSegments(_) | PdvValues::Arbitrary { .. } => continue,
+            };
+            // On the RTSE context when both are known, else by the tag expected here.
+            let looks_like = value.first().is_some_and(|b| tags.contains(b));
+            let is_rtse = match (self.rtse_context, ext.indirect_reference) {
+                (Some(id), Some(r)) => id == r,
+                _ => looks_like,
+            };
+            if !is_rtse {
+                continue;
+            }
+            // The AARQ's RTORQ names the RTSE context for the rest of the association.
+            if matches!(apdu, Apdu::Aarq(_)) && self.rtse_context.is_none() {
+                self.rtse_context = ext.indirect_reference;
+            }
+            out.set_rtse(rtse::Apdu::decode(value, limits));
+            return;
+        }
+    }
+}
+
+/// RTSE components carried by an X.410-1984-mode PPDU: the raw parameters (for the error
+/// offset) and what they decoded to, or a whole user-data value.
+enum X410<'a> {
+    /// CP, CPA, CPR or ARU parameters.
+    Connect(&'a [u8], Result<Option<rtse::Apdu<'a>>, DecodeError>),
+    /// S-TOKEN-PLEASE user data.
+    Whole(Result<rtse::Apdu<'a>, DecodeError>),
 }
 
 /// What the layers above the session made of one TSDU.
@@ -243,7 +369,92 @@ impl Upper {
 struct Layers {
     presentation: Obj,
     acse: Option<Obj>,
+    rtse: Option<Obj>,
     error: Option<Obj>,
+}
+
+impl Layers {
+    /// The `rtse` key, or an `rtse` error.
+    fn set_rtse(&mut self, r: Result<rtse::Apdu<'_>, DecodeError>) {
+        match r {
+            Ok(apdu) => self.rtse = Some(rtse_obj(&apdu)),
+            Err(e) => {
+                if self.error.is_none() {
+                    self.error = Some(decode_error(&e, 0));
+                }
+            }
+        }
+    }
+
+    /// The RTSE found in an X.410-mode PPDU; error offsets are made relative to `ppdu`.
+    fn take_x410(&mut self, ppdu: &[u8], x410: Option<X410<'_>>) {
+        match x410 {
+            None => {}
+            Some(X410::Connect(raw, r)) => match r {
+                Ok(Some(apdu)) => self.rtse = Some(rtse_obj(&apdu)),
+                Ok(None) => {}
+                Err(e) => self.error = Some(decode_error(&e, offset_in(ppdu, raw))),
+            },
+            Some(X410::Whole(r)) => self.set_rtse(r),
+        }
+    }
+}
+
+/// The `error` object of a decoding error, its offset moved by `base`.
+fn decode_error(e: &DecodeError, base: usize) -> Obj {
+    let e = e.shifted(base);
+    let offset = u64::try_from(e.offset()).unwrap_or(u64::MAX);
+    error_obj(e.layer().name(), offset, e.to_string())
+}
+
+/// Where `inner`, a subslice of `outer`, starts in it (0 if it is not one).
+fn offset_in(outer: &[u8], inner: &[u8]) -> usize {
+    let (o, i) = (outer.as_ptr() as usize, inner.as_ptr() as usize);
+    i.checked_sub(o).filter(|d| *d <= outer.len()).unwrap_or(0)
+}
+
+/// The `rtse` object of the contract.
+fn rtse_obj(apdu: &rtse::Apdu<'_>) -> Obj {
+    let mut o = Obj::new();
+    o.set("type", apdu.name());
+    match apdu {
+        rtse::Apdu::Rtorq(a) => {
+            o.set("checkpoint_size", a.checkpoint_size_or_default());
+            o.set("window_size", a.window_size_or_default());
+            o.set("dialogue_mode", a.dialogue_mode_or_default().to_string());
+            o.set("connection_data", a.connection_data.name());
+            if let Some(p) = a.application_protocol {
+                o.set("application_protocol", p.0);
+            }
+        }
+        rtse::Apdu::Rtoac(a) => {
+            o.set("checkpoint_size", a.checkpoint_size_or_default());
+            o.set("window_size", a.window_size_or_default());
+            o.set("connection_data", a.connection_data.name());
+        }
+        rtse::Apdu::Rtorj(a) => {
+            if let Some(r) = a.refuse_reason {
+                o.set("refuse_reason", r.0);
+            }
+            if let Some(u) = a.user_data {
+                o.set("user_data_len", u.len());
+            }
+        }
+        rtse::Apdu::Rttp(a) => o.set("priority", a.priority),
+        rtse::Apdu::Rttr(a) => o.set("length", a.len()),
+        rtse::Apdu::Rtab(a) => {
+            if let Some(r) = a.abort_reason {
+                o.set("abort_reason", r.0);
+            }
+            if let Some(b) = &a.reflected_parameter {
+                o.set("reflected_parameter", hex(b.data));
+            }
+            if let Some(u) = a.user_data {
+                o.set("user_data_len", u.len());
+            }
+        }
+    }
+    o
 }
 
 fn mode_name(m: Mode) -> &'static str {

@@ -1,0 +1,58 @@
+//! ITU-T X.228 (11/88) reliable transfer (RTSE): the RTORQ, RTOAC, RTORJ, RTTP, RTTR and RTAB
+//! APDUs of the ASN.1 module `Reliable-Transfer-APDU {joint-iso-itu-t reliable-transfer(3)
+//! apdus(0)}`, and the X.410-1984-mode PPDU parameters they double as.
+//!
+//! X.228's clause text was not available to this project: the structure below comes from two
+//! independent copies of its ASN.1 module (Wireshark's `rtse.asn`, ISODE's `rts.py`) and was
+//! checked against tshark 4.0.17 on real X.400 captures (`tests/rtse.rs`). Where the APDUs
+//! travel follows the X.227/X.226 mapping as ISODE and Wireshark implement it:
+//!
+//! ```text
+//!  RTSE-apdus ::= CHOICE {                       tag   carried in
+//!    rtorq-apdu [16] IMPLICIT RTORQapdu           b0    AARQ user-information (EXTERNAL, RTSE context)
+//!    rtoac-apdu [17] IMPLICIT RTOACapdu           b1    AARE user-information, association accepted
+//!    rtorj-apdu [18] IMPLICIT RTORJapdu           b2    AARE user-information, association rejected
+//!    rttp-apdu  RTTPapdu          -- INTEGER      02    User-data of P-TOKEN-PLEASE (session PT)
+//!    rttr-apdu  RTTRapdu          -- OCTET STRING 04    P-DATA (session DT), one per segment
+//!    rtab-apdu  [22] IMPLICIT RTABapdu }          b6    ABRT user-information (or ARU user data)
+//! ```
+//!
+//! | where the bytes come from | decoder |
+//! |---|---|
+//! | an EXTERNAL of AARQ user-information on the RTSE context | [`Rtorq::decode`] |
+//! | an EXTERNAL of AARE user-information (accepted / rejected) | [`Rtoac::decode`] / [`Rtorj::decode`] |
+//! | an EXTERNAL of ABRT user-information, or an ARU PDV | [`Rtab::decode`] |
+//! | the PDV of a PT SPDU's User-data on the RTSE context | [`Rttp::decode`] |
+//! | a P-DATA PDV on the RTSE context | [`Rttr::decode`] |
+//! | any of the above, told apart by tag | [`Apdu::decode`] |
+//! | X.410-1984 mode: CP / CPA / CPR / ARU | [`Rtorq::from_cp`], [`Rtoac::from_cpa`], [`Rtorj::from_cpr`], [`Rtab::from_abort`] |
+//! | X.410-1984 mode: S-TOKEN-PLEASE user data | [`Rttp::decode`] (the Priority INTEGER, unwrapped) |
+//!
+//! Design choices, beyond what X.228 fixes:
+//!
+//! - **Borrowed.** RTSE-user data (`open`, `userDataRJ`, `userdataAB`) is kept as the slice of
+//!   its one BER value, tag included; a transfer segment ([`Rttr`]) borrows its octets, also
+//!   when it arrives as a constructed OCTET STRING (iterated with [`Rttr::segments`]). Nothing is
+//!   copied or allocated.
+//! - **DEFAULT fields** are `Option`s that say whether the field was on the wire; the
+//!   `*_or_default` accessors apply X.228's defaults (checkpointSize 0, windowSize 3,
+//!   dialogueMode monologue). Encoding writes exactly the fields that are `Some`.
+//! - **Codes are open**: [`DialogueMode`], [`RefuseReason`], [`AbortReason`] and
+//!   [`ApplicationProtocol`] are `i64` newtypes with named constants, so any value survives a
+//!   round trip and prints (`Display` gives the ASN.1 name, or the number when unknown).
+//! - **`open` without user data.** X.228's module comment asks for `[0] IMPLICIT NULL`
+//!   (`80 00`) when there is no RTSE-user data; that and an empty explicit `a0 00` both decode
+//!   to [`ConnectionData::Open`]`(None)`, which encodes as `80 00`.
+//! - **Unknown elements** of the SETs are skipped (as the presentation and ACSE modules do):
+//!   ISODE's X.410 `PConnect` adds a `[5] protocolVersion` that nothing else defines.
+//! - **BER** as in the rest of the crate: definite and indefinite lengths are read, nesting is
+//!   bounded by [`Limits::max_ber_depth`](crate::Limits::max_ber_depth), constructed strings are
+//!   accepted only for the RTTR OCTET STRING; encoders write definite, minimal lengths. Round
+//!   trips preserve values, not necessarily octets.
+//! - **Errors** name [`Layer::Rtse`](crate::Layer::Rtse) and an offset from the first octet
+//!   handed to the decoder (the APDU, or for X.410-mode parameters the contents slice).
+
+mod types;
+mod x410;
+
+pub use types::*;
