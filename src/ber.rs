@@ -7,8 +7,9 @@
 //! the PPDU start and respect the configured depth, and the PPDU types only need
 //! tag/length/contents splitting plus INTEGER, OBJECT IDENTIFIER, OCTET STRING and BIT STRING
 //! contents, so a small reader with an iterative end-of-contents search was simpler than
-//! wrapping asn1-rs's error and position model. Nothing in the crate uses asn1-rs now; whether
-//! to drop the dependency is a separate decision.
+//! wrapping asn1-rs's error and position model. The crate therefore does not depend on asn1-rs
+//! (nor on its nom-based parsers): one less dependency for users, and the depth bound and error
+//! offsets are the crate's own.
 //!
 //! Reader rules:
 //! - identifier: class, constructed bit and tag number, including the high-tag-number form
