@@ -52,7 +52,9 @@
 //! - **Errors** name [`Layer::Rtse`](crate::Layer::Rtse) and an offset from the first octet
 //!   handed to the decoder (the APDU, or for X.410-mode parameters the contents slice).
 
+mod profile;
 mod types;
 mod x410;
 
+pub use profile::{ConnectorProfile, X400Mode};
 pub use types::*;

@@ -1,0 +1,186 @@
+//! The X.400 connector profile: the settings an MTA administrator knows from Exchange's X.400
+//! connector (and ISODE's MTA tables), with documented defaults, and what they become on the
+//! wire (`addresses-rtse.md` §6).
+//!
+//! What a profile drives today: the association settings ([`ConnectorProfile::config`]), the
+//! dialer's open retries, open interval and local bind address (feature `tokio`,
+//! `ConnectorProfile::dialer`), and the 1988-normal-mode association request with the RTORQ
+//! ([`ConnectorProfile::associate_request`]). The RT procedures (turn management, activities,
+//! checkpoints, recovery) are not implemented yet; the recovery and transfer settings are kept
+//! here for them.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::address::PresentationAddress;
+use crate::association::{AssociateRequest, Config, PresentationContext};
+use crate::error::EncodeError;
+use crate::oid::Oid;
+
+use super::{ConnectionData, DialogueMode, Rtorq};
+
+/// Exchange's "X.400 conformance" choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum X400Mode {
+    /// 1984: X.410-1984 presentation mode carrying 1984 P1, session version 1.
+    Mode1984,
+    /// 1988 X.410 mode: X.410-1984 presentation mode carrying 1988 P1 (HP OpenMail needs it).
+    X410Mode1988,
+    /// 1988 normal mode: ACSE, presentation normal mode and RTSE (Exchange's default).
+    #[default]
+    Normal1988,
+}
+
+/// One X.400 connector: where the peer MTA is, who this MTA is, and the RTS knobs.
+///
+/// | field | Exchange name | default | on the wire |
+/// |---|---|---|---|
+/// | `mode` | X.400 conformance | 1988 normal mode | presentation mode, ACSE or not |
+/// | `checkpoint_size_kb` | Checkpoint size (KB) | 30 | RTORQ `checkpointSize` |
+/// | `window_size` | Window size | 5 | RTORQ `windowSize` |
+/// | `recovery_timeout` | Recovery timeout | 60 s | local |
+/// | `open_retries` | Max open retries | 144 | local (dialer) |
+/// | `open_interval` | Open interval | 600 s | local (dialer) |
+/// | `transfer_retries` | Max transfer retries | 2 | local |
+/// | `transfer_interval` | Transfer interval | 120 s | local |
+/// | `lifetime` | Association lifetime | 300 s (UNCONFIRMED) | local: release when idle |
+/// | `disconnect` | Disconnect | 120 s (UNCONFIRMED) | local: wait for the peer to close after release |
+/// | `two_way_alternate` | Two-way alternate | false | RTORQ `dialogueMode` twa(1) |
+/// | `local_initial_turn` | Local initial turn | true | session Token Setting Item |
+/// | `local_mta_name`, `local_mta_password` | Local MTA name / password | none | P1 MTA-bind in `connectionDataRQ open` |
+/// | `remote_mta_name`, `remote_mta_password` | Remote MTA name / password | none | checked against the peer's MTA-bind |
+/// | `remote` | OSI address + host | none | T/S/P selectors, TCP destination |
+/// | `local_bind` | stack address override | none | TCP source address |
+///
+/// ```
+/// use osi_stack::rtse::ConnectorProfile;
+/// let profile = ConnectorProfile::new("\"mta\"/\"mta\"/\"mta\"/Internet=192.0.2.9".parse()?);
+/// assert_eq!(profile.checkpoint_size_kb, 30);
+/// let request = profile.associate_request(None)?.expect("1988 normal mode");
+/// assert_eq!(request.called_tsel.unwrap().as_bytes(), b"mta");
+/// assert_eq!(request.application_context.to_string(), "2.6.0.1.6");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectorProfile {
+    /// X.400 conformance.
+    pub mode: X400Mode,
+    /// Octets between minor synchronization points, in units of 1024; 0 = no checkpoints.
+    pub checkpoint_size_kb: u32,
+    /// Checkpoints that may be outstanding before the sender waits.
+    pub window_size: u32,
+    /// How long to try to resume an interrupted transfer before starting it again.
+    pub recovery_timeout: Duration,
+    /// Attempts to open an association before giving up (non-delivery).
+    pub open_retries: u32,
+    /// Wait after a failed open.
+    pub open_interval: Duration,
+    /// Attempts to transfer a message over an open association.
+    pub transfer_retries: u32,
+    /// Wait after a failed transfer.
+    pub transfer_interval: Duration,
+    /// Release an association idle this long.
+    pub lifetime: Option<Duration>,
+    /// After release, wait this long for the peer to close the transport connection.
+    pub disconnect: Duration,
+    /// Two-way alternate dialogue (else monologue).
+    pub two_way_alternate: bool,
+    /// This side holds the turn first.
+    pub local_initial_turn: bool,
+    /// This MTA's name in the MTA-bind.
+    pub local_mta_name: Option<String>,
+    /// This MTA's password in the MTA-bind.
+    pub local_mta_password: Option<String>,
+    /// The name the peer MTA must present.
+    pub remote_mta_name: Option<String>,
+    /// The password the peer MTA must present.
+    pub remote_mta_password: Option<String>,
+    /// The peer: selectors and network addresses.
+    pub remote: PresentationAddress,
+    /// Local address to connect from.
+    pub local_bind: Option<IpAddr>,
+    /// Maximum TPDU size proposed.
+    pub tpdu_size: usize,
+}
+
+impl ConnectorProfile {
+    /// A profile for `remote` with Exchange's defaults.
+    pub fn new(remote: PresentationAddress) -> Self {
+        ConnectorProfile {
+            mode: X400Mode::Normal1988,
+            checkpoint_size_kb: 30,
+            window_size: 5,
+            recovery_timeout: Duration::from_secs(60),
+            open_retries: 144,
+            open_interval: Duration::from_secs(600),
+            transfer_retries: 2,
+            transfer_interval: Duration::from_secs(120),
+            lifetime: Some(Duration::from_secs(300)),
+            disconnect: Duration::from_secs(120),
+            two_way_alternate: false,
+            local_initial_turn: true,
+            local_mta_name: None,
+            local_mta_password: None,
+            remote_mta_name: None,
+            remote_mta_password: None,
+            remote,
+            local_bind: None,
+            tpdu_size: 8192,
+        }
+    }
+
+    /// The association settings: TPDU size, idle lifetime and disconnect wait.
+    pub fn config(&self) -> Config {
+        Config::default()
+            .with_tpdu_size(self.tpdu_size)
+            .with_idle_lifetime(self.lifetime)
+            .with_disconnect_wait(self.disconnect)
+    }
+
+    /// The dialer: open retries, open interval and the local bind address.
+    #[cfg(feature = "tokio")]
+    pub fn dialer(&self) -> crate::tokio::Dialer {
+        crate::tokio::Dialer::new()
+            .with_retries(self.open_retries)
+            .with_open_interval(self.open_interval)
+            .with_bind(self.local_bind)
+    }
+
+    /// The RTORQ this profile proposes, with `open` as the RTSE-user data (the P1 MTA-bind
+    /// argument, one BER value; building it is the MTA's job).
+    pub fn rtorq<'a>(&self, open: Option<&'a [u8]>) -> Rtorq<'a> {
+        let mut rq = Rtorq::new(ConnectionData::Open(open));
+        rq.checkpoint_size = Some(i64::from(self.checkpoint_size_kb));
+        rq.window_size = Some(i64::from(self.window_size));
+        if self.two_way_alternate {
+            rq.dialogue_mode = Some(DialogueMode::TWA);
+        }
+        rq
+    }
+
+    /// The association request of a 1988-normal-mode connector: application context
+    /// id-ac-mts-transfer (2.6.0.1.6), contexts 3 = id-as-mta-rtse (2.6.0.2.12) and
+    /// 5 = id-as-mtse (2.6.0.2.7) besides ACSE, as the X.400 captures show, the remote
+    /// selectors, and the RTORQ as AARQ user-information on context 3. `None` in the X.410
+    /// modes, which have no ACSE (the association machine does not speak them yet).
+    pub fn associate_request(
+        &self,
+        open: Option<&[u8]>,
+    ) -> Result<Option<AssociateRequest>, EncodeError> {
+        if self.mode != X400Mode::Normal1988 {
+            return Ok(None);
+        }
+        let rq = self.rtorq(open);
+        let mut user_info = Vec::with_capacity(rq.encoded_len());
+        rq.encode(&mut user_info)?;
+        let request = AssociateRequest::new(Oid::X400_AC_MTS_TRANSFER.to_owned_oid())
+            .with_contexts(vec![
+                PresentationContext::ber(3, Oid::X400_AS_MTA_RTSE),
+                PresentationContext::ber(5, Oid::X400_AS_MTSE),
+            ])
+            .with_called_address(&self.remote)
+            .with_user_information(user_info);
+        Ok(Some(request))
+    }
+}
