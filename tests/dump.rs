@@ -925,6 +925,59 @@ fn rtse_errors_name_the_layer() {
     ));
 }
 
+/// An ACSE decoding error in `osi dump` names the offset within the presentation PPDU (the
+/// session user data), not within the APDU: the APDU's own offset shifted by the PDV value's
+/// position.
+#[test]
+fn acse_error_offsets_count_from_the_ppdu() {
+    // CN: CP proposing ACSE on context 1, whose AARQ's application-context-name [1] declares
+    // 5 octets and has none.
+    let aarq = tlv(0x60, &[0xa1, 0x05]);
+    let ctx = tlv(
+        0x30,
+        &[
+            tlv(0x02, &[1]),
+            tlv(0x06, &[0x52, 1, 0, 1]),
+            tlv(0x30, &tlv(0x06, &[0x51, 1])),
+        ]
+        .concat(),
+    );
+    let user_data = tlv(
+        0x61,
+        &tlv(0x30, &[tlv(0x02, &[1]), tlv(0xa0, &aarq)].concat()),
+    );
+    let cp = tlv(
+        0x31,
+        &[
+            tlv(0xa0, &[0x80, 1, 1]),
+            tlv(0xa2, &[tlv(0xa4, &ctx), user_data].concat()),
+        ]
+        .concat(),
+    );
+    let at = cp
+        .windows(aarq.len())
+        .position(|w| w == aarq.as_slice())
+        .expect("aarq in cp");
+    let inner = osi_stack::acse::Apdu::decode(&aarq, &osi_stack::Limits::DEFAULT)
+        .unwrap_err()
+        .offset();
+    let cn = [&[0x0d, (cp.len() + 2) as u8, 0xc1, cp.len() as u8][..], &cp].concat();
+    let run = osi(&["dump", "--hex", &dt_tpkt_hex(&cn), "--format", "json"]);
+    assert_eq!(run.code, 1);
+    let r = &run.records[0];
+    assert_eq!(s(&r["presentation"], "type"), Some("CP"));
+    assert!(r.get("acse").is_none());
+    assert_eq!(error_layer(r), Some("acse"));
+    assert_eq!(at, 37); // 31 LL, mode (5), a2 LL, a4 LL + one context (19), 61 LL 30 LL 02 01 01 a0 LL
+    assert_eq!(u(&r["error"], "offset"), Some((at + inner) as u64), "{r}");
+    assert!(
+        s(&r["error"], "message")
+            .expect("message")
+            .ends_with(&format!("at offset {}", at + inner)),
+        "{r}"
+    );
+}
+
 /// The SPDUs `osi dump` shows, counted by SI over the whole capture, equal tshark's `ses.type`
 /// counts, except where a difference is explained.
 #[test]

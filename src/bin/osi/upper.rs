@@ -18,8 +18,10 @@
 //!   and ARU; the S-DATA user data, which is a raw transfer segment (reported as `RTTR`); the
 //!   S-TOKEN-PLEASE user data, an unwrapped INTEGER (`RTTP`).
 //!
-//! Error offsets: within the RTSE APDU for an APDU carried in a PDV or EXTERNAL (as for ACSE),
-//! within the PPDU (the session user data) for X.410-mode parameters.
+//! Error offsets: a presentation or ACSE error counts from the first octet of the PPDU (the
+//! session user data; an ACSE APDU's own offset is shifted by its PDV value's position). An
+//! RTSE error counts from the RTSE APDU for an APDU carried in a PDV or EXTERNAL, from the PPDU
+//! for X.410-mode parameters.
 //!
 //! Not every RFC 1006 stream carries OSI session: S7comm, S7comm-plus and RDP put their own PDUs
 //! straight into COTP. Like tshark's session heuristic, a stream is decoded as session only once
@@ -357,7 +359,8 @@ impl Upper {
                             out.acse = Some(acse_obj(&apdu));
                             self.rtse_in_acse(&apdu, &limits, &mut out);
                         }
-                        Err(e) => out.error = Some(decode_error(&e, 0)),
+                        // ACSE counts from the APDU; report the offset within the PPDU.
+                        Err(e) => out.error = Some(decode_error(&e, offset_in(data, v))),
                     }
                 }
                 // RTSE APDUs straight in a PDV of the RTSE context (P-DATA, PT, ARU).
