@@ -148,7 +148,7 @@ macro_rules! ber_round_trip {
 
 /// Presentation: every PPDU decoder is total, and a decoded PPDU survives encode/decode.
 pub fn presentation(data: &[u8]) {
-    use osi_stack::presentation::{AbortPpdu, Cp, Cpa, Cpr, UserData};
+    use osi_stack::presentation::{AbortPpdu, Cp, Cpa, Cpr, Rs, Rsa, TypedData, UserData};
     let limits = Limits::default();
     if let Ok((cp, _)) = Cp::decode(data, &limits) {
         ber_round_trip!(cp, |b| Cp::decode(b, &limits).map(|(v, _)| v));
@@ -164,6 +164,30 @@ pub fn presentation(data: &[u8]) {
     }
     if let Ok(ud) = UserData::decode(data, &limits) {
         ber_round_trip!(ud, |b| UserData::decode(b, &limits));
+        // A TTD-PPDU is User-data: the typed-data decoder must agree.
+        assert_eq!(TypedData::decode(data, &limits), Ok(TypedData::Ttd(ud)));
+    }
+    match TypedData::decode(data, &limits) {
+        Ok(td) => ber_round_trip!(td, |b| TypedData::decode(b, &limits)),
+        Err(e) => assert_eq!(e.layer(), Layer::Presentation),
+    }
+    // RS-PPDU and RSA-PPDU share their ASN.1: the two decoders agree.
+    let rs = Rs::decode(data, &limits);
+    let rsa = Rsa::decode(data, &limits);
+    assert_eq!(
+        rs.as_ref().ok().map(|v| (v.context_ids, v.user_data)),
+        rsa.as_ref().ok().map(|v| (v.context_ids, v.user_data))
+    );
+    match (rs, rsa) {
+        (Ok(rs), Ok(rsa)) => {
+            ber_round_trip!(rs, |b| Rs::decode(b, &limits));
+            ber_round_trip!(rsa, |b| Rsa::decode(b, &limits));
+        }
+        (Err(a), Err(b)) => {
+            assert_eq!((a.layer(), a.offset()), (b.layer(), b.offset()));
+            assert_eq!(a.layer(), Layer::Presentation);
+        }
+        _ => unreachable!("checked above"),
     }
 }
 

@@ -828,21 +828,28 @@ pub(crate) enum SeqRepr<'a, T> {
 
 /// Defines a public, borrowed `SEQUENCE OF` list type and its iterator. `$decode(&Ctx, &Tlv)`
 /// decodes one element, `$len(&item)` gives its encoded size and `$encode(&item, &mut buf)`
-/// writes it.
+/// writes it. The element type is `$item<'a>` (it borrows from the input), or, written
+/// `copy T`, a plain `Copy` type `T` such as an integer code.
 macro_rules! seq_of {
+    ($(#[$m:meta])* $list:ident, $iter:ident, copy $item:ty, $decode:path, $len:path, $encode:path) => {
+        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item, $decode, $len, $encode);
+    };
     ($(#[$m:meta])* $list:ident, $iter:ident, $item:ident, $decode:path, $len:path, $encode:path) => {
+        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item<'a>, $decode, $len, $encode);
+    };
+    (@list $(#[$m:meta])* $list:ident, $iter:ident, $item:ty, $decode:path, $len:path, $encode:path) => {
         $(#[$m])*
         ///
         /// Decoded lists borrow the encoded elements (checked once when the PDU was decoded);
         /// lists to encode are built with `from_slice`. Equality compares the elements.
         #[derive(Clone, Copy)]
         pub struct $list<'a> {
-            repr: $crate::ber::SeqRepr<'a, $item<'a>>,
+            repr: $crate::ber::SeqRepr<'a, $item>,
         }
 
         impl<'a> $list<'a> {
             /// A list of the given elements, for encoding.
-            pub const fn from_slice(items: &'a [$item<'a>]) -> Self {
+            pub const fn from_slice(items: &'a [$item]) -> Self {
                 $list { repr: $crate::ber::SeqRepr::Slice(items) }
             }
 
@@ -939,7 +946,7 @@ macro_rules! seq_of {
         }
 
         impl<'a> IntoIterator for &$list<'a> {
-            type Item = $item<'a>;
+            type Item = $item;
             type IntoIter = $iter<'a>;
             fn into_iter(self) -> $iter<'a> {
                 self.iter()
@@ -949,13 +956,13 @@ macro_rules! seq_of {
         #[doc = concat!("Iterator over a [`", stringify!($list), "`].")]
         #[derive(Debug, Clone)]
         pub struct $iter<'a> {
-            slice: &'a [$item<'a>],
+            slice: &'a [$item],
             reader: Option<$crate::ber::Reader<'a>>,
         }
 
         impl<'a> Iterator for $iter<'a> {
-            type Item = $item<'a>;
-            fn next(&mut self) -> Option<$item<'a>> {
+            type Item = $item;
+            fn next(&mut self) -> Option<$item> {
                 match &mut self.reader {
                     None => {
                         let (first, rest) = self.slice.split_first()?;

@@ -594,6 +594,40 @@ fn wrong_pdu_for_the_state_gets_the_standard_reaction() {
         matches!(&events(&mut p.client)[0], Event::Aborted(a) if a.layer == Layer::Presentation)
     );
 
+    // An RLRQ that does not decode, in an FN: AB with ABRT from the ACSE provider; the
+    // error's offset counts from the start of the PPDU (the FN's user data), not the APDU.
+    let mut p = Pair::default();
+    p.associate(AssociateRequest::mms(), AcceptResponse::default());
+    let apdu = common::hex("62 02 80 05"); // reason [0] declares 5 octets, has none
+    let inner = osi_stack::acse::Apdu::decode(&apdu, &osi_stack::Limits::DEFAULT)
+        .unwrap_err()
+        .offset();
+    // 61 0b 30 09 02 01 01 a0 04 <apdu>: the APDU starts at octet 9 of the PPDU.
+    let ppdu = [&common::hex("61 0b 30 09 02 01 01 a0 04")[..], &apdu].concat();
+    let fn_spdu = [
+        &[0x09, 2 + ppdu.len() as u8, 0xc1, ppdu.len() as u8][..],
+        &ppdu,
+    ]
+    .concat();
+    let tpkt = [
+        &[3, 0, 0, (7 + fn_spdu.len()) as u8, 0x02, 0xf0, 0x80][..],
+        &fn_spdu,
+    ]
+    .concat();
+    p.server.handle_input(&tpkt, p.now);
+    let ev = events(&mut p.server);
+    let Event::Aborted(a) = &ev[0] else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(a.layer, Layer::Acse);
+    assert!(a.reason.starts_with("acse: "), "{}", a.reason);
+    assert!(
+        a.reason.ends_with(&format!(" at offset {}", 9 + inner)),
+        "{} (apdu offset {inner})",
+        a.reason
+    );
+    assert_eq!(spdu_kinds(&p.s2c()), [SpduKind::Ab]);
+
     // A truncated TPKT frame followed by close: an abort, not a hang.
     let mut p = Pair::default();
     p.associate(AssociateRequest::mms(), AcceptResponse::default());

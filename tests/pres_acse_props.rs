@@ -228,6 +228,92 @@ proptest! {
     }
 
     #[test]
+    fn ac_aca_ttd_rs_rsa_roundtrip(
+        ctxs in of(vec((any::<i64>(), oid(), vec(oid(), 0..3)), 0..4)),
+        deletions in of(vec(any::<i64>(), 0..5)),
+        results in of(vec((0i64..3, of(oid()), of(0i64..4)), 0..4)),
+        deletion_results in of(vec(any::<i64>(), 0..5)),
+        ids in of(vec((any::<i64>(), oid()), 0..4)),
+        seeds in vec(pdv_seed(), 0..3),
+        simple in of(bytes(20)),
+        ud_present in any::<bool>(),
+    ) {
+        let ts: Vec<Vec<Oid<'_>>> = ctxs
+            .iter()
+            .flatten()
+            .map(|(_, _, t)| t.iter().map(|o| o.as_oid()).collect())
+            .collect();
+        let defs: Option<Vec<ContextDefinition<'_>>> = ctxs.as_ref().map(|c| {
+            c.iter()
+                .zip(&ts)
+                .map(|((id, a, _), t)| ContextDefinition {
+                    id: *id,
+                    abstract_syntax: a.as_oid(),
+                    transfer_syntaxes: OidList::from_slice(t),
+                })
+                .collect()
+        });
+        let rl: Option<Vec<ContextResult<'_>>> = results.as_ref().map(|r| {
+            r.iter()
+                .map(|(r, t, p)| ContextResult {
+                    result: ContextResultCode(*r),
+                    transfer_syntax: t.as_ref().map(|o| o.as_oid()),
+                    provider_reason: p.map(ContextProviderReason),
+                })
+                .collect()
+        });
+        let drl: Option<Vec<DeletionResult>> =
+            deletion_results.as_ref().map(|d| d.iter().copied().map(DeletionResult).collect());
+        let cids: Option<Vec<ContextIdentification<'_>>> = ids.as_ref().map(|l| {
+            l.iter()
+                .map(|(id, o)| ContextIdentification { id: *id, transfer_syntax: o.as_oid() })
+                .collect()
+        });
+        let raws: Vec<Vec<u8>> = seeds.iter().map(seed_raw).collect();
+        let pdvs: Vec<Pdv<'_>> = seeds
+            .iter()
+            .zip(&raws)
+            .map(|(s, raw)| Pdv {
+                transfer_syntax: s.0.as_ref().map(|o| o.as_oid()),
+                context_id: s.1,
+                values: seed_values(s.2, raw),
+            })
+            .collect();
+        let ud = user_data(&simple, &pdvs, ud_present);
+
+        let ac = TypedData::Ac(Ac {
+            additions: defs.as_deref().map(ContextList::from_slice),
+            deletions: deletions.as_deref().map(DeletionList::from_slice),
+            user_data: ud,
+        });
+        check!(ac, b => TypedData::decode(b, &LIM).unwrap());
+        let aca = TypedData::Aca(Aca {
+            addition_results: rl.as_deref().map(ResultList::from_slice),
+            deletion_results: drl.as_deref().map(DeletionResultList::from_slice),
+            user_data: ud,
+        });
+        check!(aca, b => TypedData::decode(b, &LIM).unwrap());
+        if let Some(u) = ud {
+            let ttd = TypedData::Ttd(u);
+            check!(ttd, b => TypedData::decode(b, &LIM).unwrap());
+        }
+        let list = cids.as_deref().map(ContextIdList::from_slice);
+        let rs = Rs { context_ids: list, user_data: ud };
+        check!(rs, b => Rs::decode(b, &LIM).unwrap());
+        let rsa = Rsa { context_ids: list, user_data: ud };
+        check!(rsa, b => Rsa::decode(b, &LIM).unwrap());
+        // A short fixed buffer is an error, never a panic.
+        let mut small = vec![0u8; ac.encoded_len() - 1];
+        prop_assert!(ac.encode(&mut &mut small[..]).is_err());
+        let mut small = vec![0u8; aca.encoded_len() - 1];
+        prop_assert!(aca.encode(&mut &mut small[..]).is_err());
+        let mut small = vec![0u8; rs.encoded_len() - 1];
+        prop_assert!(rs.encode(&mut &mut small[..]).is_err());
+        let mut small = vec![0u8; rsa.encoded_len() - 1];
+        prop_assert!(rsa.encode(&mut &mut small[..]).is_err());
+    }
+
+    #[test]
     fn acse_roundtrip(
         ctx_name in oid(),
         titles in (of(oid()), of(bytes(10)), any::<bool>()),
@@ -358,6 +444,21 @@ proptest! {
             v.encode(&mut o).unwrap();
             prop_assert_eq!(UserData::decode(&o, &LIM).unwrap(), v);
         }
+        if let Ok(v) = TypedData::decode(&b, &LIM) {
+            let mut o = Vec::new();
+            v.encode(&mut o).unwrap();
+            prop_assert_eq!(TypedData::decode(&o, &LIM).unwrap(), v);
+        }
+        if let Ok(v) = Rs::decode(&b, &LIM) {
+            let mut o = Vec::new();
+            v.encode(&mut o).unwrap();
+            prop_assert_eq!(Rs::decode(&o, &LIM).unwrap(), v);
+        }
+        if let Ok(v) = Rsa::decode(&b, &LIM) {
+            let mut o = Vec::new();
+            v.encode(&mut o).unwrap();
+            prop_assert_eq!(Rsa::decode(&o, &LIM).unwrap(), v);
+        }
         if let Ok(v) = Apdu::decode(&b, &LIM) {
             let mut o = Vec::new();
             v.encode(&mut o).unwrap();
@@ -413,4 +514,48 @@ fn mutated_captures_decode_totally() {
         }
     }
     assert!(decoded > 100);
+}
+
+/// Every single-octet mutation of the constructed AC, ACA, TTD, RS and RSA vectors
+/// (tests/presentation.rs): no panic, and whatever decodes re-encodes to the same value.
+#[test]
+fn mutated_typed_data_and_resync_decode_totally() {
+    let vectors = [
+        "a024a011300f02010506042bce0f05300406025101a103020103610a30080201058103010203",
+        "a11ca009300780010081025101a103020100610a30080201058103010203",
+        "61093007020103a0028b00",
+        "301fa01230070201010602510130070201030602510161093007020103a0028b00",
+    ];
+    let mut decoded = 0usize;
+    for v in vectors {
+        let base = hex(v);
+        for i in 0..base.len() {
+            let b = base[i];
+            for m in [
+                0x00,
+                0x80,
+                0xff,
+                b ^ 0x20,
+                b.wrapping_add(1),
+                b.wrapping_sub(1),
+            ] {
+                let mut x = base.clone();
+                x[i] = m;
+                if let Ok(v) = TypedData::decode(&x, &LIM) {
+                    decoded += 1;
+                    let mut o = Vec::new();
+                    v.encode(&mut o).unwrap();
+                    assert_eq!(TypedData::decode(&o, &LIM).unwrap(), v);
+                }
+                if let Ok(v) = Rs::decode(&x, &LIM) {
+                    decoded += 1;
+                    let mut o = Vec::new();
+                    v.encode(&mut o).unwrap();
+                    assert_eq!(Rs::decode(&o, &LIM).unwrap(), v);
+                    assert_eq!(Rsa::decode(&x, &LIM).unwrap().context_ids, v.context_ids);
+                }
+            }
+        }
+    }
+    assert!(decoded > 50, "{decoded}");
 }

@@ -1010,7 +1010,7 @@ impl Association {
         }
         let ud = UserData::decode(data, &self.limits())?;
         let acse = acse_value(&ud, self.acse_context)?;
-        let apdu = Apdu::decode(acse, &self.limits())?;
+        let apdu = decode_apdu(data, acse, &self.limits())?;
         match (want, apdu) {
             (ReleasePdu::Rlrq, Apdu::Rlrq(_)) | (ReleasePdu::Rlre, Apdu::Rlre(_)) => Ok(()),
             (_, other) => Err(Violation {
@@ -1151,7 +1151,8 @@ impl Association {
 
     fn on_ac(&mut self, spdu: &Spdu<'_>, now: Instant) -> Result<(), Violation> {
         let limits = self.limits();
-        let cpa = Cpa::decode(spdu.ss_user_data(), &limits)?;
+        let ppdu = spdu.ss_user_data();
+        let cpa = Cpa::decode(ppdu, &limits)?;
         let Some(normal) = cpa.normal else {
             return Err(Violation {
                 layer: Layer::Presentation,
@@ -1168,7 +1169,7 @@ impl Association {
             layer: Layer::Presentation,
             reason: "cpa without user data".into(),
         })?;
-        let aare = match Apdu::decode(acse_value(&ud, self.acse_context)?, &limits)? {
+        let aare = match decode_apdu(ppdu, acse_value(&ud, self.acse_context)?, &limits)? {
             Apdu::Aare(a) => a,
             other => {
                 return Err(Violation {
@@ -1436,7 +1437,7 @@ impl Association {
                 reason: "cp without user data".into(),
             })
             .and_then(|ud| acse_value(ud, acse_context))
-            .and_then(|v| Apdu::decode(v, &limits).map_err(Violation::from));
+            .and_then(|v| decode_apdu(data, v, &limits).map_err(Violation::from));
         let aarq = match aarq {
             Ok(Apdu::Aarq(a)) => a,
             other => {
@@ -1615,6 +1616,16 @@ fn acse_value<'a>(ud: &UserData<'a>, context: i64) -> Result<&'a [u8], Violation
         layer: Layer::Presentation,
         reason: format!("no presentation data value on the acse context {context}"),
     })
+}
+
+/// Decodes the ACSE APDU `value`, the value of a PDV of the presentation PPDU `ppdu`; an
+/// error's offset counts from the start of the PPDU (the session user data), not the APDU.
+fn decode_apdu<'a>(
+    ppdu: &[u8],
+    value: &'a [u8],
+    limits: &crate::Limits,
+) -> Result<Apdu<'a>, DecodeError> {
+    Apdu::decode(value, limits).map_err(|e| e.shifted(offset_in(ppdu, value)))
 }
 
 /// The value of the first user-information EXTERNAL.

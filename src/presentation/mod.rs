@@ -1,5 +1,6 @@
-//! ISO 8823-1 / ITU-T X.226 connection-oriented presentation protocol: CP, CPA, CPR, ARU, ARP
-//! and User-data (§8.2, module ISO8823-PRESENTATION), normal mode and X.410-1984 mode.
+//! ISO 8823-1 / ITU-T X.226 connection-oriented presentation protocol: CP, CPA, CPR, ARU, ARP,
+//! AC, ACA, TTD, RS, RSA and User-data (§8.2, module ISO8823-PRESENTATION), normal mode and
+//! X.410-1984 mode.
 //!
 //! The PPDU a session user-data field holds depends on the SPDU that carried it (X.226 §7), so
 //! there is one decoder per PPDU type rather than one self-describing enum:
@@ -10,14 +11,19 @@
 //! | AC | [`Cpa::decode`] |
 //! | RF (reason 2) | [`Cpr::decode`] |
 //! | AB | [`AbortPpdu::decode`] (ARU or ARP, told apart by the first tag) |
+//! | TD | [`TypedData::decode`] (AC, ACA or TTD, told apart by the first tag) |
+//! | RS | [`Rs::decode`] |
+//! | RA | [`Rsa::decode`] |
 //! | DT, FN, DN, NF, … | [`UserData::decode`] |
 //!
 //! Design choices, beyond what X.226 fixes:
 //!
 //! - **Borrowed.** Selectors, PDV values and object identifiers are slices of the input;
-//!   repeated elements ([`ContextList`], [`ResultList`], [`PdvList`], …) are iterators over the
-//!   encoded bytes, checked completely (and counted against [`Limits::max_contexts`](crate::Limits::max_contexts) and
-//!   [`Limits::max_pdvs`](crate::Limits::max_pdvs)) when the PPDU is decoded. Lists to encode are built from slices.
+//!   repeated elements ([`ContextList`], [`ResultList`], [`DeletionList`], [`PdvList`], …) are
+//!   iterators over the encoded bytes, checked completely (and counted against
+//!   [`Limits::max_contexts`](crate::Limits::max_contexts) and
+//!   [`Limits::max_pdvs`](crate::Limits::max_pdvs)) when the PPDU is decoded. Lists to encode
+//!   are built from slices.
 //! - **BER.** Definite and indefinite lengths are read (see the private `ber` module for the
 //!   rules and the depth bound [`Limits::max_ber_depth`](crate::Limits::max_ber_depth)); encoding always uses definite, minimal
 //!   lengths. Round-trips therefore preserve values, not necessarily octets.
@@ -32,7 +38,10 @@
 //!   ([`PdvValues::OctetAlignedSegments`], raw segments); selectors must be primitive.
 //! - **Offsets** in errors count from the first octet given to the decoder (the session user
 //!   data). A value carried inside a PDV is handed out as its own slice; a caller that decodes it
-//!   (ACSE) gets offsets relative to that slice.
+//!   (ACSE) gets offsets relative to that slice and adds the slice's position with
+//!   [`DecodeError::shifted`](crate::DecodeError::shifted) to report them within the PPDU.
+//! - **Context management and resynchronization** (AC, ACA, RS, RSA) are decoded and encoded
+//!   as values; keeping the defined context set in step with them is the caller's business.
 
 mod types;
 

@@ -45,6 +45,17 @@ int_code! {
 }
 
 int_code! {
+    /// Result of deleting one presentation context (X.226 §8.2,
+    /// `Presentation-context-deletion-result-list`).
+    DeletionResult {
+        /// `acceptance(0)`.
+        ACCEPTANCE = 0,
+        /// `user-rejection(1)`.
+        USER_REJECTION = 1,
+    }
+}
+
+int_code! {
     /// Provider reason for rejecting one context (X.226 §8.2, `Result-list` provider-reason).
     ContextProviderReason {
         /// `reason-not-specified(0)`.
@@ -114,8 +125,18 @@ int_code! {
         ARU = 3,
         /// `arp-PPDU(4)`.
         ARP = 4,
+        /// `ac-PPDU(5)`.
+        AC = 5,
+        /// `aca-PPDU(6)`.
+        ACA = 6,
         /// `td-PPDU(7)`.
         TD = 7,
+        /// `ttd-PPDU(8)`.
+        TTD = 8,
+        /// `rs-PPDU(12)`.
+        RS = 12,
+        /// `rsa-PPDU(13)`.
+        RSA = 13,
         /// `s-release-indication(14)`.
         S_RELEASE_INDICATION = 14,
         /// `s-release-confirm(15)`.
@@ -454,8 +475,63 @@ fn put_context_id<B: BufMut + ?Sized>(
 }
 
 seq_of! {
-    /// Presentation-context-identifier-list of an ARU-PPDU (X.226 §8.2).
+    /// Presentation-context-identifier-list of an ARU-PPDU, RS-PPDU or RSA-PPDU (X.226 §8.2):
+    /// each context in use with its transfer syntax.
     ContextIdList, ContextIdIter, ContextIdentification, decode_context_id, context_id_len, put_context_id
+}
+
+fn decode_plain_int(c: &Ctx, t: &Tlv<'_>, what: &'static str) -> Result<i64, DecodeError> {
+    if t.tag != Tag::INTEGER {
+        return Err(unexpected(c, t, what));
+    }
+    int_of(c, t)
+}
+
+fn decode_deletion(c: &Ctx, t: &Tlv<'_>) -> Result<i64, DecodeError> {
+    decode_plain_int(c, t, "tag instead of presentation context identifier")
+}
+
+fn plain_int_len(v: &i64) -> usize {
+    ber::int_len(Tag::INTEGER, *v)
+}
+
+fn put_plain_int<B: BufMut + ?Sized>(v: &i64, buf: &mut B) -> Result<(), EncodeError> {
+    ber::put_int(L, buf, Tag::INTEGER, *v)
+}
+
+seq_of! {
+    /// Presentation-context-deletion-list of an AC-PPDU (X.226 §8.2): the identifiers of the
+    /// contexts to delete, `SEQUENCE OF INTEGER`.
+    ///
+    /// ```text
+    ///  a1 LL { 02 01 03   02 01 05 … }
+    /// ```
+    DeletionList, DeletionIter, copy i64, decode_deletion, plain_int_len, put_plain_int
+}
+
+fn decode_deletion_result(c: &Ctx, t: &Tlv<'_>) -> Result<DeletionResult, DecodeError> {
+    decode_plain_int(c, t, "tag instead of deletion result").map(DeletionResult)
+}
+
+fn deletion_result_len(v: &DeletionResult) -> usize {
+    plain_int_len(&v.0)
+}
+
+fn put_deletion_result<B: BufMut + ?Sized>(
+    v: &DeletionResult,
+    buf: &mut B,
+) -> Result<(), EncodeError> {
+    put_plain_int(&v.0, buf)
+}
+
+seq_of! {
+    /// Presentation-context-deletion-result-list of an ACA-PPDU (X.226 §8.2): one result per
+    /// context of the AC's deletion list, in the same order, `SEQUENCE OF INTEGER`.
+    ///
+    /// ```text
+    ///  a1 LL { 02 01 00   02 01 01 … }
+    /// ```
+    DeletionResultList, DeletionResultIter, copy DeletionResult, decode_deletion_result, deletion_result_len, put_deletion_result
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1411,5 +1487,347 @@ impl<'a> AbortPpdu<'a> {
                 put_opt_int(buf, Tag::ctx(1), a.event_identifier.map(|v| v.0))
             }
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Typed-data-type: AC-PPDU, ACA-PPDU, TTD-PPDU
+
+/// AC-PPDU, the P-ALTER-CONTEXT request (X.226 §8.2), carried as `[0]` of a Typed-data-type
+/// in the user data of a session TD SPDU (X.226 §7, context management functional unit).
+///
+/// ```text
+///  a0 LL                              [0] IMPLICIT SEQUENCE
+///     a0 LL { 30 {02 id 06 as 30 {06 ts …}} … }   [0] presentation-context-addition-list
+///     a1 LL { 02 id … }                            [1] presentation-context-deletion-list
+///     61|40 …                                      user-data
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ac<'a> {
+    /// `[0]` presentation-context-addition-list: the contexts proposed (a `Context-list`).
+    pub additions: Option<ContextList<'a>>,
+    /// `[1]` presentation-context-deletion-list: identifiers of the contexts to delete.
+    pub deletions: Option<DeletionList<'a>>,
+    /// User-data.
+    pub user_data: Option<UserData<'a>>,
+}
+
+/// ACA-PPDU, the P-ALTER-CONTEXT response (X.226 §8.2), carried as `[1]` of a
+/// Typed-data-type in the user data of a session TD SPDU.
+///
+/// ```text
+///  a1 LL                              [1] IMPLICIT SEQUENCE
+///     a0 LL { 30 {80 result 81 ts 82 reason} … }   [0] presentation-context-addition-result-list
+///     a1 LL { 02 result … }                        [1] presentation-context-deletion-result-list
+///     61|40 …                                      user-data
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Aca<'a> {
+    /// `[0]` presentation-context-addition-result-list: one result per added context, in order.
+    pub addition_results: Option<ResultList<'a>>,
+    /// `[1]` presentation-context-deletion-result-list: one result per deleted context.
+    pub deletion_results: Option<DeletionResultList<'a>>,
+    /// User-data.
+    pub user_data: Option<UserData<'a>>,
+}
+
+/// Typed-data-type: the user data of a session TD SPDU (X.226 §8.2, S-TYPED-DATA), told apart by
+/// its first tag.
+///
+/// ```text
+///  a0 LL {…}   AC-PPDU     (P-ALTER-CONTEXT request)
+///  a1 LL {…}   ACA-PPDU    (P-ALTER-CONTEXT response)
+///  61 | 40 …   TTD-PPDU    (P-TYPED-DATA: User-data)
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypedData<'a> {
+    /// `acPPDU [0]`.
+    Ac(Ac<'a>),
+    /// `acaPPDU [1]`.
+    Aca(Aca<'a>),
+    /// `ttdPPDU`: typed data, plain User-data.
+    Ttd(UserData<'a>),
+}
+
+const AC_TAG: Tag = Tag::ctx_cons(0);
+const ACA_TAG: Tag = Tag::ctx_cons(1);
+
+/// Walks the elements of an AC-PPDU, ACA-PPDU, RS-PPDU or RSA-PPDU: `[0]` and `[1]` go to
+/// `field` (with their number), User-data is returned; unknown elements are skipped.
+fn walk_with_user_data<'a>(
+    c: &Ctx,
+    t: &Tlv<'a>,
+    limits: &Limits,
+    mut field: impl FnMut(u32, &Tlv<'a>) -> Result<(), DecodeError>,
+) -> Result<Option<UserData<'a>>, DecodeError> {
+    let mut r = ber::children(*c, t)?;
+    let mut user_data = None;
+    while !r.is_empty() {
+        let e = r.read()?;
+        if let Some(ud) = UserData::from_tlv(c, &e, limits)? {
+            user_data = Some(ud);
+        } else if e.tag.class == CONTEXT && e.tag.constructed {
+            field(e.tag.number, &e)?;
+        }
+    }
+    Ok(user_data)
+}
+
+fn list_len(tag: Tag, content_len: Option<usize>) -> usize {
+    opt_len(&content_len, |n| ber::tlv_len(tag, *n))
+}
+
+impl Ac<'_> {
+    fn content_len(&self) -> usize {
+        list_len(Tag::ctx_cons(0), self.additions.map(|l| l.content_len()))
+            .saturating_add(list_len(
+                Tag::ctx_cons(1),
+                self.deletions.map(|l| l.content_len()),
+            ))
+            .saturating_add(opt_len(&self.user_data, UserData::encoded_len))
+    }
+
+    fn encode_content<B: BufMut + ?Sized>(&self, buf: &mut B) -> Result<(), EncodeError> {
+        if let Some(l) = &self.additions {
+            ber::put_header(L, buf, Tag::ctx_cons(0), l.content_len())?;
+            l.encode_content(buf)?;
+        }
+        if let Some(l) = &self.deletions {
+            ber::put_header(L, buf, Tag::ctx_cons(1), l.content_len())?;
+            l.encode_content(buf)?;
+        }
+        put_opt_user_data(buf, &self.user_data)
+    }
+}
+
+impl Aca<'_> {
+    fn content_len(&self) -> usize {
+        list_len(
+            Tag::ctx_cons(0),
+            self.addition_results.map(|l| l.content_len()),
+        )
+        .saturating_add(list_len(
+            Tag::ctx_cons(1),
+            self.deletion_results.map(|l| l.content_len()),
+        ))
+        .saturating_add(opt_len(&self.user_data, UserData::encoded_len))
+    }
+
+    fn encode_content<B: BufMut + ?Sized>(&self, buf: &mut B) -> Result<(), EncodeError> {
+        if let Some(l) = &self.addition_results {
+            ber::put_header(L, buf, Tag::ctx_cons(0), l.content_len())?;
+            l.encode_content(buf)?;
+        }
+        if let Some(l) = &self.deletion_results {
+            ber::put_header(L, buf, Tag::ctx_cons(1), l.content_len())?;
+            l.encode_content(buf)?;
+        }
+        put_opt_user_data(buf, &self.user_data)
+    }
+}
+
+fn put_opt_user_data<B: BufMut + ?Sized>(
+    buf: &mut B,
+    ud: &Option<UserData<'_>>,
+) -> Result<(), EncodeError> {
+    match ud {
+        Some(u) => u.encode(buf),
+        None => Ok(()),
+    }
+}
+
+fn max_contexts(limits: &Limits) -> Option<(&'static str, usize)> {
+    Some(("max_contexts", limits.max_contexts))
+}
+
+impl<'a> TypedData<'a> {
+    /// Decodes a Typed-data-type from the user data of a TD SPDU; the whole input must be the
+    /// PPDU. The lists count against [`Limits::max_contexts`], the PDVs against
+    /// [`Limits::max_pdvs`].
+    pub fn decode(input: &'a [u8], limits: &Limits) -> Result<Self, DecodeError> {
+        let c = ctx(limits);
+        let (t, r) = top(c, input, "typed data ppdu")?;
+        let out = if t.tag == AC_TAG {
+            let mut ac = Ac::default();
+            ac.user_data = walk_with_user_data(&c, &t, limits, |n, e| {
+                match n {
+                    0 => ac.additions = Some(ContextList::decode(&c, e, max_contexts(limits))?),
+                    1 => ac.deletions = Some(DeletionList::decode(&c, e, max_contexts(limits))?),
+                    _ => {}
+                }
+                Ok(())
+            })?;
+            TypedData::Ac(ac)
+        } else if t.tag == ACA_TAG {
+            let mut aca = Aca::default();
+            aca.user_data = walk_with_user_data(&c, &t, limits, |n, e| {
+                match n {
+                    0 => {
+                        aca.addition_results =
+                            Some(ResultList::decode(&c, e, max_contexts(limits))?)
+                    }
+                    1 => {
+                        aca.deletion_results =
+                            Some(DeletionResultList::decode(&c, e, max_contexts(limits))?)
+                    }
+                    _ => {}
+                }
+                Ok(())
+            })?;
+            TypedData::Aca(aca)
+        } else {
+            let ud = UserData::from_tlv(&c, &t, limits)?
+                .ok_or_else(|| unexpected(&c, &t, "typed data ppdu tag"))?;
+            TypedData::Ttd(ud)
+        };
+        r.finish("typed data ppdu")?;
+        Ok(out)
+    }
+
+    /// The encoded size.
+    pub fn encoded_len(&self) -> usize {
+        match self {
+            TypedData::Ac(a) => ber::tlv_len(AC_TAG, a.content_len()),
+            TypedData::Aca(a) => ber::tlv_len(ACA_TAG, a.content_len()),
+            TypedData::Ttd(u) => u.encoded_len(),
+        }
+    }
+
+    /// Writes the PPDU; fails without panicking on a short buffer.
+    pub fn encode<B: BufMut + ?Sized>(&self, buf: &mut B) -> Result<(), EncodeError> {
+        match self {
+            TypedData::Ac(a) => {
+                ber::put_header(L, buf, AC_TAG, a.content_len())?;
+                a.encode_content(buf)
+            }
+            TypedData::Aca(a) => {
+                ber::put_header(L, buf, ACA_TAG, a.content_len())?;
+                a.encode_content(buf)
+            }
+            TypedData::Ttd(u) => u.encode(buf),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// RS-PPDU, RSA-PPDU
+
+/// The SEQUENCE shared by RS-PPDU and RSA-PPDU (X.226 §8.2).
+fn decode_resync<'a>(
+    input: &'a [u8],
+    limits: &Limits,
+    what: &'static str,
+) -> Result<(Option<ContextIdList<'a>>, Option<UserData<'a>>), DecodeError> {
+    let c = ctx(limits);
+    let (t, r) = top(c, input, what)?;
+    if t.tag != Tag::SEQUENCE {
+        return Err(unexpected(&c, &t, what));
+    }
+    let mut context_ids = None;
+    let user_data = walk_with_user_data(&c, &t, limits, |n, e| {
+        if n == 0 {
+            context_ids = Some(ContextIdList::decode(&c, e, max_contexts(limits))?);
+        }
+        Ok(())
+    })?;
+    r.finish(what)?;
+    Ok((context_ids, user_data))
+}
+
+fn resync_content_len(ids: &Option<ContextIdList<'_>>, ud: &Option<UserData<'_>>) -> usize {
+    list_len(Tag::ctx_cons(0), ids.map(|l| l.content_len()))
+        .saturating_add(opt_len(ud, UserData::encoded_len))
+}
+
+fn put_resync<B: BufMut + ?Sized>(
+    buf: &mut B,
+    ids: &Option<ContextIdList<'_>>,
+    ud: &Option<UserData<'_>>,
+) -> Result<(), EncodeError> {
+    ber::put_header(L, buf, Tag::SEQUENCE, resync_content_len(ids, ud))?;
+    if let Some(l) = ids {
+        ber::put_header(L, buf, Tag::ctx_cons(0), l.content_len())?;
+        l.encode_content(buf)?;
+    }
+    put_opt_user_data(buf, ud)
+}
+
+/// RS-PPDU, the P-RESYNCHRONIZE request: user data of a session RS SPDU (X.226 §8.2; context
+/// management with restoration, §6.5).
+///
+/// ```text
+///  30 LL                               SEQUENCE
+///     a0 LL { 30 {02 id 06 ts} … }     [0] presentation-context-identifier-list
+///     61|40 …                          user-data
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rs<'a> {
+    /// `[0]` presentation-context-identifier-list: the contexts to restore, each with its
+    /// transfer syntax.
+    pub context_ids: Option<ContextIdList<'a>>,
+    /// User-data.
+    pub user_data: Option<UserData<'a>>,
+}
+
+impl<'a> Rs<'a> {
+    /// Decodes an RS-PPDU from the user data of an RS SPDU; the whole input must be the PPDU.
+    pub fn decode(input: &'a [u8], limits: &Limits) -> Result<Self, DecodeError> {
+        let (context_ids, user_data) = decode_resync(input, limits, "rs-ppdu")?;
+        Ok(Rs {
+            context_ids,
+            user_data,
+        })
+    }
+
+    /// The encoded size.
+    pub fn encoded_len(&self) -> usize {
+        ber::tlv_len(
+            Tag::SEQUENCE,
+            resync_content_len(&self.context_ids, &self.user_data),
+        )
+    }
+
+    /// Writes the RS-PPDU; fails without panicking on a short buffer.
+    pub fn encode<B: BufMut + ?Sized>(&self, buf: &mut B) -> Result<(), EncodeError> {
+        put_resync(buf, &self.context_ids, &self.user_data)
+    }
+}
+
+/// RSA-PPDU, the P-RESYNCHRONIZE response: user data of a session RA SPDU (X.226 §8.2).
+///
+/// ```text
+///  30 LL                               SEQUENCE
+///     a0 LL { 30 {02 id 06 ts} … }     [0] presentation-context-identifier-list
+///     61|40 …                          user-data
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rsa<'a> {
+    /// `[0]` presentation-context-identifier-list.
+    pub context_ids: Option<ContextIdList<'a>>,
+    /// User-data.
+    pub user_data: Option<UserData<'a>>,
+}
+
+impl<'a> Rsa<'a> {
+    /// Decodes an RSA-PPDU from the user data of an RA SPDU; the whole input must be the PPDU.
+    pub fn decode(input: &'a [u8], limits: &Limits) -> Result<Self, DecodeError> {
+        let (context_ids, user_data) = decode_resync(input, limits, "rsa-ppdu")?;
+        Ok(Rsa {
+            context_ids,
+            user_data,
+        })
+    }
+
+    /// The encoded size.
+    pub fn encoded_len(&self) -> usize {
+        ber::tlv_len(
+            Tag::SEQUENCE,
+            resync_content_len(&self.context_ids, &self.user_data),
+        )
+    }
+
+    /// Writes the RSA-PPDU; fails without panicking on a short buffer.
+    pub fn encode<B: BufMut + ?Sized>(&self, buf: &mut B) -> Result<(), EncodeError> {
+        put_resync(buf, &self.context_ids, &self.user_data)
     }
 }

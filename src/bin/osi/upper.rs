@@ -18,8 +18,10 @@
 //!   and ARU; the S-DATA user data, which is a raw transfer segment (reported as `RTTR`); the
 //!   S-TOKEN-PLEASE user data, an unwrapped INTEGER (`RTTP`).
 //!
-//! Error offsets: within the RTSE APDU for an APDU carried in a PDV or EXTERNAL (as for ACSE),
-//! within the PPDU (the session user data) for X.410-mode parameters.
+//! Error offsets: a presentation or ACSE error counts from the first octet of the PPDU (the
+//! session user data; an ACSE APDU's own offset is shifted by its PDV value's position). An
+//! RTSE error counts from the RTSE APDU for an APDU carried in a PDV or EXTERNAL, from the PPDU
+//! for X.410-mode parameters.
 //!
 //! Not every RFC 1006 stream carries OSI session: S7comm, S7comm-plus and RDP put their own PDUs
 //! straight into COTP. Like tshark's session heuristic, a stream is decoded as session only once
@@ -28,10 +30,13 @@
 
 use osi_stack::DecodeError;
 use osi_stack::Limits;
-use osi_stack::acse::{AeQualifier, ApTitle, Apdu, AssociateSourceDiagnostic, ExternalList};
+use osi_stack::acse::{
+    AeQualifier, ApInvocation, ApTitle, Apdu, AssociateSourceDiagnostic, ExternalList,
+};
 use osi_stack::oid::Oid;
 use osi_stack::presentation::{
-    AbortPpdu, ContextList, Cp, Cpa, Cpr, Mode, PdvList, PdvValues, ResultList, UserData,
+    AbortPpdu, ContextIdList, ContextList, Cp, Cpa, Cpr, DeletionList, DeletionResultList, Mode,
+    PdvList, PdvValues, ResultList, Rs, Rsa, TypedData, UserData,
 };
 use osi_stack::rtse::{self, Rtab, Rtoac, Rtorj, Rtorq, Rttp, Rttr};
 use osi_stack::session::{Spdu, SpduKind, spdus};
@@ -241,12 +246,19 @@ impl Upper {
                     }
                     AbortPpdu::Aru(aru) => {
                         p.set("type", "ARU");
+                        p.set("mode", "normal");
+                        if let Some(list) = &aru.context_ids {
+                            p.set("context_ids", context_ids(list));
+                        }
                         pdvs(p, aru.user_data.as_ref())
                     }
                     AbortPpdu::Arp(arp) => {
                         p.set("type", "ARP");
                         if let Some(r) = arp.abort_reason {
                             p.set("provider_reason", J::U(r.0.unsigned_abs()));
+                        }
+                        if let Some(e) = arp.event_identifier {
+                            p.set("event_identifier", J::U(e.0.unsigned_abs()));
                         }
                         None
                     }
@@ -266,9 +278,51 @@ impl Upper {
                 x410 = Some(X410::Whole(Rttp::decode(data, &limits).map(Into::into)));
                 Ok(None)
             }
-            SpduKind::Dt | SpduKind::Fn | SpduKind::Dn | SpduKind::Td | SpduKind::Pt
-                if !data.is_empty() =>
-            {
+            // Context management (X.226 §7.3): S-TYPED-DATA carries AC, ACA or TTD;
+            // S-RESYNCHRONIZE request and response carry RS and RSA.
+            SpduKind::Td if !data.is_empty() => {
+                TypedData::decode(data, &limits).map(|td| match td {
+                    TypedData::Ac(ac) => {
+                        p.set("type", "AC");
+                        if let Some(list) = &ac.additions {
+                            p.set("contexts", contexts(list));
+                        }
+                        if let Some(list) = &ac.deletions {
+                            p.set("deleted_contexts", deleted(list));
+                        }
+                        pdvs(p, ac.user_data.as_ref())
+                    }
+                    TypedData::Aca(aca) => {
+                        p.set("type", "ACA");
+                        if let Some(list) = &aca.addition_results {
+                            p.set("results", results(list));
+                        }
+                        if let Some(list) = &aca.deletion_results {
+                            p.set("deletion_results", deletion_results(list));
+                        }
+                        pdvs(p, aca.user_data.as_ref())
+                    }
+                    TypedData::Ttd(ud) => {
+                        p.set("type", "TTD");
+                        pdvs(p, Some(&ud))
+                    }
+                })
+            }
+            SpduKind::Rs if !data.is_empty() => Rs::decode(data, &limits).map(|rs| {
+                p.set("type", "RS");
+                if let Some(list) = &rs.context_ids {
+                    p.set("context_ids", context_ids(list));
+                }
+                pdvs(p, rs.user_data.as_ref())
+            }),
+            SpduKind::Ra if !data.is_empty() => Rsa::decode(data, &limits).map(|rsa| {
+                p.set("type", "RSA");
+                if let Some(list) = &rsa.context_ids {
+                    p.set("context_ids", context_ids(list));
+                }
+                pdvs(p, rsa.user_data.as_ref())
+            }),
+            SpduKind::Dt | SpduKind::Fn | SpduKind::Dn | SpduKind::Pt if !data.is_empty() => {
                 UserData::decode(data, &limits).map(|ud| {
                     p.set("type", "TD");
                     pdvs(p, Some(&ud))
@@ -305,7 +359,8 @@ impl Upper {
                             out.acse = Some(acse_obj(&apdu));
                             self.rtse_in_acse(&apdu, &limits, &mut out);
                         }
-                        Err(e) => out.error = Some(decode_error(&e, 0)),
+                        // ACSE counts from the APDU; report the offset within the PPDU.
+                        Err(e) => out.error = Some(decode_error(&e, offset_in(data, v))),
                     }
                 }
                 // RTSE APDUs straight in a PDV of the RTSE context (P-DATA, PT, ARU).
@@ -491,6 +546,30 @@ fn contexts(list: &ContextList<'_>) -> J {
     )
 }
 
+/// The presentation-context-identifier-list of an ARU, RS or RSA.
+fn context_ids(list: &ContextIdList<'_>) -> J {
+    J::A(
+        list.iter()
+            .map(|c| {
+                let mut o = Obj::new();
+                o.set("id", J::U(c.id.unsigned_abs()));
+                o.set("transfer_syntax", oid_str(&c.transfer_syntax));
+                J::O(o)
+            })
+            .collect(),
+    )
+}
+
+/// The deletion list of an AC: context identifiers.
+fn deleted(list: &DeletionList<'_>) -> J {
+    J::A(list.iter().map(|id| J::U(id.unsigned_abs())).collect())
+}
+
+/// The deletion result list of an ACA: one code per deleted context.
+fn deletion_results(list: &DeletionResultList<'_>) -> J {
+    J::A(list.iter().map(|r| J::U(r.0.unsigned_abs())).collect())
+}
+
 fn results(list: &ResultList<'_>) -> J {
     J::A(
         list.iter()
@@ -563,6 +642,19 @@ fn ae_qualifier(o: &mut Obj, key: &'static str, q: Option<&AeQualifier<'_>>) {
     }
 }
 
+/// AP-title, AE-qualifier and invocation identifiers of one side, under the four `keys`.
+fn invocation(o: &mut Obj, keys: [&'static str; 4], who: &ApInvocation<'_>) {
+    let [title, qualifier, ap_id, ae_id] = keys;
+    ap_title(o, title, who.ap_title.as_ref());
+    ae_qualifier(o, qualifier, who.ae_qualifier.as_ref());
+    if let Some(v) = who.ap_invocation_id {
+        o.set(ap_id, J::I(v));
+    }
+    if let Some(v) = who.ae_invocation_id {
+        o.set(ae_id, J::I(v));
+    }
+}
+
 fn user_information(o: &mut Obj, list: Option<&ExternalList<'_>>) {
     if let Some(list) = list {
         let len: usize = list.iter().map(|e| value_len(&e.encoding)).sum();
@@ -577,17 +669,25 @@ fn acse_obj(apdu: &Apdu<'_>) -> Obj {
         Apdu::Aarq(a) => {
             o.set("type", "AARQ");
             o.set("application_context", oid_str(&a.application_context_name));
-            ap_title(&mut o, "called_ap_title", a.called.ap_title.as_ref());
-            ae_qualifier(
+            invocation(
                 &mut o,
-                "called_ae_qualifier",
-                a.called.ae_qualifier.as_ref(),
+                [
+                    "called_ap_title",
+                    "called_ae_qualifier",
+                    "called_ap_invocation_id",
+                    "called_ae_invocation_id",
+                ],
+                &a.called,
             );
-            ap_title(&mut o, "calling_ap_title", a.calling.ap_title.as_ref());
-            ae_qualifier(
+            invocation(
                 &mut o,
-                "calling_ae_qualifier",
-                a.calling.ae_qualifier.as_ref(),
+                [
+                    "calling_ap_title",
+                    "calling_ae_qualifier",
+                    "calling_ap_invocation_id",
+                    "calling_ae_invocation_id",
+                ],
+                &a.calling,
             );
             if let Some(m) = &a.mechanism_name {
                 o.set("mechanism", oid_str(m));
@@ -597,15 +697,15 @@ fn acse_obj(apdu: &Apdu<'_>) -> Obj {
         Apdu::Aare(a) => {
             o.set("type", "AARE");
             o.set("application_context", oid_str(&a.application_context_name));
-            ap_title(
+            invocation(
                 &mut o,
-                "responding_ap_title",
-                a.responding.ap_title.as_ref(),
-            );
-            ae_qualifier(
-                &mut o,
-                "responding_ae_qualifier",
-                a.responding.ae_qualifier.as_ref(),
+                [
+                    "responding_ap_title",
+                    "responding_ae_qualifier",
+                    "responding_ap_invocation_id",
+                    "responding_ae_invocation_id",
+                ],
+                &a.responding,
             );
             o.set("result", J::U(a.result.0.unsigned_abs()));
             let mut d = Obj::new();
@@ -642,6 +742,9 @@ fn acse_obj(apdu: &Apdu<'_>) -> Obj {
         Apdu::Abrt(a) => {
             o.set("type", "ABRT");
             o.set("abort_source", J::U(a.source.0.unsigned_abs()));
+            if let Some(d) = a.diagnostic {
+                o.set("abort_diagnostic", J::U(d.0.unsigned_abs()));
+            }
             user_information(&mut o, a.user_information.as_ref());
         }
     }
