@@ -281,3 +281,118 @@ pub fn rtse(data: &[u8]) {
         }
     }
 }
+
+/// The whole stack over one direction of a TCP stream: TPKT framing, class-0 DT checks and
+/// reassembly, the SPDUs of every TSDU, the PPDU each SPDU carries (chosen by the SPDU type as a
+/// receiver would), the ACSE APDUs in the ACSE-looking PDVs and the RTSE APDUs in EXTERNALs.
+/// Every layer is total; every error names a layer at or above the one decoding; the
+/// reassembly stays within `Limits`.
+pub fn stack(data: &[u8]) {
+    use osi_stack::acse::Apdu;
+    use osi_stack::cotp::Tsdu;
+    use osi_stack::presentation::{AbortPpdu, Cp, Cpa, Cpr, PdvValues, Rs, TypedData, UserData};
+    use osi_stack::session::{SpduKind, spdus};
+
+    let limits = Limits::default()
+        .with_max_tsdu(16 * 1024)
+        .with_max_segments(64);
+    let mut r = Reassembler::new(limits);
+    let mut frames = TpktFrames::new(data);
+    fn value_of<'a>(v: &PdvValues<'a>) -> Option<&'a [u8]> {
+        match *v {
+            PdvValues::SingleAsn1Type(b) | PdvValues::OctetAligned(b) => Some(b),
+            _ => None,
+        }
+    }
+    let upper = |bytes: &[u8]| {
+        // ACSE and RTSE inside the value, whichever it is.
+        if let Ok(apdu) = Apdu::decode(bytes, &limits) {
+            let info = match apdu {
+                Apdu::Aarq(a) => a.user_information,
+                Apdu::Aare(a) => a.user_information,
+                Apdu::Abrt(a) => a.user_information,
+                Apdu::Rlrq(a) => a.user_information,
+                Apdu::Rlre(a) => a.user_information,
+            };
+            for ext in info.iter().flat_map(|l| l.iter()) {
+                if let Some(v) = value_of(&ext.encoding) {
+                    let _ = osi_stack::rtse::Apdu::decode(v, &limits);
+                }
+            }
+        }
+    };
+    let user_data = |ud: Option<UserData<'_>>| {
+        for pdv in ud.iter().flat_map(|u| u.pdvs()) {
+            if let Some(v) = value_of(&pdv.values) {
+                upper(v);
+            }
+        }
+    };
+    for frame in frames.by_ref() {
+        let Ok(frame) = frame else { break };
+        let Ok(Tpdu::Dt(dt)) = Tpdu::decode(frame.payload) else {
+            continue;
+        };
+        if class0::check_dt(&dt).is_err() {
+            continue;
+        }
+        let tsdu = match r.push(&dt) {
+            Ok(Some(t)) => t,
+            Ok(None) => continue,
+            Err(e) => {
+                assert_eq!(e.layer(), Layer::Cotp);
+                continue;
+            }
+        };
+        assert!(r.pending_len() <= limits.max_tsdu);
+        let bytes: &[u8] = match &tsdu {
+            Tsdu::Whole(b) => b,
+            Tsdu::Reassembled(b) => b,
+        };
+        for spdu in spdus(bytes) {
+            let spdu = match spdu {
+                Ok(s) => s,
+                Err(e) => {
+                    assert_eq!(e.layer(), Layer::Session);
+                    break;
+                }
+            };
+            let ud = spdu.ss_user_data();
+            match spdu.kind() {
+                SpduKind::Cn => {
+                    if let Ok((cp, _)) = Cp::decode(ud, &limits) {
+                        user_data(cp.normal.and_then(|n| n.user_data));
+                    }
+                }
+                SpduKind::Ac => {
+                    if let Ok(cpa) = Cpa::decode(ud, &limits) {
+                        user_data(cpa.normal.and_then(|n| n.user_data));
+                    }
+                }
+                SpduKind::Rf => {
+                    if let Some(Ok(Cpr::Normal(n))) =
+                        spdu.refuse_user_data().map(|d| Cpr::decode(d, &limits))
+                    {
+                        user_data(n.user_data);
+                    }
+                }
+                SpduKind::Ab => {
+                    if let Ok(AbortPpdu::Aru(aru)) = AbortPpdu::decode(ud, &limits) {
+                        user_data(aru.user_data);
+                    }
+                }
+                SpduKind::Td => {
+                    let _ = TypedData::decode(ud, &limits);
+                }
+                SpduKind::Rs | SpduKind::Ra => {
+                    let _ = Rs::decode(ud, &limits);
+                }
+                _ => match UserData::decode(ud, &limits) {
+                    Ok(u) => user_data(Some(u)),
+                    Err(e) => assert_eq!(e.layer(), Layer::Presentation),
+                },
+            }
+        }
+    }
+    assert!(frames.consumed() <= data.len());
+}
