@@ -9,6 +9,8 @@ use std::fmt::Write as _;
 pub enum J {
     /// A non-negative integer.
     U(u64),
+    /// A signed integer.
+    I(i64),
     /// A boolean.
     B(bool),
     /// A string.
@@ -46,6 +48,12 @@ impl From<u8> for J {
 impl From<usize> for J {
     fn from(v: usize) -> Self {
         J::U(u64::try_from(v).unwrap_or(u64::MAX))
+    }
+}
+
+impl From<i64> for J {
+    fn from(v: i64) -> Self {
+        J::I(v)
     }
 }
 
@@ -170,6 +178,9 @@ fn write_obj(out: &mut String, o: &Obj) {
 fn write_value(out: &mut String, v: &J) {
     match v {
         J::U(n) => {
+            let _ = write!(out, "{n}");
+        }
+        J::I(n) => {
             let _ = write!(out, "{n}");
         }
         J::B(b) => out.push_str(if *b { "true" } else { "false" }),

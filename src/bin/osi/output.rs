@@ -117,6 +117,7 @@ fn scalar(key: &str, v: &J) -> String {
         J::U(n) if key == "code" => format!("{n:#04x}"),
         J::U(n) if key.ends_with("_ref") => format!("{n:#06x}"),
         J::U(n) => n.to_string(),
+        J::I(n) => n.to_string(),
         J::B(b) => b.to_string(),
         J::S(s) if s.is_empty() => "\"\"".to_owned(),
         J::S(s) if s.len() > 96 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
