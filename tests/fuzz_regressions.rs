@@ -5,6 +5,10 @@
 #[path = "../fuzz/oracles.rs"]
 mod oracles;
 
+#[cfg(feature = "arbitrary")]
+#[path = "../fuzz/association_ops.rs"]
+mod association_ops;
+
 mod common;
 use common::hex;
 
@@ -75,4 +79,130 @@ fn structured_round_trip_inputs() {
         n += 1;
     }
     assert!(n >= 2);
+}
+
+/// The association scenario (`fuzz/association_ops.rs`) over saved inputs and over a fixed set of
+/// pseudo-random byte strings, so the machine's invariants are checked without cargo-fuzz too.
+#[cfg(feature = "arbitrary")]
+#[test]
+fn association_scenarios() {
+    use arbitrary::{Arbitrary, Unstructured};
+
+    let run = |data: &[u8]| {
+        if let Ok(s) = association_ops::Scenario::arbitrary_take_rest(Unstructured::new(data)) {
+            let _ = association_ops::run(s);
+        }
+    };
+    let mut n = 0;
+    for folder in [
+        "testdata/fuzz_regression/association",
+        "testdata/fuzz_seeds/association",
+    ] {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
+        for entry in std::fs::read_dir(dir).into_iter().flatten() {
+            run(&std::fs::read(entry.unwrap().path()).unwrap());
+            n += 1;
+        }
+    }
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for len in (0..2000).map(|i| 16 + i % 400) {
+        let data: Vec<u8> = (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        run(&data);
+        n += 1;
+    }
+    assert!(n >= 2000);
+}
+
+/// The scenario checker on a hand-written happy path (association, data both ways, release),
+/// then the same with one octet changed in each delivery, so deep states are checked too.
+#[cfg(feature = "arbitrary")]
+#[test]
+fn association_scenario_happy_path_and_corruptions() {
+    use association_ops::{Op, Scenario, Side};
+
+    let deliver = |from, corrupt, at| Op::Deliver {
+        from,
+        chunk: 7,
+        corrupt,
+        at,
+        value: 0xff,
+    };
+    for at in 0..40u16 {
+        for corrupt_step in 0..6 {
+            let c = |step| corrupt_step == step && at > 0;
+            let ops = vec![
+                Op::Associate { called_tsel: 1 },
+                deliver(Side::Client, c(0), at),
+                deliver(Side::Server, c(1), at),
+                deliver(Side::Client, c(2), at),
+                Op::Accept,
+                deliver(Side::Server, c(3), at),
+                Op::SendData {
+                    context: 3,
+                    len: 3000,
+                },
+                Op::ServerSend { len: 20 },
+                deliver(Side::Client, c(4), at),
+                deliver(Side::Server, false, 0),
+                Op::Release,
+                deliver(Side::Client, c(5), at),
+                Op::ReleaseResponse(true),
+                deliver(Side::Server, false, 0),
+                Op::Wait {
+                    side: Side::Server,
+                    secs: 10,
+                },
+                Op::TransportClosed(Side::Server),
+            ];
+            let out = association_ops::run(Scenario {
+                client_tpdu_exp: 1,
+                server_tpdu_exp: 6,
+                with_services: true,
+                ops,
+            });
+            if at == 0 {
+                use osi_stack::association::Event;
+                let kinds = |v: &[Event]| {
+                    v.iter()
+                        .map(|e| {
+                            format!("{e:?}")
+                                .split(['(', ' '])
+                                .next()
+                                .unwrap()
+                                .to_owned()
+                        })
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(
+                    kinds(&out.client),
+                    [
+                        "TransportConnected",
+                        "Associated",
+                        "Data",
+                        "Released",
+                        "Closed"
+                    ]
+                );
+                assert_eq!(
+                    kinds(&out.server),
+                    [
+                        "TransportConnected",
+                        "AssociateIndication",
+                        "Associated",
+                        "Data",
+                        "ReleaseIndication",
+                        "Released",
+                        "Closed"
+                    ]
+                );
+            }
+        }
+    }
 }

@@ -234,3 +234,23 @@ fn codec_frames_and_unframes() {
     let mut bad = BytesMut::from(&[4u8, 0, 0, 7, 2, 0xf0, 0x80][..]);
     assert!(codec.decode(&mut bad).is_err());
 }
+
+#[tokio::test]
+async fn dial_an_rfc1278_presentation_address() {
+    bounded(async {
+        let dispatch = Dispatch::new(vec![Service::new("a").with_tsel(Selector::Is(tsel(b"A")))]);
+        let (addr, task, stop) = start(dispatch).await;
+        let paddr: osi_stack::address::PresentationAddress =
+            format!("\"A\"/Internet=127.0.0.1+{}", addr.port())
+                .parse()
+                .unwrap();
+        let (mut conn, _) = Dialer::new()
+            .associate_address(&paddr, Config::default(), AssociateRequest::mms())
+            .await
+            .unwrap();
+        assert!(conn.release().await.unwrap().released);
+        stop.send(()).unwrap();
+        assert_eq!(task.await.unwrap(), 1);
+    })
+    .await;
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::address::{PSel, SSel, TSel};
+use crate::address::{PSel, PresentationAddress, SSel, TSel};
 use crate::limits::Limits;
 use crate::oid::{Oid, OwnedOid};
 
@@ -221,6 +221,21 @@ impl AssociateRequest {
         self.called_ssel = ssel;
         self.called_psel = psel;
         self
+    }
+
+    /// The same request with the called selectors of an RFC 1278 presentation address
+    /// (`'00000001'H/'0001'H/'0001'H/Internet=192.0.2.1+102`); its network addresses are for
+    /// the dialer.
+    ///
+    /// ```
+    /// use osi_stack::association::AssociateRequest;
+    /// let addr = "\"mts\"/\"mts\"/\"mts\"/Internet=192.0.2.1".parse().unwrap();
+    /// let request = AssociateRequest::mms().with_called_address(&addr);
+    /// assert_eq!(request.called_tsel.unwrap().as_bytes(), b"mts");
+    /// ```
+    #[must_use]
+    pub fn with_called_address(self, address: &PresentationAddress) -> Self {
+        self.with_called_selectors(address.tsel, address.ssel, address.psel)
     }
 
     /// The same request with these calling selectors.

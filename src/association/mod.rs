@@ -271,6 +271,12 @@ impl Association {
             .fold(0, usize::saturating_add)
     }
 
+    /// Octets of peer input held: an incomplete TPKT frame plus the DTs of an incomplete TSDU.
+    /// Bounded by 65 535 plus [`Limits::max_tsdu`](crate::Limits::max_tsdu).
+    pub fn buffered_input(&self) -> usize {
+        self.rx.len().saturating_add(self.reassembly.pending_len())
+    }
+
     /// The next event for the application.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()

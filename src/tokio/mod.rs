@@ -489,6 +489,32 @@ impl Dialer {
         }
     }
 
+    /// [`Dialer::associate`] to the RFC 1006 endpoints of an RFC 1278 presentation address, in
+    /// order, with its selectors as the called selectors of `request`.
+    pub async fn associate_address(
+        &self,
+        address: &crate::address::PresentationAddress,
+        config: Config,
+        request: AssociateRequest,
+    ) -> Result<(Connection, Vec<Event>), DialError> {
+        let request = request.with_called_address(address);
+        let mut last = DialError::Io(io::Error::new(
+            io::ErrorKind::NotFound,
+            "the presentation address has no rfc 1006 network address",
+        ));
+        for (host, port) in address.rfc1006_endpoints() {
+            match self
+                .associate((host.as_str(), port), config.clone(), request.clone())
+                .await
+            {
+                Ok(ok) => return Ok(ok),
+                Err(e @ DialError::Io(_)) => last = e,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last)
+    }
+
     async fn attempt(
         &self,
         addr: &impl ToSocketAddrs,
