@@ -533,6 +533,36 @@ fn silence_is_ended_by_the_response_timer() {
     assert!(p.client.is_closed());
 }
 
+/// A responder told that TCP was accepted waits for the CR no longer than the response timer
+/// (before `handle_transport_accepted` a silent peer held it forever).
+#[test]
+fn a_silent_peer_is_dropped_by_the_responder_after_the_response_timer() {
+    let config = Config::default().with_response_timeout(Duration::from_secs(3));
+    let now = Instant::now();
+    let mut s = Association::responder(config.clone(), Dispatch::default(), None);
+    assert_eq!(s.poll_timeout(), None);
+    s.handle_transport_accepted(now);
+    assert_eq!(s.poll_timeout(), Some(now + Duration::from_secs(3)));
+    s.handle_timeout(now + Duration::from_secs(2));
+    assert_eq!(s.state(), State::AwaitCr);
+    s.handle_timeout(now + Duration::from_secs(3));
+    let ev = events(&mut s);
+    assert!(
+        matches!(&ev[0], Event::Aborted(a) if a.source == AbortSource::LocalProvider && a.layer == Layer::Cotp),
+        "{ev:?}"
+    );
+    assert_eq!(ev[1], Event::Closed);
+    // An initiator, and a responder past the CR, are not affected.
+    let mut c = Association::initiator(config);
+    c.handle_transport_accepted(now);
+    assert_eq!(c.poll_timeout(), None);
+    let mut p = Pair::default();
+    p.associate(AssociateRequest::mms(), AcceptResponse::default());
+    p.server.handle_transport_accepted(p.now);
+    assert_eq!(p.server.state(), State::Associated);
+    assert_eq!(p.server.poll_timeout(), None);
+}
+
 #[test]
 fn idle_lifetime_releases_the_association() {
     let config = Config::default().with_idle_lifetime(Some(Duration::from_secs(60)));

@@ -1,5 +1,7 @@
-//! Interoperability at the transport layer with real peers on loopback: python-snap7's S7 server
-//! and libiec61850's MMS server (`tests/peers/*.py`, installed by `.ci/peers.sh`).
+//! Interoperability with real peers on loopback: python-snap7's S7 server and libiec61850's MMS
+//! server at the transport layer, and (feature `cli`) `osi connect` against libiec61850's server
+//! and libiec61850's client against `osi listen` (`tests/peers/*.py`, installed by
+//! `.ci/peers.sh`).
 //!
 //! Each test starts its peer on a free 127.0.0.1 port, talks to it with bounded waits, and stops
 //! it by PID. The peers' Python is taken from `OSI_PEER_PYTHON`, or from the venv `.ci/peers.sh`
@@ -261,5 +263,291 @@ fn libiec61850_echoing_class_4_is_refused() {
         }
         // A fixed peer would answer class 0, which is fine too.
         Ok(_) => assert_eq!(cc.class_option.class(), 0),
+    }
+}
+
+/// `osi connect` and `osi listen` (feature `cli`) against libiec61850's server and client.
+#[cfg(feature = "cli")]
+mod cli {
+    use std::io::{BufRead, BufReader};
+    use std::process::{ChildStdout, Command, Stdio};
+    use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+    use std::time::Duration;
+
+    use serde_json::Value;
+
+    use super::{Peer, free_port, python, start};
+
+    /// How long one process may run before the test gives up on it.
+    const LIMIT: Duration = Duration::from_secs(60);
+    const POLLS: u32 = 1200;
+
+    /// The MMS initiate-request of libiec61850's client, as the AARQ's user-information carries
+    /// it (testdata/transcripts/libiec61850-client-reference.hex, frame 3).
+    const INITIATE_REQUEST: &str =
+        "a826800300fde881010582010583010aa416800101810305f100820c03ee1c00000408000079ef18";
+    /// libiec61850's server's initiate-response (the same transcript, frame 4).
+    const INITIATE_RESPONSE: &str =
+        "a926800300fde881010582010583010aa416800101810305f100820c03ee1c00000002000040ed18";
+    /// Confirmed requests, invoke ids 1 to 3: getNameList of the domains (from the transcript),
+    /// getNameList of the named variables of the peer script's domain OSISTACK, and a read of
+    /// OSISTACK/LLN0$ST$Mod$stVal (the transcript's requests with the script's names).
+    const REQUESTS: [&str; 3] = [
+        "a00e020101a109a003800109a1028000",
+        "a016020102a111a003800100a10a81084f5349535441434b",
+        "a02c020103a427a125a0233021a01fa11d1a084f5349535441434b1a114c4c4e30245354244d6f6424737456616c",
+    ];
+    /// An MMS conclude-request and its response.
+    const CONCLUDE: &str = "8b00=8c00";
+
+    /// Lines of a child's stdout, read on a thread.
+    fn lines(stdout: ChildStdout) -> Receiver<String> {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        rx
+    }
+
+    /// Every line until the process's stdout closes (bounded).
+    fn drain(rx: &Receiver<String>) -> Vec<Value> {
+        let mut all = Vec::new();
+        loop {
+            match rx.recv_timeout(LIMIT) {
+                Ok(l) => all.push(
+                    serde_json::from_str(&l).unwrap_or_else(|e| panic!("bad JSON {l:?}: {e}")),
+                ),
+                Err(RecvTimeoutError::Disconnected) => return all,
+                Err(RecvTimeoutError::Timeout) => panic!("stdout still open"),
+            }
+        }
+    }
+
+    /// Waits (bounded) for the process to exit; its exit code.
+    fn exit_code(p: &mut Peer, what: &str) -> i32 {
+        for _ in 0..POLLS {
+            if let Some(status) = p.child.try_wait().unwrap() {
+                let code = status.code().expect("an exit code, not a signal");
+                assert_ne!(code, 101, "{what} panicked");
+                return code;
+            }
+            std::thread::sleep(LIMIT / POLLS);
+        }
+        panic!("{what} did not exit within {LIMIT:?}");
+    }
+
+    fn events(records: &[Value]) -> Vec<&str> {
+        records
+            .iter()
+            .map(|r| r["event"].as_str().unwrap_or_default())
+            .collect()
+    }
+
+    /// Octets of lowercase hex.
+    fn octets(h: &str) -> Vec<u8> {
+        (0..h.len() / 2)
+            .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// Tag and invoke id of an MMS confirmed PDU (`a1 LEN 02 01 ID …`).
+    fn tag_and_invoke_id(pdu: &[u8]) -> (u8, u8) {
+        let skip = match pdu[1] {
+            0x81 => 3,
+            0x82 => 4,
+            _ => 2,
+        };
+        assert_eq!(&pdu[skip..skip + 2], [0x02, 0x01], "{pdu:02x?}");
+        (pdu[0], pdu[skip + 2])
+    }
+
+    /// `osi connect` → libiec61850's server: an MMS association (selectors, AP-titles and the
+    /// initiate-request of libiec61850's own client), three confirmed requests each answered
+    /// with a confirmed-response on the same invoke id, and an orderly release (RLRQ/RLRE).
+    #[test]
+    fn osi_connect_to_libiec61850_server() {
+        let Some(peer) = start("iec61850_server.py") else {
+            return;
+        };
+        let mut args: Vec<String> = [
+            "connect",
+            &format!("127.0.0.1:{}", peer.port),
+            "--calling-tsel",
+            "0001",
+            "--called-tsel",
+            "0001",
+            "--calling-ssel",
+            "0001",
+            "--called-ssel",
+            "0001",
+            "--calling-psel",
+            "00000001",
+            "--called-psel",
+            "00000001",
+            "--calling-ap-title",
+            "1.1.1.999",
+            "--calling-ae-qualifier",
+            "12",
+            "--called-ap-title",
+            "1.1.1.999.1",
+            "--called-ae-qualifier",
+            "12",
+            "--user-info",
+            INITIATE_REQUEST,
+            "--release",
+            "--format",
+            "json",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        for r in REQUESTS {
+            args.push("--send".to_owned());
+            args.push(format!("3={r}"));
+        }
+        let child = Command::new(env!("CARGO_BIN_EXE_osi"))
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start osi connect");
+        let mut osi = Peer { child, port: 0 };
+        let out = lines(osi.child.stdout.take().unwrap());
+        let code = exit_code(&mut osi, "osi connect");
+        let records = drain(&out);
+        eprintln!("osi connect → libiec61850: {records:#?}");
+        assert_eq!(code, 0);
+        assert_eq!(
+            events(&records),
+            [
+                "transport-connected",
+                "associated",
+                "data",
+                "data",
+                "data",
+                "released"
+            ]
+        );
+        assert_eq!(records[0]["tpdu_size"], 8192);
+        assert_eq!(records[1]["result"], 0);
+        assert_eq!(records[1]["user_info"], INITIATE_RESPONSE);
+        let contexts = records[1]["contexts"].as_array().unwrap();
+        assert!(contexts.iter().all(|c| c["result"] == 0), "{contexts:?}");
+        for (i, r) in records[2..5].iter().enumerate() {
+            assert_eq!(r["context"], 3);
+            let pdu = octets(r["data"].as_str().unwrap());
+            // confirmed-ResponsePDU with the request's invoke id.
+            assert_eq!(tag_and_invoke_id(&pdu), (0xa1, i as u8 + 1), "{r}");
+        }
+        // The domain list names the script's logical device.
+        assert!(
+            records[2]["data"]
+                .as_str()
+                .unwrap()
+                .contains("4f5349535441434b")
+        );
+        drop(peer);
+    }
+
+    /// libiec61850's client → `osi listen`: `IedConnection_connect` (AARQ with the
+    /// initiate-request, answered by `--accept-user-info` with an initiate-response) and
+    /// `IedConnection_release`, which sends an MMS conclude-request first and only sends
+    /// FN+RLRQ after the conclude-response: `--reply 8b00=8c00` gives it one. The client uses
+    /// no other MMS service. When libiec61850's connect race strikes (see the script), the
+    /// script says so and connects again; the last association must be the released one.
+    #[test]
+    fn libiec61850_client_to_osi_listen() {
+        let Some(python) = python() else {
+            let why = "no peer python: run `.ci/peers.sh` (or set OSI_PEER_PYTHON)";
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+            eprintln!("skipping the libiec61850 client interop test: {why}");
+            return;
+        };
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_osi"))
+            .args([
+                "listen",
+                &format!("127.0.0.1:{port}"),
+                "--accept-user-info",
+                INITIATE_RESPONSE,
+                "--reply",
+                CONCLUDE,
+                "--format",
+                "json",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start osi listen");
+        let mut listen = Peer { child, port };
+        let out = lines(listen.child.stdout.take().unwrap());
+        let first = out.recv_timeout(LIMIT).expect("osi listen printed nothing");
+        assert!(first.contains("\"listening\""), "{first}");
+
+        let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/peers/iec61850_client.py");
+        let child = Command::new(&python)
+            .arg(script)
+            .arg(port.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting the client with {}: {e}", python.display()));
+        let mut client = Peer { child, port };
+        let client_out = lines(client.child.stdout.take().unwrap());
+        let client_code = exit_code(&mut client, "the libiec61850 client");
+        let steps = drain(&client_out);
+        eprintln!("libiec61850 client: {steps:#?}");
+        // The listener runs on; read its records up to the release (bounded), then stop it.
+        let mut records = Vec::new();
+        if client_code == 0 {
+            while let Ok(line) = out.recv_timeout(LIMIT) {
+                let r: Value = serde_json::from_str(&line).unwrap();
+                let done = r["event"] == "released";
+                records.push(r);
+                if done {
+                    break;
+                }
+            }
+        }
+        drop(listen);
+        records.extend(drain(&out));
+        eprintln!("osi listen: {records:#?}");
+
+        assert_eq!(client_code, 0, "{steps:?}");
+        let step = |name: &str| steps.iter().rev().find(|s| s["step"] == name).cloned();
+        let races = steps.iter().filter(|s| s["step"] == "race").count() as u64;
+        let connect = step("connect").unwrap();
+        assert_eq!(connect["error"], 0);
+        assert_eq!(connect["attempt"], races + 1);
+        assert_eq!(step("release").unwrap()["error"], 0);
+        assert_eq!(step("closed").unwrap()["closed"], true);
+
+        // One association per attempt; the last one carried the conclude and was released.
+        let last: Vec<&Value> = records
+            .iter()
+            .filter(|r| r["association"] == races + 1)
+            .collect();
+        let names: Vec<&str> = last
+            .iter()
+            .map(|r| r["event"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            names,
+            ["transport-connected", "associated", "data", "released"]
+        );
+        let associated = last[1];
+        assert_eq!(associated["request_user_info"], INITIATE_REQUEST);
+        assert_eq!(associated["user_info"], INITIATE_RESPONSE);
+        assert_eq!(associated["called_tsel"], "0001");
+        assert_eq!(associated["called_psel"], "00000001");
+        assert_eq!(associated["application_context"], "1.0.9506.2.3");
+        // The conclude-request, answered by --reply.
+        assert_eq!(last[2]["data"], "8b00");
     }
 }

@@ -190,6 +190,31 @@ async fn abort_reaches_the_peer_and_large_data_survives() {
     .await;
 }
 
+/// A peer that connects and never sends a CR is dropped after the response time-out (before,
+/// the listener's responder waited for the CR forever).
+#[tokio::test]
+async fn a_silent_peer_is_dropped_after_the_response_timeout() {
+    bounded(async {
+        let config = Config::default().with_response_timeout(Duration::from_millis(100));
+        let mut listener = Listener::bind("127.0.0.1:0", config, Dispatch::default())
+            .await
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut conn = listener.accept().await.unwrap();
+        let mut seen = Vec::new();
+        while let Some(ev) = conn.next_event().await.unwrap() {
+            seen.push(ev);
+        }
+        assert!(
+            matches!(&seen[0], Event::Aborted(a) if a.source == AbortSource::LocalProvider),
+            "{seen:?}"
+        );
+        assert_eq!(seen.last(), Some(&Event::Closed));
+    })
+    .await;
+}
+
 #[test]
 fn codec_frames_and_unframes() {
     let mut codec = TpktCodec;

@@ -5,7 +5,8 @@
 //!
 //! Nothing here touches a socket, a clock or a random number generator. The owner:
 //!
-//! - feeds bytes received from TCP to [`Association::handle_input`], and tells it when TCP closed
+//! - feeds bytes received from TCP to [`Association::handle_input`], and tells it when TCP was
+//!   accepted (a responder, [`Association::handle_transport_accepted`]) and when it closed
 //!   ([`Association::handle_transport_closed`]);
 //! - sends what [`Association::poll_transmit`] returns, in order;
 //! - reads [`Association::poll_event`] until `None` after every call;
@@ -569,6 +570,15 @@ impl Association {
 
     // ------------------------------------------------------------------------------------
     // Input
+
+    /// The transport connection was accepted (responder): starts waiting for the CR, for at
+    /// most [`Config::response_timeout`]. Without this call a responder waits for the CR
+    /// without a time-out, since it has no clock. Does nothing in any other state.
+    pub fn handle_transport_accepted(&mut self, now: Instant) {
+        if self.role == Role::Responder && self.state == State::AwaitCr {
+            self.set_timer(Timer::Response, now);
+        }
+    }
 
     /// The transport connection closed (or was reset).
     pub fn handle_transport_closed(&mut self, _now: Instant) {

@@ -586,7 +586,10 @@ impl Listener {
         let reference = self.next_reference;
         self.next_reference = self.next_reference.checked_add(1).unwrap_or(1);
         let config = self.config.clone().with_local_reference(reference);
-        let association = Association::responder(config, self.dispatch.clone(), Some(peer.ip()));
+        let mut association =
+            Association::responder(config, self.dispatch.clone(), Some(peer.ip()));
+        // A peer that connects and sends no CR is dropped after the response time-out.
+        association.handle_transport_accepted(std::time::Instant::now());
         Ok(Connection::new(stream, association))
     }
 

@@ -1,13 +1,18 @@
 //! `osi`: the command line of `osi-stack` (contract: `spec/cli.md`).
 //!
-//! `osi dump` decodes pcap/pcapng captures and hex byte streams layer by layer (TPKT, COTP and
-//! TSDU reassembly today; session and the upper layers plug into [`upper`]).
+//! `osi dump` decodes pcap/pcapng captures and hex byte streams layer by layer (TPKT, COTP,
+//! TSDU reassembly, session and the upper layers in [`upper`]); `osi connect` and `osi listen`
+//! open and accept associations over the tokio adapter and report each event.
 
 #![forbid(unsafe_code)]
 
+mod args;
 mod capture;
+mod connect;
 mod dump;
+mod events;
 mod json;
+mod listen;
 mod output;
 mod stack;
 mod tcp;
@@ -28,11 +33,15 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Dump(dump::DumpArgs),
+    Connect(Box<connect::ConnectArgs>),
+    Listen(listen::ListenArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Dump(args) => dump::run(&args),
+        Command::Connect(args) => connect::run(&args),
+        Command::Listen(args) => listen::run(&args),
     }
 }

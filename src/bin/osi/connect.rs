@@ -1,0 +1,386 @@
+//! `osi connect`: open an association to a peer, send P-DATA, release or abort, and report every
+//! step (an "OSI ping").
+
+use std::io::{self, Write};
+use std::net::IpAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use osi_stack::address::{PSel, SSel, TSel};
+use osi_stack::association::{
+    AbortSource, ApAddress, AssociateRequest, Config, Event, PresentationContext,
+};
+use osi_stack::oid::{Oid, OwnedOid};
+use osi_stack::tokio::{Connection, DialError, Dialer};
+
+use crate::args::{self, ContextArg, Hex, SendArg};
+use crate::events::{Printer, Record, record};
+use crate::output::Format;
+
+/// Open an association to a peer and report each step.
+///
+/// Connects over TCP (RFC 1006), sends CR, then CN with CP and AARQ, and waits for the answer;
+/// then sends each --send P-DATA and waits for one P-DATA indication after each; then releases
+/// (RLRQ/RLRE) or aborts. Each event is printed as it happens: one line of text, or one JSON
+/// object a line with --format json (events transport-connected, associated, refused, data,
+/// released, release-refused, aborted, error).
+///
+/// Exit status: 0 when every step succeeded; 1 when the peer refused, aborted, did not answer
+/// in time or could not be reached (the reason is printed); 2 on a usage error.
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// The peer (a name or an address, and a port)
+    #[arg(value_name = "HOST:PORT")]
+    address: String,
+    /// Local address to connect from (dual-homed hosts)
+    #[arg(long, value_name = "ADDR")]
+    bind: Option<IpAddr>,
+    /// Calling transport selector (CR parameter C1)
+    #[arg(long, value_name = "HEX", value_parser = args::tsel)]
+    calling_tsel: Option<TSel>,
+    /// Called transport selector (CR parameter C2)
+    #[arg(long, value_name = "HEX", value_parser = args::tsel)]
+    called_tsel: Option<TSel>,
+    /// Calling session selector (CN)
+    #[arg(long, value_name = "HEX", value_parser = args::ssel)]
+    calling_ssel: Option<SSel>,
+    /// Called session selector (CN)
+    #[arg(long, value_name = "HEX", value_parser = args::ssel)]
+    called_ssel: Option<SSel>,
+    /// Calling presentation selector (CP)
+    #[arg(long, value_name = "HEX", value_parser = args::psel)]
+    calling_psel: Option<PSel>,
+    /// Called presentation selector (CP)
+    #[arg(long, value_name = "HEX", value_parser = args::psel)]
+    called_psel: Option<PSel>,
+    /// Proposed maximum TPDU size in octets
+    #[arg(long, value_name = "N", default_value = "8192", value_parser = args::tpdu_size)]
+    tpdu_size: usize,
+    /// ACSE application context name (1.0.9506.2.3 is MMS; 2.6.0.1.6 X.400 MTS transfer)
+    #[arg(long, value_name = "OID", default_value = "1.0.9506.2.3", value_parser = args::oid)]
+    application_context: OwnedOid,
+    /// A presentation context besides ACSE (repeatable; default 3=1.0.9506.2.1, MMS)
+    #[arg(long = "context", value_name = "ID=ABSTRACT_OID", value_parser = args::context)]
+    contexts: Vec<ContextArg>,
+    /// Calling AP-title (form 2)
+    #[arg(long, value_name = "OID", value_parser = args::oid)]
+    calling_ap_title: Option<OwnedOid>,
+    /// Calling AE-qualifier (form 2)
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    calling_ae_qualifier: Option<i64>,
+    /// Called AP-title (form 2)
+    #[arg(long, value_name = "OID", value_parser = args::oid)]
+    called_ap_title: Option<OwnedOid>,
+    /// Called AE-qualifier (form 2)
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    called_ae_qualifier: Option<i64>,
+    /// AARQ user-information: one BER value, sent as an EXTERNAL (single-ASN1-type) on the
+    /// first context
+    #[arg(long, value_name = "HEX", value_parser = args::hex)]
+    user_info: Option<Hex>,
+    /// P-DATA to send once associated, in order (repeatable); after each, wait for one P-DATA
+    /// indication or --timeout
+    #[arg(long = "send", value_name = "CTX=HEX", value_parser = args::send)]
+    sends: Vec<SendArg>,
+    /// End with an orderly release (the default)
+    #[arg(long, conflicts_with = "abort")]
+    release: bool,
+    /// End with an abort
+    #[arg(long)]
+    abort: bool,
+    /// Retry a failed open (connection refused, DR, ER) N times
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    retries: u32,
+    /// Wait between open retries, in seconds
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = args::seconds)]
+    open_interval: Duration,
+    /// Time-out of each step, in seconds (TCP connect, each answer of the peer)
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = args::seconds)]
+    timeout: Duration,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+fn complain(message: &str) {
+    let _ = writeln!(io::stderr(), "osi connect: {message}");
+}
+
+/// The association request of the flags, or a usage error.
+fn request(a: &ConnectArgs) -> Result<AssociateRequest, String> {
+    let contexts: Vec<PresentationContext> = if a.contexts.is_empty() {
+        vec![PresentationContext::ber(3, Oid::MMS_ABSTRACT_SYNTAX)]
+    } else {
+        a.contexts
+            .iter()
+            .map(|c| PresentationContext::ber(c.id, c.abstract_syntax.as_oid()))
+            .collect()
+    };
+    for (i, c) in contexts.iter().enumerate() {
+        if contexts.iter().take(i).any(|d| d.id == c.id) {
+            return Err(format!("--context {} is given twice", c.id));
+        }
+    }
+    if let Some(s) = a
+        .sends
+        .iter()
+        .find(|s| !contexts.iter().any(|c| c.id == s.context))
+    {
+        return Err(format!(
+            "--send {}=…: context {} is not proposed (see --context)",
+            s.context, s.context
+        ));
+    }
+    let mut r = AssociateRequest::new(a.application_context.clone())
+        .with_contexts(contexts)
+        .with_calling_selectors(a.calling_tsel, a.calling_ssel, a.calling_psel)
+        .with_called_selectors(a.called_tsel, a.called_ssel, a.called_psel);
+    r.calling = ApAddress {
+        ap_title: a.calling_ap_title.clone(),
+        ae_qualifier: a.calling_ae_qualifier,
+    };
+    r.called = ApAddress {
+        ap_title: a.called_ap_title.clone(),
+        ae_qualifier: a.called_ae_qualifier,
+    };
+    if let Some(info) = &a.user_info {
+        r = r.with_user_information(info.0.clone());
+    }
+    Ok(r)
+}
+
+/// Runs `osi connect`.
+pub fn run(a: &ConnectArgs) -> ExitCode {
+    let req = match request(a) {
+        Ok(r) => r,
+        Err(e) => {
+            complain(&e);
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            complain(&format!("cannot start the runtime: {e}"));
+            return ExitCode::from(1);
+        }
+    };
+    let mut run = Run {
+        printer: Printer::new(a.format),
+        failure: None,
+    };
+    runtime.block_on(run.connect(a, req));
+    match run.failure {
+        None => ExitCode::SUCCESS,
+        Some(why) => {
+            complain(&why);
+            ExitCode::from(1)
+        }
+    }
+}
+
+struct Run {
+    printer: Printer,
+    /// The first step that failed.
+    failure: Option<String>,
+}
+
+/// How waiting for an answer ended.
+enum Wait {
+    /// The awaited event came.
+    Done,
+    /// The association ended (aborted, closed).
+    Ended,
+    /// Nothing within the time-out.
+    TimedOut,
+}
+
+impl Run {
+    fn fail(&mut self, why: impl Into<String>) {
+        if self.failure.is_none() {
+            self.failure = Some(why.into());
+        }
+    }
+
+    fn error(&mut self, layer: &str, message: String) {
+        self.printer
+            .print(None, &Record::error(layer, message.clone()));
+        self.fail(message);
+    }
+
+    /// Prints an event; remembers refusals and aborts as failures.
+    fn event(&mut self, ev: &Event) {
+        if let Some(r) = record(ev) {
+            self.printer.print(None, &r);
+            if matches!(
+                ev,
+                Event::Refused(_) | Event::Aborted(_) | Event::ReleaseRefused
+            ) {
+                self.fail(r.text);
+            }
+        }
+    }
+
+    async fn connect(&mut self, a: &ConnectArgs, req: AssociateRequest) {
+        let dialer = Dialer::new()
+            .with_retries(a.retries)
+            .with_open_interval(a.open_interval)
+            .with_bind(a.bind)
+            .with_connect_timeout(a.timeout);
+        let config = Config::default()
+            .with_tpdu_size(a.tpdu_size)
+            .with_response_timeout(a.timeout)
+            .with_disconnect_wait(a.timeout);
+        let mut conn = match dialer.associate(a.address.as_str(), config, req).await {
+            Ok((conn, events)) => {
+                for ev in &events {
+                    self.event(ev);
+                }
+                conn
+            }
+            Err(DialError::Refused { events, .. }) => {
+                for ev in &events {
+                    self.event(ev);
+                }
+                return;
+            }
+            Err(DialError::Failed { events }) => {
+                for ev in &events {
+                    self.event(ev);
+                }
+                if self.failure.is_none() {
+                    self.error(
+                        "acse",
+                        "the association ended before it was accepted".to_owned(),
+                    );
+                }
+                return;
+            }
+            Err(DialError::Io(e)) => {
+                self.error("tcp", format!("{}: {e}", a.address));
+                return;
+            }
+            Err(e) => {
+                self.error("association", e.to_string());
+                return;
+            }
+        };
+        for s in &a.sends {
+            if let Err(e) = conn.send_data(s.context, &s.value).await {
+                self.error("presentation", format!("sending p-data: {e}"));
+                break;
+            }
+            match self.wait_data(&mut conn, a.timeout).await {
+                Wait::Done => {}
+                Wait::Ended => {
+                    self.fail("the association ended before the p-data was answered");
+                    return;
+                }
+                Wait::TimedOut => {
+                    self.error(
+                        "presentation",
+                        format!("no p-data indication within {} s", a.timeout.as_secs_f64()),
+                    );
+                    break;
+                }
+            }
+        }
+        if a.abort {
+            self.abort(&mut conn, a.timeout).await;
+        } else {
+            self.release(&mut conn, a.timeout).await;
+        }
+    }
+
+    /// Reads events until one P-DATA indication.
+    async fn wait_data(&mut self, conn: &mut Connection, timeout: Duration) -> Wait {
+        let waiting = async {
+            loop {
+                match conn.next_event().await {
+                    Ok(Some(ev @ Event::Data(_))) => {
+                        self.event(&ev);
+                        return Wait::Done;
+                    }
+                    Ok(Some(Event::ReleaseIndication)) => {
+                        // The peer releases first: agree, and report the step as failed.
+                        self.fail("the peer released the association before answering");
+                        if let Err(e) = conn.release_response(true).await {
+                            self.error("acse", format!("answering the release: {e}"));
+                        }
+                    }
+                    Ok(Some(ev)) => self.event(&ev),
+                    Ok(None) => return Wait::Ended,
+                    Err(e) => {
+                        self.error("tcp", e.to_string());
+                        return Wait::Ended;
+                    }
+                }
+            }
+        };
+        tokio::time::timeout(timeout, waiting)
+            .await
+            .unwrap_or(Wait::TimedOut)
+    }
+
+    async fn release(&mut self, conn: &mut Connection, timeout: Duration) {
+        // The association's response timer (--timeout) bounds the wait for the RLRE; the outer
+        // time-out only guards against a peer that keeps sending data.
+        let outer = timeout.saturating_add(timeout);
+        match tokio::time::timeout(outer, conn.release()).await {
+            Ok(Ok(outcome)) => {
+                for ev in &outcome.events {
+                    self.event(ev);
+                }
+                if !outcome.released {
+                    self.fail("the association was not released");
+                    if outcome.events.contains(&Event::ReleaseRefused) {
+                        self.abort(conn, timeout).await;
+                    }
+                }
+            }
+            Ok(Err(e)) => self.error("acse", format!("release: {e}")),
+            Err(_) => self.error(
+                "acse",
+                format!("no release response within {} s", outer.as_secs_f64()),
+            ),
+        }
+    }
+
+    async fn abort(&mut self, conn: &mut Connection, timeout: Duration) {
+        if let Err(e) = conn.abort().await {
+            self.error("acse", format!("abort: {e}"));
+            return;
+        }
+        // The aborting side waits (TIM, set to --timeout) for the peer to close the transport
+        // connection; the machine closes it itself when the peer does not.
+        let drain = async {
+            loop {
+                match conn.next_event().await {
+                    Ok(Some(ev)) => {
+                        if matches!(&ev, Event::Aborted(a) if a.source == AbortSource::LocalUser) {
+                            // This side's own abort: reported, not a failure.
+                            self.printer.event(None, &ev);
+                        } else {
+                            self.event(&ev);
+                        }
+                    }
+                    Ok(None) | Err(_) => return,
+                }
+            }
+        };
+        let outer = timeout.saturating_add(timeout);
+        if tokio::time::timeout(outer, drain).await.is_err() {
+            self.error(
+                "transport",
+                format!(
+                    "the connection did not close within {} s",
+                    outer.as_secs_f64()
+                ),
+            );
+        }
+    }
+}

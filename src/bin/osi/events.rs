@@ -1,0 +1,261 @@
+//! What `osi connect` and `osi listen` print: one record per association event, as one JSON
+//! object a line (keys of `spec/cli.md`) or as one readable line of text.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use osi_stack::Layer;
+use osi_stack::association::{ContextOutcome, Event};
+
+use crate::json::{J, Obj, hex};
+use crate::output::Format;
+
+/// One event to print: its name, its keys (without `event`) and its text form.
+pub struct Record {
+    /// The `event` key.
+    pub event: &'static str,
+    /// The other keys, in contract order.
+    pub obj: Obj,
+    /// One readable line.
+    pub text: String,
+}
+
+impl Record {
+    /// A record with no keys yet.
+    pub fn new(event: &'static str, text: impl Into<String>) -> Self {
+        Record {
+            event,
+            obj: Obj::new(),
+            text: text.into(),
+        }
+    }
+
+    /// An `error` record: something failed on this side (TCP, a time-out, a request).
+    pub fn error(layer: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        let mut r = Record::new("error", format!("error ({layer}): {message}"));
+        r.obj.set("layer", layer);
+        r.obj.set("message", message);
+        r
+    }
+}
+
+/// The layer names of the `refused`, `rejected`, `aborted` and `error` records: COTP (and
+/// TPKT) are "transport".
+pub fn layer_name(layer: Layer) -> &'static str {
+    match layer {
+        Layer::Tpkt | Layer::Cotp => "transport",
+        other => other.name(),
+    }
+}
+
+fn contexts_json(contexts: &[ContextOutcome]) -> J {
+    J::A(
+        contexts
+            .iter()
+            .map(|c| {
+                let mut o = Obj::new();
+                o.set("id", c.id);
+                if let Some(a) = &c.abstract_syntax {
+                    o.set("abstract_syntax", a.to_string());
+                }
+                o.set("result", c.result);
+                if let Some(r) = c.provider_reason {
+                    o.set("provider_reason", r);
+                }
+                J::O(o)
+            })
+            .collect(),
+    )
+}
+
+fn contexts_text(contexts: &[ContextOutcome]) -> String {
+    let parts: Vec<String> = contexts
+        .iter()
+        .map(|c| {
+            let what = match (c.result, c.provider_reason) {
+                (0, _) => "accepted".to_owned(),
+                (1, _) => "rejected by the user".to_owned(),
+                (_, Some(r)) => format!("rejected by the provider (reason {r})"),
+                (r, None) => format!("result {r}"),
+            };
+            match &c.abstract_syntax {
+                Some(a) => format!("{} ({a}) {what}", c.id),
+                None => format!("{} {what}", c.id),
+            }
+        })
+        .collect();
+    parts.join(", ")
+}
+
+/// The record of an association event; `None` for the events that are not printed (associate
+/// and release indications, which the commands answer themselves, and `Closed`).
+pub fn record(event: &Event) -> Option<Record> {
+    let r = match event {
+        Event::TransportConnected { tpdu_size } => {
+            let mut r = Record::new(
+                "transport-connected",
+                format!("transport connected, TPDU size {tpdu_size}"),
+            );
+            r.obj.set("tpdu_size", *tpdu_size);
+            r
+        }
+        Event::Associated(a) => {
+            let mut text = format!(
+                "associated: result {}; contexts {}",
+                a.result,
+                contexts_text(&a.contexts)
+            );
+            let mut r = Record::new("associated", String::new());
+            r.obj.set("result", a.result);
+            r.obj.set("contexts", contexts_json(&a.contexts));
+            if let Some(info) = &a.user_information {
+                r.obj.set("user_info", hex(info));
+                let _ = write!(text, "; user information {}", hex(info));
+            }
+            r.text = text;
+            r
+        }
+        Event::Refused(refusal) => {
+            let layer = layer_name(refusal.layer);
+            let mut r = Record::new(
+                "refused",
+                match refusal.code {
+                    Some(c) => format!(
+                        "refused by the peer's {layer} layer (code {c}): {}",
+                        refusal.reason
+                    ),
+                    None => format!("refused by the peer's {layer} layer: {}", refusal.reason),
+                },
+            );
+            r.obj.set("layer", layer);
+            r.obj.set("reason", refusal.reason.clone());
+            if let Some(c) = refusal.code {
+                r.obj.set("code", c);
+            }
+            if let Some(info) = &refusal.user_information {
+                r.obj.set("user_info", hex(info));
+            }
+            r
+        }
+        Event::Rejected(rejection) => {
+            let layer = layer_name(rejection.layer);
+            let mut r = Record::new(
+                "rejected",
+                format!(
+                    "rejected at the {layer} layer (code {}): {}",
+                    rejection.code, rejection.diagnostic
+                ),
+            );
+            r.obj.set("layer", layer);
+            r.obj.set("reason", rejection.diagnostic.clone());
+            if let Some(s) = &rejection.received {
+                r.obj.set("selector", hex(s));
+            }
+            r.obj.set("code", rejection.code);
+            r
+        }
+        Event::Data(d) => {
+            let mut r = Record::new(
+                "data",
+                match d.context_id {
+                    Some(c) => format!("data on context {c}: {}", hex(&d.value)),
+                    None => format!("data (simply encoded): {}", hex(&d.value)),
+                },
+            );
+            if let Some(c) = d.context_id {
+                r.obj.set("context", c);
+            }
+            r.obj.set("data", hex(&d.value));
+            r
+        }
+        Event::Released { collision } => {
+            let mut r = Record::new(
+                "released",
+                if *collision {
+                    "released (release collision)"
+                } else {
+                    "released"
+                },
+            );
+            if *collision {
+                r.obj.set("collision", true);
+            }
+            r
+        }
+        Event::ReleaseRefused => Record::new("release-refused", "the peer refused to release"),
+        Event::Aborted(a) => {
+            let layer = layer_name(a.layer);
+            let mut r = Record::new(
+                "aborted",
+                format!("aborted by {} ({layer}): {}", a.source.name(), a.reason),
+            );
+            r.obj.set("source", a.source.name());
+            r.obj.set("layer", layer);
+            r.obj.set("reason", a.reason.clone());
+            r
+        }
+        _ => return None,
+    };
+    Some(r)
+}
+
+/// Which association of `osi listen` a record belongs to.
+pub struct Tag<'a> {
+    /// 1-based number of the transport connection.
+    pub association: u64,
+    /// The service it matched, once known.
+    pub service: Option<&'a str>,
+}
+
+/// Writes records to stdout, one line each, flushed (a line-buffered stdout). A closed stdout
+/// is ignored: the commands go on and exit with the status of the association.
+#[derive(Debug, Clone, Copy)]
+pub struct Printer {
+    format: Format,
+}
+
+impl Printer {
+    /// Records in `format`.
+    pub fn new(format: Format) -> Self {
+        Printer { format }
+    }
+
+    /// Prints `record`, tagged for `osi listen`.
+    pub fn print(&self, tag: Option<&Tag<'_>>, record: &Record) {
+        let line = match self.format {
+            Format::Json => {
+                let mut o = Obj::new();
+                o.set("event", record.event);
+                if let Some(t) = tag {
+                    o.set("association", t.association);
+                    if let Some(s) = t.service {
+                        o.set("service", s);
+                    }
+                }
+                o.extend(record.obj.clone());
+                o.to_json()
+            }
+            Format::Text => match tag {
+                Some(Tag {
+                    association,
+                    service: Some(s),
+                }) => format!("#{association} [{s}] {}", record.text),
+                Some(Tag {
+                    association,
+                    service: None,
+                }) => format!("#{association} {}", record.text),
+                None => record.text.clone(),
+            },
+        };
+        let mut out = io::stdout().lock();
+        let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+    }
+
+    /// Prints the record of `event`, if it has one.
+    pub fn event(&self, tag: Option<&Tag<'_>>, event: &Event) {
+        if let Some(r) = record(event) {
+            self.print(tag, &r);
+        }
+    }
+}
