@@ -203,23 +203,9 @@ impl Dispatch {
         (0..self.services.len()).collect()
     }
 
-    /// Keeps the candidates for which `keep` holds; returns the names of those dropped, for
-    /// diagnostics.
-    pub(crate) fn filter(
-        &self,
-        candidates: &mut Vec<usize>,
-        mut keep: impl FnMut(&Service) -> bool,
-    ) -> Vec<String> {
-        let mut dropped = Vec::new();
-        candidates.retain(|&i| match self.services.get(i) {
-            Some(s) if keep(s) => true,
-            Some(s) => {
-                dropped.push(s.name.clone());
-                false
-            }
-            None => false,
-        });
-        dropped
+    /// Keeps the candidates for which `keep` holds.
+    pub(crate) fn filter(&self, candidates: &mut Vec<usize>, keep: impl Fn(&Service) -> bool) {
+        candidates.retain(|&i| self.services.get(i).is_some_and(&keep));
     }
 
     /// A list of what the given candidates configure, for a diagnostic.

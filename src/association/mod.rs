@@ -767,6 +767,41 @@ impl Association {
         }));
     }
 
+    /// Narrows the candidate services to those `keep` accepts (nothing to do with an empty
+    /// table). When none is left, reports the rejection with the value received (`what`, its
+    /// octets when it is a selector, how to print it) and what the candidates had configured, and
+    /// returns `false`: the caller refuses at its layer.
+    fn narrow(
+        &mut self,
+        layer: Layer,
+        code: i64,
+        (what, received, shown): (&str, Option<&[u8]>, String),
+        keep: impl Fn(&Service) -> bool,
+        configured: impl Fn(&Service) -> String,
+    ) -> bool {
+        if self.dispatch.is_empty() {
+            return true;
+        }
+        let before = self.candidates.clone();
+        self.dispatch.filter(&mut self.candidates, keep);
+        if !self.candidates.is_empty() {
+            return true;
+        }
+        let configured = self.dispatch.describe(&before, configured);
+        let verdict = if what.starts_with("called") {
+            "matches no service"
+        } else {
+            "is not allowed"
+        };
+        self.rejected(
+            layer,
+            code,
+            format!("{what} {shown} {verdict} (configured: {configured})"),
+            received,
+        );
+        false
+    }
+
     fn on_cr(&mut self, cr: &cotp::Connect<'_>, raw: &[u8], now: Instant) {
         let refuse = |a: &mut Self, refusal: class0::Refusal| {
             let mut out = Vec::new();
@@ -787,78 +822,52 @@ impl Association {
                 return;
             }
         };
-        if !self.dispatch.is_empty() {
-            let called = cr.called_tsel();
-            let before = self.candidates.clone();
-            self.dispatch
-                .filter(&mut self.candidates, |s| s.tsel.matches(called));
-            if self.candidates.is_empty() {
-                let configured = self.dispatch.describe(&before, |s| s.tsel.to_string());
-                self.rejected(
-                    Layer::Cotp,
-                    i64::from(DisconnectReason::ADDRESS_UNKNOWN.0),
-                    format!(
-                        "called t-selector {} matches no service (configured: {configured})",
-                        show_selector(called)
-                    ),
-                    called,
-                );
-                refuse(
-                    self,
-                    class0::Refusal::Disconnect(DisconnectReason::ADDRESS_UNKNOWN),
-                );
-                return;
-            }
-            let before = self.candidates.clone();
-            let peer = self.peer_ip;
-            self.dispatch
-                .filter(&mut self.candidates, |s| s.allows_peer(peer));
-            if self.candidates.is_empty() {
-                let configured = self.dispatch.describe(&before, |s| {
-                    s.allowed_peers
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("|")
-                });
-                self.rejected(
-                    Layer::Cotp,
-                    i64::from(DisconnectReason::NOT_SPECIFIED.0),
-                    format!(
-                        "calling address {} is not allowed (allowed: {configured})",
-                        peer.map_or_else(|| "unknown".to_owned(), |p| p.to_string())
-                    ),
-                    None,
-                );
-                refuse(
-                    self,
-                    class0::Refusal::Disconnect(DisconnectReason::NOT_SPECIFIED),
-                );
-                return;
-            }
-            let calling = cr.calling_tsel();
-            let before = self.candidates.clone();
-            self.dispatch
-                .filter(&mut self.candidates, |s| s.calling_tsel.matches(calling));
-            if self.candidates.is_empty() {
-                let configured = self
-                    .dispatch
-                    .describe(&before, |s| s.calling_tsel.to_string());
-                self.rejected(
-                    Layer::Cotp,
-                    i64::from(DisconnectReason::NOT_SPECIFIED.0),
-                    format!(
-                        "calling t-selector {} is not allowed (configured: {configured})",
-                        show_selector(calling)
-                    ),
-                    calling,
-                );
-                refuse(
-                    self,
-                    class0::Refusal::Disconnect(DisconnectReason::NOT_SPECIFIED),
-                );
-                return;
-            }
+        let called = cr.called_tsel();
+        if !self.narrow(
+            Layer::Cotp,
+            i64::from(DisconnectReason::ADDRESS_UNKNOWN.0),
+            ("called t-selector", called, show_selector(called)),
+            |s| s.tsel.matches(called),
+            |s| s.tsel.to_string(),
+        ) {
+            refuse(
+                self,
+                class0::Refusal::Disconnect(DisconnectReason::ADDRESS_UNKNOWN),
+            );
+            return;
+        }
+        let peer = self.peer_ip;
+        let shown = peer.map_or_else(|| "unknown".to_owned(), |p| p.to_string());
+        if !self.narrow(
+            Layer::Cotp,
+            i64::from(DisconnectReason::NOT_SPECIFIED.0),
+            ("calling address", None, shown),
+            |s| s.allows_peer(peer),
+            |s| {
+                let allowed: Vec<String> =
+                    s.allowed_peers.iter().map(ToString::to_string).collect();
+                allowed.join("|")
+            },
+        ) {
+            refuse(
+                self,
+                class0::Refusal::Disconnect(DisconnectReason::NOT_SPECIFIED),
+            );
+            return;
+        }
+        let calling = cr.calling_tsel();
+        if !self.narrow(
+            Layer::Cotp,
+            i64::from(DisconnectReason::NOT_SPECIFIED.0),
+            ("calling t-selector", calling, show_selector(calling)),
+            |s| s.calling_tsel.matches(calling),
+            |s| s.calling_tsel.to_string(),
+        ) {
+            refuse(
+                self,
+                class0::Refusal::Disconnect(DisconnectReason::NOT_SPECIFIED),
+            );
+            return;
         }
         let Ok(params) = accepted.cc_params() else {
             self.close();
@@ -875,21 +884,10 @@ impl Association {
         }
         self.send_tpdu(&out);
         self.tpdu_size = accepted.tpdu_size;
-        self.indication = Some(Box::new(AssociateIndication {
-            service: None,
-            service_name: None,
-            calling_tsel: accepted.calling_tsel.map(Bytes::copy_from_slice),
-            called_tsel: accepted.called_tsel.map(Bytes::copy_from_slice),
-            calling_ssel: None,
-            called_ssel: None,
-            calling_psel: None,
-            called_psel: None,
-            application_context: Oid::MMS_APPLICATION_CONTEXT.to_owned_oid(),
-            calling_ap_title: None,
-            calling_ae_qualifier: None,
-            contexts: Vec::new(),
-            user_information: None,
-        }));
+        let mut indication = Box::new(empty_indication());
+        indication.calling_tsel = accepted.calling_tsel.map(Bytes::copy_from_slice);
+        indication.called_tsel = accepted.called_tsel.map(Bytes::copy_from_slice);
+        self.indication = Some(indication);
         self.events.push_back(Event::TransportConnected {
             tpdu_size: self.tpdu_size,
         });
@@ -1257,44 +1255,26 @@ impl Association {
             );
             return Ok(());
         }
-        if !self.dispatch.is_empty() {
-            let before = self.candidates.clone();
-            self.dispatch
-                .filter(&mut self.candidates, |s| s.ssel.matches(called_ssel));
-            if self.candidates.is_empty() {
-                let configured = self.dispatch.describe(&before, |s| s.ssel.to_string());
-                self.rejected(
-                    Layer::Session,
-                    i64::from(RefuseReason::SELECTOR_UNKNOWN.0),
-                    format!(
-                        "called s-selector {} matches no service (configured: {configured})",
-                        show_selector(called_ssel)
-                    ),
-                    called_ssel,
-                );
-                self.refuse_cn(RefuseWith::Session(RefuseReason::SELECTOR_UNKNOWN), now);
-                return Ok(());
-            }
-            let calling = spdu.calling_session_selector();
-            let before = self.candidates.clone();
-            self.dispatch
-                .filter(&mut self.candidates, |s| s.calling_ssel.matches(calling));
-            if self.candidates.is_empty() {
-                let configured = self
-                    .dispatch
-                    .describe(&before, |s| s.calling_ssel.to_string());
-                self.rejected(
-                    Layer::Session,
-                    i64::from(RefuseReason::USER_NO_REASON.0),
-                    format!(
-                        "calling s-selector {} is not allowed (configured: {configured})",
-                        show_selector(calling)
-                    ),
-                    calling,
-                );
-                self.refuse_cn(RefuseWith::Session(RefuseReason::USER_NO_REASON), now);
-                return Ok(());
-            }
+        if !self.narrow(
+            Layer::Session,
+            i64::from(RefuseReason::SELECTOR_UNKNOWN.0),
+            ("called s-selector", called_ssel, show_selector(called_ssel)),
+            |s| s.ssel.matches(called_ssel),
+            |s| s.ssel.to_string(),
+        ) {
+            self.refuse_cn(RefuseWith::Session(RefuseReason::SELECTOR_UNKNOWN), now);
+            return Ok(());
+        }
+        let calling = spdu.calling_session_selector();
+        if !self.narrow(
+            Layer::Session,
+            i64::from(RefuseReason::USER_NO_REASON.0),
+            ("calling s-selector", calling, show_selector(calling)),
+            |s| s.calling_ssel.matches(calling),
+            |s| s.calling_ssel.to_string(),
+        ) {
+            self.refuse_cn(RefuseWith::Session(RefuseReason::USER_NO_REASON), now);
+            return Ok(());
         }
         if let Some(ind) = self.indication.as_mut() {
             ind.calling_ssel = spdu.calling_session_selector().map(Bytes::copy_from_slice);
@@ -1330,50 +1310,32 @@ impl Association {
         };
         let called_psel = normal.called_selector;
         self.answer.responding_psel = called_psel.filter(|s| !s.is_empty()).map(<[u8]>::to_vec);
-        if !self.dispatch.is_empty() {
-            let before = self.candidates.clone();
-            self.dispatch
-                .filter(&mut self.candidates, |s| s.psel.matches(called_psel));
-            if self.candidates.is_empty() {
-                let configured = self.dispatch.describe(&before, |s| s.psel.to_string());
-                self.rejected(
-                    Layer::Presentation,
-                    ProviderReason::CALLED_PRESENTATION_ADDRESS_UNKNOWN.0,
-                    format!(
-                        "called p-selector {} matches no service (configured: {configured})",
-                        show_selector(called_psel)
-                    ),
-                    called_psel,
-                );
-                self.refuse_cn(
-                    RefuseWith::Presentation(ProviderReason::CALLED_PRESENTATION_ADDRESS_UNKNOWN),
-                    now,
-                );
-                return Ok(());
-            }
-            let calling = normal.calling_selector;
-            let before = self.candidates.clone();
-            self.dispatch
-                .filter(&mut self.candidates, |s| s.calling_psel.matches(calling));
-            if self.candidates.is_empty() {
-                let configured = self
-                    .dispatch
-                    .describe(&before, |s| s.calling_psel.to_string());
-                self.rejected(
-                    Layer::Presentation,
-                    ProviderReason::REASON_NOT_SPECIFIED.0,
-                    format!(
-                        "calling p-selector {} is not allowed (configured: {configured})",
-                        show_selector(calling)
-                    ),
-                    calling,
-                );
-                self.refuse_cn(
-                    RefuseWith::Presentation(ProviderReason::REASON_NOT_SPECIFIED),
-                    now,
-                );
-                return Ok(());
-            }
+        if !self.narrow(
+            Layer::Presentation,
+            ProviderReason::CALLED_PRESENTATION_ADDRESS_UNKNOWN.0,
+            ("called p-selector", called_psel, show_selector(called_psel)),
+            |s| s.psel.matches(called_psel),
+            |s| s.psel.to_string(),
+        ) {
+            self.refuse_cn(
+                RefuseWith::Presentation(ProviderReason::CALLED_PRESENTATION_ADDRESS_UNKNOWN),
+                now,
+            );
+            return Ok(());
+        }
+        let calling = normal.calling_selector;
+        if !self.narrow(
+            Layer::Presentation,
+            ProviderReason::REASON_NOT_SPECIFIED.0,
+            ("calling p-selector", calling, show_selector(calling)),
+            |s| s.calling_psel.matches(calling),
+            |s| s.calling_psel.to_string(),
+        ) {
+            self.refuse_cn(
+                RefuseWith::Presentation(ProviderReason::REASON_NOT_SPECIFIED),
+                now,
+            );
+            return Ok(());
         }
         // Contexts: ACSE and, for the application, what the first candidate service accepts.
         let accepts: Vec<crate::oid::OwnedOid> = self
@@ -1482,66 +1444,55 @@ impl Association {
             Some(AeQualifier::Form2(q)) => Some(q),
             _ => None,
         };
-        if !self.dispatch.is_empty() {
-            let before = self.candidates.clone();
-            self.dispatch.filter(&mut self.candidates, |s| {
+        let refuse_acse = |a: &mut Self, diag| {
+            a.refuse_cn(
+                RefuseWith::Acse(
+                    AssociateResult::REJECTED_PERMANENT,
+                    AssociateSourceDiagnostic::User(diag),
+                ),
+                now,
+            );
+        };
+        let diag = acse::UserDiagnostic::CALLED_AP_TITLE_NOT_RECOGNIZED;
+        if !self.narrow(
+            Layer::Acse,
+            diag.0,
+            (
+                "called ap-title",
+                None,
+                called_title.map_or_else(|| "none".to_owned(), |t| t.to_string()),
+            ),
+            |s| {
                 s.ap_title
                     .as_ref()
                     .is_none_or(|t| Some(t.as_oid()) == called_title)
-            });
-            if self.candidates.is_empty() {
-                let configured = self.dispatch.describe(&before, |s| {
-                    s.ap_title
-                        .as_ref()
-                        .map_or_else(|| "any".to_owned(), ToString::to_string)
-                });
-                let diag = acse::UserDiagnostic::CALLED_AP_TITLE_NOT_RECOGNIZED;
-                self.rejected(
-                    Layer::Acse,
-                    diag.0,
-                    format!(
-                        "called ap-title {} matches no service (configured: {configured})",
-                        called_title.map_or_else(|| "none".to_owned(), |t| t.to_string())
-                    ),
-                    None,
-                );
-                self.refuse_cn(
-                    RefuseWith::Acse(
-                        AssociateResult::REJECTED_PERMANENT,
-                        AssociateSourceDiagnostic::User(diag),
-                    ),
-                    now,
-                );
-                return Ok(());
-            }
-            let before = self.candidates.clone();
-            self.dispatch.filter(&mut self.candidates, |s| {
-                s.ae_qualifier.is_none_or(|q| Some(q) == called_qualifier)
-            });
-            if self.candidates.is_empty() {
-                let configured = self.dispatch.describe(&before, |s| {
-                    s.ae_qualifier
-                        .map_or_else(|| "any".to_owned(), |q| q.to_string())
-                });
-                let diag = acse::UserDiagnostic::CALLED_AE_QUALIFIER_NOT_RECOGNIZED;
-                self.rejected(
-                    Layer::Acse,
-                    diag.0,
-                    format!(
-                        "called ae-qualifier {} matches no service (configured: {configured})",
-                        called_qualifier.map_or_else(|| "none".to_owned(), |q| q.to_string())
-                    ),
-                    None,
-                );
-                self.refuse_cn(
-                    RefuseWith::Acse(
-                        AssociateResult::REJECTED_PERMANENT,
-                        AssociateSourceDiagnostic::User(diag),
-                    ),
-                    now,
-                );
-                return Ok(());
-            }
+            },
+            |s| {
+                s.ap_title
+                    .as_ref()
+                    .map_or_else(|| "any".to_owned(), ToString::to_string)
+            },
+        ) {
+            refuse_acse(self, diag);
+            return Ok(());
+        }
+        let diag = acse::UserDiagnostic::CALLED_AE_QUALIFIER_NOT_RECOGNIZED;
+        if !self.narrow(
+            Layer::Acse,
+            diag.0,
+            (
+                "called ae-qualifier",
+                None,
+                called_qualifier.map_or_else(|| "none".to_owned(), |q| q.to_string()),
+            ),
+            |s| s.ae_qualifier.is_none_or(|q| Some(q) == called_qualifier),
+            |s| {
+                s.ae_qualifier
+                    .map_or_else(|| "any".to_owned(), |q| q.to_string())
+            },
+        ) {
+            refuse_acse(self, diag);
+            return Ok(());
         }
         self.service = self.candidates.first().copied();
         let service_name = self.service().map(|s| s.name.clone());
