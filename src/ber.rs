@@ -304,7 +304,51 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads the next element.
+    ///
+    /// The common element (one identifier octet, a definite length in short form or as
+    /// `81 xx` / `82 xx xx`, contents within the input) is read inline; anything else (high tag
+    /// numbers, longer or indefinite lengths, end-of-contents, every error) goes through
+    /// [`Reader::read_general`], which reads the same elements the same way.
+    #[inline]
     pub(crate) fn read(&mut self) -> Result<Tlv<'a>, DecodeError> {
+        if let [id, l0, after @ ..] = self.rest {
+            let (id, l0) = (*id, *l0);
+            // Not the high-tag-number form, not end-of-contents.
+            let one_octet_id = id & 0x1f != 0x1f && (id, l0) != (0, 0);
+            // (contents length, header length)
+            let definite = match (l0, after) {
+                (0..=0x7f, _) => Some((usize::from(l0), 2usize)),
+                (0x81, [l, ..]) => Some((usize::from(*l), 3)),
+                (0x82, [h, l, ..]) => Some((usize::from(u16::from_be_bytes([*h, *l])), 4)),
+                _ => None,
+            };
+            if let (true, Some((len, hl))) = (one_octet_id, definite) {
+                if let Some((raw, rest)) = self.rest.split_at_checked(hl.saturating_add(len)) {
+                    let start = self.pos;
+                    let tlv = Tlv {
+                        tag: Tag {
+                            class: id >> 6,
+                            constructed: id & 0x20 != 0,
+                            number: u32::from(id & 0x1f),
+                        },
+                        offset: start,
+                        content_offset: start.saturating_add(hl),
+                        content: raw.get(hl..).unwrap_or_default(),
+                        raw,
+                        depth: self.depth,
+                    };
+                    self.rest = rest;
+                    self.pos = start.saturating_add(raw.len());
+                    return Ok(tlv);
+                }
+            }
+        }
+        self.read_general()
+    }
+
+    /// Reads the next element, whatever its form (see [`Reader::read`]).
+    #[inline(never)]
+    fn read_general(&mut self) -> Result<Tlv<'a>, DecodeError> {
         let ctx = self.ctx;
         let start = self.pos;
         if self.rest.first() == Some(&0) && self.rest.get(1) == Some(&0) {
@@ -359,9 +403,17 @@ impl<'a> Reader<'a> {
         class: u8,
         number: u32,
     ) -> Result<Option<Tlv<'a>>, DecodeError> {
-        match self.peek_tag() {
-            Some(t) if t.is(class, number) => self.read().map(Some),
-            _ => Ok(None),
+        // A one-octet identifier names the tag without parsing the header twice. Reading an
+        // element whose header then proves malformed fails here, where peeking would have
+        // answered "no" and left the same failing read to the caller's next step.
+        let matches = match self.rest.first() {
+            Some(&id) if id & 0x1f != 0x1f => id >> 6 == class && u32::from(id & 0x1f) == number,
+            _ => self.peek_tag().is_some_and(|t| t.is(class, number)),
+        };
+        if matches {
+            self.read().map(Some)
+        } else {
+            Ok(None)
         }
     }
 
@@ -781,6 +833,90 @@ mod tests {
         assert!(matches!(e.kind(), DecodeErrorKind::Ber { .. }));
     }
 
+    type Outcome<'a> = (
+        Result<(Tag, usize, usize, &'a [u8], &'a [u8], usize), DecodeError>,
+        &'a [u8],
+        usize,
+    );
+
+    fn outcome<'a>(
+        r: &mut Reader<'a>,
+        read: fn(&mut Reader<'a>) -> Result<Tlv<'a>, DecodeError>,
+    ) -> Outcome<'a> {
+        let t = read(r).map(|t| (t.tag, t.offset, t.content_offset, t.content, t.raw, t.depth));
+        (t, r.rest, r.pos)
+    }
+
+    #[test]
+    fn fast_read_agrees_with_the_general_one() {
+        // Every identifier and first length octet, with a few following octets and tails.
+        let follow: [&[u8]; 6] = [
+            &[],
+            &[0x00],
+            &[0x01],
+            &[0x00, 0x03],
+            &[0x02, 0x00],
+            &[0xff, 0xff],
+        ];
+        let mut b = Vec::new();
+        for id in 0..=255u8 {
+            for l0 in 0..=255u8 {
+                for f in follow {
+                    for tail in [0usize, 1, 2, 300] {
+                        b.clear();
+                        b.extend_from_slice(&[id, l0]);
+                        b.extend_from_slice(f);
+                        b.resize(b.len() + tail, 0);
+                        let mut fast = Reader::new(CTX, &b, 7);
+                        let mut general = Reader::new(CTX, &b, 7);
+                        assert_eq!(
+                            outcome(&mut fast, Reader::read),
+                            outcome(&mut general, Reader::read_general),
+                            "{b:02x?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn next_if_agrees_with_peek_then_read() {
+        // As peeking the tag and then reading, except that a matching identifier octet whose
+        // header is malformed fails at once, with the error the caller's next read would give.
+        let follow: [&[u8]; 5] = [
+            &[],
+            &[0x01, 0x00],
+            &[0x81, 0x01, 0x00],
+            &[0x80, 0x00, 0x00],
+            &[0x85],
+        ];
+        for id in 0..=255u8 {
+            for f in follow {
+                let mut b = vec![id];
+                b.extend_from_slice(f);
+                let own = (id >> 6, u32::from(id & 0x1f));
+                for (class, number) in [(UNIVERSAL, 2), (UNIVERSAL, 6), (CONTEXT, 0), own] {
+                    let mut new = Reader::new(CTX, &b, 0);
+                    let mut old = Reader::new(CTX, &b, 0);
+                    let got = new.next_if(class, number);
+                    let want = match old.peek_tag() {
+                        Some(t) if t.is(class, number) => old.read().map(Some),
+                        _ => Ok(None),
+                    };
+                    match (&got, &want) {
+                        (Err(e), Ok(None)) => assert_eq!(Some(e), old.read().err().as_ref()),
+                        _ => assert_eq!(
+                            format!("{got:?} {:?}", new.rest),
+                            format!("{want:?} {:?}", old.rest),
+                            "{b:02x?}"
+                        ),
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn high_tags_and_writer() {
         let mut out = Vec::new();
@@ -871,7 +1007,12 @@ macro_rules! seq_of {
 
             /// Whether the list has no elements.
             pub fn is_empty(&self) -> bool {
-                self.iter().next().is_none()
+                match self.repr {
+                    // Every element of a decoded list was checked when it was decoded: it has
+                    // one iff it has contents.
+                    $crate::ber::SeqRepr::Encoded { content, .. } => content.is_empty(),
+                    $crate::ber::SeqRepr::Slice(s) => s.is_empty(),
+                }
             }
 
             /// Decodes and checks every element of constructed `tlv`, at most `max` of them.

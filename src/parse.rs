@@ -3,7 +3,6 @@
 //! offset from the start of the buffer, so no nom type escapes the crate.
 
 use nom::IResult;
-use nom::bytes::complete::take;
 use nom::number::complete::{be_u8, be_u16};
 
 use crate::error::{DecodeError, DecodeErrorKind, Layer};
@@ -38,10 +37,6 @@ impl<'a> Cursor<'a> {
         self.rest
     }
 
-    pub(crate) const fn is_empty(&self) -> bool {
-        self.rest.is_empty()
-    }
-
     pub(crate) fn error(&self, kind: DecodeErrorKind) -> DecodeError {
         DecodeError::new(self.layer, self.pos, kind)
     }
@@ -73,27 +68,6 @@ impl<'a> Cursor<'a> {
 
     pub(crate) fn u16(&mut self, what: &'static str) -> Result<u16, DecodeError> {
         self.step(what, 2, be_u16)
-    }
-
-    pub(crate) fn take(&mut self, what: &'static str, n: usize) -> Result<&'a [u8], DecodeError> {
-        self.step(what, n, take(n))
-    }
-
-    /// Takes `n` octets that a length field declared, reporting an overrun (rather than a
-    /// truncation) when they run past the enclosing unit.
-    pub(crate) fn take_declared(
-        &mut self,
-        what: &'static str,
-        n: usize,
-    ) -> Result<&'a [u8], DecodeError> {
-        if n > self.rest.len() {
-            return Err(self.error(DecodeErrorKind::Overrun {
-                what,
-                declared: n,
-                available: self.rest.len(),
-            }));
-        }
-        self.take(what, n)
     }
 
     /// Takes everything that is left.

@@ -722,6 +722,7 @@ impl SpduKind {
     ];
 
     /// The SPDU identifier this kind is sent with.
+    #[inline]
     pub const fn si(self) -> SpduType {
         SpduType(match self {
             SpduKind::Er => 0,

@@ -18,28 +18,12 @@
 
 use bytes::BufMut;
 
-use crate::error::{DecodeError, EncodeError, EncodeErrorKind, Layer};
-use crate::parse::Cursor;
+use crate::error::{DecodeError, DecodeErrorKind, EncodeError, EncodeErrorKind, Layer};
 
 use super::codes::ParameterCode;
 
 /// The largest value a length indicator can carry (three-octet form).
 pub const MAX_LENGTH: usize = 65_535;
-
-/// Reads a length indicator: one octet, or `0xFF` followed by two octets. Returns the length and
-/// whether the three-octet form was used.
-pub(crate) fn read_length(
-    c: &mut Cursor<'_>,
-    what: &'static str,
-) -> Result<(usize, bool), DecodeError> {
-    let first = c.u8(what)?;
-    if first == 0xff {
-        let v = c.u16(what)?;
-        Ok((usize::from(v), true))
-    } else {
-        Ok((usize::from(first), false))
-    }
-}
 
 /// Octets a length indicator takes.
 pub(crate) const fn length_len(len: usize, long: bool) -> usize {
@@ -145,47 +129,116 @@ impl<'a> Unit<'a> {
 /// unit; over malformed octets it stops at the first bad unit rather than failing.
 #[derive(Debug, Clone)]
 pub struct Units<'a> {
-    cursor: Cursor<'a>,
-    base: usize,
+    /// The octets not read yet.
+    rest: &'a [u8],
+    /// Offset of `rest` from the start of the parameter field.
+    pos: usize,
 }
 
 impl<'a> Units<'a> {
-    fn with_base(raw: &'a [u8], base: usize) -> Self {
+    /// The units of `raw`, whose first octet is at offset `base` in the parameter field.
+    #[inline]
+    pub(crate) const fn with_base(raw: &'a [u8], base: usize) -> Self {
         Units {
-            cursor: Cursor::new(Layer::Session, raw),
-            base,
+            rest: raw,
+            pos: base,
         }
     }
 
-    /// Reads the next unit, or reports why it is malformed (offset from the parameter field).
-    fn try_next(&mut self) -> Result<Unit<'a>, DecodeError> {
-        let offset = self.base.saturating_add(self.cursor.pos());
-        let step = |c: &mut Cursor<'a>| -> Result<Unit<'a>, DecodeError> {
-            let code = ParameterCode(c.u8("parameter code")?);
-            let (len, long_length) = read_length(c, "parameter length")?;
-            let value = c.take_declared("parameter", len)?;
-            Ok(Unit {
-                code,
-                value,
-                long_length,
-                offset,
-            })
-        };
-        step(&mut self.cursor).map_err(|e| e.shifted(self.base))
+    /// Whether every unit was read.
+    #[inline]
+    pub(crate) const fn is_done(&self) -> bool {
+        self.rest.is_empty()
     }
+
+    /// Reads the next unit, or reports why it is malformed (offset from the parameter field).
+    /// Reads slices directly rather than through the nom cursor: this is the inner loop of
+    /// every SPDU decode and parameter lookup.
+    #[inline]
+    pub(crate) fn try_next(&mut self) -> Result<Unit<'a>, DecodeError> {
+        let offset = self.pos;
+        let (code, after_code) = match self.rest {
+            [code, rest @ ..] => (*code, rest),
+            [] => return Err(truncated(offset, "parameter code", 1, 0)),
+        };
+        let (len, long_length, value_at) = match after_code {
+            [0xff, hi, lo, ..] => (usize::from(u16::from_be_bytes([*hi, *lo])), true, 4),
+            [0xff, more @ ..] => {
+                return Err(truncated(
+                    offset.saturating_add(2),
+                    "parameter length",
+                    2,
+                    more.len(),
+                ));
+            }
+            [l, ..] => (usize::from(*l), false, 2),
+            [] => {
+                return Err(truncated(
+                    offset.saturating_add(1),
+                    "parameter length",
+                    1,
+                    0,
+                ));
+            }
+        };
+        let after_length = self.rest.get(value_at..).unwrap_or_default();
+        let Some(value) = after_length.get(..len) else {
+            return Err(overrun(
+                offset.saturating_add(value_at),
+                len,
+                after_length.len(),
+            ));
+        };
+        let used = value_at.saturating_add(len);
+        self.rest = self.rest.get(used..).unwrap_or_default();
+        self.pos = offset.saturating_add(used);
+        Ok(Unit {
+            code: ParameterCode(code),
+            value,
+            long_length,
+            offset,
+        })
+    }
+}
+
+#[cold]
+fn truncated(offset: usize, what: &'static str, needed: usize, available: usize) -> DecodeError {
+    DecodeError::new(
+        Layer::Session,
+        offset,
+        DecodeErrorKind::Truncated {
+            what,
+            needed,
+            available,
+        },
+    )
+}
+
+#[cold]
+fn overrun(offset: usize, declared: usize, available: usize) -> DecodeError {
+    DecodeError::new(
+        Layer::Session,
+        offset,
+        DecodeErrorKind::Overrun {
+            what: "parameter",
+            declared,
+            available,
+        },
+    )
 }
 
 impl<'a> Iterator for Units<'a> {
     type Item = Unit<'a>;
 
+    #[inline]
     fn next(&mut self) -> Option<Unit<'a>> {
-        if self.cursor.is_empty() {
+        if self.rest.is_empty() {
             return None;
         }
         match self.try_next() {
             Ok(u) => Some(u),
             Err(_) => {
-                self.cursor.take_rest();
+                self.rest = &[];
                 None
             }
         }
@@ -214,14 +267,21 @@ impl<'a> Parameters<'a> {
     /// start of `raw`.
     pub fn new(raw: &'a [u8]) -> Result<Self, DecodeError> {
         let mut top = Units::with_base(raw, 0);
-        while !top.cursor.is_empty() {
+        while !top.is_done() {
             let unit = top.try_next()?;
             let mut inner = unit.units();
-            while !inner.cursor.is_empty() {
+            while !inner.is_done() {
                 inner.try_next()?;
             }
         }
         Ok(Parameters { raw })
+    }
+
+    /// A field whose structure the caller has just checked (the SPDU decoder, which checks
+    /// structure and values in one walk).
+    #[inline]
+    pub(crate) const fn checked(raw: &'a [u8]) -> Self {
+        Parameters { raw }
     }
 
     /// The raw field, as it is encoded.
@@ -251,9 +311,22 @@ impl<'a> Parameters<'a> {
 
     /// The first top-level unit with `code` that is not empty (an empty unit means "absent").
     pub fn get(&self, code: ParameterCode) -> Option<&'a [u8]> {
-        self.iter()
-            .find(|u| u.code == code && !u.is_empty())
-            .map(|u| u.value)
+        // The field was checked when `self` was made: hop from unit to unit without building
+        // `Unit`s or errors (a malformed tail, impossible here, ends the search as in `iter`).
+        let mut rest = self.raw;
+        while let [c, l0, more @ ..] = rest {
+            let (len, more) = match (*l0, more) {
+                (0xff, [hi, lo, more @ ..]) => (usize::from(u16::from_be_bytes([*hi, *lo])), more),
+                (0xff, _) => return None,
+                (l, more) => (usize::from(l), more),
+            };
+            let (value, next) = (more.get(..len)?, more.get(len..)?);
+            if *c == code.0 && !value.is_empty() {
+                return Some(value);
+            }
+            rest = next;
+        }
+        None
     }
 
     /// Every unit whose code this crate does not know ([`ParameterCode::is_known`]), at the top

@@ -5,14 +5,13 @@ use bytes::BufMut;
 use crate::error::{
     DecodeError, DecodeErrorKind, EncodeError, EncodeErrorKind, Layer, ensure_room,
 };
-use crate::parse::Cursor;
 
 use super::codes::{
     ActivityReason, DataOverflow, EnclosureItem, ParameterCode, Position, ProtocolOptions,
     RefuseReason, SerialNumber, SessionUserRequirements, SpduKind, SpduType, SyncTypeItem,
     TokenItem, TokenSettingItem, TransportDisconnect, TsduMaximumSize, VersionNumber,
 };
-use super::params::{MAX_LENGTH, Parameters, Unit, length_len, put_length, read_length, too_large};
+use super::params::{MAX_LENGTH, Parameters, Unit, Units, length_len, put_length, too_large};
 
 /// A session protocol data unit, borrowed from the TSDU it was decoded from (X.225 §8.2, §8.3).
 ///
@@ -113,36 +112,147 @@ fn value_length_range(kind: SpduKind, code: ParameterCode) -> Option<(usize, usi
     })
 }
 
-fn check_unit(kind: SpduKind, unit: &Unit<'_>) -> Result<(), DecodeError> {
-    if unit.is_empty() {
-        return Ok(());
+/// [`value_length_range`] as two tables indexed by code, for the decode loop: the smallest and
+/// largest allowed length, `0` as largest = any length (or, for PI 49 and 50, a rule that
+/// depends on the SPDU kind). Indexing is evaluated at compile time (`code < 256`): it cannot
+/// panic at run time.
+#[allow(clippy::indexing_slicing)]
+const VALUE_LENGTHS: ([u8; 256], [u8; 256]) = {
+    let (mut min, mut max) = ([0u8; 256], [0u8; 256]);
+    let mut code = 0usize;
+    while code < 256 {
+        let (lo, hi) = match code {
+            9..=11 => (1, 64),
+            12 => (1, 4),
+            15 | 16 | 17 | 19 | 22 | 24 | 25 | 26 | 27 | 53 | 60 => (1, 1),
+            20 => (2, 2),
+            21 => (4, 4),
+            23 | 55 | 41 | 56 => (1, 6),
+            51 | 52 => (1, 16),
+            _ => (0, 0),
+        };
+        min[code] = lo;
+        max[code] = hi;
+        code = code.saturating_add(1);
     }
-    if let Some((min, max)) = value_length_range(kind, unit.code()) {
-        let len = unit.value().len();
-        if len < min || len > max {
-            return Err(DecodeError::new(
-                Layer::Session,
-                unit.offset(),
-                DecodeErrorKind::LengthOutOfRange {
-                    what: unit.code().name().unwrap_or("parameter"),
-                    value: len,
-                    min,
-                    max,
-                },
-            ));
-        }
+    (min, max)
+};
+
+/// Whether a value of `len` octets is allowed for `code` in `kind`, the rule of
+/// [`value_length_range`]; an empty value stands for an absent parameter and is always
+/// allowed.
+#[inline(always)]
+fn value_length_ok(kind: SpduKind, code: ParameterCode, len: usize) -> bool {
+    let at = usize::from(code.0);
+    let max = VALUE_LENGTHS.1.get(at).copied().unwrap_or(0);
+    if len == 0 {
+        return true;
     }
-    Ok(())
+    if max != 0 {
+        let min = VALUE_LENGTHS.0.get(at).copied().unwrap_or(0);
+        return usize::from(min) <= len && len <= usize::from(max);
+    }
+    match code.0 {
+        49 => kind != SpduKind::Ab || len <= 9,
+        50 => !matches!(kind, SpduKind::Ai | SpduKind::Ad) || len == 1,
+        _ => true,
+    }
 }
 
-fn check_values(kind: SpduKind, params: &Parameters<'_>) -> Result<(), DecodeError> {
-    for unit in params.iter() {
-        check_unit(kind, &unit)?;
-        for inner in unit.units() {
-            check_unit(kind, &inner)?;
+#[cold]
+fn length_out_of_range(kind: SpduKind, unit: &Unit<'_>) -> DecodeError {
+    let (min, max) = value_length_range(kind, unit.code()).unwrap_or((0, MAX_LENGTH));
+    DecodeError::new(
+        Layer::Session,
+        unit.offset(),
+        DecodeErrorKind::LengthOutOfRange {
+            what: unit.code().name().unwrap_or("parameter"),
+            value: unit.value().len(),
+            min,
+            max,
+        },
+    )
+}
+
+/// One unit at the start of `field`, without offsets: (code, value, the octets after it), or
+/// `None` when its length indicator or value is cut short. The decode loop's step; errors are
+/// located afterwards by [`check_field`].
+#[inline]
+fn split_unit(field: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (code, len, after_li) = match field {
+        [code, 0xff, hi, lo, rest @ ..] => {
+            (*code, usize::from(u16::from_be_bytes([*hi, *lo])), rest)
+        }
+        [_, 0xff, ..] => return None,
+        [code, l, rest @ ..] => (*code, usize::from(*l), rest),
+        _ => return None,
+    };
+    let (value, rest) = after_li.split_at_checked(len)?;
+    Some((code, value, rest))
+}
+
+/// Whether the parameter field of an SPDU of `kind` passes [`check_field`], in one walk that
+/// only answers yes or no (no offsets, no `Unit`s); when it does not, [`check_field`] walks
+/// again to locate the error. Kept out of line so that its loop has the registers to itself.
+#[inline(never)]
+fn field_ok(kind: SpduKind, mut field: &[u8]) -> bool {
+    while !field.is_empty() {
+        let Some((code, value, rest)) = split_unit(field) else {
+            return false;
+        };
+        field = rest;
+        let code = ParameterCode(code);
+        if !value_length_ok(kind, code, value.len()) {
+            return false;
+        }
+        if code.contains_units() {
+            let mut inner = value;
+            while !inner.is_empty() {
+                let Some((code, value, rest)) = split_unit(inner) else {
+                    return false;
+                };
+                inner = rest;
+                if !value_length_ok(kind, ParameterCode(code), value.len()) {
+                    return false;
+                }
+            }
         }
     }
-    Ok(())
+    true
+}
+
+/// Checks the parameter field of an SPDU of `kind` in one walk: the structure of every unit at
+/// every level (what [`Parameters::new`] checks) and the length of every fixed-size value. As
+/// when these were two walks, a structure error anywhere wins over a value error, and the first
+/// bad value in walk order (each unit, then the units nested in it) is reported. Offsets are
+/// from the field start. MAP and AE (both SI 41) share their value-length rules, so `kind` may
+/// be either.
+#[cold]
+fn check_field(kind: SpduKind, raw: &[u8]) -> Result<Parameters<'_>, DecodeError> {
+    let mut bad_value: Option<Unit<'_>> = None;
+    let mut top = Units::with_base(raw, 0);
+    while !top.is_done() {
+        let unit = top.try_next()?;
+        if bad_value.is_none() && !value_length_ok(kind, unit.code(), unit.value().len()) {
+            bad_value = Some(unit);
+        }
+        let mut inner = unit.units();
+        while !inner.is_done() {
+            let nested = inner.try_next()?;
+            if bad_value.is_none() && !value_length_ok(kind, nested.code(), nested.value().len()) {
+                bad_value = Some(nested);
+            }
+        }
+    }
+    match bad_value {
+        Some(unit) => Err(length_out_of_range(kind, &unit)),
+        None => Ok(Parameters::checked(raw)),
+    }
+}
+
+#[cold]
+fn session_error(offset: usize, kind: DecodeErrorKind) -> DecodeError {
+    DecodeError::new(Layer::Session, offset, kind)
 }
 
 fn first_octet(v: Option<&[u8]>) -> Option<u8> {
@@ -215,30 +325,75 @@ impl<'a> Spdu<'a> {
                 ));
             }
         }
-        let mut c = Cursor::new(Layer::Session, input);
-        let si = SpduType(c.u8("spdu identifier")?);
-        let Some(mut kind) = SpduKind::resolve(si, position) else {
-            return Err(DecodeError::new(
-                Layer::Session,
+        let Some((&si, after_si)) = input.split_first() else {
+            return Err(session_error(
                 0,
-                DecodeErrorKind::UnexpectedCode {
+                DecodeErrorKind::Truncated {
                     what: "spdu identifier",
-                    code: si.0,
+                    needed: 1,
+                    available: 0,
                 },
             ));
         };
-        let (li, long_length) = read_length(&mut c, "spdu length indicator")?;
-        let base = c.pos();
-        let raw = c.take("spdu parameter field", li)?;
-        let params = Parameters::new(raw).map_err(|e| e.shifted(base))?;
-        if kind == SpduKind::Map && params.get(ParameterCode::SYNC_TYPE_ITEM).is_none() {
-            kind = SpduKind::Ae;
-        }
-        check_values(kind, &params).map_err(|e| e.shifted(base))?;
-        let user_information = if kind.has_user_information() {
-            c.take_rest()
+        let Some(kind) = SpduKind::resolve(SpduType(si), position) else {
+            return Err(session_error(
+                0,
+                DecodeErrorKind::UnexpectedCode {
+                    what: "spdu identifier",
+                    code: si,
+                },
+            ));
+        };
+        let (li, long_length, base) = match after_si {
+            [0xff, hi, lo, ..] => (usize::from(u16::from_be_bytes([*hi, *lo])), true, 4),
+            [0xff, more @ ..] => {
+                return Err(session_error(
+                    2,
+                    DecodeErrorKind::Truncated {
+                        what: "spdu length indicator",
+                        needed: 2,
+                        available: more.len(),
+                    },
+                ));
+            }
+            [l, ..] => (usize::from(*l), false, 2),
+            [] => {
+                return Err(session_error(
+                    1,
+                    DecodeErrorKind::Truncated {
+                        what: "spdu length indicator",
+                        needed: 1,
+                        available: 0,
+                    },
+                ));
+            }
+        };
+        let after_li = input.get(base..).unwrap_or_default();
+        let Some(raw) = after_li.get(..li) else {
+            return Err(session_error(
+                base,
+                DecodeErrorKind::Truncated {
+                    what: "spdu parameter field",
+                    needed: li,
+                    available: after_li.len(),
+                },
+            ));
+        };
+        let after_params = after_li.get(li..).unwrap_or_default();
+        let params = if field_ok(kind, raw) {
+            Parameters::checked(raw)
         } else {
-            &[]
+            check_field(kind, raw).map_err(|e| e.shifted(base))?
+        };
+        let kind = if kind == SpduKind::Map && params.get(ParameterCode::SYNC_TYPE_ITEM).is_none() {
+            SpduKind::Ae
+        } else {
+            kind
+        };
+        let (user_information, rest) = if kind.has_user_information() {
+            (after_params, &[][..])
+        } else {
+            (&[][..], after_params)
         };
         Ok((
             Spdu {
@@ -247,7 +402,7 @@ impl<'a> Spdu<'a> {
                 params,
                 user_information,
             },
-            c.rest(),
+            rest,
         ))
     }
 
@@ -262,11 +417,13 @@ impl<'a> Spdu<'a> {
     }
 
     /// The SPDU type, with shared SI codes resolved.
+    #[inline]
     pub const fn kind(&self) -> SpduKind {
         self.kind
     }
 
     /// The SPDU identifier as sent.
+    #[inline]
     pub const fn si(&self) -> SpduType {
         self.kind.si()
     }
@@ -278,11 +435,13 @@ impl<'a> Spdu<'a> {
     }
 
     /// The parameter field.
+    #[inline]
     pub const fn parameters(&self) -> Parameters<'a> {
         self.params
     }
 
     /// The user information field (DT, EX, TD); empty for other SPDUs.
+    #[inline]
     pub const fn user_information(&self) -> &'a [u8] {
         self.user_information
     }
@@ -579,6 +738,49 @@ mod tests {
         assert_eq!(s.user_data().map(<[u8]>::len), Some(14));
         assert_eq!(s.transport_disconnect(), None);
         assert_eq!(s.to_vec().unwrap(), b);
+    }
+
+    #[test]
+    fn length_table_matches_the_rule() {
+        for kind in SpduKind::ALL {
+            for code in 0..=255u8 {
+                let code = ParameterCode(code);
+                for len in 0..300 {
+                    let rule = len == 0
+                        || value_length_range(kind, code)
+                            .is_none_or(|(min, max)| min <= len && len <= max);
+                    assert_eq!(
+                        value_length_ok(kind, code, len),
+                        rule,
+                        "{kind:?} {code:?} {len}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn one_walk_reports_like_two() {
+        // A structure error after a bad value wins, as when structure was checked first.
+        let e = Spdu::decode(&[0x0d, 0x05, 0x14, 0x01, 0x00, 0x33, 0x05]).unwrap_err();
+        assert!(matches!(e.kind(), DecodeErrorKind::Overrun { .. }));
+        assert_eq!(e.offset(), 7);
+        // Otherwise the first bad value in walk order: each unit, then the units nested in it.
+        let group = [0x05, 0x04, 0x16, 0x02, 0x02, 0x02];
+        let e = Spdu::decode(&[[0x0d, 0x09].as_slice(), &group, &[0x14, 0x01, 0x00]].concat())
+            .unwrap_err();
+        assert!(matches!(
+            e.kind(),
+            DecodeErrorKind::LengthOutOfRange { value: 2, .. }
+        ));
+        assert_eq!(e.offset(), 4);
+        let e = Spdu::decode(&[[0x0d, 0x09, 0x14, 0x01, 0x00].as_slice(), &group].concat())
+            .unwrap_err();
+        assert!(matches!(
+            e.kind(),
+            DecodeErrorKind::LengthOutOfRange { value: 1, .. }
+        ));
+        assert_eq!(e.offset(), 2);
     }
 
     #[test]
