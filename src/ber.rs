@@ -309,7 +309,7 @@ impl<'a> Reader<'a> {
     /// `81 xx` / `82 xx xx`, contents within the input) is read inline; anything else (high tag
     /// numbers, longer or indefinite lengths, end-of-contents, every error) goes through
     /// [`Reader::read_general`], which reads the same elements the same way.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn read(&mut self) -> Result<Tlv<'a>, DecodeError> {
         if let [id, l0, after @ ..] = self.rest {
             let (id, l0) = (*id, *l0);
