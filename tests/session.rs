@@ -9,9 +9,10 @@
 //!   `ses.*` on that frame.
 
 use osi_stack::session::{
-    ActivityReason, ConnectData, EnclosureItem, ParameterCode, Parameters, ParametersBuf, Position,
-    Reassembler, RefuseReason, SessionUserRequirements, SessionVersion, Spdu, SpduKind, TokenItem,
-    TransportDisconnect, TsduMaximumSize, VersionNumber, data_segments, encode_tsdu, spdus,
+    ActivityReason, ConnectData, EX_USER_DATA_MAX, EnclosureItem, ParameterCode, Parameters,
+    ParametersBuf, Position, Reassembler, RefuseReason, SessionUserRequirements, SessionVersion,
+    Spdu, SpduKind, TokenItem, TransportDisconnect, TsduMaximumSize, VersionNumber, data_segments,
+    encode_tsdu, spdus,
 };
 use osi_stack::{DecodeErrorKind, Layer, Limits};
 use proptest::prelude::*;
@@ -710,7 +711,9 @@ fn every_kind_round_trips_in_place() {
         }
         p.u8(ParameterCode::ENCLOSURE_ITEM, 3).unwrap();
         p.user_data(&[0xab; 300]).unwrap();
-        let ui: &[u8] = if kind.has_user_information() {
+        let ui: &[u8] = if kind == SpduKind::Ex {
+            b"14 octets, max" // EX carries at most 14 (X.225 §8.3, EX SPDU)
+        } else if kind.has_user_information() {
             b"user information"
         } else {
             b""
@@ -819,7 +822,9 @@ fn spdu_strategy(kind: SpduKind) -> impl Strategy<Value = Built> {
         2 => prop::collection::vec(any::<u8>(), 0..300).prop_map(Some),
         1 => prop::collection::vec(any::<u8>(), 9_000..10_241).prop_map(Some),
     ];
-    let ui = if kind.has_user_information() {
+    let ui = if kind == SpduKind::Ex {
+        prop::collection::vec(any::<u8>(), 0..=EX_USER_DATA_MAX).boxed()
+    } else if kind.has_user_information() {
         prop::collection::vec(any::<u8>(), 0..400).boxed()
     } else {
         Just(Vec::new()).boxed()
@@ -915,5 +920,53 @@ proptest! {
             out = r.push_spdu(&v[1]).unwrap().map(|c| c.into_owned());
         }
         prop_assert_eq!(out, Some(data));
+    }
+}
+
+/// EX carries at most 14 octets of user information (X.225 §8.3, EX SPDU): 14 decode and
+/// encode, 15 are refused on both sides with the offset of the user information field.
+#[test]
+fn expedited_data_limited_to_14_octets() {
+    use osi_stack::EncodeErrorKind;
+    // EX (SI 5) with an empty parameter field, then with an Enclosure Item.
+    for header in [&[0x05u8, 0x00][..], &[0x05, 0x03, 0x19, 0x01, 0x03][..]] {
+        let ok = [header, &[0x42; 14][..]].concat();
+        let (ex, rest) = Spdu::decode(&ok).unwrap();
+        assert_eq!(
+            (ex.kind(), ex.user_information().len(), rest.len()),
+            (SpduKind::Ex, 14, 0)
+        );
+        assert_eq!(ex.to_vec().unwrap(), ok);
+
+        let long = [header, &[0x42; 15][..]].concat();
+        let e = Spdu::decode(&long).unwrap_err();
+        assert_eq!((e.layer(), e.offset()), (Layer::Session, header.len()));
+        assert!(
+            matches!(
+                e.kind(),
+                DecodeErrorKind::LengthOutOfRange {
+                    what: "expedited data",
+                    value: 15,
+                    max: 14,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let e = ex
+            .with_user_information(&long[header.len()..])
+            .to_vec()
+            .unwrap_err();
+        assert!(
+            matches!(
+                e.kind(),
+                EncodeErrorKind::ValueTooLarge {
+                    value: 15,
+                    max: 14,
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
 }

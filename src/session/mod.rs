@@ -55,4 +55,6 @@ pub use segment::{
     MAX_SPDU_LEN, Reassembler, Segment, Segments, UserDataLimit, V1_AB_USER_DATA_MAX,
     V1_USER_DATA_MAX, check_user_data, data_segments, user_data_limit,
 };
-pub use spdu::{ConnectAcceptItem, ConnectionIdentifier, LinkingInformation, Spdu};
+pub use spdu::{
+    ConnectAcceptItem, ConnectionIdentifier, EX_USER_DATA_MAX, LinkingInformation, Spdu,
+};

@@ -250,6 +250,31 @@ fn check_field(kind: SpduKind, raw: &[u8]) -> Result<Parameters<'_>, DecodeError
     }
 }
 
+/// Most octets of user information an EX SPDU carries (X.225 §8.3, EX SPDU; Annex D).
+pub const EX_USER_DATA_MAX: usize = 14;
+
+/// Refuses an EX whose user information field (at `offset`) is longer than
+/// [`EX_USER_DATA_MAX`].
+#[inline]
+fn check_expedited(
+    kind: SpduKind,
+    user_information: &[u8],
+    offset: usize,
+) -> Result<(), DecodeError> {
+    if kind == SpduKind::Ex && user_information.len() > EX_USER_DATA_MAX {
+        return Err(session_error(
+            offset,
+            DecodeErrorKind::LengthOutOfRange {
+                what: "expedited data",
+                value: user_information.len(),
+                min: 0,
+                max: EX_USER_DATA_MAX,
+            },
+        ));
+    }
+    Ok(())
+}
+
 #[cold]
 fn session_error(offset: usize, kind: DecodeErrorKind) -> DecodeError {
     DecodeError::new(Layer::Session, offset, kind)
@@ -310,6 +335,7 @@ impl<'a> Spdu<'a> {
                     kind
                 };
                 let (user_information, rest) = if kind.has_user_information() {
+                    check_expedited(kind, rest, 2)?;
                     (rest, &[][..])
                 } else {
                     (&[][..], rest)
@@ -391,6 +417,7 @@ impl<'a> Spdu<'a> {
             kind
         };
         let (user_information, rest) = if kind.has_user_information() {
+            check_expedited(kind, after_params, base.saturating_add(li))?;
             (after_params, &[][..])
         } else {
             (&[][..], after_params)
@@ -455,8 +482,9 @@ impl<'a> Spdu<'a> {
     }
 
     /// Writes the SPDU. Fails, writing nothing, when `buf` has less room than
-    /// [`Spdu::encoded_len`], when the parameter field is longer than 65 535 octets, or when an
-    /// SPDU other than DT, EX or TD has a user information field.
+    /// [`Spdu::encoded_len`], when the parameter field is longer than 65 535 octets, when an
+    /// SPDU other than DT, EX or TD has a user information field, or when an EX carries more
+    /// than [`EX_USER_DATA_MAX`] octets.
     pub fn encode<B: BufMut + ?Sized>(&self, buf: &mut B) -> Result<(), EncodeError> {
         if self.params.len() > MAX_LENGTH {
             return Err(too_large("spdu parameter field", self.params.len()));
@@ -467,6 +495,16 @@ impl<'a> Spdu<'a> {
                 EncodeErrorKind::InvalidValue {
                     what: "spdu with a user information field",
                     value: u64::from(self.si().0),
+                },
+            ));
+        }
+        if self.kind == SpduKind::Ex && self.user_information.len() > EX_USER_DATA_MAX {
+            return Err(EncodeError::new(
+                Layer::Session,
+                EncodeErrorKind::ValueTooLarge {
+                    what: "expedited data",
+                    value: self.user_information.len(),
+                    max: EX_USER_DATA_MAX,
                 },
             ));
         }
