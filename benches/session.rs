@@ -83,6 +83,75 @@ mod reference {
         }
         Some((calling, called, data))
     }
+
+    /// Allowed value lengths (min, max) of the PIs a CN may carry (X.225 §8.3, CN SPDU), `None`
+    /// for any length: the rules `Spdu::decode` applies, written out by hand.
+    const fn cn_value_len(code: u8) -> Option<(usize, usize)> {
+        match code {
+            9..=11 => Some((1, 64)),
+            12 => Some((1, 4)),
+            15 | 16 | 17 | 19 | 22 | 24 | 25 | 26 | 27 | 53 | 60 => Some((1, 1)),
+            20 => Some((2, 2)),
+            21 => Some((4, 4)),
+            23 | 41 | 55 | 56 => Some((1, 6)),
+            51 | 52 => Some((1, 16)),
+            _ => None,
+        }
+    }
+
+    /// One unit: (code, value, rest), with a one- or three-octet length.
+    fn unit(t: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+        let (code, len, rest) = match t {
+            [code, 0xff, hi, lo, rest @ ..] => {
+                (*code, usize::from(u16::from_be_bytes([*hi, *lo])), rest)
+            }
+            [_, 0xff, ..] => return None,
+            [code, l, rest @ ..] => (*code, usize::from(*l), rest),
+            _ => return None,
+        };
+        let (value, rest) = rest.split_at_checked(len)?;
+        if !value.is_empty() {
+            if let Some((min, max)) = cn_value_len(code) {
+                if value.len() < min || value.len() > max {
+                    return None;
+                }
+            }
+        }
+        Some((code, value, rest))
+    }
+
+    /// `cn` doing the checks `Spdu::decode` does: one- or three-octet LI, every unit's length
+    /// against what is left, the units nested in PGI 1, 5 and 33, and the value-length rule of
+    /// every known PI. Returns the same three values.
+    pub fn cn_checked(t: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+        let (li, rest) = match t {
+            [0x0d, 0xff, hi, lo, rest @ ..] => (usize::from(u16::from_be_bytes([*hi, *lo])), rest),
+            [0x0d, li, rest @ ..] if *li != 0xff => (usize::from(*li), rest),
+            _ => return None,
+        };
+        let mut params = rest.get(..li)?;
+        if rest.len() != li {
+            return None; // a CN is alone in its TSDU
+        }
+        let (mut calling, mut called, mut data) = (None, None, None);
+        while !params.is_empty() {
+            let (code, value, more) = unit(params)?;
+            params = more;
+            match code {
+                1 | 5 | 33 => {
+                    let mut inner = value;
+                    while !inner.is_empty() {
+                        inner = unit(inner)?.2;
+                    }
+                }
+                51 if calling.is_none() && !value.is_empty() => calling = Some(value),
+                52 if called.is_none() && !value.is_empty() => called = Some(value),
+                193 if data.is_none() && !value.is_empty() => data = Some(value),
+                _ => {}
+            }
+        }
+        Some((calling?, called?, data?))
+    }
 }
 
 fn gt_dt(c: &mut Criterion) {
@@ -134,8 +203,13 @@ fn cn(c: &mut Criterion) {
     let cn = hex(CN);
     assert_eq!(cn.len(), 180);
     assert!(reference::cn(&cn).is_some());
+    assert_eq!(
+        reference::cn_checked(&cn),
+        reference::cn(&cn).map(|(a, b, d)| (a, b, d))
+    );
     let mut g = c.benchmark_group("cn_decode");
     g.throughput(Throughput::Bytes(cn.len() as u64));
+    // Decode, then three accessors, each walking the parameter field.
     g.bench_function("osi_stack", |b| {
         b.iter(|| {
             let s = spdus(black_box(&cn)).next()?.ok()?;
@@ -148,6 +222,10 @@ fn cn(c: &mut Criterion) {
     });
     g.bench_function("reference", |b| {
         b.iter(|| reference::cn(black_box(&cn)).map(|(a, b, d)| (a, b, d.len())))
+    });
+    // The same lookups after the checks `Spdu::decode` makes, written by hand.
+    g.bench_function("reference_checked", |b| {
+        b.iter(|| reference::cn_checked(black_box(&cn)).map(|(a, b, d)| (a, b, d.len())))
     });
     // The decode alone (every unit checked, nested ones included), without the accessors.
     g.bench_function("osi_stack_decode_only", |b| {

@@ -542,39 +542,20 @@ impl<'a> Spdu<'a> {
     /// A PI inside PGI 5, falling back to the top level (OA and RF carry PI 21/22 there).
     fn connect_or_top(&self, code: ParameterCode) -> Option<&'a [u8]> {
         self.group(ParameterCode::CONNECT_ACCEPT_ITEM)
-            .and_then(|g| nested(&g, code))
+            .and_then(|g| nested(g.value(), code))
             .or_else(|| self.top(code))
     }
 
     /// PGI 1 Connection Identifier (CN, AC, RF).
     pub fn connection_identifier(&self) -> Option<ConnectionIdentifier<'a>> {
         self.group(ParameterCode::CONNECTION_IDENTIFIER)
-            .map(|g| connection_identifier(&g))
+            .map(|g| connection_identifier(g.value()))
     }
 
     /// PGI 5 Connect/Accept Item (CN, AC).
     pub fn connect_accept_item(&self) -> Option<ConnectAcceptItem<'a>> {
-        let g = self.group(ParameterCode::CONNECT_ACCEPT_ITEM)?;
-        let one = |code| first_octet(nested(&g, code));
-        Some(ConnectAcceptItem {
-            protocol_options: one(ParameterCode::PROTOCOL_OPTIONS).map(ProtocolOptions),
-            tsdu_maximum_size: nested(&g, ParameterCode::TSDU_MAXIMUM_SIZE)
-                .and_then(TsduMaximumSize::from_bytes),
-            version_number: one(ParameterCode::VERSION_NUMBER).map(VersionNumber),
-            initial_serial_number: nested(&g, ParameterCode::INITIAL_SERIAL_NUMBER)
-                .map(SerialNumber),
-            token_setting_item: one(ParameterCode::TOKEN_SETTING_ITEM).map(TokenSettingItem),
-            second_initial_serial_number: nested(&g, ParameterCode::SECOND_INITIAL_SERIAL_NUMBER)
-                .map(SerialNumber),
-            upper_limit_serial_number: nested(&g, ParameterCode::UPPER_LIMIT_SERIAL_NUMBER),
-            large_initial_serial_number: nested(&g, ParameterCode::LARGE_INITIAL_SERIAL_NUMBER)
-                .map(SerialNumber),
-            large_second_initial_serial_number: nested(
-                &g,
-                ParameterCode::LARGE_SECOND_INITIAL_SERIAL_NUMBER,
-            )
-            .map(SerialNumber),
-        })
+        self.group(ParameterCode::CONNECT_ACCEPT_ITEM)
+            .map(|g| connect_accept_item(g.value()))
     }
 
     /// PI 22 Version Number, from PGI 5 (CN, AC) or the top level (OA, RF). Absent means v1.
@@ -698,10 +679,11 @@ impl<'a> Spdu<'a> {
     pub fn linking_information(&self) -> Option<LinkingInformation<'a>> {
         let g = self.group(ParameterCode::LINKING_INFORMATION)?;
         Some(LinkingInformation {
-            connection: connection_identifier(&g),
-            old_activity_identifier: nested(&g, ParameterCode::ACTIVITY_IDENTIFIER),
-            serial_number: nested(&g, ParameterCode::SERIAL_NUMBER).map(SerialNumber),
-            second_serial_number: nested(&g, ParameterCode::SECOND_SERIAL_NUMBER).map(SerialNumber),
+            connection: connection_identifier(g.value()),
+            old_activity_identifier: nested(g.value(), ParameterCode::ACTIVITY_IDENTIFIER),
+            serial_number: nested(g.value(), ParameterCode::SERIAL_NUMBER).map(SerialNumber),
+            second_serial_number: nested(g.value(), ParameterCode::SECOND_SERIAL_NUMBER)
+                .map(SerialNumber),
         })
     }
 
@@ -742,13 +724,36 @@ impl<'a> Spdu<'a> {
     }
 }
 
-fn nested<'a>(g: &Unit<'a>, code: ParameterCode) -> Option<&'a [u8]> {
-    g.units()
-        .find(|u| u.code() == code && !u.is_empty())
-        .map(|u| u.value())
+/// The typed PGI 5 whose value (checked nested units) is `g`.
+fn connect_accept_item(g: &[u8]) -> ConnectAcceptItem<'_> {
+    let one = |code| first_octet(nested(g, code));
+    ConnectAcceptItem {
+        protocol_options: one(ParameterCode::PROTOCOL_OPTIONS).map(ProtocolOptions),
+        tsdu_maximum_size: nested(g, ParameterCode::TSDU_MAXIMUM_SIZE)
+            .and_then(TsduMaximumSize::from_bytes),
+        version_number: one(ParameterCode::VERSION_NUMBER).map(VersionNumber),
+        initial_serial_number: nested(g, ParameterCode::INITIAL_SERIAL_NUMBER).map(SerialNumber),
+        token_setting_item: one(ParameterCode::TOKEN_SETTING_ITEM).map(TokenSettingItem),
+        second_initial_serial_number: nested(g, ParameterCode::SECOND_INITIAL_SERIAL_NUMBER)
+            .map(SerialNumber),
+        upper_limit_serial_number: nested(g, ParameterCode::UPPER_LIMIT_SERIAL_NUMBER),
+        large_initial_serial_number: nested(g, ParameterCode::LARGE_INITIAL_SERIAL_NUMBER)
+            .map(SerialNumber),
+        large_second_initial_serial_number: nested(
+            g,
+            ParameterCode::LARGE_SECOND_INITIAL_SERIAL_NUMBER,
+        )
+        .map(SerialNumber),
+    }
 }
 
-fn connection_identifier<'a>(g: &Unit<'a>) -> ConnectionIdentifier<'a> {
+/// The first non-empty PI with `code` among the nested units `g` (the value of a PGI 1, 5 or
+/// 33 of a decoded SPDU, whose structure was checked).
+fn nested(g: &[u8], code: ParameterCode) -> Option<&[u8]> {
+    Parameters::checked(g).get(code)
+}
+
+fn connection_identifier(g: &[u8]) -> ConnectionIdentifier<'_> {
     ConnectionIdentifier {
         called_ss_user_reference: nested(g, ParameterCode::CALLED_SS_USER_REFERENCE),
         calling_ss_user_reference: nested(g, ParameterCode::CALLING_SS_USER_REFERENCE),
