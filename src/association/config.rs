@@ -9,6 +9,7 @@ use bytes::Bytes;
 use crate::address::{PSel, PresentationAddress, SSel, TSel};
 use crate::limits::Limits;
 use crate::oid::{Oid, OwnedOid};
+use crate::session::{SessionUserRequirements, TokenSettingItem};
 
 /// Settings shared by initiators and responders.
 ///
@@ -179,6 +180,16 @@ pub struct AssociateRequest {
     /// AARQ user-information: one BER value, sent as an EXTERNAL in single-ASN1-type form on
     /// the first application context (an MMS initiate-request, an RTORQ …).
     pub user_information: Option<Bytes>,
+    /// Session functional units proposed in the CN (PI 20). Default
+    /// [`SessionUserRequirements::DUPLEX`] (what MMS uses). With
+    /// [`SessionUserRequirements::HALF_DUPLEX`] the data token exists; with
+    /// [`MINOR_SYNCHRONIZE`](SessionUserRequirements::MINOR_SYNCHRONIZE) the minor
+    /// synchronize token; with [`ACTIVITY_MANAGEMENT`](SessionUserRequirements::ACTIVITY_MANAGEMENT)
+    /// the major/activity token (see the [association docs](super#session-functional-units)).
+    pub session_requirements: SessionUserRequirements,
+    /// Initial token positions proposed in the CN (PI 26 in PGI 5). `None` (absent): every
+    /// available token starts on the initiator's side (X.225 §8.3).
+    pub token_setting: Option<TokenSettingItem>,
 }
 
 impl AssociateRequest {
@@ -197,6 +208,8 @@ impl AssociateRequest {
             calling: ApAddress::default(),
             called: ApAddress::default(),
             user_information: None,
+            session_requirements: SessionUserRequirements::DUPLEX,
+            token_setting: None,
         }
     }
 
@@ -256,6 +269,20 @@ impl AssociateRequest {
     #[must_use]
     pub fn with_user_information(mut self, value: impl Into<Bytes>) -> Self {
         self.user_information = Some(value.into());
+        self
+    }
+
+    /// The same request with these session functional units and initial token positions
+    /// (RTSE asks for half-duplex, minor synchronize, activity management and exceptions,
+    /// `0x0249`; `addresses-rtse.md` §4).
+    #[must_use]
+    pub fn with_session(
+        mut self,
+        requirements: SessionUserRequirements,
+        token_setting: Option<TokenSettingItem>,
+    ) -> Self {
+        self.session_requirements = requirements;
+        self.token_setting = token_setting;
         self
     }
 

@@ -45,6 +45,62 @@ pub enum Event {
     /// The association was aborted: by the peer, by this side's user, or by a provider because
     /// of a protocol error or a time-out.
     Aborted(Abort),
+    /// The peer gave tokens (GT with a Token Item): this side holds them now.
+    TokensGiven(crate::session::TokenItem),
+    /// The peer asks for tokens (PT with a Token Item) and may say why in its user data (RTSE:
+    /// an RTTP with the priority of the turn request). Answer with
+    /// [`Association::give_tokens`](super::Association::give_tokens), or not.
+    TokensPlease {
+        /// The tokens asked for.
+        tokens: crate::session::TokenItem,
+        /// The first presentation data value of the PT's user data.
+        data: Option<Data>,
+    },
+    /// The peer started an activity (AS); the data up to its end (or interruption) belongs to
+    /// it.
+    ActivityStarted {
+        /// Activity identifier (PI 41, ≤ 6 octets).
+        id: Bytes,
+    },
+    /// The peer resumed an interrupted activity (AR).
+    ActivityResumed(Box<super::Resumed>),
+    /// The peer set a minor synchronization point (MIP): answer with
+    /// [`Association::sync_minor_response`](super::Association::sync_minor_response) once the
+    /// data before it is secured.
+    SyncMinor {
+        /// Its serial number.
+        serial: u64,
+    },
+    /// The peer confirmed the minor synchronization points up to `serial` (MIA).
+    SyncMinorConfirmed {
+        /// The serial number confirmed.
+        serial: u64,
+    },
+    /// The peer ended its activity (AE, a major synchronization point): answer with
+    /// [`Association::activity_end_response`](super::Association::activity_end_response).
+    ActivityEnd {
+        /// Serial number of the AE.
+        serial: u64,
+    },
+    /// The peer confirmed the end of this side's activity (AEA).
+    ActivityEnded {
+        /// Serial number of the AE confirmed.
+        serial: u64,
+    },
+    /// The peer interrupted its activity (AI); the machine answered with AIA.
+    ActivityInterrupted {
+        /// AI reason code.
+        reason: crate::session::ActivityReason,
+    },
+    /// The peer discarded its activity (AD); the machine answered with ADA.
+    ActivityDiscarded {
+        /// AD reason code.
+        reason: crate::session::ActivityReason,
+    },
+    /// The peer confirmed this side's activity interrupt (AIA).
+    ActivityInterruptConfirmed,
+    /// The peer confirmed this side's activity discard (ADA).
+    ActivityDiscardConfirmed,
     /// The machine is finished: send what [`poll_transmit`](super::Association::poll_transmit)
     /// still returns, then close the transport connection. Always the last event.
     Closed,
@@ -234,6 +290,23 @@ pub enum ServiceError {
     /// The request names a presentation context that was not accepted.
     #[error("association: presentation context {0} was not accepted")]
     UnknownContext(i64),
+    /// The request breaks a token, synchronization or activity rule of X.225 (for example,
+    /// data in half-duplex without the data token).
+    #[error("association: {request} is not allowed: {reason}")]
+    TokenRule {
+        /// The request.
+        request: &'static str,
+        /// The rule.
+        reason: &'static str,
+    },
+    /// The request needs a session functional unit that was not negotiated.
+    #[error("association: {request} needs the {unit} functional unit, which was not negotiated")]
+    NotNegotiated {
+        /// The request.
+        request: &'static str,
+        /// The functional unit.
+        unit: &'static str,
+    },
     /// Encoding failed (a value too large for its field).
     #[error(transparent)]
     Encode(#[from] crate::error::EncodeError),

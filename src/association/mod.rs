@@ -44,11 +44,51 @@
 //! [`Event::Aborted`] naming the layer and the error (with its byte offset) and then
 //! [`Event::Closed`].
 //!
-//! Simplifications, documented rather than hidden: the session kernel is duplex (tokens are
-//! neither requested nor enforced; GT and PT are accepted and ignored), CN/AC user data must fit
+//! # Session functional units
+//!
+//! By default the session kernel is duplex, as MMS uses it: no tokens exist, and GT and PT are
+//! accepted and ignored. An [`AssociateRequest`] may instead ask for half-duplex, minor
+//! synchronize and activity management ([`AssociateRequest::with_session`]; RTSE does); a
+//! responder agrees to duplex when it is proposed, else to half-duplex plus whichever of minor
+//! synchronize, activity management and exceptions the CN asks for. Then the data, minor
+//! synchronize and activity tokens exist, start where the CN's Token Setting Item puts them,
+//! move with [`Association::give_tokens`] / [`Event::TokensGiven`] and are asked for with
+//! [`Association::please_tokens`] / [`Event::TokensPlease`]; data travels inside activities
+//! ([`Association::activity_start`], [`Association::sync_minor`], [`Association::activity_end`],
+//! [`Association::activity_interrupt`], [`Association::activity_discard`],
+//! [`Association::activity_resume`]).
+//!
+//! The rules this machine enforces, on requests (a [`ServiceError::TokenRule`] or
+//! [`ServiceError::NotNegotiated`]) and on the peer's SPDUs (a session protocol error: AB,
+//! [`Event::Aborted`], [`Event::Closed`]):
+//!
+//! | service | SPDUs | needs |
+//! |---|---|---|
+//! | P-DATA | GT DT | the data token if it is available (half-duplex) |
+//! | give tokens | GT (Token Item) | the tokens given; not the activity token inside an activity |
+//! | please tokens | PT (Token Item, User Data) | tokens this side does not hold |
+//! | activity start / resume | GT AS / PT AR | activity management; no activity; every available token |
+//! | minor sync | GT MIP | minor synchronize; inside an activity when activity management is on; the data and minor tokens |
+//! | activity end | GT AE | an activity this side started; every available token |
+//! | activity interrupt / discard | GT AI / GT AD | an activity; the activity token |
+//! | release | FN | no activity; every available token |
+//!
+//! Serial numbers (X.225 activity management, as ISODE implements it): activity start sets V(M) to 1; each MIP
+//! and the AE carry V(M), then V(M) grows by one; activity resume with serial number `n` sets
+//! V(M) to `n + 1`. A MIP from the peer must carry the expected V(M). A MIA confirms every
+//! minor sync point up to its serial number and must name one that is outstanding.
+//!
+//! Simplifications: the answers to activity interrupt and discard (AIA, ADA) are sent by the
+//! machine itself (the indication is still given); after sending AI or AD this side ignores the
+//! peer's DT, MIA and AEA until the AIA or ADA arrives (they crossed); the major synchronize,
+//! resynchronize, exceptions (ER, ED), capability data and typed data services are not
+//! offered, and their SPDUs are protocol errors.
+//!
+//! Other simplifications, documented rather than hidden: CN/AC user data must fit
 //! in one SPDU (10 240 octets: no CDO/OA overflow), session segmentation is not proposed, and in
 //! a release collision both sides answer automatically (each user already asked to release).
 
+mod activity;
 mod config;
 mod dispatch;
 mod event;
@@ -60,6 +100,7 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
+pub use activity::{OldConnection, Resumed};
 pub use config::{AcceptResponse, ApAddress, AssociateRequest, Config, PresentationContext};
 pub use dispatch::{Dispatch, Selector, Service};
 pub use event::{
@@ -172,6 +213,7 @@ pub struct Association {
     indication: Option<Box<AssociateIndication>>,
     pending_cn: Option<Vec<u8>>,
     collision: bool,
+    units: activity::SessionUnits,
 }
 
 impl Association {
@@ -206,6 +248,7 @@ impl Association {
             indication: None,
             pending_cn: None,
             collision: false,
+            units: activity::SessionUnits::default(),
         }
     }
 
@@ -427,6 +470,8 @@ impl Association {
         }))
         .collect();
         self.answer.acse_context = Some(request.acse_context_id);
+        self.units
+            .propose(request.session_requirements, request.token_setting);
         let cr = core::mem::take(&mut self.cr);
         self.send_tpdu(&cr);
         self.cr = cr;
@@ -488,24 +533,33 @@ impl Association {
         if !matches!(self.state, State::Associated | State::AwaitReleaseResponse) {
             return Err(self.wrong_state("send_data"));
         }
-        if !self
-            .contexts
-            .iter()
-            .any(|c| c.id == context_id && c.accepted())
-        {
-            return Err(ServiceError::UnknownContext(context_id));
-        }
+        self.check_context(context_id)?;
+        self.check_send_data()?;
         let tsdu = pdu::p_data(context_id, value)?;
         self.send_tsdu(tsdu);
         self.idle_from(now);
         Ok(())
     }
 
-    /// A-RELEASE request: FN carrying RLRQ.
+    fn check_context(&self, context_id: i64) -> Result<(), ServiceError> {
+        if self
+            .contexts
+            .iter()
+            .any(|c| c.id == context_id && c.accepted())
+        {
+            Ok(())
+        } else {
+            Err(ServiceError::UnknownContext(context_id))
+        }
+    }
+
+    /// A-RELEASE request: FN carrying RLRQ. In half-duplex this side must hold every available
+    /// token and no activity may be in progress.
     pub fn release(&mut self, now: Instant) -> Result<(), ServiceError> {
         if self.state != State::Associated {
             return Err(self.wrong_state("release"));
         }
+        self.check_release()?;
         let tsdu = pdu::finish(self.acse_context)?;
         self.send_tsdu(tsdu);
         self.state = State::AwaitRelease;
@@ -899,17 +953,22 @@ impl Association {
     // Session and above
 
     fn on_tsdu(&mut self, tsdu: &Bytes, now: Instant) -> Result<(), Violation> {
+        // Basic concatenation (X.225 §6.3.7): the category-0 SPDU (GT or PT) is processed after
+        // the category-2 SPDU that follows it.
+        let mut first = None;
         for spdu in session::spdus(tsdu) {
             let spdu = spdu?;
-            match spdu.kind() {
-                // Duplex kernel: tokens are not managed; a GT or PT in front is accepted.
-                SpduKind::Gt | SpduKind::Pt => continue,
-                _ => {}
+            if matches!(spdu.kind(), SpduKind::Gt | SpduKind::Pt) {
+                first = Some(spdu);
+                continue;
             }
             self.on_spdu(tsdu, &spdu, now)?;
             if matches!(self.state, State::Closed | State::AwaitClose) {
-                break;
+                return Ok(());
             }
+        }
+        if let Some(c0) = first {
+            self.on_category0(tsdu, &c0)?;
         }
         Ok(())
     }
@@ -924,6 +983,9 @@ impl Association {
                 Ok(())
             }
             (State::Associated | State::AwaitRelease, SpduKind::Dt) => {
+                if !self.accept_peer_data()? {
+                    return Ok(());
+                }
                 self.on_data(tsdu, spdu.ss_user_data())?;
                 self.idle_from(now);
                 if self.state == State::AwaitRelease {
@@ -932,6 +994,7 @@ impl Association {
                 Ok(())
             }
             (State::Associated, SpduKind::Fn) => {
+                self.accept_peer_release()?;
                 self.expect_release_pdu(spdu, ReleasePdu::Rlrq)?;
                 self.state = State::AwaitReleaseResponse;
                 self.timer = None;
@@ -980,6 +1043,23 @@ impl Association {
                 Ok(())
             }
             (_, SpduKind::Aa) => Ok(()),
+            (
+                State::Associated,
+                SpduKind::As
+                | SpduKind::Ar
+                | SpduKind::Mip
+                | SpduKind::Mia
+                | SpduKind::Ae
+                | SpduKind::MaaOrAea
+                | SpduKind::Ai
+                | SpduKind::Aia
+                | SpduKind::Ad
+                | SpduKind::Ada,
+            ) => {
+                self.on_unit_spdu(spdu)?;
+                self.idle_from(now);
+                Ok(())
+            }
             (state, kind) => Err(unexpected(Layer::Session, &format!("{kind:?} spdu"), state)),
         }
     }
@@ -1158,6 +1238,11 @@ impl Association {
     }
 
     fn on_ac(&mut self, spdu: &Spdu<'_>, now: Instant) -> Result<(), Violation> {
+        self.units.initiator_agree(
+            spdu.session_user_requirements(),
+            spdu.connect_accept_item()
+                .and_then(|c| c.token_setting_item),
+        );
         let limits = self.limits();
         let ppdu = spdu.ss_user_data();
         let cpa = Cpa::decode(ppdu, &limits)?;
@@ -1235,11 +1320,12 @@ impl Association {
         let requested = spdu
             .session_user_requirements()
             .unwrap_or(SessionUserRequirements::DEFAULT);
-        self.answer.requirements = Some(if requested.contains(SessionUserRequirements::DUPLEX) {
-            SessionUserRequirements::DUPLEX
-        } else {
-            SessionUserRequirements::HALF_DUPLEX
-        });
+        let setting = spdu
+            .connect_accept_item()
+            .and_then(|c| c.token_setting_item);
+        let (agreed, ac_setting) = self.units.responder_agree(requested, setting);
+        self.answer.requirements = Some(agreed);
+        self.answer.token_setting = ac_setting;
         let called_ssel = spdu.called_session_selector();
         self.answer.responding_ssel = called_ssel.filter(|s| !s.is_empty()).map(<[u8]>::to_vec);
         if spdu.data_overflow().is_some_and(|d| d.get() != 0) {

@@ -163,10 +163,16 @@ pub(crate) fn cp(request: &AssociateRequest, aarq: &[u8]) -> Result<Vec<u8>, Enc
     Ok(out)
 }
 
-fn connect_accept_item(version: VersionNumber) -> Result<ParametersBuf, EncodeError> {
+fn connect_accept_item(
+    version: VersionNumber,
+    token_setting: Option<crate::session::TokenSettingItem>,
+) -> Result<ParametersBuf, EncodeError> {
     let mut cai = ParametersBuf::new();
     cai.u8(ParameterCode::PROTOCOL_OPTIONS, 0)?
         .u8(ParameterCode::VERSION_NUMBER, version.get())?;
+    if let Some(t) = token_setting {
+        cai.u8(ParameterCode::TOKEN_SETTING_ITEM, t.0)?;
+    }
     Ok(cai)
 }
 
@@ -187,7 +193,8 @@ fn encode_spdu(
     Spdu::new(kind, p).encode(out)
 }
 
-/// The CN carrying `cp`: version 2 (and 1 when the data fits), duplex, the session selectors.
+/// The CN carrying `cp`: version 2 (and 1 when the data fits), the requested functional units
+/// and initial token positions, the session selectors.
 pub(crate) fn cn(request: &AssociateRequest, cp: &[u8]) -> Result<Vec<u8>, EncodeError> {
     let data = ConnectData::new(SessionVersion::V2, cp)?;
     if data.needs_overflow() {
@@ -203,11 +210,11 @@ pub(crate) fn cn(request: &AssociateRequest, cp: &[u8]) -> Result<Vec<u8>, Encod
     let mut p = ParametersBuf::new();
     p.group(
         ParameterCode::CONNECT_ACCEPT_ITEM,
-        &connect_accept_item(VersionNumber::V2)?,
+        &connect_accept_item(VersionNumber::V2, request.token_setting)?,
     )?
     .u16(
         ParameterCode::SESSION_USER_REQUIREMENTS,
-        SessionUserRequirements::DUPLEX.get(),
+        request.session_requirements.get(),
     )?;
     if let Some(s) = &request.calling_ssel {
         p.unit(ParameterCode::CALLING_SESSION_SELECTOR, s.as_bytes())?;
@@ -236,6 +243,8 @@ pub(crate) struct ConnectAnswer {
     )>,
     pub acse_context: Option<i64>,
     pub application_context: Option<crate::oid::OwnedOid>,
+    /// Token Setting Item to put in the AC (when the CN left a token to the called user).
+    pub token_setting: Option<crate::session::TokenSettingItem>,
 }
 
 fn result_list<'a>(
@@ -306,7 +315,7 @@ pub(crate) fn ac(
     let mut p = ParametersBuf::new();
     p.group(
         ParameterCode::CONNECT_ACCEPT_ITEM,
-        &connect_accept_item(version)?,
+        &connect_accept_item(version, answer.token_setting)?,
     )?;
     if let Some(r) = answer.requirements {
         p.u16(ParameterCode::SESSION_USER_REQUIREMENTS, r.get())?;
@@ -512,5 +521,116 @@ pub(crate) fn abort(with: AbortWith) -> Result<Vec<u8>, EncodeError> {
     }
     let mut out = Vec::new();
     encode_spdu(SpduKind::Ab, &p, &mut out)?;
+    Ok(out)
+}
+
+// ----------------------------------------------------------------------------------------
+// Tokens, synchronization and activities (X.225 §7.11–7.16; basic concatenation, Table 7)
+
+/// The serial number `n` as PI 42 digits (X.225 §8.3: ASCII decimal, most significant first).
+pub(crate) fn serial_digits(n: u64) -> Vec<u8> {
+    n.to_string().into_bytes()
+}
+
+/// GT alone carrying a Token Item (S-TOKEN-GIVE): `01 03 10 01 tt`.
+pub(crate) fn give_tokens(tokens: crate::session::TokenItem) -> Result<Vec<u8>, EncodeError> {
+    let mut p = ParametersBuf::new();
+    p.u8(ParameterCode::TOKEN_ITEM, tokens.get())?;
+    let mut out = Vec::new();
+    encode_spdu(SpduKind::Gt, &p, &mut out)?;
+    Ok(out)
+}
+
+/// PT alone carrying a Token Item and optional user data (S-TOKEN-PLEASE).
+pub(crate) fn please_tokens(
+    tokens: crate::session::TokenItem,
+    user_data: Option<&[u8]>,
+) -> Result<Vec<u8>, EncodeError> {
+    let mut p = ParametersBuf::new();
+    p.u8(ParameterCode::TOKEN_ITEM, tokens.get())?;
+    if let Some(ud) = user_data {
+        p.user_data(ud)?;
+    }
+    let mut out = Vec::new();
+    encode_spdu(SpduKind::Pt, &p, &mut out)?;
+    Ok(out)
+}
+
+/// A category-2 SPDU behind an empty GT (`first` = `Gt`) or PT (`first` = `Pt`).
+pub(crate) fn concatenated(
+    first: SpduKind,
+    kind: SpduKind,
+    params: &ParametersBuf,
+) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Vec::with_capacity(params.len().saturating_add(8));
+    encode_spdu(first, &ParametersBuf::new(), &mut out)?;
+    encode_spdu(kind, params, &mut out)?;
+    Ok(out)
+}
+
+/// GT + AS with the activity identifier.
+pub(crate) fn activity_start(id: &[u8]) -> Result<Vec<u8>, EncodeError> {
+    let mut p = ParametersBuf::new();
+    p.unit(ParameterCode::ACTIVITY_IDENTIFIER, id)?;
+    concatenated(SpduKind::Gt, SpduKind::As, &p)
+}
+
+/// PT + AR: linking information (old connection identifier, old activity identifier, serial
+/// number) and the new activity identifier (X.225 Table 7 pairs AR with PT).
+pub(crate) fn activity_resume(
+    id: &[u8],
+    old_id: &[u8],
+    serial: u64,
+    old_connection: &super::OldConnection,
+) -> Result<Vec<u8>, EncodeError> {
+    let mut link = ParametersBuf::new();
+    if let Some(r) = &old_connection.called_ss_user_reference {
+        link.unit(ParameterCode::CALLED_SS_USER_REFERENCE, r)?;
+    }
+    if let Some(r) = &old_connection.calling_ss_user_reference {
+        link.unit(ParameterCode::CALLING_SS_USER_REFERENCE, r)?;
+    }
+    if let Some(r) = &old_connection.common_reference {
+        link.unit(ParameterCode::COMMON_REFERENCE, r)?;
+    }
+    if let Some(r) = &old_connection.additional_reference_information {
+        link.unit(ParameterCode::ADDITIONAL_REFERENCE_INFORMATION, r)?;
+    }
+    link.unit(ParameterCode::ACTIVITY_IDENTIFIER, old_id)?
+        .unit(ParameterCode::SERIAL_NUMBER, &serial_digits(serial))?;
+    let mut p = ParametersBuf::new();
+    p.group(ParameterCode::LINKING_INFORMATION, &link)?
+        .unit(ParameterCode::ACTIVITY_IDENTIFIER, id)?;
+    concatenated(SpduKind::Pt, SpduKind::Ar, &p)
+}
+
+/// `first` + an SPDU whose only parameter is the serial number (MIP, MIA, AE, AEA).
+pub(crate) fn with_serial(
+    first: SpduKind,
+    kind: SpduKind,
+    serial: u64,
+) -> Result<Vec<u8>, EncodeError> {
+    let mut p = ParametersBuf::new();
+    p.unit(ParameterCode::SERIAL_NUMBER, &serial_digits(serial))?;
+    concatenated(first, kind, &p)
+}
+
+/// `first` + AI or AD with a reason code, or + AIA / ADA (no parameters).
+pub(crate) fn with_reason(
+    first: SpduKind,
+    kind: SpduKind,
+    reason: Option<crate::session::ActivityReason>,
+) -> Result<Vec<u8>, EncodeError> {
+    let mut p = ParametersBuf::new();
+    if let Some(r) = reason {
+        p.u8(ParameterCode::REASON_CODE, r.get())?;
+    }
+    concatenated(first, kind, &p)
+}
+
+/// Fully encoded presentation user data: one single-ASN1-type PDV of `value` on `context`.
+pub(crate) fn user_data_pdv(context: i64, value: &[u8]) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Vec::with_capacity(one_pdv_len(context, value));
+    one_pdv(context, value, &mut out)?;
     Ok(out)
 }
