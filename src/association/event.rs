@@ -261,6 +261,9 @@ pub struct Abort {
     pub layer: Layer,
     /// What happened.
     pub reason: String,
+    /// The single-ASN1-type value of the first user-information EXTERNAL of an ABRT from the
+    /// peer's user (RTSE: an RTAB), if any.
+    pub user_information: Option<Bytes>,
 }
 
 impl fmt::Display for Abort {

@@ -406,6 +406,7 @@ impl Association {
             source,
             layer,
             reason,
+            user_information: None,
         }));
     }
 
@@ -590,6 +591,17 @@ impl Association {
     /// A-ABORT request: AB carrying ARU with an ABRT (source service user) once a session
     /// connection is being set up; before that, the transport connection is simply closed.
     pub fn abort(&mut self, now: Instant) -> Result<(), ServiceError> {
+        self.abort_with(None, now)
+    }
+
+    /// A-ABORT request whose ABRT carries `user_information` (one BER value, e.g. an RTAB) as
+    /// an EXTERNAL on the first application context. Note that a session version 1 AB carries
+    /// at most 9 octets of user data; this machine always negotiates version 2 when offered.
+    pub fn abort_with(
+        &mut self,
+        user_information: Option<&[u8]>,
+        now: Instant,
+    ) -> Result<(), ServiceError> {
         match self.state {
             State::Closed | State::AwaitClose => Err(self.wrong_state("abort")),
             State::Idle | State::AwaitCc | State::AwaitCr | State::AwaitCn => {
@@ -602,7 +614,13 @@ impl Association {
                 Ok(())
             }
             _ => {
-                let tsdu = pdu::abort(AbortWith::User(self.acse_context))?;
+                let user_context = self
+                    .contexts
+                    .iter()
+                    .find(|c| c.id != self.acse_context && c.accepted())
+                    .map_or(self.acse_context, |c| c.id);
+                let info = user_information.map(|i| (user_context, i));
+                let tsdu = pdu::user_abort(self.acse_context, info)?;
                 self.send_tsdu(tsdu);
                 self.abort_event(
                     AbortSource::LocalUser,
@@ -1110,6 +1128,7 @@ impl Association {
 
     fn on_ab(&mut self, spdu: &Spdu<'_>) {
         let data = spdu.ss_user_data();
+        let mut user_information = None;
         let (source, layer, reason) = if data.is_empty() {
             let td = spdu.transport_disconnect().map_or(0, |t| t.get());
             (
@@ -1149,11 +1168,15 @@ impl Association {
                                 ),
                             )
                         }
-                        Some(Apdu::Abrt(_)) => (
-                            AbortSource::PeerUser,
-                            Layer::Acse,
-                            "abrt from the acse user".to_owned(),
-                        ),
+                        Some(Apdu::Abrt(a)) => {
+                            user_information = first_external(a.user_information.as_ref())
+                                .map(Bytes::copy_from_slice);
+                            (
+                                AbortSource::PeerUser,
+                                Layer::Acse,
+                                "abrt from the acse user".to_owned(),
+                            )
+                        }
                         _ => (AbortSource::PeerUser, Layer::Presentation, "aru".to_owned()),
                     }
                 }
@@ -1169,7 +1192,12 @@ impl Association {
                 ),
             }
         };
-        self.abort_event(source, layer, reason);
+        self.events.push_back(Event::Aborted(Abort {
+            source,
+            layer,
+            reason,
+            user_information,
+        }));
         // The receiver of an AB that releases the transport connection disconnects it.
         self.close();
     }

@@ -472,6 +472,45 @@ pub(crate) enum AbortWith {
     Session,
 }
 
+/// The AB SPDU of a user abort: ARU carrying an ABRT (source service user) on the ACSE
+/// context whose user-information is `info` (context, one BER value), if any.
+pub(crate) fn user_abort(
+    acse_context: i64,
+    info: Option<(i64, &[u8])>,
+) -> Result<Vec<u8>, EncodeError> {
+    let Some((ctx, value)) = info else {
+        return abort(AbortWith::User(acse_context));
+    };
+    let ext = [external(ctx, value)];
+    let abrt = encode_apdu(&Apdu::Abrt(Abrt {
+        source: AbortSource::ACSE_SERVICE_USER,
+        diagnostic: None,
+        user_information: Some(ExternalList::from_slice(&ext)),
+    }))?;
+    let pdv = [Pdv {
+        transfer_syntax: None,
+        context_id: acse_context,
+        values: PdvValues::SingleAsn1Type(&abrt),
+    }];
+    let mut ud = Vec::new();
+    AbortPpdu::Aru(Aru {
+        context_ids: None,
+        user_data: Some(UserData::Full(PdvList::from_slice(&pdv))),
+    })
+    .encode(&mut ud)?;
+    let mut p = ParametersBuf::new();
+    p.u8(
+        ParameterCode::TRANSPORT_DISCONNECT,
+        TransportDisconnect::RELEASED
+            .with(TransportDisconnect::USER_ABORT)
+            .get(),
+    )?;
+    p.user_data(&ud)?;
+    let mut out = Vec::new();
+    encode_spdu(SpduKind::Ab, &p, &mut out)?;
+    Ok(out)
+}
+
 /// The AB SPDU (transport connection released).
 pub(crate) fn abort(with: AbortWith) -> Result<Vec<u8>, EncodeError> {
     let mut td = TransportDisconnect::RELEASED;
