@@ -1,0 +1,590 @@
+//! An in-memory MTA pair built on `rtse::Rts`: 100 messages of 0 to 2 MiB per combination of
+//! checkpoint size (0, 1, 30 KiB) and window (1, 5), first over a clean transport, then with
+//! the transport cut at seeded pseudo-random points (each cut followed by a reopen that
+//! resumes or restarts the interrupted transfer). Every message must arrive exactly once, in
+//! order, byte-equal.
+//!
+//! Mode coverage: 1988 normal mode only. The X.410-1984 modes (1984 and 1988-X.410) are not
+//! supported by the association machine yet, so they are not tested here.
+//!
+//! No clock: time is a fixed `Instant` advanced by hand (past the recovery timeout on some cuts
+//! to take the restart-from-the-beginning path).
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use osi_stack::association::{AssociateRequest, Config, Dispatch};
+use osi_stack::rtse::{ConnectorProfile, DialogueMode, Rts, RtsEvent, RtsSettings, TransferState};
+
+const MIB: usize = 1 << 20;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        if n == 0 { 0 } else { self.next() % n }
+    }
+}
+
+/// 100 messages: the first is empty, the second 2 MiB, then mostly small with some large.
+fn messages(seed: u64, count: usize) -> Vec<Bytes> {
+    let mut rng = Rng(seed | 1);
+    (0..count)
+        .map(|i| {
+            let len = match i {
+                0 => 0,
+                1 => 2 * MIB,
+                _ if rng.below(12) == 0 => rng.below(2 * MIB as u64 + 1) as usize,
+                _ => rng.below(40 * 1024) as usize,
+            };
+            let salt = rng.next();
+            let mut v = Vec::with_capacity(len);
+            let mut x = salt | 1;
+            while v.len() < len {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let take = (len - v.len()).min(8);
+                v.extend_from_slice(&x.to_le_bytes()[..take]);
+            }
+            Bytes::from(v)
+        })
+        .collect()
+}
+
+fn request() -> AssociateRequest {
+    let profile = ConnectorProfile::new(
+        "\"mta\"/\"mta\"/\"mta\"/Internet=192.0.2.9"
+            .parse()
+            .unwrap(),
+    );
+    profile.associate_request(None).unwrap().unwrap()
+}
+
+struct Pair {
+    client: Rts,
+    server: Rts,
+    client_settings: RtsSettings,
+    server_settings: RtsSettings,
+    server_state: TransferState,
+    now: Instant,
+    received: Vec<Bytes>,
+    confirmed: Vec<u64>,
+    /// Octets the transport still carries before it is cut (None: never).
+    budget: Option<usize>,
+    cuts: usize,
+    opens: usize,
+    recovered_opens: usize,
+}
+
+impl Pair {
+    fn new(client_settings: RtsSettings, server_settings: RtsSettings) -> Self {
+        let now = Instant::now();
+        let mut p = Pair {
+            client: Rts::initiator(
+                Config::default(),
+                client_settings.clone(),
+                TransferState::new(),
+            ),
+            server: Rts::responder(
+                Config::default(),
+                Dispatch::default(),
+                None,
+                server_settings.clone(),
+            ),
+            client_settings,
+            server_settings,
+            server_state: TransferState::new(),
+            now,
+            received: Vec::new(),
+            confirmed: Vec::new(),
+            budget: None,
+            cuts: 0,
+            opens: 0,
+            recovered_opens: 0,
+        };
+        p.open();
+        p
+    }
+
+    fn open(&mut self) {
+        self.opens += 1;
+        self.client.open(request(), None, self.now).unwrap();
+    }
+
+    /// Moves bytes one way, respecting the cut budget; returns (moved, cut happened).
+    fn carry(
+        from: &mut Rts,
+        to: &mut Rts,
+        budget: &mut Option<usize>,
+        now: Instant,
+    ) -> (bool, bool) {
+        let mut moved = false;
+        while let Some(b) = from.poll_transmit() {
+            moved = true;
+            match budget {
+                Some(left) if *left < b.len() => {
+                    to.handle_input(&b[..*left], now);
+                    *left = 0;
+                    return (true, true);
+                }
+                Some(left) => *left -= b.len(),
+                None => {}
+            }
+            to.handle_input(&b, now);
+        }
+        (moved, false)
+    }
+
+    fn events(&mut self) {
+        while let Some(e) = self.server.poll_event() {
+            match e {
+                RtsEvent::OpenIndication(ind) => {
+                    if ind.recover.is_some() {
+                        self.recovered_opens += 1;
+                    }
+                    let state = std::mem::take(&mut self.server_state);
+                    self.server.accept(Some(state), self.now).unwrap();
+                }
+                RtsEvent::Received(m) => self.received.push(m),
+                _ => {}
+            }
+        }
+        while let Some(e) = self.client.poll_event() {
+            if let RtsEvent::Confirmed { seq } = e {
+                self.confirmed.push(seq);
+            }
+        }
+    }
+
+    /// Cuts the transport: both sides see it close; their states are kept; the client
+    /// reopens after `pause`.
+    fn cut(&mut self, pause: Duration) {
+        self.cuts += 1;
+        self.client.handle_transport_closed(self.now);
+        self.server.handle_transport_closed(self.now);
+        self.events();
+        let client_state = self.client.take_state(self.now);
+        self.server_state = self.server.take_state(self.now);
+        self.now += pause;
+        self.client = Rts::initiator(
+            Config::default(),
+            self.client_settings.clone(),
+            client_state,
+        );
+        self.server = Rts::responder(
+            Config::default(),
+            Dispatch::default(),
+            None,
+            self.server_settings.clone(),
+        );
+        self.open();
+    }
+
+    /// Runs until every queued message is confirmed; `cut_every` draws a new cut budget
+    /// (octets) after each cut, `None` for a clean transport.
+    fn run(&mut self, total: usize, rng: &mut Rng, mut cut_every: Option<u64>) {
+        let mut steps = 0usize;
+        while self.confirmed.len() < total {
+            steps += 1;
+            assert!(steps < 5_000_000, "no progress");
+            let (a, cut_a) = Self::carry(
+                &mut self.client,
+                &mut self.server,
+                &mut self.budget,
+                self.now,
+            );
+            let (b, cut_b) = if cut_a {
+                (false, false)
+            } else {
+                Self::carry(
+                    &mut self.server,
+                    &mut self.client,
+                    &mut self.budget,
+                    self.now,
+                )
+            };
+            self.events();
+            if cut_a || cut_b {
+                // One cut in four comes back after the recovery timeout (restart from the start).
+                let pause = if rng.below(4) == 0 {
+                    Duration::from_secs(120)
+                } else {
+                    Duration::from_secs(1)
+                };
+                self.cut(pause);
+                self.budget = cut_every.map(|n| draw_budget(rng, n));
+                continue;
+            }
+            if !a && !b {
+                if self.client.is_closed() || self.server.is_closed() || !self.client.is_open() {
+                    // An abort (e.g. unrecognizedActivity) ended the association: reopen.
+                    self.cut(Duration::from_secs(1));
+                    continue;
+                }
+                panic!(
+                    "stalled with {} of {total} confirmed (client open {}, turn {})",
+                    self.confirmed.len(),
+                    self.client.is_open(),
+                    self.client.has_turn()
+                );
+            }
+            if self.cuts > 400 {
+                cut_every = None;
+                self.budget = None;
+            }
+        }
+    }
+}
+
+/// Octets until the next cut: half the time short (a cut inside the open, a checkpoint
+/// exchange or the end of a small message), else up to `n`.
+fn draw_budget(rng: &mut Rng, n: u64) -> usize {
+    if rng.below(2) == 0 {
+        1 + rng.below(64 * 1024) as usize
+    } else {
+        1 + rng.below(n) as usize
+    }
+}
+
+fn check(sent: &[Bytes], received: &[Bytes]) {
+    assert_eq!(sent.len(), received.len(), "message count");
+    for (i, (s, r)) in sent.iter().zip(received).enumerate() {
+        assert!(
+            s == r,
+            "message {i}: {} octets sent, {} received",
+            s.len(),
+            r.len()
+        );
+    }
+}
+
+fn transfer_all(checkpoint: u32, window: u32, seed: u64, cut_every: Option<u64>) -> Pair {
+    let settings = RtsSettings::default()
+        .with_checkpoints(checkpoint, window)
+        .with_recovery_timeout(Duration::from_secs(60));
+    let server = RtsSettings::default().with_checkpoints(30, 5);
+    let msgs = messages(seed, 100);
+    let mut pair = Pair::new(settings, server);
+    let mut rng = Rng(seed.wrapping_mul(7) | 1);
+    pair.budget = cut_every.map(|n| draw_budget(&mut rng, n));
+    for m in &msgs {
+        pair.client.transfer(m.clone(), pair.now).unwrap();
+    }
+    pair.run(msgs.len(), &mut rng, cut_every);
+    check(&msgs, &pair.received);
+    let seqs: Vec<u64> = (0..100).collect();
+    assert_eq!(pair.confirmed, seqs);
+    pair
+}
+
+#[test]
+fn normal_mode_clean_transport_all_combinations() {
+    for (i, &(cp, w)) in [(0, 1), (0, 5), (1, 1), (1, 5), (30, 1), (30, 5)]
+        .iter()
+        .enumerate()
+    {
+        let pair = transfer_all(cp, w, 0x1000 + i as u64, None);
+        assert_eq!(pair.cuts, 0);
+        assert_eq!(pair.opens, 1);
+    }
+}
+
+#[test]
+fn normal_mode_with_cuts_all_combinations() {
+    for (i, &(cp, w)) in [(0, 1), (0, 5), (1, 1), (1, 5), (30, 1), (30, 5)]
+        .iter()
+        .enumerate()
+    {
+        let pair = transfer_all(cp, w, 0x2000 + i as u64, Some(3 * MIB as u64));
+        eprintln!(
+            "checkpoint {cp} window {w}: {} cuts, {} opens, {} recovering",
+            pair.cuts, pair.opens, pair.recovered_opens
+        );
+        assert!(pair.cuts > 0, "checkpoint {cp} window {w}: no cut happened");
+        if cp > 0 {
+            assert!(
+                pair.recovered_opens > 0,
+                "checkpoint {cp} window {w}: never recovered"
+            );
+        }
+    }
+}
+
+#[test]
+fn negotiation_is_the_minimum() {
+    let client = RtsSettings::default().with_checkpoints(30, 5);
+    let server = RtsSettings::default().with_checkpoints(1, 2);
+    let mut pair = Pair::new(client, server);
+    let mut opened = None;
+    for _ in 0..10 {
+        Pair::carry(&mut pair.client, &mut pair.server, &mut None, pair.now);
+        pair.events();
+        Pair::carry(&mut pair.server, &mut pair.client, &mut None, pair.now);
+        while let Some(e) = pair.client.poll_event() {
+            if let RtsEvent::Opened(o) = e {
+                opened = Some(o);
+            }
+        }
+    }
+    let o = opened.expect("opened");
+    assert_eq!((o.checkpoint_size_kb, o.window_size), (1, 2));
+    assert_eq!(o.dialogue_mode, DialogueMode::MONOLOGUE);
+    assert!(o.turn);
+    // In monologue the responder may not transfer.
+    assert!(
+        pair.server
+            .transfer(Bytes::from_static(b"x"), pair.now)
+            .is_err()
+    );
+}
+
+/// Moves everything one way and returns the octets.
+fn carry_all(from: &mut Rts, to: &mut Rts, now: Instant) -> Vec<u8> {
+    let mut all = Vec::new();
+    while let Some(b) = from.poll_transmit() {
+        all.extend_from_slice(&b);
+        to.handle_input(&b, now);
+    }
+    all
+}
+
+fn count(hay: &[u8], needle: &[u8]) -> usize {
+    hay.windows(needle.len()).filter(|w| *w == needle).count()
+}
+
+/// TSDU starts (TPKT + COTP DT header, then the first SPDUs).
+const PT_AR: [u8; 6] = [0x02, 0xf0, 0x80, 0x02, 0x00, 0x1d];
+const GT_AS: [u8; 6] = [0x02, 0xf0, 0x80, 0x01, 0x00, 0x2d];
+
+fn settle(pair: &mut Pair) -> Vec<u8> {
+    let mut c2s = Vec::new();
+    loop {
+        let a = carry_all(&mut pair.client, &mut pair.server, pair.now);
+        pair.events();
+        let b = carry_all(&mut pair.server, &mut pair.client, pair.now);
+        pair.events();
+        if a.is_empty() && b.is_empty() {
+            return c2s;
+        }
+        c2s.extend_from_slice(&a);
+    }
+}
+
+#[test]
+fn resume_from_the_last_confirmed_checkpoint() {
+    let settings = RtsSettings::default().with_checkpoints(1, 5);
+    let mut pair = Pair::new(settings.clone(), settings);
+    settle(&mut pair);
+    let msg = messages(7, 3).swap_remove(1); // 2 MiB
+    pair.client.transfer(msg.clone(), pair.now).unwrap();
+    // Carry about 600 KiB client → server, with the server's MIAs flowing back.
+    let mut moved = 0usize;
+    while moved < 600 * 1024 {
+        let a = carry_all(&mut pair.client, &mut pair.server, pair.now);
+        moved += a.len();
+        pair.events();
+        carry_all(&mut pair.server, &mut pair.client, pair.now);
+        pair.events();
+    }
+    assert!(pair.client.state().has_checkpoint());
+    pair.cut(Duration::from_secs(1));
+    let c2s = settle(&mut pair);
+    assert_eq!(pair.recovered_opens, 1);
+    assert_eq!(count(&c2s, &PT_AR), 1, "resumed with AR");
+    assert_eq!(count(&c2s, &GT_AS), 0, "not restarted");
+    // Much less than the whole message went again.
+    assert!(
+        c2s.len() < 2 * MIB - 400 * 1024,
+        "{} octets resent",
+        c2s.len()
+    );
+    check(&[msg], &pair.received);
+    assert_eq!(pair.confirmed, [0]);
+}
+
+#[test]
+fn after_the_recovery_timeout_the_transfer_starts_again() {
+    let settings = RtsSettings::default()
+        .with_checkpoints(1, 5)
+        .with_recovery_timeout(Duration::from_secs(60));
+    let mut pair = Pair::new(settings.clone(), settings);
+    settle(&mut pair);
+    let msg = messages(8, 2).swap_remove(1);
+    pair.client.transfer(msg.clone(), pair.now).unwrap();
+    for _ in 0..40 {
+        carry_all(&mut pair.client, &mut pair.server, pair.now);
+        pair.events();
+        carry_all(&mut pair.server, &mut pair.client, pair.now);
+        pair.events();
+    }
+    assert!(pair.client.state().has_checkpoint());
+    pair.cut(Duration::from_secs(61));
+    let c2s = settle(&mut pair);
+    assert_eq!(pair.recovered_opens, 0, "open, not recover");
+    assert_eq!(count(&c2s, &PT_AR), 0);
+    assert_eq!(count(&c2s, &GT_AS), 1);
+    check(&[msg], &pair.received);
+}
+
+/// The cut falls after the receiver delivered (AE) and before the sender saw the AEA: the
+/// transfer is resumed, taken through, and not delivered a second time.
+#[test]
+fn cut_between_activity_end_and_its_answer_delivers_once() {
+    for checkpoint in [0, 1] {
+        let settings = RtsSettings::default().with_checkpoints(checkpoint, 1);
+        let mut pair = Pair::new(settings.clone(), settings);
+        settle(&mut pair);
+        let msg = Bytes::from(vec![0x5a; 3000]);
+        pair.client.transfer(msg.clone(), pair.now).unwrap();
+        // Run until the server has delivered, then cut before its AEA reaches the client.
+        while pair.received.is_empty() {
+            carry_all(&mut pair.client, &mut pair.server, pair.now);
+            pair.events();
+            if pair.received.is_empty() {
+                carry_all(&mut pair.server, &mut pair.client, pair.now);
+                pair.events();
+            }
+        }
+        assert!(pair.confirmed.is_empty());
+        pair.cut(Duration::from_secs(1));
+        settle(&mut pair);
+        check(std::slice::from_ref(&msg), &pair.received);
+        assert_eq!(pair.confirmed, [0]);
+        // The next message goes through normally.
+        pair.client
+            .transfer(Bytes::from_static(b"next"), pair.now)
+            .unwrap();
+        settle(&mut pair);
+        assert_eq!(pair.received.len(), 2);
+        assert_eq!(&pair.received[1][..], b"next");
+    }
+}
+
+/// A responder that lost its state cannot resume: it aborts the AR with RTAB
+/// unrecognizedActivity, and the sender starts from the beginning next time.
+#[test]
+fn a_responder_without_the_partial_data_refuses_the_resume() {
+    let settings = RtsSettings::default().with_checkpoints(1, 5);
+    let mut pair = Pair::new(settings.clone(), settings);
+    settle(&mut pair);
+    let msg = messages(9, 2).swap_remove(1);
+    pair.client.transfer(msg.clone(), pair.now).unwrap();
+    for _ in 0..40 {
+        carry_all(&mut pair.client, &mut pair.server, pair.now);
+        pair.events();
+        carry_all(&mut pair.server, &mut pair.client, pair.now);
+        pair.events();
+    }
+    pair.cut(Duration::from_secs(1));
+    pair.server_state = TransferState::new(); // the responder forgot everything
+    let mut aborted = None;
+    for _ in 0..20 {
+        carry_all(&mut pair.client, &mut pair.server, pair.now);
+        pair.events();
+        carry_all(&mut pair.server, &mut pair.client, pair.now);
+        while let Some(e) = pair.client.poll_event() {
+            if let RtsEvent::Aborted { rtab, .. } = e {
+                aborted = rtab;
+            }
+        }
+        if pair.client.is_closed() {
+            break;
+        }
+    }
+    assert_eq!(
+        aborted,
+        Some(osi_stack::rtse::AbortReason::UNRECOGNIZED_ACTIVITY)
+    );
+    assert!(!pair.client.state().has_checkpoint());
+    pair.cut(Duration::from_secs(1));
+    let c2s = settle(&mut pair);
+    assert_eq!(count(&c2s, &GT_AS), 1, "started again");
+    check(&[msg], &pair.received);
+}
+
+/// Two-way alternate: the turn is asked for with an RTTP priority, given, and the responder
+/// transfers; the initiator's initial turn can also be left to the responder.
+#[test]
+fn two_way_alternate_turns() {
+    let settings = RtsSettings::default()
+        .with_checkpoints(1, 1)
+        .with_dialogue(true, true);
+    let mut pair = Pair::new(settings.clone(), settings.clone());
+    settle(&mut pair);
+    assert!(pair.client.has_turn());
+    assert!(!pair.server.has_turn());
+    pair.client
+        .transfer(Bytes::from(vec![1; 5000]), pair.now)
+        .unwrap();
+    settle(&mut pair);
+    assert_eq!(pair.received.len(), 1);
+    // Without the turn the server queues its message and asks for the turn (RTTP priority 1).
+    pair.server
+        .transfer(Bytes::from(vec![2; 7000]), pair.now)
+        .unwrap();
+    assert!(pair.server.turn_give(pair.now).is_err());
+    pair.server.turn_please(1, pair.now).unwrap();
+    carry_all(&mut pair.server, &mut pair.client, pair.now);
+    let mut asked = None;
+    while let Some(e) = pair.client.poll_event() {
+        if let RtsEvent::TurnPlease { priority } = e {
+            asked = Some(priority);
+        }
+    }
+    assert_eq!(asked, Some(1));
+    pair.client.turn_give(pair.now).unwrap();
+    assert!(!pair.client.has_turn());
+    let mut client_got = Vec::new();
+    for _ in 0..20 {
+        carry_all(&mut pair.client, &mut pair.server, pair.now);
+        pair.events();
+        carry_all(&mut pair.server, &mut pair.client, pair.now);
+        while let Some(e) = pair.client.poll_event() {
+            if let RtsEvent::Received(m) = e {
+                client_got.push(m);
+            }
+        }
+    }
+    assert_eq!(client_got, [Bytes::from(vec![2; 7000])]);
+    assert!(pair.server.has_turn());
+    // The client asks for the turn back with priority 2; the server gives it.
+    pair.client.turn_please(2, pair.now).unwrap();
+    carry_all(&mut pair.client, &mut pair.server, pair.now);
+    let mut asked = None;
+    while let Some(e) = pair.server.poll_event() {
+        if let RtsEvent::TurnPlease { priority } = e {
+            asked = Some(priority);
+        }
+    }
+    assert_eq!(asked, Some(2));
+    pair.server.turn_give(pair.now).unwrap();
+    carry_all(&mut pair.server, &mut pair.client, pair.now);
+    let mut given = false;
+    while let Some(e) = pair.client.poll_event() {
+        given |= e == RtsEvent::TurnGiven;
+    }
+    assert!(given && pair.client.has_turn());
+    // Close needs the turn: the client has it.
+    assert!(pair.server.close(pair.now).is_err());
+    pair.client.close(pair.now).unwrap();
+    settle(&mut pair);
+    assert!(pair.client.is_closed());
+
+    // Initial turn on the responder's side.
+    let settings = RtsSettings::default().with_dialogue(true, false);
+    let mut pair = Pair::new(settings.clone(), settings);
+    settle(&mut pair);
+    assert!(!pair.client.has_turn());
+    assert!(pair.server.has_turn());
+}
