@@ -370,7 +370,8 @@ impl Association {
     }
 
     /// S-TOKEN-PLEASE: PT with a Token Item, optionally carrying one BER value as presentation
-    /// user data on context `data.0` (RTSE puts its RTTP there). `tokens` must be available and
+    /// user data on context `data.0` (RTSE puts its RTTP there; in X.410-1984 mode the value is
+    /// the raw session user data and the context is ignored). `tokens` must be available and
     /// held by the peer.
     pub fn please_tokens(
         &mut self,
@@ -395,6 +396,7 @@ impl Association {
             ));
         }
         let ud = match data {
+            Some((_, value)) if self.x410 => Some(value.to_vec()),
             Some((ctx, value)) => {
                 self.check_context(ctx)?;
                 Some(pdu::user_data_pdv(ctx, value)?)
@@ -729,6 +731,11 @@ impl Association {
                 let raw = spdu.user_data().unwrap_or(&[]);
                 let data = if raw.is_empty() {
                     None
+                } else if self.x410 {
+                    Some(Data {
+                        context_id: None,
+                        value: tsdu.slice_ref(raw),
+                    })
                 } else {
                     let ud = UserData::decode(raw, &self.limits())
                         .map_err(|e| e.shifted(super::offset_in(tsdu, raw)))?;

@@ -190,6 +190,12 @@ pub struct AssociateRequest {
     /// Initial token positions proposed in the CN (PI 26 in PGI 5). `None` (absent): every
     /// available token starts on the initiator's side (X.225 §8.3).
     pub token_setting: Option<TokenSettingItem>,
+    /// X.410-1984 mode (X.226 §8.2, `addresses-rtse.md` §5): when set, the CP is an X.410-mode
+    /// CP-type whose `[1]` SET holds these octets (the RTORQ components of a `PConnect`), and
+    /// there is no ACSE and no presentation context: the AARQ fields, contexts and
+    /// `user_information` are not sent, data travels as raw session user data. The CN then
+    /// proposes session versions 1 and 2. Default `None`: normal mode.
+    pub x410_parameters: Option<Bytes>,
 }
 
 impl AssociateRequest {
@@ -210,6 +216,7 @@ impl AssociateRequest {
             user_information: None,
             session_requirements: SessionUserRequirements::DUPLEX,
             token_setting: None,
+            x410_parameters: None,
         }
     }
 
@@ -286,6 +293,14 @@ impl AssociateRequest {
         self
     }
 
+    /// The same request in X.410-1984 mode with these `PConnect` parameters (see
+    /// [`AssociateRequest::x410_parameters`]).
+    #[must_use]
+    pub fn with_x410_parameters(mut self, parameters: impl Into<Bytes>) -> Self {
+        self.x410_parameters = Some(parameters.into());
+        self
+    }
+
     /// The same request with another context list (besides ACSE).
     #[must_use]
     pub fn with_contexts(mut self, contexts: Vec<PresentationContext>) -> Self {
@@ -303,6 +318,9 @@ pub struct AcceptResponse {
     pub user_information: Option<Bytes>,
     /// Responding AP-title and AE-qualifier.
     pub responding: ApAddress,
+    /// X.410-1984 mode only: the octets of the CPA's `[1]` SET (the RTOAC components of a
+    /// `PAccept`).
+    pub x410_parameters: Option<Bytes>,
 }
 
 impl AcceptResponse {
@@ -311,6 +329,16 @@ impl AcceptResponse {
         AcceptResponse {
             user_information: Some(value.into()),
             responding: ApAddress::default(),
+            x410_parameters: None,
+        }
+    }
+
+    /// An X.410-1984-mode answer carrying these `PAccept` parameters.
+    pub fn with_x410_parameters(value: impl Into<Bytes>) -> Self {
+        AcceptResponse {
+            user_information: None,
+            responding: ApAddress::default(),
+            x410_parameters: Some(value.into()),
         }
     }
 }

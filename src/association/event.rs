@@ -157,6 +157,11 @@ pub struct AssociateIndication {
     pub contexts: Vec<ContextOutcome>,
     /// The single-ASN1-type value of the AARQ's first user-information EXTERNAL.
     pub user_information: Option<Bytes>,
+    /// X.410-1984 mode: the octets of the CP's `[1]` SET (the RTORQ components of a
+    /// `PConnect`). There is no AARQ then: the ACSE fields above are empty (the application
+    /// context is a placeholder). Answer with
+    /// [`AcceptResponse::with_x410_parameters`](super::AcceptResponse::with_x410_parameters).
+    pub x410_parameters: Option<Bytes>,
 }
 
 /// An established association.
@@ -165,7 +170,8 @@ pub struct AssociateIndication {
 pub struct Associated {
     /// The contexts and their results.
     pub contexts: Vec<ContextOutcome>,
-    /// The AARE's user information (initiator) or the one sent (responder).
+    /// The AARE's user information (initiator) or the one sent (responder). In X.410-1984
+    /// mode: the octets of the CPA's `[1]` SET (received or sent).
     pub user_information: Option<Bytes>,
     /// The AARE's result (0).
     pub result: i64,

@@ -84,6 +84,15 @@
 //! resynchronize, exceptions (ER, ED), capability data and typed data services are not
 //! offered, and their SPDUs are protocol errors.
 //!
+//! # X.410-1984 mode
+//!
+//! With [`AssociateRequest::x410_parameters`] the initiator sends an X.410-1984-mode CP
+//! (`PConnect`, X.226 §8.2) instead of CP + AARQ; a responder accepts such a CP, gives
+//! [`AssociateIndication::x410_parameters`] and answers with an X.410-mode CPA
+//! ([`AcceptResponse::with_x410_parameters`]); [`Association::reject`] then sends a session RF
+//! (reason 0). Data, PT user data and the ARU of an abort
+//! ([`Association::abort_with`]) carry raw octets; release is FN/DN without user data.
+//!
 //! Other simplifications, documented rather than hidden: CN/AC user data must fit
 //! in one SPDU (10 240 octets: no CDO/OA overflow), session segmentation is not proposed, and in
 //! a release collision both sides answer automatically (each user already asked to release).
@@ -214,6 +223,8 @@ pub struct Association {
     pending_cn: Option<Vec<u8>>,
     collision: bool,
     units: activity::SessionUnits,
+    /// X.410-1984 presentation mode: no ACSE, no contexts, raw user data.
+    x410: bool,
 }
 
 impl Association {
@@ -249,6 +260,7 @@ impl Association {
             pending_cn: None,
             collision: false,
             units: activity::SessionUnits::default(),
+            x410: false,
         }
     }
 
@@ -426,6 +438,7 @@ impl Association {
             return;
         }
         let with = match v.layer {
+            _ if self.x410 => AbortWith::Session,
             Layer::Presentation => {
                 AbortWith::Presentation(presentation::AbortReason::REASON_NOT_SPECIFIED)
             }
@@ -452,8 +465,14 @@ impl Association {
             return Err(self.wrong_state("associate"));
         }
         // Build everything now so that a request too large fails here, not after the CC.
-        let aarq = pdu::aarq(&request)?;
-        let cp = pdu::cp(&request, &aarq)?;
+        self.x410 = request.x410_parameters.is_some();
+        let cp = match &request.x410_parameters {
+            Some(params) => pdu::x410_connect(false, params)?,
+            None => {
+                let aarq = pdu::aarq(&request)?;
+                pdu::cp(&request, &aarq)?
+            }
+        };
         let cn = pdu::cn(&request, &cp)?;
         self.cr = pdu::cr(&request, self.config.tpdu_size, self.config.local_reference)?;
         self.acse_context = request.acse_context_id;
@@ -470,6 +489,9 @@ impl Association {
             provider_reason: None,
         }))
         .collect();
+        if self.x410 {
+            self.contexts.clear();
+        }
         self.answer.acse_context = Some(request.acse_context_id);
         self.units
             .propose(request.session_requirements, request.token_setting);
@@ -486,6 +508,20 @@ impl Association {
     pub fn accept(&mut self, response: AcceptResponse, now: Instant) -> Result<(), ServiceError> {
         if self.state != State::AwaitUser {
             return Err(self.wrong_state("accept"));
+        }
+        if self.x410 {
+            let params = response.x410_parameters.clone().unwrap_or_default();
+            let ac = pdu::ac_x410(&self.answer, &params)?;
+            self.send_tsdu(ac);
+            self.state = State::Associated;
+            self.events
+                .push_back(Event::Associated(Box::new(Associated {
+                    contexts: Vec::new(),
+                    user_information: Some(params),
+                    result: 0,
+                })));
+            self.idle_from(now);
+            return Ok(());
         }
         let info = response
             .user_information
@@ -510,6 +546,15 @@ impl Association {
         if self.state != State::AwaitUser {
             return Err(self.wrong_state("reject"));
         }
+        if self.x410 {
+            let rf = pdu::rf(
+                &self.answer,
+                RefuseWith::Session(RefuseReason::USER_NO_REASON),
+            )?;
+            self.send_tsdu(rf);
+            self.await_close(now);
+            return Ok(());
+        }
         let rf = pdu::rf(
             &self.answer,
             RefuseWith::Acse(
@@ -524,7 +569,8 @@ impl Association {
 
     /// P-DATA request: `value` (one complete BER value) on presentation context `context_id`,
     /// sent as fully encoded data with one PDV in single-ASN1-type form, in as many DTs as the
-    /// TPDU size asks.
+    /// TPDU size asks. In X.410-1984 mode ([`AssociateRequest::x410_parameters`]) `value` is
+    /// the raw session user data (any octets) and `context_id` is ignored.
     pub fn send_data(
         &mut self,
         context_id: i64,
@@ -534,9 +580,13 @@ impl Association {
         if !matches!(self.state, State::Associated | State::AwaitReleaseResponse) {
             return Err(self.wrong_state("send_data"));
         }
-        self.check_context(context_id)?;
         self.check_send_data()?;
-        let tsdu = pdu::p_data(context_id, value)?;
+        let tsdu = if self.x410 {
+            pdu::raw_data(value)
+        } else {
+            self.check_context(context_id)?;
+            pdu::p_data(context_id, value)?
+        };
         self.send_tsdu(tsdu);
         self.idle_from(now);
         Ok(())
@@ -561,7 +611,11 @@ impl Association {
             return Err(self.wrong_state("release"));
         }
         self.check_release()?;
-        let tsdu = pdu::finish(self.acse_context)?;
+        let tsdu = if self.x410 {
+            pdu::bare(SpduKind::Fn)?
+        } else {
+            pdu::finish(self.acse_context)?
+        };
         self.send_tsdu(tsdu);
         self.state = State::AwaitRelease;
         self.set_timer(Timer::Response, now);
@@ -575,12 +629,20 @@ impl Association {
             return Err(self.wrong_state("release_response"));
         }
         if accept {
-            let tsdu = pdu::disconnect(self.acse_context)?;
+            let tsdu = if self.x410 {
+                pdu::bare(SpduKind::Dn)?
+            } else {
+                pdu::disconnect(self.acse_context)?
+            };
             self.send_tsdu(tsdu);
             self.events.push_back(Event::Released { collision: false });
             self.await_close(now);
         } else {
-            let tsdu = pdu::not_finished(self.acse_context)?;
+            let tsdu = if self.x410 {
+                pdu::bare(SpduKind::Nf)?
+            } else {
+                pdu::not_finished(self.acse_context)?
+            };
             self.send_tsdu(tsdu);
             self.state = State::Associated;
             self.idle_from(now);
@@ -620,7 +682,11 @@ impl Association {
                     .find(|c| c.id != self.acse_context && c.accepted())
                     .map_or(self.acse_context, |c| c.id);
                 let info = user_information.map(|i| (user_context, i));
-                let tsdu = pdu::user_abort(self.acse_context, info)?;
+                let tsdu = if self.x410 {
+                    pdu::user_abort_x410(user_information)?
+                } else {
+                    pdu::user_abort(self.acse_context, info)?
+                };
                 self.send_tsdu(tsdu);
                 self.abort_event(
                     AbortSource::LocalUser,
@@ -1024,7 +1090,7 @@ impl Association {
                 self.expect_release_pdu(spdu, ReleasePdu::Rlrq)?;
                 self.collision = true;
                 if self.role == Role::Initiator {
-                    let dn = pdu::disconnect(self.acse_context).map_err(|e| Violation {
+                    let dn = self.dn_pdu().map_err(|e| Violation {
                         layer: Layer::Session,
                         reason: e.to_string(),
                     })?;
@@ -1039,7 +1105,7 @@ impl Association {
                 });
                 if self.collision && self.role == Role::Responder {
                     // The initiator answered our RLRQ; now answer its RLRQ.
-                    if let Ok(dn) = pdu::disconnect(self.acse_context) {
+                    if let Ok(dn) = self.dn_pdu() {
                         self.send_tsdu(dn);
                     }
                     self.await_close(now);
@@ -1082,12 +1148,32 @@ impl Association {
         }
     }
 
+    fn dn_pdu(&self) -> Result<Vec<u8>, crate::error::EncodeError> {
+        if self.x410 {
+            pdu::bare(SpduKind::Dn)
+        } else {
+            pdu::disconnect(self.acse_context)
+        }
+    }
+
+    /// Whether the association runs in X.410-1984 presentation mode (no ACSE, raw data).
+    pub fn is_x410(&self) -> bool {
+        self.x410
+    }
+
     fn limits(&self) -> crate::Limits {
         self.config.limits
     }
 
     /// Delivers the PDVs of a P-DATA as `Data` events (values split from the TSDU, no copy).
     fn on_data(&mut self, tsdu: &Bytes, user_data: &[u8]) -> Result<(), Violation> {
+        if self.x410 {
+            self.events.push_back(Event::Data(Data {
+                context_id: None,
+                value: tsdu.slice_ref(user_data),
+            }));
+            return Ok(());
+        }
         let ud = UserData::decode(user_data, &self.limits())
             .map_err(|e| e.shifted(offset_in(tsdu, user_data)))?;
         match ud {
@@ -1111,8 +1197,8 @@ impl Association {
     /// Checks that a FN/DN/NF carries the expected ACSE APDU on the ACSE context.
     fn expect_release_pdu(&self, spdu: &Spdu<'_>, want: ReleasePdu) -> Result<(), Violation> {
         let data = spdu.ss_user_data();
-        if data.is_empty() {
-            return Ok(()); // session-only release (no ACSE user): accepted
+        if data.is_empty() || self.x410 {
+            return Ok(()); // session-only release (no ACSE user, or X.410-1984 mode): accepted
         }
         let ud = UserData::decode(data, &self.limits())?;
         let acse = acse_value(&ud, self.acse_context)?;
@@ -1180,11 +1266,14 @@ impl Association {
                         _ => (AbortSource::PeerUser, Layer::Presentation, "aru".to_owned()),
                     }
                 }
-                Ok(AbortPpdu::AruX410(_)) => (
-                    AbortSource::PeerUser,
-                    Layer::Presentation,
-                    "x.410 aru".to_owned(),
-                ),
+                Ok(AbortPpdu::AruX410(components)) => {
+                    user_information = Some(Bytes::copy_from_slice(components));
+                    (
+                        AbortSource::PeerUser,
+                        Layer::Presentation,
+                        "x.410 aru".to_owned(),
+                    )
+                }
                 Err(e) => (
                     AbortSource::PeerProvider,
                     Layer::Session,
@@ -1274,6 +1363,24 @@ impl Association {
         let limits = self.limits();
         let ppdu = spdu.ss_user_data();
         let cpa = Cpa::decode(ppdu, &limits)?;
+        if self.x410 {
+            let Some(params) = cpa.x410_parameters else {
+                return Err(Violation {
+                    layer: Layer::Presentation,
+                    reason: "normal-mode cpa answering an x.410-1984-mode cp".into(),
+                });
+            };
+            self.state = State::Associated;
+            self.timer = None;
+            self.events
+                .push_back(Event::Associated(Box::new(Associated {
+                    contexts: Vec::new(),
+                    user_information: Some(Bytes::copy_from_slice(params)),
+                    result: 0,
+                })));
+            self.idle_from(now);
+            return Ok(());
+        }
         let Some(normal) = cpa.normal else {
             return Err(Violation {
                 layer: Layer::Presentation,
@@ -1413,13 +1520,31 @@ impl Association {
             }
         };
         let Some(normal) = cp.normal else {
-            self.rejected(
-                Layer::Presentation,
-                ProviderReason::REASON_NOT_SPECIFIED.0,
-                "x.410-1984 mode is not supported by this responder".into(),
-                None,
-            );
-            self.refuse_cn(RefuseWith::Session(RefuseReason::USER_NO_REASON), now);
+            let Some(params) = cp.x410_parameters else {
+                self.rejected(
+                    Layer::Presentation,
+                    ProviderReason::REASON_NOT_SPECIFIED.0,
+                    "cp with neither normal-mode nor x.410-1984-mode parameters".into(),
+                    None,
+                );
+                self.refuse_cn(RefuseWith::Session(RefuseReason::USER_NO_REASON), now);
+                return Ok(());
+            };
+            // X.410-1984 mode: no presentation selectors, contexts or ACSE to check.
+            self.x410 = true;
+            self.contexts.clear();
+            self.service = self.candidates.first().copied();
+            let service_name = self.service().map(|s| s.name.clone());
+            let mut ind = self
+                .indication
+                .take()
+                .unwrap_or_else(|| Box::new(empty_indication()));
+            ind.service = self.service;
+            ind.service_name = service_name;
+            ind.x410_parameters = Some(Bytes::copy_from_slice(params));
+            self.events.push_back(Event::AssociateIndication(ind));
+            self.state = State::AwaitUser;
+            self.timer = None;
             return Ok(());
         };
         let called_psel = normal.called_selector;
@@ -1658,6 +1783,7 @@ fn empty_indication() -> AssociateIndication {
         calling_ae_qualifier: None,
         contexts: Vec::new(),
         user_information: None,
+        x410_parameters: None,
     }
 }
 

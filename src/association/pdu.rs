@@ -163,6 +163,90 @@ pub(crate) fn cp(request: &AssociateRequest, aarq: &[u8]) -> Result<Vec<u8>, Enc
     Ok(out)
 }
 
+/// An X.410-1984-mode CP-type (`PConnect`) or CPA-PPDU (`PAccept`) with these `[1]` SET
+/// contents.
+pub(crate) fn x410_connect(accept: bool, parameters: &[u8]) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Vec::new();
+    if accept {
+        Cpa {
+            mode: Mode::X410_1984,
+            x410_parameters: Some(parameters),
+            normal: None,
+        }
+        .encode(&mut out)?;
+    } else {
+        Cp {
+            mode: Mode::X410_1984,
+            x410_parameters: Some(parameters),
+            normal: None,
+        }
+        .encode(&mut out)?;
+    }
+    Ok(out)
+}
+
+/// The AC carrying an X.410-mode CPA.
+pub(crate) fn ac_x410(answer: &ConnectAnswer, parameters: &[u8]) -> Result<Vec<u8>, EncodeError> {
+    let cpa = x410_connect(true, parameters)?;
+    let version = answer.version.unwrap_or(VersionNumber::V2);
+    let sv = if version == VersionNumber::V1 {
+        SessionVersion::V1
+    } else {
+        SessionVersion::V2
+    };
+    let data = ConnectData::new(sv, &cpa)?;
+    let mut p = ParametersBuf::new();
+    p.group(
+        ParameterCode::CONNECT_ACCEPT_ITEM,
+        &connect_accept_item(version, answer.token_setting)?,
+    )?;
+    if let Some(r) = answer.requirements {
+        p.u16(ParameterCode::SESSION_USER_REQUIREMENTS, r.get())?;
+    }
+    if let Some(s) = &answer.responding_ssel {
+        p.unit(ParameterCode::RESPONDING_SESSION_SELECTOR, s)?;
+    }
+    data.append_connect_parameters(&mut p)?;
+    let mut out = Vec::new();
+    encode_spdu(SpduKind::Ac, &p, &mut out)?;
+    Ok(out)
+}
+
+/// A P-DATA in X.410-1984 mode: GT + DT whose user information is `value` itself.
+pub(crate) fn raw_data(value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(GT_DT.len().saturating_add(value.len()));
+    out.extend_from_slice(&GT_DT);
+    out.extend_from_slice(value);
+    out
+}
+
+/// FN, DN or NF without user data (X.410-1984 mode: S-RELEASE carries none).
+pub(crate) fn bare(kind: SpduKind) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Vec::new();
+    encode_spdu(kind, &ParametersBuf::new(), &mut out)?;
+    Ok(out)
+}
+
+/// A user AB in X.410-1984 mode: an ARU `AbortInformation` SET with these contents, or no
+/// user data.
+pub(crate) fn user_abort_x410(components: Option<&[u8]>) -> Result<Vec<u8>, EncodeError> {
+    let mut p = ParametersBuf::new();
+    p.u8(
+        ParameterCode::TRANSPORT_DISCONNECT,
+        TransportDisconnect::RELEASED
+            .with(TransportDisconnect::USER_ABORT)
+            .get(),
+    )?;
+    if let Some(c) = components {
+        let mut ud = Vec::new();
+        AbortPpdu::AruX410(c).encode(&mut ud)?;
+        p.user_data(&ud)?;
+    }
+    let mut out = Vec::new();
+    encode_spdu(SpduKind::Ab, &p, &mut out)?;
+    Ok(out)
+}
+
 fn connect_accept_item(
     version: VersionNumber,
     token_setting: Option<crate::session::TokenSettingItem>,
@@ -208,9 +292,15 @@ pub(crate) fn cn(request: &AssociateRequest, cp: &[u8]) -> Result<Vec<u8>, Encod
         ));
     }
     let mut p = ParametersBuf::new();
+    // X.410-1984 peers speak session version 1: propose both (spec digest §5).
+    let versions = if request.x410_parameters.is_some() {
+        VersionNumber::BOTH
+    } else {
+        VersionNumber::V2
+    };
     p.group(
         ParameterCode::CONNECT_ACCEPT_ITEM,
-        &connect_accept_item(VersionNumber::V2, request.token_setting)?,
+        &connect_accept_item(versions, request.token_setting)?,
     )?
     .u16(
         ParameterCode::SESSION_USER_REQUIREMENTS,
