@@ -4,8 +4,8 @@
 //! resumes or restarts the interrupted transfer). Every message must arrive exactly once, in
 //! order, byte-equal.
 //!
-//! Mode coverage: 1988 normal mode only. The X.410-1984 modes (1984 and 1988-X.410) are not
-//! supported by the association machine yet, so they are not tested here.
+//! Every mode: 1988 normal mode (ACSE, RTORQ in the AARQ, RTTR in P-DATA), 1984 and
+//! 1988-X.410 (X.410-1984 presentation mode: RTORQ components in the CP, raw S-DATA).
 //!
 //! No clock: time is a fixed `Instant` advanced by hand (past the recovery timeout on some cuts
 //! to take the restart-from-the-beginning path).
@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use osi_stack::association::{AssociateRequest, Config, Dispatch};
-use osi_stack::rtse::{ConnectorProfile, DialogueMode, Rts, RtsEvent, RtsSettings, TransferState};
+use osi_stack::rtse::{
+    ConnectorProfile, DialogueMode, Rts, RtsEvent, RtsSettings, TransferState, X400Mode,
+};
 
 const MIB: usize = 1 << 20;
 
@@ -269,8 +271,23 @@ fn check(sent: &[Bytes], received: &[Bytes]) {
     }
 }
 
-fn transfer_all(checkpoint: u32, window: u32, seed: u64, cut_every: Option<u64>) -> Pair {
+const MODES: [X400Mode; 3] = [
+    X400Mode::Normal1988,
+    X400Mode::X410Mode1988,
+    X400Mode::Mode1984,
+];
+
+const COMBINATIONS: [(u32, u32); 6] = [(0, 1), (0, 5), (1, 1), (1, 5), (30, 1), (30, 5)];
+
+fn transfer_all(
+    mode: X400Mode,
+    checkpoint: u32,
+    window: u32,
+    seed: u64,
+    cut_every: Option<u64>,
+) -> Pair {
     let settings = RtsSettings::default()
+        .with_mode(mode)
         .with_checkpoints(checkpoint, window)
         .with_recovery_timeout(Duration::from_secs(60));
     let server = RtsSettings::default().with_checkpoints(30, 5);
@@ -282,6 +299,10 @@ fn transfer_all(checkpoint: u32, window: u32, seed: u64, cut_every: Option<u64>)
         pair.client.transfer(m.clone(), pair.now).unwrap();
     }
     pair.run(msgs.len(), &mut rng, cut_every);
+    assert_eq!(
+        pair.server.association().is_x410(),
+        mode != X400Mode::Normal1988
+    );
     check(&msgs, &pair.received);
     let seqs: Vec<u64> = (0..100).collect();
     assert_eq!(pair.confirmed, seqs);
@@ -289,34 +310,41 @@ fn transfer_all(checkpoint: u32, window: u32, seed: u64, cut_every: Option<u64>)
 }
 
 #[test]
-fn normal_mode_clean_transport_all_combinations() {
-    for (i, &(cp, w)) in [(0, 1), (0, 5), (1, 1), (1, 5), (30, 1), (30, 5)]
-        .iter()
-        .enumerate()
-    {
-        let pair = transfer_all(cp, w, 0x1000 + i as u64, None);
-        assert_eq!(pair.cuts, 0);
-        assert_eq!(pair.opens, 1);
+fn every_mode_clean_transport_all_combinations() {
+    for (m, &mode) in MODES.iter().enumerate() {
+        for (i, &(cp, w)) in COMBINATIONS.iter().enumerate() {
+            let pair = transfer_all(mode, cp, w, 0x1000 + (m * 16 + i) as u64, None);
+            assert_eq!(pair.cuts, 0);
+            assert_eq!(pair.opens, 1);
+        }
     }
 }
 
 #[test]
-fn normal_mode_with_cuts_all_combinations() {
-    for (i, &(cp, w)) in [(0, 1), (0, 5), (1, 1), (1, 5), (30, 1), (30, 5)]
-        .iter()
-        .enumerate()
-    {
-        let pair = transfer_all(cp, w, 0x2000 + i as u64, Some(3 * MIB as u64));
-        eprintln!(
-            "checkpoint {cp} window {w}: {} cuts, {} opens, {} recovering",
-            pair.cuts, pair.opens, pair.recovered_opens
-        );
-        assert!(pair.cuts > 0, "checkpoint {cp} window {w}: no cut happened");
-        if cp > 0 {
-            assert!(
-                pair.recovered_opens > 0,
-                "checkpoint {cp} window {w}: never recovered"
+fn every_mode_with_cuts_all_combinations() {
+    for (m, &mode) in MODES.iter().enumerate() {
+        for (i, &(cp, w)) in COMBINATIONS.iter().enumerate() {
+            let pair = transfer_all(
+                mode,
+                cp,
+                w,
+                0x2000 + (m * 16 + i) as u64,
+                Some(3 * MIB as u64),
             );
+            eprintln!(
+                "{mode:?} checkpoint {cp} window {w}: {} cuts, {} opens, {} recovering",
+                pair.cuts, pair.opens, pair.recovered_opens
+            );
+            assert!(
+                pair.cuts > 0,
+                "{mode:?} checkpoint {cp} window {w}: no cut happened"
+            );
+            if cp > 0 {
+                assert!(
+                    pair.recovered_opens > 0,
+                    "{mode:?} checkpoint {cp} window {w}: never recovered"
+                );
+            }
         }
     }
 }
@@ -587,4 +615,32 @@ fn two_way_alternate_turns() {
     settle(&mut pair);
     assert!(!pair.client.has_turn());
     assert!(pair.server.has_turn());
+}
+
+/// X.410-1984 mode on the wire: the CN carries a `PConnect` (mode x410-1984, the RTORQ
+/// components with applicationProtocol 1 in 1984 mode, 12 in 1988-X.410 mode) and no AARQ;
+/// segments travel as raw S-DATA.
+#[test]
+fn x410_mode_on_the_wire() {
+    for (mode, protocol) in [(X400Mode::Mode1984, 1u8), (X400Mode::X410Mode1988, 12)] {
+        let settings = RtsSettings::default()
+            .with_mode(mode)
+            .with_checkpoints(30, 5);
+        let mut pair = Pair::new(settings.clone(), settings);
+        let mut c2s = settle(&mut pair);
+        // CP-type 31 LL { a0 03 80 01 00  a1 LL { 80 01 1e 81 01 05 a3 02 80 00 84 01 pp } }
+        let pconnect = [
+            0xa0, 0x03, 0x80, 0x01, 0x00, 0xa1, 0x0d, 0x80, 0x01, 0x1e, 0x81, 0x01, 0x05, 0xa3,
+            0x02, 0x80, 0x00, 0x84, 0x01, protocol,
+        ];
+        assert_eq!(count(&c2s, &pconnect), 1, "{mode:?}: {c2s:02x?}");
+        assert_eq!(count(&c2s, &[0x60]), 0, "no aarq");
+        pair.client
+            .transfer(Bytes::from_static(b"raw segment"), pair.now)
+            .unwrap();
+        c2s = settle(&mut pair);
+        // GT DT + the octets themselves, no OCTET STRING header.
+        assert_eq!(count(&c2s, b"\x01\x00\x01\x00raw segment"), 1, "{c2s:02x?}");
+        assert_eq!(&pair.received[0][..], b"raw segment");
+    }
 }

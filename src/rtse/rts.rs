@@ -15,8 +15,8 @@ use crate::oid::Oid;
 use crate::session::{SessionUserRequirements, TokenItem, TokenSettingItem};
 
 use super::{
-    AbortReason, ConnectionData, ConnectorProfile, DialogueMode, Rtab, Rtoac, Rtorq, Rttp, Rttr,
-    SessionConnectionIdentifier, SsUserReference,
+    AbortReason, ApplicationProtocol, ConnectionData, ConnectorProfile, DialogueMode, Rtab, Rtoac,
+    Rtorq, Rttp, Rttr, SessionConnectionIdentifier, SsUserReference, X400Mode,
 };
 
 /// RTS session functional units: half-duplex, minor synchronize, activity management,
@@ -30,6 +30,9 @@ const SEGMENT: usize = 64 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RtsSettings {
+    /// X.400 conformance: normal mode or one of the X.410-1984 modes (initiator; a responder
+    /// follows the CP it receives).
+    pub mode: X400Mode,
     /// Checkpoint size proposed (initiator) or accepted at most (responder), in KiB.
     pub checkpoint_size_kb: u32,
     /// Window proposed or accepted at most.
@@ -51,6 +54,7 @@ pub struct RtsSettings {
 impl Default for RtsSettings {
     fn default() -> Self {
         RtsSettings {
+            mode: X400Mode::Normal1988,
             checkpoint_size_kb: 30,
             window_size: 5,
             two_way_alternate: false,
@@ -67,6 +71,7 @@ impl RtsSettings {
     /// The RT settings of a connector profile.
     pub fn from_profile(profile: &ConnectorProfile) -> Self {
         RtsSettings {
+            mode: profile.mode,
             checkpoint_size_kb: profile.checkpoint_size_kb,
             window_size: profile.window_size,
             two_way_alternate: profile.two_way_alternate,
@@ -89,6 +94,13 @@ impl RtsSettings {
     pub fn with_dialogue(mut self, two_way_alternate: bool, local_initial_turn: bool) -> Self {
         self.two_way_alternate = two_way_alternate;
         self.local_initial_turn = local_initial_turn;
+        self
+    }
+
+    /// The same settings with another X.400 conformance mode.
+    #[must_use]
+    pub fn with_mode(mut self, mode: X400Mode) -> Self {
+        self.mode = mode;
         self
     }
 
@@ -323,9 +335,15 @@ enum Phase {
 ///
 /// # Open
 ///
-/// 1988 normal mode only: the RTORQ travels as AARQ user-information on the RTSE context
-/// (id-as-mta-rtse, context 3 of [`ConnectorProfile::associate_request`]), the RTOAC as AARE
-/// user-information. The session functional units are half-duplex, minor synchronize,
+/// 1988 normal mode ([`X400Mode::Normal1988`]): the RTORQ travels as AARQ user-information on
+/// the RTSE context (id-as-mta-rtse, context 3 of [`ConnectorProfile::associate_request`]), the
+/// RTOAC as AARE user-information, RTTR segments as OCTET STRINGs in P-DATA on that context,
+/// the RTTP as a PDV of the PT's user data, the RTAB as ABRT user-information.
+/// X.410-1984 mode ([`X400Mode::Mode1984`], [`X400Mode::X410Mode1988`]; `addresses-rtse.md`
+/// §5): the RTORQ components are the CP's `PConnect` parameters (with `applicationProtocol` 1,
+/// P1 1984, or 12, mts-transfer-protocol, for 1988 P1 — the latter value is UNCONFIRMED in the
+/// digest), the RTOAC components the CPA's, segments are the raw S-DATA user data, the RTTP
+/// INTEGER is the raw PT user data and the RTAB components form the ARU `AbortInformation`. The session functional units are half-duplex, minor synchronize,
 /// activity management and exceptions (`0x0249`, ISODE's `RTS_MYREQUIRE`). The responder
 /// answers checkpoint size = min(proposal, own) and window = min(proposal, own) (ISODE
 /// `rt2ssrespond.c`); the dialogue mode is the initiator's. The turn is every available session
@@ -370,8 +388,7 @@ enum Phase {
 ///    through to its AE and answered, but not delivered again. A discarded activity (AD) is
 ///    dropped entirely; an interrupted one (AI) is kept as in rule 1.
 ///
-/// Simplifications: X.410-1984 mode (1984 and 1988-X.410 conformance) is not supported by this
-/// machine (the association machine speaks normal mode only); the responder does not refuse a
+/// Simplifications: the responder does not refuse a
 /// recovery with RTORJ `cannotRecover` (it accepts and, lacking the data, aborts the AR as in
 /// rule 3); transfer time-outs (Exchange's s/KB) and transfer retries are left to the owner
 /// ([`Rts::abort`] then reopen); the common reference of `recover` is a value the owner
@@ -387,6 +404,7 @@ pub struct Rts {
     checkpoint: usize,
     window: u64,
     twa: bool,
+    x410: bool,
     recovering: bool,
     /// The current outgoing activity is on this association (AS/AR sent, AE not confirmed).
     active: bool,
@@ -416,6 +434,7 @@ impl Rts {
             checkpoint: 0,
             window: 1,
             twa: false,
+            x410: false,
             recovering: false,
             active: false,
             ended: false,
@@ -529,8 +548,18 @@ impl Rts {
         if self.settings.two_way_alternate {
             rq.dialogue_mode = Some(DialogueMode::TWA);
         }
+        self.x410 = self.settings.mode != X400Mode::Normal1988;
         let mut info = Vec::with_capacity(rq.encoded_len());
-        rq.encode(&mut info)?;
+        if self.x410 {
+            rq.application_protocol = Some(if self.settings.mode == X400Mode::Mode1984 {
+                ApplicationProtocol::MTS_TRANSFER_PROTOCOL_1984
+            } else {
+                ApplicationProtocol::MTS_TRANSFER_PROTOCOL
+            });
+            rq.encode_components(&mut info)?;
+        } else {
+            rq.encode(&mut info)?;
+        }
         self.twa = self.settings.two_way_alternate;
         let setting = if self.twa && !self.settings.local_initial_turn {
             Some(TokenSettingItem(0b00_01_01_01))
@@ -543,7 +572,12 @@ impl Rts {
             .find(|c| c.abstract_syntax.as_oid() == Oid::X400_AS_MTA_RTSE)
             .or(request.contexts.first())
             .map_or(3, |c| c.id);
-        request.user_information = Some(Bytes::from(info));
+        if self.x410 {
+            request.x410_parameters = Some(Bytes::from(info));
+            request.user_information = None;
+        } else {
+            request.user_information = Some(Bytes::from(info));
+        }
         request.session_requirements = RTS_REQUIREMENTS;
         request.token_setting = setting;
         self.assoc.associate(request, now)?;
@@ -575,9 +609,14 @@ impl Rts {
         ac.checkpoint_size = Some(i64::try_from(self.checkpoint / 1024).unwrap_or(0));
         ac.window_size = Some(i64::try_from(self.window).unwrap_or(1));
         let mut info = Vec::with_capacity(ac.encoded_len());
-        ac.encode(&mut info)?;
-        self.assoc
-            .accept(AcceptResponse::with_user_information(info), now)?;
+        let response = if self.x410 {
+            ac.encode_components(&mut info)?;
+            AcceptResponse::with_x410_parameters(info)
+        } else {
+            ac.encode(&mut info)?;
+            AcceptResponse::with_user_information(info)
+        };
+        self.assoc.accept(response, now)?;
         self.drain(now);
         Ok(())
     }
@@ -667,7 +706,11 @@ impl Rts {
             user_data: None,
         };
         let mut info = Vec::with_capacity(rtab.encoded_len());
-        rtab.encode(&mut info)?;
+        if self.x410 {
+            rtab.encode_components(&mut info)?;
+        } else {
+            rtab.encode(&mut info)?;
+        }
         self.assoc.abort_with(Some(&info), now)?;
         if self.phase != Phase::Closed {
             self.phase = Phase::Closing;
@@ -821,7 +864,13 @@ impl Rts {
                 let rtab = a
                     .user_information
                     .as_deref()
-                    .and_then(|u| Rtab::decode(u, &self.limits).ok())
+                    .and_then(|u| {
+                        if self.x410 {
+                            Rtab::decode_components(u, &self.limits).ok()
+                        } else {
+                            Rtab::decode(u, &self.limits).ok()
+                        }
+                    })
                     .and_then(|r| r.abort_reason);
                 if rtab == Some(AbortReason::UNRECOGNIZED_ACTIVITY) {
                     // The receiver cannot resume: start from the beginning next time (rule 3).
@@ -866,11 +915,15 @@ impl Rts {
             })
             .or(ind.contexts.iter().find(|c| c.accepted() && c.id != 1))
             .map_or(3, |c| c.id);
-        let rq = match ind
-            .user_information
-            .as_deref()
-            .map(|u| Rtorq::decode(u, &self.limits))
-        {
+        self.x410 = ind.x410_parameters.is_some();
+        let rq = match ind.x410_parameters.as_deref() {
+            Some(p) => Some(Rtorq::decode_components(p, &self.limits)),
+            None => ind
+                .user_information
+                .as_deref()
+                .map(|u| Rtorq::decode(u, &self.limits)),
+        };
+        let rq = match rq {
             Some(Ok(rq)) => rq,
             _ => {
                 let _ = self.assoc.reject(now);
@@ -908,7 +961,13 @@ impl Rts {
 
     fn on_associated(&mut self, info: Option<&[u8]>, now: Instant) {
         if self.initiator {
-            let ac = match info.map(|u| Rtoac::decode(u, &self.limits)) {
+            let ac = match info.map(|u| {
+                if self.x410 {
+                    Rtoac::decode_components(u, &self.limits)
+                } else {
+                    Rtoac::decode(u, &self.limits)
+                }
+            }) {
                 Some(Ok(ac)) => ac,
                 _ => {
                     self.events.push_back(RtsEvent::Aborted {
@@ -985,7 +1044,7 @@ impl Rts {
     }
 
     fn on_data(&mut self, context: Option<i64>, value: &Bytes, now: Instant) {
-        if context != Some(self.rtse_context) {
+        if !self.x410 && context != Some(self.rtse_context) {
             self.fail(AbortReason::PROTOCOL_ERROR, now);
             return;
         }
@@ -994,11 +1053,15 @@ impl Rts {
             self.fail(AbortReason::PROTOCOL_ERROR, now);
             return;
         };
-        let rttr = match Rttr::decode(value, &self.limits) {
-            Ok(r) => r,
-            Err(_) => {
-                self.fail(AbortReason::PROTOCOL_ERROR, now);
-                return;
+        let rttr = if self.x410 {
+            Rttr::new(value)
+        } else {
+            match Rttr::decode(value, &self.limits) {
+                Ok(r) => r,
+                Err(_) => {
+                    self.fail(AbortReason::PROTOCOL_ERROR, now);
+                    return;
+                }
             }
         };
         if inc.duplicate {
@@ -1070,9 +1133,14 @@ impl Rts {
             };
             let end = self.offset.saturating_add(step).min(len);
             let segment = o.apdu.slice(self.offset..end);
-            let mut rttr = Vec::with_capacity(segment.len().saturating_add(6));
-            Rttr::new(&segment).encode(&mut rttr)?;
-            self.assoc.send_data(self.rtse_context, &rttr, now)?;
+            if self.x410 {
+                // X.226 §8.4.3.2: the segment itself is the S-DATA user data.
+                self.assoc.send_data(self.rtse_context, &segment, now)?;
+            } else {
+                let mut rttr = Vec::with_capacity(segment.len().saturating_add(6));
+                Rttr::new(&segment).encode(&mut rttr)?;
+                self.assoc.send_data(self.rtse_context, &rttr, now)?;
+            }
             self.offset = end;
             if self.checkpoint > 0 && end < len {
                 let serial = self.assoc.sync_minor(now)?;
