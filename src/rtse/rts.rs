@@ -130,7 +130,7 @@ impl Outgoing {
         activity_id(self.seq)
     }
 
-    fn confirmed_offset(&self) -> usize {
+    fn confirmed_offset(&self) -> Option<usize> {
         offset_of(&self.marks, self.confirmed)
     }
 
@@ -151,14 +151,27 @@ fn activity_id(seq: u64) -> [u8; 6] {
     id
 }
 
-fn offset_of(marks: &[(u64, usize)], serial: u64) -> usize {
+/// The offset after the segment that minor sync point `serial` ends (0 for serial 0), if it is
+/// still known.
+fn offset_of(marks: &[(u64, usize)], serial: u64) -> Option<usize> {
     if serial == 0 {
-        return 0;
+        return Some(0);
     }
-    marks
-        .iter()
-        .find(|(s, _)| *s == serial)
-        .map_or(0, |(_, o)| *o)
+    marks.iter().find(|(s, _)| *s == serial).map(|(_, o)| *o)
+}
+
+/// Minor sync points a receiver remembers (the newest); a resume from an older one is answered
+/// as an unknown activity (rule 3), which restarts the transfer.
+const MARKS_KEPT: usize = 256;
+
+/// Truncates an interrupted incoming transfer to its last confirmed checkpoint (rule 1); `None`
+/// when that checkpoint is no longer known.
+fn keep_confirmed(mut inc: Incoming) -> Option<Incoming> {
+    let keep = offset_of(&inc.marks, inc.confirmed)?;
+    inc.data.truncate(keep);
+    let confirmed = inc.confirmed;
+    inc.marks.retain(|(s, _)| *s <= confirmed);
+    Some(inc)
 }
 
 /// An incoming transfer.
@@ -382,7 +395,9 @@ enum Phase {
 ///    owner passes the [`TransferState`] it took from the broken association). An AR naming an
 ///    activity the receiver does not know, or a serial number beyond what it confirmed, is
 ///    answered with an RTAB `unrecognizedActivity` (§3 AbortReason 2); the sender then forgets
-///    its checkpoints and starts from the beginning on the next association.
+///    its checkpoints and starts from the beginning on the next association. (The receiver
+///    remembers its newest 256 minor sync points, which bounds its memory; a sender respecting
+///    a window below that never resumes from an older one.)
 /// 4. Exactly once: the receiver remembers the identifier of the last activity it delivered. An
 ///    AS or AR for that identifier (the sender did not see the AEA before the break) is taken
 ///    through to its AE and answered, but not delivered again. A discarded activity (AD) is
@@ -418,12 +433,13 @@ pub struct Rts {
 
 impl Rts {
     fn new(
+        assoc_limits: Limits,
         assoc: Association,
         initiator: bool,
         settings: RtsSettings,
         state: TransferState,
     ) -> Self {
-        let limits = Limits::DEFAULT;
+        let limits = assoc_limits;
         Rts {
             assoc,
             initiator,
@@ -447,7 +463,13 @@ impl Rts {
     /// An initiator carrying `state` (a new one, or the one taken from a broken association
     /// with the same peer). Start it with [`Rts::open`] once TCP is connected.
     pub fn initiator(config: Config, settings: RtsSettings, state: TransferState) -> Self {
-        Self::new(Association::initiator(config), true, settings, state)
+        Self::new(
+            config.limits,
+            Association::initiator(config),
+            true,
+            settings,
+            state,
+        )
     }
 
     /// A responder for one accepted transport connection. `state` is what this side keeps for
@@ -460,6 +482,7 @@ impl Rts {
         settings: RtsSettings,
     ) -> Self {
         Self::new(
+            config.limits,
             Association::responder(config, dispatch, peer_ip),
             false,
             settings,
@@ -523,12 +546,14 @@ impl Rts {
             now.checked_duration_since(at)
                 .is_none_or(|d| d <= self.settings.recovery_timeout)
         });
-        let resumable = self.state.queue.front().is_some_and(|o| o.started);
+        let resumable =
+            self.state.queue.front().is_some_and(|o| o.started) || self.state.incoming.is_some();
         self.recovering = resumable && within;
-        if resumable && !within {
+        if !self.recovering {
             if let Some(o) = self.state.queue.front_mut() {
                 o.forget_checkpoints();
             }
+            self.state.incoming = None;
         }
         self.state.broken_at = None;
         let recover = SessionConnectionIdentifier {
@@ -810,6 +835,10 @@ impl Rts {
                     return;
                 };
                 inc.marks.push((serial, inc.data.len()));
+                if inc.marks.len() > 2 * MARKS_KEPT {
+                    let old = inc.marks.len() - MARKS_KEPT;
+                    inc.marks.drain(..old);
+                }
                 inc.confirmed = serial;
                 if self.assoc.sync_minor_response(serial, now).is_err() {
                     self.fail(AbortReason::PROTOCOL_ERROR, now);
@@ -842,10 +871,7 @@ impl Rts {
             }
             Event::ActivityInterrupted { .. } => {
                 // Keep what was confirmed (rule 1).
-                if let Some(inc) = self.state.incoming.as_mut() {
-                    let keep = offset_of(&inc.marks, inc.confirmed);
-                    inc.data.truncate(keep);
-                }
+                self.state.incoming = self.state.incoming.take().and_then(keep_confirmed);
             }
             Event::ActivityDiscarded { .. } => self.state.incoming = None,
             Event::ActivityInterruptConfirmed | Event::ActivityDiscardConfirmed => {}
@@ -889,11 +915,7 @@ impl Rts {
 
     fn on_closed(&mut self, now: Instant) {
         // Rule 1: the receiver keeps what it confirmed.
-        if let Some(inc) = self.state.incoming.as_mut() {
-            let keep = offset_of(&inc.marks, inc.confirmed);
-            inc.data.truncate(keep);
-            inc.marks.retain(|(s, _)| *s <= inc.confirmed);
-        }
+        self.state.incoming = self.state.incoming.take().and_then(keep_confirmed);
         if let Some(o) = self.state.queue.front_mut() {
             o.marks.retain(|(s, _)| *s <= o.confirmed);
         }
@@ -1026,12 +1048,16 @@ impl Rts {
                 }
                 let ok = match self.state.incoming.as_mut() {
                     Some(inc) if inc.id == old_id && serial <= inc.confirmed => {
-                        let keep = offset_of(&inc.marks, serial);
-                        inc.data.truncate(keep);
-                        inc.marks.retain(|(s, _)| *s <= serial);
-                        inc.confirmed = serial;
-                        inc.id = id;
-                        true
+                        match offset_of(&inc.marks, serial) {
+                            Some(keep) => {
+                                inc.data.truncate(keep);
+                                inc.marks.retain(|(s, _)| *s <= serial);
+                                inc.confirmed = serial;
+                                inc.id = id;
+                                true
+                            }
+                            None => false,
+                        }
                     }
                     _ => false,
                 };
@@ -1099,11 +1125,18 @@ impl Rts {
         };
         if !self.active {
             let id = o.activity_id();
-            if o.started && o.confirmed > 0 {
-                let old = OldConnection::default();
+            let resume_at = o
+                .confirmed_offset()
+                .filter(|_| o.started && o.confirmed > 0);
+            if let Some(offset) = resume_at {
+                let old = OldConnection {
+                    calling_ss_user_reference: Some(self.settings.calling_reference.clone()),
+                    common_reference: Some(self.settings.common_reference.clone()),
+                    ..OldConnection::default()
+                };
                 self.assoc
                     .activity_resume(&id, &id, o.confirmed, &old, now)?;
-                self.offset = o.confirmed_offset();
+                self.offset = offset;
             } else if o.started {
                 // Resume after no confirmed checkpoint = start again (same identifier, rule 4).
                 o.marks.clear();
