@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use osi_stack::association::{AssociateRequest, Config, Dispatch};
 use osi_stack::rtse::{
-    ConnectorProfile, DialogueMode, Rts, RtsEvent, RtsSettings, TransferState, X400Mode,
+    ConnectorProfile, DialogueMode, OpenSchedule, Rts, RtsEvent, RtsSettings, TransferState,
+    X400Mode,
 };
 
 const MIB: usize = 1 << 20;
@@ -64,6 +65,14 @@ fn messages(seed: u64, count: usize) -> Vec<Bytes> {
         .collect()
 }
 
+fn profile() -> ConnectorProfile {
+    ConnectorProfile::new(
+        "\"mta\"/\"mta\"/\"mta\"/Internet=192.0.2.9"
+            .parse()
+            .unwrap(),
+    )
+}
+
 fn request() -> AssociateRequest {
     let profile = ConnectorProfile::new(
         "\"mta\"/\"mta\"/\"mta\"/Internet=192.0.2.9"
@@ -86,6 +95,7 @@ struct Pair {
     budget: Option<usize>,
     cuts: usize,
     opens: usize,
+    schedule: OpenSchedule,
     recovered_opens: usize,
 }
 
@@ -113,6 +123,7 @@ impl Pair {
             budget: None,
             cuts: 0,
             opens: 0,
+            schedule: OpenSchedule::from_profile(&profile()),
             recovered_opens: 0,
         };
         p.open();
@@ -163,8 +174,10 @@ impl Pair {
             }
         }
         while let Some(e) = self.client.poll_event() {
-            if let RtsEvent::Confirmed { seq } = e {
-                self.confirmed.push(seq);
+            match e {
+                RtsEvent::Confirmed { seq } => self.confirmed.push(seq),
+                RtsEvent::Opened(_) => self.schedule.opened(),
+                _ => {}
             }
         }
     }
@@ -218,13 +231,14 @@ impl Pair {
             };
             self.events();
             if cut_a || cut_b {
-                // One cut in four comes back after the recovery timeout (restart from the start).
-                let pause = if rng.below(4) == 0 {
-                    Duration::from_secs(120)
-                } else {
-                    Duration::from_secs(1)
-                };
-                self.cut(pause);
+                // The connector reopens at once; one time in four that first attempt fails and
+                // the next comes an open interval later, after the recovery timeout (restart
+                // from the beginning).
+                let mut at = self.schedule.broken(self.now);
+                if rng.below(4) == 0 {
+                    at = self.schedule.failed(at).expect("retries left");
+                }
+                self.cut(at - self.now);
                 self.budget = cut_every.map(|n| draw_budget(rng, n));
                 continue;
             }

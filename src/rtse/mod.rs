@@ -59,6 +59,7 @@ mod x410;
 
 pub use profile::{ConnectorProfile, X400Mode};
 pub use rts::{
-    OpenIndication, Opened, RTS_REQUIREMENTS, Rts, RtsError, RtsEvent, RtsSettings, TransferState,
+    OpenIndication, OpenSchedule, Opened, RTS_REQUIREMENTS, Rts, RtsError, RtsEvent, RtsSettings,
+    TransferState,
 };
 pub use types::*;

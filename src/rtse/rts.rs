@@ -112,6 +112,73 @@ impl RtsSettings {
     }
 }
 
+/// When an initiator opens again: the connector's "max open retries" and "open interval"
+/// (`addresses-rtse.md` §6) as a sans-IO schedule for the owner's dial loop.
+///
+/// After a broken association the first reopen is immediate ([`OpenSchedule::broken`]), so that
+/// an interrupted transfer can still be resumed within the recovery timeout; each failed open
+/// (transport not connected, refused, aborted before [`RtsEvent::Opened`]) waits the open
+/// interval, and after `retries` failures in a row the owner gives up (non-delivery).
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use osi_stack::rtse::OpenSchedule;
+/// let now = Instant::now();
+/// let mut s = OpenSchedule::new(2, Duration::from_secs(600));
+/// assert_eq!(s.broken(now), now);
+/// assert_eq!(s.failed(now), Some(now + Duration::from_secs(600)));
+/// assert_eq!(s.failed(now), Some(now + Duration::from_secs(600)));
+/// assert_eq!(s.failed(now), None); // two retries used up
+/// s.opened();
+/// assert_eq!(s.failed(now), Some(now + Duration::from_secs(600)));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenSchedule {
+    retries: u32,
+    interval: Duration,
+    failures: u32,
+}
+
+impl OpenSchedule {
+    /// At most `retries` failed opens in a row, `interval` apart.
+    pub fn new(retries: u32, interval: Duration) -> Self {
+        OpenSchedule {
+            retries,
+            interval,
+            failures: 0,
+        }
+    }
+
+    /// The connector's open retries and open interval.
+    pub fn from_profile(profile: &ConnectorProfile) -> Self {
+        Self::new(profile.open_retries, profile.open_interval)
+    }
+
+    /// The association broke: when to reopen (now).
+    pub fn broken(&mut self, now: Instant) -> Instant {
+        now
+    }
+
+    /// An open failed: when to try again, or `None` when the retries are used up.
+    pub fn failed(&mut self, now: Instant) -> Option<Instant> {
+        self.failures = self.failures.saturating_add(1);
+        if self.failures > self.retries {
+            return None;
+        }
+        now.checked_add(self.interval)
+    }
+
+    /// An open succeeded: the count of failures starts again.
+    pub fn opened(&mut self) {
+        self.failures = 0;
+    }
+
+    /// Failed opens in a row so far.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+}
+
 /// A transfer this side has to make, possibly interrupted.
 #[derive(Debug, Clone)]
 struct Outgoing {
@@ -385,7 +452,8 @@ enum Phase {
 ///    confirmed and drops the rest (§4: "discard partial data beyond the last confirmed
 ///    checkpoint").
 /// 2. The association-initiator reopens (open retries and interval are the owner's loop,
-///    [`ConnectorProfile::open_retries`] / [`ConnectorProfile::open_interval`]). Within the
+///    [`ConnectorProfile::open_retries`] / [`ConnectorProfile::open_interval`], scheduled by
+///    [`OpenSchedule`]: the first reopen after a break is immediate). Within the
 ///    recovery timeout of the break (§6) its RTORQ says `recover` (the old session connection
 ///    identifier) and the interrupted transfer is resumed with PT AR (old activity identifier,
 ///    serial number of the last confirmed checkpoint) from that checkpoint's offset. After the
@@ -836,7 +904,7 @@ impl Rts {
                 };
                 inc.marks.push((serial, inc.data.len()));
                 if inc.marks.len() > 2 * MARKS_KEPT {
-                    let old = inc.marks.len() - MARKS_KEPT;
+                    let old = inc.marks.len().saturating_sub(MARKS_KEPT);
                     inc.marks.drain(..old);
                 }
                 inc.confirmed = serial;
