@@ -425,3 +425,199 @@ fn peer_activity_rule_violations() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Forges one TSDU (TPKT + COTP DT + `spdus`) as a peer would send it.
+fn frame(tsdu: &[u8]) -> Vec<u8> {
+    let len = tsdu.len() + 7;
+    let mut out = vec![0x03, 0x00, (len >> 8) as u8, len as u8, 0x02, 0xf0, 0x80];
+    out.extend_from_slice(tsdu);
+    out
+}
+
+#[test]
+fn peer_gives_tokens_it_does_not_hold() {
+    let mut p = Pair::new(RTS, None);
+    // The server holds nothing, yet gives the data token.
+    p.client
+        .handle_input(&frame(&[0x01, 0x03, 0x10, 0x01, 0x01]), p.now);
+    match events(&mut p.client).as_slice() {
+        [Event::Aborted(a)] => assert!(a.reason.contains("does not hold"), "{}", a.reason),
+        other => panic!("{other:?}"),
+    }
+    // A token that does not exist on a half-duplex-only association.
+    let mut p = Pair::new(SessionUserRequirements::HALF_DUPLEX, None);
+    p.client
+        .handle_input(&frame(&[0x02, 0x03, 0x10, 0x01, 0x04]), p.now);
+    match events(&mut p.client).as_slice() {
+        [Event::Aborted(a)] => assert!(a.reason.contains("not available"), "{}", a.reason),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// X.410-1984 mode at the association level: PConnect/PAccept parameters, raw data, raw PT
+/// user data, an abort carrying AbortInformation, and a bare FN/DN release.
+#[test]
+fn x410_mode_association() {
+    let now = Instant::now();
+    let setup = || {
+        let mut client = Association::initiator(Config::default());
+        let mut server = Association::responder(Config::default(), Dispatch::default(), None);
+        client
+            .associate(
+                AssociateRequest::mms()
+                    .with_session(RTS, None)
+                    .with_x410_parameters(&[0x80, 0x01, 0x01][..]),
+                now,
+            )
+            .unwrap();
+        flush(&mut client, &mut server, now);
+        flush(&mut server, &mut client, now);
+        let cn = flush(&mut client, &mut server, now);
+        // CP-type: mode x410-1984 and the parameters, no AARQ.
+        assert!(
+            cn.windows(10)
+                .any(|w| w == [0xa0, 0x03, 0x80, 0x01, 0x00, 0xa1, 0x03, 0x80, 0x01, 0x01]),
+            "{cn:02x?}"
+        );
+        let ind = events(&mut server);
+        match ind.last() {
+            Some(Event::AssociateIndication(i)) => {
+                assert_eq!(i.x410_parameters.as_deref(), Some(&[0x80, 0x01, 0x01][..]));
+            }
+            other => panic!("{other:?}"),
+        }
+        server
+            .accept(
+                AcceptResponse::with_x410_parameters(&[0x80, 0x01, 0x00][..]),
+                now,
+            )
+            .unwrap();
+        events(&mut server);
+        flush(&mut server, &mut client, now);
+        match events(&mut client).last() {
+            Some(Event::Associated(a)) => {
+                assert_eq!(a.user_information.as_deref(), Some(&[0x80, 0x01, 0x00][..]));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(client.is_x410() && server.is_x410());
+        (client, server)
+    };
+    let (mut client, mut server) = setup();
+    client.activity_start(b"1", now).unwrap();
+    client.send_data(0, b"any octets", now).unwrap();
+    client.activity_end(now).unwrap();
+    let bytes = flush(&mut client, &mut server, now);
+    assert!(
+        bytes
+            .windows(14)
+            .any(|w| w == b"\x01\x00\x01\x00any octets")
+    );
+    let ev = events(&mut server);
+    assert!(
+        ev.iter().any(|e| matches!(e, Event::Data(d) if d.context_id.is_none() && &d.value[..] == b"any octets")),
+        "{ev:?}"
+    );
+    server.activity_end_response(now).unwrap();
+    server
+        .please_tokens(ALL, Some((0, &[0x02, 0x01, 0x07])), now)
+        .unwrap();
+    flush(&mut server, &mut client, now);
+    match events(&mut client).as_slice() {
+        [
+            Event::ActivityEnded { .. },
+            Event::TokensPlease { data: Some(d), .. },
+        ] => {
+            assert_eq!(&d.value[..], [0x02, 0x01, 0x07]);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Release: FN and DN without user data.
+    let fin = {
+        client.release(now).unwrap();
+        flush(&mut client, &mut server, now)
+    };
+    assert!(fin.ends_with(&[0x09, 0x00]), "{fin:02x?}");
+    assert!(matches!(
+        events(&mut server).as_slice(),
+        [Event::ReleaseIndication]
+    ));
+    server.release_response(true, now).unwrap();
+    flush(&mut server, &mut client, now);
+    assert!(matches!(
+        events(&mut client).as_slice(),
+        [Event::Released { .. }, Event::Closed]
+    ));
+    // Abort with AbortInformation (RTAB components).
+    let (mut client, mut server) = setup();
+    client.abort_with(Some(&[0x80, 0x01, 0x03]), now).unwrap();
+    flush(&mut client, &mut server, now);
+    match events(&mut server).as_slice() {
+        [Event::Aborted(a), Event::Closed] => {
+            assert_eq!(a.source, AbortSource::PeerUser);
+            assert_eq!(a.user_information.as_deref(), Some(&[0x80, 0x01, 0x03][..]));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Random sequences of well-formed token, activity and sync SPDUs from the peer: the machine
+/// never panics, and every violation ends in an abort.
+#[test]
+fn random_unit_spdus_never_panic() {
+    let vocabulary: [&[u8]; 16] = [
+        &[0x01, 0x03, 0x10, 0x01, 0x15],             // GT all tokens
+        &[0x01, 0x03, 0x10, 0x01, 0x01],             // GT data
+        &[0x02, 0x03, 0x10, 0x01, 0x15],             // PT all tokens
+        &[0x01, 0x00, 0x2d, 0x03, 0x29, 0x01, 0x41], // GT AS "A"
+        &[0x01, 0x00, 0x01, 0x00, 0x61, 0x00],       // GT DT
+        &[0x01, 0x00, 0x31, 0x03, 0x2a, 0x01, 0x31], // GT MIP 1
+        &[0x01, 0x00, 0x31, 0x03, 0x2a, 0x01, 0x32], // GT MIP 2
+        &[0x02, 0x00, 0x32, 0x03, 0x2a, 0x01, 0x31], // PT MIA 1
+        &[0x01, 0x00, 0x29, 0x03, 0x2a, 0x01, 0x31], // GT AE 1
+        &[0x02, 0x00, 0x2a, 0x03, 0x2a, 0x01, 0x31], // PT AEA 1
+        &[0x01, 0x00, 0x19, 0x03, 0x32, 0x01, 0x00], // GT AI
+        &[0x02, 0x00, 0x1a, 0x00],                   // PT AIA
+        &[0x01, 0x00, 0x39, 0x03, 0x32, 0x01, 0x00], // GT AD
+        &[0x02, 0x00, 0x3a, 0x00],                   // PT ADA
+        &[
+            0x02, 0x00, 0x1d, 0x0d, 0x21, 0x06, 0x29, 0x01, 0x41, 0x2a, 0x01, 0x31, 0x29, 0x01,
+            0x42,
+        ],
+        &[0x01, 0x00, 0x31, 0x06, 0x2a, 0x04, 0x39, 0x39, 0x39, 0x39], // MIP 9999
+    ];
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut aborted = 0;
+    for round in 0..300 {
+        let setting = if round % 2 == 0 {
+            None
+        } else {
+            Some(TokenSettingItem(0x15))
+        };
+        let mut p = Pair::new(RTS, setting);
+        for _ in 0..12 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let spdu = vocabulary[(x % vocabulary.len() as u64) as usize];
+            p.client.handle_input(&frame(spdu), p.now);
+            // The client's own requests interleave.
+            match (x >> 8) % 6 {
+                0 => drop(p.client.activity_start(b"C", p.now)),
+                1 => drop(p.client.sync_minor(p.now)),
+                2 => drop(p.client.activity_end(p.now)),
+                3 => drop(p.client.give_tokens(ALL, p.now)),
+                4 => drop(p.client.sync_minor_response(1, p.now)),
+                _ => drop(p.client.activity_end_response(p.now)),
+            }
+            while p.client.poll_transmit().is_some() {}
+        }
+        if events(&mut p.client)
+            .iter()
+            .any(|e| matches!(e, Event::Aborted(_)))
+        {
+            aborted += 1;
+        }
+    }
+    assert!(aborted > 0);
+}

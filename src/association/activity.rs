@@ -682,10 +682,13 @@ impl Association {
                 "dt from a peer that does not hold the data token",
             ));
         }
-        if self.units.activity.as_ref().is_some_and(|a| a.local) {
-            return Err(session_error("dt inside an activity this side started"));
+        match self.units.activity.as_ref() {
+            Some(a) if a.local => Err(session_error("dt inside an activity this side started")),
+            Some(a) if a.end_indicated.is_some() => {
+                Err(session_error("dt after the end of the activity"))
+            }
+            _ => Ok(true),
         }
-        Ok(true)
     }
 
     /// Checks a FN from the peer: it must hold every available token, outside activities.

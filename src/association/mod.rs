@@ -64,7 +64,7 @@
 //!
 //! | service | SPDUs | needs |
 //! |---|---|---|
-//! | P-DATA | GT DT | the data token if it is available (half-duplex) |
+//! | P-DATA | GT DT | the data token if it is available (half-duplex); not inside the peer's activity nor after this side's activity end (data outside activities is not refused: ISODE's `SDataRequest` checks only the data token) |
 //! | give tokens | GT (Token Item) | the tokens given; not the activity token inside an activity |
 //! | please tokens | PT (Token Item, User Data) | tokens this side does not hold |
 //! | activity start / resume | GT AS / PT AR | activity management; no activity; every available token |
