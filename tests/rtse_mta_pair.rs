@@ -91,6 +91,7 @@ struct Pair {
     now: Instant,
     received: Vec<Bytes>,
     confirmed: Vec<u64>,
+    failed: Vec<u64>,
     /// Octets the transport still carries before it is cut (None: never).
     budget: Option<usize>,
     cuts: usize,
@@ -120,6 +121,7 @@ impl Pair {
             now,
             received: Vec::new(),
             confirmed: Vec::new(),
+            failed: Vec::new(),
             budget: None,
             cuts: 0,
             opens: 0,
@@ -176,6 +178,7 @@ impl Pair {
         while let Some(e) = self.client.poll_event() {
             match e {
                 RtsEvent::Confirmed { seq } => self.confirmed.push(seq),
+                RtsEvent::TransferFailed { seq } => self.failed.push(seq),
                 RtsEvent::Opened(_) => self.schedule.opened(),
                 _ => {}
             }
@@ -656,5 +659,67 @@ fn x410_mode_on_the_wire() {
         // GT DT + the octets themselves, no OCTET STRING header.
         assert_eq!(count(&c2s, b"\x01\x00\x01\x00raw segment"), 1, "{c2s:02x?}");
         assert_eq!(&pair.received[0][..], b"raw segment");
+    }
+}
+
+/// A transfer that does not end within its time limit is discarded and started again after the
+/// transfer interval; after the retries it is given up and the next message goes on. Time is
+/// advanced by hand.
+#[test]
+fn transfer_time_limit_discards_retries_and_gives_up() {
+    for retries in [1u32, 0] {
+        let settings = RtsSettings::default()
+            .with_checkpoints(1, 1)
+            .with_transfer_limits(
+                Some(Duration::from_secs(1)),
+                retries,
+                Duration::from_secs(30),
+            );
+        let mut pair = Pair::new(settings.clone(), settings);
+        settle(&mut pair);
+        let msg = Bytes::from(vec![7u8; 10 * 1024]);
+        pair.client.transfer(msg.clone(), pair.now).unwrap();
+        pair.client
+            .transfer(Bytes::from_static(b"second"), pair.now)
+            .unwrap();
+        // The client sends AS, one KiB and a MIP; the server's MIA is held back.
+        carry_all(&mut pair.client, &mut pair.server, pair.now);
+        pair.events();
+        let held: Vec<Bytes> = std::iter::from_fn(|| pair.server.poll_transmit()).collect();
+        assert!(!held.is_empty());
+        let deadline = pair.client.poll_timeout().expect("transfer deadline");
+        assert_eq!(deadline, pair.now + Duration::from_secs(10));
+        pair.now = deadline;
+        pair.client.handle_timeout(pair.now);
+        // The held MIA crosses the AD: the client ignores it.
+        for b in &held {
+            pair.client.handle_input(b, pair.now);
+        }
+        let c2s = settle(&mut pair);
+        assert_eq!(count(&c2s, &[0x01, 0x00, 0x39]), 1, "GT AD sent");
+        if retries == 1 {
+            assert!(pair.received.is_empty());
+            let retry = pair.client.poll_timeout().expect("retry time");
+            assert_eq!(retry, pair.now + Duration::from_secs(30));
+            pair.now = retry;
+            pair.client.handle_timeout(pair.now);
+            let c2s = settle(&mut pair);
+            assert_eq!(
+                count(&c2s, &GT_AS),
+                2,
+                "started again, then the second message"
+            );
+            check(
+                &[msg.clone(), Bytes::from_static(b"second")],
+                &pair.received,
+            );
+            assert_eq!(pair.confirmed, [0, 1]);
+        } else {
+            // Given up at once: the second message goes.
+            settle(&mut pair);
+            assert_eq!(pair.failed, [0]);
+            assert_eq!(pair.received, [Bytes::from_static(b"second")]);
+            assert_eq!(pair.confirmed, [1]);
+        }
     }
 }

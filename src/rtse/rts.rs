@@ -49,6 +49,16 @@ pub struct RtsSettings {
     pub calling_reference: Bytes,
     /// `commonReference` (UTCTime characters) of a recovering RTORQ; the machine has no clock.
     pub common_reference: Bytes,
+    /// Time allowed per KiB of an APDU (at least one KiB) from activity start or resume to
+    /// activity end (Exchange's "transfer timeouts", s/KB). On expiry the activity is
+    /// discarded (AD), as ISODE's `rt2ss.c` does. `None` (default): no limit.
+    pub transfer_timeout_per_kb: Option<Duration>,
+    /// Attempts after a discarded transfer before it is given up ([`RtsEvent::TransferFailed`]).
+    /// Exchange's "max transfer retries", default 2.
+    pub transfer_retries: u32,
+    /// Wait after a discarded transfer before it starts again (Exchange's "transfer interval",
+    /// default 120 s).
+    pub transfer_interval: Duration,
 }
 
 impl Default for RtsSettings {
@@ -63,6 +73,9 @@ impl Default for RtsSettings {
             max_apdu: 16 << 20,
             calling_reference: Bytes::from_static(b"osi-stack-rts"),
             common_reference: Bytes::from_static(b"700101000000Z"),
+            transfer_timeout_per_kb: None,
+            transfer_retries: 2,
+            transfer_interval: Duration::from_secs(120),
         }
     }
 }
@@ -77,6 +90,8 @@ impl RtsSettings {
             two_way_alternate: profile.two_way_alternate,
             local_initial_turn: profile.local_initial_turn,
             recovery_timeout: profile.recovery_timeout,
+            transfer_retries: profile.transfer_retries,
+            transfer_interval: profile.transfer_interval,
             ..RtsSettings::default()
         }
     }
@@ -101,6 +116,20 @@ impl RtsSettings {
     #[must_use]
     pub fn with_mode(mut self, mode: X400Mode) -> Self {
         self.mode = mode;
+        self
+    }
+
+    /// The same settings with a transfer time limit per KiB, retries and retry interval.
+    #[must_use]
+    pub fn with_transfer_limits(
+        mut self,
+        timeout_per_kb: Option<Duration>,
+        retries: u32,
+        interval: Duration,
+    ) -> Self {
+        self.transfer_timeout_per_kb = timeout_per_kb;
+        self.transfer_retries = retries;
+        self.transfer_interval = interval;
         self
     }
 
@@ -190,6 +219,8 @@ struct Outgoing {
     confirmed: u64,
     /// The activity was started or resumed on some association (so a later one resumes it).
     started: bool,
+    /// Transfers discarded after their time limit so far.
+    discards: u32,
 }
 
 impl Outgoing {
@@ -292,6 +323,7 @@ impl TransferState {
             marks: Vec::new(),
             confirmed: 0,
             started: false,
+            discards: 0,
         });
         seq
     }
@@ -345,6 +377,12 @@ pub enum RtsEvent {
     Received(Bytes),
     /// The peer confirmed the transfer with this sequence number (AEA).
     Confirmed {
+        /// The value [`Rts::transfer`] returned.
+        seq: u64,
+    },
+    /// The transfer with this sequence number exceeded its time limit more often than
+    /// [`RtsSettings::transfer_retries`] allows and was given up (non-delivery).
+    TransferFailed {
         /// The value [`Rts::transfer`] returned.
         seq: u64,
     },
@@ -473,9 +511,17 @@ enum Phase {
 ///
 /// Simplifications: the responder does not refuse a
 /// recovery with RTORJ `cannotRecover` (it accepts and, lacking the data, aborts the AR as in
-/// rule 3); transfer time-outs (Exchange's s/KB) and transfer retries are left to the owner
-/// ([`Rts::abort`] then reopen); the common reference of `recover` is a value the owner
-/// supplies ([`RtsSettings::common_reference`]), since the machine has no clock.
+/// rule 3); the common reference of `recover` is a value the owner supplies
+/// ([`RtsSettings::common_reference`]), since the machine has no clock; a turn asked for is
+/// never given automatically (the owner decides on [`RtsEvent::TurnPlease`]).
+///
+/// # Time limits
+///
+/// With [`RtsSettings::transfer_timeout_per_kb`] a transfer that has not reached its activity
+/// end in time is discarded (AD; ISODE `rt2ss.c`); after the ADA it starts again from the
+/// beginning (same activity identifier) once [`RtsSettings::transfer_interval`] has passed, at
+/// most [`RtsSettings::transfer_retries`] times, and is then given up with
+/// [`RtsEvent::TransferFailed`]. The association's own time-outs ([`Config`]) still apply.
 #[derive(Debug)]
 pub struct Rts {
     assoc: Association,
@@ -493,6 +539,12 @@ pub struct Rts {
     active: bool,
     /// AE sent for the current outgoing activity.
     ended: bool,
+    /// The current outgoing activity must end (AE sent) before this instant.
+    deadline: Option<Instant>,
+    /// A discarded transfer starts again at this instant.
+    retry_at: Option<Instant>,
+    /// AD sent, waiting for ADA.
+    discarding: bool,
     /// Octets of the current outgoing APDU sent on this association.
     offset: usize,
     events: VecDeque<RtsEvent>,
@@ -523,6 +575,9 @@ impl Rts {
             active: false,
             ended: false,
             offset: 0,
+            deadline: None,
+            retry_at: None,
+            discarding: false,
             events: VecDeque::new(),
             limits,
         }
@@ -829,15 +884,32 @@ impl Rts {
         self.drain(now);
     }
 
-    /// A timer expired.
+    /// A timer expired: the association's, the transfer time limit (the activity is discarded)
+    /// or the wait before a discarded transfer starts again.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.assoc.handle_timeout(now);
+        if self.retry_at.is_some_and(|at| now >= at) {
+            self.retry_at = None;
+        }
+        if self.deadline.is_some_and(|at| now >= at) && self.active && !self.ended {
+            self.deadline = None;
+            match self
+                .assoc
+                .activity_discard(crate::session::ActivityReason::LOCAL_USER_ERROR, now)
+            {
+                Ok(()) => self.discarding = true,
+                Err(_) => self.fail(AbortReason::LOCAL_SYSTEM_PROBLEM, now),
+            }
+        }
         self.drain(now);
     }
 
     /// When to call [`handle_timeout`](Self::handle_timeout).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.assoc.poll_timeout()
+        [self.assoc.poll_timeout(), self.deadline, self.retry_at]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The next bytes to send.
@@ -942,7 +1014,8 @@ impl Rts {
                 self.state.incoming = self.state.incoming.take().and_then(keep_confirmed);
             }
             Event::ActivityDiscarded { .. } => self.state.incoming = None,
-            Event::ActivityInterruptConfirmed | Event::ActivityDiscardConfirmed => {}
+            Event::ActivityInterruptConfirmed => {}
+            Event::ActivityDiscardConfirmed => self.on_discarded(now),
             Event::ReleaseIndication => {
                 let ok = self.state.incoming.is_none();
                 if self.assoc.release_response(ok, now).is_err() {
@@ -990,6 +1063,9 @@ impl Rts {
         self.active = false;
         self.ended = false;
         self.offset = 0;
+        self.deadline = None;
+        self.retry_at = None;
+        self.discarding = false;
         self.state.broken_at = Some(now);
         self.phase = Phase::Closed;
         self.events.push_back(RtsEvent::Closed);
@@ -1170,9 +1246,36 @@ impl Rts {
         }
     }
 
+    /// The peer confirmed the discard of a transfer that ran out of time: retry it after the
+    /// transfer interval, or give it up.
+    fn on_discarded(&mut self, now: Instant) {
+        self.discarding = false;
+        self.active = false;
+        self.ended = false;
+        self.offset = 0;
+        let retries = self.settings.transfer_retries;
+        let Some(o) = self.state.queue.front_mut() else {
+            return;
+        };
+        o.forget_checkpoints();
+        o.discards = o.discards.saturating_add(1);
+        if o.discards > retries {
+            let seq = o.seq;
+            self.state.queue.pop_front();
+            self.events.push_back(RtsEvent::TransferFailed { seq });
+        } else {
+            self.retry_at = now.checked_add(self.settings.transfer_interval);
+        }
+    }
+
     /// Sends as much of the current transfer as the turn and the window allow.
     fn pump(&mut self, now: Instant) {
-        if self.phase != Phase::Open || !self.has_turn() || self.ended {
+        if self.phase != Phase::Open
+            || !self.has_turn()
+            || self.ended
+            || self.discarding
+            || self.retry_at.is_some()
+        {
             return;
         }
         if !self.twa && !self.initiator {
@@ -1217,6 +1320,10 @@ impl Rts {
             }
             o.started = true;
             self.active = true;
+            self.deadline = self.settings.transfer_timeout_per_kb.and_then(|per_kb| {
+                let kib = u32::try_from(o.apdu.len().div_ceil(1024).max(1)).unwrap_or(u32::MAX);
+                now.checked_add(per_kb.saturating_mul(kib))
+            });
         }
         let len = o.apdu.len();
         loop {
@@ -1250,6 +1357,7 @@ impl Rts {
         }
         self.assoc.activity_end(now)?;
         self.ended = true;
+        self.deadline = None;
         Ok(())
     }
 }
