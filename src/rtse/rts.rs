@@ -952,6 +952,7 @@ impl Rts {
                         o.forget_checkpoints();
                     }
                 }
+                self.phase = Phase::Closing;
                 self.events.push_back(RtsEvent::Refused(r.to_string()));
             }
             Event::Data(d) => self.on_data(d.context_id, &d.value, now),
@@ -1044,6 +1045,9 @@ impl Rts {
                     if let Some(o) = self.state.queue.front_mut() {
                         o.forget_checkpoints();
                     }
+                }
+                if self.phase != Phase::Closed {
+                    self.phase = Phase::Closing;
                 }
                 self.events.push_back(RtsEvent::Aborted {
                     reason: a.to_string(),
