@@ -451,6 +451,45 @@ enum Phase {
 /// [`Rts::take_state`] after [`RtsEvent::Closed`] and give it to the next `Rts` with the same
 /// peer.
 ///
+/// Two MTAs in memory, one message:
+///
+/// ```
+/// use std::time::Instant;
+/// use bytes::Bytes;
+/// use osi_stack::association::{Config, Dispatch};
+/// use osi_stack::rtse::{ConnectorProfile, Rts, RtsEvent, RtsSettings, TransferState};
+///
+/// let now = Instant::now();
+/// let profile = ConnectorProfile::new("\"mta\"/\"mta\"/\"mta\"/Internet=192.0.2.9".parse()?);
+/// let settings = RtsSettings::from_profile(&profile);
+/// let mut a = Rts::initiator(profile.config(), settings.clone(), TransferState::new());
+/// let mut b = Rts::responder(Config::default(), Dispatch::default(), None, settings);
+/// a.open(profile.associate_request(None)?.expect("normal mode"), None, now)?;
+/// let seq = a.transfer(Bytes::from_static(b"a message"), now)?;
+/// let (mut received, mut confirmed) = (Vec::new(), false);
+/// for _ in 0..10 {
+///     while let Some(bytes) = a.poll_transmit() {
+///         b.handle_input(&bytes, now);
+///     }
+///     while let Some(event) = b.poll_event() {
+///         match event {
+///             RtsEvent::OpenIndication(_) => b.accept(None, now)?,
+///             RtsEvent::Received(m) => received.push(m),
+///             _ => {}
+///         }
+///     }
+///     while let Some(bytes) = b.poll_transmit() {
+///         a.handle_input(&bytes, now);
+///     }
+///     while let Some(event) = a.poll_event() {
+///         confirmed |= event == RtsEvent::Confirmed { seq };
+///     }
+/// }
+/// assert_eq!(received, [Bytes::from_static(b"a message")]);
+/// assert!(confirmed);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
 /// # Open
 ///
 /// 1988 normal mode ([`X400Mode::Normal1988`]): the RTORQ travels as AARQ user-information on
