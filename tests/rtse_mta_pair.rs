@@ -786,3 +786,60 @@ fn corrupted_streams_never_panic() {
         }
     }
 }
+
+/// A responder without state for a `recover` refuses with RTORJ cannotRecover; the initiator
+/// then opens normally and starts the transfer again: still exactly once.
+#[test]
+fn recovery_refused_with_cannot_recover() {
+    for mode in MODES {
+        let settings = RtsSettings::default()
+            .with_mode(mode)
+            .with_checkpoints(1, 5);
+        let mut pair = Pair::new(settings.clone(), settings);
+        settle(&mut pair);
+        let msg = Bytes::from(vec![3u8; 300 * 1024]);
+        pair.client.transfer(msg.clone(), pair.now).unwrap();
+        for _ in 0..20 {
+            carry_all(&mut pair.client, &mut pair.server, pair.now);
+            pair.events();
+            carry_all(&mut pair.server, &mut pair.client, pair.now);
+            pair.events();
+        }
+        assert!(pair.client.state().has_checkpoint());
+        pair.cut(Duration::from_secs(1));
+        // The open indication says recover: refuse it instead of accepting.
+        carry_all(&mut pair.client, &mut pair.server, pair.now); // CR
+        carry_all(&mut pair.server, &mut pair.client, pair.now); // CC
+        carry_all(&mut pair.client, &mut pair.server, pair.now); // CN
+        let mut recover = false;
+        while let Some(e) = pair.server.poll_event() {
+            if let RtsEvent::OpenIndication(ind) = e {
+                recover = ind.recover.is_some();
+            }
+        }
+        assert!(recover, "{mode:?}");
+        pair.server
+            .reject(osi_stack::rtse::RefuseReason::CANNOT_RECOVER, pair.now)
+            .unwrap();
+        carry_all(&mut pair.server, &mut pair.client, pair.now);
+        let mut refused = None;
+        while let Some(e) = pair.client.poll_event() {
+            if let RtsEvent::Refused { refuse_reason, .. } = e {
+                refused = Some(refuse_reason);
+            }
+        }
+        let expected = if mode == X400Mode::Normal1988 {
+            None // normal-mode RTORJ has no reason field
+        } else {
+            Some(osi_stack::rtse::RefuseReason::CANNOT_RECOVER)
+        };
+        assert_eq!(refused, Some(expected), "{mode:?}");
+        assert!(!pair.client.state().has_checkpoint());
+        pair.server_state = TransferState::new();
+        pair.cut(Duration::from_secs(1));
+        let c2s = settle(&mut pair);
+        assert_eq!(pair.recovered_opens, 0, "{mode:?}: opened normally");
+        assert_eq!(count(&c2s, &GT_AS), 1, "{mode:?}");
+        check(std::slice::from_ref(&msg), &pair.received);
+    }
+}

@@ -188,7 +188,8 @@ pub struct Refusal {
     pub code: Option<i64>,
     /// The code in words, with the AARE result where there is one.
     pub reason: String,
-    /// The AARE's user information, if any.
+    /// The AARE's user information, if any; for an X.410-1984-mode CPR the content of its SET
+    /// (the RTORJ components of a `PRefuse`).
     pub user_information: Option<Bytes>,
 }
 

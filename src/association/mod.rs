@@ -543,24 +543,42 @@ impl Association {
     /// A-ASSOCIATE response, rejecting (responder): RF with CPR carrying an AARE
     /// rejected-permanent, diagnostic no-reason-given.
     pub fn reject(&mut self, now: Instant) -> Result<(), ServiceError> {
+        self.reject_with(None, now)
+    }
+
+    /// A-ASSOCIATE response, rejecting, with `user_information` (one BER value, e.g. an RTORJ)
+    /// in the AARE on the first application context. In X.410-1984 mode `user_information` is
+    /// the content of the CPR's SET (the RTORJ components of a `PRefuse`), sent as RF reason 2;
+    /// without it the RF has reason 0 (rejected by the called SS-user, no reason).
+    pub fn reject_with(
+        &mut self,
+        user_information: Option<&[u8]>,
+        now: Instant,
+    ) -> Result<(), ServiceError> {
         if self.state != State::AwaitUser {
             return Err(self.wrong_state("reject"));
         }
         if self.x410 {
-            let rf = pdu::rf(
-                &self.answer,
-                RefuseWith::Session(RefuseReason::USER_NO_REASON),
-            )?;
+            let rf = match user_information {
+                Some(c) => pdu::rf_x410(&self.answer, c)?,
+                None => pdu::rf(
+                    &self.answer,
+                    RefuseWith::Session(RefuseReason::USER_NO_REASON),
+                )?,
+            };
             self.send_tsdu(rf);
             self.await_close(now);
             return Ok(());
         }
-        let rf = pdu::rf(
+        let info = user_information
+            .map(|i| (self.indication_user_context.unwrap_or(self.acse_context), i));
+        let rf = pdu::rf_with(
             &self.answer,
             RefuseWith::Acse(
                 AssociateResult::REJECTED_PERMANENT,
                 AssociateSourceDiagnostic::User(acse::UserDiagnostic::NO_REASON_GIVEN),
             ),
+            info,
         )?;
         self.send_tsdu(rf);
         self.await_close(now);
@@ -1311,12 +1329,12 @@ impl Association {
         let limits = self.limits();
         let cpr = match Cpr::decode(data, &limits) {
             Ok(Cpr::Normal(n)) => n,
-            Ok(Cpr::X410(_)) => {
+            Ok(Cpr::X410(components)) => {
                 return Refusal {
                     layer: Layer::Presentation,
                     code: None,
                     reason: "x.410 cpr".into(),
-                    user_information: None,
+                    user_information: Some(Bytes::copy_from_slice(components)),
                 };
             }
             Err(e) => {

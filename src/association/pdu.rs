@@ -442,6 +442,24 @@ pub(crate) enum RefuseWith {
 
 /// The RF refusing a CN (transport connection released).
 pub(crate) fn rf(answer: &ConnectAnswer, with: RefuseWith) -> Result<Vec<u8>, EncodeError> {
+    rf_with(answer, with, None)
+}
+
+/// The RF refusing a CN in X.410-1984 mode: reason 2 and a CPR whose SET holds `components`
+/// (the RTORJ components of a `PRefuse`).
+pub(crate) fn rf_x410(answer: &ConnectAnswer, components: &[u8]) -> Result<Vec<u8>, EncodeError> {
+    let mut reason = vec![RefuseReason::USER_DATA.get()];
+    Cpr::X410(components).encode(&mut reason)?;
+    rf_spdu(answer, &reason)
+}
+
+/// The RF refusing a CN; with [`RefuseWith::Acse`], `aare_info` (context, one BER value) is the
+/// AARE's user-information.
+pub(crate) fn rf_with(
+    answer: &ConnectAnswer,
+    with: RefuseWith,
+    aare_info: Option<(i64, &[u8])>,
+) -> Result<Vec<u8>, EncodeError> {
     let mut reason = Vec::new();
     match with {
         RefuseWith::Session(r) => reason.push(r.get()),
@@ -466,7 +484,13 @@ pub(crate) fn rf(answer: &ConnectAnswer, with: RefuseWith) -> Result<Vec<u8>, En
                         .application_context
                         .as_ref()
                         .map_or(Oid::MMS_APPLICATION_CONTEXT, |o| o.as_oid());
-                    aare = encode_apdu(&Apdu::Aare(Aare::new(context, result, diag)))?;
+                    let ext;
+                    let mut a = Aare::new(context, result, diag);
+                    if let Some((ctx, info)) = aare_info {
+                        ext = [external(ctx, info)];
+                        a.user_information = Some(ExternalList::from_slice(&ext));
+                    }
+                    aare = encode_apdu(&Apdu::Aare(a))?;
                     pdv = [Pdv {
                         transfer_syntax: None,
                         context_id: answer.acse_context.unwrap_or(1),
@@ -479,6 +503,10 @@ pub(crate) fn rf(answer: &ConnectAnswer, with: RefuseWith) -> Result<Vec<u8>, En
             Cpr::Normal(cpr).encode(&mut reason)?;
         }
     }
+    rf_spdu(answer, &reason)
+}
+
+fn rf_spdu(answer: &ConnectAnswer, reason: &[u8]) -> Result<Vec<u8>, EncodeError> {
     let mut p = ParametersBuf::new();
     p.u8(
         ParameterCode::TRANSPORT_DISCONNECT,
@@ -487,7 +515,7 @@ pub(crate) fn rf(answer: &ConnectAnswer, with: RefuseWith) -> Result<Vec<u8>, En
     if let Some(v) = answer.version {
         p.u8(ParameterCode::VERSION_NUMBER, v.get())?;
     }
-    p.unit(ParameterCode::REASON_CODE, &reason)?;
+    p.unit(ParameterCode::REASON_CODE, reason)?;
     let mut out = Vec::new();
     encode_spdu(SpduKind::Rf, &p, &mut out)?;
     Ok(out)

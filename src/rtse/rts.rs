@@ -15,8 +15,8 @@ use crate::oid::Oid;
 use crate::session::{SessionUserRequirements, TokenItem, TokenSettingItem};
 
 use super::{
-    AbortReason, ApplicationProtocol, ConnectionData, ConnectorProfile, DialogueMode, Rtab, Rtoac,
-    Rtorq, Rttp, Rttr, SessionConnectionIdentifier, SsUserReference, X400Mode,
+    AbortReason, ApplicationProtocol, ConnectionData, ConnectorProfile, DialogueMode, RefuseReason,
+    Rtab, Rtoac, Rtorj, Rtorq, Rttp, Rttr, SessionConnectionIdentifier, SsUserReference, X400Mode,
 };
 
 /// RTS session functional units: half-duplex, minor synchronize, activity management,
@@ -371,8 +371,14 @@ pub enum RtsEvent {
     OpenIndication(Box<OpenIndication>),
     /// The RTS association is open (RT-OPEN confirmation or after accepting).
     Opened(Opened),
-    /// The peer refused to open (initiator); the reason as the association reported it.
-    Refused(String),
+    /// The peer refused to open (initiator).
+    Refused {
+        /// The refusal as the association reported it.
+        reason: String,
+        /// The RTORJ's refuseReason, if the peer's RTSE sent one (X.410-1984 mode; in normal
+        /// mode RTORJ has no reason field).
+        refuse_reason: Option<RefuseReason>,
+    },
     /// A complete APDU from the peer, exactly the octets it transferred, delivered once.
     Received(Bytes),
     /// The peer confirmed the transfer with this sequence number (AEA).
@@ -537,7 +543,9 @@ enum Phase {
 ///    timeout the RTORQ says `open`, the checkpoints are forgotten and the transfer starts again
 ///    from the beginning with AS (§6 "Recovery timeout").
 /// 3. A responder given `open` forgets its partial data; given `recover` it keeps it (the
-///    owner passes the [`TransferState`] it took from the broken association). An AR naming an
+///    owner passes the [`TransferState`] it took from the broken association), or, having no
+///    state for that connection, refuses with RTORJ `cannotRecover` ([`Rts::reject`]; §3
+///    RefuseReason 1), after which the initiator forgets its checkpoints. An AR naming an
 ///    activity the receiver does not know, or a serial number beyond what it confirmed, is
 ///    answered with an RTAB `unrecognizedActivity` (§3 AbortReason 2); the sender then forgets
 ///    its checkpoints and starts from the beginning on the next association. (The receiver
@@ -548,9 +556,7 @@ enum Phase {
 ///    through to its AE and answered, but not delivered again. A discarded activity (AD) is
 ///    dropped entirely; an interrupted one (AI) is kept as in rule 1.
 ///
-/// Simplifications: the responder does not refuse a
-/// recovery with RTORJ `cannotRecover` (it accepts and, lacking the data, aborts the AR as in
-/// rule 3); the common reference of `recover` is a value the owner supplies
+/// Simplifications: the common reference of `recover` is a value the owner supplies
 /// ([`RtsSettings::common_reference`]), since the machine has no clock; a turn asked for is
 /// never given automatically (the owner decides on [`RtsEvent::TurnPlease`]).
 ///
@@ -808,16 +814,35 @@ impl Rts {
         Ok(())
     }
 
-    /// RT-OPEN response, refusing (responder): the association is rejected.
-    pub fn reject(&mut self, now: Instant) -> Result<(), RtsError> {
+    /// RT-OPEN response, refusing (responder): the association is rejected with an RTORJ — in
+    /// the AARE (normal mode, where RTORJ carries no reason) or as the CPR's `PRefuse`
+    /// (X.410-1984 mode, with `reason`). Use [`RefuseReason::CANNOT_RECOVER`] for a `recover`
+    /// this side has no state for.
+    pub fn reject(&mut self, reason: RefuseReason, now: Instant) -> Result<(), RtsError> {
         if self.phase != Phase::AwaitAnswer {
             return Err(RtsError::NotAllowed {
                 request: "reject",
                 reason: "no open indication is outstanding",
             });
         }
-        self.assoc.reject(now)?;
+        self.refuse(reason, now)?;
         self.drain(now);
+        Ok(())
+    }
+
+    fn refuse(&mut self, reason: RefuseReason, now: Instant) -> Result<(), RtsError> {
+        let mut info = Vec::new();
+        if self.x410 {
+            let rj = Rtorj {
+                refuse_reason: Some(reason),
+                user_data: None,
+            };
+            rj.encode_components(&mut info)?;
+        } else {
+            Rtorj::default().encode(&mut info)?;
+        }
+        self.assoc.reject_with(Some(&info), now)?;
+        self.phase = Phase::Closing;
         Ok(())
     }
 
@@ -992,7 +1017,21 @@ impl Rts {
                     }
                 }
                 self.phase = Phase::Closing;
-                self.events.push_back(RtsEvent::Refused(r.to_string()));
+                let refuse_reason = r
+                    .user_information
+                    .as_deref()
+                    .and_then(|u| {
+                        if self.x410 {
+                            Rtorj::decode_components(u, &self.limits).ok()
+                        } else {
+                            Rtorj::decode(u, &self.limits).ok()
+                        }
+                    })
+                    .and_then(|rj| rj.refuse_reason);
+                self.events.push_back(RtsEvent::Refused {
+                    reason: r.to_string(),
+                    refuse_reason,
+                });
             }
             Event::Data(d) => self.on_data(d.context_id, &d.value, now),
             Event::TokensGiven(_) => {
@@ -1135,7 +1174,7 @@ impl Rts {
         let rq = match rq {
             Some(Ok(rq)) => rq,
             _ => {
-                let _ = self.assoc.reject(now);
+                let _ = self.refuse(RefuseReason::VALIDATION_FAILURE, now);
                 return;
             }
         };
