@@ -598,13 +598,12 @@ pub struct Rts {
 
 impl Rts {
     fn new(
-        assoc_limits: Limits,
+        limits: Limits,
         assoc: Association,
         initiator: bool,
         settings: RtsSettings,
         state: TransferState,
     ) -> Self {
-        let limits = assoc_limits;
         Rts {
             assoc,
             initiator,
