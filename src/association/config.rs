@@ -9,6 +9,7 @@ use bytes::Bytes;
 use crate::address::{PSel, PresentationAddress, SSel, TSel};
 use crate::limits::Limits;
 use crate::oid::{Oid, OwnedOid};
+use crate::session::{SessionUserRequirements, TokenSettingItem};
 
 /// Settings shared by initiators and responders.
 ///
@@ -179,6 +180,22 @@ pub struct AssociateRequest {
     /// AARQ user-information: one BER value, sent as an EXTERNAL in single-ASN1-type form on
     /// the first application context (an MMS initiate-request, an RTORQ …).
     pub user_information: Option<Bytes>,
+    /// Session functional units proposed in the CN (PI 20). Default
+    /// [`SessionUserRequirements::DUPLEX`] (what MMS uses). With
+    /// [`SessionUserRequirements::HALF_DUPLEX`] the data token exists; with
+    /// [`MINOR_SYNCHRONIZE`](SessionUserRequirements::MINOR_SYNCHRONIZE) the minor
+    /// synchronize token; with [`ACTIVITY_MANAGEMENT`](SessionUserRequirements::ACTIVITY_MANAGEMENT)
+    /// the major/activity token (see the [association docs](super#session-functional-units)).
+    pub session_requirements: SessionUserRequirements,
+    /// Initial token positions proposed in the CN (PI 26 in PGI 5). `None` (absent): every
+    /// available token starts on the initiator's side (X.225 §8.3).
+    pub token_setting: Option<TokenSettingItem>,
+    /// X.410-1984 mode (X.226 §8.2, `addresses-rtse.md` §5): when set, the CP is an X.410-mode
+    /// CP-type whose `[1]` SET holds these octets (the RTORQ components of a `PConnect`), and
+    /// there is no ACSE and no presentation context: the AARQ fields, contexts and
+    /// `user_information` are not sent, data travels as raw session user data. The CN then
+    /// proposes session versions 1 and 2. Default `None`: normal mode.
+    pub x410_parameters: Option<Bytes>,
 }
 
 impl AssociateRequest {
@@ -197,6 +214,9 @@ impl AssociateRequest {
             calling: ApAddress::default(),
             called: ApAddress::default(),
             user_information: None,
+            session_requirements: SessionUserRequirements::DUPLEX,
+            token_setting: None,
+            x410_parameters: None,
         }
     }
 
@@ -259,6 +279,28 @@ impl AssociateRequest {
         self
     }
 
+    /// The same request with these session functional units and initial token positions
+    /// (RTSE asks for half-duplex, minor synchronize, activity management and exceptions,
+    /// `0x0249`; `addresses-rtse.md` §4).
+    #[must_use]
+    pub fn with_session(
+        mut self,
+        requirements: SessionUserRequirements,
+        token_setting: Option<TokenSettingItem>,
+    ) -> Self {
+        self.session_requirements = requirements;
+        self.token_setting = token_setting;
+        self
+    }
+
+    /// The same request in X.410-1984 mode with these `PConnect` parameters (see
+    /// [`AssociateRequest::x410_parameters`]).
+    #[must_use]
+    pub fn with_x410_parameters(mut self, parameters: impl Into<Bytes>) -> Self {
+        self.x410_parameters = Some(parameters.into());
+        self
+    }
+
     /// The same request with another context list (besides ACSE).
     #[must_use]
     pub fn with_contexts(mut self, contexts: Vec<PresentationContext>) -> Self {
@@ -276,6 +318,9 @@ pub struct AcceptResponse {
     pub user_information: Option<Bytes>,
     /// Responding AP-title and AE-qualifier.
     pub responding: ApAddress,
+    /// X.410-1984 mode only: the octets of the CPA's `[1]` SET (the RTOAC components of a
+    /// `PAccept`).
+    pub x410_parameters: Option<Bytes>,
 }
 
 impl AcceptResponse {
@@ -284,6 +329,16 @@ impl AcceptResponse {
         AcceptResponse {
             user_information: Some(value.into()),
             responding: ApAddress::default(),
+            x410_parameters: None,
+        }
+    }
+
+    /// An X.410-1984-mode answer carrying these `PAccept` parameters.
+    pub fn with_x410_parameters(value: impl Into<Bytes>) -> Self {
+        AcceptResponse {
+            user_information: None,
+            responding: ApAddress::default(),
+            x410_parameters: Some(value.into()),
         }
     }
 }

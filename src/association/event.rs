@@ -45,6 +45,62 @@ pub enum Event {
     /// The association was aborted: by the peer, by this side's user, or by a provider because
     /// of a protocol error or a time-out.
     Aborted(Abort),
+    /// The peer gave tokens (GT with a Token Item): this side holds them now.
+    TokensGiven(crate::session::TokenItem),
+    /// The peer asks for tokens (PT with a Token Item) and may say why in its user data (RTSE:
+    /// an RTTP with the priority of the turn request). Answer with
+    /// [`Association::give_tokens`](super::Association::give_tokens), or not.
+    TokensPlease {
+        /// The tokens asked for.
+        tokens: crate::session::TokenItem,
+        /// The first presentation data value of the PT's user data.
+        data: Option<Data>,
+    },
+    /// The peer started an activity (AS); the data up to its end (or interruption) belongs to
+    /// it.
+    ActivityStarted {
+        /// Activity identifier (PI 41, ≤ 6 octets).
+        id: Bytes,
+    },
+    /// The peer resumed an interrupted activity (AR).
+    ActivityResumed(Box<super::Resumed>),
+    /// The peer set a minor synchronization point (MIP): answer with
+    /// [`Association::sync_minor_response`](super::Association::sync_minor_response) once the
+    /// data before it is secured.
+    SyncMinor {
+        /// Its serial number.
+        serial: u64,
+    },
+    /// The peer confirmed the minor synchronization points up to `serial` (MIA).
+    SyncMinorConfirmed {
+        /// The serial number confirmed.
+        serial: u64,
+    },
+    /// The peer ended its activity (AE, a major synchronization point): answer with
+    /// [`Association::activity_end_response`](super::Association::activity_end_response).
+    ActivityEnd {
+        /// Serial number of the AE.
+        serial: u64,
+    },
+    /// The peer confirmed the end of this side's activity (AEA).
+    ActivityEnded {
+        /// Serial number of the AE confirmed.
+        serial: u64,
+    },
+    /// The peer interrupted its activity (AI); the machine answered with AIA.
+    ActivityInterrupted {
+        /// AI reason code.
+        reason: crate::session::ActivityReason,
+    },
+    /// The peer discarded its activity (AD); the machine answered with ADA.
+    ActivityDiscarded {
+        /// AD reason code.
+        reason: crate::session::ActivityReason,
+    },
+    /// The peer confirmed this side's activity interrupt (AIA).
+    ActivityInterruptConfirmed,
+    /// The peer confirmed this side's activity discard (ADA).
+    ActivityDiscardConfirmed,
     /// The machine is finished: send what [`poll_transmit`](super::Association::poll_transmit)
     /// still returns, then close the transport connection. Always the last event.
     Closed,
@@ -101,6 +157,11 @@ pub struct AssociateIndication {
     pub contexts: Vec<ContextOutcome>,
     /// The single-ASN1-type value of the AARQ's first user-information EXTERNAL.
     pub user_information: Option<Bytes>,
+    /// X.410-1984 mode: the octets of the CP's `[1]` SET (the RTORQ components of a
+    /// `PConnect`). There is no AARQ then: the ACSE fields above are empty (the application
+    /// context is a placeholder). Answer with
+    /// [`AcceptResponse::with_x410_parameters`](super::AcceptResponse::with_x410_parameters).
+    pub x410_parameters: Option<Bytes>,
 }
 
 /// An established association.
@@ -109,7 +170,8 @@ pub struct AssociateIndication {
 pub struct Associated {
     /// The contexts and their results.
     pub contexts: Vec<ContextOutcome>,
-    /// The AARE's user information (initiator) or the one sent (responder).
+    /// The AARE's user information (initiator) or the one sent (responder). In X.410-1984
+    /// mode: the octets of the CPA's `[1]` SET (received or sent).
     pub user_information: Option<Bytes>,
     /// The AARE's result (0).
     pub result: i64,
@@ -126,7 +188,8 @@ pub struct Refusal {
     pub code: Option<i64>,
     /// The code in words, with the AARE result where there is one.
     pub reason: String,
-    /// The AARE's user information, if any.
+    /// The AARE's user information, if any; for an X.410-1984-mode CPR the content of its SET
+    /// (the RTORJ components of a `PRefuse`).
     pub user_information: Option<Bytes>,
 }
 
@@ -205,6 +268,9 @@ pub struct Abort {
     pub layer: Layer,
     /// What happened.
     pub reason: String,
+    /// The single-ASN1-type value of the first user-information EXTERNAL of an ABRT from the
+    /// peer's user (RTSE: an RTAB), if any.
+    pub user_information: Option<Bytes>,
 }
 
 impl fmt::Display for Abort {
@@ -234,6 +300,23 @@ pub enum ServiceError {
     /// The request names a presentation context that was not accepted.
     #[error("association: presentation context {0} was not accepted")]
     UnknownContext(i64),
+    /// The request breaks a token, synchronization or activity rule of X.225 (for example,
+    /// data in half-duplex without the data token).
+    #[error("association: {request} is not allowed: {reason}")]
+    TokenRule {
+        /// The request.
+        request: &'static str,
+        /// The rule.
+        reason: &'static str,
+    },
+    /// The request needs a session functional unit that was not negotiated.
+    #[error("association: {request} needs the {unit} functional unit, which was not negotiated")]
+    NotNegotiated {
+        /// The request.
+        request: &'static str,
+        /// The functional unit.
+        unit: &'static str,
+    },
     /// Encoding failed (a value too large for its field).
     #[error(transparent)]
     Encode(#[from] crate::error::EncodeError),

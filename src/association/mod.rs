@@ -44,11 +44,60 @@
 //! [`Event::Aborted`] naming the layer and the error (with its byte offset) and then
 //! [`Event::Closed`].
 //!
-//! Simplifications, documented rather than hidden: the session kernel is duplex (tokens are
-//! neither requested nor enforced; GT and PT are accepted and ignored), CN/AC user data must fit
+//! # Session functional units
+//!
+//! By default the session kernel is duplex, as MMS uses it: no tokens exist, and GT and PT are
+//! accepted and ignored. An [`AssociateRequest`] may instead ask for half-duplex, minor
+//! synchronize and activity management ([`AssociateRequest::with_session`]; RTSE does); a
+//! responder agrees to duplex when it is proposed, else to half-duplex plus whichever of minor
+//! synchronize, activity management and exceptions the CN asks for. Then the data, minor
+//! synchronize and activity tokens exist, start where the CN's Token Setting Item puts them,
+//! move with [`Association::give_tokens`] / [`Event::TokensGiven`] and are asked for with
+//! [`Association::please_tokens`] / [`Event::TokensPlease`]; data travels inside activities
+//! ([`Association::activity_start`], [`Association::sync_minor`], [`Association::activity_end`],
+//! [`Association::activity_interrupt`], [`Association::activity_discard`],
+//! [`Association::activity_resume`]).
+//!
+//! The rules this machine enforces, on requests (a [`ServiceError::TokenRule`] or
+//! [`ServiceError::NotNegotiated`]) and on the peer's SPDUs (a session protocol error: AB,
+//! [`Event::Aborted`], [`Event::Closed`]):
+//!
+//! | service | SPDUs | needs |
+//! |---|---|---|
+//! | P-DATA | GT DT | the data token if it is available (half-duplex); not inside the peer's activity nor after this side's activity end (data outside activities is not refused: ISODE's `SDataRequest` checks only the data token) |
+//! | give tokens | GT (Token Item) | the tokens given; not the activity token inside an activity |
+//! | please tokens | PT (Token Item, User Data) | tokens this side does not hold |
+//! | activity start / resume | GT AS / PT AR | activity management; no activity; every available token |
+//! | minor sync | GT MIP | minor synchronize; inside an activity when activity management is on; the data and minor tokens |
+//! | activity end | GT AE | an activity this side started; every available token |
+//! | activity interrupt / discard | GT AI / GT AD | an activity; the activity token |
+//! | release | FN | no activity; every available token |
+//!
+//! Serial numbers (X.225 activity management, as ISODE implements it): activity start sets V(M) to 1; each MIP
+//! and the AE carry V(M), then V(M) grows by one; activity resume with serial number `n` sets
+//! V(M) to `n + 1`. A MIP from the peer must carry the expected V(M). A MIA confirms every
+//! minor sync point up to its serial number and must name one that is outstanding.
+//!
+//! Simplifications: the answers to activity interrupt and discard (AIA, ADA) are sent by the
+//! machine itself (the indication is still given); after sending AI or AD this side ignores the
+//! peer's DT, MIA and AEA until the AIA or ADA arrives (they crossed); the major synchronize,
+//! resynchronize, exceptions (ER, ED), capability data and typed data services are not
+//! offered, and their SPDUs are protocol errors.
+//!
+//! # X.410-1984 mode
+//!
+//! With [`AssociateRequest::x410_parameters`] the initiator sends an X.410-1984-mode CP
+//! (`PConnect`, X.226 §8.2) instead of CP + AARQ; a responder accepts such a CP, gives
+//! [`AssociateIndication::x410_parameters`] and answers with an X.410-mode CPA
+//! ([`AcceptResponse::with_x410_parameters`]); [`Association::reject`] then sends a session RF
+//! (reason 0). Data, PT user data and the ARU of an abort
+//! ([`Association::abort_with`]) carry raw octets; release is FN/DN without user data.
+//!
+//! Other simplifications, documented rather than hidden: CN/AC user data must fit
 //! in one SPDU (10 240 octets: no CDO/OA overflow), session segmentation is not proposed, and in
 //! a release collision both sides answer automatically (each user already asked to release).
 
+mod activity;
 mod config;
 mod dispatch;
 mod event;
@@ -60,6 +109,7 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
+pub use activity::{OldConnection, Resumed};
 pub use config::{AcceptResponse, ApAddress, AssociateRequest, Config, PresentationContext};
 pub use dispatch::{Dispatch, Selector, Service};
 pub use event::{
@@ -172,6 +222,9 @@ pub struct Association {
     indication: Option<Box<AssociateIndication>>,
     pending_cn: Option<Vec<u8>>,
     collision: bool,
+    units: activity::SessionUnits,
+    /// X.410-1984 presentation mode: no ACSE, no contexts, raw user data.
+    x410: bool,
 }
 
 impl Association {
@@ -206,6 +259,8 @@ impl Association {
             indication: None,
             pending_cn: None,
             collision: false,
+            units: activity::SessionUnits::default(),
+            x410: false,
         }
     }
 
@@ -363,6 +418,7 @@ impl Association {
             source,
             layer,
             reason,
+            user_information: None,
         }));
     }
 
@@ -382,6 +438,7 @@ impl Association {
             return;
         }
         let with = match v.layer {
+            _ if self.x410 => AbortWith::Session,
             Layer::Presentation => {
                 AbortWith::Presentation(presentation::AbortReason::REASON_NOT_SPECIFIED)
             }
@@ -408,8 +465,14 @@ impl Association {
             return Err(self.wrong_state("associate"));
         }
         // Build everything now so that a request too large fails here, not after the CC.
-        let aarq = pdu::aarq(&request)?;
-        let cp = pdu::cp(&request, &aarq)?;
+        self.x410 = request.x410_parameters.is_some();
+        let cp = match &request.x410_parameters {
+            Some(params) => pdu::x410_connect(false, params)?,
+            None => {
+                let aarq = pdu::aarq(&request)?;
+                pdu::cp(&request, &aarq)?
+            }
+        };
         let cn = pdu::cn(&request, &cp)?;
         self.cr = pdu::cr(&request, self.config.tpdu_size, self.config.local_reference)?;
         self.acse_context = request.acse_context_id;
@@ -426,7 +489,12 @@ impl Association {
             provider_reason: None,
         }))
         .collect();
+        if self.x410 {
+            self.contexts.clear();
+        }
         self.answer.acse_context = Some(request.acse_context_id);
+        self.units
+            .propose(request.session_requirements, request.token_setting);
         let cr = core::mem::take(&mut self.cr);
         self.send_tpdu(&cr);
         self.cr = cr;
@@ -440,6 +508,20 @@ impl Association {
     pub fn accept(&mut self, response: AcceptResponse, now: Instant) -> Result<(), ServiceError> {
         if self.state != State::AwaitUser {
             return Err(self.wrong_state("accept"));
+        }
+        if self.x410 {
+            let params = response.x410_parameters.clone().unwrap_or_default();
+            let ac = pdu::ac_x410(&self.answer, &params)?;
+            self.send_tsdu(ac);
+            self.state = State::Associated;
+            self.events
+                .push_back(Event::Associated(Box::new(Associated {
+                    contexts: Vec::new(),
+                    user_information: Some(params),
+                    result: 0,
+                })));
+            self.idle_from(now);
+            return Ok(());
         }
         let info = response
             .user_information
@@ -461,15 +543,42 @@ impl Association {
     /// A-ASSOCIATE response, rejecting (responder): RF with CPR carrying an AARE
     /// rejected-permanent, diagnostic no-reason-given.
     pub fn reject(&mut self, now: Instant) -> Result<(), ServiceError> {
+        self.reject_with(None, now)
+    }
+
+    /// A-ASSOCIATE response, rejecting, with `user_information` (one BER value, e.g. an RTORJ)
+    /// in the AARE on the first application context. In X.410-1984 mode `user_information` is
+    /// the content of the CPR's SET (the RTORJ components of a `PRefuse`), sent as RF reason 2;
+    /// without it the RF has reason 0 (rejected by the called SS-user, no reason).
+    pub fn reject_with(
+        &mut self,
+        user_information: Option<&[u8]>,
+        now: Instant,
+    ) -> Result<(), ServiceError> {
         if self.state != State::AwaitUser {
             return Err(self.wrong_state("reject"));
         }
-        let rf = pdu::rf(
+        if self.x410 {
+            let rf = match user_information {
+                Some(c) => pdu::rf_x410(&self.answer, c)?,
+                None => pdu::rf(
+                    &self.answer,
+                    RefuseWith::Session(RefuseReason::USER_NO_REASON),
+                )?,
+            };
+            self.send_tsdu(rf);
+            self.await_close(now);
+            return Ok(());
+        }
+        let info = user_information
+            .map(|i| (self.indication_user_context.unwrap_or(self.acse_context), i));
+        let rf = pdu::rf_with(
             &self.answer,
             RefuseWith::Acse(
                 AssociateResult::REJECTED_PERMANENT,
                 AssociateSourceDiagnostic::User(acse::UserDiagnostic::NO_REASON_GIVEN),
             ),
+            info,
         )?;
         self.send_tsdu(rf);
         self.await_close(now);
@@ -478,7 +587,8 @@ impl Association {
 
     /// P-DATA request: `value` (one complete BER value) on presentation context `context_id`,
     /// sent as fully encoded data with one PDV in single-ASN1-type form, in as many DTs as the
-    /// TPDU size asks.
+    /// TPDU size asks. In X.410-1984 mode ([`AssociateRequest::x410_parameters`]) `value` is
+    /// the raw session user data (any octets) and `context_id` is ignored.
     pub fn send_data(
         &mut self,
         context_id: i64,
@@ -488,25 +598,42 @@ impl Association {
         if !matches!(self.state, State::Associated | State::AwaitReleaseResponse) {
             return Err(self.wrong_state("send_data"));
         }
-        if !self
-            .contexts
-            .iter()
-            .any(|c| c.id == context_id && c.accepted())
-        {
-            return Err(ServiceError::UnknownContext(context_id));
-        }
-        let tsdu = pdu::p_data(context_id, value)?;
+        self.check_send_data()?;
+        let tsdu = if self.x410 {
+            pdu::raw_data(value)
+        } else {
+            self.check_context(context_id)?;
+            pdu::p_data(context_id, value)?
+        };
         self.send_tsdu(tsdu);
         self.idle_from(now);
         Ok(())
     }
 
-    /// A-RELEASE request: FN carrying RLRQ.
+    fn check_context(&self, context_id: i64) -> Result<(), ServiceError> {
+        if self
+            .contexts
+            .iter()
+            .any(|c| c.id == context_id && c.accepted())
+        {
+            Ok(())
+        } else {
+            Err(ServiceError::UnknownContext(context_id))
+        }
+    }
+
+    /// A-RELEASE request: FN carrying RLRQ. In half-duplex this side must hold every available
+    /// token and no activity may be in progress.
     pub fn release(&mut self, now: Instant) -> Result<(), ServiceError> {
         if self.state != State::Associated {
             return Err(self.wrong_state("release"));
         }
-        let tsdu = pdu::finish(self.acse_context)?;
+        self.check_release()?;
+        let tsdu = if self.x410 {
+            pdu::bare(SpduKind::Fn)?
+        } else {
+            pdu::finish(self.acse_context)?
+        };
         self.send_tsdu(tsdu);
         self.state = State::AwaitRelease;
         self.set_timer(Timer::Response, now);
@@ -520,12 +647,20 @@ impl Association {
             return Err(self.wrong_state("release_response"));
         }
         if accept {
-            let tsdu = pdu::disconnect(self.acse_context)?;
+            let tsdu = if self.x410 {
+                pdu::bare(SpduKind::Dn)?
+            } else {
+                pdu::disconnect(self.acse_context)?
+            };
             self.send_tsdu(tsdu);
             self.events.push_back(Event::Released { collision: false });
             self.await_close(now);
         } else {
-            let tsdu = pdu::not_finished(self.acse_context)?;
+            let tsdu = if self.x410 {
+                pdu::bare(SpduKind::Nf)?
+            } else {
+                pdu::not_finished(self.acse_context)?
+            };
             self.send_tsdu(tsdu);
             self.state = State::Associated;
             self.idle_from(now);
@@ -536,6 +671,17 @@ impl Association {
     /// A-ABORT request: AB carrying ARU with an ABRT (source service user) once a session
     /// connection is being set up; before that, the transport connection is simply closed.
     pub fn abort(&mut self, now: Instant) -> Result<(), ServiceError> {
+        self.abort_with(None, now)
+    }
+
+    /// A-ABORT request whose ABRT carries `user_information` (one BER value, e.g. an RTAB) as
+    /// an EXTERNAL on the first application context. Note that a session version 1 AB carries
+    /// at most 9 octets of user data; this machine always negotiates version 2 when offered.
+    pub fn abort_with(
+        &mut self,
+        user_information: Option<&[u8]>,
+        now: Instant,
+    ) -> Result<(), ServiceError> {
         match self.state {
             State::Closed | State::AwaitClose => Err(self.wrong_state("abort")),
             State::Idle | State::AwaitCc | State::AwaitCr | State::AwaitCn => {
@@ -548,7 +694,17 @@ impl Association {
                 Ok(())
             }
             _ => {
-                let tsdu = pdu::abort(AbortWith::User(self.acse_context))?;
+                let user_context = self
+                    .contexts
+                    .iter()
+                    .find(|c| c.id != self.acse_context && c.accepted())
+                    .map_or(self.acse_context, |c| c.id);
+                let info = user_information.map(|i| (user_context, i));
+                let tsdu = if self.x410 {
+                    pdu::user_abort_x410(user_information)?
+                } else {
+                    pdu::user_abort(self.acse_context, info)?
+                };
                 self.send_tsdu(tsdu);
                 self.abort_event(
                     AbortSource::LocalUser,
@@ -899,17 +1055,22 @@ impl Association {
     // Session and above
 
     fn on_tsdu(&mut self, tsdu: &Bytes, now: Instant) -> Result<(), Violation> {
+        // Basic concatenation (X.225 §6.3.7): the category-0 SPDU (GT or PT) is processed after
+        // the category-2 SPDU that follows it.
+        let mut first = None;
         for spdu in session::spdus(tsdu) {
             let spdu = spdu?;
-            match spdu.kind() {
-                // Duplex kernel: tokens are not managed; a GT or PT in front is accepted.
-                SpduKind::Gt | SpduKind::Pt => continue,
-                _ => {}
+            if matches!(spdu.kind(), SpduKind::Gt | SpduKind::Pt) {
+                first = Some(spdu);
+                continue;
             }
             self.on_spdu(tsdu, &spdu, now)?;
             if matches!(self.state, State::Closed | State::AwaitClose) {
-                break;
+                return Ok(());
             }
+        }
+        if let Some(c0) = first {
+            self.on_category0(tsdu, &c0)?;
         }
         Ok(())
     }
@@ -924,6 +1085,9 @@ impl Association {
                 Ok(())
             }
             (State::Associated | State::AwaitRelease, SpduKind::Dt) => {
+                if !self.accept_peer_data()? {
+                    return Ok(());
+                }
                 self.on_data(tsdu, spdu.ss_user_data())?;
                 self.idle_from(now);
                 if self.state == State::AwaitRelease {
@@ -932,6 +1096,7 @@ impl Association {
                 Ok(())
             }
             (State::Associated, SpduKind::Fn) => {
+                self.accept_peer_release()?;
                 self.expect_release_pdu(spdu, ReleasePdu::Rlrq)?;
                 self.state = State::AwaitReleaseResponse;
                 self.timer = None;
@@ -943,7 +1108,7 @@ impl Association {
                 self.expect_release_pdu(spdu, ReleasePdu::Rlrq)?;
                 self.collision = true;
                 if self.role == Role::Initiator {
-                    let dn = pdu::disconnect(self.acse_context).map_err(|e| Violation {
+                    let dn = self.dn_pdu().map_err(|e| Violation {
                         layer: Layer::Session,
                         reason: e.to_string(),
                     })?;
@@ -958,7 +1123,7 @@ impl Association {
                 });
                 if self.collision && self.role == Role::Responder {
                     // The initiator answered our RLRQ; now answer its RLRQ.
-                    if let Ok(dn) = pdu::disconnect(self.acse_context) {
+                    if let Ok(dn) = self.dn_pdu() {
                         self.send_tsdu(dn);
                     }
                     self.await_close(now);
@@ -980,8 +1145,38 @@ impl Association {
                 Ok(())
             }
             (_, SpduKind::Aa) => Ok(()),
+            (
+                State::Associated,
+                SpduKind::As
+                | SpduKind::Ar
+                | SpduKind::Mip
+                | SpduKind::Mia
+                | SpduKind::Ae
+                | SpduKind::MaaOrAea
+                | SpduKind::Ai
+                | SpduKind::Aia
+                | SpduKind::Ad
+                | SpduKind::Ada,
+            ) => {
+                self.on_unit_spdu(spdu)?;
+                self.idle_from(now);
+                Ok(())
+            }
             (state, kind) => Err(unexpected(Layer::Session, &format!("{kind:?} spdu"), state)),
         }
+    }
+
+    fn dn_pdu(&self) -> Result<Vec<u8>, crate::error::EncodeError> {
+        if self.x410 {
+            pdu::bare(SpduKind::Dn)
+        } else {
+            pdu::disconnect(self.acse_context)
+        }
+    }
+
+    /// Whether the association runs in X.410-1984 presentation mode (no ACSE, raw data).
+    pub fn is_x410(&self) -> bool {
+        self.x410
     }
 
     fn limits(&self) -> crate::Limits {
@@ -990,6 +1185,13 @@ impl Association {
 
     /// Delivers the PDVs of a P-DATA as `Data` events (values split from the TSDU, no copy).
     fn on_data(&mut self, tsdu: &Bytes, user_data: &[u8]) -> Result<(), Violation> {
+        if self.x410 {
+            self.events.push_back(Event::Data(Data {
+                context_id: None,
+                value: tsdu.slice_ref(user_data),
+            }));
+            return Ok(());
+        }
         let ud = UserData::decode(user_data, &self.limits())
             .map_err(|e| e.shifted(offset_in(tsdu, user_data)))?;
         match ud {
@@ -1013,8 +1215,8 @@ impl Association {
     /// Checks that a FN/DN/NF carries the expected ACSE APDU on the ACSE context.
     fn expect_release_pdu(&self, spdu: &Spdu<'_>, want: ReleasePdu) -> Result<(), Violation> {
         let data = spdu.ss_user_data();
-        if data.is_empty() {
-            return Ok(()); // session-only release (no ACSE user): accepted
+        if data.is_empty() || self.x410 {
+            return Ok(()); // session-only release (no ACSE user, or X.410-1984 mode): accepted
         }
         let ud = UserData::decode(data, &self.limits())?;
         let acse = acse_value(&ud, self.acse_context)?;
@@ -1030,6 +1232,7 @@ impl Association {
 
     fn on_ab(&mut self, spdu: &Spdu<'_>) {
         let data = spdu.ss_user_data();
+        let mut user_information = None;
         let (source, layer, reason) = if data.is_empty() {
             let td = spdu.transport_disconnect().map_or(0, |t| t.get());
             (
@@ -1069,19 +1272,26 @@ impl Association {
                                 ),
                             )
                         }
-                        Some(Apdu::Abrt(_)) => (
-                            AbortSource::PeerUser,
-                            Layer::Acse,
-                            "abrt from the acse user".to_owned(),
-                        ),
+                        Some(Apdu::Abrt(a)) => {
+                            user_information = first_external(a.user_information.as_ref())
+                                .map(Bytes::copy_from_slice);
+                            (
+                                AbortSource::PeerUser,
+                                Layer::Acse,
+                                "abrt from the acse user".to_owned(),
+                            )
+                        }
                         _ => (AbortSource::PeerUser, Layer::Presentation, "aru".to_owned()),
                     }
                 }
-                Ok(AbortPpdu::AruX410(_)) => (
-                    AbortSource::PeerUser,
-                    Layer::Presentation,
-                    "x.410 aru".to_owned(),
-                ),
+                Ok(AbortPpdu::AruX410(components)) => {
+                    user_information = Some(Bytes::copy_from_slice(components));
+                    (
+                        AbortSource::PeerUser,
+                        Layer::Presentation,
+                        "x.410 aru".to_owned(),
+                    )
+                }
                 Err(e) => (
                     AbortSource::PeerProvider,
                     Layer::Session,
@@ -1089,7 +1299,12 @@ impl Association {
                 ),
             }
         };
-        self.abort_event(source, layer, reason);
+        self.events.push_back(Event::Aborted(Abort {
+            source,
+            layer,
+            reason,
+            user_information,
+        }));
         // The receiver of an AB that releases the transport connection disconnects it.
         self.close();
     }
@@ -1114,12 +1329,12 @@ impl Association {
         let limits = self.limits();
         let cpr = match Cpr::decode(data, &limits) {
             Ok(Cpr::Normal(n)) => n,
-            Ok(Cpr::X410(_)) => {
+            Ok(Cpr::X410(components)) => {
                 return Refusal {
                     layer: Layer::Presentation,
                     code: None,
                     reason: "x.410 cpr".into(),
-                    user_information: None,
+                    user_information: Some(Bytes::copy_from_slice(components)),
                 };
             }
             Err(e) => {
@@ -1158,9 +1373,32 @@ impl Association {
     }
 
     fn on_ac(&mut self, spdu: &Spdu<'_>, now: Instant) -> Result<(), Violation> {
+        self.units.initiator_agree(
+            spdu.session_user_requirements(),
+            spdu.connect_accept_item()
+                .and_then(|c| c.token_setting_item),
+        );
         let limits = self.limits();
         let ppdu = spdu.ss_user_data();
         let cpa = Cpa::decode(ppdu, &limits)?;
+        if self.x410 {
+            let Some(params) = cpa.x410_parameters else {
+                return Err(Violation {
+                    layer: Layer::Presentation,
+                    reason: "normal-mode cpa answering an x.410-1984-mode cp".into(),
+                });
+            };
+            self.state = State::Associated;
+            self.timer = None;
+            self.events
+                .push_back(Event::Associated(Box::new(Associated {
+                    contexts: Vec::new(),
+                    user_information: Some(Bytes::copy_from_slice(params)),
+                    result: 0,
+                })));
+            self.idle_from(now);
+            return Ok(());
+        }
         let Some(normal) = cpa.normal else {
             return Err(Violation {
                 layer: Layer::Presentation,
@@ -1235,11 +1473,12 @@ impl Association {
         let requested = spdu
             .session_user_requirements()
             .unwrap_or(SessionUserRequirements::DEFAULT);
-        self.answer.requirements = Some(if requested.contains(SessionUserRequirements::DUPLEX) {
-            SessionUserRequirements::DUPLEX
-        } else {
-            SessionUserRequirements::HALF_DUPLEX
-        });
+        let setting = spdu
+            .connect_accept_item()
+            .and_then(|c| c.token_setting_item);
+        let (agreed, ac_setting) = self.units.responder_agree(requested, setting);
+        self.answer.requirements = Some(agreed);
+        self.answer.token_setting = ac_setting;
         let called_ssel = spdu.called_session_selector();
         self.answer.responding_ssel = called_ssel.filter(|s| !s.is_empty()).map(<[u8]>::to_vec);
         if spdu.data_overflow().is_some_and(|d| d.get() != 0) {
@@ -1299,13 +1538,31 @@ impl Association {
             }
         };
         let Some(normal) = cp.normal else {
-            self.rejected(
-                Layer::Presentation,
-                ProviderReason::REASON_NOT_SPECIFIED.0,
-                "x.410-1984 mode is not supported by this responder".into(),
-                None,
-            );
-            self.refuse_cn(RefuseWith::Session(RefuseReason::USER_NO_REASON), now);
+            let Some(params) = cp.x410_parameters else {
+                self.rejected(
+                    Layer::Presentation,
+                    ProviderReason::REASON_NOT_SPECIFIED.0,
+                    "cp with neither normal-mode nor x.410-1984-mode parameters".into(),
+                    None,
+                );
+                self.refuse_cn(RefuseWith::Session(RefuseReason::USER_NO_REASON), now);
+                return Ok(());
+            };
+            // X.410-1984 mode: no presentation selectors, contexts or ACSE to check.
+            self.x410 = true;
+            self.contexts.clear();
+            self.service = self.candidates.first().copied();
+            let service_name = self.service().map(|s| s.name.clone());
+            let mut ind = self
+                .indication
+                .take()
+                .unwrap_or_else(|| Box::new(empty_indication()));
+            ind.service = self.service;
+            ind.service_name = service_name;
+            ind.x410_parameters = Some(Bytes::copy_from_slice(params));
+            self.events.push_back(Event::AssociateIndication(ind));
+            self.state = State::AwaitUser;
+            self.timer = None;
             return Ok(());
         };
         let called_psel = normal.called_selector;
@@ -1544,6 +1801,7 @@ fn empty_indication() -> AssociateIndication {
         calling_ae_qualifier: None,
         contexts: Vec::new(),
         user_information: None,
+        x410_parameters: None,
     }
 }
 

@@ -163,10 +163,100 @@ pub(crate) fn cp(request: &AssociateRequest, aarq: &[u8]) -> Result<Vec<u8>, Enc
     Ok(out)
 }
 
-fn connect_accept_item(version: VersionNumber) -> Result<ParametersBuf, EncodeError> {
+/// An X.410-1984-mode CP-type (`PConnect`) or CPA-PPDU (`PAccept`) with these `[1]` SET
+/// contents.
+pub(crate) fn x410_connect(accept: bool, parameters: &[u8]) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Vec::new();
+    if accept {
+        Cpa {
+            mode: Mode::X410_1984,
+            x410_parameters: Some(parameters),
+            normal: None,
+        }
+        .encode(&mut out)?;
+    } else {
+        Cp {
+            mode: Mode::X410_1984,
+            x410_parameters: Some(parameters),
+            normal: None,
+        }
+        .encode(&mut out)?;
+    }
+    Ok(out)
+}
+
+/// The AC carrying an X.410-mode CPA.
+pub(crate) fn ac_x410(answer: &ConnectAnswer, parameters: &[u8]) -> Result<Vec<u8>, EncodeError> {
+    let cpa = x410_connect(true, parameters)?;
+    let version = answer.version.unwrap_or(VersionNumber::V2);
+    let sv = if version == VersionNumber::V1 {
+        SessionVersion::V1
+    } else {
+        SessionVersion::V2
+    };
+    let data = ConnectData::new(sv, &cpa)?;
+    let mut p = ParametersBuf::new();
+    p.group(
+        ParameterCode::CONNECT_ACCEPT_ITEM,
+        &connect_accept_item(version, answer.token_setting)?,
+    )?;
+    if let Some(r) = answer.requirements {
+        p.u16(ParameterCode::SESSION_USER_REQUIREMENTS, r.get())?;
+    }
+    if let Some(s) = &answer.responding_ssel {
+        p.unit(ParameterCode::RESPONDING_SESSION_SELECTOR, s)?;
+    }
+    data.append_connect_parameters(&mut p)?;
+    let mut out = Vec::new();
+    encode_spdu(SpduKind::Ac, &p, &mut out)?;
+    Ok(out)
+}
+
+/// A P-DATA in X.410-1984 mode: GT + DT whose user information is `value` itself.
+pub(crate) fn raw_data(value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(GT_DT.len().saturating_add(value.len()));
+    out.extend_from_slice(&GT_DT);
+    out.extend_from_slice(value);
+    out
+}
+
+/// FN, DN or NF without user data (X.410-1984 mode: S-RELEASE carries none).
+pub(crate) fn bare(kind: SpduKind) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Vec::new();
+    encode_spdu(kind, &ParametersBuf::new(), &mut out)?;
+    Ok(out)
+}
+
+/// A user AB in X.410-1984 mode: an ARU `AbortInformation` SET with these contents, or no
+/// user data.
+pub(crate) fn user_abort_x410(components: Option<&[u8]>) -> Result<Vec<u8>, EncodeError> {
+    let mut p = ParametersBuf::new();
+    p.u8(
+        ParameterCode::TRANSPORT_DISCONNECT,
+        TransportDisconnect::RELEASED
+            .with(TransportDisconnect::USER_ABORT)
+            .get(),
+    )?;
+    if let Some(c) = components {
+        let mut ud = Vec::new();
+        AbortPpdu::AruX410(c).encode(&mut ud)?;
+        p.user_data(&ud)?;
+    }
+    let mut out = Vec::new();
+    encode_spdu(SpduKind::Ab, &p, &mut out)?;
+    Ok(out)
+}
+
+fn connect_accept_item(
+    version: VersionNumber,
+    token_setting: Option<crate::session::TokenSettingItem>,
+) -> Result<ParametersBuf, EncodeError> {
     let mut cai = ParametersBuf::new();
     cai.u8(ParameterCode::PROTOCOL_OPTIONS, 0)?
         .u8(ParameterCode::VERSION_NUMBER, version.get())?;
+    if let Some(t) = token_setting {
+        cai.u8(ParameterCode::TOKEN_SETTING_ITEM, t.0)?;
+    }
     Ok(cai)
 }
 
@@ -187,7 +277,8 @@ fn encode_spdu(
     Spdu::new(kind, p).encode(out)
 }
 
-/// The CN carrying `cp`: version 2 (and 1 when the data fits), duplex, the session selectors.
+/// The CN carrying `cp`: version 2 (and 1 when the data fits), the requested functional units
+/// and initial token positions, the session selectors.
 pub(crate) fn cn(request: &AssociateRequest, cp: &[u8]) -> Result<Vec<u8>, EncodeError> {
     let data = ConnectData::new(SessionVersion::V2, cp)?;
     if data.needs_overflow() {
@@ -201,13 +292,19 @@ pub(crate) fn cn(request: &AssociateRequest, cp: &[u8]) -> Result<Vec<u8>, Encod
         ));
     }
     let mut p = ParametersBuf::new();
+    // X.410-1984 peers speak session version 1: propose both (spec digest §5).
+    let versions = if request.x410_parameters.is_some() {
+        VersionNumber::BOTH
+    } else {
+        VersionNumber::V2
+    };
     p.group(
         ParameterCode::CONNECT_ACCEPT_ITEM,
-        &connect_accept_item(VersionNumber::V2)?,
+        &connect_accept_item(versions, request.token_setting)?,
     )?
     .u16(
         ParameterCode::SESSION_USER_REQUIREMENTS,
-        SessionUserRequirements::DUPLEX.get(),
+        request.session_requirements.get(),
     )?;
     if let Some(s) = &request.calling_ssel {
         p.unit(ParameterCode::CALLING_SESSION_SELECTOR, s.as_bytes())?;
@@ -236,6 +333,8 @@ pub(crate) struct ConnectAnswer {
     )>,
     pub acse_context: Option<i64>,
     pub application_context: Option<crate::oid::OwnedOid>,
+    /// Token Setting Item to put in the AC (when the CN left a token to the called user).
+    pub token_setting: Option<crate::session::TokenSettingItem>,
 }
 
 fn result_list<'a>(
@@ -306,7 +405,7 @@ pub(crate) fn ac(
     let mut p = ParametersBuf::new();
     p.group(
         ParameterCode::CONNECT_ACCEPT_ITEM,
-        &connect_accept_item(version)?,
+        &connect_accept_item(version, answer.token_setting)?,
     )?;
     if let Some(r) = answer.requirements {
         p.u16(ParameterCode::SESSION_USER_REQUIREMENTS, r.get())?;
@@ -343,6 +442,24 @@ pub(crate) enum RefuseWith {
 
 /// The RF refusing a CN (transport connection released).
 pub(crate) fn rf(answer: &ConnectAnswer, with: RefuseWith) -> Result<Vec<u8>, EncodeError> {
+    rf_with(answer, with, None)
+}
+
+/// The RF refusing a CN in X.410-1984 mode: reason 2 and a CPR whose SET holds `components`
+/// (the RTORJ components of a `PRefuse`).
+pub(crate) fn rf_x410(answer: &ConnectAnswer, components: &[u8]) -> Result<Vec<u8>, EncodeError> {
+    let mut reason = vec![RefuseReason::USER_DATA.get()];
+    Cpr::X410(components).encode(&mut reason)?;
+    rf_spdu(answer, &reason)
+}
+
+/// The RF refusing a CN; with [`RefuseWith::Acse`], `aare_info` (context, one BER value) is the
+/// AARE's user-information.
+pub(crate) fn rf_with(
+    answer: &ConnectAnswer,
+    with: RefuseWith,
+    aare_info: Option<(i64, &[u8])>,
+) -> Result<Vec<u8>, EncodeError> {
     let mut reason = Vec::new();
     match with {
         RefuseWith::Session(r) => reason.push(r.get()),
@@ -367,7 +484,13 @@ pub(crate) fn rf(answer: &ConnectAnswer, with: RefuseWith) -> Result<Vec<u8>, En
                         .application_context
                         .as_ref()
                         .map_or(Oid::MMS_APPLICATION_CONTEXT, |o| o.as_oid());
-                    aare = encode_apdu(&Apdu::Aare(Aare::new(context, result, diag)))?;
+                    let ext;
+                    let mut a = Aare::new(context, result, diag);
+                    if let Some((ctx, info)) = aare_info {
+                        ext = [external(ctx, info)];
+                        a.user_information = Some(ExternalList::from_slice(&ext));
+                    }
+                    aare = encode_apdu(&Apdu::Aare(a))?;
                     pdv = [Pdv {
                         transfer_syntax: None,
                         context_id: answer.acse_context.unwrap_or(1),
@@ -380,6 +503,10 @@ pub(crate) fn rf(answer: &ConnectAnswer, with: RefuseWith) -> Result<Vec<u8>, En
             Cpr::Normal(cpr).encode(&mut reason)?;
         }
     }
+    rf_spdu(answer, &reason)
+}
+
+fn rf_spdu(answer: &ConnectAnswer, reason: &[u8]) -> Result<Vec<u8>, EncodeError> {
     let mut p = ParametersBuf::new();
     p.u8(
         ParameterCode::TRANSPORT_DISCONNECT,
@@ -388,7 +515,7 @@ pub(crate) fn rf(answer: &ConnectAnswer, with: RefuseWith) -> Result<Vec<u8>, En
     if let Some(v) = answer.version {
         p.u8(ParameterCode::VERSION_NUMBER, v.get())?;
     }
-    p.unit(ParameterCode::REASON_CODE, &reason)?;
+    p.unit(ParameterCode::REASON_CODE, reason)?;
     let mut out = Vec::new();
     encode_spdu(SpduKind::Rf, &p, &mut out)?;
     Ok(out)
@@ -463,6 +590,45 @@ pub(crate) enum AbortWith {
     Session,
 }
 
+/// The AB SPDU of a user abort: ARU carrying an ABRT (source service user) on the ACSE
+/// context whose user-information is `info` (context, one BER value), if any.
+pub(crate) fn user_abort(
+    acse_context: i64,
+    info: Option<(i64, &[u8])>,
+) -> Result<Vec<u8>, EncodeError> {
+    let Some((ctx, value)) = info else {
+        return abort(AbortWith::User(acse_context));
+    };
+    let ext = [external(ctx, value)];
+    let abrt = encode_apdu(&Apdu::Abrt(Abrt {
+        source: AbortSource::ACSE_SERVICE_USER,
+        diagnostic: None,
+        user_information: Some(ExternalList::from_slice(&ext)),
+    }))?;
+    let pdv = [Pdv {
+        transfer_syntax: None,
+        context_id: acse_context,
+        values: PdvValues::SingleAsn1Type(&abrt),
+    }];
+    let mut ud = Vec::new();
+    AbortPpdu::Aru(Aru {
+        context_ids: None,
+        user_data: Some(UserData::Full(PdvList::from_slice(&pdv))),
+    })
+    .encode(&mut ud)?;
+    let mut p = ParametersBuf::new();
+    p.u8(
+        ParameterCode::TRANSPORT_DISCONNECT,
+        TransportDisconnect::RELEASED
+            .with(TransportDisconnect::USER_ABORT)
+            .get(),
+    )?;
+    p.user_data(&ud)?;
+    let mut out = Vec::new();
+    encode_spdu(SpduKind::Ab, &p, &mut out)?;
+    Ok(out)
+}
+
 /// The AB SPDU (transport connection released).
 pub(crate) fn abort(with: AbortWith) -> Result<Vec<u8>, EncodeError> {
     let mut td = TransportDisconnect::RELEASED;
@@ -512,5 +678,116 @@ pub(crate) fn abort(with: AbortWith) -> Result<Vec<u8>, EncodeError> {
     }
     let mut out = Vec::new();
     encode_spdu(SpduKind::Ab, &p, &mut out)?;
+    Ok(out)
+}
+
+// ----------------------------------------------------------------------------------------
+// Tokens, synchronization and activities (X.225 §7.11–7.16; basic concatenation, Table 7)
+
+/// The serial number `n` as PI 42 digits (X.225 §8.3: ASCII decimal, most significant first).
+pub(crate) fn serial_digits(n: u64) -> Vec<u8> {
+    n.to_string().into_bytes()
+}
+
+/// GT alone carrying a Token Item (S-TOKEN-GIVE): `01 03 10 01 tt`.
+pub(crate) fn give_tokens(tokens: crate::session::TokenItem) -> Result<Vec<u8>, EncodeError> {
+    let mut p = ParametersBuf::new();
+    p.u8(ParameterCode::TOKEN_ITEM, tokens.get())?;
+    let mut out = Vec::new();
+    encode_spdu(SpduKind::Gt, &p, &mut out)?;
+    Ok(out)
+}
+
+/// PT alone carrying a Token Item and optional user data (S-TOKEN-PLEASE).
+pub(crate) fn please_tokens(
+    tokens: crate::session::TokenItem,
+    user_data: Option<&[u8]>,
+) -> Result<Vec<u8>, EncodeError> {
+    let mut p = ParametersBuf::new();
+    p.u8(ParameterCode::TOKEN_ITEM, tokens.get())?;
+    if let Some(ud) = user_data {
+        p.user_data(ud)?;
+    }
+    let mut out = Vec::new();
+    encode_spdu(SpduKind::Pt, &p, &mut out)?;
+    Ok(out)
+}
+
+/// A category-2 SPDU behind an empty GT (`first` = `Gt`) or PT (`first` = `Pt`).
+pub(crate) fn concatenated(
+    first: SpduKind,
+    kind: SpduKind,
+    params: &ParametersBuf,
+) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Vec::with_capacity(params.len().saturating_add(8));
+    encode_spdu(first, &ParametersBuf::new(), &mut out)?;
+    encode_spdu(kind, params, &mut out)?;
+    Ok(out)
+}
+
+/// GT + AS with the activity identifier.
+pub(crate) fn activity_start(id: &[u8]) -> Result<Vec<u8>, EncodeError> {
+    let mut p = ParametersBuf::new();
+    p.unit(ParameterCode::ACTIVITY_IDENTIFIER, id)?;
+    concatenated(SpduKind::Gt, SpduKind::As, &p)
+}
+
+/// PT + AR: linking information (old connection identifier, old activity identifier, serial
+/// number) and the new activity identifier (X.225 Table 7 pairs AR with PT).
+pub(crate) fn activity_resume(
+    id: &[u8],
+    old_id: &[u8],
+    serial: u64,
+    old_connection: &super::OldConnection,
+) -> Result<Vec<u8>, EncodeError> {
+    let mut link = ParametersBuf::new();
+    if let Some(r) = &old_connection.called_ss_user_reference {
+        link.unit(ParameterCode::CALLED_SS_USER_REFERENCE, r)?;
+    }
+    if let Some(r) = &old_connection.calling_ss_user_reference {
+        link.unit(ParameterCode::CALLING_SS_USER_REFERENCE, r)?;
+    }
+    if let Some(r) = &old_connection.common_reference {
+        link.unit(ParameterCode::COMMON_REFERENCE, r)?;
+    }
+    if let Some(r) = &old_connection.additional_reference_information {
+        link.unit(ParameterCode::ADDITIONAL_REFERENCE_INFORMATION, r)?;
+    }
+    link.unit(ParameterCode::ACTIVITY_IDENTIFIER, old_id)?
+        .unit(ParameterCode::SERIAL_NUMBER, &serial_digits(serial))?;
+    let mut p = ParametersBuf::new();
+    p.group(ParameterCode::LINKING_INFORMATION, &link)?
+        .unit(ParameterCode::ACTIVITY_IDENTIFIER, id)?;
+    concatenated(SpduKind::Pt, SpduKind::Ar, &p)
+}
+
+/// `first` + an SPDU whose only parameter is the serial number (MIP, MIA, AE, AEA).
+pub(crate) fn with_serial(
+    first: SpduKind,
+    kind: SpduKind,
+    serial: u64,
+) -> Result<Vec<u8>, EncodeError> {
+    let mut p = ParametersBuf::new();
+    p.unit(ParameterCode::SERIAL_NUMBER, &serial_digits(serial))?;
+    concatenated(first, kind, &p)
+}
+
+/// `first` + AI or AD with a reason code, or + AIA / ADA (no parameters).
+pub(crate) fn with_reason(
+    first: SpduKind,
+    kind: SpduKind,
+    reason: Option<crate::session::ActivityReason>,
+) -> Result<Vec<u8>, EncodeError> {
+    let mut p = ParametersBuf::new();
+    if let Some(r) = reason {
+        p.u8(ParameterCode::REASON_CODE, r.get())?;
+    }
+    concatenated(first, kind, &p)
+}
+
+/// Fully encoded presentation user data: one single-ASN1-type PDV of `value` on `context`.
+pub(crate) fn user_data_pdv(context: i64, value: &[u8]) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Vec::with_capacity(one_pdv_len(context, value));
+    one_pdv(context, value, &mut out)?;
     Ok(out)
 }

@@ -53,8 +53,13 @@
 //!   handed to the decoder (the APDU, or for X.410-mode parameters the contents slice).
 
 mod profile;
+mod rts;
 mod types;
 mod x410;
 
 pub use profile::{ConnectorProfile, X400Mode};
+pub use rts::{
+    OpenIndication, OpenSchedule, Opened, RTS_REQUIREMENTS, Rts, RtsError, RtsEvent, RtsSettings,
+    TransferState,
+};
 pub use types::*;

@@ -5,9 +5,10 @@
 //! What a profile drives today: the association settings ([`ConnectorProfile::config`]), the
 //! dialer's open retries, open interval and local bind address (feature `tokio`,
 //! `ConnectorProfile::dialer`), and the 1988-normal-mode association request with the RTORQ
-//! ([`ConnectorProfile::associate_request`]). The RT procedures (turn management, activities,
-//! checkpoints, recovery) are not implemented yet; the recovery and transfer settings are kept
-//! here for them.
+//! ([`ConnectorProfile::associate_request`]), and the RT procedures of [`Rts`](super::Rts)
+//! ([`RtsSettings::from_profile`](super::RtsSettings::from_profile): checkpoint size, window,
+//! dialogue mode, initial turn, recovery timeout). Transfer retries and intervals are the
+//! owner's loop.
 
 use std::net::IpAddr;
 use std::time::Duration;

@@ -1,0 +1,1444 @@
+//! The RTS machine: see [`Rts`].
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::association::{
+    AcceptResponse, AssociateRequest, Association, Config, Dispatch, Event, OldConnection,
+    ServiceError,
+};
+use crate::error::EncodeError;
+use crate::limits::Limits;
+use crate::oid::Oid;
+use crate::session::{SessionUserRequirements, TokenItem, TokenSettingItem};
+
+use super::{
+    AbortReason, ApplicationProtocol, ConnectionData, ConnectorProfile, DialogueMode, RefuseReason,
+    Rtab, Rtoac, Rtorj, Rtorq, Rttp, Rttr, SessionConnectionIdentifier, SsUserReference, X400Mode,
+};
+
+/// RTS session functional units: half-duplex, minor synchronize, activity management,
+/// exceptions (`0x0249`).
+pub const RTS_REQUIREMENTS: SessionUserRequirements = SessionUserRequirements(0x0249);
+
+/// Largest RTTR segment without checkpoints.
+const SEGMENT: usize = 64 * 1024;
+
+/// What one side of an RTS association wants (the RT parts of a [`ConnectorProfile`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RtsSettings {
+    /// X.400 conformance: normal mode or one of the X.410-1984 modes (initiator; a responder
+    /// follows the CP it receives).
+    pub mode: X400Mode,
+    /// Checkpoint size proposed (initiator) or accepted at most (responder), in KiB.
+    pub checkpoint_size_kb: u32,
+    /// Window proposed or accepted at most.
+    pub window_size: u32,
+    /// Two-way alternate (initiator's proposal).
+    pub two_way_alternate: bool,
+    /// The initiator holds the turn first (ignored in monologue: the initiator always does).
+    pub local_initial_turn: bool,
+    /// After a break, how long a transfer may be resumed from its last checkpoint.
+    pub recovery_timeout: Duration,
+    /// Largest APDU accepted from the peer (bounded memory). Default 16 MiB.
+    pub max_apdu: usize,
+    /// `callingSSuserReference` of a recovering RTORQ (and of the AR's linking information).
+    pub calling_reference: Bytes,
+    /// `commonReference` (UTCTime characters) of a recovering RTORQ; the machine has no clock.
+    pub common_reference: Bytes,
+    /// Time allowed per KiB of an APDU (at least one KiB) from activity start or resume to
+    /// activity end (Exchange's "transfer timeouts", s/KB). On expiry the activity is
+    /// discarded (AD), as ISODE's `rt2ss.c` does. `None` (default): no limit.
+    pub transfer_timeout_per_kb: Option<Duration>,
+    /// Attempts after a discarded transfer before it is given up ([`RtsEvent::TransferFailed`]).
+    /// Exchange's "max transfer retries", default 2.
+    pub transfer_retries: u32,
+    /// Wait after a discarded transfer before it starts again (Exchange's "transfer interval",
+    /// default 120 s).
+    pub transfer_interval: Duration,
+}
+
+impl Default for RtsSettings {
+    fn default() -> Self {
+        RtsSettings {
+            mode: X400Mode::Normal1988,
+            checkpoint_size_kb: 30,
+            window_size: 5,
+            two_way_alternate: false,
+            local_initial_turn: true,
+            recovery_timeout: Duration::from_secs(60),
+            max_apdu: 16 << 20,
+            calling_reference: Bytes::from_static(b"osi-stack-rts"),
+            common_reference: Bytes::from_static(b"700101000000Z"),
+            transfer_timeout_per_kb: None,
+            transfer_retries: 2,
+            transfer_interval: Duration::from_secs(120),
+        }
+    }
+}
+
+impl RtsSettings {
+    /// The RT settings of a connector profile.
+    pub fn from_profile(profile: &ConnectorProfile) -> Self {
+        RtsSettings {
+            mode: profile.mode,
+            checkpoint_size_kb: profile.checkpoint_size_kb,
+            window_size: profile.window_size,
+            two_way_alternate: profile.two_way_alternate,
+            local_initial_turn: profile.local_initial_turn,
+            recovery_timeout: profile.recovery_timeout,
+            transfer_retries: profile.transfer_retries,
+            transfer_interval: profile.transfer_interval,
+            ..RtsSettings::default()
+        }
+    }
+
+    /// The same settings with another checkpoint size and window.
+    #[must_use]
+    pub fn with_checkpoints(mut self, checkpoint_size_kb: u32, window_size: u32) -> Self {
+        self.checkpoint_size_kb = checkpoint_size_kb;
+        self.window_size = window_size;
+        self
+    }
+
+    /// The same settings with two-way alternate on or off, and the initial turn.
+    #[must_use]
+    pub fn with_dialogue(mut self, two_way_alternate: bool, local_initial_turn: bool) -> Self {
+        self.two_way_alternate = two_way_alternate;
+        self.local_initial_turn = local_initial_turn;
+        self
+    }
+
+    /// The same settings with another X.400 conformance mode.
+    #[must_use]
+    pub fn with_mode(mut self, mode: X400Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// The same settings with a transfer time limit per KiB, retries and retry interval.
+    #[must_use]
+    pub fn with_transfer_limits(
+        mut self,
+        timeout_per_kb: Option<Duration>,
+        retries: u32,
+        interval: Duration,
+    ) -> Self {
+        self.transfer_timeout_per_kb = timeout_per_kb;
+        self.transfer_retries = retries;
+        self.transfer_interval = interval;
+        self
+    }
+
+    /// The same settings with another recovery timeout.
+    #[must_use]
+    pub fn with_recovery_timeout(mut self, timeout: Duration) -> Self {
+        self.recovery_timeout = timeout;
+        self
+    }
+}
+
+/// When an initiator opens again: the connector's "max open retries" and "open interval"
+/// (`addresses-rtse.md` §6) as a sans-IO schedule for the owner's dial loop.
+///
+/// After a broken association the first reopen is immediate ([`OpenSchedule::broken`]), so that
+/// an interrupted transfer can still be resumed within the recovery timeout; each failed open
+/// (transport not connected, refused, aborted before [`RtsEvent::Opened`]) waits the open
+/// interval, and after `retries` failures in a row the owner gives up (non-delivery).
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use osi_stack::rtse::OpenSchedule;
+/// let now = Instant::now();
+/// let mut s = OpenSchedule::new(2, Duration::from_secs(600));
+/// assert_eq!(s.broken(now), now);
+/// assert_eq!(s.failed(now), Some(now + Duration::from_secs(600)));
+/// assert_eq!(s.failed(now), Some(now + Duration::from_secs(600)));
+/// assert_eq!(s.failed(now), None); // two retries used up
+/// s.opened();
+/// assert_eq!(s.failed(now), Some(now + Duration::from_secs(600)));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenSchedule {
+    retries: u32,
+    interval: Duration,
+    failures: u32,
+}
+
+impl OpenSchedule {
+    /// At most `retries` failed opens in a row, `interval` apart.
+    pub fn new(retries: u32, interval: Duration) -> Self {
+        OpenSchedule {
+            retries,
+            interval,
+            failures: 0,
+        }
+    }
+
+    /// The connector's open retries and open interval.
+    pub fn from_profile(profile: &ConnectorProfile) -> Self {
+        Self::new(profile.open_retries, profile.open_interval)
+    }
+
+    /// The association broke: when to reopen (now).
+    pub fn broken(&mut self, now: Instant) -> Instant {
+        now
+    }
+
+    /// An open failed: when to try again, or `None` when the retries are used up.
+    pub fn failed(&mut self, now: Instant) -> Option<Instant> {
+        self.failures = self.failures.saturating_add(1);
+        if self.failures > self.retries {
+            return None;
+        }
+        now.checked_add(self.interval)
+    }
+
+    /// An open succeeded: the count of failures starts again.
+    pub fn opened(&mut self) {
+        self.failures = 0;
+    }
+
+    /// Failed opens in a row so far.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+}
+
+/// A transfer this side has to make, possibly interrupted.
+#[derive(Debug, Clone)]
+struct Outgoing {
+    seq: u64,
+    apdu: Bytes,
+    /// (serial number, offset after the segment it ends) of each MIP sent.
+    marks: Vec<(u64, usize)>,
+    /// The last serial number confirmed by MIA (0: none).
+    confirmed: u64,
+    /// The activity was started or resumed on some association (so a later one resumes it).
+    started: bool,
+    /// Transfers discarded after their time limit so far.
+    discards: u32,
+}
+
+impl Outgoing {
+    fn activity_id(&self) -> [u8; 6] {
+        activity_id(self.seq)
+    }
+
+    fn confirmed_offset(&self) -> Option<usize> {
+        offset_of(&self.marks, self.confirmed)
+    }
+
+    fn forget_checkpoints(&mut self) {
+        self.marks.clear();
+        self.confirmed = 0;
+        self.started = false;
+    }
+}
+
+fn activity_id(seq: u64) -> [u8; 6] {
+    let mut id = [b'0'; 6];
+    let mut n = seq % 1_000_000;
+    for d in id.iter_mut().rev() {
+        *d = b'0'.saturating_add(u8::try_from(n % 10).unwrap_or(0));
+        n /= 10;
+    }
+    id
+}
+
+/// The offset after the segment that minor sync point `serial` ends (0 for serial 0), if it is
+/// still known.
+fn offset_of(marks: &[(u64, usize)], serial: u64) -> Option<usize> {
+    if serial == 0 {
+        return Some(0);
+    }
+    marks.iter().find(|(s, _)| *s == serial).map(|(_, o)| *o)
+}
+
+/// Minor sync points a receiver remembers (the newest); a resume from an older one is answered
+/// as an unknown activity (rule 3), which restarts the transfer.
+const MARKS_KEPT: usize = 256;
+
+/// Truncates an interrupted incoming transfer to its last confirmed checkpoint (rule 1); `None`
+/// when that checkpoint is no longer known.
+fn keep_confirmed(mut inc: Incoming) -> Option<Incoming> {
+    let keep = offset_of(&inc.marks, inc.confirmed)?;
+    inc.data.truncate(keep);
+    let confirmed = inc.confirmed;
+    inc.marks.retain(|(s, _)| *s <= confirmed);
+    Some(inc)
+}
+
+/// An incoming transfer.
+#[derive(Debug, Clone)]
+struct Incoming {
+    id: Bytes,
+    data: Vec<u8>,
+    /// (serial number, octets received before it) of each MIP received.
+    marks: Vec<(u64, usize)>,
+    /// The last serial number confirmed with MIA.
+    confirmed: u64,
+    /// Already delivered (rule 4): take it through, deliver nothing.
+    duplicate: bool,
+}
+
+/// What survives an association: the transfers to make (the one in progress with its
+/// checkpoints first), the part of an incoming transfer up to its last confirmed checkpoint,
+/// and the identifier of the last transfer delivered. See [`Rts`].
+#[derive(Debug, Clone, Default)]
+pub struct TransferState {
+    queue: VecDeque<Outgoing>,
+    next_seq: u64,
+    incoming: Option<Incoming>,
+    last_delivered: Option<Bytes>,
+    broken_at: Option<Instant>,
+}
+
+impl TransferState {
+    /// An empty state (a new peer).
+    pub fn new() -> Self {
+        TransferState::default()
+    }
+
+    /// APDUs waiting to be transferred (including one in progress).
+    pub fn pending(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Whether a transfer was interrupted after at least one confirmed checkpoint.
+    pub fn has_checkpoint(&self) -> bool {
+        self.queue.front().is_some_and(|o| o.confirmed > 0)
+    }
+
+    /// Queues an APDU for the next association; returns its sequence number.
+    pub fn push(&mut self, apdu: Bytes) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        self.queue.push_back(Outgoing {
+            seq,
+            apdu,
+            marks: Vec::new(),
+            confirmed: 0,
+            started: false,
+            discards: 0,
+        });
+        seq
+    }
+}
+
+/// An RTS association opened by the peer (responder): answer with [`Rts::accept`] or
+/// [`Rts::reject`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OpenIndication {
+    /// Checkpoint size proposed (KiB).
+    pub checkpoint_size_kb: i64,
+    /// Window proposed.
+    pub window_size: i64,
+    /// Dialogue mode proposed.
+    pub dialogue_mode: DialogueMode,
+    /// `open` user data (e.g. an MTA-bind), one BER value.
+    pub user_data: Option<Bytes>,
+    /// `recover`: the old connection's calling reference and common reference. The owner
+    /// passes the [`TransferState`] it kept for that peer to [`Rts::accept`].
+    pub recover: Option<(Bytes, Bytes)>,
+}
+
+/// The negotiated RTS parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Opened {
+    /// Checkpoint size in KiB (0 = no checkpoints).
+    pub checkpoint_size_kb: u32,
+    /// Window.
+    pub window_size: u32,
+    /// Dialogue mode.
+    pub dialogue_mode: DialogueMode,
+    /// Whether this side holds the turn.
+    pub turn: bool,
+    /// Whether the association resumes an interrupted one (`recover`).
+    pub recovering: bool,
+}
+
+/// What an [`Rts`] tells its owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RtsEvent {
+    /// Responder: a peer opens; answer with [`Rts::accept`] or [`Rts::reject`].
+    OpenIndication(Box<OpenIndication>),
+    /// The RTS association is open (RT-OPEN confirmation or after accepting).
+    Opened(Opened),
+    /// The peer refused to open (initiator).
+    Refused {
+        /// The refusal as the association reported it.
+        reason: String,
+        /// The RTORJ's refuseReason, if the peer's RTSE sent one (X.410-1984 mode; in normal
+        /// mode RTORJ has no reason field).
+        refuse_reason: Option<RefuseReason>,
+    },
+    /// A complete APDU from the peer, exactly the octets it transferred, delivered once.
+    Received(Bytes),
+    /// The peer confirmed the transfer with this sequence number (AEA).
+    Confirmed {
+        /// The value [`Rts::transfer`] returned.
+        seq: u64,
+    },
+    /// The transfer with this sequence number exceeded its time limit more often than
+    /// [`RtsSettings::transfer_retries`] allows and was given up (non-delivery).
+    TransferFailed {
+        /// The value [`Rts::transfer`] returned.
+        seq: u64,
+    },
+    /// This side holds the turn now.
+    TurnGiven,
+    /// The peer asks for the turn (RTTP).
+    TurnPlease {
+        /// The priority of the request.
+        priority: i64,
+    },
+    /// The association was released in order.
+    Released,
+    /// The association was aborted or broke (by either side, a protocol error, or the transport
+    /// connection closing).
+    Aborted {
+        /// What happened.
+        reason: String,
+        /// The RTAB's abort reason, if the peer's RTSE sent one.
+        rtab: Option<AbortReason>,
+    },
+    /// The machine is finished: send the remaining transmits, close the transport connection,
+    /// then [`Rts::take_state`]. Always the last event.
+    Closed,
+}
+
+/// Why an RTS request cannot be carried out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RtsError {
+    /// The request is not valid now.
+    #[error("rtse: {request} is not allowed: {reason}")]
+    NotAllowed {
+        /// The request.
+        request: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The association below refused the request.
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    /// Encoding failed.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Idle,
+    Opening,
+    AwaitAnswer,
+    Open,
+    Closing,
+    Closed,
+}
+
+/// One RTS association: the reliable transfer procedures (X.228 RTSE as ISODE and Exchange use it,
+/// `addresses-rtse.md` §3–4, §6) as a sans-IO machine on top of an
+/// [`Association`]: open, turn management, transfer of APDUs as session activities with minor
+/// synchronization points and a window, recovery after a broken association, close and abort.
+///
+/// [`Rts`] owns one [`Association`] and is driven like it: feed bytes with
+/// [`Rts::handle_input`], send [`Rts::poll_transmit`], read [`Rts::poll_event`], call
+/// [`Rts::handle_timeout`] at [`Rts::poll_timeout`]. What must survive the association (the
+/// queue of APDUs to send, the checkpoints of an interrupted transfer, the data received up to
+/// the last confirmed checkpoint) is a [`TransferState`]: take it with
+/// [`Rts::take_state`] after [`RtsEvent::Closed`] and give it to the next `Rts` with the same
+/// peer.
+///
+/// Two MTAs in memory, one message:
+///
+/// ```
+/// use std::time::Instant;
+/// use bytes::Bytes;
+/// use osi_stack::association::{Config, Dispatch};
+/// use osi_stack::rtse::{ConnectorProfile, Rts, RtsEvent, RtsSettings, TransferState};
+///
+/// let now = Instant::now();
+/// let profile = ConnectorProfile::new("\"mta\"/\"mta\"/\"mta\"/Internet=192.0.2.9".parse()?);
+/// let settings = RtsSettings::from_profile(&profile);
+/// let mut a = Rts::initiator(profile.config(), settings.clone(), TransferState::new());
+/// let mut b = Rts::responder(Config::default(), Dispatch::default(), None, settings);
+/// a.open(profile.associate_request(None)?.expect("normal mode"), None, now)?;
+/// let seq = a.transfer(Bytes::from_static(b"a message"), now)?;
+/// let (mut received, mut confirmed) = (Vec::new(), false);
+/// for _ in 0..10 {
+///     while let Some(bytes) = a.poll_transmit() {
+///         b.handle_input(&bytes, now);
+///     }
+///     while let Some(event) = b.poll_event() {
+///         match event {
+///             RtsEvent::OpenIndication(_) => b.accept(None, now)?,
+///             RtsEvent::Received(m) => received.push(m),
+///             _ => {}
+///         }
+///     }
+///     while let Some(bytes) = b.poll_transmit() {
+///         a.handle_input(&bytes, now);
+///     }
+///     while let Some(event) = a.poll_event() {
+///         confirmed |= event == RtsEvent::Confirmed { seq };
+///     }
+/// }
+/// assert_eq!(received, [Bytes::from_static(b"a message")]);
+/// assert!(confirmed);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Open
+///
+/// 1988 normal mode ([`X400Mode::Normal1988`]): the RTORQ travels as AARQ user-information on
+/// the RTSE context (id-as-mta-rtse, context 3 of [`ConnectorProfile::associate_request`]), the
+/// RTOAC as AARE user-information, RTTR segments as OCTET STRINGs in P-DATA on that context,
+/// the RTTP as a PDV of the PT's user data, the RTAB as ABRT user-information.
+/// X.410-1984 mode ([`X400Mode::Mode1984`], [`X400Mode::X410Mode1988`]; `addresses-rtse.md`
+/// §5): the RTORQ components are the CP's `PConnect` parameters (with `applicationProtocol` 1,
+/// P1 1984, or 12, mts-transfer-protocol, for 1988 P1 — the latter value is UNCONFIRMED in the
+/// digest), the RTOAC components the CPA's, segments are the raw S-DATA user data, the RTTP
+/// INTEGER is the raw PT user data and the RTAB components form the ARU `AbortInformation`. The session functional units are half-duplex, minor synchronize,
+/// activity management and exceptions (`0x0249`, ISODE's `RTS_MYREQUIRE`). The responder
+/// answers checkpoint size = min(proposal, own) and window = min(proposal, own) (ISODE
+/// `rt2ssrespond.c`); the dialogue mode is the initiator's. The turn is every available session
+/// token: the initiator holds it first unless `local_initial_turn` is false (Token Setting
+/// Item: all tokens on the responder's side); in monologue the initiator always starts with it
+/// and only the initiator transfers.
+///
+/// # Transfer
+///
+/// One APDU = one activity, identified by six ASCII digits (the transfer's sequence number
+/// modulo 10⁶, which stays the same when the transfer is resumed or restarted): GT AS, then
+/// the APDU in RTTR segments (one P-DATA each) of checkpoint-size × 1024 octets with a MIP after
+/// each segment but the last, or of at most 64 KiB without checkpoints; then GT AE. The sender
+/// stops while `window` MIPs are unconfirmed. The receiver confirms each MIP (MIA) as soon as it
+/// holds the data before it, delivers the APDU ([`RtsEvent::Received`]) on the AE and answers
+/// AEA; the sender reports [`RtsEvent::Confirmed`] on the AEA and starts the next transfer.
+///
+/// # Recovery
+///
+/// These rules come from the digest (`addresses-rtse.md` §4 and §6; X.228's clauses themselves
+/// were not available, so they are this crate's reading, not a quotation):
+///
+/// 1. When the association breaks (transport closed, abort) during a transfer, the sender keeps
+///    the APDU, the offsets of its minor sync points and the serial number of the last one
+///    confirmed by MIA; the receiver keeps the octets up to the last minor sync point it
+///    confirmed and drops the rest (§4: "discard partial data beyond the last confirmed
+///    checkpoint").
+/// 2. The association-initiator reopens (open retries and interval are the owner's loop,
+///    [`ConnectorProfile::open_retries`] / [`ConnectorProfile::open_interval`], scheduled by
+///    [`OpenSchedule`]: the first reopen after a break is immediate). Within the
+///    recovery timeout of the break (§6) its RTORQ says `recover` (the old session connection
+///    identifier) and the interrupted transfer is resumed with PT AR (old activity identifier,
+///    serial number of the last confirmed checkpoint) from that checkpoint's offset. After the
+///    timeout the RTORQ says `open`, the checkpoints are forgotten and the transfer starts again
+///    from the beginning with AS (§6 "Recovery timeout").
+/// 3. A responder given `open` forgets its partial data; given `recover` it keeps it (the
+///    owner passes the [`TransferState`] it took from the broken association), or, having no
+///    state for that connection, refuses with RTORJ `cannotRecover` ([`Rts::reject`]; §3
+///    RefuseReason 1), after which the initiator forgets its checkpoints. An AR naming an
+///    activity the receiver does not know, or a serial number beyond what it confirmed, is
+///    answered with an RTAB `unrecognizedActivity` (§3 AbortReason 2); the sender then forgets
+///    its checkpoints and starts from the beginning on the next association. (The receiver
+///    remembers its newest 256 minor sync points, which bounds its memory; a sender respecting
+///    a window below that never resumes from an older one.)
+/// 4. Exactly once: the receiver remembers the identifier of the last activity it delivered. An
+///    AS or AR for that identifier (the sender did not see the AEA before the break) is taken
+///    through to its AE and answered, but not delivered again. A discarded activity (AD) is
+///    dropped entirely; an interrupted one (AI) is kept as in rule 1.
+///
+/// Simplifications: the common reference of `recover` is a value the owner supplies
+/// ([`RtsSettings::common_reference`]), since the machine has no clock; a turn asked for is
+/// never given automatically (the owner decides on [`RtsEvent::TurnPlease`]).
+///
+/// # Time limits
+///
+/// With [`RtsSettings::transfer_timeout_per_kb`] a transfer that has not reached its activity
+/// end in time is discarded (AD; ISODE `rt2ss.c`); after the ADA it starts again from the
+/// beginning (same activity identifier) once [`RtsSettings::transfer_interval`] has passed, at
+/// most [`RtsSettings::transfer_retries`] times, and is then given up with
+/// [`RtsEvent::TransferFailed`]. The association's own time-outs ([`Config`]) still apply.
+#[derive(Debug)]
+pub struct Rts {
+    assoc: Association,
+    initiator: bool,
+    settings: RtsSettings,
+    phase: Phase,
+    state: TransferState,
+    rtse_context: i64,
+    checkpoint: usize,
+    window: u64,
+    twa: bool,
+    x410: bool,
+    recovering: bool,
+    /// The current outgoing activity is on this association (AS/AR sent, AE not confirmed).
+    active: bool,
+    /// AE sent for the current outgoing activity.
+    ended: bool,
+    /// The current outgoing activity must end (AE sent) before this instant.
+    deadline: Option<Instant>,
+    /// A discarded transfer starts again at this instant.
+    retry_at: Option<Instant>,
+    /// AD sent, waiting for ADA.
+    discarding: bool,
+    /// Octets of the current outgoing APDU sent on this association.
+    offset: usize,
+    events: VecDeque<RtsEvent>,
+    limits: Limits,
+}
+
+impl Rts {
+    fn new(
+        limits: Limits,
+        assoc: Association,
+        initiator: bool,
+        settings: RtsSettings,
+        state: TransferState,
+    ) -> Self {
+        Rts {
+            assoc,
+            initiator,
+            settings,
+            phase: Phase::Idle,
+            state,
+            rtse_context: 3,
+            checkpoint: 0,
+            window: 1,
+            twa: false,
+            x410: false,
+            recovering: false,
+            active: false,
+            ended: false,
+            offset: 0,
+            deadline: None,
+            retry_at: None,
+            discarding: false,
+            events: VecDeque::new(),
+            limits,
+        }
+    }
+
+    /// An initiator carrying `state` (a new one, or the one taken from a broken association
+    /// with the same peer). Start it with [`Rts::open`] once TCP is connected.
+    pub fn initiator(config: Config, settings: RtsSettings, state: TransferState) -> Self {
+        Self::new(
+            config.limits,
+            Association::initiator(config),
+            true,
+            settings,
+            state,
+        )
+    }
+
+    /// A responder for one accepted transport connection. `state` is what this side keeps for
+    /// the peer (pass [`TransferState::new`] until the peer is known: [`Rts::accept`] may
+    /// replace it).
+    pub fn responder(
+        config: Config,
+        dispatch: Dispatch,
+        peer_ip: Option<std::net::IpAddr>,
+        settings: RtsSettings,
+    ) -> Self {
+        Self::new(
+            config.limits,
+            Association::responder(config, dispatch, peer_ip),
+            false,
+            settings,
+            TransferState::new(),
+        )
+    }
+
+    /// The association below (read-only).
+    pub fn association(&self) -> &Association {
+        &self.assoc
+    }
+
+    /// Whether the RTS association is open.
+    pub fn is_open(&self) -> bool {
+        self.phase == Phase::Open
+    }
+
+    /// Whether the machine is finished.
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    /// Whether this side holds the turn.
+    pub fn has_turn(&self) -> bool {
+        let available = self.assoc.available_tokens();
+        available != TokenItem::default() && self.assoc.tokens() == available
+    }
+
+    /// The transfer state (queue, checkpoints, partial input).
+    pub fn state(&self) -> &TransferState {
+        &self.state
+    }
+
+    /// Takes the transfer state out (after [`RtsEvent::Closed`]) for the next association
+    /// with the same peer; `now` marks when the association broke, for the recovery timeout.
+    pub fn take_state(&mut self, now: Instant) -> TransferState {
+        let mut s = core::mem::take(&mut self.state);
+        if s.broken_at.is_none() {
+            s.broken_at = Some(now);
+        }
+        s
+    }
+
+    /// RT-OPEN request (initiator, after TCP connected): A-ASSOCIATE with the RTORQ, built
+    /// from `request` (e.g. [`ConnectorProfile::associate_request`]'s, whose user information
+    /// is replaced). `open` is the RTSE-user data (the MTA-bind). Recovers when the state holds
+    /// an interrupted transfer broken less than the recovery timeout ago (rule 2).
+    pub fn open(
+        &mut self,
+        mut request: AssociateRequest,
+        open: Option<&[u8]>,
+        now: Instant,
+    ) -> Result<(), RtsError> {
+        if self.phase != Phase::Idle || !self.initiator {
+            return Err(RtsError::NotAllowed {
+                request: "open",
+                reason: "only a new initiator opens",
+            });
+        }
+        let within = self.state.broken_at.is_none_or(|at| {
+            now.checked_duration_since(at)
+                .is_none_or(|d| d <= self.settings.recovery_timeout)
+        });
+        let resumable =
+            self.state.queue.front().is_some_and(|o| o.started) || self.state.incoming.is_some();
+        self.recovering = resumable && within;
+        if !self.recovering {
+            if let Some(o) = self.state.queue.front_mut() {
+                o.forget_checkpoints();
+            }
+            self.state.incoming = None;
+        }
+        self.state.broken_at = None;
+        let recover = SessionConnectionIdentifier {
+            calling_ss_user_reference: SsUserReference::OctetString(
+                &self.settings.calling_reference,
+            ),
+            common_reference: &self.settings.common_reference,
+            additional_reference_information: None,
+        };
+        let mut rq = Rtorq::new(if self.recovering {
+            ConnectionData::Recover(recover)
+        } else {
+            ConnectionData::Open(open)
+        });
+        rq.checkpoint_size = Some(i64::from(self.settings.checkpoint_size_kb));
+        rq.window_size = Some(i64::from(self.settings.window_size));
+        if self.settings.two_way_alternate {
+            rq.dialogue_mode = Some(DialogueMode::TWA);
+        }
+        self.x410 = self.settings.mode != X400Mode::Normal1988;
+        let mut info = Vec::with_capacity(rq.encoded_len());
+        if self.x410 {
+            rq.application_protocol = Some(if self.settings.mode == X400Mode::Mode1984 {
+                ApplicationProtocol::MTS_TRANSFER_PROTOCOL_1984
+            } else {
+                ApplicationProtocol::MTS_TRANSFER_PROTOCOL
+            });
+            rq.encode_components(&mut info)?;
+        } else {
+            rq.encode(&mut info)?;
+        }
+        self.twa = self.settings.two_way_alternate;
+        let setting = if self.twa && !self.settings.local_initial_turn {
+            Some(TokenSettingItem(0b00_01_01_01))
+        } else {
+            None
+        };
+        self.rtse_context = request
+            .contexts
+            .iter()
+            .find(|c| c.abstract_syntax.as_oid() == Oid::X400_AS_MTA_RTSE)
+            .or(request.contexts.first())
+            .map_or(3, |c| c.id);
+        if self.x410 {
+            request.x410_parameters = Some(Bytes::from(info));
+            request.user_information = None;
+        } else {
+            request.user_information = Some(Bytes::from(info));
+        }
+        request.session_requirements = RTS_REQUIREMENTS;
+        request.token_setting = setting;
+        self.assoc.associate(request, now)?;
+        self.phase = Phase::Opening;
+        Ok(())
+    }
+
+    /// RT-OPEN response, accepting (responder, after [`RtsEvent::OpenIndication`]). `state` is
+    /// what this side kept for the peer (rule 3: with `open` its partial input is dropped, with
+    /// `recover` it is kept); `None` keeps the current one.
+    pub fn accept(&mut self, state: Option<TransferState>, now: Instant) -> Result<(), RtsError> {
+        if self.phase != Phase::AwaitAnswer {
+            return Err(RtsError::NotAllowed {
+                request: "accept",
+                reason: "no open indication is outstanding",
+            });
+        }
+        if let Some(s) = state {
+            self.state = s;
+        }
+        self.state.broken_at = None;
+        if !self.recovering {
+            self.state.incoming = None;
+            for o in &mut self.state.queue {
+                o.forget_checkpoints();
+            }
+        }
+        let mut ac = Rtoac::new(ConnectionData::Open(None));
+        ac.checkpoint_size = Some(i64::try_from(self.checkpoint / 1024).unwrap_or(0));
+        ac.window_size = Some(i64::try_from(self.window).unwrap_or(1));
+        let mut info = Vec::with_capacity(ac.encoded_len());
+        let response = if self.x410 {
+            ac.encode_components(&mut info)?;
+            AcceptResponse::with_x410_parameters(info)
+        } else {
+            ac.encode(&mut info)?;
+            AcceptResponse::with_user_information(info)
+        };
+        self.assoc.accept(response, now)?;
+        self.drain(now);
+        Ok(())
+    }
+
+    /// RT-OPEN response, refusing (responder): the association is rejected with an RTORJ — in
+    /// the AARE (normal mode, where RTORJ carries no reason) or as the CPR's `PRefuse`
+    /// (X.410-1984 mode, with `reason`). Use [`RefuseReason::CANNOT_RECOVER`] for a `recover`
+    /// this side has no state for.
+    pub fn reject(&mut self, reason: RefuseReason, now: Instant) -> Result<(), RtsError> {
+        if self.phase != Phase::AwaitAnswer {
+            return Err(RtsError::NotAllowed {
+                request: "reject",
+                reason: "no open indication is outstanding",
+            });
+        }
+        self.refuse(reason, now)?;
+        self.drain(now);
+        Ok(())
+    }
+
+    fn refuse(&mut self, reason: RefuseReason, now: Instant) -> Result<(), RtsError> {
+        let mut info = Vec::new();
+        if self.x410 {
+            let rj = Rtorj {
+                refuse_reason: Some(reason),
+                user_data: None,
+            };
+            rj.encode_components(&mut info)?;
+        } else {
+            Rtorj::default().encode(&mut info)?;
+        }
+        self.assoc.reject_with(Some(&info), now)?;
+        self.phase = Phase::Closing;
+        Ok(())
+    }
+
+    /// RT-TRANSFER request: queues `apdu` (one complete APDU, any octets) and returns its
+    /// sequence number; [`RtsEvent::Confirmed`] follows when the peer confirmed it. Queued
+    /// transfers survive a broken association in the [`TransferState`].
+    pub fn transfer(&mut self, apdu: Bytes, now: Instant) -> Result<u64, RtsError> {
+        if self.phase == Phase::Open && !self.twa && !self.initiator {
+            return Err(RtsError::NotAllowed {
+                request: "transfer",
+                reason: "in monologue only the association-initiator transfers",
+            });
+        }
+        let seq = self.state.push(apdu);
+        self.pump(now);
+        Ok(seq)
+    }
+
+    /// RT-TURN-PLEASE: PT asking for every token, with an RTTP of `priority` (two-way
+    /// alternate, without the turn).
+    pub fn turn_please(&mut self, priority: i64, now: Instant) -> Result<(), RtsError> {
+        if self.phase != Phase::Open || !self.twa {
+            return Err(RtsError::NotAllowed {
+                request: "turn_please",
+                reason: "needs an open two-way-alternate association",
+            });
+        }
+        let mut rttp = Vec::new();
+        Rttp { priority }.encode(&mut rttp)?;
+        let wanted = TokenItem(self.assoc.available_tokens().0 & !self.assoc.tokens().0);
+        self.assoc
+            .please_tokens(wanted, Some((self.rtse_context, &rttp)), now)?;
+        Ok(())
+    }
+
+    /// RT-TURN-GIVE: GT with every token (two-way alternate, with the turn, between transfers).
+    pub fn turn_give(&mut self, now: Instant) -> Result<(), RtsError> {
+        if self.phase != Phase::Open || !self.twa {
+            return Err(RtsError::NotAllowed {
+                request: "turn_give",
+                reason: "needs an open two-way-alternate association",
+            });
+        }
+        if self.active {
+            return Err(RtsError::NotAllowed {
+                request: "turn_give",
+                reason: "a transfer is in progress",
+            });
+        }
+        let all = self.assoc.available_tokens();
+        self.assoc.give_tokens(all, now)?;
+        Ok(())
+    }
+
+    /// RT-CLOSE: A-RELEASE (needs the turn and no transfer in progress).
+    pub fn close(&mut self, now: Instant) -> Result<(), RtsError> {
+        if self.phase != Phase::Open || self.active {
+            return Err(RtsError::NotAllowed {
+                request: "close",
+                reason: "needs an open association and no transfer in progress",
+            });
+        }
+        self.assoc.release(now)?;
+        self.phase = Phase::Closing;
+        Ok(())
+    }
+
+    /// RT-U-ABORT: A-ABORT carrying an RTAB (`reason`, default userError when `None`).
+    pub fn abort(&mut self, reason: Option<AbortReason>, now: Instant) -> Result<(), RtsError> {
+        let rtab = Rtab {
+            abort_reason: Some(reason.unwrap_or(AbortReason::USER_ERROR)),
+            reflected_parameter: None,
+            user_data: None,
+        };
+        let mut info = Vec::with_capacity(rtab.encoded_len());
+        if self.x410 {
+            rtab.encode_components(&mut info)?;
+        } else {
+            rtab.encode(&mut info)?;
+        }
+        self.assoc.abort_with(Some(&info), now)?;
+        if self.phase != Phase::Closed {
+            self.phase = Phase::Closing;
+        }
+        self.drain(now);
+        Ok(())
+    }
+
+    /// Bytes received from the transport connection.
+    pub fn handle_input(&mut self, data: &[u8], now: Instant) {
+        self.assoc.handle_input(data, now);
+        self.drain(now);
+    }
+
+    /// The transport connection was accepted (responder).
+    pub fn handle_transport_accepted(&mut self, now: Instant) {
+        self.assoc.handle_transport_accepted(now);
+    }
+
+    /// The transport connection closed or was cut.
+    pub fn handle_transport_closed(&mut self, now: Instant) {
+        self.assoc.handle_transport_closed(now);
+        self.drain(now);
+    }
+
+    /// A timer expired: the association's, the transfer time limit (the activity is discarded)
+    /// or the wait before a discarded transfer starts again.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.assoc.handle_timeout(now);
+        if self.retry_at.is_some_and(|at| now >= at) {
+            self.retry_at = None;
+        }
+        if self.deadline.is_some_and(|at| now >= at) && self.active && !self.ended {
+            self.deadline = None;
+            match self
+                .assoc
+                .activity_discard(crate::session::ActivityReason::LOCAL_USER_ERROR, now)
+            {
+                Ok(()) => self.discarding = true,
+                Err(_) => self.fail(AbortReason::LOCAL_SYSTEM_PROBLEM, now),
+            }
+        }
+        self.drain(now);
+    }
+
+    /// When to call [`handle_timeout`](Self::handle_timeout).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [self.assoc.poll_timeout(), self.deadline, self.retry_at]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The next bytes to send.
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        self.assoc.poll_transmit()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<RtsEvent> {
+        self.events.pop_front()
+    }
+
+    // ------------------------------------------------------------------------------------
+
+    fn fail(&mut self, reason: AbortReason, now: Instant) {
+        let _ = self.abort(Some(reason), now);
+    }
+
+    /// Processes the association's events.
+    fn drain(&mut self, now: Instant) {
+        while let Some(e) = self.assoc.poll_event() {
+            self.on_event(e, now);
+        }
+        self.pump(now);
+        // Sending may have produced events (none today) or errors reported as aborts.
+        while let Some(e) = self.assoc.poll_event() {
+            self.on_event(e, now);
+        }
+    }
+
+    fn on_event(&mut self, e: Event, now: Instant) {
+        match e {
+            Event::TransportConnected { .. } | Event::Rejected(_) => {}
+            Event::AssociateIndication(ind) => self.on_indication(&ind, now),
+            Event::Associated(a) => self.on_associated(a.user_information.as_deref(), now),
+            Event::Refused(r) => {
+                // A refused recovery is not retried (rule 3).
+                if self.recovering {
+                    if let Some(o) = self.state.queue.front_mut() {
+                        o.forget_checkpoints();
+                    }
+                }
+                self.phase = Phase::Closing;
+                let refuse_reason = r
+                    .user_information
+                    .as_deref()
+                    .and_then(|u| {
+                        if self.x410 {
+                            Rtorj::decode_components(u, &self.limits).ok()
+                        } else {
+                            Rtorj::decode(u, &self.limits).ok()
+                        }
+                    })
+                    .and_then(|rj| rj.refuse_reason);
+                self.events.push_back(RtsEvent::Refused {
+                    reason: r.to_string(),
+                    refuse_reason,
+                });
+            }
+            Event::Data(d) => self.on_data(d.context_id, &d.value, now),
+            Event::TokensGiven(_) => {
+                if self.has_turn() {
+                    self.events.push_back(RtsEvent::TurnGiven);
+                }
+            }
+            Event::TokensPlease { data, .. } => {
+                let priority = data
+                    .and_then(|d| Rttp::decode(&d.value, &self.limits).ok())
+                    .map_or(0, |r| r.priority);
+                self.events.push_back(RtsEvent::TurnPlease { priority });
+            }
+            Event::ActivityStarted { id } => self.on_start(id, None, now),
+            Event::ActivityResumed(r) => {
+                self.on_start(r.id.clone(), Some((r.old_id, r.serial)), now)
+            }
+            Event::SyncMinor { serial } => {
+                let Some(inc) = self.state.incoming.as_mut() else {
+                    return;
+                };
+                inc.marks.push((serial, inc.data.len()));
+                if inc.marks.len() > 2 * MARKS_KEPT {
+                    let old = inc.marks.len().saturating_sub(MARKS_KEPT);
+                    inc.marks.drain(..old);
+                }
+                inc.confirmed = serial;
+                if self.assoc.sync_minor_response(serial, now).is_err() {
+                    self.fail(AbortReason::PROTOCOL_ERROR, now);
+                }
+            }
+            Event::ActivityEnd { .. } => {
+                if let Some(inc) = self.state.incoming.take() {
+                    if !inc.duplicate {
+                        self.events
+                            .push_back(RtsEvent::Received(Bytes::from(inc.data)));
+                    }
+                    self.state.last_delivered = Some(inc.id);
+                }
+                if self.assoc.activity_end_response(now).is_err() {
+                    self.fail(AbortReason::PROTOCOL_ERROR, now);
+                }
+            }
+            Event::SyncMinorConfirmed { serial } => {
+                if let Some(o) = self.state.queue.front_mut() {
+                    o.confirmed = o.confirmed.max(serial);
+                }
+            }
+            Event::ActivityEnded { .. } => {
+                self.active = false;
+                self.ended = false;
+                self.offset = 0;
+                if let Some(o) = self.state.queue.pop_front() {
+                    self.events.push_back(RtsEvent::Confirmed { seq: o.seq });
+                }
+            }
+            Event::ActivityInterrupted { .. } => {
+                // Keep what was confirmed (rule 1).
+                self.state.incoming = self.state.incoming.take().and_then(keep_confirmed);
+            }
+            Event::ActivityDiscarded { .. } => self.state.incoming = None,
+            Event::ActivityInterruptConfirmed => {}
+            Event::ActivityDiscardConfirmed => self.on_discarded(now),
+            Event::ReleaseIndication => {
+                let ok = self.state.incoming.is_none();
+                if self.assoc.release_response(ok, now).is_err() {
+                    self.fail(AbortReason::PROTOCOL_ERROR, now);
+                }
+            }
+            Event::Released { .. } => {
+                self.phase = Phase::Closing;
+                self.events.push_back(RtsEvent::Released);
+            }
+            Event::ReleaseRefused => self.phase = Phase::Open,
+            Event::Aborted(a) => {
+                let rtab = a
+                    .user_information
+                    .as_deref()
+                    .and_then(|u| {
+                        if self.x410 {
+                            Rtab::decode_components(u, &self.limits).ok()
+                        } else {
+                            Rtab::decode(u, &self.limits).ok()
+                        }
+                    })
+                    .and_then(|r| r.abort_reason);
+                if rtab == Some(AbortReason::UNRECOGNIZED_ACTIVITY) {
+                    // The receiver cannot resume: start from the beginning next time (rule 3).
+                    if let Some(o) = self.state.queue.front_mut() {
+                        o.forget_checkpoints();
+                    }
+                }
+                if self.phase != Phase::Closed {
+                    self.phase = Phase::Closing;
+                }
+                self.events.push_back(RtsEvent::Aborted {
+                    reason: a.to_string(),
+                    rtab,
+                });
+            }
+            Event::Closed => self.on_closed(now),
+        }
+    }
+
+    fn on_closed(&mut self, now: Instant) {
+        // Rule 1: the receiver keeps what it confirmed.
+        self.state.incoming = self.state.incoming.take().and_then(keep_confirmed);
+        if let Some(o) = self.state.queue.front_mut() {
+            o.marks.retain(|(s, _)| *s <= o.confirmed);
+        }
+        self.active = false;
+        self.ended = false;
+        self.offset = 0;
+        self.deadline = None;
+        self.retry_at = None;
+        self.discarding = false;
+        self.state.broken_at = Some(now);
+        self.phase = Phase::Closed;
+        self.events.push_back(RtsEvent::Closed);
+    }
+
+    fn on_indication(&mut self, ind: &crate::association::AssociateIndication, now: Instant) {
+        self.rtse_context = ind
+            .contexts
+            .iter()
+            .find(|c| {
+                c.accepted()
+                    && c.abstract_syntax.as_ref().map(|o| o.as_oid()) == Some(Oid::X400_AS_MTA_RTSE)
+            })
+            .or(ind.contexts.iter().find(|c| c.accepted() && c.id != 1))
+            .map_or(3, |c| c.id);
+        self.x410 = ind.x410_parameters.is_some();
+        let rq = match ind.x410_parameters.as_deref() {
+            Some(p) => Some(Rtorq::decode_components(p, &self.limits)),
+            None => ind
+                .user_information
+                .as_deref()
+                .map(|u| Rtorq::decode(u, &self.limits)),
+        };
+        let rq = match rq {
+            Some(Ok(rq)) => rq,
+            _ => {
+                let _ = self.refuse(RefuseReason::VALIDATION_FAILURE, now);
+                return;
+            }
+        };
+        let own_cp = i64::from(self.settings.checkpoint_size_kb);
+        let cp = rq.checkpoint_size_or_default().clamp(0, own_cp);
+        let own_w = i64::from(self.settings.window_size.max(1));
+        let w = rq.window_size_or_default().clamp(1, own_w);
+        self.checkpoint = usize::try_from(cp).unwrap_or(0).saturating_mul(1024);
+        self.window = u64::try_from(w).unwrap_or(1);
+        self.twa = rq.dialogue_mode_or_default() == DialogueMode::TWA;
+        let (user_data, recover) = match rq.connection_data {
+            ConnectionData::Open(o) => (o.map(Bytes::copy_from_slice), None),
+            ConnectionData::Recover(r) => (
+                None,
+                Some((
+                    Bytes::copy_from_slice(r.calling_ss_user_reference.as_bytes()),
+                    Bytes::copy_from_slice(r.common_reference),
+                )),
+            ),
+        };
+        self.recovering = recover.is_some();
+        self.phase = Phase::AwaitAnswer;
+        self.events
+            .push_back(RtsEvent::OpenIndication(Box::new(OpenIndication {
+                checkpoint_size_kb: rq.checkpoint_size_or_default(),
+                window_size: rq.window_size_or_default(),
+                dialogue_mode: rq.dialogue_mode_or_default(),
+                user_data,
+                recover,
+            })));
+    }
+
+    fn on_associated(&mut self, info: Option<&[u8]>, now: Instant) {
+        if self.initiator {
+            let ac = match info.map(|u| {
+                if self.x410 {
+                    Rtoac::decode_components(u, &self.limits)
+                } else {
+                    Rtoac::decode(u, &self.limits)
+                }
+            }) {
+                Some(Ok(ac)) => ac,
+                _ => {
+                    self.events.push_back(RtsEvent::Aborted {
+                        reason: "rtse: the aare carries no valid rtoac".into(),
+                        rtab: None,
+                    });
+                    self.fail(AbortReason::PROTOCOL_ERROR, now);
+                    return;
+                }
+            };
+            let own_cp = i64::from(self.settings.checkpoint_size_kb);
+            let cp = ac.checkpoint_size_or_default().clamp(0, own_cp);
+            let w = ac
+                .window_size_or_default()
+                .clamp(1, i64::from(self.settings.window_size.max(1)));
+            self.checkpoint = usize::try_from(cp).unwrap_or(0).saturating_mul(1024);
+            self.window = u64::try_from(w).unwrap_or(1);
+        }
+        self.phase = Phase::Open;
+        self.events.push_back(RtsEvent::Opened(Opened {
+            checkpoint_size_kb: u32::try_from(self.checkpoint / 1024).unwrap_or(0),
+            window_size: u32::try_from(self.window).unwrap_or(1),
+            dialogue_mode: if self.twa {
+                DialogueMode::TWA
+            } else {
+                DialogueMode::MONOLOGUE
+            },
+            turn: self.has_turn(),
+            recovering: self.recovering,
+        }));
+    }
+
+    fn on_start(&mut self, id: Bytes, resume: Option<(Bytes, u64)>, now: Instant) {
+        let delivered = self.state.last_delivered.as_ref();
+        match resume {
+            None => {
+                let duplicate = delivered == Some(&id);
+                self.state.incoming = Some(Incoming {
+                    id,
+                    data: Vec::new(),
+                    marks: Vec::new(),
+                    confirmed: 0,
+                    duplicate,
+                });
+            }
+            Some((old_id, serial)) => {
+                if delivered == Some(&old_id) {
+                    self.state.incoming = Some(Incoming {
+                        id,
+                        data: Vec::new(),
+                        marks: Vec::new(),
+                        confirmed: serial,
+                        duplicate: true,
+                    });
+                    return;
+                }
+                let ok = match self.state.incoming.as_mut() {
+                    Some(inc) if inc.id == old_id && serial <= inc.confirmed => {
+                        match offset_of(&inc.marks, serial) {
+                            Some(keep) => {
+                                inc.data.truncate(keep);
+                                inc.marks.retain(|(s, _)| *s <= serial);
+                                inc.confirmed = serial;
+                                inc.id = id;
+                                true
+                            }
+                            None => false,
+                        }
+                    }
+                    _ => false,
+                };
+                if !ok {
+                    self.state.incoming = None;
+                    self.fail(AbortReason::UNRECOGNIZED_ACTIVITY, now);
+                }
+            }
+        }
+    }
+
+    fn on_data(&mut self, context: Option<i64>, value: &Bytes, now: Instant) {
+        if !self.x410 && context != Some(self.rtse_context) {
+            self.fail(AbortReason::PROTOCOL_ERROR, now);
+            return;
+        }
+        let max = self.settings.max_apdu;
+        let Some(inc) = self.state.incoming.as_mut() else {
+            self.fail(AbortReason::PROTOCOL_ERROR, now);
+            return;
+        };
+        let rttr = if self.x410 {
+            Rttr::new(value)
+        } else {
+            match Rttr::decode(value, &self.limits) {
+                Ok(r) => r,
+                Err(_) => {
+                    self.fail(AbortReason::PROTOCOL_ERROR, now);
+                    return;
+                }
+            }
+        };
+        if inc.duplicate {
+            return;
+        }
+        if inc.data.len().saturating_add(rttr.len()) > max {
+            self.fail(AbortReason::PERMANENT_PROBLEM, now);
+            return;
+        }
+        for seg in rttr.segments() {
+            inc.data.extend_from_slice(seg);
+        }
+    }
+
+    /// The peer confirmed the discard of a transfer that ran out of time: retry it after the
+    /// transfer interval, or give it up.
+    fn on_discarded(&mut self, now: Instant) {
+        self.discarding = false;
+        self.active = false;
+        self.ended = false;
+        self.offset = 0;
+        let retries = self.settings.transfer_retries;
+        let Some(o) = self.state.queue.front_mut() else {
+            return;
+        };
+        o.forget_checkpoints();
+        o.discards = o.discards.saturating_add(1);
+        if o.discards > retries {
+            let seq = o.seq;
+            self.state.queue.pop_front();
+            self.events.push_back(RtsEvent::TransferFailed { seq });
+        } else {
+            self.retry_at = now.checked_add(self.settings.transfer_interval);
+        }
+    }
+
+    /// Sends as much of the current transfer as the turn and the window allow.
+    fn pump(&mut self, now: Instant) {
+        if self.phase != Phase::Open
+            || !self.has_turn()
+            || self.ended
+            || self.discarding
+            || self.retry_at.is_some()
+        {
+            return;
+        }
+        if !self.twa && !self.initiator {
+            return;
+        }
+        if let Err(e) = self.pump_inner(now) {
+            self.events.push_back(RtsEvent::Aborted {
+                reason: format!("rtse: transfer failed: {e}"),
+                rtab: None,
+            });
+            self.fail(AbortReason::LOCAL_SYSTEM_PROBLEM, now);
+        }
+    }
+
+    fn pump_inner(&mut self, now: Instant) -> Result<(), RtsError> {
+        let Some(o) = self.state.queue.front_mut() else {
+            return Ok(());
+        };
+        if !self.active {
+            let id = o.activity_id();
+            let resume_at = o
+                .confirmed_offset()
+                .filter(|_| o.started && o.confirmed > 0);
+            if let Some(offset) = resume_at {
+                let old = OldConnection {
+                    calling_ss_user_reference: Some(self.settings.calling_reference.clone()),
+                    common_reference: Some(self.settings.common_reference.clone()),
+                    ..OldConnection::default()
+                };
+                self.assoc
+                    .activity_resume(&id, &id, o.confirmed, &old, now)?;
+                self.offset = offset;
+            } else if o.started {
+                // Resume after no confirmed checkpoint = start again (same identifier, rule 4).
+                o.marks.clear();
+                o.confirmed = 0;
+                self.assoc.activity_start(&id, now)?;
+                self.offset = 0;
+            } else {
+                self.assoc.activity_start(&id, now)?;
+                self.offset = 0;
+            }
+            o.started = true;
+            self.active = true;
+            self.deadline = self.settings.transfer_timeout_per_kb.and_then(|per_kb| {
+                let kib = u32::try_from(o.apdu.len().div_ceil(1024).max(1)).unwrap_or(u32::MAX);
+                now.checked_add(per_kb.saturating_mul(kib))
+            });
+        }
+        let len = o.apdu.len();
+        loop {
+            let last_mip = o.marks.last().map_or(0, |(s, _)| *s);
+            if self.checkpoint > 0 && last_mip.saturating_sub(o.confirmed) >= self.window {
+                return Ok(()); // window full: wait for a MIA
+            }
+            if self.offset >= len {
+                break;
+            }
+            let step = if self.checkpoint > 0 {
+                self.checkpoint
+            } else {
+                SEGMENT
+            };
+            let end = self.offset.saturating_add(step).min(len);
+            let segment = o.apdu.slice(self.offset..end);
+            if self.x410 {
+                // X.226 §8.4.3.2: the segment itself is the S-DATA user data.
+                self.assoc.send_data(self.rtse_context, &segment, now)?;
+            } else {
+                let mut rttr = Vec::with_capacity(segment.len().saturating_add(6));
+                Rttr::new(&segment).encode(&mut rttr)?;
+                self.assoc.send_data(self.rtse_context, &rttr, now)?;
+            }
+            self.offset = end;
+            if self.checkpoint > 0 && end < len {
+                let serial = self.assoc.sync_minor(now)?;
+                o.marks.push((serial, end));
+            }
+        }
+        self.assoc.activity_end(now)?;
+        self.ended = true;
+        self.deadline = None;
+        Ok(())
+    }
+}

@@ -1,0 +1,623 @@
+//! Session functional units over in-memory association pairs: half-duplex with the data token,
+//! give and please tokens, activities with minor synchronization, interrupt, discard, resume,
+//! and the token rules on both sides (local `ServiceError`, peer protocol error).
+
+use std::time::Instant;
+
+use osi_stack::Layer;
+use osi_stack::association::{
+    AbortSource, AcceptResponse, AssociateRequest, Association, Config, Dispatch, Event,
+    OldConnection, ServiceError, State,
+};
+use osi_stack::session::{ActivityReason, SessionUserRequirements, TokenItem, TokenSettingItem};
+
+const RTS: SessionUserRequirements = SessionUserRequirements(0x0249);
+const ALL: TokenItem = TokenItem(0x15);
+
+struct Pair {
+    client: Association,
+    server: Association,
+    now: Instant,
+}
+
+fn events(a: &mut Association) -> Vec<Event> {
+    std::iter::from_fn(|| a.poll_event()).collect()
+}
+
+fn flush(from: &mut Association, to: &mut Association, now: Instant) -> Vec<u8> {
+    let mut all = Vec::new();
+    while let Some(b) = from.poll_transmit() {
+        all.extend_from_slice(&b);
+    }
+    to.handle_input(&all, now);
+    all
+}
+
+impl Pair {
+    fn new(requirements: SessionUserRequirements, setting: Option<TokenSettingItem>) -> Self {
+        let now = Instant::now();
+        let mut p = Pair {
+            client: Association::initiator(Config::default()),
+            server: Association::responder(Config::default(), Dispatch::default(), None),
+            now,
+        };
+        p.client
+            .associate(
+                AssociateRequest::mms().with_session(requirements, setting),
+                now,
+            )
+            .unwrap();
+        p.c2s();
+        p.s2c();
+        p.c2s();
+        events(&mut p.server);
+        p.server.accept(AcceptResponse::default(), now).unwrap();
+        events(&mut p.server);
+        p.s2c();
+        events(&mut p.client);
+        assert_eq!(p.client.state(), State::Associated);
+        p
+    }
+
+    fn c2s(&mut self) -> Vec<u8> {
+        flush(&mut self.client, &mut self.server, self.now)
+    }
+
+    fn s2c(&mut self) -> Vec<u8> {
+        flush(&mut self.server, &mut self.client, self.now)
+    }
+}
+
+fn value(n: u8) -> Vec<u8> {
+    vec![0x04, 0x01, n]
+}
+
+#[test]
+fn duplex_default_has_no_tokens() {
+    let mut p = Pair::new(SessionUserRequirements::DUPLEX, None);
+    assert_eq!(p.client.available_tokens(), TokenItem::default());
+    assert_eq!(
+        p.client.session_requirements(),
+        SessionUserRequirements::DUPLEX
+    );
+    p.server.send_data(3, &value(1), p.now).unwrap();
+    p.client.send_data(3, &value(2), p.now).unwrap();
+    p.s2c();
+    p.c2s();
+    assert!(matches!(events(&mut p.client).as_slice(), [Event::Data(_)]));
+    assert!(matches!(events(&mut p.server).as_slice(), [Event::Data(_)]));
+}
+
+#[test]
+fn negotiation_and_initial_tokens() {
+    let p = Pair::new(RTS, None);
+    assert_eq!(p.client.session_requirements(), RTS);
+    assert_eq!(p.server.session_requirements(), RTS);
+    assert_eq!(p.client.available_tokens(), ALL);
+    assert_eq!(p.client.tokens(), ALL);
+    assert_eq!(p.server.tokens(), TokenItem::default());
+    // Token Setting Item: every token on the responder's side.
+    let p = Pair::new(RTS, Some(TokenSettingItem(0b01_01_01_01)));
+    assert_eq!(p.client.tokens(), TokenItem::default());
+    assert_eq!(p.server.tokens(), ALL);
+    // "Called user's choice" is settled on the initiator's side, and the AC says so.
+    let p = Pair::new(RTS, Some(TokenSettingItem(0b00_10_10_10)));
+    assert_eq!(p.client.tokens(), ALL);
+    assert_eq!(p.server.tokens(), TokenItem::default());
+}
+
+#[test]
+fn half_duplex_data_needs_the_token() {
+    let mut p = Pair::new(SessionUserRequirements::HALF_DUPLEX, None);
+    assert_eq!(p.client.available_tokens(), TokenItem::DATA);
+    p.client.send_data(3, &value(1), p.now).unwrap();
+    p.c2s();
+    assert!(matches!(events(&mut p.server).as_slice(), [Event::Data(_)]));
+    let err = p.server.send_data(3, &value(2), p.now).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ServiceError::TokenRule {
+                request: "send_data",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // The server asks for the token with user data; the client gives it.
+    p.server
+        .please_tokens(TokenItem::DATA, Some((3, &[0x02, 0x01, 0x05])), p.now)
+        .unwrap();
+    p.s2c();
+    match events(&mut p.client).as_slice() {
+        [
+            Event::TokensPlease {
+                tokens,
+                data: Some(d),
+            },
+        ] => {
+            assert_eq!(*tokens, TokenItem::DATA);
+            assert_eq!(d.context_id, Some(3));
+            assert_eq!(&d.value[..], [0x02, 0x01, 0x05]);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Asking for a token one holds, or giving one not held, are local errors.
+    assert!(
+        p.client
+            .please_tokens(TokenItem::DATA, None, p.now)
+            .is_err()
+    );
+    assert!(p.server.give_tokens(TokenItem::DATA, p.now).is_err());
+    // Giving a token that does not exist.
+    assert!(p.client.give_tokens(TokenItem::MINOR_SYNC, p.now).is_err());
+    p.client.give_tokens(TokenItem::DATA, p.now).unwrap();
+    let bytes = p.c2s();
+    assert!(
+        bytes.ends_with(&[0x01, 0x03, 0x10, 0x01, 0x01]),
+        "{bytes:02x?}"
+    );
+    assert!(matches!(
+        events(&mut p.server).as_slice(),
+        [Event::TokensGiven(TokenItem::DATA)]
+    ));
+    assert_eq!(p.server.tokens(), TokenItem::DATA);
+    assert!(p.client.send_data(3, &value(3), p.now).is_err());
+    p.server.send_data(3, &value(4), p.now).unwrap();
+    p.s2c();
+    assert!(matches!(events(&mut p.client).as_slice(), [Event::Data(_)]));
+    // Release needs every token: the client has none now.
+    assert!(matches!(
+        p.client.release(p.now),
+        Err(ServiceError::TokenRule {
+            request: "release",
+            ..
+        })
+    ));
+    p.server.release(p.now).unwrap();
+    p.s2c();
+    assert!(matches!(
+        events(&mut p.client).as_slice(),
+        [Event::ReleaseIndication]
+    ));
+    p.client.release_response(true, p.now).unwrap();
+    p.c2s();
+    assert!(matches!(
+        events(&mut p.server).as_slice(),
+        [Event::Released { .. }, Event::Closed]
+    ));
+}
+
+/// The server sends a DT although the client holds the data token: the client aborts with a
+/// session protocol error.
+#[test]
+fn peer_data_without_token_is_a_protocol_error() {
+    let mut p = Pair::new(SessionUserRequirements::HALF_DUPLEX, None);
+    // Forge the server's GT DT (the server machine itself refuses to send it).
+    let mut dm = Pair::new(SessionUserRequirements::DUPLEX, None);
+    dm.server.send_data(3, &value(9), dm.now).unwrap();
+    let mut forged = Vec::new();
+    while let Some(b) = dm.server.poll_transmit() {
+        forged.extend_from_slice(&b);
+    }
+    p.client.handle_input(&forged, p.now);
+    let ev = events(&mut p.client);
+    match ev.as_slice() {
+        [Event::Aborted(a)] => {
+            assert_eq!(a.source, AbortSource::LocalProvider);
+            assert_eq!(a.layer, Layer::Session);
+            assert!(a.reason.contains("data token"), "{}", a.reason);
+        }
+        other => panic!("{other:?}"),
+    }
+    // An AB with "protocol error" went out.
+    let out = p.client.poll_transmit().unwrap();
+    assert!(
+        out.windows(3).any(|w| w == [0x11, 0x01, 0x05]),
+        "{out:02x?}"
+    );
+}
+
+#[test]
+fn activity_with_minor_syncs_and_end() {
+    let mut p = Pair::new(RTS, None);
+    assert!(matches!(
+        p.client.sync_minor(p.now),
+        Err(ServiceError::TokenRule { .. })
+    ));
+    assert!(p.client.activity_start(b"", p.now).is_err());
+    p.client.activity_start(b"A1", p.now).unwrap();
+    assert!(p.client.activity_start(b"A2", p.now).is_err());
+    p.client.send_data(3, &value(1), p.now).unwrap();
+    assert_eq!(p.client.sync_minor(p.now).unwrap(), 1);
+    p.client.send_data(3, &value(2), p.now).unwrap();
+    assert_eq!(p.client.sync_minor(p.now).unwrap(), 2);
+    p.c2s();
+    let ev = events(&mut p.server);
+    assert!(
+        matches!(
+            ev.as_slice(),
+            [
+                Event::ActivityStarted { id },
+                Event::Data(_),
+                Event::SyncMinor { serial: 1 },
+                Event::Data(_),
+                Event::SyncMinor { serial: 2 },
+            ] if id.as_ref() == b"A1"
+        ),
+        "{ev:?}"
+    );
+    // The receiver may not send data, nor confirm what was not indicated.
+    assert!(p.server.send_data(3, &value(9), p.now).is_err());
+    assert!(p.server.sync_minor_response(3, p.now).is_err());
+    p.server.sync_minor_response(2, p.now).unwrap();
+    assert!(p.server.sync_minor_response(1, p.now).is_err());
+    p.s2c();
+    assert!(matches!(
+        events(&mut p.client).as_slice(),
+        [Event::SyncMinorConfirmed { serial: 2 }]
+    ));
+    assert_eq!(p.client.activity_end(p.now).unwrap(), 3);
+    assert!(p.client.send_data(3, &value(3), p.now).is_err());
+    p.c2s();
+    assert!(matches!(
+        events(&mut p.server).as_slice(),
+        [Event::ActivityEnd { serial: 3 }]
+    ));
+    p.server.activity_end_response(p.now).unwrap();
+    p.s2c();
+    assert!(matches!(
+        events(&mut p.client).as_slice(),
+        [Event::ActivityEnded { serial: 3 }]
+    ));
+    assert!(!p.client.in_activity() && !p.server.in_activity());
+    // Turn: give every token to the server, which starts its own activity.
+    p.client.give_tokens(ALL, p.now).unwrap();
+    p.c2s();
+    assert!(matches!(
+        events(&mut p.server).as_slice(),
+        [Event::TokensGiven(ALL)]
+    ));
+    p.server.activity_start(b"B", p.now).unwrap();
+    p.server.send_data(3, &value(4), p.now).unwrap();
+    p.server.activity_end(p.now).unwrap();
+    p.s2c();
+    assert_eq!(events(&mut p.client).len(), 3);
+    p.client.activity_end_response(p.now).unwrap();
+    p.c2s();
+    assert!(matches!(
+        events(&mut p.server).as_slice(),
+        [Event::ActivityEnded { serial: 1 }]
+    ));
+}
+
+#[test]
+fn interrupt_discard_and_resume() {
+    let mut p = Pair::new(RTS, None);
+    p.client.activity_start(b"X", p.now).unwrap();
+    p.client.send_data(3, &value(1), p.now).unwrap();
+    p.client.sync_minor(p.now).unwrap();
+    assert!(
+        p.client
+            .give_tokens(TokenItem::MAJOR_ACTIVITY, p.now)
+            .is_err()
+    );
+    p.client
+        .activity_interrupt(ActivityReason::TEMPORARILY_UNABLE, p.now)
+        .unwrap();
+    assert!(p.client.send_data(3, &value(2), p.now).is_err());
+    p.c2s();
+    let ev = events(&mut p.server);
+    assert!(
+        matches!(
+            ev.last(),
+            Some(Event::ActivityInterrupted {
+                reason: ActivityReason::TEMPORARILY_UNABLE
+            })
+        ),
+        "{ev:?}"
+    );
+    // The server's MIA for serial 1 is no longer possible: the activity is gone.
+    assert!(p.server.sync_minor_response(1, p.now).is_err());
+    p.s2c();
+    assert!(matches!(
+        events(&mut p.client).as_slice(),
+        [Event::ActivityInterruptConfirmed]
+    ));
+    // Resume after serial 1: the next MIP carries 2.
+    let old = OldConnection::default();
+    p.client
+        .activity_resume(b"Y", b"X", 1, &old, p.now)
+        .unwrap();
+    p.client.send_data(3, &value(3), p.now).unwrap();
+    assert_eq!(p.client.sync_minor(p.now).unwrap(), 2);
+    p.c2s();
+    let ev = events(&mut p.server);
+    match ev.as_slice() {
+        [
+            Event::ActivityResumed(r),
+            Event::Data(_),
+            Event::SyncMinor { serial: 2 },
+        ] => {
+            assert_eq!(r.id.as_ref(), b"Y");
+            assert_eq!(r.old_id.as_ref(), b"X");
+            assert_eq!(r.serial, 1);
+        }
+        other => panic!("{other:?}"),
+    }
+    p.client
+        .activity_discard(ActivityReason::LOCAL_USER_ERROR, p.now)
+        .unwrap();
+    p.c2s();
+    assert!(matches!(
+        events(&mut p.server).as_slice(),
+        [Event::ActivityDiscarded {
+            reason: ActivityReason::LOCAL_USER_ERROR
+        }]
+    ));
+    p.s2c();
+    assert!(matches!(
+        events(&mut p.client).as_slice(),
+        [Event::ActivityDiscardConfirmed]
+    ));
+    // A MIA that crossed the AD is ignored: start again and check nothing broke.
+    p.client.activity_start(b"Z", p.now).unwrap();
+    p.client.activity_end(p.now).unwrap();
+    p.c2s();
+    p.server.activity_end_response(p.now).unwrap();
+    p.s2c();
+    assert!(matches!(
+        events(&mut p.client).as_slice(),
+        [Event::ActivityEnded { serial: 1 }]
+    ));
+}
+
+#[test]
+fn not_negotiated_units_are_refused_locally() {
+    let mut p = Pair::new(SessionUserRequirements::HALF_DUPLEX, None);
+    assert!(matches!(
+        p.client.activity_start(b"A", p.now),
+        Err(ServiceError::NotNegotiated { .. })
+    ));
+    assert!(matches!(
+        p.client.sync_minor(p.now),
+        Err(ServiceError::NotNegotiated { .. })
+    ));
+}
+
+/// A peer MIP with the wrong serial number, and an AS from a peer without the activity token,
+/// are session protocol errors.
+#[test]
+fn peer_activity_rule_violations() {
+    // The server starts an activity although the client holds every token: forge it with a
+    // pair in which the server holds the tokens.
+    let mut forger = Pair::new(RTS, Some(TokenSettingItem(0b01_01_01_01)));
+    forger.server.activity_start(b"Q", forger.now).unwrap();
+    let mut bytes = Vec::new();
+    while let Some(b) = forger.server.poll_transmit() {
+        bytes.extend_from_slice(&b);
+    }
+    let mut p = Pair::new(RTS, None);
+    p.client.handle_input(&bytes, p.now);
+    match events(&mut p.client).as_slice() {
+        [Event::Aborted(a)] => {
+            assert_eq!(a.layer, Layer::Session);
+            assert!(a.reason.contains("token"), "{}", a.reason);
+        }
+        other => panic!("{other:?}"),
+    }
+    // MIP serial numbers out of order: replay the same MIP twice.
+    let mut p = Pair::new(RTS, None);
+    p.client.activity_start(b"A", p.now).unwrap();
+    p.c2s();
+    p.client.sync_minor(p.now).unwrap();
+    let mip = p.c2s();
+    events(&mut p.server);
+    p.server.handle_input(&mip, p.now);
+    match events(&mut p.server).as_slice() {
+        [Event::Aborted(a)] => {
+            assert!(
+                a.reason.contains("serial number 1, expected 2"),
+                "{}",
+                a.reason
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Forges one TSDU (TPKT + COTP DT + `spdus`) as a peer would send it.
+fn frame(tsdu: &[u8]) -> Vec<u8> {
+    let len = tsdu.len() + 7;
+    let mut out = vec![0x03, 0x00, (len >> 8) as u8, len as u8, 0x02, 0xf0, 0x80];
+    out.extend_from_slice(tsdu);
+    out
+}
+
+#[test]
+fn peer_gives_tokens_it_does_not_hold() {
+    let mut p = Pair::new(RTS, None);
+    // The server holds nothing, yet gives the data token.
+    p.client
+        .handle_input(&frame(&[0x01, 0x03, 0x10, 0x01, 0x01]), p.now);
+    match events(&mut p.client).as_slice() {
+        [Event::Aborted(a)] => assert!(a.reason.contains("does not hold"), "{}", a.reason),
+        other => panic!("{other:?}"),
+    }
+    // A token that does not exist on a half-duplex-only association.
+    let mut p = Pair::new(SessionUserRequirements::HALF_DUPLEX, None);
+    p.client
+        .handle_input(&frame(&[0x02, 0x03, 0x10, 0x01, 0x04]), p.now);
+    match events(&mut p.client).as_slice() {
+        [Event::Aborted(a)] => assert!(a.reason.contains("not available"), "{}", a.reason),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// X.410-1984 mode at the association level: PConnect/PAccept parameters, raw data, raw PT
+/// user data, an abort carrying AbortInformation, and a bare FN/DN release.
+#[test]
+fn x410_mode_association() {
+    let now = Instant::now();
+    let setup = || {
+        let mut client = Association::initiator(Config::default());
+        let mut server = Association::responder(Config::default(), Dispatch::default(), None);
+        client
+            .associate(
+                AssociateRequest::mms()
+                    .with_session(RTS, None)
+                    .with_x410_parameters(&[0x80, 0x01, 0x01][..]),
+                now,
+            )
+            .unwrap();
+        flush(&mut client, &mut server, now);
+        flush(&mut server, &mut client, now);
+        let cn = flush(&mut client, &mut server, now);
+        // CP-type: mode x410-1984 and the parameters, no AARQ.
+        assert!(
+            cn.windows(10)
+                .any(|w| w == [0xa0, 0x03, 0x80, 0x01, 0x00, 0xa1, 0x03, 0x80, 0x01, 0x01]),
+            "{cn:02x?}"
+        );
+        let ind = events(&mut server);
+        match ind.last() {
+            Some(Event::AssociateIndication(i)) => {
+                assert_eq!(i.x410_parameters.as_deref(), Some(&[0x80, 0x01, 0x01][..]));
+            }
+            other => panic!("{other:?}"),
+        }
+        server
+            .accept(
+                AcceptResponse::with_x410_parameters(&[0x80, 0x01, 0x00][..]),
+                now,
+            )
+            .unwrap();
+        events(&mut server);
+        flush(&mut server, &mut client, now);
+        match events(&mut client).last() {
+            Some(Event::Associated(a)) => {
+                assert_eq!(a.user_information.as_deref(), Some(&[0x80, 0x01, 0x00][..]));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(client.is_x410() && server.is_x410());
+        (client, server)
+    };
+    let (mut client, mut server) = setup();
+    client.activity_start(b"1", now).unwrap();
+    client.send_data(0, b"any octets", now).unwrap();
+    client.activity_end(now).unwrap();
+    let bytes = flush(&mut client, &mut server, now);
+    assert!(
+        bytes
+            .windows(14)
+            .any(|w| w == b"\x01\x00\x01\x00any octets")
+    );
+    let ev = events(&mut server);
+    assert!(
+        ev.iter().any(|e| matches!(e, Event::Data(d) if d.context_id.is_none() && &d.value[..] == b"any octets")),
+        "{ev:?}"
+    );
+    server.activity_end_response(now).unwrap();
+    server
+        .please_tokens(ALL, Some((0, &[0x02, 0x01, 0x07])), now)
+        .unwrap();
+    flush(&mut server, &mut client, now);
+    match events(&mut client).as_slice() {
+        [
+            Event::ActivityEnded { .. },
+            Event::TokensPlease { data: Some(d), .. },
+        ] => {
+            assert_eq!(&d.value[..], [0x02, 0x01, 0x07]);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Release: FN and DN without user data.
+    let fin = {
+        client.release(now).unwrap();
+        flush(&mut client, &mut server, now)
+    };
+    assert!(fin.ends_with(&[0x09, 0x00]), "{fin:02x?}");
+    assert!(matches!(
+        events(&mut server).as_slice(),
+        [Event::ReleaseIndication]
+    ));
+    server.release_response(true, now).unwrap();
+    flush(&mut server, &mut client, now);
+    assert!(matches!(
+        events(&mut client).as_slice(),
+        [Event::Released { .. }, Event::Closed]
+    ));
+    // Abort with AbortInformation (RTAB components).
+    let (mut client, mut server) = setup();
+    client.abort_with(Some(&[0x80, 0x01, 0x03]), now).unwrap();
+    flush(&mut client, &mut server, now);
+    match events(&mut server).as_slice() {
+        [Event::Aborted(a), Event::Closed] => {
+            assert_eq!(a.source, AbortSource::PeerUser);
+            assert_eq!(a.user_information.as_deref(), Some(&[0x80, 0x01, 0x03][..]));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Random sequences of well-formed token, activity and sync SPDUs from the peer: the machine
+/// never panics, and every violation ends in an abort.
+#[test]
+fn random_unit_spdus_never_panic() {
+    let vocabulary: [&[u8]; 16] = [
+        &[0x01, 0x03, 0x10, 0x01, 0x15],             // GT all tokens
+        &[0x01, 0x03, 0x10, 0x01, 0x01],             // GT data
+        &[0x02, 0x03, 0x10, 0x01, 0x15],             // PT all tokens
+        &[0x01, 0x00, 0x2d, 0x03, 0x29, 0x01, 0x41], // GT AS "A"
+        &[0x01, 0x00, 0x01, 0x00, 0x61, 0x00],       // GT DT
+        &[0x01, 0x00, 0x31, 0x03, 0x2a, 0x01, 0x31], // GT MIP 1
+        &[0x01, 0x00, 0x31, 0x03, 0x2a, 0x01, 0x32], // GT MIP 2
+        &[0x02, 0x00, 0x32, 0x03, 0x2a, 0x01, 0x31], // PT MIA 1
+        &[0x01, 0x00, 0x29, 0x03, 0x2a, 0x01, 0x31], // GT AE 1
+        &[0x02, 0x00, 0x2a, 0x03, 0x2a, 0x01, 0x31], // PT AEA 1
+        &[0x01, 0x00, 0x19, 0x03, 0x32, 0x01, 0x00], // GT AI
+        &[0x02, 0x00, 0x1a, 0x00],                   // PT AIA
+        &[0x01, 0x00, 0x39, 0x03, 0x32, 0x01, 0x00], // GT AD
+        &[0x02, 0x00, 0x3a, 0x00],                   // PT ADA
+        &[
+            0x02, 0x00, 0x1d, 0x0d, 0x21, 0x06, 0x29, 0x01, 0x41, 0x2a, 0x01, 0x31, 0x29, 0x01,
+            0x42,
+        ],
+        &[0x01, 0x00, 0x31, 0x06, 0x2a, 0x04, 0x39, 0x39, 0x39, 0x39], // MIP 9999
+    ];
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut aborted = 0;
+    for round in 0..300 {
+        let setting = if round % 2 == 0 {
+            None
+        } else {
+            Some(TokenSettingItem(0x15))
+        };
+        let mut p = Pair::new(RTS, setting);
+        for _ in 0..12 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let spdu = vocabulary[(x % vocabulary.len() as u64) as usize];
+            p.client.handle_input(&frame(spdu), p.now);
+            // The client's own requests interleave.
+            match (x >> 8) % 6 {
+                0 => drop(p.client.activity_start(b"C", p.now)),
+                1 => drop(p.client.sync_minor(p.now)),
+                2 => drop(p.client.activity_end(p.now)),
+                3 => drop(p.client.give_tokens(ALL, p.now)),
+                4 => drop(p.client.sync_minor_response(1, p.now)),
+                _ => drop(p.client.activity_end_response(p.now)),
+            }
+            while p.client.poll_transmit().is_some() {}
+        }
+        if events(&mut p.client)
+            .iter()
+            .any(|e| matches!(e, Event::Aborted(_)))
+        {
+            aborted += 1;
+        }
+    }
+    assert!(aborted > 0);
+}
