@@ -396,3 +396,62 @@ pub fn stack(data: &[u8]) {
     }
     assert!(frames.consumed() <= data.len());
 }
+
+/// A structured SPDU value: it encodes, `encoded_len` is what it writes, and it decodes back to
+/// itself at the position its kind needs (SI 1, 25 and 26 are GT/AB/AA first in a TSDU and
+/// DT/AI/AIA after a category-0 SPDU), with nothing left over.
+pub fn session_value(spdu: &osi_stack::session::Spdu<'_>) {
+    use osi_stack::session::{Category, Position, Spdu};
+    let mut out = Vec::new();
+    spdu.encode(&mut out).unwrap();
+    assert_eq!(out.len(), spdu.encoded_len());
+    let position = if spdu.kind().category() == Category::Two {
+        Position::Concatenated
+    } else {
+        Position::First
+    };
+    let (back, rest) = Spdu::decode_at(&out, position).unwrap();
+    assert!(rest.is_empty(), "octets left after {spdu:?}");
+    assert_eq!(back, *spdu, "value changed through encode/decode");
+}
+
+/// One presentation PPDU of any type, for [`presentation_value`].
+#[derive(Debug)]
+pub enum PresentationPdu<'a> {
+    Cp(osi_stack::presentation::Cp<'a>),
+    Cpa(osi_stack::presentation::Cpa<'a>),
+    Cpr(osi_stack::presentation::Cpr<'a>),
+    Abort(osi_stack::presentation::AbortPpdu<'a>),
+    TypedData(osi_stack::presentation::TypedData<'a>),
+    Rs(osi_stack::presentation::Rs<'a>),
+    Rsa(osi_stack::presentation::Rsa<'a>),
+    UserData(osi_stack::presentation::UserData<'a>),
+}
+
+/// A structured PPDU value: it encodes, `encoded_len` is what it writes, and its type's decoder
+/// (default `Limits`) gives back an equal value (lists compare by elements).
+pub fn presentation_value(ppdu: &PresentationPdu<'_>) {
+    use osi_stack::presentation::{AbortPpdu, Cp, Cpa, Cpr, Rs, Rsa, TypedData, UserData};
+    let limits = Limits::default();
+    match *ppdu {
+        PresentationPdu::Cp(v) => ber_round_trip!(v, |b| {
+            let (cp, rest) = Cp::decode(b, &limits)?;
+            assert!(rest.is_empty());
+            Ok::<_, osi_stack::DecodeError>(cp)
+        }),
+        PresentationPdu::Cpa(v) => ber_round_trip!(v, |b| Cpa::decode(b, &limits)),
+        PresentationPdu::Cpr(v) => ber_round_trip!(v, |b| Cpr::decode(b, &limits)),
+        PresentationPdu::Abort(v) => ber_round_trip!(v, |b| AbortPpdu::decode(b, &limits)),
+        PresentationPdu::TypedData(v) => ber_round_trip!(v, |b| TypedData::decode(b, &limits)),
+        PresentationPdu::Rs(v) => ber_round_trip!(v, |b| Rs::decode(b, &limits)),
+        PresentationPdu::Rsa(v) => ber_round_trip!(v, |b| Rsa::decode(b, &limits)),
+        PresentationPdu::UserData(v) => ber_round_trip!(v, |b| UserData::decode(b, &limits)),
+    }
+}
+
+/// A structured ACSE APDU value: it encodes, `encoded_len` is what it writes, and it decodes
+/// (default `Limits`) back to an equal value.
+pub fn acse_value(apdu: &osi_stack::acse::Apdu<'_>) {
+    let limits = Limits::default();
+    ber_round_trip!(*apdu, |b| osi_stack::acse::Apdu::decode(b, &limits));
+}
