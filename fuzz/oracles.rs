@@ -455,3 +455,19 @@ pub fn acse_value(apdu: &osi_stack::acse::Apdu<'_>) {
     let limits = Limits::default();
     ber_round_trip!(*apdu, |b| osi_stack::acse::Apdu::decode(b, &limits));
 }
+
+/// A structured RTSE APDU value: it encodes, `encoded_len` is what it writes, and it decodes
+/// (default `Limits`) back to an equal value; RTORQ, RTOAC, RTORJ and RTAB also round-trip as
+/// X.410-mode components (the contents of the PPDU's SET).
+pub fn rtse_value(apdu: &osi_stack::rtse::Apdu<'_>) {
+    use osi_stack::rtse::{Apdu, Rtab, Rtoac, Rtorj, Rtorq};
+    let limits = Limits::default();
+    ber_round_trip!(*apdu, |b| Apdu::decode(b, &limits));
+    match *apdu {
+        Apdu::Rtorq(v) => components_round_trip!(v, Rtorq, &limits),
+        Apdu::Rtoac(v) => components_round_trip!(v, Rtoac, &limits),
+        Apdu::Rtorj(v) => components_round_trip!(v, Rtorj, &limits),
+        Apdu::Rtab(v) => components_round_trip!(v, Rtab, &limits),
+        Apdu::Rttp(_) | Apdu::Rttr(_) => {}
+    }
+}

@@ -15,11 +15,12 @@ pub enum Upper<'a> {
     Session(osi_stack::session::Spdu<'a>),
     Presentation(PresentationPdu<'a>),
     Acse(osi_stack::acse::Apdu<'a>),
+    Rtse(osi_stack::rtse::Apdu<'a>),
 }
 
 impl<'a> Arbitrary<'a> for Upper<'a> {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        Ok(match u.int_in_range(0u8..=2)? {
+        Ok(match u.int_in_range(0u8..=3)? {
             0 => Upper::Session(u.arbitrary()?),
             1 => Upper::Presentation(match u.int_in_range(0u8..=7)? {
                 0 => PresentationPdu::Cp(u.arbitrary()?),
@@ -31,7 +32,8 @@ impl<'a> Arbitrary<'a> for Upper<'a> {
                 6 => PresentationPdu::Rsa(u.arbitrary()?),
                 _ => PresentationPdu::UserData(u.arbitrary()?),
             }),
-            _ => Upper::Acse(u.arbitrary()?),
+            2 => Upper::Acse(u.arbitrary()?),
+            _ => Upper::Rtse(u.arbitrary()?),
         })
     }
 }
@@ -42,5 +44,6 @@ pub fn check(v: &Upper<'_>) {
         Upper::Session(s) => oracles::session_value(s),
         Upper::Presentation(p) => oracles::presentation_value(p),
         Upper::Acse(a) => oracles::acse_value(a),
+        Upper::Rtse(a) => oracles::rtse_value(a),
     }
 }
