@@ -396,3 +396,316 @@ pub fn stack(data: &[u8]) {
     }
     assert!(frames.consumed() <= data.len());
 }
+
+/// A structured SPDU value: it encodes, `encoded_len` is what it writes, and it decodes back to
+/// itself at the position its kind needs (SI 1, 25 and 26 are GT/AB/AA first in a TSDU and
+/// DT/AI/AIA after a category-0 SPDU), with nothing left over.
+pub fn session_value(spdu: &osi_stack::session::Spdu<'_>) {
+    use osi_stack::session::{Category, Position, Spdu};
+    let mut out = Vec::new();
+    spdu.encode(&mut out).unwrap();
+    assert_eq!(out.len(), spdu.encoded_len());
+    let position = if spdu.kind().category() == Category::Two {
+        Position::Concatenated
+    } else {
+        Position::First
+    };
+    let (back, rest) = Spdu::decode_at(&out, position).unwrap();
+    assert!(rest.is_empty(), "octets left after {spdu:?}");
+    assert_eq!(back, *spdu, "value changed through encode/decode");
+}
+
+/// One presentation PPDU of any type, for [`presentation_value`].
+#[derive(Debug)]
+pub enum PresentationPdu<'a> {
+    Cp(osi_stack::presentation::Cp<'a>),
+    Cpa(osi_stack::presentation::Cpa<'a>),
+    Cpr(osi_stack::presentation::Cpr<'a>),
+    Abort(osi_stack::presentation::AbortPpdu<'a>),
+    TypedData(osi_stack::presentation::TypedData<'a>),
+    Rs(osi_stack::presentation::Rs<'a>),
+    Rsa(osi_stack::presentation::Rsa<'a>),
+    UserData(osi_stack::presentation::UserData<'a>),
+}
+
+/// Encodes `a` and `b`, which differ only in how their lists are held (decoded, or built with
+/// `from_slice` from the same elements): the octets must be the same, and `b`'s `encoded_len`
+/// must be what it writes. This checks the encoder's `Slice` path, which a round trip of
+/// decoded lists does not reach.
+macro_rules! same_encoding {
+    ($a:expr, $b:expr) => {{
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        $a.encode(&mut x).unwrap();
+        $b.encode(&mut y).unwrap();
+        assert_eq!(y.len(), $b.encoded_len());
+        assert_eq!(x, y, "a list built from a slice encodes differently");
+    }};
+}
+
+/// When `$list` (an `Option` of a list) is present, rebuilds it with `from_slice` in a copy of
+/// `$value` (through `$set`) and compares the encodings.
+macro_rules! slice_variant {
+    ($value:expr, $list:expr, $ty:ty, |$w:ident, $l:ident| $set:expr) => {{
+        if let Some(list) = $list {
+            let items: Vec<_> = list.iter().collect();
+            let mut $w = $value;
+            let $l = Some(<$ty>::from_slice(&items));
+            $set;
+            same_encoding!($value, $w);
+        }
+    }};
+}
+
+/// User data with a PDV list: the same PDVs from a slice encode the same.
+fn user_data_slices(ud: Option<osi_stack::presentation::UserData<'_>>) {
+    use osi_stack::presentation::{PdvList, UserData};
+    if let Some(UserData::Full(l)) = ud {
+        let pdvs: Vec<_> = l.iter().collect();
+        same_encoding!(
+            UserData::Full(l),
+            UserData::Full(PdvList::from_slice(&pdvs))
+        );
+    }
+}
+
+/// A PPDU's lists rebuilt from slices (one at a time, nested transfer-syntax lists too) encode
+/// the same as the decoded ones.
+fn presentation_slices(ppdu: &PresentationPdu<'_>) {
+    use osi_stack::presentation::{
+        AbortPpdu, ContextDefinition, ContextIdList, ContextList, Cpr, DeletionList,
+        DeletionResultList, OidList, ResultList, TypedData,
+    };
+    match *ppdu {
+        PresentationPdu::Cp(v) => {
+            if let Some(n) = v.normal {
+                slice_variant!(v, n.context_definitions, ContextList, |w, l| w
+                    .normal
+                    .as_mut()
+                    .unwrap()
+                    .context_definitions =
+                    l);
+                if let Some(defs) = n.context_definitions {
+                    // Each definition's transfer-syntax list from a slice, then the list too.
+                    let syntaxes: Vec<Vec<_>> = defs
+                        .iter()
+                        .map(|d| d.transfer_syntaxes.iter().collect())
+                        .collect();
+                    let rebuilt: Vec<ContextDefinition<'_>> = defs
+                        .iter()
+                        .zip(&syntaxes)
+                        .map(|(d, s)| ContextDefinition {
+                            transfer_syntaxes: OidList::from_slice(s),
+                            ..d
+                        })
+                        .collect();
+                    let mut w = v;
+                    w.normal.as_mut().unwrap().context_definitions =
+                        Some(ContextList::from_slice(&rebuilt));
+                    same_encoding!(v, w);
+                }
+                user_data_slices(n.user_data);
+            }
+        }
+        PresentationPdu::Cpa(v) => {
+            if let Some(n) = v.normal {
+                slice_variant!(v, n.context_results, ResultList, |w, l| w
+                    .normal
+                    .as_mut()
+                    .unwrap()
+                    .context_results =
+                    l);
+                user_data_slices(n.user_data);
+            }
+        }
+        PresentationPdu::Cpr(v) => {
+            if let Cpr::Normal(n) = v {
+                slice_variant!(
+                    v,
+                    n.context_results,
+                    ResultList,
+                    |w, l| if let Cpr::Normal(m) = &mut w {
+                        m.context_results = l
+                    }
+                );
+                user_data_slices(n.user_data);
+            }
+        }
+        PresentationPdu::Abort(v) => {
+            if let AbortPpdu::Aru(a) = v {
+                slice_variant!(
+                    v,
+                    a.context_ids,
+                    ContextIdList,
+                    |w, l| if let AbortPpdu::Aru(m) = &mut w {
+                        m.context_ids = l
+                    }
+                );
+                user_data_slices(a.user_data);
+            }
+        }
+        PresentationPdu::TypedData(v) => match v {
+            TypedData::Ac(a) => {
+                slice_variant!(
+                    v,
+                    a.additions,
+                    ContextList,
+                    |w, l| if let TypedData::Ac(m) = &mut w {
+                        m.additions = l
+                    }
+                );
+                slice_variant!(
+                    v,
+                    a.deletions,
+                    DeletionList,
+                    |w, l| if let TypedData::Ac(m) = &mut w {
+                        m.deletions = l
+                    }
+                );
+                user_data_slices(a.user_data);
+            }
+            TypedData::Aca(a) => {
+                slice_variant!(
+                    v,
+                    a.addition_results,
+                    ResultList,
+                    |w, l| if let TypedData::Aca(m) = &mut w {
+                        m.addition_results = l
+                    }
+                );
+                slice_variant!(v, a.deletion_results, DeletionResultList, |w, l| {
+                    if let TypedData::Aca(m) = &mut w {
+                        m.deletion_results = l
+                    }
+                });
+                user_data_slices(a.user_data);
+            }
+            TypedData::Ttd(u) => user_data_slices(Some(u)),
+        },
+        PresentationPdu::Rs(v) => {
+            slice_variant!(v, v.context_ids, ContextIdList, |w, l| w.context_ids = l);
+            user_data_slices(v.user_data);
+        }
+        PresentationPdu::Rsa(v) => {
+            slice_variant!(v, v.context_ids, ContextIdList, |w, l| w.context_ids = l);
+            user_data_slices(v.user_data);
+        }
+        PresentationPdu::UserData(u) => user_data_slices(Some(u)),
+    }
+}
+
+/// A structured PPDU value: it encodes, `encoded_len` is what it writes, and its type's decoder
+/// (default `Limits`) gives back an equal value (lists compare by elements).
+pub fn presentation_value(ppdu: &PresentationPdu<'_>) {
+    use osi_stack::presentation::{AbortPpdu, Cp, Cpa, Cpr, Rs, Rsa, TypedData, UserData};
+    let limits = Limits::default();
+    match *ppdu {
+        PresentationPdu::Cp(v) => ber_round_trip!(v, |b| {
+            let (cp, rest) = Cp::decode(b, &limits)?;
+            assert!(rest.is_empty());
+            Ok::<_, osi_stack::DecodeError>(cp)
+        }),
+        PresentationPdu::Cpa(v) => ber_round_trip!(v, |b| Cpa::decode(b, &limits)),
+        PresentationPdu::Cpr(v) => ber_round_trip!(v, |b| Cpr::decode(b, &limits)),
+        PresentationPdu::Abort(v) => ber_round_trip!(v, |b| AbortPpdu::decode(b, &limits)),
+        PresentationPdu::TypedData(v) => ber_round_trip!(v, |b| TypedData::decode(b, &limits)),
+        PresentationPdu::Rs(v) => ber_round_trip!(v, |b| Rs::decode(b, &limits)),
+        PresentationPdu::Rsa(v) => ber_round_trip!(v, |b| Rsa::decode(b, &limits)),
+        PresentationPdu::UserData(v) => ber_round_trip!(v, |b| UserData::decode(b, &limits)),
+    }
+    presentation_slices(ppdu);
+}
+
+/// A structured ACSE APDU value: it encodes, `encoded_len` is what it writes, and it decodes
+/// (default `Limits`) back to an equal value.
+pub fn acse_value(apdu: &osi_stack::acse::Apdu<'_>) {
+    let limits = Limits::default();
+    ber_round_trip!(*apdu, |b| osi_stack::acse::Apdu::decode(b, &limits));
+    // The lists again, built from slices: the same encoding.
+    use osi_stack::acse::{Apdu, ExternalList};
+    use osi_stack::presentation::OidList;
+    let v = *apdu;
+    match v {
+        Apdu::Aarq(a) => {
+            slice_variant!(
+                v,
+                a.user_information,
+                ExternalList,
+                |w, l| if let Apdu::Aarq(m) = &mut w {
+                    m.user_information = l
+                }
+            );
+            slice_variant!(
+                v,
+                a.application_context_name_list,
+                OidList,
+                |w, l| if let Apdu::Aarq(m) = &mut w {
+                    m.application_context_name_list = l
+                }
+            );
+        }
+        Apdu::Aare(a) => {
+            slice_variant!(
+                v,
+                a.user_information,
+                ExternalList,
+                |w, l| if let Apdu::Aare(m) = &mut w {
+                    m.user_information = l
+                }
+            );
+            slice_variant!(
+                v,
+                a.application_context_name_list,
+                OidList,
+                |w, l| if let Apdu::Aare(m) = &mut w {
+                    m.application_context_name_list = l
+                }
+            );
+        }
+        Apdu::Rlrq(a) => {
+            slice_variant!(
+                v,
+                a.user_information,
+                ExternalList,
+                |w, l| if let Apdu::Rlrq(m) = &mut w {
+                    m.user_information = l
+                }
+            );
+        }
+        Apdu::Rlre(a) => {
+            slice_variant!(
+                v,
+                a.user_information,
+                ExternalList,
+                |w, l| if let Apdu::Rlre(m) = &mut w {
+                    m.user_information = l
+                }
+            );
+        }
+        Apdu::Abrt(a) => {
+            slice_variant!(
+                v,
+                a.user_information,
+                ExternalList,
+                |w, l| if let Apdu::Abrt(m) = &mut w {
+                    m.user_information = l
+                }
+            );
+        }
+    }
+}
+
+/// A structured RTSE APDU value: it encodes, `encoded_len` is what it writes, and it decodes
+/// (default `Limits`) back to an equal value; RTORQ, RTOAC, RTORJ and RTAB also round-trip as
+/// X.410-mode components (the contents of the PPDU's SET).
+pub fn rtse_value(apdu: &osi_stack::rtse::Apdu<'_>) {
+    use osi_stack::rtse::{Apdu, Rtab, Rtoac, Rtorj, Rtorq};
+    let limits = Limits::default();
+    ber_round_trip!(*apdu, |b| Apdu::decode(b, &limits));
+    match *apdu {
+        Apdu::Rtorq(v) => components_round_trip!(v, Rtorq, &limits),
+        Apdu::Rtoac(v) => components_round_trip!(v, Rtoac, &limits),
+        Apdu::Rtorj(v) => components_round_trip!(v, Rtorj, &limits),
+        Apdu::Rtab(v) => components_round_trip!(v, Rtab, &limits),
+        Apdu::Rttp(_) | Apdu::Rttr(_) => {}
+    }
+}

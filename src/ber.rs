@@ -1047,6 +1047,40 @@ macro_rules! seq_of {
                 })
             }
 
+            /// A list of the elements at the start of an arbitrary byte string that decode, at
+            /// most `max` of them, cut before the first that does not (feature `arbitrary`):
+            /// the list borrows that prefix of the fuzzer input, as a decoded list borrows its
+            /// PDU, and holds only valid elements.
+            #[cfg(feature = "arbitrary")]
+            #[allow(dead_code)]
+            pub(crate) fn arbitrary_prefix(
+                u: &mut ::arbitrary::Unstructured<'a>,
+                layer: $crate::Layer,
+                max: usize,
+            ) -> ::arbitrary::Result<Self> {
+                let raw: &'a [u8] = u.arbitrary()?;
+                let ctx = $crate::arb::ctx(layer);
+                let depth = $crate::arb::LIST_DEPTH;
+                let mut r = $crate::ber::Reader::at_depth(ctx, raw, 0, depth);
+                let (mut end, mut n) = (0usize, 0usize);
+                while n < max && !r.is_empty() {
+                    let Ok(t) = r.read() else { break };
+                    if $decode(&ctx, &t).is_err() {
+                        break;
+                    }
+                    end = r.pos();
+                    n = n.saturating_add(1);
+                }
+                Ok($list {
+                    repr: $crate::ber::SeqRepr::Encoded {
+                        content: raw.get(..end).unwrap_or_default(),
+                        base: 0,
+                        depth,
+                        ctx,
+                    },
+                })
+            }
+
             /// Size of the encoded elements (the list's content octets).
             #[allow(dead_code)]
             pub(crate) fn content_len(&self) -> usize {

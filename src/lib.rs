@@ -14,6 +14,8 @@
 
 pub mod acse;
 pub mod address;
+#[cfg(feature = "arbitrary")]
+mod arb;
 pub mod association;
 pub(crate) mod ber;
 pub mod cotp;

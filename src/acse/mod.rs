@@ -27,6 +27,9 @@ use crate::limits::Limits;
 use crate::oid::Oid;
 use crate::presentation::{OidList, PdvValues, decode_pdv_values, pdv_values_len, put_pdv_values};
 
+#[cfg(feature = "arbitrary")]
+mod arbitrary;
+
 const L: Layer = Layer::Acse;
 
 // ---------------------------------------------------------------------------------------------

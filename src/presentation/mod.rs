@@ -43,6 +43,8 @@
 //! - **Context management and resynchronization** (AC, ACA, RS, RSA) are decoded and encoded
 //!   as values; keeping the defined context set in step with them is the caller's business.
 
+#[cfg(feature = "arbitrary")]
+mod arbitrary;
 mod types;
 
 pub use types::*;

@@ -52,6 +52,8 @@
 //! - **Errors** name [`Layer::Rtse`](crate::Layer::Rtse) and an offset from the first octet
 //!   handed to the decoder (the APDU, or for X.410-mode parameters the contents slice).
 
+#[cfg(feature = "arbitrary")]
+mod arbitrary;
 mod profile;
 mod rts;
 mod types;

@@ -36,6 +36,8 @@
 //!   (and so where the next SPDU starts) is unknown. [`SpduType`] still prints any value.
 //! - **Empty TSDU.** Yields one `Truncated` error.
 
+#[cfg(feature = "arbitrary")]
+mod arbitrary;
 mod codes;
 mod concat;
 mod params;

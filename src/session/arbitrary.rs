@@ -1,0 +1,108 @@
+//! `arbitrary::Arbitrary` for [`Spdu`] (feature `arbitrary`), for structured fuzzing: every
+//! value generated encodes, and decodes back to itself at the position its kind needs
+//! (`Position::Concatenated` for category-2 SPDUs, `Position::First` otherwise: GT/DT, AB/AI
+//! and AA/AIA share SI 1, 25 and 26).
+//!
+//! The parameter field borrows from the fuzzer input: it is the longest prefix of an arbitrary
+//! byte string that is a well-formed parameter field for the SPDU's kind (every unit fits, the
+//! units inside PGI 1, 5 and 33 fit, and every fixed-size value has an allowed length), so it
+//! is never trivially empty when the input has bytes to spare.
+//!
+//! Normalisations, each because two values share one encoding:
+//! - SI 41 is MAP when the field holds a non-empty Sync Type Item (PI 15) and AE otherwise, so
+//!   the kind is chosen from the field, not from the input.
+//! - The three-octet LI form is kept only for fields shorter than 255 octets (longer ones always
+//!   use it), as [`Spdu::with_long_length`] does.
+//! - Only DT, EX and TD carry a user information field (others would be refused by the
+//!   encoder).
+
+use arbitrary::{Arbitrary, Result, Unstructured};
+
+use super::{MAX_LENGTH, ParameterCode, Parameters, Spdu, SpduKind};
+
+/// The decoder's value-length rule (X.225 §8.3, kept in step with `spdu.rs`): whether a value of
+/// `len` octets is allowed for `code` in an SPDU of `kind`. An empty value means "absent" and is
+/// always allowed. If this drifts from the decoder, the round-trip oracle fails.
+fn value_length_ok(kind: SpduKind, code: u8, len: usize) -> bool {
+    let (min, max) = match code {
+        9..=11 => (1, 64),
+        12 => (1, 4),
+        15 | 16 | 17 | 19 | 22 | 24 | 25 | 26 | 27 | 53 | 60 => (1, 1),
+        20 => (2, 2),
+        21 => (4, 4),
+        23 | 55 | 41 | 56 => (1, 6),
+        51 | 52 => (1, 16),
+        49 if kind == SpduKind::Ab => (1, 9),
+        50 if matches!(kind, SpduKind::Ai | SpduKind::Ad) => (1, 1),
+        _ => (0, MAX_LENGTH),
+    };
+    len == 0 || (min <= len && len <= max)
+}
+
+/// One unit at the start of `field`: (code, value, octets the unit takes), or `None` when it
+/// does not fit.
+fn split_unit(field: &[u8]) -> Option<(u8, &[u8], usize)> {
+    let (code, len, header) = match field {
+        [code, 0xff, hi, lo, ..] => (*code, usize::from(u16::from_be_bytes([*hi, *lo])), 4),
+        [_, 0xff, ..] => return None,
+        [code, l, ..] => (*code, usize::from(*l), 2),
+        _ => return None,
+    };
+    let value = field.get(header..)?.get(..len)?;
+    Some((code, value, header.saturating_add(len)))
+}
+
+/// Whether `value`, the value of a PGI 1, 5 or 33, is a sequence of units that fit and whose
+/// values have allowed lengths.
+fn group_ok(kind: SpduKind, mut value: &[u8]) -> bool {
+    while !value.is_empty() {
+        let Some((code, v, used)) = split_unit(value) else {
+            return false;
+        };
+        if !value_length_ok(kind, code, v.len()) {
+            return false;
+        }
+        value = value.get(used..).unwrap_or_default();
+    }
+    true
+}
+
+/// The longest prefix of `raw` (at most [`MAX_LENGTH`] octets) made of whole units that the
+/// decoder accepts in an SPDU of `kind`.
+pub(crate) fn valid_parameter_prefix(kind: SpduKind, raw: &[u8]) -> &[u8] {
+    let mut end = 0;
+    while let Some((code, value, used)) = raw.get(end..).and_then(split_unit) {
+        if end.saturating_add(used) > MAX_LENGTH
+            || !value_length_ok(kind, code, value.len())
+            || (ParameterCode(code).contains_units() && !group_ok(kind, value))
+        {
+            break;
+        }
+        end = end.saturating_add(used);
+    }
+    raw.get(..end).unwrap_or_default()
+}
+
+impl<'a> Arbitrary<'a> for Spdu<'a> {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        let mut kind = *u.choose(&SpduKind::ALL)?;
+        let raw: &'a [u8] = u.arbitrary()?;
+        let params = Parameters::new(valid_parameter_prefix(kind, raw))
+            .map_err(|_| arbitrary::Error::IncorrectFormat)?;
+        if matches!(kind, SpduKind::Map | SpduKind::Ae) {
+            kind = if params.get(ParameterCode::SYNC_TYPE_ITEM).is_some() {
+                SpduKind::Map
+            } else {
+                SpduKind::Ae
+            };
+        }
+        let user_information: &'a [u8] = if kind.has_user_information() {
+            u.arbitrary()?
+        } else {
+            &[]
+        };
+        Ok(Spdu::new(kind, params)
+            .with_user_information(user_information)
+            .with_long_length(u.arbitrary()?))
+    }
+}
