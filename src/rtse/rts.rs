@@ -348,7 +348,7 @@ pub struct OpenIndication {
 }
 
 /// The negotiated RTS parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Opened {
     /// Checkpoint size in KiB (0 = no checkpoints).
@@ -361,6 +361,9 @@ pub struct Opened {
     pub turn: bool,
     /// Whether the association resumes an interrupted one (`recover`).
     pub recovering: bool,
+    /// Initiator: the RTSE-user data of the peer's RTOAC (`open`, e.g. the P1 MTA-bind
+    /// result); `None` when it sent none, and always on the responder.
+    pub user_data: Option<Bytes>,
 }
 
 /// What an [`Rts`] tells its owner.
@@ -378,6 +381,8 @@ pub enum RtsEvent {
         /// The RTORJ's refuseReason, if the peer's RTSE sent one (X.410-1984 mode; in normal
         /// mode RTORJ has no reason field).
         refuse_reason: Option<RefuseReason>,
+        /// The RTORJ's `userDataRJ` (e.g. the P1 MTA-bind error), if any.
+        user_data: Option<Bytes>,
     },
     /// A complete APDU from the peer, exactly the octets it transferred, delivered once.
     Received(Bytes),
@@ -779,8 +784,20 @@ impl Rts {
 
     /// RT-OPEN response, accepting (responder, after [`RtsEvent::OpenIndication`]). `state` is
     /// what this side kept for the peer (rule 3: with `open` its partial input is dropped, with
-    /// `recover` it is kept); `None` keeps the current one.
+    /// `recover` it is kept); `None` keeps the current one. The RTOAC carries no RTSE-user
+    /// data (`open` is `[0] IMPLICIT NULL`); see [`Rts::accept_with`].
     pub fn accept(&mut self, state: Option<TransferState>, now: Instant) -> Result<(), RtsError> {
+        self.accept_with(state, None, now)
+    }
+
+    /// [`Rts::accept`] with RTSE-user data in the RTOAC's `connectionDataAC` (`open`: one BER
+    /// value, e.g. the P1 MTA-bind result an X.400 responder returns).
+    pub fn accept_with(
+        &mut self,
+        state: Option<TransferState>,
+        user_data: Option<&[u8]>,
+        now: Instant,
+    ) -> Result<(), RtsError> {
         if self.phase != Phase::AwaitAnswer {
             return Err(RtsError::NotAllowed {
                 request: "accept",
@@ -797,7 +814,7 @@ impl Rts {
                 o.forget_checkpoints();
             }
         }
-        let mut ac = Rtoac::new(ConnectionData::Open(None));
+        let mut ac = Rtoac::new(ConnectionData::Open(user_data));
         ac.checkpoint_size = Some(i64::try_from(self.checkpoint / 1024).unwrap_or(0));
         ac.window_size = Some(i64::try_from(self.window).unwrap_or(1));
         let mut info = Vec::with_capacity(ac.encoded_len());
@@ -818,27 +835,47 @@ impl Rts {
     /// (X.410-1984 mode, with `reason`). Use [`RefuseReason::CANNOT_RECOVER`] for a `recover`
     /// this side has no state for.
     pub fn reject(&mut self, reason: RefuseReason, now: Instant) -> Result<(), RtsError> {
+        self.reject_with(reason, None, now)
+    }
+
+    /// [`Rts::reject`] with RTSE-user data in the RTORJ's `userDataRJ` (one BER value, e.g. the
+    /// P1 MTA-bind error an X.400 responder returns).
+    pub fn reject_with(
+        &mut self,
+        reason: RefuseReason,
+        user_data: Option<&[u8]>,
+        now: Instant,
+    ) -> Result<(), RtsError> {
         if self.phase != Phase::AwaitAnswer {
             return Err(RtsError::NotAllowed {
                 request: "reject",
                 reason: "no open indication is outstanding",
             });
         }
-        self.refuse(reason, now)?;
+        self.refuse(reason, user_data, now)?;
         self.drain(now);
         Ok(())
     }
 
-    fn refuse(&mut self, reason: RefuseReason, now: Instant) -> Result<(), RtsError> {
+    fn refuse(
+        &mut self,
+        reason: RefuseReason,
+        user_data: Option<&[u8]>,
+        now: Instant,
+    ) -> Result<(), RtsError> {
         let mut info = Vec::new();
         if self.x410 {
             let rj = Rtorj {
                 refuse_reason: Some(reason),
-                user_data: None,
+                user_data,
             };
             rj.encode_components(&mut info)?;
         } else {
-            Rtorj::default().encode(&mut info)?;
+            Rtorj {
+                refuse_reason: None,
+                user_data,
+            }
+            .encode(&mut info)?;
         }
         self.assoc.reject_with(Some(&info), now)?;
         self.phase = Phase::Closing;
@@ -1016,20 +1053,17 @@ impl Rts {
                     }
                 }
                 self.phase = Phase::Closing;
-                let refuse_reason = r
-                    .user_information
-                    .as_deref()
-                    .and_then(|u| {
-                        if self.x410 {
-                            Rtorj::decode_components(u, &self.limits).ok()
-                        } else {
-                            Rtorj::decode(u, &self.limits).ok()
-                        }
-                    })
-                    .and_then(|rj| rj.refuse_reason);
+                let rj = r.user_information.as_deref().and_then(|u| {
+                    if self.x410 {
+                        Rtorj::decode_components(u, &self.limits).ok()
+                    } else {
+                        Rtorj::decode(u, &self.limits).ok()
+                    }
+                });
                 self.events.push_back(RtsEvent::Refused {
                     reason: r.to_string(),
-                    refuse_reason,
+                    refuse_reason: rj.and_then(|rj| rj.refuse_reason),
+                    user_data: rj.and_then(|rj| rj.user_data).map(Bytes::copy_from_slice),
                 });
             }
             Event::Data(d) => self.on_data(d.context_id, &d.value, now),
@@ -1173,7 +1207,7 @@ impl Rts {
         let rq = match rq {
             Some(Ok(rq)) => rq,
             _ => {
-                let _ = self.refuse(RefuseReason::VALIDATION_FAILURE, now);
+                let _ = self.refuse(RefuseReason::VALIDATION_FAILURE, None, now);
                 return;
             }
         };
@@ -1207,6 +1241,7 @@ impl Rts {
     }
 
     fn on_associated(&mut self, info: Option<&[u8]>, now: Instant) {
+        let mut user_data = None;
         if self.initiator {
             let ac = match info.map(|u| {
                 if self.x410 {
@@ -1232,6 +1267,9 @@ impl Rts {
                 .clamp(1, i64::from(self.settings.window_size.max(1)));
             self.checkpoint = usize::try_from(cp).unwrap_or(0).saturating_mul(1024);
             self.window = u64::try_from(w).unwrap_or(1);
+            if let ConnectionData::Open(Some(d)) = ac.connection_data {
+                user_data = Some(Bytes::copy_from_slice(d));
+            }
         }
         self.phase = Phase::Open;
         self.events.push_back(RtsEvent::Opened(Opened {
@@ -1244,6 +1282,7 @@ impl Rts {
             },
             turn: self.has_turn(),
             recovering: self.recovering,
+            user_data,
         }));
     }
 

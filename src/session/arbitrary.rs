@@ -96,7 +96,11 @@ impl<'a> Arbitrary<'a> for Spdu<'a> {
                 SpduKind::Ae
             };
         }
-        let user_information: &'a [u8] = if kind.has_user_information() {
+        let user_information: &'a [u8] = if kind == SpduKind::Ex {
+            // EX carries at most 14 octets (the encoder refuses more).
+            let ui: &'a [u8] = u.arbitrary()?;
+            ui.get(..super::EX_USER_DATA_MAX).unwrap_or(ui)
+        } else if kind.has_user_information() {
             u.arbitrary()?
         } else {
             &[]
