@@ -84,20 +84,27 @@ mod reference {
         Some((calling, called, data))
     }
 
-    /// Allowed value lengths (min, max) of the PIs a CN may carry (X.225 §8.3, CN SPDU), `None`
-    /// for any length: the rules `Spdu::decode` applies, written out by hand.
-    const fn cn_value_len(code: u8) -> Option<(usize, usize)> {
-        match code {
-            9..=11 => Some((1, 64)),
-            12 => Some((1, 4)),
-            15 | 16 | 17 | 19 | 22 | 24 | 25 | 26 | 27 | 53 | 60 => Some((1, 1)),
-            20 => Some((2, 2)),
-            21 => Some((4, 4)),
-            23 | 41 | 55 | 56 => Some((1, 6)),
-            51 | 52 => Some((1, 16)),
-            _ => None,
+    /// Allowed value lengths of the PIs a CN may carry (X.225 §8.3, CN SPDU) as a table
+    /// indexed by code, `(min, max)`, `(0, 0)` for any length: the rules `Spdu::decode`
+    /// applies, written out by hand.
+    const CN_VALUE_LEN: [(u8, u8); 256] = {
+        let mut t = [(0u8, 0u8); 256];
+        let mut c = 0;
+        while c < 256 {
+            t[c] = match c {
+                9..=11 => (1, 64),
+                12 => (1, 4),
+                15 | 16 | 17 | 19 | 22 | 24 | 25 | 26 | 27 | 53 | 60 => (1, 1),
+                20 => (2, 2),
+                21 => (4, 4),
+                23 | 41 | 55 | 56 => (1, 6),
+                51 | 52 => (1, 16),
+                _ => (0, 0),
+            };
+            c += 1;
         }
-    }
+        t
+    };
 
     /// One unit: (code, value, rest), with a one- or three-octet length.
     fn unit(t: &[u8]) -> Option<(u8, &[u8], &[u8])> {
@@ -110,12 +117,9 @@ mod reference {
             _ => return None,
         };
         let (value, rest) = rest.split_at_checked(len)?;
-        if !value.is_empty() {
-            if let Some((min, max)) = cn_value_len(code) {
-                if value.len() < min || value.len() > max {
-                    return None;
-                }
-            }
+        let (min, max) = CN_VALUE_LEN[usize::from(code)];
+        if max != 0 && !value.is_empty() && !(usize::from(min)..=usize::from(max)).contains(&len) {
+            return None;
         }
         Some((code, value, rest))
     }
