@@ -9,6 +9,8 @@ mod oracles;
 #[path = "../fuzz/association_ops.rs"]
 mod association_ops;
 
+#[path = "../fuzz/rts_ops.rs"]
+mod rts_ops;
 #[cfg(feature = "arbitrary")]
 #[path = "../fuzz/upper.rs"]
 mod upper;
@@ -260,6 +262,110 @@ fn association_scenario_happy_path_and_corruptions() {
                     ]
                 );
             }
+        }
+    }
+}
+
+/// The RTS scenario (`fuzz/rts_ops.rs`) over saved inputs and over a fixed set of pseudo-random
+/// byte strings.
+#[cfg(feature = "arbitrary")]
+#[test]
+fn rts_scenarios() {
+    use arbitrary::{Arbitrary, Unstructured};
+
+    let run = |data: &[u8]| {
+        if let Ok(s) = rts_ops::Scenario::arbitrary_take_rest(Unstructured::new(data)) {
+            let _ = rts_ops::run(s);
+        }
+    };
+    let mut n = 0;
+    for folder in ["testdata/fuzz_regression/rts", "testdata/fuzz_seeds/rts"] {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
+        for entry in std::fs::read_dir(dir).into_iter().flatten() {
+            run(&std::fs::read(entry.unwrap().path()).unwrap());
+            n += 1;
+        }
+    }
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for len in (0..300).map(|i| 16 + i % 300) {
+        let data: Vec<u8> = (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        run(&data);
+        n += 1;
+    }
+    assert!(n >= 300);
+}
+
+/// The RTS scenario checker on hand-written paths in every mode: open, transfers both ways with
+/// checkpoints, a cut in the middle and a recovering reopen, close; every message arrives.
+#[cfg(feature = "arbitrary")]
+#[test]
+fn rts_scenario_transfers_and_recovery() {
+    use rts_ops::{Op, Scenario, Side};
+
+    for mode in 0..3u8 {
+        for cut in [false, true] {
+            let mut ops = vec![
+                Op::Open,
+                Op::Pump,
+                Op::Accept,
+                Op::Pump,
+                Op::Transfer {
+                    side: Side::Client,
+                    len: 3000,
+                    fill: 1,
+                },
+                Op::Transfer {
+                    side: Side::Client,
+                    len: 10,
+                    fill: 2,
+                },
+            ];
+            if cut {
+                ops.extend([
+                    Op::Deliver {
+                        from: Side::Client,
+                        max: 100,
+                        corrupt: false,
+                        at: 0,
+                        value: 0,
+                    },
+                    Op::Pump,
+                    Op::Cut { pause_secs: 1 },
+                    Op::Open,
+                    Op::Pump,
+                    Op::Accept,
+                ]);
+            }
+            ops.extend([
+                Op::Pump,
+                Op::Pump,
+                Op::TurnGive(Side::Client),
+                Op::Pump,
+                Op::Transfer {
+                    side: Side::Server,
+                    len: 2500,
+                    fill: 3,
+                },
+                Op::Pump,
+                Op::Pump,
+            ]);
+            let out = rts_ops::run(Scenario {
+                mode,
+                checkpoint_kb: 1,
+                window: 1,
+                two_way_alternate: true,
+                local_initial_turn: true,
+                transfer_timeout: false,
+                ops,
+            });
+            assert_eq!(out, [(2, 2), (1, 1)], "mode {mode}, cut {cut}");
         }
     }
 }

@@ -597,6 +597,8 @@ pub struct Rts {
     discarding: bool,
     /// Octets of the current outgoing APDU sent on this association.
     offset: usize,
+    /// This side aborted: what the association had still queued from the peer is dropped.
+    aborted: bool,
     events: VecDeque<RtsEvent>,
     limits: Limits,
 }
@@ -624,6 +626,7 @@ impl Rts {
             active: false,
             ended: false,
             offset: 0,
+            aborted: false,
             deadline: None,
             retry_at: None,
             discarding: false,
@@ -960,6 +963,7 @@ impl Rts {
             rtab.encode(&mut info)?;
         }
         self.assoc.abort_with(Some(&info), now)?;
+        self.aborted = true;
         if self.phase != Phase::Closed {
             self.phase = Phase::Closing;
         }
@@ -1041,6 +1045,11 @@ impl Rts {
     }
 
     fn on_event(&mut self, e: Event, now: Instant) {
+        if self.aborted && !matches!(e, Event::Aborted(_) | Event::Closed) {
+            // Queued before this side aborted (e.g. a PT behind an AC without a valid RTOAC):
+            // the association is gone, so nothing more is reported.
+            return;
+        }
         match e {
             Event::TransportConnected { .. } | Event::Rejected(_) => {}
             Event::AssociateIndication(ind) => self.on_indication(&ind, now),
