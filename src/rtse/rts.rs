@@ -313,6 +313,14 @@ impl TransferState {
         self.queue.front().is_some_and(|o| o.confirmed > 0)
     }
 
+    /// Whether nothing was ever queued, received or delivered with this state.
+    fn is_fresh(&self) -> bool {
+        self.queue.is_empty()
+            && self.next_seq == 0
+            && self.incoming.is_none()
+            && self.last_delivered.is_none()
+    }
+
     /// Queues an APDU for the next association; returns its sequence number.
     pub fn push(&mut self, apdu: Bytes) -> u64 {
         let seq = self.next_seq;
@@ -788,7 +796,9 @@ impl Rts {
     /// RT-OPEN response, accepting (responder, after [`RtsEvent::OpenIndication`]). `state` is
     /// what this side kept for the peer (rule 3: with `open` its partial input is dropped, with
     /// `recover` it is kept); `None` keeps the current one. The RTOAC carries no RTSE-user
-    /// data (`open` is `[0] IMPLICIT NULL`); see [`Rts::accept_with`].
+    /// data (`open` is `[0] IMPLICIT NULL`); see [`Rts::accept_with`]. When no open indication
+    /// is outstanding (the association broke first) the request fails, and a `state` passed
+    /// stays with the machine if it held none of its own: [`Rts::take_state`] gives it back.
     pub fn accept(&mut self, state: Option<TransferState>, now: Instant) -> Result<(), RtsError> {
         self.accept_with(state, None, now)
     }
@@ -802,6 +812,13 @@ impl Rts {
         now: Instant,
     ) -> Result<(), RtsError> {
         if self.phase != Phase::AwaitAnswer {
+            // Do not lose the owner's queued transfers with the refused request: a machine that
+            // holds no state of its own keeps the one given, for `take_state`.
+            if let Some(s) = state {
+                if self.state.is_fresh() {
+                    self.state = s;
+                }
+            }
             return Err(RtsError::NotAllowed {
                 request: "accept",
                 reason: "no open indication is outstanding",
