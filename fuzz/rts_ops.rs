@@ -322,7 +322,7 @@ impl Pair {
         if let Ok(seq) = rts.transfer(m.clone(), self.now) {
             assert!(
                 dir.seq_to_index.insert(seq, index).is_none(),
-                "sequence number {seq} returned twice"
+                "sequence number {seq} returned twice ({side:?})"
             );
             dir.sent.push(m);
         }
