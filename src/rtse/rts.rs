@@ -979,8 +979,10 @@ impl Rts {
         } else {
             rtab.encode(&mut info)?;
         }
-        self.assoc.abort_with(Some(&info), now)?;
+        // Set first: also when the association cannot send the abort any more (it is closing),
+        // what it still has queued from the peer belongs to an association this user gave up.
         self.aborted = true;
+        self.assoc.abort_with(Some(&info), now)?;
         if self.phase != Phase::Closed {
             self.phase = Phase::Closing;
         }
@@ -1093,6 +1095,8 @@ impl Rts {
                 });
             }
             Event::Data(d) => self.on_data(d.context_id, &d.value, now),
+            // Turns exist only on an open RTS association (not while opening or closing).
+            Event::TokensGiven(_) | Event::TokensPlease { .. } if self.phase != Phase::Open => {}
             Event::TokensGiven(_) => {
                 if self.has_turn() {
                     self.events.push_back(RtsEvent::TurnGiven);
