@@ -18,51 +18,20 @@
 
 use arbitrary::{Arbitrary, Result, Unstructured};
 
+use super::spdu::{split_unit, value_length_ok};
 use super::{MAX_LENGTH, ParameterCode, Parameters, Spdu, SpduKind};
-
-/// The decoder's value-length rule (X.225 §8.3, kept in step with `spdu.rs`): whether a value of
-/// `len` octets is allowed for `code` in an SPDU of `kind`. An empty value means "absent" and is
-/// always allowed. If this drifts from the decoder, the round-trip oracle fails.
-fn value_length_ok(kind: SpduKind, code: u8, len: usize) -> bool {
-    let (min, max) = match code {
-        9..=11 => (1, 64),
-        12 => (1, 4),
-        15 | 16 | 17 | 19 | 22 | 24 | 25 | 26 | 27 | 53 | 60 => (1, 1),
-        20 => (2, 2),
-        21 => (4, 4),
-        23 | 55 | 41 | 56 => (1, 6),
-        51 | 52 => (1, 16),
-        49 if kind == SpduKind::Ab => (1, 9),
-        50 if matches!(kind, SpduKind::Ai | SpduKind::Ad) => (1, 1),
-        _ => (0, MAX_LENGTH),
-    };
-    len == 0 || (min <= len && len <= max)
-}
-
-/// One unit at the start of `field`: (code, value, octets the unit takes), or `None` when it
-/// does not fit.
-fn split_unit(field: &[u8]) -> Option<(u8, &[u8], usize)> {
-    let (code, len, header) = match field {
-        [code, 0xff, hi, lo, ..] => (*code, usize::from(u16::from_be_bytes([*hi, *lo])), 4),
-        [_, 0xff, ..] => return None,
-        [code, l, ..] => (*code, usize::from(*l), 2),
-        _ => return None,
-    };
-    let value = field.get(header..)?.get(..len)?;
-    Some((code, value, header.saturating_add(len)))
-}
 
 /// Whether `value`, the value of a PGI 1, 5 or 33, is a sequence of units that fit and whose
 /// values have allowed lengths.
 fn group_ok(kind: SpduKind, mut value: &[u8]) -> bool {
     while !value.is_empty() {
-        let Some((code, v, used)) = split_unit(value) else {
+        let Some((code, v, rest)) = split_unit(value) else {
             return false;
         };
-        if !value_length_ok(kind, code, v.len()) {
+        if !value_length_ok(kind, ParameterCode(code), v.len()) {
             return false;
         }
-        value = value.get(used..).unwrap_or_default();
+        value = rest;
     }
     true
 }
@@ -71,9 +40,10 @@ fn group_ok(kind: SpduKind, mut value: &[u8]) -> bool {
 /// decoder accepts in an SPDU of `kind`.
 pub(crate) fn valid_parameter_prefix(kind: SpduKind, raw: &[u8]) -> &[u8] {
     let mut end = 0;
-    while let Some((code, value, used)) = raw.get(end..).and_then(split_unit) {
+    while let Some((code, value, rest)) = raw.get(end..).and_then(split_unit) {
+        let used = raw.len().saturating_sub(end).saturating_sub(rest.len());
         if end.saturating_add(used) > MAX_LENGTH
-            || !value_length_ok(kind, code, value.len())
+            || !value_length_ok(kind, ParameterCode(code), value.len())
             || (ParameterCode(code).contains_units() && !group_ok(kind, value))
         {
             break;

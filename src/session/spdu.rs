@@ -142,7 +142,7 @@ const VALUE_LENGTHS: ([u8; 256], [u8; 256]) = {
 /// [`value_length_range`]; an empty value stands for an absent parameter and is always
 /// allowed.
 #[inline(always)]
-fn value_length_ok(kind: SpduKind, code: ParameterCode, len: usize) -> bool {
+pub(super) fn value_length_ok(kind: SpduKind, code: ParameterCode, len: usize) -> bool {
     let at = usize::from(code.0);
     let max = VALUE_LENGTHS.1.get(at).copied().unwrap_or(0);
     if len == 0 {
@@ -178,7 +178,7 @@ fn length_out_of_range(kind: SpduKind, unit: &Unit<'_>) -> DecodeError {
 /// `None` when its length indicator or value is cut short. The decode loop's step; errors are
 /// located afterwards by [`check_field`].
 #[inline]
-fn split_unit(field: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+pub(super) fn split_unit(field: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let (code, len, after_li) = match field {
         [code, 0xff, hi, lo, rest @ ..] => {
             (*code, usize::from(u16::from_be_bytes([*hi, *lo])), rest)
