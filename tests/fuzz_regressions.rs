@@ -9,6 +9,7 @@ mod oracles;
 #[path = "../fuzz/association_ops.rs"]
 mod association_ops;
 
+#[cfg(feature = "arbitrary")]
 #[path = "../fuzz/rts_ops.rs"]
 mod rts_ops;
 #[cfg(feature = "arbitrary")]
@@ -22,7 +23,7 @@ use std::path::Path;
 
 /// Runs `oracle` over the saved inputs of `target`: crashes the fuzzers found
 /// (`testdata/fuzz_regression/`) and the seed corpus (`testdata/fuzz_seeds/`).
-fn replay(target: &str, oracle: fn(&[u8])) -> usize {
+fn replay(target: &str, mut oracle: impl FnMut(&[u8])) -> usize {
     let mut n = 0;
     for folder in ["testdata/fuzz_regression", "testdata/fuzz_seeds"] {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -39,6 +40,30 @@ fn replay(target: &str, oracle: fn(&[u8])) -> usize {
         }
     }
     n
+}
+
+#[cfg(feature = "arbitrary")]
+/// Runs `run` over `count` pseudo-random byte strings (xorshift from `seed`), the `i`-th of
+/// `len(i)` octets; returns `count`.
+fn pseudo_random(
+    seed: u64,
+    count: usize,
+    len: impl Fn(usize) -> usize,
+    mut run: impl FnMut(&[u8]),
+) -> usize {
+    let mut state = seed;
+    for i in 0..count {
+        let data: Vec<u8> = (0..len(i))
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        run(&data);
+    }
+    count
 }
 
 #[test]
@@ -111,33 +136,21 @@ fn upper_round_trip_inputs() {
             upper::Upper::Rtse(_) => 3,
         })
     };
-    let mut n = 0;
-    for folder in [
-        "testdata/fuzz_regression/upper_roundtrip",
-        "testdata/fuzz_seeds/upper_roundtrip",
-    ] {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
-        for entry in std::fs::read_dir(dir).into_iter().flatten() {
-            if let Some(i) = run(&std::fs::read(entry.unwrap().path()).unwrap()) {
-                layers[i] += 1;
-            }
-            n += 1;
+    let n = replay("upper_roundtrip", |data| {
+        if let Some(i) = run(data) {
+            layers[i] += 1;
         }
-    }
+    });
     assert!(n >= 20, "replayed {n} inputs");
     assert!(layers.iter().all(|&k| k > 0), "seeds per layer: {layers:?}");
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    for len in (0..2000).map(|i| 8 + i % 600) {
-        let data: Vec<u8> = (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state as u8
-            })
-            .collect();
-        run(&data);
-    }
+    pseudo_random(
+        0x9e37_79b9_7f4a_7c15,
+        2000,
+        |i| 8 + i % 600,
+        |data| {
+            run(data);
+        },
+    );
 }
 
 /// The association scenario (`fuzz/association_ops.rs`) over saved inputs and over a fixed set of
@@ -152,30 +165,8 @@ fn association_scenarios() {
             let _ = association_ops::run(s);
         }
     };
-    let mut n = 0;
-    for folder in [
-        "testdata/fuzz_regression/association",
-        "testdata/fuzz_seeds/association",
-    ] {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
-        for entry in std::fs::read_dir(dir).into_iter().flatten() {
-            run(&std::fs::read(entry.unwrap().path()).unwrap());
-            n += 1;
-        }
-    }
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    for len in (0..2000).map(|i| 16 + i % 400) {
-        let data: Vec<u8> = (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state as u8
-            })
-            .collect();
-        run(&data);
-        n += 1;
-    }
+    let n = replay("association", run)
+        + pseudo_random(0x2545_f491_4f6c_dd1d, 2000, |i| 16 + i % 400, run);
     assert!(n >= 2000);
 }
 
@@ -278,27 +269,7 @@ fn rts_scenarios() {
             let _ = rts_ops::run(s);
         }
     };
-    let mut n = 0;
-    for folder in ["testdata/fuzz_regression/rts", "testdata/fuzz_seeds/rts"] {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
-        for entry in std::fs::read_dir(dir).into_iter().flatten() {
-            run(&std::fs::read(entry.unwrap().path()).unwrap());
-            n += 1;
-        }
-    }
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    for len in (0..300).map(|i| 16 + i % 300) {
-        let data: Vec<u8> = (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state as u8
-            })
-            .collect();
-        run(&data);
-        n += 1;
-    }
+    let n = replay("rts", run) + pseudo_random(0x9e37_79b9_7f4a_7c15, 300, |i| 16 + i % 300, run);
     assert!(n >= 300);
 }
 
