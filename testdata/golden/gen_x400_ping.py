@@ -22,6 +22,8 @@ import struct
 import subprocess
 import xml.etree.ElementTree as ET
 
+from gen_rtse import tcp_frame  # the Ethernet/IPv4/TCP frame writer of the other generators
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 FRAMES = os.path.join(HERE, "x400-ping-emitted.frames.json")
 PCAP = os.path.join(HERE, "x400-ping-emitted.pcap")
@@ -40,24 +42,6 @@ FIELDS = [
 SEVERITY = re.compile(r"Expert Info \((\w+)/")
 
 
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    x = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    x = (x >> 16) + (x & 0xFFFF)
-    x += x >> 16
-    return ~x & 0xFFFF
-
-
-def segment(src, dst, sport, dport, seq, ack, flags, payload):
-    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, 65535, 0, 0) + payload
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0x4000, 64, 6, 0, src, dst)
-    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
-    pseudo = src + dst + struct.pack("!BBH", 0, 6, len(tcp))
-    tcp = tcp[:16] + struct.pack("!H", csum(pseudo + tcp)) + tcp[18:]
-    return b"\0\0\0\0\0\1" + b"\0\0\0\0\0\2" + b"\x08\x00" + ip + tcp
-
-
 def write_pcap(connections):
     """One TCP connection per entry; returns [(name, frame number)] of the data frames."""
     client, server = bytes([127, 0, 0, 1]), bytes([127, 0, 0, 2])
@@ -65,16 +49,16 @@ def write_pcap(connections):
     for n, (name, transmits) in enumerate(connections):
         port = 30001 + n
         cs, ss = 1000, 5000
-        frames.append(segment(client, server, port, 102, cs - 1, 0, 0x02, b""))
-        frames.append(segment(server, client, 102, port, ss - 1, cs, 0x12, b""))
-        frames.append(segment(client, server, port, 102, cs, ss, 0x10, b""))
+        frames.append(tcp_frame(client, server, port, 102, cs - 1, 0, 0x02, b""))
+        frames.append(tcp_frame(server, client, 102, port, ss - 1, cs, 0x12, b""))
+        frames.append(tcp_frame(client, server, port, 102, cs, ss, 0x10, b""))
         for t in transmits:
             data = bytes.fromhex(t["hex"])
             if t["from"] == "client":
-                frames.append(segment(client, server, port, 102, cs, ss, 0x18, data))
+                frames.append(tcp_frame(client, server, port, 102, cs, ss, 0x18, data))
                 cs += len(data)
             else:
-                frames.append(segment(server, client, 102, port, ss, cs, 0x18, data))
+                frames.append(tcp_frame(server, client, 102, port, ss, cs, 0x18, data))
                 ss += len(data)
             data_frames.append((name, len(frames)))
     with open(PCAP, "wb") as f:
