@@ -224,6 +224,17 @@ pub enum EncodeErrorKind {
         /// The largest the field can carry.
         max: usize,
     },
+    /// A value is below the smallest that works (for example a TSDU maximum size too small for
+    /// an SPDU's parameters and one octet of data).
+    #[error("{what} of {value} is below the minimum {min}")]
+    ValueTooSmall {
+        /// The field.
+        what: &'static str,
+        /// The value given.
+        value: usize,
+        /// The smallest value that works.
+        min: usize,
+    },
     /// A value the protocol forbids in this PDU.
     #[error("invalid {what} {value:#04x}")]
     InvalidValue {

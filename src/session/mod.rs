@@ -54,8 +54,9 @@ pub use concat::{MAX_CATEGORY_TWO, SpduIter, encode_tsdu, spdus, tsdu_len};
 pub use params::{MAX_LENGTH, Parameters, ParametersBuf, Unit, Units};
 pub use segment::{
     CDO_USER_DATA_MAX, CN_EXTENDED_USER_DATA_MAX, CN_USER_DATA_MAX, ConnectData, DataSegments,
-    MAX_SPDU_LEN, Reassembler, Segment, Segments, UserDataLimit, V1_AB_USER_DATA_MAX,
-    V1_USER_DATA_MAX, check_user_data, data_segments, user_data_limit,
+    MAX_SPDU_LEN, Reassembler, Segment, Segments, Ssdu, SsduReassembler, SsduTsdu, SsduTsdus,
+    UserDataLimit, V1_AB_USER_DATA_MAX, V1_USER_DATA_MAX, check_user_data, data_segments,
+    segment_ssdu, segmentable, user_data_limit,
 };
 pub use spdu::{
     ConnectAcceptItem, ConnectionIdentifier, EX_USER_DATA_MAX, LinkingInformation, Spdu,
