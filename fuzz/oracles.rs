@@ -106,7 +106,10 @@ pub fn session(data: &[u8]) {
     let mut spdus = Vec::new();
     for spdu in osi_stack::session::spdus(data) {
         match spdu {
-            Ok(s) => spdus.push(s),
+            Ok(s) => {
+                accessors_agree(&s);
+                spdus.push(s);
+            }
             Err(e) => {
                 assert_eq!(e.layer(), Layer::Session);
                 return;
@@ -116,6 +119,28 @@ pub fn session(data: &[u8]) {
     let mut out = Vec::with_capacity(data.len());
     osi_stack::session::encode_tsdu(&spdus, &mut out).unwrap();
     assert_eq!(out, data, "re-encoding the TSDU changed the bytes");
+}
+
+/// The accessors the decoder answers from the positions it recorded give what a walk of the
+/// parameter field gives (the same SPDU rebuilt with `Spdu::new` has no recorded positions).
+pub fn accessors_agree(decoded: &osi_stack::session::Spdu<'_>) {
+    let walked = osi_stack::session::Spdu::new(decoded.kind(), decoded.parameters())
+        .with_user_information(decoded.user_information());
+    assert_eq!(
+        decoded.calling_session_selector(),
+        walked.calling_session_selector()
+    );
+    assert_eq!(
+        decoded.called_session_selector(),
+        walked.called_session_selector()
+    );
+    assert_eq!(
+        decoded.responding_session_selector(),
+        walked.responding_session_selector()
+    );
+    assert_eq!(decoded.user_data(), walked.user_data());
+    assert_eq!(decoded.extended_user_data(), walked.extended_user_data());
+    assert_eq!(decoded.ss_user_data(), walked.ss_user_data());
 }
 
 /// A structured TPDU value: when it encodes, it decodes back to itself.
@@ -412,6 +437,7 @@ pub fn session_value(spdu: &osi_stack::session::Spdu<'_>) {
     };
     let (back, rest) = Spdu::decode_at(&out, position).unwrap();
     assert!(rest.is_empty(), "octets left after {spdu:?}");
+    accessors_agree(&back);
     assert_eq!(back, *spdu, "value changed through encode/decode");
 }
 

@@ -100,7 +100,7 @@ impl<'a> SpduIter<'a> {
 impl<'a> Iterator for SpduIter<'a> {
     type Item = Result<Spdu<'a>, DecodeError>;
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
         // Fast path: the GT + DT header in front of every MMS and RTSE PDU.
         match (self.state, self.rest) {
@@ -122,7 +122,7 @@ impl<'a> Iterator for SpduIter<'a> {
 }
 
 impl<'a> SpduIter<'a> {
-    #[inline(never)]
+    #[inline(always)]
     fn next_slow(&mut self) -> Option<Result<Spdu<'a>, DecodeError>> {
         let position = match self.state {
             State::Done | State::PendingDt => return None,

@@ -36,13 +36,72 @@ use super::params::{MAX_LENGTH, Parameters, Unit, Units, length_len, put_length,
 /// everywhere. Which parameters are allowed or mandatory in which SPDU (X.225 §8.3 tables) is
 /// *not* enforced, following the receiver rules of Annex A.4.3.1.1; the typed accessors return
 /// `None` for a parameter that is absent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy)]
 pub struct Spdu<'a> {
     kind: SpduKind,
     /// The three-octet LI form is used although the field is shorter than 255 octets.
     forced_long: bool,
+    /// Where the parameters every receiver reads are, found by the decoder's checking walk
+    /// (so reading them does not walk the field again). Not part of the SPDU's value:
+    /// `PartialEq` and `Hash` ignore it.
+    index: Index,
     params: Parameters<'a>,
     user_information: &'a [u8],
+}
+
+impl PartialEq for Spdu<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind
+            && self.forced_long == other.forced_long
+            && self.params == other.params
+            && self.user_information == other.user_information
+    }
+}
+
+impl Eq for Spdu<'_> {}
+
+impl core::fmt::Debug for Spdu<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Spdu")
+            .field("kind", &self.kind)
+            .field("forced_long", &self.forced_long)
+            .field("params", &self.params)
+            .field("user_information", &self.user_information)
+            .finish()
+    }
+}
+
+impl core::hash::Hash for Spdu<'_> {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.kind.hash(state);
+        self.forced_long.hash(state);
+        self.params.hash(state);
+        self.user_information.hash(state);
+    }
+}
+
+/// Positions of the first non-empty PI 51 (calling selector), PI 52 (called or responding
+/// selector) and PGI 193 or 194 (user data, extended user data) in a decoded parameter field:
+/// the decoder records them during its checking walk. They fit in the padding `Spdu` has
+/// anyway (its size does not change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Index {
+    /// Per slot ([`SLOT_CALLING`], [`SLOT_CALLED`], [`SLOT_USER_DATA`]): 0 = absent; `n` = the
+    /// unit's code octet is at offset `n - 1` (a unit starts at 65 533 at the latest);
+    /// `u16::MAX` = not recorded, walk the field (an SPDU built with [`Spdu::new`], or one
+    /// carrying both PGI 193 and PGI 194, which the user-data slot does not describe).
+    at: [u16; 3],
+}
+
+const SLOT_CALLING: usize = 0;
+const SLOT_CALLED: usize = 1;
+const SLOT_USER_DATA: usize = 2;
+
+impl Index {
+    /// Nothing is present (an empty field).
+    const EMPTY: Index = Index { at: [0; 3] };
+    /// Not recorded (an SPDU built with [`Spdu::new`]): the accessors walk the field.
+    const UNKNOWN: Index = Index { at: [u16::MAX; 3] };
 }
 
 /// The PIs inside a Connection Identifier (PGI 1, X.225 §8.3, CN/AC/RF SPDUs) or a Linking Information
@@ -112,16 +171,30 @@ fn value_length_range(kind: SpduKind, code: ParameterCode) -> Option<(usize, usi
     })
 }
 
-/// [`value_length_range`] as two tables indexed by code, for the decode loop: the smallest and
-/// largest allowed length, `0` as largest = any length (or, for PI 49 and 50, a rule that
-/// depends on the SPDU kind). Indexing is evaluated at compile time (`code < 256`): it cannot
-/// panic at run time.
+/// What the decoder checks and records for a unit with a given code: its allowed non-empty
+/// value lengths `min ..= min + span`, whether it holds nested units (PGI 1, 5, 33), and which
+/// [`Index`] slot (plus one) remembers where it is. The rule of [`value_length_range`] as a
+/// table, so that the decode loop makes one lookup per unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Rule {
+    min: u16,
+    span: u16,
+    group: bool,
+    slot: u8,
+}
+
+/// Builds the [`Rule`] table for `kind`. Indexing is evaluated at compile time (`code < 256`).
 #[allow(clippy::indexing_slicing)]
-const VALUE_LENGTHS: ([u8; 256], [u8; 256]) = {
-    let (mut min, mut max) = ([0u8; 256], [0u8; 256]);
+const fn rules(kind: SpduKind) -> [Rule; 256] {
+    let mut table = [Rule {
+        min: 0,
+        span: u16::MAX,
+        group: false,
+        slot: 0,
+    }; 256];
     let mut code = 0usize;
     while code < 256 {
-        let (lo, hi) = match code {
+        let (min, max): (u16, u16) = match code {
             9..=11 => (1, 64),
             12 => (1, 4),
             15 | 16 | 17 | 19 | 22 | 24 | 25 | 26 | 27 | 53 | 60 => (1, 1),
@@ -129,34 +202,118 @@ const VALUE_LENGTHS: ([u8; 256], [u8; 256]) = {
             21 => (4, 4),
             23 | 55 | 41 | 56 => (1, 6),
             51 | 52 => (1, 16),
-            _ => (0, 0),
+            49 if matches!(kind, SpduKind::Ab) => (1, 9),
+            50 if matches!(kind, SpduKind::Ai | SpduKind::Ad) => (1, 1),
+            _ => (0, u16::MAX),
         };
-        min[code] = lo;
-        max[code] = hi;
+        table[code] = Rule {
+            min,
+            span: max.saturating_sub(min),
+            group: matches!(code, 1 | 5 | 33),
+            // The slot plus one (0 = none): SLOT_CALLING, SLOT_CALLED, SLOT_USER_DATA.
+            slot: match code {
+                51 => 1,
+                52 => 2,
+                193 | 194 => 3,
+                _ => 0,
+            },
+        };
         code = code.saturating_add(1);
     }
-    (min, max)
-};
+    table
+}
+
+/// The rules for every SPDU but AB (PI 49 ≤ 9 octets) and AI/AD (PI 50 one octet).
+static RULES: [Rule; 256] = rules(SpduKind::Cn);
+static RULES_AB: [Rule; 256] = rules(SpduKind::Ab);
+static RULES_AI_AD: [Rule; 256] = rules(SpduKind::Ai);
+
+fn rules_for(kind: SpduKind) -> &'static [Rule; 256] {
+    match kind {
+        SpduKind::Ab => &RULES_AB,
+        SpduKind::Ai | SpduKind::Ad => &RULES_AI_AD,
+        _ => &RULES,
+    }
+}
+
+/// The rule for `code` (a `u8` always indexes the table; the fallback is never taken).
+#[inline(always)]
+fn rule_of(rules: &[Rule; 256], code: u8) -> Rule {
+    rules.get(usize::from(code)).copied().unwrap_or(Rule {
+        min: 0,
+        span: u16::MAX,
+        group: false,
+        slot: 0,
+    })
+}
+
+impl Rule {
+    /// Whether a value of `len` octets is allowed; an empty value stands for an absent
+    /// parameter and always is.
+    #[inline(always)]
+    fn allows(self, len: usize) -> bool {
+        len == 0 || len.wrapping_sub(usize::from(self.min)) <= usize::from(self.span)
+    }
+}
 
 /// Whether a value of `len` octets is allowed for `code` in `kind`, the rule of
 /// [`value_length_range`]; an empty value stands for an absent parameter and is always
 /// allowed.
-#[inline(always)]
+#[inline]
 pub(super) fn value_length_ok(kind: SpduKind, code: ParameterCode, len: usize) -> bool {
-    let at = usize::from(code.0);
-    let max = VALUE_LENGTHS.1.get(at).copied().unwrap_or(0);
-    if len == 0 {
-        return true;
+    rule_of(rules_for(kind), code.0).allows(len)
+}
+
+/// Whether the parameter field of an SPDU of `kind` passes [`check_field`], in one walk that
+/// only answers yes or no (no offsets, no `Unit`s), recording the [`Index`] on the way; when
+/// it does not, [`check_field`] walks again to locate the error. Kept out of line so that its
+/// loop has the registers to itself.
+#[inline(never)]
+fn walk_field(kind: SpduKind, raw: &[u8]) -> Option<Index> {
+    let rules = rules_for(kind);
+    let mut index = Index::EMPTY;
+    // Bit 1: a non-empty PGI 193 was seen, bit 2: a non-empty PGI 194.
+    let mut user_data_codes = 0u8;
+    let mut field = raw;
+    while !field.is_empty() {
+        // Offset of this unit: at most 65 533 (a field is at most 65 535 octets and a unit
+        // takes two), so it and the slot value `offset + 1` fit in a `u16` below `u16::MAX`.
+        let offset = raw.len().wrapping_sub(field.len());
+        let (code, value, rest) = split_unit(field)?;
+        field = rest;
+        let rule = rule_of(rules, code);
+        if !rule.allows(value.len()) {
+            return None;
+        }
+        if rule.group {
+            let mut inner = value;
+            while !inner.is_empty() {
+                let (code, value, rest) = split_unit(inner)?;
+                inner = rest;
+                if !rule_of(rules, code).allows(value.len()) {
+                    return None;
+                }
+            }
+        } else if rule.slot != 0 && !value.is_empty() {
+            let slot = usize::from(rule.slot).wrapping_sub(1);
+            let at = index.at.get_mut(slot)?;
+            if *at == 0 {
+                *at = u16::try_from(offset.wrapping_add(1)).ok()?;
+            }
+            if slot == SLOT_USER_DATA {
+                user_data_codes |= if code == ParameterCode::USER_DATA.0 {
+                    1
+                } else {
+                    2
+                };
+            }
+        }
     }
-    if max != 0 {
-        let min = VALUE_LENGTHS.0.get(at).copied().unwrap_or(0);
-        return usize::from(min) <= len && len <= usize::from(max);
+    if user_data_codes == 3 {
+        // Both PGI 193 and 194: leave them to a walk.
+        index.at[SLOT_USER_DATA] = u16::MAX;
     }
-    match code.0 {
-        49 => kind != SpduKind::Ab || len <= 9,
-        50 => !matches!(kind, SpduKind::Ai | SpduKind::Ad) || len == 1,
-        _ => true,
-    }
+    Some(index)
 }
 
 #[cold]
@@ -189,36 +346,6 @@ pub(super) fn split_unit(field: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     };
     let (value, rest) = after_li.split_at_checked(len)?;
     Some((code, value, rest))
-}
-
-/// Whether the parameter field of an SPDU of `kind` passes [`check_field`], in one walk that
-/// only answers yes or no (no offsets, no `Unit`s); when it does not, [`check_field`] walks
-/// again to locate the error. Kept out of line so that its loop has the registers to itself.
-#[inline(never)]
-fn field_ok(kind: SpduKind, mut field: &[u8]) -> bool {
-    while !field.is_empty() {
-        let Some((code, value, rest)) = split_unit(field) else {
-            return false;
-        };
-        field = rest;
-        let code = ParameterCode(code);
-        if !value_length_ok(kind, code, value.len()) {
-            return false;
-        }
-        if code.contains_units() {
-            let mut inner = value;
-            while !inner.is_empty() {
-                let Some((code, value, rest)) = split_unit(inner) else {
-                    return false;
-                };
-                inner = rest;
-                if !value_length_ok(kind, ParameterCode(code), value.len()) {
-                    return false;
-                }
-            }
-        }
-    }
-    true
 }
 
 /// Checks the parameter field of an SPDU of `kind` in one walk: the structure of every unit at
@@ -291,6 +418,7 @@ impl<'a> Spdu<'a> {
         Spdu {
             kind,
             forced_long: false,
+            index: Index::UNKNOWN,
             params,
             user_information: &[],
         }
@@ -321,6 +449,7 @@ impl<'a> Spdu<'a> {
 
     /// Decodes an SPDU that sits at `position` in its TSDU; see [`Spdu::decode`]. Error offsets
     /// are from the start of `input`.
+    #[inline(always)]
     pub fn decode_at(
         input: &'a [u8],
         position: Position,
@@ -344,6 +473,7 @@ impl<'a> Spdu<'a> {
                     Spdu {
                         kind,
                         forced_long: false,
+                        index: Index::EMPTY,
                         params: Parameters::EMPTY,
                         user_information,
                     },
@@ -406,10 +536,12 @@ impl<'a> Spdu<'a> {
             ));
         };
         let after_params = after_li.get(li..).unwrap_or_default();
-        let params = if field_ok(kind, raw) {
-            Parameters::checked(raw)
-        } else {
-            check_field(kind, raw).map_err(|e| e.shifted(base))?
+        let (params, index) = match walk_field(kind, raw) {
+            Some(index) => (Parameters::checked(raw), index),
+            None => (
+                check_field(kind, raw).map_err(|e| e.shifted(base))?,
+                Index::UNKNOWN,
+            ),
         };
         let kind = if kind == SpduKind::Map && params.get(ParameterCode::SYNC_TYPE_ITEM).is_none() {
             SpduKind::Ae
@@ -426,6 +558,7 @@ impl<'a> Spdu<'a> {
             Spdu {
                 kind,
                 forced_long: long_length && li <= 254,
+                index,
                 params,
                 user_information,
             },
@@ -438,6 +571,7 @@ impl<'a> Spdu<'a> {
         Spdu {
             kind,
             forced_long: false,
+            index: Index::EMPTY,
             params: Parameters::EMPTY,
             user_information,
         }
@@ -529,6 +663,20 @@ impl<'a> Spdu<'a> {
         self.params.get(code)
     }
 
+    /// The parameter of an [`Index`] slot: where the decoder saw it, or a walk when it did not
+    /// record it.
+    #[inline]
+    fn indexed(&self, slot: usize, code: ParameterCode) -> Option<&'a [u8]> {
+        let at = self.index.at.get(slot).copied().unwrap_or(u16::MAX);
+        if at == u16::MAX {
+            return self.top(code);
+        }
+        let start = usize::from(at).checked_sub(1)?;
+        let (found, value, _) = split_unit(self.params.as_bytes().get(start..)?)?;
+        // The user-data slot holds PGI 193 or PGI 194, whichever the SPDU carries.
+        (found == code.0).then_some(value)
+    }
+
     fn top_u8(&self, code: ParameterCode) -> Option<u8> {
         first_octet(self.top(code))
     }
@@ -579,18 +727,21 @@ impl<'a> Spdu<'a> {
     }
 
     /// PI 51 Calling Session Selector (CN, AC), at most 16 octets.
+    #[inline]
     pub fn calling_session_selector(&self) -> Option<&'a [u8]> {
-        self.top(ParameterCode::CALLING_SESSION_SELECTOR)
+        self.indexed(SLOT_CALLING, ParameterCode::CALLING_SESSION_SELECTOR)
     }
 
     /// PI 52 Called Session Selector (CN).
+    #[inline]
     pub fn called_session_selector(&self) -> Option<&'a [u8]> {
-        self.top(ParameterCode::CALLED_SESSION_SELECTOR)
+        self.indexed(SLOT_CALLED, ParameterCode::CALLED_SESSION_SELECTOR)
     }
 
     /// PI 52 Responding Session Selector (AC; same code as the called selector).
+    #[inline]
     pub fn responding_session_selector(&self) -> Option<&'a [u8]> {
-        self.top(ParameterCode::RESPONDING_SESSION_SELECTOR)
+        self.indexed(SLOT_CALLED, ParameterCode::RESPONDING_SESSION_SELECTOR)
     }
 
     /// PI 50 Reason Code, the whole value (RF: reason octet and, for reason 2, user data;
@@ -693,18 +844,21 @@ impl<'a> Spdu<'a> {
     }
 
     /// PGI 193 User Data.
+    #[inline]
     pub fn user_data(&self) -> Option<&'a [u8]> {
-        self.top(ParameterCode::USER_DATA)
+        self.indexed(SLOT_USER_DATA, ParameterCode::USER_DATA)
     }
 
     /// PGI 194 Extended User Data (CN, version 2).
+    #[inline]
     pub fn extended_user_data(&self) -> Option<&'a [u8]> {
-        self.top(ParameterCode::EXTENDED_USER_DATA)
+        self.indexed(SLOT_USER_DATA, ParameterCode::EXTENDED_USER_DATA)
     }
 
     /// The SS-user data this SPDU carries wherever it is: the user information field of DT, EX
     /// and TD, PGI 194 or else PGI 193 otherwise, the data after reason 2 in RF. Empty when
     /// there is none.
+    #[inline]
     pub fn ss_user_data(&self) -> &'a [u8] {
         if self.kind.has_user_information() {
             return self.user_information;
@@ -800,6 +954,61 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn recorded_positions_answer_like_a_walk() {
+        // Each case: a CN parameter field, and the calling selector, called selector, user
+        // data and extended user data a walk finds (the first non-empty unit of each code).
+        let long_user_data = [&[0xc1, 0xff, 0x00, 0x03][..], b"xyz"].concat();
+        type Expected<'a> = [Option<&'a [u8]>; 4];
+        let cases: [(&[u8], Expected<'_>); 7] = [
+            (&[], [None, None, None, None]),
+            // An empty unit stands for an absent parameter: the second PI 51 is the one.
+            (
+                &[0x33, 0x00, 0x33, 0x01, 0x07, 0x34, 0x02, 1, 2],
+                [Some(&[7]), Some(&[1, 2]), None, None],
+            ),
+            // Duplicates: the first non-empty wins.
+            (
+                &[
+                    0x33, 0x01, 0x01, 0x33, 0x01, 0x02, 0xc1, 0x01, 0xaa, 0xc1, 0x01, 0xbb,
+                ],
+                [Some(&[1]), None, Some(&[0xaa]), None],
+            ),
+            // A three-octet length.
+            (&long_user_data, [None, None, Some(b"xyz"), None]),
+            // PGI 194 alone, and after PGI 193.
+            (&[0xc2, 0x01, 0x09], [None, None, None, Some(&[9])]),
+            (
+                &[0xc1, 0x01, 0x08, 0xc2, 0x01, 0x09],
+                [None, None, Some(&[8]), Some(&[9])],
+            ),
+            // A PI 51 nested in a group is not the top-level selector.
+            (&[0x01, 0x03, 0x33, 0x01, 0x05], [None, None, None, None]),
+        ];
+        for (field, [calling, called, user_data, extended]) in cases {
+            let mut cn = vec![0x0d, u8::try_from(field.len()).unwrap()];
+            cn.extend_from_slice(field);
+            let (decoded, _) = Spdu::decode(&cn).unwrap();
+            let walked = Spdu::new(SpduKind::Cn, decoded.parameters());
+            for s in [decoded, walked] {
+                assert_eq!(s.calling_session_selector(), calling, "{field:02x?}");
+                assert_eq!(s.called_session_selector(), called, "{field:02x?}");
+                assert_eq!(s.responding_session_selector(), called, "{field:02x?}");
+                assert_eq!(s.user_data(), user_data, "{field:02x?}");
+                assert_eq!(s.extended_user_data(), extended, "{field:02x?}");
+                assert_eq!(
+                    s.ss_user_data(),
+                    extended.or(user_data).unwrap_or_default(),
+                    "{field:02x?}"
+                );
+            }
+            assert_eq!(decoded, walked);
+        }
+        // The positions live in what was padding: recording them did not make `Spdu` larger.
+        #[cfg(target_pointer_width = "64")]
+        assert_eq!(core::mem::size_of::<Spdu<'_>>(), 40);
     }
 
     #[test]
