@@ -119,6 +119,72 @@ pub fn session(data: &[u8]) {
     let mut out = Vec::with_capacity(data.len());
     osi_stack::session::encode_tsdu(&spdus, &mut out).unwrap();
     assert_eq!(out, data, "re-encoding the TSDU changed the bytes");
+
+    // Whatever the peer sends, a reassembler under small limits stays within them.
+    let limits = Limits::default().with_max_ssdu(64).with_max_segments(4);
+    let mut reassembler = osi_stack::session::SsduReassembler::new(&limits);
+    for spdu in &spdus {
+        match reassembler.push(spdu) {
+            Ok(Some(ssdu)) => assert!(ssdu.data().len() <= limits.max_ssdu),
+            Ok(None) => assert!(reassembler.buffered() <= limits.max_ssdu),
+            Err(e) => {
+                assert_eq!(e.layer(), Layer::Session);
+                assert!(reassembler.is_idle(), "{e}");
+            }
+        }
+    }
+    if let Some(last) = spdus.last() {
+        segments_round_trip(last, data.first().copied().unwrap_or(0));
+    }
+}
+
+/// Segments the SS-user data of `spdu` (its other parameters in the first SPDU) at a TSDU
+/// maximum size picked by `size`, and checks that decoding and reassembling every TSDU gives
+/// back the kind, the parameters and the data.
+fn segments_round_trip(spdu: &osi_stack::session::Spdu<'_>, size: u8) {
+    use osi_stack::session::{ParameterCode, ParametersBuf, SsduReassembler, segment_ssdu};
+    let data = spdu.ss_user_data();
+    let mut other = ParametersBuf::new();
+    let raw = spdu.parameters().as_bytes();
+    for unit in spdu.parameters().iter() {
+        let c = unit.code();
+        if c == ParameterCode::ENCLOSURE_ITEM
+            || c == ParameterCode::USER_DATA
+            || c == ParameterCode::EXTENDED_USER_DATA
+        {
+            continue;
+        }
+        other.raw(&raw[unit.offset()..unit.offset() + unit.encoded_len()]);
+    }
+    let Ok(params) = other.as_parameters() else {
+        return;
+    };
+    let max = if size == 0 { 0 } else { usize::from(size) * 4 };
+    let Ok(tsdus) = segment_ssdu(spdu.kind(), params, data, max) else {
+        return;
+    };
+    let mut reassembler = SsduReassembler::new(&Limits::default());
+    let mut done = None;
+    for tsdu in tsdus {
+        assert!(done.is_none(), "a TSDU after the last segment");
+        let bytes = tsdu.to_vec().unwrap();
+        assert!(
+            max == 0 || bytes.len() <= max,
+            "TSDU of {} octets, max {max}",
+            bytes.len()
+        );
+        let last = osi_stack::session::spdus(&bytes)
+            .last()
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{e}: {bytes:02x?}"));
+        if let Some(ssdu) = reassembler.push(&last).unwrap() {
+            done = Some(ssdu.into_owned());
+        }
+    }
+    let ssdu = done.expect("the last segment completes the SSDU");
+    assert_eq!(ssdu.kind(), spdu.kind());
+    assert_eq!(ssdu.data(), data);
+    assert_eq!(ssdu.parameters().as_bytes(), params.as_bytes());
 }
 
 /// The accessors the decoder answers from the positions it recorded give what a walk of the

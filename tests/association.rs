@@ -607,6 +607,32 @@ fn wrong_pdu_for_the_state_gets_the_standard_reaction() {
         matches!(&events(&mut p.client)[0], Event::Aborted(a) if a.source == AbortSource::PeerProvider)
     );
 
+    // A segment of an SSDU (GT + DT with Enclosure Item "beginning") although no TSDU
+    // maximum size was negotiated: session protocol error, nothing delivered.
+    let mut p = Pair::default();
+    p.associate(AssociateRequest::mms(), AcceptResponse::default());
+    p.server.handle_input(
+        &common::hex("0300001802f0800100 0103 190101 6108 3006 020103 810100"),
+        p.now,
+    );
+    let ev = events(&mut p.server);
+    assert!(
+        matches!(&ev[0], Event::Aborted(a) if a.layer == Layer::Session
+            && a.reason.contains("segmenting was not selected") && a.reason.contains("offset 2")),
+        "{ev:?}"
+    );
+    assert!(!ev.iter().any(|e| matches!(e, Event::Data(_))), "{ev:?}");
+    assert_eq!(spdu_kinds(&p.s2c()), [SpduKind::Ab]);
+    // The same DT with Enclosure Item "whole" (03) is data.
+    let mut p = Pair::default();
+    p.associate(AssociateRequest::mms(), AcceptResponse::default());
+    p.server.handle_input(
+        &common::hex("0300001802f0800100 0103 190103 6108 3006 020103 810100"),
+        p.now,
+    );
+    let ev = events(&mut p.server);
+    assert!(matches!(&ev[0], Event::Data(_)), "{ev:?}");
+
     // Undecodable presentation data in a P-DATA: AB carrying an ARP.
     let mut p = Pair::default();
     p.associate(AssociateRequest::mms(), AcceptResponse::default());

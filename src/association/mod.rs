@@ -1058,8 +1058,27 @@ impl Association {
         // Basic concatenation (X.225 §6.3.7): the category-0 SPDU (GT or PT) is processed after
         // the category-2 SPDU that follows it.
         let mut first = None;
-        for spdu in session::spdus(tsdu) {
+        let mut spdus = session::spdus(tsdu);
+        loop {
+            let at = spdus.offset();
+            let Some(spdu) = spdus.next() else { break };
             let spdu = spdu?;
+            // This machine never selects segmenting (it proposes no TSDU maximum size, X.225
+            // §8.4), so every SSDU must come whole: a piece would otherwise be handed up as if
+            // it were the whole SSDU.
+            if spdu
+                .enclosure_item()
+                .is_some_and(|e| e != session::EnclosureItem::WHOLE)
+            {
+                return Err(DecodeError::new(
+                    Layer::Session,
+                    at,
+                    crate::error::DecodeErrorKind::BadSequence {
+                        what: "ssdu segment (enclosure item) although segmenting was not selected",
+                    },
+                )
+                .into());
+            }
             if matches!(spdu.kind(), SpduKind::Gt | SpduKind::Pt) {
                 first = Some(spdu);
                 continue;

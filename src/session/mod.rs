@@ -35,6 +35,15 @@
 //! - **Unknown SI.** An SI not in X.225 Annex C is an `UnexpectedCode` error: its structure
 //!   (and so where the next SPDU starts) is unknown. [`SpduType`] still prints any value.
 //! - **Empty TSDU.** Yields one `Truncated` error.
+//! - **One walk.** The checking walk also records where the first non-empty calling and
+//!   called/responding selectors and user data (PGI 193/194) are, so reading them after
+//!   decoding costs no second walk; every other accessor walks the (checked) field.
+//! - **Segmenting** (X.225 §8.4, version 2, TSDU maximum size negotiated): [`segment_ssdu`]
+//!   cuts the user data of any SPDU kind that carries an Enclosure Item into TSDUs of at most
+//!   the negotiated size, and [`SsduReassembler`] puts them back together under
+//!   [`Limits`](crate::Limits), checking the segment rules. When to segment is the caller's decision;
+//!   the [`association`](crate::association) machine never proposes a TSDU maximum size, so
+//!   it never segments, and it treats a received segment as a protocol error.
 
 #[cfg(feature = "arbitrary")]
 mod arbitrary;
