@@ -18,7 +18,8 @@ the positions tshark gives.
 
 cotp.json: one vector per distinct COTP "shape" (see testdata/golden/README.md), with the
 field values tshark shows.  frames.json: per-file / per-direction counts at the TPKT/COTP
-(and session SPDU type) level, plus malformed/expert-error frames.
+(and session SPDU type) level, the SPDU identifiers of each direction in order
+(`ses_sequence`), plus malformed/expert-error frames.
 
 Every vector is then checked again: its bytes alone are wrapped in a synthetic TCP
 connection (port 102, or 3389 for RDP sources), re-dissected by tshark, and the fields must
@@ -357,6 +358,7 @@ def main():
         total = new_counts()
         malformed = malformed_frames(path)
         continuation_frames, nocotp_frames = [], []
+        ses_sequences = {}
         for pkt in pkts:
             info = frame_info(pkt)
             key = (info["stream"], info["src"], info["dst"])
@@ -364,6 +366,8 @@ def main():
                 d = per_dir.setdefault(key, new_counts())
             else:
                 d = None
+            if info["ses_types"]:
+                ses_sequences.setdefault(key, []).extend(int(t) for t in info["ses_types"])
             if info["continuations"]:
                 continuation_frames.append(info["frame"])
             if any(t.cotp_tree is None for t in info["tpkts"]):
@@ -451,6 +455,8 @@ def main():
                 -1 if kv[0][0] is None else kv[0][0], str(kv[0][1]), str(kv[0][2]))):
             dd = {"tcp_stream": stream, "src": src, "dst": dst}
             dd.update(c)
+            # The SPDU identifiers of this direction, in order.
+            dd["ses_sequence"] = ",".join(str(t) for t in ses_sequences.get((stream, src, dst), []))
             fo["directions"].append(dd)
         frames_out.append(fo)
 
