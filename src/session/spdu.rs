@@ -155,7 +155,8 @@ pub struct ConnectAcceptItem<'a> {
 }
 
 /// Allowed lengths of a non-empty value of a known parameter in `kind`, `None` = any length.
-fn value_length_range(kind: SpduKind, code: ParameterCode) -> Option<(usize, usize)> {
+/// The one statement of these rules: the decoder's [`Rule`] tables are built from it.
+const fn value_length_range(kind: SpduKind, code: ParameterCode) -> Option<(u16, u16)> {
     Some(match code.0 {
         9..=11 => (1, 64),
         12 => (1, 4),
@@ -165,7 +166,7 @@ fn value_length_range(kind: SpduKind, code: ParameterCode) -> Option<(usize, usi
         23 | 55 => (1, 6),
         41 | 56 => (1, 6),
         51 | 52 => (1, 16),
-        49 if kind == SpduKind::Ab => (1, 9),
+        49 if matches!(kind, SpduKind::Ab) => (1, 9),
         50 if matches!(kind, SpduKind::Ai | SpduKind::Ad) => (1, 1),
         _ => return None,
     })
@@ -194,17 +195,10 @@ const fn rules(kind: SpduKind) -> [Rule; 256] {
     }; 256];
     let mut code = 0usize;
     while code < 256 {
-        let (min, max): (u16, u16) = match code {
-            9..=11 => (1, 64),
-            12 => (1, 4),
-            15 | 16 | 17 | 19 | 22 | 24 | 25 | 26 | 27 | 53 | 60 => (1, 1),
-            20 => (2, 2),
-            21 => (4, 4),
-            23 | 55 | 41 | 56 => (1, 6),
-            51 | 52 => (1, 16),
-            49 if matches!(kind, SpduKind::Ab) => (1, 9),
-            50 if matches!(kind, SpduKind::Ai | SpduKind::Ad) => (1, 1),
-            _ => (0, u16::MAX),
+        // `code < 256`: the cast keeps its value.
+        let (min, max) = match value_length_range(kind, ParameterCode(code as u8)) {
+            Some(range) => range,
+            None => (0, u16::MAX),
         };
         table[code] = Rule {
             min,
@@ -318,7 +312,9 @@ fn walk_field(kind: SpduKind, raw: &[u8]) -> Option<Index> {
 
 #[cold]
 fn length_out_of_range(kind: SpduKind, unit: &Unit<'_>) -> DecodeError {
-    let (min, max) = value_length_range(kind, unit.code()).unwrap_or((0, MAX_LENGTH));
+    let (min, max) = value_length_range(kind, unit.code()).map_or((0, MAX_LENGTH), |(min, max)| {
+        (usize::from(min), usize::from(max))
+    });
     DecodeError::new(
         Layer::Session,
         unit.offset(),
@@ -944,8 +940,9 @@ mod tests {
                 let code = ParameterCode(code);
                 for len in 0..300 {
                     let rule = len == 0
-                        || value_length_range(kind, code)
-                            .is_none_or(|(min, max)| min <= len && len <= max);
+                        || value_length_range(kind, code).is_none_or(|(min, max)| {
+                            usize::from(min) <= len && len <= usize::from(max)
+                        });
                     assert_eq!(
                         value_length_ok(kind, code, len),
                         rule,
