@@ -184,26 +184,30 @@ struct Rule {
     slot: u8,
 }
 
+/// The rule of a code with no length rule and nothing to record.
+const ANY_LENGTH: Rule = Rule {
+    min: 0,
+    span: u16::MAX,
+    group: false,
+    slot: 0,
+};
+
 /// Builds the [`Rule`] table for `kind`. Indexing is evaluated at compile time (`code < 256`).
 #[allow(clippy::indexing_slicing)]
 const fn rules(kind: SpduKind) -> [Rule; 256] {
-    let mut table = [Rule {
-        min: 0,
-        span: u16::MAX,
-        group: false,
-        slot: 0,
-    }; 256];
+    let mut table = [ANY_LENGTH; 256];
     let mut code = 0usize;
     while code < 256 {
         // `code < 256`: the cast keeps its value.
-        let (min, max) = match value_length_range(kind, ParameterCode(code as u8)) {
+        let parameter = ParameterCode(code as u8);
+        let (min, max) = match value_length_range(kind, parameter) {
             Some(range) => range,
             None => (0, u16::MAX),
         };
         table[code] = Rule {
             min,
             span: max.saturating_sub(min),
-            group: matches!(code, 1 | 5 | 33),
+            group: parameter.contains_units(),
             // The slot plus one (0 = none): SLOT_CALLING, SLOT_CALLED, SLOT_USER_DATA.
             slot: match code {
                 51 => 1,
@@ -233,12 +237,7 @@ fn rules_for(kind: SpduKind) -> &'static [Rule; 256] {
 /// The rule for `code` (a `u8` always indexes the table; the fallback is never taken).
 #[inline(always)]
 fn rule_of(rules: &[Rule; 256], code: u8) -> Rule {
-    rules.get(usize::from(code)).copied().unwrap_or(Rule {
-        min: 0,
-        span: u16::MAX,
-        group: false,
-        slot: 0,
-    })
+    rules.get(usize::from(code)).copied().unwrap_or(ANY_LENGTH)
 }
 
 impl Rule {
