@@ -139,6 +139,14 @@ pub enum DecodeErrorKind {
         /// The limit's value.
         max: usize,
     },
+    /// A PDU that is valid on its own but not in the state the receiving machine is in.
+    #[error("{what} unexpected in state {state}")]
+    Unexpected {
+        /// The PDU (for example `"gtc spdu"`).
+        what: &'static str,
+        /// The state's name.
+        state: &'static str,
+    },
     /// PDUs arrived in an order or combination the protocol forbids.
     #[error("{what}")]
     BadSequence {

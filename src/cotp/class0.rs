@@ -188,15 +188,44 @@ impl Accepted<'_> {
     /// The CC answering `cr`, with `src_ref` as this side's reference and `params` from
     /// [`Accepted::cc_params`].
     pub fn cc<'p>(&self, cr: &Connect<'_>, src_ref: u16, params: &'p ParamsBuf) -> Tpdu<'p> {
-        Tpdu::Cc(Connect {
-            cdt: 0,
-            dst_ref: cr.src_ref,
-            src_ref,
-            class_option: ClassOption::CLASS0,
-            params: params.as_params(),
-            header_data: &[],
-            user_data: &[],
-        })
+        cc(cr.src_ref, src_ref, params)
+    }
+}
+
+/// The class-0 CC answering the CR whose SRC-REF is `peer_ref`, with `src_ref` as this side's
+/// reference and `params` from [`Accepted::cc_params`].
+pub fn cc(peer_ref: u16, src_ref: u16, params: &ParamsBuf) -> Tpdu<'_> {
+    Tpdu::Cc(Connect {
+        cdt: 0,
+        dst_ref: peer_ref,
+        src_ref,
+        class_option: ClassOption::CLASS0,
+        params: params.as_params(),
+        header_data: &[],
+        user_data: &[],
+    })
+}
+
+/// What an initiator proposed in its CR, as far as checking the CC needs it: kept by a
+/// [`Connection`](crate::cotp::Connection) instead of the CR's octets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Proposal {
+    /// The CR's SRC-REF, which the CC's DST-REF must echo.
+    pub src_ref: u16,
+    /// The TPDU size parameter of the CR (`None`: absent, 65531 octets over RFC 1006).
+    pub tpdu_size: Option<TpduSize>,
+    /// The preferred maximum TPDU size of the CR, in units of 128 octets.
+    pub preferred_max_tpdu_size: Option<u32>,
+}
+
+impl Proposal {
+    /// What `cr` proposes.
+    pub fn of(cr: &Connect<'_>) -> Self {
+        Proposal {
+            src_ref: cr.src_ref,
+            tpdu_size: cr.tpdu_size(),
+            preferred_max_tpdu_size: cr.preferred_max_tpdu_size(),
+        }
     }
 }
 
@@ -342,6 +371,15 @@ pub fn check_cc<'a>(
     cc: &Connect<'a>,
     strict: bool,
 ) -> Result<Confirmed<'a>, DecodeError> {
+    check_cc_proposal(&Proposal::of(cr), cc, strict)
+}
+
+/// [`check_cc`] against what the CR proposed.
+pub fn check_cc_proposal<'a>(
+    cr: &Proposal,
+    cc: &Connect<'a>,
+    strict: bool,
+) -> Result<Confirmed<'a>, DecodeError> {
     if cc.class_option.class() != 0 {
         return Err(cc_error(
             CLASS_OFFSET,
@@ -380,11 +418,11 @@ pub fn check_cc<'a>(
             ));
         }
     }
-    let proposed = match cr.tpdu_size().and_then(|s| s.octets()) {
+    let proposed = match cr.tpdu_size.and_then(|s| s.octets()) {
         Some(n) => n,
         None => crate::tpkt::MAX_TPDU_LEN,
     };
-    let proposed = match cr.preferred_max_tpdu_size() {
+    let proposed = match cr.preferred_max_tpdu_size {
         Some(units) if units >= 1 => proposed.max(
             usize::try_from(units)
                 .unwrap_or(usize::MAX)
@@ -394,7 +432,7 @@ pub fn check_cc<'a>(
     };
     let tpdu_size = if let Some(units) = cc.preferred_max_tpdu_size() {
         let offset = value_offset(&cc.params, ParamCode::PREFERRED_MAX_TPDU_SIZE);
-        if cr.preferred_max_tpdu_size().is_none() || units == 0 {
+        if cr.preferred_max_tpdu_size.is_none() || units == 0 {
             return Err(cc_error(
                 offset,
                 DecodeErrorKind::InvalidValue {

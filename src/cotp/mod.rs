@@ -32,9 +32,11 @@ use crate::parse::Cursor;
 #[cfg(feature = "arbitrary")]
 mod arbitrary;
 pub mod class0;
+pub mod connection;
 mod params;
 pub mod segment;
 
+pub use connection::Connection;
 pub use params::{Param, ParamCode, Params, ParamsBuf, RawParam, RawParams, TpduSize};
 pub use segment::{Reassembler, Segments, Tsdu};
 

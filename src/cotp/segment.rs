@@ -90,12 +90,27 @@ impl<'a> Segments<'a> {
             ));
         }
         for dt in self {
-            let tpdu = Tpdu::Dt(dt);
-            tpkt::encode_header(tpdu.encoded_len(), buf)?;
-            tpdu.encode(buf)?;
+            encode_dt_header(dt.user_data.len(), dt.eot, buf)?;
+            buf.put_slice(dt.user_data);
         }
         Ok(())
     }
+}
+
+/// Octets of the TPKT header and class-0 DT header in front of every DT's user data.
+pub const FRAME_HEADER_LEN: usize = tpkt::HEADER_LEN + DT_HEADER_LEN;
+
+/// Writes the TPKT header and the class-0 DT header of one DT that carries `len` octets of user
+/// data (the caller writes, or sends from its own buffer, the user data itself). Both headers come
+/// from their layer's encoder ([`tpkt::encode_header`], [`Tpdu::encode`]).
+pub fn encode_dt_header<B: BufMut + ?Sized>(
+    len: usize,
+    eot: bool,
+    buf: &mut B,
+) -> Result<(), EncodeError> {
+    let header = Tpdu::Dt(Data::class0(&[], eot));
+    tpkt::encode_header(header.encoded_len().saturating_add(len), buf)?;
+    header.encode(buf)
 }
 
 impl<'a> Iterator for Segments<'a> {

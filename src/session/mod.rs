@@ -49,9 +49,11 @@
 mod arbitrary;
 mod codes;
 mod concat;
+pub mod connection;
 mod params;
 mod segment;
 mod spdu;
+mod units;
 
 pub use codes::{
     ActivityReason, Category, DataOverflow, EnclosureItem, ParameterCode, Position,
@@ -60,6 +62,7 @@ pub use codes::{
     TsduMaximumSize, VersionNumber,
 };
 pub use concat::{MAX_CATEGORY_TWO, SpduIter, encode_tsdu, spdus, tsdu_len};
+pub use connection::Connection;
 pub use params::{MAX_LENGTH, Parameters, ParametersBuf, Unit, Units};
 pub use segment::{
     CDO_USER_DATA_MAX, CN_EXTENDED_USER_DATA_MAX, CN_USER_DATA_MAX, ConnectData, DataSegments,

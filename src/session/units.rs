@@ -1,0 +1,270 @@
+//! The functional units of a session connection beyond the duplex kernel: tokens (half-duplex,
+//! S-TOKEN-GIVE, S-TOKEN-PLEASE, S-CONTROL-GIVE), minor synchronize, activity management and
+//! exceptions (X.225 §7.11–7.22; serial numbers as ISODE implements them).
+//!
+//! This module keeps the state and decides; [`Connection`](super::Connection) encodes and
+//! sends. The rules are listed in the [connection docs](super::connection#functional-units).
+
+use bytes::Bytes;
+
+use super::{SessionUserRequirements, TokenItem, TokenPosition, TokenSettingItem};
+
+/// The identification of an earlier session connection, as the Linking Information of an
+/// activity resume (AR, PGI 33) carries it: PI 9–12 (each ≤ 64 octets, the additional
+/// reference ≤ 4).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub struct OldConnection {
+    /// PI 9 Called SS-user Reference.
+    pub called_ss_user_reference: Option<Bytes>,
+    /// PI 10 Calling SS-user Reference.
+    pub calling_ss_user_reference: Option<Bytes>,
+    /// PI 11 Common Reference.
+    pub common_reference: Option<Bytes>,
+    /// PI 12 Additional Reference Information.
+    pub additional_reference_information: Option<Bytes>,
+}
+
+/// An activity resumed by the peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Resumed {
+    /// The new activity identifier (AR PI 41).
+    pub id: Bytes,
+    /// The identifier of the interrupted activity (PI 41 in the Linking Information).
+    pub old_id: Bytes,
+    /// The serial number to resume after (PI 42 in the Linking Information): the next minor
+    /// sync point carries `serial + 1`.
+    pub serial: u64,
+    /// The connection the activity was interrupted on.
+    pub old_connection: OldConnection,
+}
+
+/// The activity (or, without activity management, the run of minor sync points) in progress.
+#[derive(Debug, Clone)]
+pub(crate) struct Activity {
+    /// This side started (or resumed) it: it sends, the peer confirms.
+    pub(crate) local: bool,
+    /// V(M): the serial number of the next sync point.
+    pub(crate) next_serial: u64,
+    /// Sender: the highest serial number confirmed by MIA. Receiver: the highest answered.
+    pub(crate) confirmed: u64,
+    /// Sender: AE sent with this serial number, waiting for AEA.
+    pub(crate) await_end: Option<u64>,
+    /// Receiver: AE received with this serial number, waiting for the user's response.
+    pub(crate) end_indicated: Option<u64>,
+}
+
+impl Activity {
+    pub(crate) fn new(local: bool, next_serial: u64) -> Self {
+        Activity {
+            local,
+            next_serial,
+            confirmed: next_serial.saturating_sub(1),
+            await_end: None,
+            end_indicated: None,
+        }
+    }
+}
+
+/// A request of this side that the peer has not answered yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pending {
+    /// AI sent, waiting for AIA.
+    Interrupt,
+    /// AD sent, waiting for ADA.
+    Discard,
+    /// GTC sent, waiting for GTA.
+    Control,
+}
+
+/// An exception report in force (X.225 §7.22): data transfer is suspended until the holder of
+/// the data token resolves it (activity interrupt or discard, giving the data token, abort).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Exception {
+    /// This side sent ED: it discards the peer's data until the report is resolved.
+    Sent,
+    /// The peer sent ED or ER: this side must resolve it.
+    Received,
+}
+
+/// Token, synchronization, activity and exception state of one session connection.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Units {
+    /// The functional units in use.
+    pub(crate) requirements: SessionUserRequirements,
+    /// Tokens that exist (half-duplex: data; minor synchronize: minor; activity: major/activity).
+    pub(crate) available: TokenItem,
+    /// Tokens this side holds.
+    pub(crate) owned: TokenItem,
+    /// The activity in progress (activity management).
+    pub(crate) activity: Option<Activity>,
+    /// Minor sync without activity management: V(M) and confirmations.
+    pub(crate) plain: Option<Activity>,
+    pub(crate) pending: Option<Pending>,
+    pub(crate) exception: Option<Exception>,
+}
+
+/// The functional units a responder agrees to, from those a CN asks for: duplex when it is
+/// proposed; otherwise half-duplex with whichever of minor synchronize, activity management and
+/// exceptions were asked for.
+pub(crate) fn answer_requirements(requested: SessionUserRequirements) -> SessionUserRequirements {
+    if requested.contains(SessionUserRequirements::DUPLEX) {
+        return SessionUserRequirements::DUPLEX;
+    }
+    let offered = SessionUserRequirements::MINOR_SYNCHRONIZE
+        .with(SessionUserRequirements::ACTIVITY_MANAGEMENT)
+        .with(SessionUserRequirements::EXCEPTIONS);
+    SessionUserRequirements(requested.0 & offered.0).with(SessionUserRequirements::HALF_DUPLEX)
+}
+
+/// The units an initiator ends up with from its proposal and the AC's PI 20 (absent: the X.225
+/// default); a peer answering outside what was proposed keeps the proposed kernel.
+pub(crate) fn agreed_requirements(
+    proposed: SessionUserRequirements,
+    ac: Option<SessionUserRequirements>,
+) -> SessionUserRequirements {
+    let ac = ac.unwrap_or(SessionUserRequirements::DEFAULT);
+    let agreed = SessionUserRequirements(ac.0 & proposed.0);
+    if agreed.contains(SessionUserRequirements::DUPLEX)
+        || agreed.contains(SessionUserRequirements::HALF_DUPLEX)
+    {
+        agreed
+    } else if proposed.contains(SessionUserRequirements::DUPLEX) {
+        SessionUserRequirements::DUPLEX
+    } else {
+        agreed.with(SessionUserRequirements::HALF_DUPLEX)
+    }
+}
+
+fn available_tokens(r: SessionUserRequirements) -> TokenItem {
+    let mut t = TokenItem::default();
+    if r.contains(SessionUserRequirements::HALF_DUPLEX)
+        && !r.contains(SessionUserRequirements::DUPLEX)
+    {
+        t = t.with(TokenItem::DATA);
+    }
+    if r.contains(SessionUserRequirements::MINOR_SYNCHRONIZE) {
+        t = t.with(TokenItem::MINOR_SYNC);
+    }
+    if r.contains(SessionUserRequirements::ACTIVITY_MANAGEMENT)
+        || r.contains(SessionUserRequirements::MAJOR_SYNCHRONIZE)
+    {
+        t = t.with(TokenItem::MAJOR_ACTIVITY);
+    }
+    t
+}
+
+/// Tokens of `available` that lie on the initiator's side according to `setting` (absent:
+/// all; "called user's choice" and reserved values: the initiator's side too).
+fn initiator_tokens(available: TokenItem, setting: Option<TokenSettingItem>) -> TokenItem {
+    let Some(s) = setting else {
+        return available;
+    };
+    let mut t = TokenItem::default();
+    for (token, pos) in [
+        (TokenItem::DATA, s.data()),
+        (TokenItem::MINOR_SYNC, s.minor_sync()),
+        (TokenItem::MAJOR_ACTIVITY, s.major_activity()),
+        (TokenItem::RELEASE, s.release()),
+    ] {
+        if pos != TokenPosition::Responder {
+            t = t.with(token);
+        }
+    }
+    TokenItem(t.0 & available.0)
+}
+
+/// The AC's Token Setting Item answering a CN's: present when the CN left a token to the called
+/// user's choice, with every such pair set to the initiator's side (`10` becomes `00`).
+pub(crate) fn accept_token_setting(cn: Option<TokenSettingItem>) -> Option<TokenSettingItem> {
+    let s = cn?;
+    if ![0u8, 2, 4, 6].iter().any(|&i| (s.0 >> i) & 0b11 == 0b10) {
+        return None;
+    }
+    let mut v = s.0;
+    for shift in [0u8, 2, 4, 6] {
+        if (v >> shift) & 0b11 != 0b01 {
+            v &= !(0b11 << shift);
+        }
+    }
+    Some(TokenSettingItem(v))
+}
+
+impl Units {
+    /// The units of a connection with `requirements`, tokens placed by `setting`, seen from the
+    /// initiator (`initiator = true`) or the responder.
+    pub(crate) fn new(
+        requirements: SessionUserRequirements,
+        setting: Option<TokenSettingItem>,
+        initiator: bool,
+    ) -> Self {
+        let available = available_tokens(requirements);
+        let at_initiator = initiator_tokens(available, setting);
+        let owned = if initiator {
+            at_initiator
+        } else {
+            TokenItem(available.0 & !at_initiator.0)
+        };
+        Units {
+            requirements,
+            available,
+            owned,
+            ..Units::default()
+        }
+    }
+
+    pub(crate) fn has_unit(&self, unit: SessionUserRequirements) -> bool {
+        self.requirements.contains(unit)
+    }
+
+    /// Whether this side holds every one of `tokens` that exists.
+    pub(crate) fn holds(&self, tokens: TokenItem) -> bool {
+        self.owned.contains(TokenItem(tokens.0 & self.available.0))
+    }
+
+    /// Whether the peer holds every one of `tokens` that exists.
+    pub(crate) fn peer_holds(&self, tokens: TokenItem) -> bool {
+        TokenItem(tokens.0 & self.available.0 & self.owned.0) == TokenItem::default()
+    }
+
+    /// The tokens this side holds.
+    pub(crate) fn tokens(&self) -> TokenItem {
+        TokenItem(self.owned.0 & self.available.0)
+    }
+
+    /// Whether the data token exists and lies with the peer.
+    pub(crate) fn data_blocked(&self) -> bool {
+        self.available.contains(TokenItem::DATA) && !self.owned.contains(TokenItem::DATA)
+    }
+
+    /// The activity (or plain minor-sync run) that serial numbers refer to.
+    pub(crate) fn sync_run(&mut self) -> Option<&mut Activity> {
+        if self.has_unit(SessionUserRequirements::ACTIVITY_MANAGEMENT) {
+            self.activity.as_mut()
+        } else {
+            self.plain.as_mut()
+        }
+    }
+
+    /// The serial number the next minor sync point (or activity end) carries, V(M).
+    pub(crate) fn next_serial(&self) -> Option<u64> {
+        self.activity
+            .as_ref()
+            .or(self.plain.as_ref())
+            .map(|a| a.next_serial)
+    }
+
+    /// After this side's AI/AD is answered (or it answered the peer's): all tokens go to the
+    /// side that interrupted or discarded (X.225 §7.19, §7.20; ISODE does the same).
+    pub(crate) fn interrupted(&mut self, by_this_side: bool) {
+        self.activity = None;
+        self.plain = None;
+        self.exception = None;
+        self.owned = if by_this_side {
+            self.available
+        } else {
+            TokenItem::default()
+        };
+    }
+}
