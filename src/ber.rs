@@ -476,6 +476,26 @@ pub(crate) fn children<'a>(ctx: Ctx, tlv: &Tlv<'a>) -> Result<Reader<'a>, Decode
     ))
 }
 
+/// Checks that `input` is a run of well-formed BER elements, constructed ones down to their
+/// leaves, nested at most `limits.max_ber_depth` deep (presentation layer errors). For octets a
+/// layer passes on without reading them (the `[1]` SET of an X.410-1984-mode CP).
+pub(crate) fn check_elements(input: &[u8], limits: &crate::Limits) -> Result<(), DecodeError> {
+    fn walk(mut r: Reader<'_>) -> Result<(), DecodeError> {
+        while !r.is_empty() {
+            let t = r.read()?;
+            if t.tag.constructed {
+                walk(children(r.ctx(), &t)?)?;
+            }
+        }
+        Ok(())
+    }
+    let ctx = Ctx {
+        layer: Layer::Presentation,
+        max_depth: limits.max_ber_depth,
+    };
+    walk(Reader::new(ctx, input, 0))
+}
+
 /// The contents of a primitive element.
 pub(crate) fn primitive<'a>(
     ctx: &Ctx,
@@ -1173,6 +1193,33 @@ macro_rules! int_code {
         pub struct $name(pub i64);
         impl $name {
             $($(#[$cm])* pub const $c: $name = $name($v);)*
+
+            /// The name of a known value as its constant is spelt (`REASON_NOT_SPECIFIED`),
+            /// `None` for a value this crate does not know.
+            pub const fn name(self) -> Option<&'static str> {
+                match self.0 {
+                    $($v => Some(stringify!($c)),)*
+                    _ => None,
+                }
+            }
+        }
+        impl core::fmt::Display for $name {
+            /// The standard's name in lowercase with hyphens (`reason-not-specified`) followed
+            /// by the value in parentheses, or the bare value when it is not a known one.
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                match self.name() {
+                    Some(n) => {
+                        for c in n.chars() {
+                            core::fmt::Write::write_char(
+                                f,
+                                if c == '_' { '-' } else { c.to_ascii_lowercase() },
+                            )?;
+                        }
+                        write!(f, "({})", self.0)
+                    }
+                    None => write!(f, "{}", self.0),
+                }
+            }
         }
     };
 }

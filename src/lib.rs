@@ -21,14 +21,18 @@ pub(crate) mod ber;
 pub mod cotp;
 pub mod error;
 pub mod limits;
+pub mod machine;
 pub mod oid;
 pub(crate) mod parse;
 pub mod presentation;
 pub mod rtse;
 pub mod session;
+pub mod testing;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 pub mod tpkt;
+pub(crate) mod util;
 
 pub use error::{DecodeError, DecodeErrorKind, EncodeError, EncodeErrorKind, Layer};
 pub use limits::Limits;
+pub use machine::Machine;

@@ -7,64 +7,52 @@ use std::time::Instant;
 use osi_stack::Layer;
 use osi_stack::association::{
     AbortSource, AcceptResponse, AssociateRequest, Association, Config, Dispatch, Event,
-    OldConnection, ServiceError, State,
+    OldConnection, ServiceError,
 };
 use osi_stack::session::{ActivityReason, SessionUserRequirements, TokenItem, TokenSettingItem};
 
 const RTS: SessionUserRequirements = SessionUserRequirements(0x0249);
 const ALL: TokenItem = TokenItem(0x15);
 
-struct Pair {
-    client: Association,
-    server: Association,
-    now: Instant,
+mod common;
+
+use common::assoc::events;
+use osi_stack::DecodeErrorKind;
+use osi_stack::association::AbortReason;
+use osi_stack::session::connection::ServiceError as SessionError;
+
+type Pair = osi_stack::testing::Pair<Association, Association>;
+
+/// An association pair associated with the given session functional units.
+fn associated(requirements: SessionUserRequirements, setting: Option<TokenSettingItem>) -> Pair {
+    let mut p = common::assoc::default_pair();
+    common::assoc::associate(
+        &mut p,
+        AssociateRequest::mms().with_session(requirements, setting),
+        AcceptResponse::default(),
+    );
+    p
 }
 
-fn events(a: &mut Association) -> Vec<Event> {
-    std::iter::from_fn(|| a.poll_event()).collect()
+/// The session protocol error of an `Aborted` event.
+fn session_error(ev: &[Event]) -> DecodeErrorKind {
+    match ev {
+        [Event::Aborted(a)] => match a.reason {
+            AbortReason::ProtocolError(e) => {
+                assert_eq!(a.source, AbortSource::LocalProvider);
+                assert_eq!(e.layer(), Layer::Session);
+                *e.kind()
+            }
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    }
 }
 
-fn flush(from: &mut Association, to: &mut Association, now: Instant) -> Vec<u8> {
-    let mut all = Vec::new();
-    while let Some(b) = from.poll_transmit() {
-        all.extend_from_slice(&b);
-    }
-    to.handle_input(&all, now);
-    all
-}
-
-impl Pair {
-    fn new(requirements: SessionUserRequirements, setting: Option<TokenSettingItem>) -> Self {
-        let now = Instant::now();
-        let mut p = Pair {
-            client: Association::initiator(Config::default()),
-            server: Association::responder(Config::default(), Dispatch::default(), None),
-            now,
-        };
-        p.client
-            .associate(
-                AssociateRequest::mms().with_session(requirements, setting),
-                now,
-            )
-            .unwrap();
-        p.c2s();
-        p.s2c();
-        p.c2s();
-        events(&mut p.server);
-        p.server.accept(AcceptResponse::default(), now).unwrap();
-        events(&mut p.server);
-        p.s2c();
-        events(&mut p.client);
-        assert_eq!(p.client.state(), State::Associated);
-        p
-    }
-
-    fn c2s(&mut self) -> Vec<u8> {
-        flush(&mut self.client, &mut self.server, self.now)
-    }
-
-    fn s2c(&mut self) -> Vec<u8> {
-        flush(&mut self.server, &mut self.client, self.now)
+fn token_rule(e: ServiceError) -> &'static str {
+    match e {
+        ServiceError::Session(SessionError::TokenRule { request, .. }) => request,
+        other => panic!("{other:?}"),
     }
 }
 
@@ -74,7 +62,7 @@ fn value(n: u8) -> Vec<u8> {
 
 #[test]
 fn duplex_default_has_no_tokens() {
-    let mut p = Pair::new(SessionUserRequirements::DUPLEX, None);
+    let mut p = associated(SessionUserRequirements::DUPLEX, None);
     assert_eq!(p.client.available_tokens(), TokenItem::default());
     assert_eq!(
         p.client.session_requirements(),
@@ -90,40 +78,31 @@ fn duplex_default_has_no_tokens() {
 
 #[test]
 fn negotiation_and_initial_tokens() {
-    let p = Pair::new(RTS, None);
+    let p = associated(RTS, None);
     assert_eq!(p.client.session_requirements(), RTS);
     assert_eq!(p.server.session_requirements(), RTS);
     assert_eq!(p.client.available_tokens(), ALL);
     assert_eq!(p.client.tokens(), ALL);
     assert_eq!(p.server.tokens(), TokenItem::default());
     // Token Setting Item: every token on the responder's side.
-    let p = Pair::new(RTS, Some(TokenSettingItem(0b01_01_01_01)));
+    let p = associated(RTS, Some(TokenSettingItem(0b01_01_01_01)));
     assert_eq!(p.client.tokens(), TokenItem::default());
     assert_eq!(p.server.tokens(), ALL);
     // "Called user's choice" is settled on the initiator's side, and the AC says so.
-    let p = Pair::new(RTS, Some(TokenSettingItem(0b00_10_10_10)));
+    let p = associated(RTS, Some(TokenSettingItem(0b00_10_10_10)));
     assert_eq!(p.client.tokens(), ALL);
     assert_eq!(p.server.tokens(), TokenItem::default());
 }
 
 #[test]
 fn half_duplex_data_needs_the_token() {
-    let mut p = Pair::new(SessionUserRequirements::HALF_DUPLEX, None);
+    let mut p = associated(SessionUserRequirements::HALF_DUPLEX, None);
     assert_eq!(p.client.available_tokens(), TokenItem::DATA);
     p.client.send_data(3, &value(1), p.now).unwrap();
     p.c2s();
     assert!(matches!(events(&mut p.server).as_slice(), [Event::Data(_)]));
     let err = p.server.send_data(3, &value(2), p.now).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            ServiceError::TokenRule {
-                request: "send_data",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_eq!(token_rule(err), "send_data");
     // The server asks for the token with user data; the client gives it.
     p.server
         .please_tokens(TokenItem::DATA, Some((3, &[0x02, 0x01, 0x05])), p.now)
@@ -167,13 +146,7 @@ fn half_duplex_data_needs_the_token() {
     p.s2c();
     assert!(matches!(events(&mut p.client).as_slice(), [Event::Data(_)]));
     // Release needs every token: the client has none now.
-    assert!(matches!(
-        p.client.release(p.now),
-        Err(ServiceError::TokenRule {
-            request: "release",
-            ..
-        })
-    ));
+    assert_eq!(token_rule(p.client.release(p.now).unwrap_err()), "release");
     p.server.release(p.now).unwrap();
     p.s2c();
     assert!(matches!(
@@ -192,24 +165,21 @@ fn half_duplex_data_needs_the_token() {
 /// session protocol error.
 #[test]
 fn peer_data_without_token_is_a_protocol_error() {
-    let mut p = Pair::new(SessionUserRequirements::HALF_DUPLEX, None);
+    let mut p = associated(SessionUserRequirements::HALF_DUPLEX, None);
     // Forge the server's GT DT (the server machine itself refuses to send it).
-    let mut dm = Pair::new(SessionUserRequirements::DUPLEX, None);
+    let mut dm = associated(SessionUserRequirements::DUPLEX, None);
     dm.server.send_data(3, &value(9), dm.now).unwrap();
     let mut forged = Vec::new();
     while let Some(b) = dm.server.poll_transmit() {
         forged.extend_from_slice(&b);
     }
     p.client.handle_input(&forged, p.now);
-    let ev = events(&mut p.client);
-    match ev.as_slice() {
-        [Event::Aborted(a)] => {
-            assert_eq!(a.source, AbortSource::LocalProvider);
-            assert_eq!(a.layer, Layer::Session);
-            assert!(a.reason.contains("data token"), "{}", a.reason);
+    assert_eq!(
+        session_error(&events(&mut p.client)),
+        DecodeErrorKind::BadSequence {
+            what: "dt from a peer that does not hold the data token"
         }
-        other => panic!("{other:?}"),
-    }
+    );
     // An AB with "protocol error" went out.
     let out = p.client.poll_transmit().unwrap();
     assert!(
@@ -220,11 +190,11 @@ fn peer_data_without_token_is_a_protocol_error() {
 
 #[test]
 fn activity_with_minor_syncs_and_end() {
-    let mut p = Pair::new(RTS, None);
-    assert!(matches!(
-        p.client.sync_minor(p.now),
-        Err(ServiceError::TokenRule { .. })
-    ));
+    let mut p = associated(RTS, None);
+    assert_eq!(
+        token_rule(p.client.sync_minor(p.now).unwrap_err()),
+        "sync_minor"
+    );
     assert!(p.client.activity_start(b"", p.now).is_err());
     p.client.activity_start(b"A1", p.now).unwrap();
     assert!(p.client.activity_start(b"A2", p.now).is_err());
@@ -293,7 +263,7 @@ fn activity_with_minor_syncs_and_end() {
 
 #[test]
 fn interrupt_discard_and_resume() {
-    let mut p = Pair::new(RTS, None);
+    let mut p = associated(RTS, None);
     p.client.activity_start(b"X", p.now).unwrap();
     p.client.send_data(3, &value(1), p.now).unwrap();
     p.client.sync_minor(p.now).unwrap();
@@ -374,14 +344,20 @@ fn interrupt_discard_and_resume() {
 
 #[test]
 fn not_negotiated_units_are_refused_locally() {
-    let mut p = Pair::new(SessionUserRequirements::HALF_DUPLEX, None);
+    let mut p = associated(SessionUserRequirements::HALF_DUPLEX, None);
     assert!(matches!(
         p.client.activity_start(b"A", p.now),
-        Err(ServiceError::NotNegotiated { .. })
+        Err(ServiceError::Session(SessionError::NotNegotiated {
+            unit: "activity management",
+            ..
+        }))
     ));
     assert!(matches!(
         p.client.sync_minor(p.now),
-        Err(ServiceError::NotNegotiated { .. })
+        Err(ServiceError::Session(SessionError::NotNegotiated {
+            unit: "minor synchronize",
+            ..
+        }))
     ));
 }
 
@@ -391,39 +367,35 @@ fn not_negotiated_units_are_refused_locally() {
 fn peer_activity_rule_violations() {
     // The server starts an activity although the client holds every token: forge it with a
     // pair in which the server holds the tokens.
-    let mut forger = Pair::new(RTS, Some(TokenSettingItem(0b01_01_01_01)));
+    let mut forger = associated(RTS, Some(TokenSettingItem(0b01_01_01_01)));
     forger.server.activity_start(b"Q", forger.now).unwrap();
     let mut bytes = Vec::new();
     while let Some(b) = forger.server.poll_transmit() {
         bytes.extend_from_slice(&b);
     }
-    let mut p = Pair::new(RTS, None);
+    let mut p = associated(RTS, None);
     p.client.handle_input(&bytes, p.now);
-    match events(&mut p.client).as_slice() {
-        [Event::Aborted(a)] => {
-            assert_eq!(a.layer, Layer::Session);
-            assert!(a.reason.contains("token"), "{}", a.reason);
+    assert_eq!(
+        session_error(&events(&mut p.client)),
+        DecodeErrorKind::BadSequence {
+            what: "activity start or resume from a peer that does not hold every token"
         }
-        other => panic!("{other:?}"),
-    }
+    );
     // MIP serial numbers out of order: replay the same MIP twice.
-    let mut p = Pair::new(RTS, None);
+    let mut p = associated(RTS, None);
     p.client.activity_start(b"A", p.now).unwrap();
     p.c2s();
     p.client.sync_minor(p.now).unwrap();
     let mip = p.c2s();
     events(&mut p.server);
     p.server.handle_input(&mip, p.now);
-    match events(&mut p.server).as_slice() {
-        [Event::Aborted(a)] => {
-            assert!(
-                a.reason.contains("serial number 1, expected 2"),
-                "{}",
-                a.reason
-            );
+    assert_eq!(
+        session_error(&events(&mut p.server)),
+        DecodeErrorKind::InvalidValue {
+            what: "mip serial number",
+            value: 1
         }
-        other => panic!("{other:?}"),
-    }
+    );
 }
 
 /// Forges one TSDU (TPKT + COTP DT + `spdus`) as a peer would send it.
@@ -436,22 +408,28 @@ fn frame(tsdu: &[u8]) -> Vec<u8> {
 
 #[test]
 fn peer_gives_tokens_it_does_not_hold() {
-    let mut p = Pair::new(RTS, None);
+    let mut p = associated(RTS, None);
     // The server holds nothing, yet gives the data token.
     p.client
         .handle_input(&frame(&[0x01, 0x03, 0x10, 0x01, 0x01]), p.now);
-    match events(&mut p.client).as_slice() {
-        [Event::Aborted(a)] => assert!(a.reason.contains("does not hold"), "{}", a.reason),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        session_error(&events(&mut p.client)),
+        DecodeErrorKind::InvalidValue {
+            what: "gt giving tokens the peer does not hold",
+            value: 1
+        }
+    );
     // A token that does not exist on a half-duplex-only association.
-    let mut p = Pair::new(SessionUserRequirements::HALF_DUPLEX, None);
+    let mut p = associated(SessionUserRequirements::HALF_DUPLEX, None);
     p.client
         .handle_input(&frame(&[0x02, 0x03, 0x10, 0x01, 0x04]), p.now);
-    match events(&mut p.client).as_slice() {
-        [Event::Aborted(a)] => assert!(a.reason.contains("not available"), "{}", a.reason),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        session_error(&events(&mut p.client)),
+        DecodeErrorKind::InvalidValue {
+            what: "token item naming an unavailable token",
+            value: 4
+        }
+    );
 }
 
 /// X.410-1984 mode at the association level: PConnect/PAccept parameters, raw data, raw PT
@@ -460,9 +438,12 @@ fn peer_gives_tokens_it_does_not_hold() {
 fn x410_mode_association() {
     let now = Instant::now();
     let setup = || {
-        let mut client = Association::initiator(Config::default());
-        let mut server = Association::responder(Config::default(), Dispatch::default(), None);
-        client
+        let mut p = Pair::at(
+            Association::initiator(Config::default()),
+            Association::responder(Config::default(), Dispatch::default(), None),
+            now,
+        );
+        p.client
             .associate(
                 AssociateRequest::mms()
                     .with_session(RTS, None)
@@ -470,60 +451,64 @@ fn x410_mode_association() {
                 now,
             )
             .unwrap();
-        flush(&mut client, &mut server, now);
-        flush(&mut server, &mut client, now);
-        let cn = flush(&mut client, &mut server, now);
+        p.c2s();
+        p.s2c();
+        let cn = p.c2s();
         // CP-type: mode x410-1984 and the parameters, no AARQ.
         assert!(
             cn.windows(10)
                 .any(|w| w == [0xa0, 0x03, 0x80, 0x01, 0x00, 0xa1, 0x03, 0x80, 0x01, 0x01]),
             "{cn:02x?}"
         );
-        let ind = events(&mut server);
+        let ind = events(&mut p.server);
         match ind.last() {
             Some(Event::AssociateIndication(i)) => {
                 assert_eq!(i.x410_parameters.as_deref(), Some(&[0x80, 0x01, 0x01][..]));
+                assert_eq!(i.application_context, None);
             }
             other => panic!("{other:?}"),
         }
-        server
+        p.server
             .accept(
                 AcceptResponse::with_x410_parameters(&[0x80, 0x01, 0x00][..]),
                 now,
             )
             .unwrap();
-        events(&mut server);
-        flush(&mut server, &mut client, now);
-        match events(&mut client).last() {
+        events(&mut p.server);
+        p.s2c();
+        match events(&mut p.client).last() {
             Some(Event::Associated(a)) => {
-                assert_eq!(a.user_information.as_deref(), Some(&[0x80, 0x01, 0x00][..]));
+                assert_eq!(a.x410_parameters.as_deref(), Some(&[0x80, 0x01, 0x00][..]));
+                // No ACSE in X.410-1984 mode: no result, no application context, no contexts.
+                assert_eq!((a.result, a.user_information.as_ref()), (None, None));
+                assert!(a.contexts.is_empty());
             }
             other => panic!("{other:?}"),
         }
-        assert!(client.is_x410() && server.is_x410());
-        (client, server)
+        assert!(p.client.is_x410() && p.server.is_x410());
+        p
     };
-    let (mut client, mut server) = setup();
-    client.activity_start(b"1", now).unwrap();
-    client.send_data(0, b"any octets", now).unwrap();
-    client.activity_end(now).unwrap();
-    let bytes = flush(&mut client, &mut server, now);
+    let mut p = setup();
+    p.client.activity_start(b"1", now).unwrap();
+    p.client.send_data(0, b"any octets", now).unwrap();
+    p.client.activity_end(now).unwrap();
+    let bytes = p.c2s();
     assert!(
         bytes
             .windows(14)
             .any(|w| w == b"\x01\x00\x01\x00any octets")
     );
-    let ev = events(&mut server);
+    let ev = events(&mut p.server);
     assert!(
         ev.iter().any(|e| matches!(e, Event::Data(d) if d.context_id.is_none() && &d.value[..] == b"any octets")),
         "{ev:?}"
     );
-    server.activity_end_response(now).unwrap();
-    server
+    p.server.activity_end_response(now).unwrap();
+    p.server
         .please_tokens(ALL, Some((0, &[0x02, 0x01, 0x07])), now)
         .unwrap();
-    flush(&mut server, &mut client, now);
-    match events(&mut client).as_slice() {
+    p.s2c();
+    match events(&mut p.client).as_slice() {
         [
             Event::ActivityEnded { .. },
             Event::TokensPlease { data: Some(d), .. },
@@ -534,25 +519,25 @@ fn x410_mode_association() {
     }
     // Release: FN and DN without user data.
     let fin = {
-        client.release(now).unwrap();
-        flush(&mut client, &mut server, now)
+        p.client.release(now).unwrap();
+        p.c2s()
     };
     assert!(fin.ends_with(&[0x09, 0x00]), "{fin:02x?}");
     assert!(matches!(
-        events(&mut server).as_slice(),
+        events(&mut p.server).as_slice(),
         [Event::ReleaseIndication]
     ));
-    server.release_response(true, now).unwrap();
-    flush(&mut server, &mut client, now);
+    p.server.release_response(true, now).unwrap();
+    p.s2c();
     assert!(matches!(
-        events(&mut client).as_slice(),
+        events(&mut p.client).as_slice(),
         [Event::Released { .. }, Event::Closed]
     ));
     // Abort with AbortInformation (RTAB components).
-    let (mut client, mut server) = setup();
-    client.abort_with(Some(&[0x80, 0x01, 0x03]), now).unwrap();
-    flush(&mut client, &mut server, now);
-    match events(&mut server).as_slice() {
+    let mut p = setup();
+    p.client.abort_with(Some(&[0x80, 0x01, 0x03]), now).unwrap();
+    p.c2s();
+    match events(&mut p.server).as_slice() {
         [Event::Aborted(a), Event::Closed] => {
             assert_eq!(a.source, AbortSource::PeerUser);
             assert_eq!(a.user_information.as_deref(), Some(&[0x80, 0x01, 0x03][..]));
@@ -594,7 +579,7 @@ fn random_unit_spdus_never_panic() {
         } else {
             Some(TokenSettingItem(0x15))
         };
-        let mut p = Pair::new(RTS, setting);
+        let mut p = associated(RTS, setting);
         for _ in 0..12 {
             x ^= x << 13;
             x ^= x >> 7;

@@ -33,7 +33,13 @@ fn profile_request_reaches_a_responder_with_its_rtorq() {
     let Some(Event::AssociateIndication(ind)) = events.get(1) else {
         panic!("{events:?}")
     };
-    assert_eq!(ind.application_context.to_string(), "2.6.0.1.6");
+    assert_eq!(
+        ind.application_context
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("2.6.0.1.6")
+    );
     assert_eq!(ind.called_tsel.as_deref(), Some(&b"MTA1"[..]));
     let abstracts: Vec<String> = ind
         .contexts

@@ -7,11 +7,13 @@ use std::future::Future;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use osi_stack::Layer;
 use osi_stack::address::TSel;
 use osi_stack::association::{
-    AbortSource, AcceptResponse, AssociateRequest, Config, Dispatch, Event, Selector, Service,
+    AbortSource, AcceptResponse, AssociateRequest, Config, Dispatch, Event, RefusalReason,
+    Selector, Service,
 };
+use osi_stack::cotp::DisconnectReason;
+use osi_stack::cotp::connection::Disconnect;
 use osi_stack::tokio::{Connection, DialError, Dialer, Listener, TpktCodec};
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -99,7 +101,10 @@ async fn two_services_on_one_port_and_a_refused_third() {
             .with_open_interval(Duration::from_millis(50));
         match dialer.associate(addr, Config::default(), req).await {
             Err(DialError::Refused { refusal, .. }) => {
-                assert_eq!((refusal.layer, refusal.code), (Layer::Cotp, Some(3)));
+                assert_eq!(
+                    refusal.reason,
+                    RefusalReason::Transport(Disconnect::Dr(DisconnectReason::ADDRESS_UNKNOWN))
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -121,7 +126,10 @@ async fn calling_address_policy_and_bind() {
             .associate(addr, Config::default(), AssociateRequest::mms())
             .await
         {
-            Err(DialError::Refused { refusal, .. }) => assert_eq!(refusal.layer, Layer::Cotp),
+            Err(DialError::Refused { refusal, .. }) => assert_eq!(
+                refusal.reason,
+                RefusalReason::Transport(Disconnect::Dr(DisconnectReason::NOT_SPECIFIED))
+            ),
             other => panic!("{other:?}"),
         }
         let right = Dialer::new().with_bind(Some("127.0.0.1".parse().unwrap()));

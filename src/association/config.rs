@@ -26,8 +26,8 @@ use crate::session::{SessionUserRequirements, TokenSettingItem};
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Config {
-    /// Bounds on what a peer can make this side hold. The default raises
-    /// [`Limits::max_tsdu`] to 16 MiB, since one P-DATA is one TSDU.
+    /// Bounds on what a peer can make this side hold ([`Limits::DEFAULT`]: one P-DATA, one
+    /// TSDU, up to 1 MiB).
     pub limits: Limits,
     /// Largest TPDU this side proposes (initiator) or accepts (responder), in octets: a power
     /// of two from 128 to 8192 (X.224's codes; other values are rounded down). Default 8192.
@@ -36,8 +36,14 @@ pub struct Config {
     /// no random numbers; an adapter may count connections here.
     pub local_reference: u16,
     /// How long to wait for each answer of the peer: CC after CR, AC/RF after CN, DN/NF after
-    /// FN, and the CR and CN a responder waits for. Default 30 s.
+    /// FN, AIA/ADA/GTA, and the CR and CN a responder waits for. Default 30 s.
     pub response_timeout: Duration,
+    /// How long the application may take to answer an associate or release indication before
+    /// the association is aborted. Default 30 s; `None` waits forever.
+    pub user_timeout: Option<Duration>,
+    /// How long a TPKT frame or a TSDU may stay incomplete, from its first octet (trickled
+    /// octets do not restart it). Default 30 s; `None` waits forever.
+    pub receive_timeout: Option<Duration>,
     /// X.225's TIM: after sending DN, AB or RF, how long to wait for the peer to close the
     /// transport connection before closing it here. Default 5 s.
     pub disconnect_wait: Duration,
@@ -52,10 +58,12 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            limits: Limits::DEFAULT.with_max_tsdu(16 << 20),
+            limits: Limits::DEFAULT,
             tpdu_size: 8192,
             local_reference: 1,
             response_timeout: Duration::from_secs(30),
+            user_timeout: Some(Duration::from_secs(30)),
+            receive_timeout: Some(Duration::from_secs(30)),
             disconnect_wait: Duration::from_secs(5),
             idle_lifetime: None,
             strict: false,
@@ -64,6 +72,26 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The settings of the transport connection these give.
+    pub fn transport(&self) -> crate::cotp::connection::Config {
+        crate::cotp::connection::Config::default()
+            .with_tpdu_size(self.tpdu_size)
+            .with_limits(self.limits)
+            .with_timeouts(self.response_timeout, self.receive_timeout)
+            .with_local_reference(self.local_reference)
+            .with_strict(self.strict)
+    }
+
+    /// The settings of the session connection these give.
+    pub fn session(&self) -> crate::session::connection::Config {
+        crate::session::connection::Config {
+            limits: self.limits,
+            response_timeout: self.response_timeout,
+            disconnect_wait: self.disconnect_wait,
+            user_timeout: self.user_timeout,
+        }
+    }
+
     /// The same configuration with other limits.
     #[must_use]
     pub fn with_limits(mut self, limits: Limits) -> Self {
@@ -82,6 +110,19 @@ impl Config {
     #[must_use]
     pub fn with_response_timeout(mut self, timeout: Duration) -> Self {
         self.response_timeout = timeout;
+        self
+    }
+
+    /// The same configuration with other time-outs for the application's answers and for an
+    /// incomplete frame or TSDU.
+    #[must_use]
+    pub fn with_user_and_receive_timeouts(
+        mut self,
+        user: Option<Duration>,
+        receive: Option<Duration>,
+    ) -> Self {
+        self.user_timeout = user;
+        self.receive_timeout = receive;
         self
     }
 

@@ -13,8 +13,15 @@
 use std::fmt;
 use std::net::IpAddr;
 
+use bytes::Bytes;
+
+use super::event::{Configured, Criterion, Mismatch, Received};
+use crate::acse::UserDiagnostic;
 use crate::address::{PSel, SSel, TSel};
-use crate::oid::OwnedOid;
+use crate::cotp::DisconnectReason;
+use crate::oid::{Oid, OwnedOid};
+use crate::presentation::ProviderReason;
+use crate::session::RefuseReason;
 
 /// How a service matches one selector of an incoming association.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -198,31 +205,172 @@ impl Dispatch {
         self.services.get(index)
     }
 
-    /// Indices of the services still possible, all of them at the start.
-    pub(crate) fn all(&self) -> Vec<usize> {
-        (0..self.services.len()).collect()
-    }
-
-    /// Keeps the candidates for which `keep` holds.
-    pub(crate) fn filter(&self, candidates: &mut Vec<usize>, keep: impl Fn(&Service) -> bool) {
-        candidates.retain(|&i| self.services.get(i).is_some_and(&keep));
-    }
-
-    /// A list of what the given candidates configure, for a diagnostic.
-    pub(crate) fn describe(
-        &self,
-        candidates: &[usize],
-        field: impl Fn(&Service) -> String,
-    ) -> String {
-        let parts: Vec<String> = candidates
-            .iter()
-            .filter_map(|&i| self.services.get(i))
-            .map(|s| format!("{}={}", s.name, field(s)))
-            .collect();
-        if parts.is_empty() {
-            "none".to_owned()
-        } else {
-            parts.join(", ")
+    /// Every service is a candidate at the start of an association.
+    pub(crate) fn candidates(&self) -> Candidates {
+        Candidates {
+            left: (0..self.services.len()).collect(),
         }
+    }
+
+    /// Keeps the candidates `keep` accepts; when none is left, says what was received and what
+    /// the candidates had configured. An empty table accepts everything.
+    fn narrow(
+        &self,
+        candidates: &mut Candidates,
+        criterion: Criterion,
+        received: impl FnOnce() -> Received,
+        keep: impl Fn(&Service) -> bool,
+        configured: impl Fn(&Service) -> Configured,
+    ) -> Result<(), Mismatch> {
+        if self.services.is_empty() {
+            return Ok(());
+        }
+        let before = candidates.left.clone();
+        candidates
+            .left
+            .retain(|&i| self.services.get(i).is_some_and(&keep));
+        if !candidates.left.is_empty() {
+            return Ok(());
+        }
+        Err(Mismatch {
+            criterion,
+            received: received(),
+            configured: before
+                .iter()
+                .filter_map(|&i| self.services.get(i))
+                .map(|s| (s.name.clone(), configured(s)))
+                .collect(),
+        })
+    }
+
+    /// The transport layer's checks of a CR: called T-selector (refused with DR 0x03 "address
+    /// unknown"), the peer's address and the calling T-selector (DR 0x00).
+    pub(crate) fn check_transport(
+        &self,
+        c: &mut Candidates,
+        called: Option<&Bytes>,
+        peer: Option<IpAddr>,
+        calling: Option<&Bytes>,
+    ) -> Result<(), (Mismatch, DisconnectReason)> {
+        self.narrow(
+            c,
+            Criterion::CalledTsel,
+            || Received::Selector(called.cloned()),
+            |s| s.tsel.matches(called.map(|b| &b[..])),
+            |s| Configured::Tsel(s.tsel.clone()),
+        )
+        .map_err(|m| (m, DisconnectReason::ADDRESS_UNKNOWN))?;
+        self.narrow(
+            c,
+            Criterion::CallingAddress,
+            || Received::Address(peer),
+            |s| s.allows_peer(peer),
+            |s| Configured::Peers(s.allowed_peers.clone()),
+        )
+        .map_err(|m| (m, DisconnectReason::NOT_SPECIFIED))?;
+        self.narrow(
+            c,
+            Criterion::CallingTsel,
+            || Received::Selector(calling.cloned()),
+            |s| s.calling_tsel.matches(calling.map(|b| &b[..])),
+            |s| Configured::Tsel(s.calling_tsel.clone()),
+        )
+        .map_err(|m| (m, DisconnectReason::NOT_SPECIFIED))
+    }
+
+    /// The session layer's checks of a CN: called S-selector (RF 0x81 "session selector
+    /// unknown") and calling S-selector (RF 0x00).
+    pub(crate) fn check_session(
+        &self,
+        c: &mut Candidates,
+        called: Option<&Bytes>,
+        calling: Option<&Bytes>,
+    ) -> Result<(), (Mismatch, RefuseReason)> {
+        self.narrow(
+            c,
+            Criterion::CalledSsel,
+            || Received::Selector(called.cloned()),
+            |s| s.ssel.matches(called.map(|b| &b[..])),
+            |s| Configured::Ssel(s.ssel.clone()),
+        )
+        .map_err(|m| (m, RefuseReason::SELECTOR_UNKNOWN))?;
+        self.narrow(
+            c,
+            Criterion::CallingSsel,
+            || Received::Selector(calling.cloned()),
+            |s| s.calling_ssel.matches(calling.map(|b| &b[..])),
+            |s| Configured::Ssel(s.calling_ssel.clone()),
+        )
+        .map_err(|m| (m, RefuseReason::USER_NO_REASON))
+    }
+
+    /// The presentation layer's checks of a CP: called P-selector (CPR
+    /// "called-presentation-address-unknown") and calling P-selector (CPR
+    /// "reason-not-specified").
+    pub(crate) fn check_presentation(
+        &self,
+        c: &mut Candidates,
+        called: Option<&[u8]>,
+        calling: Option<&[u8]>,
+    ) -> Result<(), (Mismatch, ProviderReason)> {
+        self.narrow(
+            c,
+            Criterion::CalledPsel,
+            || Received::Selector(called.map(Bytes::copy_from_slice)),
+            |s| s.psel.matches(called),
+            |s| Configured::Psel(s.psel.clone()),
+        )
+        .map_err(|m| (m, ProviderReason::CALLED_PRESENTATION_ADDRESS_UNKNOWN))?;
+        self.narrow(
+            c,
+            Criterion::CallingPsel,
+            || Received::Selector(calling.map(Bytes::copy_from_slice)),
+            |s| s.calling_psel.matches(calling),
+            |s| Configured::Psel(s.calling_psel.clone()),
+        )
+        .map_err(|m| (m, ProviderReason::REASON_NOT_SPECIFIED))
+    }
+
+    /// ACSE's checks of an AARQ: called AP-title and AE-qualifier (AARE rejected-permanent,
+    /// acse-service-user diagnostic 7 / 9).
+    pub(crate) fn check_acse(
+        &self,
+        c: &mut Candidates,
+        ap_title: Option<Oid<'_>>,
+        ae_qualifier: Option<i64>,
+    ) -> Result<(), (Mismatch, UserDiagnostic)> {
+        self.narrow(
+            c,
+            Criterion::CalledApTitle,
+            || Received::ApTitle(ap_title.map(|t| t.to_owned_oid())),
+            |s| {
+                s.ap_title
+                    .as_ref()
+                    .is_none_or(|t| Some(t.as_oid()) == ap_title)
+            },
+            |s| Configured::ApTitle(s.ap_title.clone()),
+        )
+        .map_err(|m| (m, UserDiagnostic::CALLED_AP_TITLE_NOT_RECOGNIZED))?;
+        self.narrow(
+            c,
+            Criterion::CalledAeQualifier,
+            || Received::AeQualifier(ae_qualifier),
+            |s| s.ae_qualifier.is_none_or(|q| Some(q) == ae_qualifier),
+            |s| Configured::AeQualifier(s.ae_qualifier),
+        )
+        .map_err(|m| (m, UserDiagnostic::CALLED_AE_QUALIFIER_NOT_RECOGNIZED))
+    }
+}
+
+/// The services an incoming association can still reach, narrowed layer by layer.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Candidates {
+    left: Vec<usize>,
+}
+
+impl Candidates {
+    /// The first candidate left: the service an association is for.
+    pub(crate) fn first(&self) -> Option<usize> {
+        self.left.first().copied()
     }
 }

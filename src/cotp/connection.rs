@@ -340,16 +340,52 @@ enum State {
     Closed,
 }
 
-impl State {
-    fn name(&self) -> &'static str {
+/// Where a transport connection is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Phase {
+    /// Initiator before [`Connection::connect`].
+    Idle,
+    /// Initiator: CR sent, waiting for CC.
+    AwaitCc,
+    /// Responder: waiting for the CR.
+    AwaitCr,
+    /// Responder: the user decides on the CR.
+    AwaitUser,
+    /// Data transfer.
+    Open,
+    /// Finished.
+    Closed,
+}
+
+impl Phase {
+    /// A short name for logs and messages.
+    pub const fn name(self) -> &'static str {
         match self {
-            State::Idle => "idle",
-            State::AwaitCc(_) => "await-cc",
-            State::AwaitCr => "await-cr",
-            State::AwaitUser(_) => "await-user",
-            State::Open { .. } => "open",
-            State::Closed => "closed",
+            Phase::Idle => "idle",
+            Phase::AwaitCc => "await-cc",
+            Phase::AwaitCr => "await-cr",
+            Phase::AwaitUser => "await-user",
+            Phase::Open => "open",
+            Phase::Closed => "closed",
         }
+    }
+}
+
+impl State {
+    fn phase(&self) -> Phase {
+        match self {
+            State::Idle => Phase::Idle,
+            State::AwaitCc(_) => Phase::AwaitCc,
+            State::AwaitCr => Phase::AwaitCr,
+            State::AwaitUser(_) => Phase::AwaitUser,
+            State::Open { .. } => Phase::Open,
+            State::Closed => Phase::Closed,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        self.phase().name()
     }
 }
 
@@ -425,9 +461,9 @@ impl Connection {
         matches!(self.state, State::Closed)
     }
 
-    /// The state's name (for logs).
-    pub fn state_name(&self) -> &'static str {
-        self.state.name()
+    /// Where the connection is.
+    pub fn phase(&self) -> Phase {
+        self.state.phase()
     }
 
     /// Octets of peer input held: an incomplete frame plus the DTs of an incomplete TSDU.
@@ -743,7 +779,8 @@ impl Connection {
                 match reassembler.push(&dt) {
                     Ok(None) => {}
                     Ok(Some(crate::cotp::Tsdu::Whole(s))) => {
-                        self.events.push_back(Event::Tsdu(frame.slice_ref(s)));
+                        self.events
+                            .push_back(Event::Tsdu(crate::util::sub(frame, s)));
                     }
                     Ok(Some(crate::cotp::Tsdu::Reassembled(b))) => {
                         self.events.push_back(Event::Tsdu(b));
@@ -758,7 +795,7 @@ impl Connection {
                     Layer::Cotp,
                     tpkt::HEADER_LEN.saturating_add(1),
                     DecodeErrorKind::Unexpected {
-                        what: other.kind().name(),
+                        what: tpdu_name(other.kind()),
                         state: state.name(),
                     },
                 );
@@ -864,6 +901,24 @@ impl Connection {
         self.rx = BytesMut::new();
         self.events.push_back(Event::Disconnected(why));
         self.events.push_back(Event::Closed);
+    }
+}
+
+/// The lowercase name of a TPDU for messages ("dt tpdu").
+fn tpdu_name(kind: crate::cotp::TpduKind) -> &'static str {
+    use crate::cotp::TpduKind as K;
+    match kind {
+        K::Cr => "cr tpdu",
+        K::Cc => "cc tpdu",
+        K::Dr => "dr tpdu",
+        K::Dc => "dc tpdu",
+        K::Dt => "dt tpdu",
+        K::Ed => "ed tpdu",
+        K::Ak => "ak tpdu",
+        K::Ea => "ea tpdu",
+        K::Rj => "rj tpdu",
+        K::Er => "er tpdu",
+        _ => "tpdu of unknown type",
     }
 }
 

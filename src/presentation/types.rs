@@ -762,6 +762,32 @@ impl<'a> UserData<'a> {
         }
     }
 
+    /// The octets [`UserData::encode_single_header`] writes.
+    pub fn single_header_len(context_id: i64, value_len: usize) -> usize {
+        let pdv = ber::int_len(Tag::INTEGER, context_id)
+            .saturating_add(ber::tlv_len(Tag::ctx_cons(0), value_len));
+        let list = ber::tlv_len(Tag::SEQUENCE, pdv);
+        ber::tlv_len(FULL, list).saturating_sub(value_len)
+    }
+
+    /// Writes fully encoded User-data holding one PDV in single-ASN1-type form on
+    /// `context_id`, up to (not including) the `value_len` octets of the value: the caller sends
+    /// the value from its own buffer. `header + value` is exactly what [`UserData::encode`]
+    /// writes for `UserData::Full` of that one [`Pdv`].
+    pub fn encode_single_header<B: BufMut + ?Sized>(
+        context_id: i64,
+        value_len: usize,
+        buf: &mut B,
+    ) -> Result<(), EncodeError> {
+        let pdv = ber::int_len(Tag::INTEGER, context_id)
+            .saturating_add(ber::tlv_len(Tag::ctx_cons(0), value_len));
+        let list = ber::tlv_len(Tag::SEQUENCE, pdv);
+        ber::put_header(L, buf, FULL, list)?;
+        ber::put_header(L, buf, Tag::SEQUENCE, pdv)?;
+        ber::put_int(L, buf, Tag::INTEGER, context_id)?;
+        ber::put_header(L, buf, Tag::ctx_cons(0), value_len)
+    }
+
     /// The PDVs of fully encoded data (empty for simply encoded data).
     pub fn pdvs(&self) -> PdvIter<'a> {
         match self {

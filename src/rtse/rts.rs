@@ -1072,7 +1072,13 @@ impl Rts {
         match e {
             Event::TransportConnected { .. } | Event::Rejected(_) => {}
             Event::AssociateIndication(ind) => self.on_indication(&ind, now),
-            Event::Associated(a) => self.on_associated(a.user_information.as_deref(), now),
+            Event::Associated(a) => {
+                let info = a
+                    .x410_parameters
+                    .as_deref()
+                    .or(a.user_information.as_deref());
+                self.on_associated(info, now)
+            }
             Event::Refused(r) => {
                 // A refused recovery is not retried (rule 3).
                 if self.recovering {
@@ -1156,7 +1162,10 @@ impl Rts {
                 self.state.incoming = self.state.incoming.take().and_then(keep_confirmed);
             }
             Event::ActivityDiscarded { .. } => self.state.incoming = None,
-            Event::ActivityInterruptConfirmed => {}
+            Event::ActivityInterruptConfirmed
+            | Event::ControlGiven
+            | Event::ControlGiveConfirmed
+            | Event::ExceptionReport(_) => {}
             Event::ActivityDiscardConfirmed => self.on_discarded(now),
             Event::ReleaseIndication => {
                 let ok = self.state.incoming.is_none();

@@ -198,6 +198,12 @@ impl ConnectRequest {
         self.user_data = user_data;
         self
     }
+
+    /// Whether the CN can be built (selectors, user data within 10 240 octets), so that an
+    /// owner can refuse a request before the transport connection is even made.
+    pub fn check(&self) -> Result<(), EncodeError> {
+        encode::cn(self).map(|_| ())
+    }
 }
 
 /// A CN this side can answer (responder): [`Connection::accept`] or [`Connection::refuse`].
@@ -569,21 +575,66 @@ enum State {
     Closed,
 }
 
-impl State {
-    fn name(&self) -> &'static str {
+/// Where a session connection is (X.225 Table A.2's states, folded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Phase {
+    /// Initiator before [`Connection::connect`]; responder before the transport is up.
+    Idle,
+    /// Responder: waiting for the CN (STA01C).
+    AwaitCn,
+    /// Initiator: CN sent, waiting for AC or RF (STA02A).
+    AwaitAc,
+    /// Responder: the user decides on the CN (STA08).
+    AwaitUser,
+    /// Data transfer (STA713).
+    Open,
+    /// FN sent, waiting for DN or NF (STA03).
+    AwaitRelease,
+    /// FN received, waiting for the user's answer (STA09).
+    AwaitReleaseResponse,
+    /// DN, AB or RF sent: waiting for the transport to be released (STA16, TIM).
+    AwaitClose,
+    /// Finished.
+    Closed,
+}
+
+impl Phase {
+    /// A short name for logs and messages.
+    pub const fn name(self) -> &'static str {
         match self {
-            State::Idle => "idle",
-            State::AwaitCn => "await-cn",
-            State::AwaitAc(_) => "await-ac",
-            State::AwaitUser(_) => "await-user",
-            State::Open(o) => match o.release {
-                Release::None => "open",
-                Release::Sent { .. } => "await-dn",
-                Release::Received => "await-release-response",
-            },
-            State::AwaitClose => "await-close",
-            State::Closed => "closed",
+            Phase::Idle => "idle",
+            Phase::AwaitCn => "await-cn",
+            Phase::AwaitAc => "await-ac",
+            Phase::AwaitUser => "await-user",
+            Phase::Open => "open",
+            Phase::AwaitRelease => "await-dn",
+            Phase::AwaitReleaseResponse => "await-release-response",
+            Phase::AwaitClose => "await-close",
+            Phase::Closed => "closed",
         }
+    }
+}
+
+impl State {
+    fn phase(&self) -> Phase {
+        match self {
+            State::Idle => Phase::Idle,
+            State::AwaitCn => Phase::AwaitCn,
+            State::AwaitAc(_) => Phase::AwaitAc,
+            State::AwaitUser(_) => Phase::AwaitUser,
+            State::Open(o) => match o.release {
+                Release::None => Phase::Open,
+                Release::Sent { .. } => Phase::AwaitRelease,
+                Release::Received => Phase::AwaitReleaseResponse,
+            },
+            State::AwaitClose => Phase::AwaitClose,
+            State::Closed => Phase::Closed,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        self.phase().name()
     }
 }
 
@@ -666,9 +717,9 @@ impl Connection {
         self.role
     }
 
-    /// The state's name (for logs).
-    pub fn state_name(&self) -> &'static str {
-        self.state.name()
+    /// Where the connection is.
+    pub fn phase(&self) -> Phase {
+        self.state.phase()
     }
 
     /// Whether the connection is established (data transfer or release in progress).
@@ -1442,20 +1493,21 @@ impl Connection {
         match timer {
             Timer::Tim => self.close(),
             Timer::Wait(w) => {
-                if matches!(self.state, State::Idle | State::AwaitCn) {
-                    self.events.push_back(Event::Aborted(Abort {
-                        reason: AbortReason::Timeout(w),
-                        user_data: Bytes::new(),
-                    }));
-                    self.close();
-                } else {
-                    self.send_abort(
+                // The peer (or the user) did not answer: an AB tells the peer why, and the
+                // connection ends at once (waiting TIM for an unresponsive peer is pointless).
+                if !matches!(self.state, State::Idle | State::AwaitCn) {
+                    if let Ok(ab) = encode::abort(
                         TransportDisconnect::RELEASED.with(TransportDisconnect::NO_REASON),
                         &[],
-                        AbortReason::Timeout(w),
-                        now,
-                    );
+                    ) {
+                        self.push(ab);
+                    }
                 }
+                self.events.push_back(Event::Aborted(Abort {
+                    reason: AbortReason::Timeout(w),
+                    user_data: Bytes::new(),
+                }));
+                self.close();
             }
         }
     }
@@ -1517,7 +1569,7 @@ impl Connection {
     ) -> Result<(), Violation> {
         let kind = spdu.kind();
         let state = self.state.name();
-        let user_data = |s: &Spdu<'_>| tsdu.slice_ref(s.ss_user_data());
+        let user_data = |s: &Spdu<'_>| crate::util::sub(tsdu, s.ss_user_data());
         match (&mut self.state, kind) {
             (State::AwaitCn, SpduKind::Cn) => {
                 self.on_cn(tsdu, at, spdu, now);
@@ -1532,7 +1584,7 @@ impl Connection {
                 let data = spdu.refuse_user_data().unwrap_or_default();
                 self.events.push_back(Event::Refused {
                     reason,
-                    user_data: tsdu.slice_ref(data),
+                    user_data: crate::util::sub(tsdu, data),
                 });
                 // The receiver of RF releases the transport connection.
                 self.close();
@@ -1558,7 +1610,7 @@ impl Connection {
                 if !accept_peer_data(&o.units, at)? {
                     return Ok(());
                 }
-                let data = tsdu.slice_ref(spdu.user_information());
+                let data = crate::util::sub(tsdu, spdu.user_information());
                 self.events.push_back(Event::Data(data));
                 let _ = now;
                 Ok(())
@@ -1700,19 +1752,23 @@ impl Connection {
             .and_then(|c| c.token_setting_item);
         let called = spdu.called_session_selector();
         let indication = ConnectIndication {
-            calling_ssel: spdu.calling_session_selector().map(|s| tsdu.slice_ref(s)),
-            called_ssel: called.map(|s| tsdu.slice_ref(s)),
+            calling_ssel: spdu
+                .calling_session_selector()
+                .map(|s| crate::util::sub(tsdu, s)),
+            called_ssel: called.map(|s| crate::util::sub(tsdu, s)),
             requirements,
             agreed,
             token_setting,
             version,
-            user_data: tsdu.slice_ref(spdu.ss_user_data()),
+            user_data: crate::util::sub(tsdu, spdu.ss_user_data()),
         };
         self.state = State::AwaitUser(Box::new(Answer {
             version,
             agreed,
             cn_setting: token_setting,
-            responding_ssel: called.filter(|s| !s.is_empty()).map(|s| tsdu.slice_ref(s)),
+            responding_ssel: called
+                .filter(|s| !s.is_empty())
+                .map(|s| crate::util::sub(tsdu, s)),
         }));
         self.set_timer(Timer::Wait(Wait::User), now);
         self.events
@@ -1742,8 +1798,8 @@ impl Connection {
             tokens: units.tokens(),
             responding_ssel: spdu
                 .responding_session_selector()
-                .map(|s| tsdu.slice_ref(s)),
-            user_data: tsdu.slice_ref(spdu.ss_user_data()),
+                .map(|s| crate::util::sub(tsdu, s)),
+            user_data: crate::util::sub(tsdu, spdu.ss_user_data()),
         };
         self.state = State::Open(Box::new(Open {
             version,
@@ -1798,7 +1854,7 @@ impl Connection {
                 let data = spdu.user_data().unwrap_or_default();
                 self.events.push_back(Event::TokensPlease {
                     tokens,
-                    user_data: tsdu.slice_ref(data),
+                    user_data: crate::util::sub(tsdu, data),
                 });
             }
         }
@@ -1930,7 +1986,7 @@ fn on_unit_spdu(
                 .activity_identifier()
                 .filter(|i| i.len() <= 6)
                 .ok_or(violation(at, "activity without a valid identifier (pi 41)"))?;
-            let id = tsdu.slice_ref(id);
+            let id = crate::util::sub(tsdu, id);
             let next_serial = if kind == SpduKind::As {
                 events.push_back(Event::ActivityStarted { id });
                 1
@@ -1947,10 +2003,10 @@ fn on_unit_spdu(
                     "ar without a valid serial number (pi 42 in pgi 33)",
                 ))?;
                 let c = link.connection;
-                let own = |v: Option<&[u8]>| v.map(|v| tsdu.slice_ref(v));
+                let own = |v: Option<&[u8]>| v.map(|v| crate::util::sub(tsdu, v));
                 events.push_back(Event::ActivityResumed(Box::new(Resumed {
                     id,
-                    old_id: tsdu.slice_ref(old_id),
+                    old_id: crate::util::sub(tsdu, old_id),
                     serial,
                     old_connection: OldConnection {
                         called_ss_user_reference: own(c.called_ss_user_reference),
@@ -2127,12 +2183,12 @@ fn on_unit_spdu(
                 ExceptionReport::Provider {
                     reflect: spdu
                         .reflect_parameter_values()
-                        .map_or(Bytes::new(), |r| tsdu.slice_ref(r)),
+                        .map_or(Bytes::new(), |r| crate::util::sub(tsdu, r)),
                 }
             } else {
                 ExceptionReport::User {
                     reason: spdu.activity_reason().unwrap_or(ActivityReason::NO_REASON),
-                    user_data: tsdu.slice_ref(spdu.ss_user_data()),
+                    user_data: crate::util::sub(tsdu, spdu.ss_user_data()),
                 }
             };
             if u.exception.is_none() {

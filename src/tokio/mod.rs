@@ -478,7 +478,7 @@ impl Dialer {
             let result = self.attempt(&addr, config.clone(), request.clone()).await;
             let retry = match &result {
                 Err(DialError::Io(_)) => true,
-                Err(DialError::Refused { refusal, .. }) => refusal.layer == Layer::Cotp,
+                Err(DialError::Refused { refusal, .. }) => refusal.layer() == Layer::Cotp,
                 _ => false,
             };
             if !retry || attempt >= self.retries {

@@ -59,9 +59,9 @@ fn contexts_json(contexts: &[ContextOutcome]) -> J {
                 if let Some(a) = &c.abstract_syntax {
                     o.set("abstract_syntax", a.to_string());
                 }
-                o.set("result", c.result);
+                o.set("result", c.result.0);
                 if let Some(r) = c.provider_reason {
-                    o.set("provider_reason", r);
+                    o.set("provider_reason", r.0);
                 }
                 J::O(o)
             })
@@ -73,10 +73,10 @@ fn contexts_text(contexts: &[ContextOutcome]) -> String {
     let parts: Vec<String> = contexts
         .iter()
         .map(|c| {
-            let what = match (c.result, c.provider_reason) {
+            let what = match (c.result.0, c.provider_reason) {
                 (0, _) => "accepted".to_owned(),
                 (1, _) => "rejected by the user".to_owned(),
-                (_, Some(r)) => format!("rejected by the provider (reason {r})"),
+                (_, Some(r)) => format!("rejected by the provider (reason {})", r.0),
                 (r, None) => format!("result {r}"),
             };
             match &c.abstract_syntax {
@@ -101,15 +101,22 @@ pub fn record(event: &Event) -> Option<Record> {
             r
         }
         Event::Associated(a) => {
-            let mut text = format!(
-                "associated: result {}; contexts {}",
-                a.result,
-                contexts_text(&a.contexts)
-            );
+            let mut text = match a.result {
+                Some(result) => format!(
+                    "associated: result {}; contexts {}",
+                    result.0,
+                    contexts_text(&a.contexts)
+                ),
+                None => "associated (x.410-1984 mode)".to_owned(),
+            };
             let mut r = Record::new("associated", String::new());
-            r.obj.set("result", a.result);
-            r.obj.set("contexts", contexts_json(&a.contexts));
-            if let Some(info) = &a.user_information {
+            if let Some(result) = a.result {
+                r.obj.set("result", result.0);
+                r.obj.set("contexts", contexts_json(&a.contexts));
+            } else {
+                r.obj.set("mode", "x410");
+            }
+            if let Some(info) = a.user_information.as_ref().or(a.x410_parameters.as_ref()) {
                 r.obj.set("user_info", hex(info));
                 let _ = write!(text, "; user information {}", hex(info));
             }
@@ -117,20 +124,19 @@ pub fn record(event: &Event) -> Option<Record> {
             r
         }
         Event::Refused(refusal) => {
-            let layer = layer_name(refusal.layer);
+            let layer = layer_name(refusal.layer());
+            let code = refusal.reason.code();
+            let reason = refusal.reason.to_string();
             let mut r = Record::new(
                 "refused",
-                match refusal.code {
-                    Some(c) => format!(
-                        "refused by the peer's {layer} layer (code {c}): {}",
-                        refusal.reason
-                    ),
-                    None => format!("refused by the peer's {layer} layer: {}", refusal.reason),
+                match code {
+                    Some(c) => format!("refused by the peer's {layer} layer (code {c}): {reason}"),
+                    None => format!("refused by the peer's {layer} layer: {reason}"),
                 },
             );
             r.obj.set("layer", layer);
-            r.obj.set("reason", refusal.reason.clone());
-            if let Some(c) = refusal.code {
+            r.obj.set("reason", reason);
+            if let Some(c) = code {
                 r.obj.set("code", c);
             }
             if let Some(info) = &refusal.user_information {
@@ -139,20 +145,24 @@ pub fn record(event: &Event) -> Option<Record> {
             r
         }
         Event::Rejected(rejection) => {
-            let layer = layer_name(rejection.layer);
+            let layer = layer_name(rejection.layer());
+            let code = rejection.sent.code();
+            let cause = rejection.cause.to_string();
             let mut r = Record::new(
                 "rejected",
-                format!(
-                    "rejected at the {layer} layer (code {}): {}",
-                    rejection.code, rejection.diagnostic
-                ),
+                match code {
+                    Some(c) => format!("rejected at the {layer} layer (code {c}): {cause}"),
+                    None => format!("rejected at the {layer} layer: {cause}"),
+                },
             );
             r.obj.set("layer", layer);
-            r.obj.set("reason", rejection.diagnostic.clone());
-            if let Some(s) = &rejection.received {
+            r.obj.set("reason", cause);
+            if let Some(s) = rejection.received_selector() {
                 r.obj.set("selector", hex(s));
             }
-            r.obj.set("code", rejection.code);
+            if let Some(c) = code {
+                r.obj.set("code", c);
+            }
             r
         }
         Event::Data(d) => {
@@ -185,14 +195,15 @@ pub fn record(event: &Event) -> Option<Record> {
         }
         Event::ReleaseRefused => Record::new("release-refused", "the peer refused to release"),
         Event::Aborted(a) => {
-            let layer = layer_name(a.layer);
+            let layer = layer_name(a.layer());
+            let reason = a.reason.to_string();
             let mut r = Record::new(
                 "aborted",
-                format!("aborted by {} ({layer}): {}", a.source.name(), a.reason),
+                format!("aborted by {} ({layer}): {reason}", a.source.name()),
             );
             r.obj.set("source", a.source.name());
             r.obj.set("layer", layer);
-            r.obj.set("reason", a.reason.clone());
+            r.obj.set("reason", reason);
             r
         }
         _ => return None,

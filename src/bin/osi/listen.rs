@@ -181,8 +181,9 @@ fn associated_record(ev: &Event, ind: Option<&AssociateIndication>, peer: &str) 
                 r.obj.set(key, hex(v));
             }
         }
-        r.obj
-            .set("application_context", ind.application_context.to_string());
+        if let Some(c) = &ind.application_context {
+            r.obj.set("application_context", c.to_string());
+        }
         if let Some(t) = &ind.calling_ap_title {
             r.obj.set("calling_ap_title", t.to_string());
         }
@@ -192,10 +193,10 @@ fn associated_record(ev: &Event, ind: Option<&AssociateIndication>, peer: &str) 
         if let Some(info) = &ind.user_information {
             r.obj.set("request_user_info", hex(info));
         }
-        r.text = format!(
-            "{} (from {peer}, application context {})",
-            r.text, ind.application_context
-        );
+        r.text = match &ind.application_context {
+            Some(c) => format!("{} (from {peer}, application context {c})", r.text),
+            None => format!("{} (from {peer})", r.text),
+        };
     }
     Some(r)
 }

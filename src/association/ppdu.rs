@@ -1,0 +1,272 @@
+//! The presentation PPDUs an association sends (X.226), built with the presentation encoders,
+//! and the presentation reading of what it receives. ACSE APDUs arrive here as finished octets
+//! ([`super::apdu`]).
+
+use bytes::{Bytes, BytesMut};
+
+use crate::error::{DecodeError, DecodeErrorKind, EncodeError, Layer};
+use crate::limits::Limits;
+use crate::oid::Oid;
+use crate::presentation::{
+    AbortPpdu, AbortReason, Arp, Aru, ContextDefinition, ContextList, ContextProviderReason,
+    ContextResult, ContextResultCode, Cp, CpNormal, Cpa, CpaNormal, Cpr, CprNormal, Mode, OidList,
+    Pdv, PdvList, PdvValues, ProviderReason, ResultList, UserData,
+};
+
+use super::config::PresentationContext;
+
+const L: Layer = Layer::Presentation;
+
+/// The octets of a PDV's values (the whole BER value for single-ASN1-type).
+pub(crate) fn pdv_value<'a>(v: &PdvValues<'a>) -> &'a [u8] {
+    match *v {
+        PdvValues::SingleAsn1Type(b)
+        | PdvValues::OctetAligned(b)
+        | PdvValues::OctetAlignedSegments(b) => b,
+        PdvValues::Arbitrary { data, .. } => data,
+    }
+}
+
+fn to_bytes(
+    encode: impl FnOnce(&mut BytesMut) -> Result<(), EncodeError>,
+) -> Result<Bytes, EncodeError> {
+    let mut out = BytesMut::new();
+    encode(&mut out)?;
+    Ok(out.freeze())
+}
+
+fn one_pdv(context: i64, value: &[u8]) -> [Pdv<'_>; 1] {
+    [Pdv {
+        transfer_syntax: None,
+        context_id: context,
+        values: PdvValues::SingleAsn1Type(value),
+    }]
+}
+
+/// Fully encoded User-data with one single-ASN1-type PDV of `value` on `context`.
+pub(crate) fn user_data(context: i64, value: &[u8]) -> Result<Bytes, EncodeError> {
+    let pdv = one_pdv(context, value);
+    to_bytes(|b| UserData::Full(PdvList::from_slice(&pdv)).encode(b))
+}
+
+/// The header of a P-DATA's User-data in front of a value of `value_len` octets (the value
+/// itself is sent from the caller's buffer).
+pub(crate) fn data_header(context: i64, value_len: usize) -> Result<BytesMut, EncodeError> {
+    let mut out = BytesMut::with_capacity(UserData::single_header_len(context, value_len));
+    UserData::encode_single_header(context, value_len, &mut out)?;
+    Ok(out)
+}
+
+/// The normal-mode CP-type: selectors, the ACSE context and the request's contexts (BER), the
+/// AARQ on the ACSE context.
+pub(crate) fn cp(
+    calling_psel: Option<&[u8]>,
+    called_psel: Option<&[u8]>,
+    acse_context: i64,
+    contexts: &[PresentationContext],
+    aarq: &[u8],
+) -> Result<Bytes, EncodeError> {
+    let ber = [Oid::BER];
+    let transfer: Vec<[Oid<'_>; 1]> = contexts
+        .iter()
+        .map(|c| [c.transfer_syntax.as_oid()])
+        .collect();
+    let mut defs = Vec::with_capacity(contexts.len().saturating_add(1));
+    defs.push(ContextDefinition {
+        id: acse_context,
+        abstract_syntax: Oid::ACSE_ABSTRACT_SYNTAX,
+        transfer_syntaxes: OidList::from_slice(&ber),
+    });
+    for (c, t) in contexts.iter().zip(&transfer) {
+        defs.push(ContextDefinition {
+            id: c.id,
+            abstract_syntax: c.abstract_syntax.as_oid(),
+            transfer_syntaxes: OidList::from_slice(t),
+        });
+    }
+    let pdv = one_pdv(acse_context, aarq);
+    let cp = Cp {
+        mode: Mode::NORMAL,
+        x410_parameters: None,
+        normal: Some(CpNormal {
+            calling_selector: calling_psel,
+            called_selector: called_psel,
+            context_definitions: Some(ContextList::from_slice(&defs)),
+            user_data: Some(UserData::Full(PdvList::from_slice(&pdv))),
+            ..CpNormal::default()
+        }),
+    };
+    to_bytes(|b| cp.encode(b))
+}
+
+/// An X.410-1984-mode CP-type (`PConnect`) with these `[1]` SET contents.
+pub(crate) fn cp_x410(parameters: &[u8]) -> Result<Bytes, EncodeError> {
+    let cp = Cp {
+        mode: Mode::X410_1984,
+        x410_parameters: Some(parameters),
+        normal: None,
+    };
+    to_bytes(|b| cp.encode(b))
+}
+
+/// An X.410-1984-mode CPA-PPDU (`PAccept`) with these `[1]` SET contents.
+pub(crate) fn cpa_x410(parameters: &[u8]) -> Result<Bytes, EncodeError> {
+    let cpa = Cpa {
+        mode: Mode::X410_1984,
+        x410_parameters: Some(parameters),
+        normal: None,
+    };
+    to_bytes(|b| cpa.encode(b))
+}
+
+/// An X.410-1984-mode CPR-PPDU (`PRefuse`) with these SET contents.
+pub(crate) fn cpr_x410(components: &[u8]) -> Result<Bytes, EncodeError> {
+    to_bytes(|b| Cpr::X410(components).encode(b))
+}
+
+/// One answer to a proposed context.
+pub(crate) type ContextAnswer = (ContextResultCode, Option<ContextProviderReason>);
+
+fn result_list<'a>(
+    answers: &[ContextAnswer],
+    out: &'a mut Vec<ContextResult<'static>>,
+) -> Option<ResultList<'a>> {
+    out.clear();
+    for (result, reason) in answers {
+        out.push(ContextResult {
+            result: *result,
+            transfer_syntax: (*result == ContextResultCode::ACCEPTANCE).then_some(Oid::BER),
+            provider_reason: *reason,
+        });
+    }
+    Some(ResultList::from_slice(out))
+}
+
+/// The normal-mode CPA-PPDU: responding selector, one result per proposed context, the AARE on
+/// the ACSE context.
+pub(crate) fn cpa(
+    responding_psel: Option<&[u8]>,
+    answers: &[ContextAnswer],
+    acse_context: i64,
+    aare: &[u8],
+) -> Result<Bytes, EncodeError> {
+    let pdv = one_pdv(acse_context, aare);
+    let mut results = Vec::new();
+    let cpa = Cpa {
+        mode: Mode::NORMAL,
+        x410_parameters: None,
+        normal: Some(CpaNormal {
+            responding_selector: responding_psel,
+            context_results: result_list(answers, &mut results),
+            user_data: Some(UserData::Full(PdvList::from_slice(&pdv))),
+            ..CpaNormal::default()
+        }),
+    };
+    to_bytes(|b| cpa.encode(b))
+}
+
+/// The normal-mode CPR-PPDU: a provider refusal (`provider_reason`) or an AARE on the ACSE
+/// context.
+pub(crate) fn cpr(
+    responding_psel: Option<&[u8]>,
+    answers: &[ContextAnswer],
+    provider_reason: Option<ProviderReason>,
+    aare: Option<(i64, &[u8])>,
+) -> Result<Bytes, EncodeError> {
+    let mut results = Vec::new();
+    let pdv;
+    let mut cpr = CprNormal {
+        responding_selector: responding_psel,
+        context_results: if answers.is_empty() {
+            None
+        } else {
+            result_list(answers, &mut results)
+        },
+        provider_reason,
+        ..CprNormal::default()
+    };
+    if let Some((ctx, value)) = aare {
+        pdv = one_pdv(ctx, value);
+        cpr.user_data = Some(UserData::Full(PdvList::from_slice(&pdv)));
+    }
+    to_bytes(|b| Cpr::Normal(cpr).encode(b))
+}
+
+/// An ARU carrying `apdu` (an ABRT) on the ACSE context.
+pub(crate) fn aru(acse_context: i64, apdu: &[u8]) -> Result<Bytes, EncodeError> {
+    let pdv = one_pdv(acse_context, apdu);
+    to_bytes(|b| {
+        AbortPpdu::Aru(Aru {
+            context_ids: None,
+            user_data: Some(UserData::Full(PdvList::from_slice(&pdv))),
+        })
+        .encode(b)
+    })
+}
+
+/// An X.410-1984-mode ARU with these SET contents.
+pub(crate) fn aru_x410(components: &[u8]) -> Result<Bytes, EncodeError> {
+    to_bytes(|b| AbortPpdu::AruX410(components).encode(b))
+}
+
+/// An ARP with `reason`.
+pub(crate) fn arp(reason: AbortReason) -> Result<Bytes, EncodeError> {
+    to_bytes(|b| {
+        AbortPpdu::Arp(Arp {
+            abort_reason: Some(reason),
+            event_identifier: None,
+        })
+        .encode(b)
+    })
+}
+
+/// The value of the PDV on `context`, or a presentation error at `at` naming what is missing.
+pub(crate) fn value_on<'a>(
+    ud: &UserData<'a>,
+    context: i64,
+    at: usize,
+) -> Result<&'a [u8], DecodeError> {
+    for pdv in ud.pdvs() {
+        if pdv.context_id == context {
+            return Ok(pdv_value(&pdv.values));
+        }
+    }
+    Err(DecodeError::new(
+        L,
+        at,
+        DecodeErrorKind::Missing {
+            what: "presentation data value on the acse context",
+        },
+    ))
+}
+
+/// A presentation error: `what` is missing at `at`.
+pub(crate) fn missing(at: usize, what: &'static str) -> DecodeError {
+    DecodeError::new(L, at, DecodeErrorKind::Missing { what })
+}
+
+/// A presentation error: an element this PPDU may not carry here.
+pub(crate) fn unexpected_element(at: usize, what: &'static str) -> DecodeError {
+    DecodeError::new(L, at, DecodeErrorKind::BadSequence { what })
+}
+
+/// The ARP reason X.226 gives for a presentation protocol error (§8.4, Abort-reason).
+pub(crate) fn abort_reason_for(e: &DecodeError) -> AbortReason {
+    match e.kind() {
+        DecodeErrorKind::Missing { .. } | DecodeErrorKind::InvalidValue { .. } => {
+            AbortReason::INVALID_PPDU_PARAMETER_VALUE
+        }
+        DecodeErrorKind::BadSequence { .. } => AbortReason::UNEXPECTED_PPDU_PARAMETER,
+        DecodeErrorKind::Unexpected { .. } => AbortReason::UNEXPECTED_PPDU,
+        DecodeErrorKind::UnexpectedCode { .. } => AbortReason::UNRECOGNIZED_PPDU_PARAMETER,
+        _ => AbortReason::UNRECOGNIZED_PPDU,
+    }
+}
+
+/// Fully or simply encoded User-data from a session user data field, bounded by `limits`.
+pub(crate) fn decode_user_data<'a>(
+    data: &'a [u8],
+    limits: &Limits,
+) -> Result<UserData<'a>, DecodeError> {
+    UserData::decode(data, limits)
+}
