@@ -19,6 +19,7 @@ mod arb;
 pub mod association;
 pub(crate) mod ber;
 pub mod cotp;
+pub mod dissect;
 pub mod error;
 pub mod limits;
 pub mod machine;

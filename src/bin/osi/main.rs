@@ -1,13 +1,12 @@
 //! `osi`: the command line of `osi-stack` (contract: `spec/cli.md`).
 //!
-//! `osi dump` decodes pcap/pcapng captures and hex byte streams layer by layer (TPKT, COTP,
-//! TSDU reassembly, session and the upper layers in [`upper`]); `osi connect` and `osi listen`
+//! `osi dump` prints what [`osi_stack::dissect`] makes of pcap/pcapng captures and hex byte
+//! streams (TPKT, COTP, TSDU reassembly, session and the upper layers); `osi connect` and `osi listen`
 //! open and accept associations over the tokio adapter and report each event.
 
 #![forbid(unsafe_code)]
 
 mod args;
-mod capture;
 mod connect;
 mod dump;
 mod events;
@@ -15,7 +14,6 @@ mod json;
 mod listen;
 mod output;
 mod stack;
-mod tcp;
 mod upper;
 
 use std::process::ExitCode;

@@ -9,13 +9,34 @@
 //! the end of the input.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::net::SocketAddr;
 
-use crate::capture::Segment;
-use crate::output::Output;
-use crate::stack::{DirDecoder, Rec};
-use crate::upper::{Side, Upper};
+use crate::cotp::TpduKind;
+
+use super::transport::DirDecoder;
+use super::upper::Contexts;
+use super::{Direction, Record, RecordKind};
+
+/// One TCP segment, as a capture reader hands it over.
+#[derive(Debug, Clone, Copy)]
+pub struct Segment<'a> {
+    /// Sender.
+    pub src: SocketAddr,
+    /// Receiver.
+    pub dst: SocketAddr,
+    /// Sequence number.
+    pub seq: u32,
+    /// Acknowledgement number when the ACK flag is set.
+    pub ack: Option<u32>,
+    /// SYN flag.
+    pub syn: bool,
+    /// FIN flag.
+    pub fin: bool,
+    /// RST flag.
+    pub rst: bool,
+    /// TCP payload (as much as was captured).
+    pub payload: &'a [u8],
+}
 
 /// Most out-of-order octets one direction may hold while waiting for a hole to be filled.
 pub const FLOW_PENDING_MAX: usize = 16 << 20;
@@ -52,15 +73,15 @@ impl Flow {
         }
     }
 
-    fn deliver(&mut self, data: &[u8], recs: &mut Vec<Rec>) {
-        self.dec.push(data, recs);
+    fn deliver(&mut self, data: &[u8], c: &mut Contexts, f: &mut dyn FnMut(Record<'_>)) {
+        self.dec.push(data, c, f);
         self.delivered = self.delivered.saturating_add(as_u64(data.len()));
         // Sequence numbers wrap modulo 2^32.
         self.next = self.next.wrapping_add(data.len() as u32);
     }
 
     /// Delivers waiting segments that the stream has reached.
-    fn drain(&mut self, total: &mut usize, recs: &mut Vec<Rec>) {
+    fn drain(&mut self, total: &mut usize, c: &mut Contexts, f: &mut dyn FnMut(Record<'_>)) {
         while let Some(entry) = self.pending.first_entry() {
             let off = *entry.key();
             if off > self.delivered {
@@ -71,23 +92,23 @@ impl Flow {
             *total = total.saturating_sub(data.len());
             let skip = usize::try_from(self.delivered.saturating_sub(off)).unwrap_or(usize::MAX);
             if let Some(rest) = data.get(skip..).filter(|r| !r.is_empty()) {
-                self.deliver(rest, recs);
+                self.deliver(rest, c, f);
             }
         }
     }
 
     /// Gives up on the hole before the first waiting segment.
-    fn skip_hole(&mut self, total: &mut usize, recs: &mut Vec<Rec>) {
+    fn skip_hole(&mut self, total: &mut usize, c: &mut Contexts, f: &mut dyn FnMut(Record<'_>)) {
         let Some((&off, _)) = self.pending.first_key_value() else {
             return;
         };
         if off > self.delivered {
             let missing = off.saturating_sub(self.delivered);
-            self.dec.gap(missing, recs);
+            self.dec.gap(missing, f);
             self.delivered = off;
             self.next = self.next.wrapping_add(missing as u32);
         }
-        self.drain(total, recs);
+        self.drain(total, c, f);
     }
 
     fn start(&mut self, next: u32) {
@@ -101,7 +122,8 @@ impl Flow {
         syn: bool,
         payload: &[u8],
         total: &mut usize,
-        recs: &mut Vec<Rec>,
+        c: &mut Contexts,
+        f: &mut dyn FnMut(Record<'_>),
     ) {
         // SYN takes one sequence number.
         let data_seq = if syn { seq.wrapping_add(1) } else { seq };
@@ -127,8 +149,8 @@ impl Flow {
         if rel <= 0 {
             let skip = usize::try_from(rel.unsigned_abs()).unwrap_or(usize::MAX);
             if let Some(rest) = payload.get(skip..).filter(|r| !r.is_empty()) {
-                self.deliver(rest, recs);
-                self.drain(total, recs);
+                self.deliver(rest, c, f);
+                self.drain(total, c, f);
             }
             return;
         }
@@ -144,12 +166,18 @@ impl Flow {
         while self.pending_bytes > FLOW_PENDING_MAX
             || (*total > TOTAL_PENDING_MAX && self.pending_bytes > 0)
         {
-            self.skip_hole(total, recs);
+            self.skip_hole(total, c, f);
         }
     }
 
     /// The peer acknowledged up to `ack`: a hole it acknowledged is missing from the capture.
-    fn acked(&mut self, ack: u32, total: &mut usize, recs: &mut Vec<Rec>) {
+    fn acked(
+        &mut self,
+        ack: u32,
+        total: &mut usize,
+        c: &mut Contexts,
+        f: &mut dyn FnMut(Record<'_>),
+    ) {
         if !self.started {
             return;
         }
@@ -162,16 +190,16 @@ impl Flow {
         }
         let acked = self.delivered.saturating_add(u64::from(rel.unsigned_abs()));
         if first <= acked {
-            self.skip_hole(total, recs);
+            self.skip_hole(total, c, f);
         }
     }
 
     /// The end of the input: gives up on every hole and reports a TPKT cut short.
-    fn finish(&mut self, total: &mut usize, recs: &mut Vec<Rec>) {
+    fn finish(&mut self, total: &mut usize, c: &mut Contexts, f: &mut dyn FnMut(Record<'_>)) {
         while !self.pending.is_empty() {
-            self.skip_hole(total, recs);
+            self.skip_hole(total, c, f);
         }
-        self.dec.finish(recs);
+        self.dec.finish(f);
     }
 }
 
@@ -187,17 +215,27 @@ struct Stream {
     syn: Option<(usize, u32)>,
     /// Data, FIN or RST seen: a new SYN starts a new stream.
     active: bool,
-    upper: Upper,
+    contexts: Contexts,
     flows: [Flow; 2],
 }
 
-/// All TCP streams of a capture.
+/// The TCP floor of the dissector: every TCP stream of a capture to or from the ports asked for,
+/// segments put in order per direction, each direction dissected as in
+/// [`Stream`](super::Stream), records labelled with their stream and direction.
+///
+/// A hole is given up on (the bytes are declared missing from the capture and the direction
+/// resynchronises) when the peer acknowledges data beyond it (so the capture, not the network,
+/// lost it), when the waiting data exceeds [`FLOW_PENDING_MAX`] (or all directions together
+/// exceed [`TOTAL_PENDING_MAX`]), and at the end of the input. Streams to or from port 3389 skip
+/// RDP fast-path PDUs. A SYN on a stream that carried data starts a new stream.
+///
+/// Memory: bounded by the limits above plus a few hundred octets of state per stream seen.
+#[derive(Debug)]
 pub struct Tracker {
     ports: Vec<u16>,
     streams: Vec<Stream>,
     index: HashMap<(SocketAddr, SocketAddr), usize>,
     pending_total: usize,
-    recs: Vec<Rec>,
 }
 
 fn key(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
@@ -205,14 +243,13 @@ fn key(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
 }
 
 impl Tracker {
-    /// Streams to or from one of `ports`.
+    /// Streams to or from one of `ports` (102 for RFC 1006; 3389 for RDP).
     pub fn new(ports: Vec<u16>) -> Self {
         Tracker {
             ports,
             streams: Vec::new(),
             index: HashMap::new(),
             pending_total: 0,
-            recs: Vec::new(),
         }
     }
 
@@ -225,15 +262,15 @@ impl Tracker {
             client: None,
             syn: None,
             active: false,
-            upper: Upper::new(),
+            contexts: Contexts::default(),
             flows: [Flow::new(rdp), Flow::new(rdp)],
         });
         self.index.insert(key(seg.src, seg.dst), id);
         id
     }
 
-    /// Handles one TCP segment, writing the records it completes.
-    pub fn segment<W: Write>(&mut self, seg: &Segment<'_>, out: &mut Output<W>) {
+    /// Handles one TCP segment (in capture order); calls `f` for each record it completes.
+    pub fn segment(&mut self, seg: &Segment<'_>, f: &mut dyn FnMut(Record<'_>)) {
         if !self.ports.contains(&seg.src.port()) && !self.ports.contains(&seg.dst.port()) {
             return;
         }
@@ -246,7 +283,7 @@ impl Tracker {
                         s.active && s.syn != Some((side, seg.seq))
                     });
                 if reused {
-                    self.finish_stream(i, out);
+                    self.finish_stream(i, f);
                     self.new_stream(seg)
                 } else {
                     i
@@ -255,11 +292,12 @@ impl Tracker {
             None => self.new_stream(seg),
         };
         let ports = &self.ports;
+        let total = &mut self.pending_total;
         let Some(stream) = self.streams.get_mut(idx) else {
             return;
         };
         let side = usize::from(stream.ends[0] != seg.src);
-        let other = 1 - side;
+        let other = side ^ 1;
         if seg.syn {
             if seg.ack.is_none() {
                 stream.client = Some(side);
@@ -279,84 +317,99 @@ impl Tracker {
         if seg.fin || seg.rst || !seg.payload.is_empty() {
             stream.active = true;
         }
-        let recs = &mut self.recs;
         if let Some(ack) = seg.ack {
-            if let Some(flow) = stream.flows.get_mut(other) {
-                flow.acked(ack, &mut self.pending_total, recs);
-            }
-            emit(stream, other, ports, recs, out);
+            stream.with_flow(other, ports, f, |flow, c, f| flow.acked(ack, total, c, f));
         }
-        if let Some(flow) = stream.flows.get_mut(side) {
-            flow.segment(seg.seq, seg.syn, seg.payload, &mut self.pending_total, recs);
-        }
-        emit(stream, side, ports, recs, out);
+        stream.with_flow(side, ports, f, |flow, c, f| {
+            flow.segment(seg.seq, seg.syn, seg.payload, total, c, f);
+        });
     }
 
-    fn finish_stream<W: Write>(&mut self, idx: usize, out: &mut Output<W>) {
+    fn finish_stream(&mut self, idx: usize, f: &mut dyn FnMut(Record<'_>)) {
         let ports = &self.ports;
+        let total = &mut self.pending_total;
         let Some(stream) = self.streams.get_mut(idx) else {
             return;
         };
         let first = stream.client.unwrap_or(0);
-        for side in [first, 1 - first] {
-            if let Some(flow) = stream.flows.get_mut(side) {
-                flow.finish(&mut self.pending_total, &mut self.recs);
+        for side in [first, first ^ 1] {
+            stream.with_flow(side, ports, f, |flow, c, f| {
+                flow.finish(total, c, f);
                 // Free what the finished direction held.
                 *flow = Flow::new(false);
-            }
-            emit(stream, side, ports, &mut self.recs, out);
+            });
         }
     }
 
     /// The end of the capture: flushes every stream, in stream order.
-    pub fn finish<W: Write>(&mut self, out: &mut Output<W>) {
+    pub fn finish(&mut self, f: &mut dyn FnMut(Record<'_>)) {
         let current: Vec<usize> = {
             let mut v: Vec<usize> = self.index.values().copied().collect();
             v.sort_unstable();
             v
         };
         for idx in current {
-            self.finish_stream(idx, out);
+            self.finish_stream(idx, f);
         }
     }
 }
 
-/// Labels the records of `side` with the stream and direction and writes them.
-fn emit<W: Write>(
-    stream: &mut Stream,
-    side: usize,
-    ports: &[u16],
-    recs: &mut Vec<Rec>,
-    out: &mut Output<W>,
-) {
-    for rec in recs.drain(..) {
-        let client = match stream.client {
-            Some(c) => c,
-            None => {
-                let c = if rec.is_cr {
-                    side
-                } else if rec.is_cc {
-                    1 - side
-                } else {
-                    // The server is the side on a server port (the lower port if both are).
-                    let p0 = stream.ends[0].port();
-                    let p1 = stream.ends[1].port();
-                    let server = match (ports.contains(&p0), ports.contains(&p1)) {
-                        (true, false) => 0,
-                        (false, true) => 1,
-                        _ => usize::from(p1 < p0),
+impl Stream {
+    /// Runs `op` on the flow of `side`, labelling the records it makes with the stream and
+    /// direction.
+    fn with_flow(
+        &mut self,
+        side: usize,
+        ports: &[u16],
+        f: &mut dyn FnMut(Record<'_>),
+        op: impl FnOnce(&mut Flow, &mut Contexts, &mut dyn FnMut(Record<'_>)),
+    ) {
+        let Stream {
+            id,
+            ends,
+            client,
+            flows,
+            contexts,
+            ..
+        } = self;
+        let Some(flow) = flows.get_mut(side) else {
+            return;
+        };
+        let mut label = |mut rec: Record<'_>| {
+            let c = match *client {
+                Some(c) => c,
+                None => {
+                    let kind = match &rec.kind {
+                        RecordKind::Frame(fr) => fr.tpdu().map(|t| t.kind()),
+                        _ => None,
                     };
-                    1 - server
-                };
-                stream.client = Some(c);
-                c
-            }
+                    let c = if kind == Some(TpduKind::Cr) {
+                        side
+                    } else if kind == Some(TpduKind::Cc) {
+                        side ^ 1
+                    } else {
+                        // The server is the side on a server port (the lower port if both are).
+                        let p0 = ends[0].port();
+                        let p1 = ends[1].port();
+                        let server = match (ports.contains(&p0), ports.contains(&p1)) {
+                            (true, false) => 0,
+                            (false, true) => 1,
+                            _ => usize::from(p1 < p0),
+                        };
+                        server ^ 1
+                    };
+                    *client = Some(c);
+                    c
+                }
+            };
+            rec.stream = Some(*id);
+            rec.direction = if side == c {
+                Direction::Client
+            } else {
+                Direction::Server
+            };
+            f(rec);
         };
-        let dir = if side == client {
-            Side::Client
-        } else {
-            Side::Server
-        };
-        out.emit(Some(stream.id), Some(dir), &mut stream.upper, rec);
+        op(flow, contexts, &mut label);
     }
 }
