@@ -1936,3 +1936,93 @@ fn synthetic_bytes_missing_from_the_capture() {
         Some("8 octets missing from the capture at offset 30")
     );
 }
+
+/// The library's typed records (`osi_stack::dissect`), without the CLI, give tshark's counts on
+/// every capture, and the same directions, offsets and errors as the `osi dump` records.
+#[test]
+fn library_records_match_tshark_counts() {
+    use osi_stack::cotp::Tpdu;
+    use osi_stack::dissect::{Direction, Record, RecordKind, Tracker, capture};
+
+    let known = known_differences();
+    for g in &golden_files() {
+        let name = s(g, "file").expect("file");
+        let path = testdata().join(s(g, "dir").expect("dir")).join(name);
+        let mut total = Counts::default();
+        let mut dirs: BTreeMap<(u64, &str), Counts> = BTreeMap::new();
+        // (stream, dir, offset, error layer and offset) of every record, to compare with the CLI.
+        let mut seen: Vec<(u64, &str, u64, Option<(String, u64)>)> = Vec::new();
+        let mut tracker = Tracker::new(vec![102, 3389]);
+        let mut on_record = |r: Record<'_>| {
+            let dir = match r.direction {
+                Direction::Client => "c>s",
+                Direction::Server => "s>c",
+                Direction::Unknown => panic!("{name}: a capture's records have a direction"),
+            };
+            let stream = r.stream.expect("a capture's records have a stream");
+            let error = r.error().map(|e| (e.layer().name().to_owned(), e.offset()));
+            seen.push((stream, dir, r.offset, error));
+            let RecordKind::Frame(f) = &r.kind else {
+                return;
+            };
+            let d = dirs.entry((stream, dir)).or_default();
+            for c in [&mut total, d] {
+                c.tpkt += 1;
+                if let Some(t) = f.tpdu() {
+                    *c.types.entry(t.kind().name().to_owned()).or_default() += 1;
+                    if matches!(t, Tpdu::Dt(dt) if !dt.eot) {
+                        c.dt_eot0 += 1;
+                    }
+                }
+            }
+        };
+        let read = capture::for_each_segment(&path, |seg| tracker.segment(&seg, &mut on_record));
+        tracker.finish(&mut on_record);
+        read.unwrap_or_else(|e| panic!("{name}: {e}"));
+        let want = golden_counts(g);
+        match known.get(name) {
+            None => {
+                assert_eq!(total, want, "{name}: counts differ from tshark's");
+                let mut want_dirs: Vec<Counts> = g["directions"]
+                    .as_array()
+                    .expect("directions")
+                    .iter()
+                    .map(golden_counts)
+                    .filter(|c| c.tpkt > 0)
+                    .collect();
+                want_dirs.sort();
+                let mut ours: Vec<Counts> = dirs.into_values().collect();
+                ours.sort();
+                assert_eq!(ours, want_dirs, "{name}: per-direction counts");
+            }
+            Some((tpkts, _, why)) => {
+                assert_eq!(
+                    total.tpkt as i64 - want.tpkt as i64,
+                    *tpkts,
+                    "{name}: {why}"
+                );
+            }
+        }
+        let cli: Vec<(u64, &str, u64, Option<(String, u64)>)> = dump_json(&path)
+            .records
+            .iter()
+            .map(|r| {
+                (
+                    u(r, "stream").expect("stream"),
+                    match s(r, "dir") {
+                        Some("c>s") => "c>s",
+                        _ => "s>c",
+                    },
+                    u(r, "offset").expect("offset"),
+                    r.get("error").map(|e| {
+                        (
+                            s(e, "layer").expect("layer").to_owned(),
+                            u(e, "offset").expect("offset"),
+                        )
+                    }),
+                )
+            })
+            .collect();
+        assert_eq!(seen, cli, "{name}: library and CLI records");
+    }
+}
