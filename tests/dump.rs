@@ -1937,6 +1937,9 @@ fn synthetic_bytes_missing_from_the_capture() {
     );
 }
 
+/// Where a record is: stream, direction, offset, and the layer and offset of its error.
+type Place<'a> = (u64, &'a str, u64, Option<(String, u64)>);
+
 /// The library's typed records (`osi_stack::dissect`), without the CLI, give tshark's counts on
 /// every capture, and the same directions, offsets and errors as the `osi dump` records.
 #[test]
@@ -1951,7 +1954,7 @@ fn library_records_match_tshark_counts() {
         let mut total = Counts::default();
         let mut dirs: BTreeMap<(u64, &str), Counts> = BTreeMap::new();
         // (stream, dir, offset, error layer and offset) of every record, to compare with the CLI.
-        let mut seen: Vec<(u64, &str, u64, Option<(String, u64)>)> = Vec::new();
+        let mut seen: Vec<Place<'_>> = Vec::new();
         let mut tracker = Tracker::new(vec![102, 3389]);
         let mut on_record = |r: Record<'_>| {
             let dir = match r.direction {
@@ -2003,7 +2006,7 @@ fn library_records_match_tshark_counts() {
                 );
             }
         }
-        let cli: Vec<(u64, &str, u64, Option<(String, u64)>)> = dump_json(&path)
+        let cli: Vec<Place<'_>> = dump_json(&path)
             .records
             .iter()
             .map(|r| {
@@ -2025,4 +2028,54 @@ fn library_records_match_tshark_counts() {
             .collect();
         assert_eq!(seen, cli, "{name}: library and CLI records");
     }
+}
+
+/// `--hex-file -` reads standard input as a live feed: a record is printed while the input is
+/// still open, and invalid hex later stops the dump with status 1 after the records before it.
+#[test]
+fn hex_from_stdin_streams() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_osi"))
+        .args(["dump", "--hex-file", "-", "--format", "json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run osi");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.expect("line")).is_err() {
+                break;
+            }
+        }
+    });
+    stdin.write_all(b"0300000802f080aa\n").expect("write");
+    stdin.flush().expect("flush");
+    let first = rx.recv_timeout(Duration::from_secs(20));
+    let first = match first {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = child.kill();
+            panic!("no record while the input is open: {e}");
+        }
+    };
+    let v: Value = serde_json::from_str(&first).expect("json");
+    assert_eq!(u(&v, "frame"), Some(1), "{v}");
+    assert_eq!(u(&v["tsdu"], "length"), Some(1), "{v}");
+    stdin.write_all(b"0300 zz\n").expect("write");
+    drop(stdin);
+    let status = child.wait().expect("wait");
+    reader.join().expect("reader");
+    assert_eq!(status.code(), Some(1));
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err)
+        .expect("stderr");
+    assert!(err.contains("invalid hex digit 'z'"), "{err}");
 }

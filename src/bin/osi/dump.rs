@@ -22,8 +22,9 @@ const DEFAULT_PORTS: [u16; 2] = [102, 3389];
 /// port 3389, and a switch to TLS is noted without error.
 ///
 /// Records are printed as they are decoded, and memory does not grow with the input: a hex
-/// file is read twice (checked, then decoded) in blocks; `--hex-file -` reads standard input
-/// once, so invalid hex there stops the dump after the records before it.
+/// file is read twice (checked, then decoded) in blocks; `--hex-file -` (standard input) and
+/// pipes are read once, records flushed block by block, so invalid hex there stops the dump
+/// after the records before it.
 ///
 /// Exit status: 0 when everything decoded; 1 when the input was bad: the file could not
 /// be read or is not a pcap/pcapng file, the hex is invalid, or any record carries an
@@ -146,16 +147,36 @@ fn read_hex(
 fn dump_hex_file<W: Write>(path: &Path, out: &mut Output<W>) -> Result<(), String> {
     let name = path.display();
     let mut stream = Stream::new();
-    let mut print = |r: Record<'_>| out.record(&r);
     let mut dec = HexDecoder::default();
-    if path == Path::new("-") {
-        let read = read_hex(io::stdin().lock(), &mut dec, |b| {
-            stream.push(Direction::Unknown, b, &mut print);
-        });
+    let stdin = path == Path::new("-");
+    // A pipe or a device cannot be read twice.
+    let regular = !stdin && std::fs::metadata(path).is_ok_and(|m| m.is_file());
+    if !regular {
+        // Standard input may be a live feed: each block's records are flushed.
+        let read = if stdin {
+            read_hex(io::stdin().lock(), &mut dec, |b| {
+                stream.push(Direction::Unknown, b, &mut |r| out.record(&r));
+                out.flush();
+            })
+        } else {
+            let file = File::open(path).map_err(|e| format!("{name}: {e}"))?;
+            read_hex(file, &mut dec, |b| {
+                stream.push(Direction::Unknown, b, &mut |r| out.record(&r));
+                out.flush();
+            })
+        };
+        let mut print = |r: Record<'_>| out.record(&r);
         stream.finish(Direction::Unknown, &mut print);
-        read.map_err(|e| format!("standard input: {e}"))?;
+        read.map_err(|e| {
+            if stdin {
+                format!("standard input: {e}")
+            } else {
+                format!("{name}: {e}")
+            }
+        })?;
         return dec.error().map_or(Ok(()), Err);
     }
+    let mut print = |r: Record<'_>| out.record(&r);
     // A first pass checks the hex, so that nothing is printed for an invalid file.
     let open = || File::open(path).map_err(|e| format!("{name}: {e}"));
     read_hex(open()?, &mut dec, |_| {}).map_err(|e| format!("{name}: {e}"))?;

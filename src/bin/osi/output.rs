@@ -94,6 +94,16 @@ impl<W: Write> Output<W> {
         }
     }
 
+    /// Hands what was written so far to the writer's destination (errors are kept for
+    /// [`Output::finish`]).
+    pub fn flush(&mut self) {
+        if self.failed.is_none() {
+            if let Err(e) = self.w.flush() {
+                self.failed = Some(e);
+            }
+        }
+    }
+
     /// Flushes the writer; the first write error, if any.
     pub fn finish(mut self) -> Result<(), io::Error> {
         if let Some(e) = self.failed.take() {
