@@ -2079,3 +2079,107 @@ fn hex_from_stdin_streams() {
         .expect("stderr");
     assert!(err.contains("invalid hex digit 'z'"), "{err}");
 }
+
+/// The dissector's records do not depend on how the bytes were split into pushes (without
+/// gaps), the two directions of a transcript keep their own framing, and arbitrary bytes in
+/// arbitrary pieces never panic.
+#[test]
+fn library_records_do_not_depend_on_the_split() {
+    use osi_stack::dissect::{Direction, Record, RecordKind, Stream};
+
+    fn summary(r: &Record<'_>) -> String {
+        let what = match &r.kind {
+            RecordKind::Frame(f) => format!(
+                "{:?} tsdu {:?} upper {:?}",
+                f.tpdu().map(|t| t.kind()),
+                f.tsdu.as_ref().map(|t| (t.octets.len(), t.segments)),
+                f.upper().map(|u| (
+                    u.session.iter().map(|s| s.kind()).collect::<Vec<_>>(),
+                    u.acse.as_ref().map(|a| format!("{a:?}")),
+                    u.rtse.as_ref().map(|a| a.name())
+                )),
+            ),
+            other => format!("{other:?}"),
+        };
+        format!("{:?} {} {what} {:?}", r.direction, r.offset, r.error())
+    }
+    /// Pushes each (direction, bytes) piece, cut further at `cuts` (fractions of 1000).
+    fn run(
+        pieces: &[(Direction, Vec<u8>)],
+        cuts: &mut dyn FnMut(usize) -> Vec<usize>,
+    ) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut stream = Stream::new();
+        let mut f = |r: Record<'_>| out.push(summary(&r));
+        for (dir, bytes) in pieces {
+            let mut at = 0;
+            for c in cuts(bytes.len()) {
+                let c = c.clamp(at, bytes.len());
+                stream.push(*dir, &bytes[at..c], &mut f);
+                at = c;
+            }
+            stream.push(*dir, &bytes[at..], &mut f);
+        }
+        stream.finish(Direction::Client, &mut f);
+        stream.finish(Direction::Server, &mut f);
+        out
+    }
+    // xorshift: deterministic cut points.
+    let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % (n as u64 + 1)) as usize
+    };
+    let dir = testdata().join("transcripts");
+    let mut inputs: Vec<Vec<(Direction, Vec<u8>)>> = std::fs::read_dir(&dir)
+        .expect("transcripts")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "hex"))
+        .map(|p| {
+            // Lines `C>S hex  # comment` and `S>C hex`.
+            std::fs::read_to_string(&p)
+                .expect("hex")
+                .lines()
+                .filter_map(|l| {
+                    let l = l.split('#').next().unwrap_or("");
+                    let mut words = l.split_whitespace();
+                    let dir = match words.next()? {
+                        "C>S" => Direction::Client,
+                        "S>C" => Direction::Server,
+                        _ => return None,
+                    };
+                    Some((dir, unhex(&words.collect::<String>())))
+                })
+                .collect()
+        })
+        .collect();
+    assert!(
+        inputs.iter().filter(|i| i.len() > 2).count() >= 2,
+        "transcripts read"
+    );
+    let mut noise = Vec::new();
+    for _ in 0..20 {
+        let n = next(600);
+        let dir = if next(1) == 0 {
+            Direction::Client
+        } else {
+            Direction::Server
+        };
+        noise.push((dir, (0..n).map(|_| next(255) as u8).collect()));
+    }
+    inputs.push(noise);
+    for pieces in &inputs {
+        let whole = run(pieces, &mut |_| Vec::new());
+        assert!(!whole.is_empty());
+        for _ in 0..20 {
+            let split = run(pieces, &mut |len| {
+                let mut cuts: Vec<usize> = (0..next(4)).map(|_| next(len)).collect();
+                cuts.sort_unstable();
+                cuts
+            });
+            assert_eq!(split, whole);
+        }
+    }
+}
