@@ -67,6 +67,26 @@ pub enum Presentation<'a> {
     X410Data(&'a [u8]),
 }
 
+impl Presentation<'_> {
+    /// The PPDU's abbreviation in X.226 §8 (`CP`, `CPA`, `CPR`, `ARU`, `ARP`, `AC`, `ACA`,
+    /// `TTD`, `RS`, `RSA`, `TD`; X.410-1984-mode S-DATA user data is `TD`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Presentation::Cp(_) => "CP",
+            Presentation::Cpa(_) => "CPA",
+            Presentation::Cpr(_) => "CPR",
+            Presentation::Abort(AbortPpdu::Arp(_)) => "ARP",
+            Presentation::Abort(_) => "ARU",
+            Presentation::Typed(TypedData::Ac(_)) => "AC",
+            Presentation::Typed(TypedData::Aca(_)) => "ACA",
+            Presentation::Typed(TypedData::Ttd(_)) => "TTD",
+            Presentation::Rs(_) => "RS",
+            Presentation::Rsa(_) => "RSA",
+            Presentation::Data(_) | Presentation::X410Data(_) => "TD",
+        }
+    }
+}
+
 /// The layers above the transport in one TSDU of a session stream.
 #[derive(Debug, Clone, Default)]
 pub struct Upper<'a> {

@@ -13,6 +13,7 @@ mod events;
 mod json;
 mod listen;
 mod output;
+mod replay;
 mod stack;
 mod upper;
 
@@ -33,6 +34,7 @@ enum Command {
     Dump(dump::DumpArgs),
     Connect(Box<connect::ConnectArgs>),
     Listen(listen::ListenArgs),
+    Replay(replay::ReplayArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,5 +43,6 @@ fn main() -> ExitCode {
         Command::Dump(args) => dump::run(&args),
         Command::Connect(args) => connect::run(&args),
         Command::Listen(args) => listen::run(&args),
+        Command::Replay(args) => replay::run(&args),
     }
 }
