@@ -417,6 +417,39 @@ fn request_from(cp: &crate::presentation::Cp<'_>, acse: Option<&Apdu<'_>>) -> As
     r
 }
 
+/// Selectors a client's record shows (CR: T-selectors, CN: S-selectors, CP: P-selectors),
+/// copied into the request so that the machine's CR, CN and CP address the same peer.
+fn take_selectors(rec: &Record<'_>, r: &mut AssociateRequest) {
+    use crate::address::{PSel, SSel, TSel};
+    let RecordKind::Frame(f) = &rec.kind else {
+        return;
+    };
+    if let Some(Tpdu::Cr(cr)) = f.tpdu() {
+        for p in cr.params.iter() {
+            match p.typed(crate::cotp::TpduKind::Cr) {
+                crate::cotp::Param::CallingTsel(v) => r.calling_tsel = TSel::new(v).ok(),
+                crate::cotp::Param::CalledTsel(v) => r.called_tsel = TSel::new(v).ok(),
+                _ => {}
+            }
+        }
+    }
+    let Some(u) = f.upper() else { return };
+    for spdu in u.session.iter().filter(|s| s.kind() == SpduKind::Cn) {
+        r.calling_ssel = spdu
+            .calling_session_selector()
+            .and_then(|v| SSel::new(v).ok());
+        r.called_ssel = spdu
+            .called_session_selector()
+            .and_then(|v| SSel::new(v).ok());
+    }
+    if let Some(Presentation::Cp(cp)) = &u.presentation {
+        if let Some(n) = &cp.normal {
+            r.calling_psel = n.calling_selector.and_then(|v| PSel::new(v).ok());
+            r.called_psel = n.called_selector.and_then(|v| PSel::new(v).ok());
+        }
+    }
+}
+
 /// Compares two units field by field, bottom up.
 fn compare(expected: &Unit, actual: &Unit) -> Verdict {
     for e in &expected.fields {
@@ -513,10 +546,53 @@ pub fn replay_frames<'a>(
     fed: Direction,
 ) -> Report {
     let now = Instant::now();
+    let frames: Vec<(Direction, &[u8])> = frames.into_iter().collect();
+    // The initiator's A-ASSOCIATE request comes from the captured CR, CN and CP, its transport
+    // reference and TPDU size from the CR: read ahead.
+    let mut request: Option<Action> = None;
+    let mut config = Config::default();
+    if fed == Direction::Server {
+        let mut r = Stream::new();
+        let mut selectors = AssociateRequest::mms();
+        for (d, o) in &frames {
+            r.push(*d, o, &mut |rec| {
+                if rec.direction != Direction::Client || request.is_some() {
+                    return;
+                }
+                if let RecordKind::Frame(f) = &rec.kind {
+                    if let Some(Tpdu::Cr(cr)) = f.tpdu() {
+                        config = config.clone().with_local_reference(cr.src_ref);
+                        for p in cr.params.iter() {
+                            if let crate::cotp::Param::TpduSize(size) =
+                                p.typed(crate::cotp::TpduKind::Cr)
+                            {
+                                if let Some(n) = size.octets() {
+                                    config = config.clone().with_tpdu_size(n);
+                                }
+                            }
+                        }
+                    }
+                }
+                take_selectors(&rec, &mut selectors);
+                if let Some(u) = unit(&rec) {
+                    let cp = u.get(Layer::Presentation, "type") == Some(&Value::Kind("CP"));
+                    if let (true, Some(Action::Associate(mut a))) = (cp, u.action) {
+                        a.calling_tsel = selectors.calling_tsel;
+                        a.called_tsel = selectors.called_tsel;
+                        a.calling_ssel = selectors.calling_ssel;
+                        a.called_ssel = selectors.called_ssel;
+                        a.calling_psel = selectors.calling_psel;
+                        a.called_psel = selectors.called_psel;
+                        request = Some(Action::Associate(a));
+                    }
+                }
+            });
+        }
+    }
     let (machine, machine_dir) = if fed == Direction::Server {
-        (Association::initiator(Config::default()), Direction::Client)
+        (Association::initiator(config), Direction::Client)
     } else {
-        let mut m = Association::responder(Config::default(), Dispatch::default(), None);
+        let mut m = Association::responder(config, Dispatch::default(), None);
         m.handle_transport_accepted(now);
         (m, Direction::Server)
     };
@@ -531,26 +607,6 @@ pub fn replay_frames<'a>(
     };
     let mut expected_reader = Stream::new();
     let mut steps = Vec::new();
-    // The initiator's A-ASSOCIATE request comes from the captured CR and CP: read ahead.
-    let frames: Vec<(Direction, &[u8])> = frames.into_iter().collect();
-    let mut request: Option<Action> = None;
-    if fed == Direction::Server {
-        let mut r = Stream::new();
-        for (d, o) in &frames {
-            r.push(*d, o, &mut |rec| {
-                if rec.direction == Direction::Client {
-                    if let Some(u) = unit(&rec) {
-                        let cp = u.get(Layer::Presentation, "type") == Some(&Value::Kind("CP"));
-                        if let Some(a @ Action::Associate(_)) = u.action {
-                            if cp || request.is_none() {
-                                request = Some(a);
-                            }
-                        }
-                    }
-                }
-            });
-        }
-    }
     for (dir, octets) in frames {
         if dir == fed {
             // The expected reader learns the contexts the fed side sets too.

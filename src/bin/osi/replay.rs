@@ -169,7 +169,11 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
         Format::Text => {
             out.push_str(&format!(
                 "stream {stream}: the machine plays the {machine}, fed the {} side\n",
-                if machine == "responder" { "client" } else { "server" }
+                if machine == "responder" {
+                    "client"
+                } else {
+                    "server"
+                }
             ));
             for (i, s) in report.steps.iter().enumerate() {
                 out.push_str(&step_line(i + 1, s));
