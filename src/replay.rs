@@ -1,5 +1,5 @@
 //! Replay: one side of a captured association drives this crate's own
-//! [`Association`](crate::association::Association) playing the other role, and what the
+//! [`Association`] playing the other role, and what the
 //! machine sends is compared, PDU by PDU and layer by layer, with what the real peer sent.
 //!
 //! The captured side's TPKTs are fed to the machine in capture order. Where the real peer
@@ -14,8 +14,10 @@
 //! ([`Field`]); references, selectors, release reasons and other values a peer or its user
 //! chooses freely are not.
 //!
-//! Not replayed: the capture's timing (the machine runs on one instant, so its timers never
-//! fire), and the machine as initiator of an X.410-1984-mode association.
+//! [`replay_capture`] and [`replay_timed`] keep the capture's timing: the machine's clock follows
+//! the capture's timestamps and its timers fire where the capture's pauses pass them
+//! ([`replay_frames`] runs on one instant). Not replayed: the machine as initiator of an
+//! X.410-1984-mode association.
 //!
 //! ```
 //! use osi_stack::dissect::Direction;
@@ -30,7 +32,7 @@
 //! assert!(report.matches());
 //! ```
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -505,6 +507,23 @@ impl Player {
         while self.machine.poll_event().is_some() {}
     }
 
+    /// Moves the clock to `at` (never back), firing the machine's timers on the way.
+    fn advance(&mut self, at: Instant) {
+        if at <= self.now {
+            return;
+        }
+        while let Some(deadline) = self.machine.poll_timeout().filter(|d| *d <= at) {
+            let when = deadline.max(self.now);
+            self.now = when;
+            self.machine.handle_timeout(when);
+            self.collect();
+            if self.machine.poll_timeout() == Some(deadline) {
+                break;
+            }
+        }
+        self.now = at;
+    }
+
     fn feed(&mut self, octets: &[u8]) {
         self.reader.push(self.fed, octets, &mut |_| {});
         self.machine.handle_input(octets, self.now);
@@ -545,8 +564,22 @@ pub fn replay_frames<'a>(
     frames: impl IntoIterator<Item = (Direction, &'a [u8])>,
     fed: Direction,
 ) -> Report {
-    let now = Instant::now();
-    let frames: Vec<(Direction, &[u8])> = frames.into_iter().collect();
+    replay_timed(frames.into_iter().map(|(d, o)| (d, None, o)), fed)
+}
+
+/// [`replay_frames`] with the capture's timing: each frame's capture time (since any fixed
+/// origin) moves the machine's clock before the frame is handled, and the machine's timers
+/// ([`Association::poll_timeout`]) fire when the capture's pauses pass them. A frame without a
+/// time keeps the clock where it was.
+pub fn replay_timed<'a>(
+    frames: impl IntoIterator<Item = (Direction, Option<Duration>, &'a [u8])>,
+    fed: Direction,
+) -> Report {
+    let start = Instant::now();
+    let now = start;
+    let timed: Vec<(Direction, Option<Duration>, &[u8])> = frames.into_iter().collect();
+    let origin = timed.iter().find_map(|(_, t, _)| *t);
+    let frames: Vec<(Direction, &[u8])> = timed.iter().map(|(d, _, o)| (*d, *o)).collect();
     // The initiator's A-ASSOCIATE request comes from the captured CR, CN and CP, its transport
     // reference and TPDU size from the CR: read ahead.
     let mut request: Option<Action> = None;
@@ -607,7 +640,12 @@ pub fn replay_frames<'a>(
     };
     let mut expected_reader = Stream::new();
     let mut steps = Vec::new();
-    for (dir, octets) in frames {
+    for (&(dir, octets), (_, time, _)) in frames.iter().zip(&timed) {
+        if let (Some(t), Some(o)) = (time, origin) {
+            if let Some(at) = start.checked_add(t.saturating_sub(o)) {
+                p.advance(at);
+            }
+        }
         if dir == fed {
             // The expected reader learns the contexts the fed side sets too.
             expected_reader.push(dir, octets, &mut |_| {});
@@ -712,7 +750,7 @@ pub fn replay_capture(
 ) -> Result<(u64, Report), ReplayError> {
     use crate::dissect::Tracker;
     // Each stream's TPKTs, in capture order, and whether it carried a CR.
-    type Frames = Vec<(Direction, Vec<u8>)>;
+    type Frames = Vec<(Direction, Option<std::time::Duration>, Vec<u8>)>;
     let mut streams: std::collections::BTreeMap<u64, (bool, Frames)> =
         std::collections::BTreeMap::new();
     let mut tracker = Tracker::new(options.ports.clone());
@@ -725,7 +763,7 @@ pub fn replay_capture(
         }
         let entry = streams.entry(id).or_default();
         entry.0 |= matches!(f.tpdu(), Some(Tpdu::Cr(_)));
-        entry.1.push((r.direction, f.octets.to_vec()));
+        entry.1.push((r.direction, r.time, f.octets.to_vec()));
     };
     crate::dissect::capture::for_each_segment(path, |seg| tracker.segment(&seg, &mut keep))?;
     tracker.finish(&mut keep);
@@ -734,6 +772,9 @@ pub fn replay_capture(
         .find(|(_, (cr, _))| *cr || options.stream.is_some())
         .map(|(id, (_, frames))| (id, frames))
         .ok_or(ReplayError::NoAssociation)?;
-    let report = replay_frames(frames.iter().map(|(d, o)| (*d, o.as_slice())), options.fed);
+    let report = replay_timed(
+        frames.iter().map(|(d, t, o)| (*d, *t, o.as_slice())),
+        options.fed,
+    );
     Ok((id, report))
 }

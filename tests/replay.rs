@@ -153,3 +153,38 @@ fn osi_replay_exit_status() {
     assert_eq!(diff["difference"]["layer"], "acse");
     assert_eq!(diff["difference"]["field"], "type");
 }
+
+/// With the capture's timing, a pause longer than the machine's response timeout (30 s for the
+/// CN after the CC) is where the machine stops answering as the real server did.
+#[test]
+fn the_capture_timing_drives_the_timers() {
+    use osi_stack::Layer;
+    use osi_stack::replay::replay_timed;
+    use std::time::Duration;
+
+    let frames = frames("mms__dina__open_read_write_close.pcap");
+    let timed = |pause: u64| {
+        // CR and CC at once, everything after them `pause` seconds later.
+        let times: Vec<Duration> = (0..frames.len())
+            .map(|i| {
+                Duration::from_millis(i as u64) + Duration::from_secs(if i < 2 { 0 } else { pause })
+            })
+            .collect();
+        replay_timed(
+            frames
+                .iter()
+                .zip(&times)
+                .map(|((d, o), t)| (*d, Some(*t), o.as_slice())),
+            Direction::Client,
+        )
+    };
+    assert!(timed(1).matches(), "{:?}", timed(1).first_difference());
+    let late = timed(60);
+    let step = late.first_difference().expect("a difference after 60 s");
+    let expected = step.expected.as_ref().expect("the real server's AC");
+    assert_eq!(
+        expected.get(Layer::Session, "type"),
+        Some(&Value::Kinds(vec!["AC"])),
+        "{step:?}"
+    );
+}

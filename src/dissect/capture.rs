@@ -13,6 +13,7 @@ use core::fmt;
 use std::fs::File;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
+use std::time::Duration;
 
 use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
 use pcap_parser::pcapng::Block;
@@ -27,7 +28,7 @@ pub const BUFFER: usize = 1 << 20;
 pub const MAX_BUFFER: usize = 64 << 20;
 
 /// The TCP segment in a packet of link type `linktype`, if there is one.
-fn segment(linktype: Linktype, data: &[u8]) -> Option<Segment<'_>> {
+fn segment(linktype: Linktype, data: &[u8], time: Option<Duration>) -> Option<Segment<'_>> {
     let packet = match linktype {
         Linktype::ETHERNET => LaxSlicedPacket::from_ethernet(data).ok()?,
         // BSD loopback: a 4-octet address family in host (NULL) or network (LOOP) order.
@@ -68,6 +69,7 @@ fn segment(linktype: Linktype, data: &[u8]) -> Option<Segment<'_>> {
         fin: tcp.fin(),
         rst: tcp.rst(),
         payload: tcp.payload(),
+        time,
     })
 }
 
@@ -146,6 +148,18 @@ pub enum CaptureError {
     BadBlock(BlockProblem),
 }
 
+/// A pcapng timestamp: `units` per second since `offset` seconds after the epoch.
+fn ng_time(high: u32, low: u32, units: u64, offset: i64) -> Option<Duration> {
+    let ts = u64::from(high) << 32 | u64::from(low);
+    let secs = ts.checked_div(units)?;
+    let frac = u128::from(ts.checked_rem(units)?);
+    let nanos = frac
+        .checked_mul(1_000_000_000)?
+        .checked_div(u128::from(units))?;
+    let secs = secs.checked_add_signed(offset)?;
+    Some(Duration::new(secs, u32::try_from(nanos).ok()?))
+}
+
 /// Reads every packet of the pcap or pcapng file at `path`, in file order, and calls `on_segment`
 /// with the TCP segment of each packet that has one (link types Ethernet, Linux cooked v1/v2,
 /// BSD loopback, raw IP). Stops at the first unreadable block; the error says why (the packets
@@ -154,8 +168,8 @@ pub fn for_each_segment(
     path: &Path,
     mut on_segment: impl FnMut(Segment<'_>),
 ) -> Result<(), CaptureError> {
-    for_each_packet(path, |linktype, data| {
-        if let Some(seg) = segment(linktype, data) {
+    for_each_packet(path, |linktype, data, time| {
+        if let Some(seg) = segment(linktype, data, time) {
             on_segment(seg);
         }
     })
@@ -163,7 +177,7 @@ pub fn for_each_segment(
 
 fn for_each_packet(
     path: &Path,
-    mut on_packet: impl FnMut(Linktype, &[u8]),
+    mut on_packet: impl FnMut(Linktype, &[u8], Option<Duration>),
 ) -> Result<(), CaptureError> {
     let file = File::open(path)?;
     let mut reader = match create_reader(BUFFER, file) {
@@ -174,32 +188,45 @@ fn for_each_packet(
     };
     let mut capacity = BUFFER;
     let mut legacy: Option<Linktype> = None;
-    let mut interfaces: Vec<Linktype> = Vec::new();
+    let mut nanos = false;
+    // Per interface: link type, timestamp units per second, offset in seconds.
+    let mut interfaces: Vec<(Linktype, Option<u64>, i64)> = Vec::new();
     loop {
         match reader.next() {
             Ok((consumed, block)) => {
                 match block {
-                    PcapBlockOwned::LegacyHeader(h) => legacy = Some(h.network),
+                    PcapBlockOwned::LegacyHeader(h) => {
+                        legacy = Some(h.network);
+                        nanos = h.is_nanosecond_precision();
+                    }
                     PcapBlockOwned::Legacy(b) => {
                         if let Some(lt) = legacy {
-                            on_packet(lt, b.data);
+                            let sub = if nanos {
+                                b.ts_usec
+                            } else {
+                                b.ts_usec.saturating_mul(1000)
+                            };
+                            let time = (sub < 1_000_000_000)
+                                .then(|| Duration::new(u64::from(b.ts_sec), sub));
+                            on_packet(lt, b.data, time);
                         }
                     }
                     PcapBlockOwned::NG(Block::SectionHeader(_)) => interfaces.clear(),
                     PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
-                        interfaces.push(idb.linktype);
+                        interfaces.push((idb.linktype, idb.ts_resolution(), idb.ts_offset()));
                     }
                     PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
                         let lt = usize::try_from(epb.if_id)
                             .ok()
                             .and_then(|i| interfaces.get(i));
-                        if let Some(&lt) = lt {
-                            on_packet(lt, epb.packet_data());
+                        if let Some(&(lt, res, off)) = lt {
+                            let time = res.and_then(|r| ng_time(epb.ts_high, epb.ts_low, r, off));
+                            on_packet(lt, epb.packet_data(), time);
                         }
                     }
                     PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
-                        if let Some(&lt) = interfaces.first() {
-                            on_packet(lt, spb.packet_data());
+                        if let Some(&(lt, _, _)) = interfaces.first() {
+                            on_packet(lt, spb.packet_data(), None);
                         }
                     }
                     PcapBlockOwned::NG(_) => {}

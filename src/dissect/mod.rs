@@ -115,6 +115,9 @@ pub struct Record<'a> {
     pub direction: Direction,
     /// Offset in the direction's byte stream where the record starts.
     pub offset: u64,
+    /// When the packet that completed the record was captured (since the Unix epoch), when
+    /// the input says ([`Tracker`] over timestamped segments).
+    pub time: Option<std::time::Duration>,
     /// What was found there.
     pub kind: RecordKind<'a>,
 }

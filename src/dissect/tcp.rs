@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use crate::cotp::TpduKind;
 
@@ -36,6 +37,8 @@ pub struct Segment<'a> {
     pub rst: bool,
     /// TCP payload (as much as was captured).
     pub payload: &'a [u8],
+    /// When the packet was captured (since the Unix epoch), if known.
+    pub time: Option<Duration>,
 }
 
 /// Most out-of-order octets one direction may hold while waiting for a hole to be filled.
@@ -236,6 +239,8 @@ pub struct Tracker {
     streams: Vec<Stream>,
     index: HashMap<(SocketAddr, SocketAddr), usize>,
     pending_total: usize,
+    /// The time of the latest segment.
+    time: Option<Duration>,
 }
 
 fn key(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
@@ -250,6 +255,7 @@ impl Tracker {
             streams: Vec::new(),
             index: HashMap::new(),
             pending_total: 0,
+            time: None,
         }
     }
 
@@ -274,6 +280,7 @@ impl Tracker {
         if !self.ports.contains(&seg.src.port()) && !self.ports.contains(&seg.dst.port()) {
             return;
         }
+        self.time = seg.time.or(self.time);
         let opening = seg.syn && seg.ack.is_none();
         let idx = match self.index.get(&key(seg.src, seg.dst)) {
             Some(&i) => {
@@ -293,6 +300,7 @@ impl Tracker {
         };
         let ports = &self.ports;
         let total = &mut self.pending_total;
+        let time = self.time;
         let Some(stream) = self.streams.get_mut(idx) else {
             return;
         };
@@ -318,9 +326,11 @@ impl Tracker {
             stream.active = true;
         }
         if let Some(ack) = seg.ack {
-            stream.with_flow(other, ports, f, |flow, c, f| flow.acked(ack, total, c, f));
+            stream.with_flow(other, ports, time, f, |flow, c, f| {
+                flow.acked(ack, total, c, f);
+            });
         }
-        stream.with_flow(side, ports, f, |flow, c, f| {
+        stream.with_flow(side, ports, time, f, |flow, c, f| {
             flow.segment(seg.seq, seg.syn, seg.payload, total, c, f);
         });
     }
@@ -328,12 +338,13 @@ impl Tracker {
     fn finish_stream(&mut self, idx: usize, f: &mut dyn FnMut(Record<'_>)) {
         let ports = &self.ports;
         let total = &mut self.pending_total;
+        let time = self.time;
         let Some(stream) = self.streams.get_mut(idx) else {
             return;
         };
         let first = stream.client.unwrap_or(0);
         for side in [first, first ^ 1] {
-            stream.with_flow(side, ports, f, |flow, c, f| {
+            stream.with_flow(side, ports, time, f, |flow, c, f| {
                 flow.finish(total, c, f);
                 // Free what the finished direction held.
                 *flow = Flow::new(false);
@@ -361,6 +372,7 @@ impl Stream {
         &mut self,
         side: usize,
         ports: &[u16],
+        time: Option<Duration>,
         f: &mut dyn FnMut(Record<'_>),
         op: impl FnOnce(&mut Flow, &mut Contexts, &mut dyn FnMut(Record<'_>)),
     ) {
@@ -403,6 +415,7 @@ impl Stream {
                 }
             };
             rec.stream = Some(*id);
+            rec.time = time;
             rec.direction = if side == c {
                 Direction::Client
             } else {

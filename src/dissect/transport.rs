@@ -70,6 +70,7 @@ fn record(offset: u64, kind: RecordKind<'_>) -> Record<'_> {
         stream: None,
         direction: Direction::Unknown,
         offset,
+        time: None,
         kind,
     }
 }
