@@ -261,11 +261,10 @@ fn unit(rec: &Record<'_>) -> Option<Unit> {
                 Presentation::Cp(cp) => {
                     if let Some(n) = &cp.normal {
                         if let Some(list) = &n.context_definitions {
-                            fields.push(field(
-                                Layer::Presentation,
-                                "contexts",
-                                Value::Codes(list.iter().map(|c| c.id).collect()),
-                            ));
+                            // The order of the definitions carries no meaning: compared as a set.
+                            let mut ids: Vec<i64> = list.iter().map(|c| c.id).collect();
+                            ids.sort_unstable();
+                            fields.push(field(Layer::Presentation, "contexts", Value::Codes(ids)));
                         }
                     }
                     action = Some(Action::Associate(Box::new(request_from(

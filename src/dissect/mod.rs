@@ -86,7 +86,7 @@ mod tcp;
 mod transport;
 mod upper;
 
-pub use tcp::{FLOW_PENDING_MAX, Segment, TOTAL_PENDING_MAX, Tracker};
+pub use tcp::{FLOW_PENDING_MAX, RETIRED_MAX, Segment, TOTAL_PENDING_MAX, Tracker};
 pub use upper::{Contexts, Presentation, Upper};
 
 use crate::DecodeError;

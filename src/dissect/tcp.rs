@@ -8,7 +8,7 @@
 //! exceeds [`FLOW_PENDING_MAX`] (or all directions together exceed [`TOTAL_PENDING_MAX`]), and at
 //! the end of the input.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -58,6 +58,8 @@ struct Flow {
     pending: BTreeMap<u64, Vec<u8>>,
     pending_bytes: usize,
     dec: DirDecoder,
+    /// The sequence number just after the last octet, once a FIN was seen.
+    fin: Option<u32>,
 }
 
 fn as_u64(n: usize) -> u64 {
@@ -73,6 +75,7 @@ impl Flow {
             pending: BTreeMap::new(),
             pending_bytes: 0,
             dec: DirDecoder::new(rdp),
+            fin: None,
         }
     }
 
@@ -197,6 +200,12 @@ impl Flow {
         }
     }
 
+    /// Whether this direction ended with a FIN, every octet before it delivered, and nothing is
+    /// held: finishing it would report nothing.
+    fn done(&self) -> bool {
+        self.started && self.fin == Some(self.next) && self.pending.is_empty() && self.dec.is_idle()
+    }
+
     /// The end of the input: gives up on every hole and reports a TPKT cut short.
     fn finish(&mut self, total: &mut usize, c: &mut Contexts, f: &mut dyn FnMut(Record<'_>)) {
         while !self.pending.is_empty() {
@@ -232,15 +241,34 @@ struct Stream {
 /// exceed [`TOTAL_PENDING_MAX`]), and at the end of the input. Streams to or from port 3389 skip
 /// RDP fast-path PDUs. A SYN on a stream that carried data starts a new stream.
 ///
-/// Memory: bounded by the limits above plus a few hundred octets of state per stream seen.
+/// Memory: bounded by the limits above, a few hundred octets per open stream, and the last
+/// [`RETIRED_MAX`] closed ones remembered in a few dozen octets each. A stream is closed once
+/// both directions sent a FIN and every octet before it was decoded: later segments of it (the
+/// last ACK, retransmissions) are ignored; a new SYN opens a new stream.
 #[derive(Debug)]
 pub struct Tracker {
     ports: Vec<u16>,
-    streams: Vec<Stream>,
-    index: HashMap<(SocketAddr, SocketAddr), usize>,
+    /// Open streams, by number.
+    streams: BTreeMap<u64, Stream>,
+    next_id: u64,
+    index: HashMap<(SocketAddr, SocketAddr), Slot>,
+    /// Closed streams still in `index`, oldest first.
+    retired: VecDeque<(SocketAddr, SocketAddr)>,
     pending_total: usize,
     /// The time of the latest segment.
     time: Option<Duration>,
+}
+
+/// Closed streams remembered (their later segments are ignored rather than opening new streams).
+pub const RETIRED_MAX: usize = 1 << 16;
+
+/// What a pair of endpoints maps to.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    /// An open stream.
+    Open(u64),
+    /// A closed stream, and the SYN that had opened it (sender, sequence number).
+    Closed(Option<(SocketAddr, u32)>),
 }
 
 fn key(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
@@ -252,27 +280,53 @@ impl Tracker {
     pub fn new(ports: Vec<u16>) -> Self {
         Tracker {
             ports,
-            streams: Vec::new(),
+            streams: BTreeMap::new(),
+            next_id: 0,
             index: HashMap::new(),
+            retired: VecDeque::new(),
             pending_total: 0,
             time: None,
         }
     }
 
-    fn new_stream(&mut self, seg: &Segment<'_>) -> usize {
-        let id = self.streams.len();
+    fn new_stream(&mut self, seg: &Segment<'_>) -> u64 {
+        let id = self.next_id;
+        self.next_id = self.next_id.saturating_add(1);
         let rdp = seg.src.port() == 3389 || seg.dst.port() == 3389;
-        self.streams.push(Stream {
-            id: as_u64(id),
-            ends: [seg.src, seg.dst],
-            client: None,
-            syn: None,
-            active: false,
-            contexts: Contexts::default(),
-            flows: [Flow::new(rdp), Flow::new(rdp)],
-        });
-        self.index.insert(key(seg.src, seg.dst), id);
+        self.streams.insert(
+            id,
+            Stream {
+                id,
+                ends: [seg.src, seg.dst],
+                client: None,
+                syn: None,
+                active: false,
+                contexts: Contexts::default(),
+                flows: [Flow::new(rdp), Flow::new(rdp)],
+            },
+        );
+        self.index.insert(key(seg.src, seg.dst), Slot::Open(id));
         id
+    }
+
+    /// Forgets a stream that has nothing more to report.
+    fn retire(&mut self, id: u64) {
+        let Some(stream) = self.streams.remove(&id) else {
+            return;
+        };
+        let syn = stream
+            .syn
+            .and_then(|(side, seq)| stream.ends.get(side).map(|a| (*a, seq)));
+        let k = key(stream.ends[0], stream.ends[1]);
+        self.index.insert(k, Slot::Closed(syn));
+        self.retired.push_back(k);
+        while self.retired.len() > RETIRED_MAX {
+            if let Some(old) = self.retired.pop_front() {
+                if matches!(self.index.get(&old), Some(Slot::Closed(_))) {
+                    self.index.remove(&old);
+                }
+            }
+        }
     }
 
     /// Handles one TCP segment (in capture order); calls `f` for each record it completes.
@@ -282,18 +336,26 @@ impl Tracker {
         }
         self.time = seg.time.or(self.time);
         let opening = seg.syn && seg.ack.is_none();
-        let idx = match self.index.get(&key(seg.src, seg.dst)) {
-            Some(&i) => {
+        let idx = match self.index.get(&key(seg.src, seg.dst)).copied() {
+            Some(Slot::Open(i)) => {
                 let reused = opening
-                    && self.streams.get(i).is_some_and(|s| {
+                    && self.streams.get(&i).is_some_and(|s| {
                         let side = usize::from(s.ends[0] != seg.src);
                         s.active && s.syn != Some((side, seg.seq))
                     });
                 if reused {
                     self.finish_stream(i, f);
+                    self.streams.remove(&i);
                     self.new_stream(seg)
                 } else {
                     i
+                }
+            }
+            Some(Slot::Closed(syn)) => {
+                if opening && syn != Some((seg.src, seg.seq)) {
+                    self.new_stream(seg)
+                } else {
+                    return;
                 }
             }
             None => self.new_stream(seg),
@@ -301,7 +363,7 @@ impl Tracker {
         let ports = &self.ports;
         let total = &mut self.pending_total;
         let time = self.time;
-        let Some(stream) = self.streams.get_mut(idx) else {
+        let Some(stream) = self.streams.get_mut(&idx) else {
             return;
         };
         let side = usize::from(stream.ends[0] != seg.src);
@@ -332,14 +394,25 @@ impl Tracker {
         }
         stream.with_flow(side, ports, time, f, |flow, c, f| {
             flow.segment(seg.seq, seg.syn, seg.payload, total, c, f);
+            if seg.fin && flow.started {
+                let data_seq = if seg.syn {
+                    seg.seq.wrapping_add(1)
+                } else {
+                    seg.seq
+                };
+                flow.fin = Some(data_seq.wrapping_add(seg.payload.len() as u32));
+            }
         });
+        if stream.flows.iter().all(Flow::done) {
+            self.retire(idx);
+        }
     }
 
-    fn finish_stream(&mut self, idx: usize, f: &mut dyn FnMut(Record<'_>)) {
+    fn finish_stream(&mut self, idx: u64, f: &mut dyn FnMut(Record<'_>)) {
         let ports = &self.ports;
         let total = &mut self.pending_total;
         let time = self.time;
-        let Some(stream) = self.streams.get_mut(idx) else {
+        let Some(stream) = self.streams.get_mut(&idx) else {
             return;
         };
         let first = stream.client.unwrap_or(0);
@@ -354,13 +427,21 @@ impl Tracker {
 
     /// The end of the capture: flushes every stream, in stream order.
     pub fn finish(&mut self, f: &mut dyn FnMut(Record<'_>)) {
-        let current: Vec<usize> = {
-            let mut v: Vec<usize> = self.index.values().copied().collect();
+        let current: Vec<u64> = {
+            let mut v: Vec<u64> = self
+                .index
+                .values()
+                .filter_map(|s| match s {
+                    Slot::Open(i) => Some(*i),
+                    Slot::Closed(_) => None,
+                })
+                .collect();
             v.sort_unstable();
             v
         };
         for idx in current {
             self.finish_stream(idx, f);
+            self.streams.remove(&idx);
         }
     }
 }
@@ -424,5 +505,68 @@ impl Stream {
             f(rec);
         };
         op(flow, contexts, &mut label);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg<'a>(
+        from_client: bool,
+        seq: u32,
+        ack: u32,
+        flags: &str,
+        payload: &'a [u8],
+    ) -> Segment<'a> {
+        let c: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let s: SocketAddr = "10.0.0.2:102".parse().unwrap();
+        let (src, dst) = if from_client { (c, s) } else { (s, c) };
+        Segment {
+            src,
+            dst,
+            seq,
+            ack: flags.contains('A').then_some(ack),
+            syn: flags.contains('S'),
+            fin: flags.contains('F'),
+            rst: false,
+            payload,
+            time: None,
+        }
+    }
+
+    /// A stream closed by both FINs is forgotten (its last ACK opens nothing); a new SYN on the
+    /// same endpoints is stream 1; records and numbering are those of a tracker that keeps
+    /// every stream.
+    #[test]
+    fn closed_streams_are_retired() {
+        let cr = [3, 0, 0, 11, 6, 0xe0, 0, 0, 0, 1, 0];
+        let cc = [3, 0, 0, 11, 6, 0xd0, 0, 1, 0, 2, 0];
+        let mut t = Tracker::new(vec![102]);
+        let mut seen = Vec::new();
+        let mut f = |r: Record<'_>| seen.push((r.stream, r.direction, r.offset));
+        for (base, _) in [(1000u32, 0), (9000, 1)] {
+            t.segment(&seg(true, base, 0, "S", &[]), &mut f);
+            t.segment(&seg(false, 5000, base + 1, "SA", &[]), &mut f);
+            t.segment(&seg(true, base + 1, 5001, "A", &cr), &mut f);
+            t.segment(&seg(false, 5001, base + 12, "A", &cc), &mut f);
+            t.segment(&seg(true, base + 12, 5012, "FA", &[]), &mut f);
+            t.segment(&seg(false, 5012, base + 13, "FA", &[]), &mut f);
+            t.segment(&seg(true, base + 13, 5013, "A", &[]), &mut f);
+            if base == 1000 {
+                assert!(t.streams.is_empty(), "the closed stream is retired");
+            }
+        }
+        t.finish(&mut f);
+        assert_eq!(
+            seen,
+            [
+                (Some(0), Direction::Client, 0),
+                (Some(0), Direction::Server, 0),
+                (Some(1), Direction::Client, 0),
+                (Some(1), Direction::Server, 0),
+            ]
+        );
+        assert!(t.streams.is_empty());
     }
 }

@@ -201,6 +201,11 @@ impl DirDecoder {
         self.stop_here();
     }
 
+    /// Whether nothing is held: finishing now would report nothing.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.buf.is_empty()
+    }
+
     /// The capture starts in the middle of the stream: skip to the first push that starts with
     /// a TPKT header, silently.
     pub(crate) fn start_mid_stream(&mut self) {
