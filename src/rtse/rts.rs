@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::association::{
-    AcceptResponse, AssociateRequest, Association, Config, Dispatch, Event, OldConnection,
-    ServiceError,
+    AcceptResponse, AssociateIndication, AssociateRequest, Association, Config, Dispatch, Event,
+    OldConnection, Refusal, Rejection, ServiceError,
 };
 use crate::error::EncodeError;
 use crate::limits::Limits;
@@ -353,6 +353,10 @@ pub struct OpenIndication {
     /// `recover`: the old connection's calling reference and common reference. The owner
     /// passes the [`TransferState`] it kept for that peer to [`Rts::accept`].
     pub recover: Option<(Bytes, Bytes)>,
+    /// Who calls: the A-ASSOCIATE indication below (the peer's IP address, the calling and
+    /// called T-, S- and P-selectors, the calling AP-title and AE-qualifier, and the
+    /// [`Dispatch`] service the request matched).
+    pub associate: Box<AssociateIndication>,
 }
 
 /// The negotiated RTS parameters.
@@ -391,7 +395,14 @@ pub enum RtsEvent {
         refuse_reason: Option<RefuseReason>,
         /// The RTORJ's `userDataRJ` (e.g. the P1 MTA-bind error), if any.
         user_data: Option<Bytes>,
+        /// The refusal, typed: the layer that refused and its diagnostic (DR reason, RF
+        /// reason, CPR provider reason, AARE result and diagnostic, X.410 `PRefuse`).
+        refusal: Refusal,
     },
+    /// Responder: this side refused an incoming association before RTSE saw it (no
+    /// [`Dispatch`] service matched a selector or AP-title, the calling-address policy failed,
+    /// or the request was invalid); [`RtsEvent::Closed`] follows.
+    Rejected(Rejection),
     /// A complete APDU from the peer, exactly the octets it transferred, delivered once.
     Received(Bytes),
     /// The peer confirmed the transfer with this sequence number (AEA).
@@ -1070,7 +1081,8 @@ impl Rts {
             return;
         }
         match e {
-            Event::TransportConnected { .. } | Event::Rejected(_) => {}
+            Event::TransportConnected { .. } => {}
+            Event::Rejected(r) => self.events.push_back(RtsEvent::Rejected(r)),
             Event::AssociateIndication(ind) => self.on_indication(&ind, now),
             Event::Associated(a) => {
                 let info = a
@@ -1098,6 +1110,7 @@ impl Rts {
                     reason: r.to_string(),
                     refuse_reason: rj.and_then(|rj| rj.refuse_reason),
                     user_data: rj.and_then(|rj| rj.user_data).map(Bytes::copy_from_slice),
+                    refusal: r,
                 });
             }
             Event::Data(d) => self.on_data(d.context_id, &d.value, now),
@@ -1276,6 +1289,7 @@ impl Rts {
                 dialogue_mode: rq.dialogue_mode_or_default(),
                 user_data,
                 recover,
+                associate: Box::new(ind.clone()),
             })));
     }
 
