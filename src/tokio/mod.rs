@@ -41,6 +41,9 @@ use crate::association::{
 use crate::error::{DecodeError, Layer};
 use crate::tpkt;
 
+pub mod rts;
+pub use rts::{RtsConnection, RtsDialer, RtsListener};
+
 // -------------------------------------------------------------------------------------------
 // Codec
 
