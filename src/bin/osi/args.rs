@@ -192,6 +192,20 @@ pub fn service(s: &str) -> Result<Service, String> {
         .with_psel(service_selector(p, psel).map_err(|e| format!("p-selector: {e}"))?))
 }
 
+/// `--session-requirements HEX`: the X.225 Session User Requirements bit string (PI 20), one
+/// or two octets of hex.
+pub fn session_requirements(
+    s: &str,
+) -> Result<osi_stack::session::SessionUserRequirements, String> {
+    let v = octets(s)?;
+    let value = match v.as_slice() {
+        [lo] => u16::from(*lo),
+        [hi, lo] => u16::from_be_bytes([*hi, *lo]),
+        _ => return Err("give one or two octets of hex (e.g. 0249)".to_owned()),
+    };
+    Ok(osi_stack::session::SessionUserRequirements(value))
+}
+
 /// `--allow-calling NAME=IP`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AllowArg {
@@ -246,5 +260,9 @@ mod tests {
         assert!(allow("a=127.0.0.1").is_ok());
         assert!(allow("a=localhost").is_err());
         assert!(reply("8b00=8c00").is_ok());
+        assert_eq!(session_requirements("0249").map(|r| r.0), Ok(0x0249));
+        assert_eq!(session_requirements("02").map(|r| r.0), Ok(2));
+        assert!(session_requirements("").is_err());
+        assert!(session_requirements("000249").is_err());
     }
 }

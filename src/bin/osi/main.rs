@@ -14,6 +14,7 @@ mod events;
 mod json;
 mod listen;
 mod output;
+mod rts_cmd;
 mod stack;
 mod tcp;
 mod upper;
