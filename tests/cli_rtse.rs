@@ -639,3 +639,67 @@ fn p1_messages_of_every_size() {
         assert_eq!(p1_message(n, i).map(|m| m.len()), Some(n));
     }
 }
+
+/// ISODE's `isoc` opening RTSE against `osi listen` (`iso2osi-rtse-echo.pcap` of the project's
+/// ISODE captures, client to server): the CR, then the CN whose CP proposes contexts 1 to 15
+/// (1.0.8824), 17 (RTSE 2.3.0) and 19 (ACSE), with the RTORQ in an AARQ EXTERNAL on
+/// context 17.
+const ISODE_CR: &str = "030000120de000005c3600c2020201c0010b";
+const ISODE_CN: &str = concat!(
+    "0300013102f0800dff012601180a041402766d0b10170e313236313230333139353530305a050f130100150407f907f9",
+    "1601031a011514020249c1f53180a003800101a280a480300e020101060328c478300406025101300e020103060328c4",
+    "78300406025101300e020105060328c478300406025101300e020107060328c478300406025101300e020109060328c4",
+    "78300406025101300e02010b060328c478300406025101300e02010d060328c478300406025101300e02010f060328c4",
+    "78300406025101300d02011106025300300406025101300f0201130604520100013004060251010000a60a8004390001",
+    "018102510161363034020113a02f602da106060439000101a206060439040003be1b281906025101020111a010b00e80",
+    "013f820101a306a00402025c3600000000",
+);
+
+/// `--accept-user-info` answers on the context the request's user information used (17
+/// here), not on the first context.
+#[test]
+fn accept_user_info_answers_on_the_context_the_request_used() {
+    let mut child = osi()
+        .args(["listen", "127.0.0.1:0", "--accept-user-info", "0500"])
+        .args(["--max-associations", "1", "--format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start osi listen");
+    let stdout = child.stdout.take().unwrap();
+    let mut proc = Proc(child);
+    let rx = lines(stdout);
+    let first: Value =
+        serde_json::from_str(&rx.recv_timeout(LIMIT).expect("no listening line")).unwrap();
+    let port: u16 = first["address"]
+        .as_str()
+        .and_then(|a| a.rsplit_once(':'))
+        .and_then(|(_, p)| p.parse().ok())
+        .expect("a port");
+    let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
+    s.set_read_timeout(Some(LIMIT)).unwrap();
+    // Reads one TPKT.
+    let mut read_tpkt = |s: &mut TcpStream| {
+        let mut h = [0u8; 4];
+        s.read_exact(&mut h).unwrap();
+        let n = usize::from(u16::from_be_bytes([h[2], h[3]]));
+        let mut body = vec![0u8; n - 4];
+        s.read_exact(&mut body).unwrap();
+        body
+    };
+    s.write_all(&unhex(ISODE_CR)).unwrap();
+    let cc = read_tpkt(&mut s);
+    assert_eq!(cc[1], 0xd0, "a CC");
+    s.write_all(&unhex(ISODE_CN)).unwrap();
+    let ac = read_tpkt(&mut s);
+    // The AARE's user-information: [30] { EXTERNAL { indirect-reference 17, single-ASN1-type
+    // 05 00 } }.
+    let aare_info = unhex("be092807020111a0020500");
+    assert!(
+        ac.windows(aare_info.len()).any(|w| w == aare_info),
+        "the AARE answers on context 17: {}",
+        ac.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    drop(s);
+    assert_eq!(proc.exit_code("osi listen"), 0);
+}
