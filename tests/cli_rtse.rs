@@ -679,7 +679,7 @@ fn accept_user_info_answers_on_the_context_the_request_used() {
     let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
     s.set_read_timeout(Some(LIMIT)).unwrap();
     // Reads one TPKT.
-    let mut read_tpkt = |s: &mut TcpStream| {
+    let read_tpkt = |s: &mut TcpStream| {
         let mut h = [0u8; 4];
         s.read_exact(&mut h).unwrap();
         let n = usize::from(u16::from_be_bytes([h[2], h[3]]));
