@@ -703,3 +703,88 @@ fn accept_user_info_answers_on_the_context_the_request_used() {
     drop(s);
     assert_eq!(proc.exit_code("osi listen"), 0);
 }
+
+/// `--transport-only`: an "OSI ping" at the transport layer. The listener CCs a CR for its
+/// service's T-selector and echoes each TSDU; a CR for another T-selector gets DR 0x03.
+#[test]
+fn transport_only_ping_echoes_tsdus_and_refuses_an_unknown_t_selector() {
+    let mut child = osi()
+        .args(["listen", "127.0.0.1:0", "--transport-only", "--echo"])
+        .args(["--service", "s7:0102:-:-", "--max-associations", "2"])
+        .args(["--format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start osi listen");
+    let stdout = child.stdout.take().unwrap();
+    let mut proc = Proc(child);
+    let rx = lines(stdout);
+    let first: Value =
+        serde_json::from_str(&rx.recv_timeout(LIMIT).expect("no listening line")).unwrap();
+    let port = first["address"]
+        .as_str()
+        .and_then(|a| a.rsplit_once(':'))
+        .map(|(_, p)| p.to_owned())
+        .expect("a port");
+    let big = "ab".repeat(20_000); // a TSDU of several DTs
+    let out = osi()
+        .args(["connect", &format!("127.0.0.1:{port}"), "--transport-only"])
+        .args([
+            "--called-tsel",
+            "0102",
+            "--send",
+            "32010000",
+            "--send",
+            &big,
+        ])
+        .args(["--timeout", "10", "--format", "json"])
+        .output()
+        .expect("run osi connect");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = records.iter().map(event).collect();
+    assert_eq!(
+        kinds,
+        ["transport-connected", "data", "data", "disconnected"]
+    );
+    assert_eq!(records[1]["data"], "32010000");
+    assert_eq!(records[2]["data"], big.as_str());
+
+    let out = osi()
+        .args(["connect", &format!("127.0.0.1:{port}"), "--transport-only"])
+        .args(["--called-tsel", "0103", "--send", "00", "--format", "json"])
+        .output()
+        .expect("run osi connect");
+    assert_eq!(out.status.code(), Some(1));
+    let refused: Value = serde_json::from_str(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .expect("a record"),
+    )
+    .unwrap();
+    assert_eq!(refused["event"], "refused");
+    assert_eq!(refused["layer"], "transport");
+    assert_eq!(refused["code"], 3);
+
+    assert_eq!(proc.exit_code("osi listen"), 0);
+    let server = drain(&rx);
+    let rejected = server
+        .iter()
+        .find(|r| event(r) == "rejected")
+        .expect("a rejected record");
+    assert_eq!(rejected["selector"], "0103");
+    assert_eq!(
+        server.iter().filter(|r| event(r) == "data").count(),
+        2,
+        "{server:?}"
+    );
+}

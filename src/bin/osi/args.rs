@@ -138,8 +138,14 @@ pub struct SendArg {
     pub value: Vec<u8>,
 }
 
-/// Parses `CTX=HEX`.
+/// Parses `CTX=HEX`, or plain `HEX` (context 0: a TSDU of `--transport-only`).
 pub fn send(s: &str) -> Result<SendArg, String> {
+    if !s.contains('=') {
+        return Ok(SendArg {
+            context: 0,
+            value: hex(s)?.0,
+        });
+    }
     let (c, h) = pair(s, "CTX=HEX")?;
     Ok(SendArg {
         context: context_id(c)?,
@@ -243,6 +249,10 @@ mod tests {
         assert!(context("4=1.0.9506.2.1").is_err());
         assert!(context("3=x").is_err());
         assert!(send("3=").is_err());
+        assert_eq!(
+            send("0a0b").map(|s| (s.context, s.value)),
+            Ok((0, vec![10, 11]))
+        );
         assert_eq!(send("5=a000").map(|s| s.value), Ok(vec![0xa0, 0]));
         assert!(seconds("0").is_err());
         assert!(seconds("NaN").is_err());

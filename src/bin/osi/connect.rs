@@ -84,7 +84,7 @@ pub struct ConnectArgs {
     #[arg(long, value_name = "HEX", value_parser = args::hex)]
     user_info: Option<Hex>,
     /// P-DATA to send once associated, in order (repeatable); after each, wait for one P-DATA
-    /// indication or --timeout
+    /// indication or --timeout. With --transport-only: HEX, one TSDU each
     #[arg(long = "send", value_name = "CTX=HEX", value_parser = args::send)]
     sends: Vec<SendArg>,
     /// End with an orderly release (the default)
@@ -108,6 +108,10 @@ pub struct ConnectArgs {
     #[arg(long, value_name = "HEX", value_parser = args::session_requirements,
           conflicts_with = "rtse")]
     session_requirements: Option<SessionUserRequirements>,
+    /// An "OSI ping" at the transport layer: CR/CC, then each --send HEX as a TSDU (DT …
+    /// EOT), waiting for one TSDU back after each, then DR
+    #[arg(long, conflicts_with_all = ["rtse", "abort", "user_info"])]
+    transport_only: bool,
     /// The X.400 ping flags
     #[command(flatten)]
     rtse: RtseConnectArgs,
@@ -183,6 +187,18 @@ fn request(a: &ConnectArgs) -> Result<AssociateRequest, String> {
 
 /// Runs `osi connect`.
 pub fn run(a: &ConnectArgs) -> ExitCode {
+    if a.transport_only {
+        return crate::transport_cmd::connect(crate::transport_cmd::ConnectPlan {
+            address: &a.address,
+            bind: a.bind,
+            calling_tsel: a.calling_tsel,
+            called_tsel: a.called_tsel,
+            tpdu_size: a.tpdu_size,
+            sends: a.sends.iter().map(|s| s.value.clone()).collect(),
+            timeout: a.timeout,
+            format: a.format,
+        });
+    }
     let req = match request(a) {
         Ok(r) => r,
         Err(e) => {

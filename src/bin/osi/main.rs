@@ -17,6 +17,7 @@ mod output;
 mod rts_cmd;
 mod stack;
 mod tcp;
+mod transport_cmd;
 mod upper;
 
 use std::process::ExitCode;
