@@ -961,7 +961,9 @@ impl RtsDialer {
         match conn.wait_opened(self.open_timeout).await {
             Ok(opened) => Ok((conn, opened)),
             Err(e) => {
-                if !conn.rts.is_closed() {
+                // No answer in time: abort. A refusal or an abort ends the machine by itself
+                // (an abort after an RF or a DR would be a protocol error).
+                if matches!(e, RtsWaitError::Timeout { .. }) && !conn.rts.is_closed() {
                     let _ = conn.rts.abort(None, Instant::now());
                 }
                 // Let the machine finish (DR after a refusal, AB after an abort), bounded.

@@ -28,6 +28,13 @@ use crate::rts_cmd::{self, ConnectPlan, RtseConnectArgs};
 /// object a line with --format json (events transport-connected, associated, refused, data,
 /// released, release-refused, aborted, error).
 ///
+/// With --rtse, an X.400 ping instead: RT-OPEN (with an MTA-bind from --mta-name and
+/// --mta-password, or --open-data), each --transfer as an RT-TRANSFER awaiting its
+/// confirmation, the turn given to the peer for its echo (--expect-echo) and asked back
+/// (--turn-please), then RT-CLOSE (events rt-opened, rt-refused, transferred, confirmed,
+/// received, turn, turn-please, rt-closed, rt-aborted). With --transport-only, an OSI ping at
+/// the transport layer: CR/CC, each --send HEX as a TSDU answered by one TSDU, DR.
+///
 /// Exit status: 0 when every step succeeded; 1 when the peer refused, aborted, did not answer
 /// in time or could not be reached (the reason is printed); 2 on a usage error.
 #[derive(Debug, Args)]
