@@ -80,7 +80,6 @@ use ::tokio::net::{TcpListener, TcpStream, ToSocketAddrs, lookup_host};
 use ::tokio::time::Instant as TokioInstant;
 use bytes::{Buf, Bytes};
 
-use super::Dialer;
 use crate::address::PresentationAddress;
 use crate::association::{AssociateRequest, Config, Dispatch, Refusal, Rejection};
 use crate::error::{EncodeError, Layer};
@@ -88,6 +87,7 @@ use crate::rtse::{
     AbortReason, ConnectorProfile, OpenIndication, OpenSchedule, Opened, RefuseReason, Rts,
     RtsError, RtsEvent, RtsSettings, TransferState, X400Mode,
 };
+use crate::tokio::Dialer;
 
 /// Octets asked for per read.
 const READ_CHUNK: usize = 64 * 1024;
@@ -812,7 +812,10 @@ impl RtsDialer {
             AssociateRequest::new(crate::oid::Oid::X400_AC_MTS_TRANSFER.to_owned_oid())
         });
         Ok(RtsDialer {
-            dialer: profile.dialer(),
+            dialer: Dialer::new()
+                .with_retries(profile.open_retries)
+                .with_open_interval(profile.open_interval)
+                .with_bind(profile.local_bind),
             config: profile.config(),
             settings: RtsSettings::from_profile(profile),
             request,
