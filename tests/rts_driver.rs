@@ -466,3 +466,45 @@ async fn waits_end_at_their_deadline_and_the_connection_stays_usable() {
     let m = tokio::time::timeout(STEP, server).await.unwrap().unwrap();
     assert_eq!(&m[..], b"late");
 }
+
+/// A figure, not a check: 1988 normal mode, checkpoints of 30 KiB, window 5, 512 APDUs of
+/// 64 KiB (32 MiB) from the initiator to a sinking responder over loopback.
+/// `cargo test --release --all-features --test rts_driver -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement"]
+async fn measure_throughput() {
+    let (mut l, port) = listener(Dispatch::default()).await;
+    const N: usize = 512;
+    let server = tokio::spawn(async move {
+        let mut conn = l.accept().await.unwrap();
+        conn.wait_open_indication(STEP).await.unwrap();
+        conn.accept(None, None).await.unwrap();
+        let mut octets = 0usize;
+        for _ in 0..N {
+            octets += conn.wait_received(STEP).await.unwrap().len();
+        }
+        conn.wait_event(STEP, "closed", |e| *e == RtsEvent::Closed)
+            .await
+            .unwrap();
+        octets
+    });
+    let dialer = RtsDialer::from_profile(&profile(port, "mta", X400Mode::Normal1988)).unwrap();
+    let (mut conn, _) = dialer.dial(None, TransferState::new()).await.unwrap();
+    let m = apdu(64 * 1024, 1);
+    let started = std::time::Instant::now();
+    let mut last = 0;
+    for _ in 0..N {
+        last = conn.transfer(m.clone()).await.unwrap();
+    }
+    conn.wait_confirmed(last, STEP).await.unwrap();
+    let elapsed = started.elapsed();
+    conn.close(STEP).await.unwrap();
+    let octets = tokio::time::timeout(STEP, server).await.unwrap().unwrap();
+    assert_eq!(octets, N * 64 * 1024);
+    let mib = octets as f64 / f64::from(1 << 20);
+    println!(
+        "rts driver: {mib:.0} MiB in {N} APDUs of 64 KiB in {:.3} s = {:.1} MiB/s",
+        elapsed.as_secs_f64(),
+        mib / elapsed.as_secs_f64()
+    );
+}
