@@ -788,3 +788,54 @@ fn transport_only_ping_echoes_tsdus_and_refuses_an_unknown_t_selector() {
         "{server:?}"
     );
 }
+
+/// APDUs are any octets, the empty one included (this run is not given to tshark, whose RTSE
+/// dissector expects an EXTERNAL in each transfer): 0, 1 and 64 KiB of arbitrary octets,
+/// echoed, in every mode.
+#[test]
+fn x400_ping_of_arbitrary_octets_including_an_empty_apdu() {
+    for mode in ["normal", "x410-1988", "x410-1984"] {
+        let (mut lproc, _lrx, lport) = listen(mode, &["--echo"]);
+        let dir = std::env::temp_dir().join(format!("osi-cli-rtse-any-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let big = dir.join("big.bin");
+        std::fs::write(
+            &big,
+            (0..65_536u32).map(|i| (i * 13) as u8).collect::<Vec<u8>>(),
+        )
+        .unwrap();
+        let out = osi()
+            .args(["connect", &format!("127.0.0.1:{lport}"), "--rtse", mode])
+            .args(["--transfer", "", "--transfer", "ff"])
+            .arg("--transfer")
+            .arg(format!("@{}", big.display()))
+            .args([
+                "--expect-echo",
+                "--turn-please",
+                "--timeout",
+                "20",
+                "--format",
+                "json",
+            ])
+            .output()
+            .expect("run osi connect");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{mode}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let records: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let received: Vec<u64> = records
+            .iter()
+            .filter(|r| event(r) == "received")
+            .map(|r| r["octets"].as_u64().unwrap())
+            .collect();
+        assert_eq!(received, [0, 1, 65_536], "{mode}");
+        assert_eq!(lproc.exit_code("osi listen"), 0);
+    }
+}
