@@ -508,3 +508,40 @@ async fn measure_throughput() {
         mib / elapsed.as_secs_f64()
     );
 }
+
+#[tokio::test]
+async fn an_abort_reaches_the_peer_with_its_rtab() {
+    for mode in MODES {
+        let (mut l, port) = listener(Dispatch::default()).await;
+        let server = tokio::spawn(async move {
+            let mut conn = l.accept().await.unwrap();
+            conn.wait_open_indication(STEP).await.unwrap();
+            conn.accept(None, None).await.unwrap();
+            let e = conn.wait_received(STEP).await.unwrap_err();
+            conn.wait_event(STEP, "closed", |e| *e == RtsEvent::Closed)
+                .await
+                .unwrap();
+            e
+        });
+        let dialer = RtsDialer::from_profile(&profile(port, "mta", mode)).unwrap();
+        let (mut conn, _) = dialer.dial(None, TransferState::new()).await.unwrap();
+        conn.abort(Some(osi_stack::rtse::AbortReason::PERMANENT_PROBLEM), STEP)
+            .await
+            .unwrap();
+        // The own abort was kept; then the connection is finished.
+        assert!(matches!(
+            conn.next_event_within(STEP).await.unwrap(),
+            Some(RtsEvent::Aborted { .. })
+        ));
+        assert_eq!(conn.next_event_within(STEP).await.unwrap(), None);
+        let e = tokio::time::timeout(STEP, server).await.unwrap().unwrap();
+        let RtsWaitError::Aborted { rtab, .. } = e else {
+            panic!("{mode:?}: {e}");
+        };
+        assert_eq!(
+            rtab,
+            Some(osi_stack::rtse::AbortReason::PERMANENT_PROBLEM),
+            "{mode:?}"
+        );
+    }
+}

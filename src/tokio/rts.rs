@@ -43,7 +43,8 @@
 //! - **Events are never lost.** A `wait_*` method keeps every event it is not waiting for (in
 //!   order, at most [`DriverOptions::max_backlog`]) and [`RtsConnection::next_event`] returns
 //!   them first. A wait that ends because the association ended (refused, rejected, aborted,
-//!   closed) returns the typed cause and also leaves that event in the backlog.
+//!   closed) returns the typed cause and also leaves that event in the backlog; a later wait
+//!   (for [`RtsEvent::Closed`] after an abort) is not ended by it again.
 //! - **Refusals are typed.** An initiator's failed open returns [`RtsWaitError::Refused`] with
 //!   the [`Refusal`] of the layer that refused (COTP DR reason, session RF reason,
 //!   presentation CPR reason, ACSE result and diagnostic, X.410 `PRefuse`) and the RTORJ's
@@ -244,7 +245,8 @@ pub struct RtsConnection<S = TcpStream> {
     out: VecDeque<Bytes>,
     /// Since when queued output has made no progress.
     stalled_since: Option<Instant>,
-    backlog: VecDeque<RtsEvent>,
+    /// Events kept by a wait, and whether a wait already reported each as its end.
+    backlog: VecDeque<(RtsEvent, bool)>,
     peer: Option<SocketAddr>,
     /// Nothing more is read (EOF or a read error).
     read_closed: bool,
@@ -393,10 +395,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RtsConnection<S> {
     ) -> Result<(), RtsWaitError> {
         self.rts.abort(reason, Instant::now())?;
         match self
-            .wait_event(timeout, "closed", |e| *e == RtsEvent::Closed)
+            .wait_inner(timeout, "closed", |e| *e == RtsEvent::Closed, false)
             .await
         {
-            Ok(_) | Err(RtsWaitError::Aborted { .. }) | Err(RtsWaitError::Ended(_)) => Ok(()),
+            Ok(_) | Err(RtsWaitError::Ended(_)) => Ok(()),
             Err(e) => Err(e),
         }
     }
@@ -407,7 +409,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RtsConnection<S> {
     /// and running the machine's timers as needed. `None` once the stream is shut down after
     /// [`RtsEvent::Closed`] and every event was returned. Cancel safe.
     pub async fn next_event(&mut self) -> Option<RtsEvent> {
-        if let Some(ev) = self.backlog.pop_front() {
+        if let Some((ev, _)) = self.backlog.pop_front() {
             return Some(ev);
         }
         self.fetch(None).await.unwrap_or(None)
@@ -419,7 +421,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RtsConnection<S> {
         &mut self,
         timeout: Duration,
     ) -> Result<Option<RtsEvent>, RtsWaitError> {
-        if let Some(ev) = self.backlog.pop_front() {
+        if let Some((ev, _)) = self.backlog.pop_front() {
             return Ok(Some(ev));
         }
         let deadline = Instant::now().checked_add(timeout);
@@ -438,19 +440,37 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RtsConnection<S> {
         &mut self,
         timeout: Duration,
         waiting_for: &'static str,
-        mut wanted: impl FnMut(&RtsEvent) -> bool,
+        wanted: impl FnMut(&RtsEvent) -> bool,
     ) -> Result<RtsEvent, RtsWaitError> {
-        if let Some(i) = self.backlog.iter().position(&mut wanted) {
-            if let Some(ev) = self.backlog.remove(i) {
+        self.wait_inner(timeout, waiting_for, wanted, true).await
+    }
+
+    /// [`wait_event`](Self::wait_event); with `stop_at_end` false only the end of the
+    /// machine (or the time-out) ends the wait early.
+    async fn wait_inner(
+        &mut self,
+        timeout: Duration,
+        waiting_for: &'static str,
+        mut wanted: impl FnMut(&RtsEvent) -> bool,
+        stop_at_end: bool,
+    ) -> Result<RtsEvent, RtsWaitError> {
+        let end_of = |ev: &RtsEvent| match ev {
+            RtsEvent::Closed => Some(RtsWaitError::Ended(waiting_for)),
+            _ if stop_at_end => RtsWaitError::from_end(ev, waiting_for),
+            _ => None,
+        };
+        if let Some(i) = self.backlog.iter().position(|(ev, _)| wanted(ev)) {
+            if let Some((ev, _)) = self.backlog.remove(i) {
                 return Ok(ev);
             }
         }
-        if let Some(e) = self
-            .backlog
-            .iter()
-            .find_map(|ev| RtsWaitError::from_end(ev, waiting_for))
-        {
-            return Err(e);
+        // An end kept in the backlog ends this wait too, once: a later wait (for the close
+        // after an abort) goes on.
+        for (ev, reported) in self.backlog.iter_mut() {
+            if let Some(e) = end_of(ev).filter(|_| !*reported) {
+                *reported = true;
+                return Err(e);
+            }
         }
         let deadline = Instant::now().checked_add(timeout);
         loop {
@@ -467,7 +487,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RtsConnection<S> {
             if wanted(&ev) {
                 return Ok(ev);
             }
-            let end = RtsWaitError::from_end(&ev, waiting_for);
+            let end = end_of(&ev);
             if self.backlog.len() >= self.options.max_backlog {
                 let _ = self
                     .rts
@@ -475,7 +495,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RtsConnection<S> {
                 self.collect();
                 return Err(RtsWaitError::Backlog(self.options.max_backlog));
             }
-            self.backlog.push_back(ev);
+            self.backlog.push_back((ev, end.is_some()));
             if let Some(e) = end {
                 return Err(e);
             }
@@ -1035,7 +1055,8 @@ impl RtsListener {
     /// runs from now: a peer that sends no CR is dropped. Cancel safe.
     pub async fn accept(&mut self) -> io::Result<RtsConnection> {
         let (stream, peer) = self.listener.accept().await?;
-        stream.set_nodelay(true)?;
+        // Latency only: a socket that refuses NODELAY still works.
+        let _ = stream.set_nodelay(true);
         let reference = self.next_reference;
         self.next_reference = self.next_reference.checked_add(1).unwrap_or(1);
         let config = self.config.clone().with_local_reference(reference);
