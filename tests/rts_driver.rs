@@ -589,3 +589,50 @@ async fn next_event_cancelled_at_any_point_loses_nothing() {
     assert_eq!(got, sent);
     assert!(cancelled > 10, "only {cancelled} cancellations");
 }
+
+/// A wrong S-selector is refused by the session layer (RF "session selector unknown"), a wrong
+/// P-selector by the presentation layer (CPR "called presentation address unknown"); the
+/// initiator gets the typed reason, the listener the criterion that failed.
+#[tokio::test]
+async fn wrong_s_and_p_selectors_are_refused_by_their_layers() {
+    use osi_stack::address::{PSel, SSel};
+    use osi_stack::presentation::ProviderReason;
+    let service = Service::new("mta")
+        .with_ssel(Selector::Is(SSel::new(b"mta").unwrap()))
+        .with_psel(Selector::Is(PSel::new(b"mta").unwrap()));
+    for (ssel, psel, criterion) in [
+        (&b"xxx"[..], &b"mta"[..], Criterion::CalledSsel),
+        (&b"mta"[..], &b"xxx"[..], Criterion::CalledPsel),
+    ] {
+        let (l, port) = listener(Dispatch::new(vec![service.clone()])).await;
+        let server = tokio::spawn(refusing_server(l));
+        let mut dialer =
+            RtsDialer::from_profile(&profile(port, "mta", X400Mode::Normal1988)).unwrap();
+        dialer.request.called_ssel = Some(SSel::new(ssel).unwrap());
+        dialer.request.called_psel = Some(PSel::new(psel).unwrap());
+        let e = dialer.dial(None, TransferState::new()).await.unwrap_err();
+        let RtsWaitError::Refused { refusal, .. } = &e.error else {
+            panic!("{e}");
+        };
+        match criterion {
+            Criterion::CalledSsel => assert_eq!(
+                refusal.reason,
+                RefusalReason::Session(osi_stack::session::RefuseReason::SELECTOR_UNKNOWN)
+            ),
+            _ => assert_eq!(
+                refusal.reason,
+                RefusalReason::Presentation(Some(
+                    ProviderReason::CALLED_PRESENTATION_ADDRESS_UNKNOWN
+                ))
+            ),
+        }
+        let RtsEvent::Rejected(r) = tokio::time::timeout(STEP, server).await.unwrap().unwrap()
+        else {
+            panic!("no rejection");
+        };
+        let RejectionCause::Mismatch(m) = &r.cause else {
+            panic!("{r}");
+        };
+        assert_eq!(m.criterion, criterion);
+    }
+}
