@@ -1,4 +1,22 @@
-//! The RTS machine: see [`Rts`].
+//! The RTS machine (X.228 reliable transfer on an association): see [`Rts`].
+//!
+//! # Where it sits
+//!
+//! ```text
+//!  rts::Rts                  this module: RT-OPEN/TRANSFER/TURN/CLOSE/ABORT on an association
+//!    └─ association::Association   presentation + ACSE, session, transport machines
+//!  rtse (codec)              RTORQ, RTOAC, RTORJ, RTTP, RTTR, RTAB: bytes only, no state
+//! ```
+//!
+//! The RTSE APDU codec stays in [`crate::rtse`] beside the other codecs (tpkt, cotp, session,
+//! presentation, acse): it holds no state and depends on nothing above BER. The machine that
+//! uses it composes an [`Association`], so it lives one floor above `association`, in a module
+//! of its own, as the association composes the session and transport machines below it.
+//! [`crate::rtse`] re-exports everything here under its old paths.
+
+mod profile;
+
+pub use profile::{ConnectorProfile, X400Mode};
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -14,9 +32,9 @@ use crate::limits::Limits;
 use crate::oid::Oid;
 use crate::session::{SessionUserRequirements, TokenItem, TokenSettingItem};
 
-use super::{
-    AbortReason, ApplicationProtocol, ConnectionData, ConnectorProfile, DialogueMode, RefuseReason,
-    Rtab, Rtoac, Rtorj, Rtorq, Rttp, Rttr, SessionConnectionIdentifier, SsUserReference, X400Mode,
+use crate::rtse::{
+    AbortReason, ApplicationProtocol, ConnectionData, DialogueMode, RefuseReason, Rtab, Rtoac,
+    Rtorj, Rtorq, Rttp, Rttr, SessionConnectionIdentifier, SsUserReference,
 };
 
 /// RTS session functional units: half-duplex, minor synchronize, activity management,

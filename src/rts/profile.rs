@@ -3,8 +3,8 @@
 //! wire (`addresses-rtse.md` §6).
 //!
 //! What a profile drives today: the association settings ([`ConnectorProfile::config`]), the
-//! dialer's open retries, open interval and local bind address (feature `tokio`,
-//! `ConnectorProfile::dialer`), and the 1988-normal-mode association request with the RTORQ
+//! dialer's open retries, open interval and local bind address (feature `tokio`, built by the
+//! adapter: `tokio::Dialer::from_profile`), and the 1988-normal-mode association request with the RTORQ
 //! ([`ConnectorProfile::associate_request`]), and the RT procedures of [`Rts`](super::Rts)
 //! ([`RtsSettings::from_profile`](super::RtsSettings::from_profile): checkpoint size, window,
 //! dialogue mode, initial turn, recovery timeout). Transfer retries and intervals are the
@@ -18,7 +18,7 @@ use crate::association::{AssociateRequest, Config, PresentationContext};
 use crate::error::EncodeError;
 use crate::oid::Oid;
 
-use super::{ConnectionData, DialogueMode, Rtorq};
+use crate::rtse::{ConnectionData, DialogueMode, Rtorq};
 
 /// Exchange's "X.400 conformance" choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -137,15 +137,6 @@ impl ConnectorProfile {
             .with_tpdu_size(self.tpdu_size)
             .with_idle_lifetime(self.lifetime)
             .with_disconnect_wait(self.disconnect)
-    }
-
-    /// The dialer: open retries, open interval and the local bind address.
-    #[cfg(feature = "tokio")]
-    pub fn dialer(&self) -> crate::tokio::Dialer {
-        crate::tokio::Dialer::new()
-            .with_retries(self.open_retries)
-            .with_open_interval(self.open_interval)
-            .with_bind(self.local_bind)
     }
 
     /// The RTORQ this profile proposes, with `open` as the RTSE-user data (the P1 MTA-bind
