@@ -470,7 +470,10 @@ fn x410_mode_association() {
         }
         p.server
             .accept(
-                AcceptResponse::with_x410_parameters(&[0x80, 0x01, 0x00][..]),
+                // checkpointSize 0 and the mandatory connectionDataAC (open, no user data).
+                AcceptResponse::with_x410_parameters(
+                    &[0x80, 0x01, 0x00, 0xa2, 0x02, 0x80, 0x00][..],
+                ),
                 now,
             )
             .unwrap();
@@ -478,7 +481,10 @@ fn x410_mode_association() {
         p.s2c();
         match events(&mut p.client).last() {
             Some(Event::Associated(a)) => {
-                assert_eq!(a.x410_parameters.as_deref(), Some(&[0x80, 0x01, 0x00][..]));
+                assert_eq!(
+                    a.x410_parameters.as_deref(),
+                    Some(&[0x80, 0x01, 0x00, 0xa2, 0x02, 0x80, 0x00][..])
+                );
                 // No ACSE in X.410-1984 mode: no result, no application context, no contexts.
                 assert_eq!((a.result, a.user_information.as_ref()), (None, None));
                 assert!(a.contexts.is_empty());
@@ -605,4 +611,53 @@ fn random_unit_spdus_never_panic() {
         }
     }
     assert!(aborted > 0);
+}
+
+/// X.410-1984 mode: an accept without parameters sends the default PAccept with the
+/// mandatory connectionDataAC (not the empty SET ISODE refused, `iso2osi-rtse-x410-echo`), and
+/// parameters that lack it are refused before anything is sent.
+#[test]
+fn x410_accept_always_carries_connection_data() {
+    let now = Instant::now();
+    for params in [None, Some(&[0x80, 0x01, 0x00][..])] {
+        let mut p = Pair::at(
+            Association::initiator(Config::default()),
+            Association::responder(Config::default(), Dispatch::default(), None),
+            now,
+        );
+        let req = AssociateRequest::mms()
+            .with_session(RTS, None)
+            .with_x410_parameters(&[0x80, 0x01, 0x01][..]);
+        p.client.associate(req, now).unwrap();
+        p.settle();
+        assert!(matches!(
+            p.server_events().last(),
+            Some(Event::AssociateIndication(_))
+        ));
+        let response = match params {
+            None => AcceptResponse::default(),
+            Some(b) => AcceptResponse::with_x410_parameters(b),
+        };
+        let result = p.server.accept(response, now);
+        if params.is_some() {
+            assert!(matches!(
+                result,
+                Err(ServiceError::InvalidX410Parameters(_))
+            ));
+            continue;
+        }
+        result.unwrap();
+        p.settle();
+        match p.client_events().last() {
+            Some(Event::Associated(a)) => {
+                assert_eq!(
+                    a.x410_parameters.as_deref(),
+                    Some(&[0xa2, 0x02, 0x80, 0x00][..])
+                );
+                assert_eq!(a.result, None);
+                assert!(a.contexts.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

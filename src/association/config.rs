@@ -360,7 +360,9 @@ pub struct AcceptResponse {
     /// Responding AP-title and AE-qualifier.
     pub responding: ApAddress,
     /// X.410-1984 mode only: the octets of the CPA's `[1]` SET (the RTOAC components of a
-    /// `PAccept`).
+    /// `PAccept`), checked to decode as such. `None`: the default `a2 02 80 00`
+    /// (connectionDataAC `open` without RTSE-user data, checkpointSize 0, windowSize 3), so an
+    /// X.410-mode accept always carries the mandatory connectionDataAC.
     pub x410_parameters: Option<Bytes>,
 }
 

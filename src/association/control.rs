@@ -32,6 +32,10 @@ use super::event::{
 use super::ppdu::{self, ContextAnswer};
 use super::{Role, apdu};
 
+/// The contents of the default X.410-1984 `PAccept` pUserData SET: connectionDataAC
+/// `[2] { open [0] IMPLICIT NULL }`, the other members at their defaults.
+pub(crate) const DEFAULT_PACCEPT: &[u8] = &[0xa2, 0x02, 0x80, 0x00];
+
 /// What a responder's answer needs, kept from the CP it answers.
 #[derive(Debug)]
 struct Answer {
@@ -533,10 +537,18 @@ impl Control {
             });
         };
         if self.x410 {
-            let params = response
-                .x410_parameters
-                .clone()
-                .ok_or(ServiceError::MissingX410Parameters)?;
+            // X.226 §8.2 / X.410-1984: the PAccept's pUserData SET carries the mandatory
+            // connectionDataAC [2]. Without parameters from the user the default is that SET
+            // with `open` and no RTSE-user data (`a2 02 80 00`: checkpointSize 0 and windowSize
+            // 3 by default); parameters given must decode as RTOAC components.
+            let params = match response.x410_parameters.clone() {
+                None => Bytes::from_static(DEFAULT_PACCEPT),
+                Some(p) => {
+                    crate::rtse::Rtoac::decode_components(&p, &self.limits)
+                        .map_err(ServiceError::InvalidX410Parameters)?;
+                    p
+                }
+            };
             let cpa = ppdu::cpa_x410(&params)?;
             self.state = State::Associated;
             return Ok((

@@ -681,6 +681,10 @@ pub enum ServiceError {
     /// knows them, the association does not invent them.
     #[error("association: an x.410-1984-mode accept needs its paccept parameters")]
     MissingX410Parameters,
+    /// The `PAccept` parameters given to an X.410-1984-mode accept are not valid RTOAC
+    /// components (they must carry the mandatory connectionDataAC `[2]`).
+    #[error("association: invalid x.410-1984 paccept parameters: {0}")]
+    InvalidX410Parameters(DecodeError),
     /// The session layer refused the request (a token, synchronization or activity rule).
     #[error(transparent)]
     Session(#[from] crate::session::connection::ServiceError),

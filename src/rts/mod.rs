@@ -16,7 +16,7 @@
 
 mod profile;
 
-pub use profile::{ConnectorProfile, X400Mode};
+pub use profile::{ConnectorProfile, RtseSyntax, X400Mode};
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -545,6 +545,37 @@ enum Phase {
 /// Item: all tokens on the responder's side); in monologue the initiator always starts with it
 /// and only the initiator transfers.
 ///
+/// # Turns
+///
+/// X.228 (11/88) maps the turn services onto presentation (and so session) services in its
+/// clause 8, "Mapping to used services" (the turn-please and turn-giving procedures are
+/// elements of procedure in clause 7):
+///
+/// | RTSE service | used service | when |
+/// |---|---|---|
+/// | RT-TURN-GIVE | P-CONTROL-GIVE → S-CONTROL-GIVE (GTC, answered GTA) | the activity management functional unit is selected and no activity is in progress |
+/// | RT-TURN-GIVE | P-TOKEN-GIVE → S-TOKEN-GIVE (GT, Token Item) | otherwise |
+/// | RT-TURN-PLEASE | P-TOKEN-PLEASE → S-TOKEN-PLEASE (PT, Token Item, RTTP in its user data) | always |
+///
+/// RTS always selects activity management (`0x0249`) and gives the turn only between
+/// transfers, so [`Rts::turn_give`] sends GTC in practice; ISODE, in two-way alternate with
+/// activity management and no activity, accepts nothing else and aborts with RTAB
+/// protocolError on a GT (`testdata/captures/isode`, `osi2iso-rtse-lib-*`). [`Rts::turn_please`]
+/// asks for the data token, as ISODE does (`02 11 10 01 01 c1 …`). On receipt every conformant
+/// form is accepted: GTC or a GT that leaves every token on this side is
+/// [`RtsEvent::TurnGiven`]; a PT for any tokens is [`RtsEvent::TurnPlease`] with the RTTP's
+/// priority (0 when the PT carries none).
+///
+/// # Exception reports
+///
+/// An S-U-EXCEPTION-REPORT (ED) or S-P-EXCEPTION-REPORT (ER) during this side's transfer is
+/// resolved by the sender, never by an abort: the activity is interrupted (AI) when a minor
+/// synchronization point was confirmed, and resumed (AR) from it at once on the same
+/// association, or discarded (AD) otherwise and started again like a transfer that ran out of
+/// time (see [Time limits](Rts#time-limits)). The receiving side leaves the resolution to the
+/// sender. An exception report outside a transfer has no procedure and aborts with RTAB
+/// protocolError (as ISODE's `rt2ps.c` does).
+///
 /// # Transfer
 ///
 /// One APDU = one activity, identified by six ASCII digits (the transfer's sequence number
@@ -795,8 +826,11 @@ impl Rts {
         self.rtse_context = request
             .contexts
             .iter()
-            .find(|c| c.abstract_syntax.as_oid() == Oid::X400_AS_MTA_RTSE)
-            .or(request.contexts.first())
+            .find(|c| RtseSyntax::recognises(c.abstract_syntax.as_oid()))
+            .or(request
+                .contexts
+                .iter()
+                .find(|c| c.abstract_syntax.as_oid() != Oid::ACSE_ABSTRACT_SYNTAX))
             .map_or(3, |c| c.id);
         if self.x410 {
             request.x410_parameters = Some(Bytes::from(info));
@@ -935,8 +969,8 @@ impl Rts {
         Ok(seq)
     }
 
-    /// RT-TURN-PLEASE: PT asking for every token, with an RTTP of `priority` (two-way
-    /// alternate, without the turn).
+    /// RT-TURN-PLEASE: S-TOKEN-PLEASE (PT) for the data token, carrying an RTTP of `priority`
+    /// (two-way alternate, without the turn). See [Turns](Rts#turns).
     pub fn turn_please(&mut self, priority: i64, now: Instant) -> Result<(), RtsError> {
         if self.phase != Phase::Open || !self.twa {
             return Err(RtsError::NotAllowed {
@@ -944,15 +978,31 @@ impl Rts {
                 reason: "needs an open two-way-alternate association",
             });
         }
+        if self.has_turn() {
+            return Err(RtsError::NotAllowed {
+                request: "turn_please",
+                reason: "this side holds the turn",
+            });
+        }
         let mut rttp = Vec::new();
         Rttp { priority }.encode(&mut rttp)?;
-        let wanted = TokenItem(self.assoc.available_tokens().0 & !self.assoc.tokens().0);
+        let peer_holds = TokenItem(self.assoc.available_tokens().0 & !self.assoc.tokens().0);
+        // The data token stands for the turn (ISODE asks for it alone); should the peer hold
+        // only other tokens, ask for those.
+        let wanted = if peer_holds.0 & TokenItem::DATA.0 != 0 {
+            TokenItem::DATA
+        } else {
+            peer_holds
+        };
         self.assoc
             .please_tokens(wanted, Some((self.rtse_context, &rttp)), now)?;
         Ok(())
     }
 
-    /// RT-TURN-GIVE: GT with every token (two-way alternate, with the turn, between transfers).
+    /// RT-TURN-GIVE (two-way alternate, with the turn, between transfers): S-CONTROL-GIVE (GTC,
+    /// every token) where the activity management functional unit is selected and no activity
+    /// is in progress, else S-TOKEN-GIVE (GT) of every token this side holds. See
+    /// [Turns](Rts#turns).
     pub fn turn_give(&mut self, now: Instant) -> Result<(), RtsError> {
         if self.phase != Phase::Open || !self.twa {
             return Err(RtsError::NotAllowed {
@@ -960,14 +1010,28 @@ impl Rts {
                 reason: "needs an open two-way-alternate association",
             });
         }
-        if self.active {
+        if self.active || self.discarding {
             return Err(RtsError::NotAllowed {
                 request: "turn_give",
                 reason: "a transfer is in progress",
             });
         }
-        let all = self.assoc.available_tokens();
-        self.assoc.give_tokens(all, now)?;
+        if !self.has_turn() {
+            return Err(RtsError::NotAllowed {
+                request: "turn_give",
+                reason: "this side does not hold the turn",
+            });
+        }
+        let activities = self
+            .assoc
+            .session_requirements()
+            .contains(SessionUserRequirements::ACTIVITY_MANAGEMENT);
+        if activities && !self.assoc.in_activity() {
+            self.assoc.give_control(now)?;
+        } else {
+            let held = self.assoc.tokens();
+            self.assoc.give_tokens(held, now)?;
+        }
         Ok(())
     }
 
@@ -1121,10 +1185,13 @@ impl Rts {
             Event::Data(d) => self.on_data(d.context_id, &d.value, now),
             // Turns exist only on an open RTS association (not while opening or closing).
             Event::TokensGiven(_) | Event::TokensPlease { .. } if self.phase != Phase::Open => {}
-            Event::TokensGiven(_) => {
+            // The turn arrives by S-CONTROL-GIVE (GTC, answered GTA by the session machine) or
+            // by S-TOKEN-GIVE (GT); both are accepted whatever this side would send.
+            Event::TokensGiven(_) | Event::ControlGiven => {
                 if self.has_turn() {
                     self.events.push_back(RtsEvent::TurnGiven);
                 }
+                self.pump(now);
             }
             Event::TokensPlease { data, .. } => {
                 let priority = data
@@ -1180,10 +1247,20 @@ impl Rts {
                 self.state.incoming = self.state.incoming.take().and_then(keep_confirmed);
             }
             Event::ActivityDiscarded { .. } => self.state.incoming = None,
-            Event::ActivityInterruptConfirmed
-            | Event::ControlGiven
-            | Event::ControlGiveConfirmed
-            | Event::ExceptionReport(_) => {}
+            Event::ActivityInterruptConfirmed => {
+                // The transfer resumes from its last confirmed checkpoint (AR) on this
+                // association, as after a break (rule 1).
+                self.active = false;
+                self.ended = false;
+                self.offset = 0;
+                self.deadline = None;
+                if let Some(o) = self.state.queue.front_mut() {
+                    let confirmed = o.confirmed;
+                    o.marks.retain(|(s, _)| *s <= confirmed);
+                }
+            }
+            Event::ControlGiveConfirmed => {}
+            Event::ExceptionReport(report) => self.on_exception(&report, now),
             Event::ActivityDiscardConfirmed => self.on_discarded(now),
             Event::ReleaseIndication => {
                 let ok = self.state.incoming.is_none();
@@ -1244,15 +1321,26 @@ impl Rts {
     }
 
     fn on_indication(&mut self, ind: &crate::association::AssociateIndication, now: Instant) {
+        // The RTORQ's own context first (the EXTERNAL's indirect-reference), then a context
+        // whose abstract syntax names RTSE (2.6.0.2.12, 2.3.2 or ISODE's 2.3.0), then the
+        // first accepted one that is not ACSE's.
+        fn syntax(c: &crate::association::ContextOutcome) -> Option<Oid<'_>> {
+            c.abstract_syntax.as_ref().map(|o| o.as_oid())
+        }
         self.rtse_context = ind
-            .contexts
-            .iter()
-            .find(|c| {
-                c.accepted()
-                    && c.abstract_syntax.as_ref().map(|o| o.as_oid()) == Some(Oid::X400_AS_MTA_RTSE)
-            })
-            .or(ind.contexts.iter().find(|c| c.accepted() && c.id != 1))
-            .map_or(3, |c| c.id);
+            .user_information_context
+            .filter(|id| ind.contexts.iter().any(|c| c.id == *id && c.accepted()))
+            .or(ind
+                .contexts
+                .iter()
+                .find(|c| c.accepted() && syntax(c).is_some_and(RtseSyntax::recognises))
+                .map(|c| c.id))
+            .or(ind
+                .contexts
+                .iter()
+                .find(|c| c.accepted() && syntax(c) != Some(Oid::ACSE_ABSTRACT_SYNTAX))
+                .map(|c| c.id))
+            .unwrap_or(3);
         self.x410 = ind.x410_parameters.is_some();
         let rq = match ind.x410_parameters.as_deref() {
             Some(p) => Some(Rtorq::decode_components(p, &self.limits)),
@@ -1420,6 +1508,45 @@ impl Rts {
         }
         for seg in rttr.segments() {
             inc.data.extend_from_slice(seg);
+        }
+    }
+
+    /// S-U-EXCEPTION-REPORT (ED) or S-P-EXCEPTION-REPORT (ER) from the peer. Inside this side's
+    /// transfer the sender resolves it as X.228's exception reporting asks: the activity is
+    /// interrupted (AI) when a checkpoint was confirmed, so that it resumes from there, and
+    /// discarded (AD, then retried like a transfer that ran out of time) otherwise. The
+    /// receiving side waits for the sender to resolve it. An exception report outside a
+    /// transfer is a protocol error (RTAB protocolError; ISODE `rt2ps.c` does the same).
+    fn on_exception(&mut self, report: &crate::session::connection::ExceptionReport, now: Instant) {
+        let _ = report;
+        if self.phase != Phase::Open {
+            return;
+        }
+        if !self.has_turn() {
+            // The peer holds the data token and resolves it (X.225 §7.22).
+            if self.state.incoming.is_none() {
+                self.fail(AbortReason::PROTOCOL_ERROR, now);
+            }
+            return;
+        }
+        if !self.active || self.ended || self.discarding {
+            if !self.active {
+                self.fail(AbortReason::PROTOCOL_ERROR, now);
+            }
+            return;
+        }
+        self.deadline = None;
+        let confirmed = self.state.queue.front().is_some_and(|o| o.confirmed > 0);
+        let reason = crate::session::ActivityReason::LOCAL_USER_ERROR;
+        let result = if confirmed {
+            self.assoc.activity_interrupt(reason, now)
+        } else {
+            self.assoc.activity_discard(reason, now).map(|()| {
+                self.discarding = true;
+            })
+        };
+        if result.is_err() {
+            self.fail(AbortReason::LOCAL_SYSTEM_PROBLEM, now);
         }
     }
 

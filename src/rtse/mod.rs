@@ -63,5 +63,5 @@ pub use types::*;
 // an association; this module is the APDU codec below it). The old paths stay valid.
 pub use crate::rts::{
     ConnectorProfile, OpenIndication, OpenSchedule, Opened, RTS_REQUIREMENTS, Rts, RtsError,
-    RtsEvent, RtsSettings, TransferState, X400Mode,
+    RtsEvent, RtsSettings, RtseSyntax, TransferState, X400Mode,
 };
