@@ -219,8 +219,12 @@ pub struct AssociateRequest {
     /// Called AP-title and AE-qualifier.
     pub called: ApAddress,
     /// AARQ user-information: one BER value, sent as an EXTERNAL in single-ASN1-type form on
-    /// the first application context (an MMS initiate-request, an RTORQ …).
+    /// [`Self::user_information_context`] (an MMS initiate-request, an RTORQ …).
     pub user_information: Option<Bytes>,
+    /// The presentation context the AARQ user-information travels on; `None` (default): the
+    /// first of [`Self::contexts`]. RTSE sets its own context here (the RTORQ belongs to the
+    /// RTSE abstract syntax, wherever the peer lists it).
+    pub user_information_context: Option<i64>,
     /// Session functional units proposed in the CN (PI 20). Default
     /// [`SessionUserRequirements::DUPLEX`] (what MMS uses). With
     /// [`SessionUserRequirements::HALF_DUPLEX`] the data token exists; with
@@ -255,6 +259,7 @@ impl AssociateRequest {
             calling: ApAddress::default(),
             called: ApAddress::default(),
             user_information: None,
+            user_information_context: None,
             session_requirements: SessionUserRequirements::DUPLEX,
             token_setting: None,
             x410_parameters: None,

@@ -128,7 +128,10 @@ impl Control {
         let cp = match &request.x410_parameters {
             Some(params) => ppdu::cp_x410(params)?,
             None => {
-                let user_context = request.contexts.first().map_or(acse, |c| c.id);
+                let user_context = request
+                    .user_information_context
+                    .or(request.contexts.first().map(|c| c.id))
+                    .unwrap_or(acse);
                 let aarq = apdu::aarq(request, user_context)?;
                 control.contexts = core::iter::once(ContextOutcome {
                     id: acse,

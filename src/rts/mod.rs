@@ -837,6 +837,7 @@ impl Rts {
             request.user_information = None;
         } else {
             request.user_information = Some(Bytes::from(info));
+            request.user_information_context = Some(self.rtse_context);
         }
         request.session_requirements = RTS_REQUIREMENTS;
         request.token_setting = setting;

@@ -1,0 +1,474 @@
+//! Replay of ISODE's side of recorded exchanges (`testdata/captures/isode`, see its README)
+//! against the crate's machines playing the other role, in memory.
+//!
+//! For each capture, the frames ISODE sent are fed, in their recorded order, to an [`Rts`]
+//! playing the role ISODE's peer played there (ISODE's `isod` echo server or its `isoc`
+//! client, with the same application behaviour: ask for the turn, transfer, echo, close).
+//! After each frame the machine's answers are collected. The test then compares, TSDU by
+//! TSDU, what the crate sent with what ISODE's peer sent in the recording (the exchange ISODE
+//! accepted): the TPDU kinds, the SPDU kinds of every TSDU with their Token Items, and the
+//! RTSE events (turns given and asked for, transfers delivered and confirmed, release).
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use osi_stack::association::{AssociateRequest, Config, Dispatch, PresentationContext};
+use osi_stack::cotp::Tpdu;
+use osi_stack::oid::Oid;
+use osi_stack::rts::{Rts, RtsEvent, RtsSettings, X400Mode};
+use osi_stack::session::{self, SpduKind};
+use osi_stack::tpkt;
+
+const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/captures/isode/");
+
+/// One TPKT and who sent it.
+#[derive(Debug, Clone)]
+struct Frame {
+    from_client: bool,
+    bytes: Vec<u8>,
+}
+
+fn u16be(b: &[u8], at: usize) -> usize {
+    usize::from(b[at]) << 8 | usize::from(b[at + 1])
+}
+
+fn u32be(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// The TPKTs of a classic little-endian pcap with Ethernet framing (how the ISODE captures
+/// were written), per TCP direction, in order; the client is the side that sent the SYN.
+fn frames(name: &str) -> Vec<Frame> {
+    let data = std::fs::read(format!("{DIR}{name}.pcap")).expect("capture");
+    assert_eq!(&data[..4], &[0xd4, 0xc3, 0xb2, 0xa1], "classic pcap");
+    assert_eq!(
+        u32::from_le_bytes(data[20..24].try_into().unwrap()),
+        1,
+        "ethernet"
+    );
+    let mut off = 24;
+    let mut server_port = None;
+    let mut next_seq: [Option<u32>; 2] = [None, None];
+    let mut stream: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
+    let mut out = Vec::new();
+    while off + 16 <= data.len() {
+        let incl = u32::from_le_bytes(data[off + 8..off + 12].try_into().unwrap()) as usize;
+        let pkt = &data[off + 16..off + 16 + incl];
+        off += 16 + incl;
+        let ip = &pkt[14..];
+        if u16be(pkt, 12) != 0x0800 || ip[9] != 6 {
+            continue;
+        }
+        let ihl = usize::from(ip[0] & 15) * 4;
+        let total = u16be(ip, 2);
+        let tcp = &ip[ihl..total];
+        let (sport, dport) = (u16be(tcp, 0), u16be(tcp, 2));
+        let flags = tcp[13];
+        if flags & 0x12 == 0x02 {
+            server_port = Some(dport);
+        }
+        let from_client = Some(dport) == server_port;
+        let dir = usize::from(!from_client);
+        let seq = u32be(tcp, 4);
+        let payload = &tcp[usize::from(tcp[12] >> 4) * 4..];
+        let _ = sport;
+        if payload.is_empty() {
+            continue;
+        }
+        if let Some(n) = next_seq[dir] {
+            if seq != n {
+                continue; // a retransmission
+            }
+        }
+        next_seq[dir] = Some(seq.wrapping_add(payload.len() as u32));
+        stream[dir].extend_from_slice(payload);
+        while let Ok(Some(n)) = tpkt::frame_len(&stream[dir]) {
+            if stream[dir].len() < n {
+                break;
+            }
+            let bytes: Vec<u8> = stream[dir].drain(..n).collect();
+            out.push(Frame { from_client, bytes });
+        }
+    }
+    out
+}
+
+/// What one side sent, one line per TPDU other than DT and per TSDU: TPDU kind, or the SPDU
+/// kinds of the TSDU with their Token Items (`Pt{01}`).
+#[derive(Default)]
+struct Summary {
+    tsdu: Vec<u8>,
+    lines: Vec<String>,
+}
+
+impl Summary {
+    fn push(&mut self, frame: &[u8]) {
+        let payload = &frame[4..];
+        match Tpdu::decode(payload).expect("tpdu") {
+            Tpdu::Dt(dt) => {
+                self.tsdu.extend_from_slice(dt.user_data);
+                if dt.eot {
+                    let tsdu = std::mem::take(&mut self.tsdu);
+                    let kinds: Vec<String> = session::spdus(&tsdu)
+                        .map(|s| {
+                            let s = s.expect("spdu");
+                            let kind = match s.kind() {
+                                // SI 42 is MAA or AEA: RTS uses only activities.
+                                SpduKind::MaaOrAea => "Aea".to_string(),
+                                k => format!("{k:?}"),
+                            };
+                            let mut line = match s.token_item() {
+                                Some(t) if t.0 != 0 => format!("{kind}{{{:02x}}}", t.0),
+                                _ => kind,
+                            };
+                            // Fields: functional units of CN/AC, serial numbers of the
+                            // synchronization SPDUs, the APDU a PT/FN/DN carries (RTTP `02`,
+                            // RLRQ `62`, RLRE `63`), the octets a DT transfers.
+                            if let Some(r) = s.session_user_requirements() {
+                                line.push_str(&format!("[{:04x}]", r.0));
+                            }
+                            if let Some(n) = s.serial_number().and_then(|n| n.value()) {
+                                line.push_str(&format!("#{n}"));
+                            }
+                            match s.kind() {
+                                SpduKind::Pt | SpduKind::Fn | SpduKind::Dn => {
+                                    if let Some(ud) = s.user_data() {
+                                        line.push_str(&apdu_tag(ud));
+                                    }
+                                }
+                                SpduKind::Dt => {
+                                    line.push_str(&format!(
+                                        "({})",
+                                        segment(s.user_information()).len()
+                                    ));
+                                }
+                                _ => {}
+                            }
+                            line
+                        })
+                        .collect();
+                    self.lines.push(kinds.join("+"));
+                }
+            }
+            Tpdu::Cr(_) => self.lines.push("CR".into()),
+            Tpdu::Cc(_) => self.lines.push("CC".into()),
+            Tpdu::Dr(_) => self.lines.push("DR".into()),
+            other => self.lines.push(format!("{other:?}")),
+        }
+    }
+}
+
+fn summary(frames: impl IntoIterator<Item = Vec<u8>>) -> Vec<String> {
+    let mut s = Summary::default();
+    for f in frames {
+        s.push(&f);
+    }
+    s.lines
+}
+
+fn split_tpkts(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while let Ok(Some(n)) = tpkt::frame_len(rest) {
+        out.push(rest[..n].to_vec());
+        rest = &rest[n..];
+    }
+    assert!(rest.is_empty(), "whole tpkts");
+    out
+}
+
+/// The echo application of ISODE's test programs, on top of an [`Rts`].
+struct App {
+    rts: Rts,
+    initiator: bool,
+    /// Initiator: the lines still to send.
+    lines: Vec<Bytes>,
+    /// Initiator: the turn requests made so far (ISODE counts the priority up).
+    asked: i64,
+    events: Vec<String>,
+    sent: Vec<u8>,
+}
+
+impl App {
+    fn react(&mut self, now: Instant) {
+        loop {
+            while let Some(b) = self.rts.poll_transmit() {
+                self.sent.extend_from_slice(&b);
+            }
+            let Some(e) = self.rts.poll_event() else {
+                break;
+            };
+            match &e {
+                RtsEvent::OpenIndication(_) => {
+                    self.events.push("open-indication".into());
+                    self.rts.accept(None, now).unwrap();
+                }
+                RtsEvent::Opened(o) => {
+                    self.events.push(format!("opened turn={}", o.turn));
+                    if self.initiator && !o.turn {
+                        self.ask(now);
+                    }
+                }
+                RtsEvent::TurnPlease { .. } => {
+                    self.events.push("turn-please".into());
+                    self.rts.turn_give(now).unwrap();
+                }
+                RtsEvent::TurnGiven => {
+                    self.events.push("turn-given".into());
+                    if self.initiator {
+                        match self.lines.first().cloned() {
+                            Some(l) => {
+                                self.lines.remove(0);
+                                self.rts.transfer(l, now).unwrap();
+                            }
+                            None => self.rts.close(now).unwrap(),
+                        }
+                    }
+                }
+                RtsEvent::Received(apdu) => {
+                    self.events.push(format!("received {} octets", apdu.len()));
+                    if self.initiator {
+                        self.ask(now);
+                    } else {
+                        // isod answers each transfer with one (the echo, or the ROS result it
+                        // recorded): ask for the turn, the transfer starts when it comes.
+                        let answer = if self.lines.is_empty() {
+                            apdu.clone()
+                        } else {
+                            self.lines.remove(0)
+                        };
+                        self.rts.transfer(answer, now).unwrap();
+                        self.rts.turn_please(1, now).unwrap();
+                    }
+                }
+                RtsEvent::Confirmed { .. } => self.events.push("confirmed".into()),
+                RtsEvent::Released => self.events.push("released".into()),
+                RtsEvent::Closed => self.events.push("closed".into()),
+                other => self.events.push(format!("{other:?}")),
+            }
+        }
+    }
+
+    fn ask(&mut self, now: Instant) {
+        self.asked += 1;
+        self.rts.turn_please(self.asked, now).unwrap();
+    }
+}
+
+/// Feeds ISODE's side of `name` to an [`Rts`] playing the other side; returns what the crate
+/// sent, what ISODE's peer sent in the recording, and the RTS events.
+fn replay(
+    name: &str,
+    crate_is_initiator: bool,
+    mode: X400Mode,
+) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let now = Instant::now();
+    let frames = frames(name);
+    // isoc proposes checkpoint size 63 and window 3; isod accepts at most 1 KiB and window 3.
+    let (checkpoint, window) = if crate_is_initiator { (63, 3) } else { (1, 3) };
+    let settings = RtsSettings::default()
+        .with_mode(mode)
+        .with_dialogue(true, false)
+        .with_checkpoints(checkpoint, window);
+    let rts = if crate_is_initiator {
+        // The CC names the CR's source reference: use the one isoc used.
+        let cr = &frames[0].bytes;
+        let config = Config::default().with_local_reference(u16be(cr, 8) as u16);
+        Rts::initiator(config, settings, Default::default())
+    } else {
+        Rts::responder(Config::default(), Dispatch::default(), None, settings)
+    };
+    let mut app = App {
+        rts,
+        initiator: crate_is_initiator,
+        lines: Vec::new(),
+        asked: 0,
+        events: Vec::new(),
+        sent: Vec::new(),
+    };
+    let theirs: Vec<Vec<u8>> = frames
+        .iter()
+        .filter(|f| f.from_client == crate_is_initiator)
+        .map(|f| f.bytes.clone())
+        .collect();
+    if crate_is_initiator {
+        // The lines isoc sent, as it sent them (one BER OCTET STRING each).
+        app.lines = transfers(&frames, true);
+        app.rts
+            .open(isode_request(&frames), Some(&[0x02, 0x02, 0x5a, 0x87]), now)
+            .unwrap();
+    } else {
+        // What isod transferred in answer.
+        app.lines = transfers(&frames, false);
+        app.rts.handle_transport_accepted(now);
+    }
+    app.react(now);
+    for f in frames
+        .iter()
+        .filter(|f| f.from_client != crate_is_initiator)
+    {
+        if f.bytes.get(5) == Some(&0x80) && f.bytes.get(4) == Some(&0x06) {
+            // ISODE's closing DR: the crate's transport closes too.
+            app.rts.handle_transport_closed(now);
+        } else {
+            app.rts.handle_input(&f.bytes, now);
+        }
+        app.react(now);
+    }
+    let ours = summary(split_tpkts(&app.sent));
+    let mut theirs = summary(theirs);
+    // ISODE's side that receives the DN sends a class-0 DR before closing TCP; the crate closes
+    // TCP (RFC 1006 §5: T-DISCONNECT is the closing of the TCP connection in class 0).
+    if theirs.last().is_some_and(|l| l == "DR") && ours.last().is_some_and(|l| l != "DR") {
+        theirs.pop();
+    }
+    (ours, theirs, app.events)
+}
+
+/// The APDUs one side transferred (the user information of its DT SPDUs, unwrapped from the
+/// RTTR OCTET STRING in normal mode), in order.
+fn transfers(frames: &[Frame], from_client: bool) -> Vec<Bytes> {
+    let mut out = Vec::new();
+    let mut current: Option<Vec<u8>> = None;
+    let mut tsdu = Vec::new();
+    for f in frames.iter().filter(|f| f.from_client == from_client) {
+        let Ok(Tpdu::Dt(dt)) = Tpdu::decode(&f.bytes[4..]) else {
+            continue;
+        };
+        tsdu.extend_from_slice(dt.user_data);
+        if !dt.eot {
+            continue;
+        }
+        let t = std::mem::take(&mut tsdu);
+        for s in session::spdus(&t) {
+            let s = s.unwrap();
+            match s.kind() {
+                SpduKind::As => current = Some(Vec::new()),
+                SpduKind::Dt => {
+                    if let Some(c) = current.as_mut() {
+                        c.extend_from_slice(&segment(s.user_information()));
+                    }
+                }
+                SpduKind::Ae => out.extend(current.take().map(Bytes::from)),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// The octets of one transfer segment: in normal mode the content of the RTTR OCTET STRING
+/// inside a fully-encoded PDV, in X.410-1984 mode the user information itself.
+fn segment(ui: &[u8]) -> Vec<u8> {
+    if ui.first() != Some(&0x61) {
+        return ui.to_vec();
+    }
+    let value = first_pdv_value(ui);
+    let rttr = osi_stack::rtse::Rttr::decode(value, &osi_stack::Limits::DEFAULT).unwrap();
+    rttr.segments().flat_map(|s| s.iter().copied()).collect()
+}
+
+/// The tag of the APDU in a PT, FN or DN user data: normal mode, the first octet of the first
+/// PDV value; X.410-1984 mode, the first octet of the user data.
+fn apdu_tag(ud: &[u8]) -> String {
+    let first = if ud.first() == Some(&0x61) {
+        first_pdv_value(ud).first()
+    } else {
+        ud.first()
+    };
+    first.map_or(String::new(), |t| format!("<{t:02x}>"))
+}
+
+/// The single-ASN1-type value of the first PDV of a fully-encoded user data.
+fn first_pdv_value(ui: &[u8]) -> &[u8] {
+    use osi_stack::presentation::{PdvValues, UserData};
+    let Ok(UserData::Full(list)) = UserData::decode(ui, &osi_stack::Limits::DEFAULT) else {
+        panic!("fully-encoded user data");
+    };
+    match list.iter().next().expect("one pdv").values {
+        PdvValues::SingleAsn1Type(v) => v,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The association request ISODE's `isoc` made in `frames` (same contexts, same order of
+/// identifiers, ACSE on its own identifier), as an [`AssociateRequest`]; X.410 mode needs none.
+fn isode_request(frames: &[Frame]) -> AssociateRequest {
+    let cn = &frames
+        .iter()
+        .find(|f| f.from_client && f.bytes[5] == 0xf0)
+        .unwrap()
+        .bytes;
+    let tsdu = &cn[7..];
+    let spdu = session::spdus(tsdu).next().unwrap().unwrap();
+    let mut request =
+        AssociateRequest::new(Oid::from_static(&[0x39, 0x00, 0x01, 0x01]).to_owned_oid());
+    let Some(ud) = spdu.user_data() else {
+        return request;
+    };
+    let (cp, _) = osi_stack::presentation::Cp::decode(ud, &osi_stack::Limits::DEFAULT).unwrap();
+    let Some(normal) = cp.normal else {
+        return request;
+    };
+    for def in normal.context_definitions.unwrap().iter() {
+        if def.abstract_syntax == Oid::ACSE_ABSTRACT_SYNTAX {
+            request.acse_context_id = def.id;
+        } else {
+            request
+                .contexts
+                .push(PresentationContext::ber(def.id, def.abstract_syntax));
+        }
+    }
+    request
+}
+
+fn check(name: &str, crate_is_initiator: bool, mode: X400Mode) {
+    let (ours, theirs, events) = replay(name, crate_is_initiator, mode);
+    eprintln!("{name} crate initiator={crate_is_initiator}: {ours:?}\n{events:?}");
+    assert!(
+        !events
+            .iter()
+            .any(|e| e.starts_with("Aborted") || e.starts_with("Refused")),
+        "{name}: {events:#?}"
+    );
+    assert_eq!(events.last().map(String::as_str), Some("closed"), "{name}");
+    assert!(
+        events.iter().any(|e| e == "released"),
+        "{name}: {events:#?}"
+    );
+    assert_eq!(
+        ours,
+        theirs,
+        "{name} ({}): the crate's answers (left) differ from ISODE's peer (right); rts events: {events:#?}",
+        if crate_is_initiator {
+            "crate initiator"
+        } else {
+            "crate responder"
+        }
+    );
+}
+
+macro_rules! rts_replays {
+    ($($name:ident: $capture:literal, $mode:expr;)*) => {$(
+        mod $name {
+            use super::*;
+            #[test]
+            fn crate_responder() {
+                check($capture, false, $mode);
+            }
+            #[test]
+            fn crate_initiator() {
+                check($capture, true, $mode);
+            }
+        }
+    )*};
+}
+
+rts_replays! {
+    rtse_echo: "iso-rtsap-rtse-echo", X400Mode::Normal1988;
+    rtse_ckpt: "iso-rtsap-rtse-ckpt", X400Mode::Normal1988;
+    rtse_ros_echo: "iso-rtsap-rtse-ros-echo", X400Mode::Normal1988;
+    x410_echo: "iso-rtsap-x410-echo", X400Mode::Mode1984;
+    x410_ckpt: "iso-rtsap-x410-ckpt", X400Mode::Mode1984;
+    x410_ros_echo: "iso-rtsap-x410-ros-echo", X400Mode::Mode1984;
+}
