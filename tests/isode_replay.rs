@@ -472,3 +472,59 @@ rts_replays! {
     x410_ckpt: "iso-rtsap-x410-ckpt", X400Mode::Mode1984;
     x410_ros_echo: "iso-rtsap-x410-ros-echo", X400Mode::Mode1984;
 }
+
+/// `osi2iso-ssap-echo`: ISODE's session echo server answers the CN with an AC that carries the
+/// CP back. The CPA decoder skips the elements it does not know, so the answer must be judged
+/// at presentation: the crate's initiator sends AB with an ARP (X.226 §8.4, abort-reason
+/// unexpected-ppdu-parameter, the first CP-only element) and reports a presentation protocol
+/// error; nothing reaches ACSE.
+#[test]
+fn cpa_echoing_the_cp_is_refused_at_presentation() {
+    use osi_stack::association::{AbortReason, Association, Event};
+    use osi_stack::presentation::{AbortPpdu, AbortReason as ArpReason};
+    let now = Instant::now();
+    let frames = frames("osi2iso-ssap-echo");
+    let cr = &frames[0].bytes;
+    let mut a = Association::initiator(Config::default().with_local_reference(u16be(cr, 8) as u16));
+    a.associate(AssociateRequest::mms(), now).unwrap();
+    while a.poll_transmit().is_some() {}
+    for f in frames
+        .iter()
+        .filter(|f| !f.from_client && f.bytes[5] != 0x80)
+    {
+        a.handle_input(&f.bytes, now);
+    }
+    let mut sent = Vec::new();
+    while let Some(b) = a.poll_transmit() {
+        sent.extend_from_slice(&b);
+    }
+    let frames = split_tpkts(&sent);
+    // The CN after ISODE's CC, then the abort answering its AC.
+    assert_eq!(summary(frames.clone()), ["Cn[0002]", "Ab"]);
+    let Ok(Tpdu::Dt(dt)) = Tpdu::decode(&frames[1][4..]) else {
+        panic!("dt")
+    };
+    let ab = session::spdus(dt.user_data).next().unwrap().unwrap();
+    let arp = AbortPpdu::decode(ab.user_data().unwrap(), &osi_stack::Limits::DEFAULT).unwrap();
+    let AbortPpdu::Arp(arp) = arp else {
+        panic!("{arp:?}")
+    };
+    assert_eq!(arp.abort_reason, Some(ArpReason::UNEXPECTED_PPDU_PARAMETER));
+    let events: Vec<Event> = std::iter::from_fn(|| a.poll_event()).collect();
+    let aborted = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Aborted(a) => Some(a.clone()),
+            _ => None,
+        })
+        .expect("aborted");
+    assert!(
+        matches!(&aborted.reason, AbortReason::ProtocolError(e) if e.layer() == osi_stack::Layer::Presentation),
+        "{aborted:?}"
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::Associated(_) | Event::Refused(_)))
+    );
+}

@@ -214,6 +214,9 @@ impl Control {
                 "x.410-1984-mode cpa answering a normal-mode cp",
             ));
         };
+        // The decoder skips elements it does not know; a CP-only one is a protocol error here
+        // (ARP unexpected-ppdu-parameter), not something to pass up.
+        ppdu::check_no_cp_elements(data, &self.limits)?;
         // The CP always carries a definition list, so the result list is mandatory (X.226
         // §8.2, CPA-PPDU) and answers each proposed context in order.
         let results = normal.context_results.ok_or(ppdu::missing(
@@ -274,6 +277,14 @@ impl Control {
             return session;
         }
         let cpr = match Cpr::decode(data, &self.limits) {
+            // A CPR with CP-only elements is not a valid refusal to pass up: the refusal stands
+            // (the connection is gone) but says only "presentation".
+            Ok(Cpr::Normal(_)) if ppdu::check_no_cp_elements(data, &self.limits).is_err() => {
+                return Refusal {
+                    reason: RefusalReason::Presentation(None),
+                    user_information: None,
+                };
+            }
             Ok(Cpr::Normal(n)) => n,
             Ok(Cpr::X410(components)) => {
                 return Refusal {
