@@ -364,8 +364,11 @@ fn segment(ui: &[u8]) -> Vec<u8> {
         return ui.to_vec();
     }
     let value = first_pdv_value(ui);
-    let rttr = osi_stack::rtse::Rttr::decode(value, &osi_stack::Limits::DEFAULT).unwrap();
-    rttr.segments().flat_map(|s| s.iter().copied()).collect()
+    match osi_stack::rtse::Rttr::decode(value, &osi_stack::Limits::DEFAULT) {
+        Ok(rttr) => rttr.segments().flat_map(|s| s.iter().copied()).collect(),
+        // Not RTSE (ROSE over ACSE): the value itself.
+        Err(_) => value.to_vec(),
+    }
 }
 
 /// The tag of the APDU in a PT, FN or DN user data: normal mode, the first octet of the first
@@ -527,4 +530,196 @@ fn cpa_echoing_the_cp_is_refused_at_presentation() {
             .iter()
             .any(|e| matches!(e, Event::Associated(_) | Event::Refused(_)))
     );
+}
+
+/// The data values one side sent (normal mode: context and single-ASN1-type value of the first
+/// PDV; X.410-1984 mode: the raw user information), in order.
+fn data_values(frames: &[Frame], from_client: bool) -> Vec<(i64, Bytes)> {
+    use osi_stack::presentation::{PdvValues, UserData};
+    let mut out = Vec::new();
+    let mut tsdu = Vec::new();
+    for f in frames.iter().filter(|f| f.from_client == from_client) {
+        let Ok(Tpdu::Dt(dt)) = Tpdu::decode(&f.bytes[4..]) else {
+            continue;
+        };
+        tsdu.extend_from_slice(dt.user_data);
+        if !dt.eot {
+            continue;
+        }
+        let t = std::mem::take(&mut tsdu);
+        for s in session::spdus(&t) {
+            let s = s.unwrap();
+            if s.kind() != SpduKind::Dt {
+                continue;
+            }
+            let ui = s.user_information();
+            match UserData::decode(ui, &osi_stack::Limits::DEFAULT) {
+                Ok(UserData::Full(list)) => {
+                    let pdv = list.iter().next().unwrap();
+                    let PdvValues::SingleAsn1Type(v) = pdv.values else {
+                        panic!("single-ASN1-type")
+                    };
+                    out.push((pdv.context_id, Bytes::copy_from_slice(v)));
+                }
+                _ => out.push((0, Bytes::copy_from_slice(ui))),
+            }
+        }
+    }
+    out
+}
+
+/// The association request of the capture's CN: contexts as [`isode_request`], the session
+/// functional units and token setting of the CN, and in X.410-1984 mode the PConnect
+/// parameters.
+fn isode_association_request(frames: &[Frame]) -> AssociateRequest {
+    let cn = &frames
+        .iter()
+        .find(|f| f.from_client && f.bytes[5] == 0xf0)
+        .unwrap()
+        .bytes;
+    let spdu = session::spdus(&cn[7..]).next().unwrap().unwrap();
+    let setting = spdu
+        .connect_accept_item()
+        .and_then(|c| c.token_setting_item);
+    let requirements = spdu.session_user_requirements().unwrap();
+    let mut request = isode_request(frames).with_session(requirements, setting);
+    let ud = spdu.user_data().unwrap();
+    let (cp, _) = osi_stack::presentation::Cp::decode(ud, &osi_stack::Limits::DEFAULT).unwrap();
+    if let Some(p) = cp.x410_parameters {
+        request = request.with_x410_parameters(Bytes::copy_from_slice(p));
+    }
+    request
+}
+
+/// Feeds ISODE's side of an ACSE or ROSE exchange to an [`Association`] in the other role:
+/// the crate's side sends what ISODE's peer sent (the same data values, in the same order,
+/// one answer per value received), and answers the association and release requests.
+fn replay_association(
+    name: &str,
+    crate_is_initiator: bool,
+) -> (Vec<String>, Vec<String>, Vec<String>) {
+    use osi_stack::association::{AcceptResponse, Association, Event};
+    let now = Instant::now();
+    let frames = frames(name);
+    let mut to_send = data_values(&frames, crate_is_initiator);
+    let mut a = if crate_is_initiator {
+        let cr = &frames[0].bytes;
+        let mut a =
+            Association::initiator(Config::default().with_local_reference(u16be(cr, 8) as u16));
+        a.associate(isode_association_request(&frames), now)
+            .unwrap();
+        a
+    } else {
+        let mut a = Association::responder(Config::default(), Dispatch::default(), None);
+        a.handle_transport_accepted(now);
+        a
+    };
+    let mut sent = Vec::new();
+    let mut events = Vec::new();
+    let mut react = |a: &mut Association, sent: &mut Vec<u8>, events: &mut Vec<String>| loop {
+        while let Some(b) = a.poll_transmit() {
+            sent.extend_from_slice(&b);
+        }
+        let Some(e) = a.poll_event() else { break };
+        events.push(format!("{e:?}").chars().take(60).collect());
+        match e {
+            Event::AssociateIndication(ind) => {
+                // isod's ACSE echo returns the request's user information.
+                let response = match ind.user_information.clone() {
+                    Some(u) => AcceptResponse::with_user_information(u),
+                    None => AcceptResponse::default(),
+                };
+                a.accept(response, now).unwrap();
+            }
+            Event::Associated(_) | Event::Data(_)
+                if crate_is_initiator || matches!(e, Event::Data(_)) =>
+            {
+                if to_send.is_empty() {
+                    if crate_is_initiator {
+                        a.release(now).unwrap();
+                    }
+                } else {
+                    let (ctx, v) = to_send.remove(0);
+                    a.send_data(ctx, &v, now).unwrap();
+                }
+            }
+            Event::ReleaseIndication => a.release_response(true, now).unwrap(),
+            _ => {}
+        }
+    };
+    react(&mut a, &mut sent, &mut events);
+    for f in frames
+        .iter()
+        .filter(|f| f.from_client != crate_is_initiator)
+    {
+        if f.bytes.get(5) == Some(&0x80) && f.bytes.get(4) == Some(&0x06) {
+            a.handle_transport_closed(now);
+        } else {
+            a.handle_input(&f.bytes, now);
+        }
+        react(&mut a, &mut sent, &mut events);
+    }
+    let mut ours = summary(split_tpkts(&sent));
+    let theirs: Vec<Vec<u8>> = frames
+        .iter()
+        .filter(|f| f.from_client == crate_is_initiator)
+        .map(|f| f.bytes.clone())
+        .collect();
+    let mut theirs = summary(theirs);
+    if theirs.last().is_some_and(|l| l == "DR") && ours.last().is_some_and(|l| l != "DR") {
+        theirs.pop();
+    }
+    // Where the CN proposes both half-duplex and duplex the responder chooses (X.225 §7.1):
+    // isod takes half-duplex, the crate duplex. Compare the AC without its PI 20, and check
+    // that the crate's choice is one the CN offered.
+    if !crate_is_initiator {
+        let cn = &frames
+            .iter()
+            .find(|f| f.from_client && f.bytes[5] == 0xf0)
+            .unwrap()
+            .bytes;
+        let spdu = session::spdus(&cn[7..]).next().unwrap().unwrap();
+        let proposed = spdu.session_user_requirements().unwrap().0;
+        for (line, _) in ours.iter_mut().zip(0..) {
+            if let Some(hex) = line.strip_prefix("Ac[").and_then(|r| r.strip_suffix(']')) {
+                let agreed = u16::from_str_radix(hex, 16).unwrap();
+                assert_eq!(
+                    agreed & !proposed,
+                    0,
+                    "{name}: AC {agreed:04x} outside CN {proposed:04x}"
+                );
+                *line = "Ac".into();
+            }
+        }
+        for line in theirs.iter_mut().filter(|l| l.starts_with("Ac[")) {
+            *line = "Ac".into();
+        }
+    }
+    (ours, theirs, events)
+}
+
+macro_rules! association_replays {
+    ($($name:ident: $capture:literal;)*) => {$(
+        mod $name {
+            use super::*;
+            #[test]
+            fn crate_responder() {
+                let (ours, theirs, events) = replay_association($capture, false);
+                assert_eq!(ours, theirs, "{}: {events:#?}", $capture);
+                assert!(!events.iter().any(|e| e.starts_with("Aborted")), "{events:#?}");
+            }
+            #[test]
+            fn crate_initiator() {
+                let (ours, theirs, events) = replay_association($capture, true);
+                assert_eq!(ours, theirs, "{}: {events:#?}", $capture);
+                assert!(!events.iter().any(|e| e.starts_with("Aborted")), "{events:#?}");
+            }
+        }
+    )*};
+}
+
+association_replays! {
+    acse_echo: "iso-acse-echo";
+    rosap_acse_echo: "iso-rosap-acse-echo";
+    rosap_echo_x410: "iso-rosap-echo-x410";
 }
