@@ -210,7 +210,7 @@ fn exception_report_after_a_checkpoint_interrupts_and_resumes() {
             "{mode:?}: {:?}",
             p.wire
         );
-        assert_eq!(p.received(), [m.clone(), m2.clone()], "{mode:?}");
+        assert_eq!(p.received(), [m, m2], "{mode:?}");
     }
 }
 
@@ -242,7 +242,7 @@ fn exception_report_before_a_checkpoint_discards_and_restarts() {
         p.client.handle_timeout(p.now);
         p.server.handle_timeout(p.now);
         p.settle();
-        assert_eq!(p.received(), [m.clone()], "{mode:?}: {:?}", p.wire);
+        assert_eq!(p.received(), [m], "{mode:?}: {:?}", p.wire);
         assert!(
             p.client_events
                 .iter()
