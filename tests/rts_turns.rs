@@ -251,3 +251,34 @@ fn exception_report_before_a_checkpoint_discards_and_restarts() {
         );
     }
 }
+
+/// ISODE's provider abort as recorded in `testdata/captures/isode/osi2iso-rtse-lib-normal.pcap`
+/// (last frame from ISODE): AB carrying an ARU whose ABRT holds the RTAB tagged `36` (UNIVERSAL
+/// 22) instead of `b6`, abortReason protocolError.
+const ISODE_AB: &str = "03000040 02f080 1937110103c132a030a012300702010106025101300702010306025101611a3018020101a0136411800100be0c280a020103a0053603800104";
+
+fn hex(s: &str) -> Vec<u8> {
+    let s: String = s.split_whitespace().collect();
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn isode_mistagged_rtab_is_read_and_reported() {
+    use osi_stack::rtse::AbortReason;
+    let mut p = Pair::new(X400Mode::Normal1988, 0);
+    p.client.handle_input(&hex(ISODE_AB), p.now);
+    p.settle();
+    let aborted = p
+        .client_events
+        .iter()
+        .find_map(|e| match e {
+            RtsEvent::Aborted { reason, rtab } => Some((reason.clone(), *rtab)),
+            _ => None,
+        })
+        .expect("aborted");
+    assert_eq!(aborted.1, Some(AbortReason::PROTOCOL_ERROR), "{aborted:?}");
+    assert!(aborted.0.contains("tagged 36"), "{aborted:?}");
+}

@@ -77,6 +77,11 @@ pub struct RtsSettings {
     /// Wait after a discarded transfer before it starts again (Exchange's "transfer interval",
     /// default 120 s).
     pub transfer_interval: Duration,
+    /// Accept ISODE's mis-tagged RTAB (`36 …` instead of `b6 …`, see
+    /// [`Rtab::decode_tolerant`]) in a received abort, and say so in
+    /// [`RtsEvent::Aborted`]'s reason. Default `true`: the abort reason of the reference
+    /// implementation is worth reading; `false` treats it as an abort without RTAB.
+    pub tolerate_isode_rtab: bool,
 }
 
 impl Default for RtsSettings {
@@ -94,6 +99,7 @@ impl Default for RtsSettings {
             transfer_timeout_per_kb: None,
             transfer_retries: 2,
             transfer_interval: Duration::from_secs(120),
+            tolerate_isode_rtab: true,
         }
     }
 }
@@ -1275,17 +1281,19 @@ impl Rts {
             }
             Event::ReleaseRefused => self.phase = Phase::Open,
             Event::Aborted(a) => {
-                let rtab = a
-                    .user_information
-                    .as_deref()
-                    .and_then(|u| {
-                        if self.x410 {
-                            Rtab::decode_components(u, &self.limits).ok()
-                        } else {
-                            Rtab::decode(u, &self.limits).ok()
-                        }
-                    })
-                    .and_then(|r| r.abort_reason);
+                let decoded = a.user_information.as_deref().and_then(|u| {
+                    if self.x410 {
+                        Rtab::decode_components(u, &self.limits)
+                            .ok()
+                            .map(|r| (r, false))
+                    } else if self.settings.tolerate_isode_rtab {
+                        Rtab::decode_tolerant(u, &self.limits).ok()
+                    } else {
+                        Rtab::decode(u, &self.limits).ok().map(|r| (r, false))
+                    }
+                });
+                let isode_tag = decoded.is_some_and(|(_, t)| t);
+                let rtab = decoded.and_then(|(r, _)| r.abort_reason);
                 if rtab == Some(AbortReason::UNRECOGNIZED_ACTIVITY) {
                     // The receiver cannot resume: start from the beginning next time (rule 3).
                     if let Some(o) = self.state.queue.front_mut() {
@@ -1295,10 +1303,11 @@ impl Rts {
                 if self.phase != Phase::Closed {
                     self.phase = Phase::Closing;
                 }
-                self.events.push_back(RtsEvent::Aborted {
-                    reason: a.to_string(),
-                    rtab,
-                });
+                let mut reason = a.to_string();
+                if isode_tag {
+                    reason.push_str(" (rtab tagged 36, as isode does, instead of b6: tolerated)");
+                }
+                self.events.push_back(RtsEvent::Aborted { reason, rtab });
             }
             Event::Closed => self.on_closed(now),
         }
