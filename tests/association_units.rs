@@ -661,3 +661,47 @@ fn x410_accept_always_carries_connection_data() {
         }
     }
 }
+
+/// An accept whose AC user data would exceed `Config::accept_user_data_limit` (512 for
+/// ISODE-based peers) fails before anything is sent; the indication stays answerable, and a
+/// smaller answer goes through.
+#[test]
+fn accept_user_data_limit_is_checked_before_sending() {
+    let now = Instant::now();
+    let mut p = Pair::at(
+        Association::initiator(Config::default()),
+        Association::responder(
+            Config::default().with_accept_user_data_limit(Some(512)),
+            Dispatch::default(),
+            None,
+        ),
+        now,
+    );
+    p.client.associate(AssociateRequest::mms(), now).unwrap();
+    p.settle();
+    assert!(matches!(
+        p.server_events().last(),
+        Some(Event::AssociateIndication(_))
+    ));
+    let mut big = vec![0x04, 0x82, 0x02, 0x58];
+    big.extend(std::iter::repeat_n(0x55, 600));
+    match p
+        .server
+        .accept(AcceptResponse::with_user_information(big), now)
+    {
+        Err(ServiceError::AcceptTooLarge { len, limit: 512 }) => assert!(len > 600),
+        other => panic!("{other:?}"),
+    }
+    assert!(p.server.poll_transmit().is_none());
+    p.server
+        .accept(
+            AcceptResponse::with_user_information(&[0x04, 0x01, 0x00][..]),
+            now,
+        )
+        .unwrap();
+    p.settle();
+    assert!(matches!(
+        p.client_events().last(),
+        Some(Event::Associated(_))
+    ));
+}

@@ -53,6 +53,15 @@ pub struct Config {
     /// Treat parameters class 0 does not use in a CR/CC as protocol errors (X.224 allows either).
     /// Default false: interoperate.
     pub strict: bool,
+    /// Largest session user data (the CPA with its AARE) an accept may carry in the AC. X.225
+    /// allows 512 octets in version 1 and a whole SPDU (65 539) in version 2, but ISODE's
+    /// session decoder rejects more than 512 octets in an AC even in version 2, although its
+    /// encoder writes them (`testdata/captures/isode`, `iso-psap-echo`). With `Some(n)` an
+    /// accept whose user data would exceed `n` octets fails with
+    /// [`ServiceError::AcceptTooLarge`] before anything is sent, so that the application can
+    /// answer with less (or reject). Default `None` (X.225); the X.400 connector profile sets
+    /// 512 ([`ConnectorProfile::config`](crate::rts::ConnectorProfile::config)).
+    pub accept_user_data_limit: Option<usize>,
 }
 
 impl Default for Config {
@@ -67,6 +76,7 @@ impl Default for Config {
             disconnect_wait: Duration::from_secs(5),
             idle_lifetime: None,
             strict: false,
+            accept_user_data_limit: None,
         }
     }
 }
@@ -130,6 +140,14 @@ impl Config {
     #[must_use]
     pub fn with_disconnect_wait(mut self, wait: Duration) -> Self {
         self.disconnect_wait = wait;
+        self
+    }
+
+    /// The same configuration with a limit on the user data of an accept (see
+    /// [`Config::accept_user_data_limit`]).
+    #[must_use]
+    pub fn with_accept_user_data_limit(mut self, limit: Option<usize>) -> Self {
+        self.accept_user_data_limit = limit;
         self
     }
 

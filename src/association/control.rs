@@ -37,7 +37,7 @@ use super::{Role, apdu};
 pub(crate) const DEFAULT_PACCEPT: &[u8] = &[0xa2, 0x02, 0x80, 0x00];
 
 /// What a responder's answer needs, kept from the CP it answers.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Answer {
     responding_psel: Option<Bytes>,
     answers: Vec<ContextAnswer>,
@@ -46,7 +46,7 @@ struct Answer {
     user_context: Option<i64>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum State {
     /// Initiator: the CP is on its way (or sent), waiting for CPA or CPR.
     Connecting,
@@ -88,7 +88,7 @@ pub(crate) enum Confirm {
 }
 
 /// The presentation + ACSE machine of one association. See the [module docs](self).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Control {
     role: Role,
     limits: Limits,

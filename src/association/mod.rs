@@ -262,7 +262,20 @@ impl Association {
         if self.session.phase() != Phase::AwaitUser || !self.control.is_indicated() {
             return Err(self.wrong_state("accept"));
         }
+        let before = self
+            .config
+            .accept_user_data_limit
+            .map(|_| self.control.clone());
         let (cpa, associated) = self.control.accept(&response)?;
+        if let (Some(limit), Some(before)) = (self.config.accept_user_data_limit, before) {
+            if cpa.len() > limit {
+                self.control = before;
+                return Err(ServiceError::AcceptTooLarge {
+                    len: cpa.len(),
+                    limit,
+                });
+            }
+        }
         self.session.accept(cpa, now)?;
         self.events.push_back(Event::Associated(associated));
         self.touch(now);

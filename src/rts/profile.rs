@@ -168,12 +168,15 @@ impl ConnectorProfile {
         }
     }
 
-    /// The association settings: TPDU size, idle lifetime and disconnect wait.
+    /// The association settings: TPDU size, idle lifetime and disconnect wait, and an accept's
+    /// user data kept within 512 octets (ISODE-based MTAs reject more in an AC:
+    /// [`Config::accept_user_data_limit`]).
     pub fn config(&self) -> Config {
         Config::default()
             .with_tpdu_size(self.tpdu_size)
             .with_idle_lifetime(self.lifetime)
             .with_disconnect_wait(self.disconnect)
+            .with_accept_user_data_limit(Some(512))
     }
 
     /// The RTORQ this profile proposes, with `open` as the RTSE-user data (the P1 MTA-bind
