@@ -58,7 +58,7 @@ pub struct Config {
     /// session decoder rejects more than 512 octets in an AC even in version 2, although its
     /// encoder writes them (`testdata/captures/isode`, `iso-psap-echo`). With `Some(n)` an
     /// accept whose user data would exceed `n` octets fails with
-    /// [`ServiceError::AcceptTooLarge`] before anything is sent, so that the application can
+    /// [`ServiceError::AcceptTooLarge`](super::ServiceError::AcceptTooLarge) before anything is sent, so that the application can
     /// answer with less (or reject). Default `None` (X.225); the X.400 connector profile sets
     /// 512 ([`ConnectorProfile::config`](crate::rts::ConnectorProfile::config)).
     pub accept_user_data_limit: Option<usize>,

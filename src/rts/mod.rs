@@ -14,8 +14,10 @@
 //! of its own, as the association composes the session and transport machines below it.
 //! [`crate::rtse`] re-exports everything here under its old paths.
 
+mod mta_bind;
 mod profile;
 
+pub use mta_bind::{MtaBind, MtaBindError};
 pub use profile::{ConnectorProfile, RtseSyntax, X400Mode};
 
 use std::collections::VecDeque;

@@ -81,8 +81,8 @@ impl RtseSyntax {
 /// | `disconnect` | Disconnect | 120 s (UNCONFIRMED) | local: wait for the peer to close after release |
 /// | `two_way_alternate` | Two-way alternate | false | RTORQ `dialogueMode` twa(1) |
 /// | `local_initial_turn` | Local initial turn | true | session Token Setting Item |
-/// | `local_mta_name`, `local_mta_password` | Local MTA name / password | none | P1 MTA-bind in `connectionDataRQ open` |
-/// | `remote_mta_name`, `remote_mta_password` | Remote MTA name / password | none | checked against the peer's MTA-bind |
+/// | `local_mta_name`, `local_mta_password` | Local MTA name / password | none | X.411 MTA-bind in `connectionDataRQ open` ([`ConnectorProfile::mta_bind_argument`]) and in the responder's result |
+/// | `remote_mta_name`, `remote_mta_password` | Remote MTA name / password | none | checked against the peer's MTA-bind ([`ConnectorProfile::check_mta_bind`]) |
 /// | `remote` | OSI address + host | none | T/S/P selectors, TCP destination |
 /// | `rtse_syntax` | (none; ISODE interop) | id-as-mta-rtse | abstract syntax of the RTSE context ([`RtseSyntax`]) |
 /// | `local_bind` | stack address override | none | TCP source address |
