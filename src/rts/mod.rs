@@ -556,8 +556,11 @@ enum Phase {
 /// # Turns
 ///
 /// X.228 (11/88) maps the turn services onto presentation (and so session) services in its
-/// clause 8, "Mapping to used services" (the turn-please and turn-giving procedures are
-/// elements of procedure in clause 7):
+/// clause 8, "Mapping to used services"; the turn-please and turn-giving procedures are
+/// elements of procedure in its clause 7 (clause titles from the Recommendation's table of
+/// contents, CCITT Blue Book Fascicle VIII.5; the sub-clause text itself could not be consulted
+/// for this crate, so the table states the mapping as ISODE's `rtsap/rt2ps.c` implements it
+/// and the ISODE captures show it, and cites no sub-clause number):
 ///
 /// | RTSE service | used service | when |
 /// |---|---|---|
