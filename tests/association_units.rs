@@ -652,7 +652,7 @@ fn x410_accept_always_carries_connection_data() {
             Some(Event::Associated(a)) => {
                 assert_eq!(
                     a.x410_parameters.as_deref(),
-                    Some(&[0xa2, 0x02, 0x80, 0x00][..])
+                    Some(&[0xa2, 0x04, 0xa0, 0x02, 0x05, 0x00][..])
                 );
                 assert_eq!(a.result, None);
                 assert!(a.contexts.is_empty());

@@ -383,9 +383,10 @@ pub struct AcceptResponse {
     /// Responding AP-title and AE-qualifier.
     pub responding: ApAddress,
     /// X.410-1984 mode only: the octets of the CPA's `[1]` SET (the RTOAC components of a
-    /// `PAccept`), checked to decode as such. `None`: the default `a2 02 80 00`
-    /// (connectionDataAC `open` without RTSE-user data, checkpointSize 0, windowSize 3), so an
-    /// X.410-mode accept always carries the mandatory connectionDataAC.
+    /// `PAccept`), checked to decode as such. `None`: the default `a2 04 a0 02 05 00`
+    /// (connectionDataAC `open` holding NULL, the unauthenticated X.411 MTA-bind result;
+    /// checkpointSize 0, windowSize 3), so an X.410-mode accept always carries the mandatory
+    /// connectionDataAC.
     pub x410_parameters: Option<Bytes>,
 }
 

@@ -33,8 +33,10 @@ use super::ppdu::{self, ContextAnswer};
 use super::{Role, apdu};
 
 /// The contents of the default X.410-1984 `PAccept` pUserData SET: connectionDataAC
-/// `[2] { open [0] IMPLICIT NULL }`, the other members at their defaults.
-pub(crate) const DEFAULT_PACCEPT: &[u8] = &[0xa2, 0x02, 0x80, 0x00];
+/// `[2] { open [0] { NULL } }`, the other members at their defaults. `open` is an explicitly
+/// tagged ANY (ISODE's `acsold.py` decodes it so and rejects a primitive `80 00`), and NULL is
+/// the unauthenticated X.411 MTA-bind result, which tshark decodes cleanly.
+pub(crate) const DEFAULT_PACCEPT: &[u8] = &[0xa2, 0x04, 0xa0, 0x02, 0x05, 0x00];
 
 /// What a responder's answer needs, kept from the CP it answers.
 #[derive(Debug, Clone)]
@@ -553,8 +555,8 @@ impl Control {
         if self.x410 {
             // X.226 §8.2 / X.410-1984: the PAccept's pUserData SET carries the mandatory
             // connectionDataAC [2]. Without parameters from the user the default is that SET
-            // with `open` and no RTSE-user data (`a2 02 80 00`: checkpointSize 0 and windowSize
-            // 3 by default); parameters given must decode as RTOAC components.
+            // with `open` carrying NULL (`a2 04 a0 02 05 00`: checkpointSize 0 and windowSize 3
+            // by default); parameters given must decode as RTOAC components.
             let params = match response.x410_parameters.clone() {
                 None => Bytes::from_static(DEFAULT_PACCEPT),
                 Some(p) => {
