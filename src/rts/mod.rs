@@ -14,6 +14,27 @@
 //! of its own, as the association composes the session and transport machines below it.
 //! [`crate::rtse`] re-exports everything here under its old paths.
 
+//!
+//! # Interoperability settings learned from ISODE
+//!
+//! ISODE 8 (the reference OSI stack) deviates from the Recommendations in ways an X.400 MTA
+//! meets; each is a documented setting with a default that interoperates
+//! (`testdata/captures/isode/README.md`, replayed by `tests/isode_replay.rs`):
+//!
+//! | ISODE does | setting | default |
+//! |---|---|---|
+//! | requires the RTSE context to use abstract syntax 2.3.0 ("rtse pci version 1") instead of X.228's 2.3.2 | [`ConnectorProfile::rtse_syntax`] ([`RtseSyntax`]); on receipt all three RTSE syntaxes are recognised | id-as-mta-rtse (X.419, what X.400 MTAs use) |
+//! | rejects more than 512 octets of session user data in an AC, though it writes them | [`Config::accept_user_data_limit`](crate::association::Config::accept_user_data_limit) | 512 in [`ConnectorProfile::config`], none otherwise |
+//! | tags its provider-abort RTAB `36` (UNIVERSAL 22) instead of `b6` | [`RtsSettings::tolerate_isode_rtab`] ([`Rtab::decode_tolerant`]) | tolerated, and said in [`RtsEvent::Aborted`] |
+//! | passes the turn only by S-CONTROL-GIVE while no activity is in progress | none: this is X.228's mapping ([Turns](Rts#turns)) | |
+//!
+//! # MTA-bind
+//!
+//! [`MtaBind`] and [`MtaBindError`] are a minimal X.411 MTA-bind: the connector's local MTA
+//! name and password travel in the RTORQ's `open` ([`ConnectorProfile::mta_bind_argument`]),
+//! a responder checks the remote ones ([`ConnectorProfile::check_mta_bind`]) and answers with
+//! its own in the RTOAC, or refuses with an MTABindError in the RTORJ.
+
 mod mta_bind;
 mod profile;
 
