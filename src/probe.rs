@@ -291,31 +291,49 @@ impl Candidate {
         self
     }
 
-    /// The selectors in one line: `t 0001>0001 s 0001>0001 p 00000001>00000001 ap-title
-    /// 1.1.1.999.1 ae 12` (calling>called, `-` when absent; text selectors in quotes).
+    /// The selectors in one line, called first: `t 0001 s 0001 p 00000001 ap-title
+    /// 1.1.1.999.1 ae 12`, then `calling …` when the calling selectors differ (`-`: absent;
+    /// printable selectors in quotes).
     pub fn describe(&self) -> String {
         let r = &self.request;
-        let mut s = format!(
-            "t {}>{}",
-            show(r.calling_tsel.as_ref().map(TSel::as_bytes)),
-            show(r.called_tsel.as_ref().map(TSel::as_bytes))
+        let assoc = self.depth == Depth::Association;
+        let three = |t: Option<&TSel>, s: Option<&SSel>, p: Option<&PSel>| {
+            let mut out = format!("t {}", show(t.map(TSel::as_bytes)));
+            if assoc {
+                out.push_str(&format!(
+                    " s {} p {}",
+                    show(s.map(SSel::as_bytes)),
+                    show(p.map(PSel::as_bytes))
+                ));
+            }
+            out
+        };
+        let mut out = three(
+            r.called_tsel.as_ref(),
+            r.called_ssel.as_ref(),
+            r.called_psel.as_ref(),
         );
-        if self.depth == Depth::Association {
-            s.push_str(&format!(
-                " s {}>{} p {}>{}",
-                show(r.calling_ssel.as_ref().map(SSel::as_bytes)),
-                show(r.called_ssel.as_ref().map(SSel::as_bytes)),
-                show(r.calling_psel.as_ref().map(PSel::as_bytes)),
-                show(r.called_psel.as_ref().map(PSel::as_bytes)),
-            ));
+        if assoc {
             if let Some(t) = &r.called.ap_title {
-                s.push_str(&format!(" ap-title {t}"));
+                out.push_str(&format!(" ap-title {t}"));
             }
             if let Some(q) = r.called.ae_qualifier {
-                s.push_str(&format!(" ae {q}"));
+                out.push_str(&format!(" ae {q}"));
             }
         }
-        s
+        let calling = three(
+            r.calling_tsel.as_ref(),
+            r.calling_ssel.as_ref(),
+            r.calling_psel.as_ref(),
+        );
+        let differs = r.calling_tsel != r.called_tsel
+            || (assoc && (r.calling_ssel != r.called_ssel || r.calling_psel != r.called_psel));
+        let none = r.calling_tsel.is_none()
+            && (!assoc || (r.calling_ssel.is_none() && r.calling_psel.is_none()));
+        if differs && !none {
+            out.push_str(&format!(", calling {calling}"));
+        }
+        out
     }
 }
 
@@ -367,6 +385,13 @@ pub enum Outcome {
     Aborted(Abort),
     /// A transport-only attempt ended without a CC (DR, ER, TCP closed, a bad CC).
     TransportFailed(Disconnect),
+    /// The peer closed the transport connection without a refusal PDU: after the CR (no CC,
+    /// no DR: a transport refusal, as S7 devices answer an unknown TSAP) or after the CN, CP
+    /// and AARQ (no AC, RF, CPR or AARE: the session or a layer above refused silently).
+    Closed {
+        /// How far the attempt got before the close.
+        after: Reached,
+    },
     /// No answer within [`Options::timeout`].
     Timeout,
     /// TCP could not connect.
@@ -392,15 +417,18 @@ impl Outcome {
             Outcome::Aborted(a) => Some(a.layer()),
             Outcome::TransportFailed(Disconnect::ProtocolError(e)) => Some(e.layer()),
             Outcome::TransportFailed(_) => Some(Layer::Cotp),
+            Outcome::Closed { after } if *after <= Reached::Tcp => Some(Layer::Cotp),
             _ => None,
         }
     }
 
     /// A short name of the layer for reports: `tcp`, `tpkt`, `cotp`, `session`,
-    /// `presentation`, `acse`, or `-`.
+    /// `presentation`, `acse`, `upper` (the peer closed after the CN: session or above), or
+    /// `-`.
     pub fn layer_name(&self) -> &'static str {
         match self {
             Outcome::Unreachable(_) => "tcp",
+            Outcome::Closed { after } if *after >= Reached::Transport => "upper",
             _ => self.layer().map_or("-", Layer::name),
         }
     }
@@ -433,6 +461,13 @@ impl fmt::Display for Outcome {
             Outcome::Refused(r) => write!(f, "{}", r.reason),
             Outcome::Aborted(a) => write!(f, "{} aborted: {}", a.source.name(), a.reason),
             Outcome::TransportFailed(d) => write!(f, "{d}"),
+            Outcome::Closed { after } if *after >= Reached::Transport => f.write_str(
+                "the peer closed the transport connection after the cn, cp and aarq \
+                 without ac, rf, cpr or aare (refused silently above the transport)",
+            ),
+            Outcome::Closed { .. } => f.write_str(
+                "the peer closed the transport connection after the cr without cc or dr",
+            ),
             Outcome::Timeout => f.write_str("no answer within the time-out"),
             Outcome::Unreachable(e) => write!(f, "tcp connect failed: {e}"),
             Outcome::Failed(e) => write!(f, "{e}"),
@@ -440,8 +475,22 @@ impl fmt::Display for Outcome {
     }
 }
 
-/// The outcome association events give, once they give one: associated, refused, aborted.
-/// `None` while the attempt goes on.
+/// How far association events show an attempt got.
+pub fn reached_of(events: &[Event]) -> Reached {
+    if events.iter().any(|e| matches!(e, Event::Associated(_))) {
+        Reached::Association
+    } else if events
+        .iter()
+        .any(|e| matches!(e, Event::TransportConnected { .. }))
+    {
+        Reached::Transport
+    } else {
+        Reached::Tcp
+    }
+}
+
+/// The outcome association events give, once they give one: associated, refused, aborted, or
+/// closed by the peer without a refusal PDU. `None` while the attempt goes on.
 pub fn outcome_of(events: &[Event]) -> Option<Outcome> {
     events.iter().find_map(|e| match e {
         Event::Associated(a) => Some(Outcome::Associated {
@@ -449,6 +498,11 @@ pub fn outcome_of(events: &[Event]) -> Option<Outcome> {
             result: a.result,
         }),
         Event::Refused(r) => Some(Outcome::Refused(r.clone())),
+        Event::Aborted(a) if a.reason == AbortReason::Transport(Disconnect::TransportClosed) => {
+            Some(Outcome::Closed {
+                after: reached_of(events),
+            })
+        }
         Event::Aborted(a) => Some(Outcome::Aborted(a.clone())),
         _ => None,
     })
@@ -459,6 +513,9 @@ pub fn transport_outcome_of(events: &[transport::Event]) -> Option<Outcome> {
     events.iter().find_map(|e| match e {
         transport::Event::Connected(c) => Some(Outcome::TransportConnected {
             tpdu_size: c.tpdu_size,
+        }),
+        transport::Event::Disconnected(Disconnect::TransportClosed) => Some(Outcome::Closed {
+            after: Reached::Tcp,
         }),
         transport::Event::Disconnected(d) => Some(Outcome::TransportFailed(*d)),
         _ => None,
@@ -476,6 +533,7 @@ fn reached(outcome: &Outcome) -> Reached {
             AbortReason::Transport(_) | AbortReason::Timeout(_) => Reached::Tcp,
             _ => Reached::Transport,
         },
+        Outcome::Closed { after } => *after,
         Outcome::TransportFailed(_) | Outcome::Timeout | Outcome::Failed(_) => Reached::Tcp,
         Outcome::Unreachable(_) => Reached::Nothing,
     }
@@ -582,6 +640,8 @@ pub struct Report {
     pub attempts: Vec<Attempt>,
     /// Candidates not tried ([`Options::max_attempts`], or the peer stopped answering TCP).
     pub skipped: usize,
+    /// Candidates not tried because a transport refused their T-selectors already.
+    pub pruned: usize,
 }
 
 impl Report {
@@ -602,6 +662,9 @@ pub struct Probe {
     report: Report,
     current: Option<Candidate>,
     unreachable_in_a_row: usize,
+    /// (calling, called) T-selectors a transport refused: later candidates with the same
+    /// pair are not tried (the transport would refuse them again).
+    refused_tsels: Vec<(Option<TSel>, Option<TSel>)>,
 }
 
 impl Probe {
@@ -616,9 +679,11 @@ impl Probe {
             report: Report {
                 attempts: Vec::new(),
                 skipped,
+                pruned: 0,
             },
             current: None,
             unreachable_in_a_row: 0,
+            refused_tsels: Vec::new(),
         }
     }
 
@@ -640,22 +705,50 @@ impl Probe {
             self.candidates.clear();
             return None;
         }
-        self.current = self.candidates.pop_front();
+        while let Some(c) = self.candidates.pop_front() {
+            let pair = (c.request.calling_tsel, c.request.called_tsel);
+            if self.refused_tsels.contains(&pair) {
+                self.report.pruned = self.report.pruned.saturating_add(1);
+                continue;
+            }
+            self.current = Some(c);
+            break;
+        }
         self.current.as_ref()
     }
 
     /// What the current candidate's attempt ended with.
     pub fn record(&mut self, outcome: Outcome, elapsed: Duration) -> Option<&Attempt> {
+        let reached = reached(&outcome);
+        self.record_reached(outcome, reached, elapsed)
+    }
+
+    /// [`Probe::record`] when the owner knows how far the attempt got (it saw the CC).
+    pub fn record_reached(
+        &mut self,
+        outcome: Outcome,
+        reached: Reached,
+        elapsed: Duration,
+    ) -> Option<&Attempt> {
         let candidate = self.current.take()?;
         if matches!(outcome, Outcome::Unreachable(_)) {
             self.unreachable_in_a_row = self.unreachable_in_a_row.saturating_add(1);
         } else {
             self.unreachable_in_a_row = 0;
         }
+        if !outcome.is_success() && outcome.layer() == Some(Layer::Cotp) {
+            let pair = (
+                candidate.request.calling_tsel,
+                candidate.request.called_tsel,
+            );
+            if !self.refused_tsels.contains(&pair) {
+                self.refused_tsels.push(pair);
+            }
+        }
         let number = self.report.attempts.len().saturating_add(1);
         self.report.attempts.push(Attempt {
             number,
-            reached: reached(&outcome),
+            reached,
             candidate,
             outcome,
             elapsed,
@@ -707,7 +800,9 @@ mod runner {
     use ::tokio::net::TcpStream;
     use ::tokio::time::timeout;
 
-    use super::{Candidate, Depth, Options, Outcome, Probe, Report, outcome_of};
+    use super::{
+        Candidate, Depth, Options, Outcome, Probe, Reached, Report, outcome_of, reached_of,
+    };
     use crate::association::Config;
     use crate::cotp::connection as transport;
     use crate::tokio::{Connection, Dialer};
@@ -732,14 +827,14 @@ mod runner {
             }
             first = false;
             let started = Instant::now();
-            let outcome = match dialer.connect_once(addr).await {
-                Err(e) => Outcome::Unreachable(e.to_string()),
+            let (outcome, reached) = match dialer.connect_once(addr).await {
+                Err(e) => (Outcome::Unreachable(e.to_string()), Reached::Nothing),
                 Ok(stream) => match candidate.depth {
                     Depth::Transport => transport_attempt(stream, &candidate, &options).await,
                     Depth::Association => association_attempt(stream, &candidate, &options).await,
                 },
             };
-            if let Some(a) = probe.record(outcome, started.elapsed()) {
+            if let Some(a) = probe.record_reached(outcome, reached, started.elapsed()) {
                 on_attempt(a);
             }
         }
@@ -750,13 +845,13 @@ mod runner {
         stream: TcpStream,
         candidate: &Candidate,
         options: &Options,
-    ) -> Outcome {
+    ) -> (Outcome, Reached) {
         let config = Config::default()
             .with_response_timeout(options.timeout)
             .with_disconnect_wait(options.timeout);
         let mut conn = match Connection::initiate(stream, config, candidate.request.clone()).await {
             Ok(c) => c,
-            Err(e) => return Outcome::Failed(e.to_string()),
+            Err(e) => return (Outcome::Failed(e.to_string()), Reached::Tcp),
         };
         let mut events = Vec::new();
         let waited = timeout(options.timeout, async {
@@ -775,6 +870,7 @@ mod runner {
         })
         .await;
         let outcome = waited.unwrap_or(Outcome::Timeout);
+        let reached = reached_of(&events);
         // Politely: release what was accepted (abort when the release gets no answer); let a
         // refused or aborted association finish its disconnect.
         if outcome.is_success() {
@@ -787,14 +883,14 @@ mod runner {
             while let Ok(Some(_)) = conn.next_event().await {}
         })
         .await;
-        outcome
+        (outcome, reached)
     }
 
     async fn transport_attempt(
         mut stream: TcpStream,
         candidate: &Candidate,
         options: &Options,
-    ) -> Outcome {
+    ) -> (Outcome, Reached) {
         let config =
             transport::Config::default().with_timeouts(options.timeout, Some(options.timeout));
         let mut t = transport::Connection::initiator(config);
@@ -802,7 +898,7 @@ mod runner {
         request.calling_tsel = candidate.request.calling_tsel;
         request.called_tsel = candidate.request.called_tsel;
         if let Err(e) = t.connect(&request, Instant::now()) {
-            return Outcome::Failed(e.to_string());
+            return (Outcome::Failed(e.to_string()), Reached::Tcp);
         }
         let mut events = Vec::new();
         let mut buf = vec![0u8; 4096];
@@ -830,6 +926,11 @@ mod runner {
         // Class 0 releases by closing TCP (X.224 §6.7.1.4).
         t.disconnect(Instant::now());
         let _ = stream.shutdown().await;
-        outcome
+        let reached = if outcome.is_success() {
+            Reached::Transport
+        } else {
+            Reached::Tcp
+        };
+        (outcome, reached)
     }
 }
