@@ -257,7 +257,7 @@ fn candidate_json(c: &Candidate) -> Obj {
 fn result_name(o: &Outcome) -> &'static str {
     match o {
         Outcome::Associated { .. } | Outcome::TransportConnected { .. } => "ok",
-        Outcome::Refused(_) | Outcome::TransportFailed(_) => "refused",
+        Outcome::Refused(_) | Outcome::TransportFailed(_) | Outcome::Closed { .. } => "refused",
         Outcome::Aborted(_) => "aborted",
         Outcome::Timeout => "timeout",
         Outcome::Unreachable(_) => "unreachable",
