@@ -14,7 +14,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use osi_stack::Layer;
-use osi_stack::address::{SSel, TSel};
+use osi_stack::acse::{AssociateSourceDiagnostic, UserDiagnostic};
+use osi_stack::address::{PSel, SSel, TSel};
 use osi_stack::association::{
     AcceptResponse, Config, Dispatch, Event, RefusalReason, Selector, Service,
 };
@@ -164,6 +165,77 @@ async fn the_probe_finds_both_services_of_a_listener_and_names_each_refusal() {
     tokio::time::timeout(Duration::from_secs(10), server)
         .await
         .expect("serve did not end")
+        .unwrap()
+        .unwrap();
+}
+
+/// A service behind a P-selector and an AP-title: a wrong P-selector is refused with a CPR, a
+/// wrong AP-title with an AARE whose diagnostic says so.
+#[tokio::test]
+async fn refusals_by_presentation_and_acse_are_named() {
+    let mut service = Service::new("c")
+        .with_tsel(Selector::Is(tsel(&[0, 4])))
+        .with_psel(Selector::Is(PSel::new(&[0, 0, 0, 4]).unwrap()));
+    service.ap_title = Some("1.2.3.4".parse().unwrap());
+    let listener = Listener::bind(
+        "127.0.0.1:0",
+        Config::default(),
+        Dispatch::new(vec![service]),
+    )
+    .await
+    .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(listener.serve(
+        async {
+            let _ = stopped.await;
+        },
+        accept_all,
+    ));
+    let with = |p: &[u8], title: &str| {
+        let mut request = probe::mms_request().with_called_selectors(
+            Some(tsel(&[0, 4])),
+            None,
+            Some(PSel::new(p).unwrap()),
+        );
+        request.called.ap_title = Some(title.parse().unwrap());
+        Candidate::association(format!("p {p:02x?} {title}"), request)
+    };
+    let candidates = vec![
+        with(&[0, 0, 0, 9], "1.2.3.4"),
+        with(&[0, 0, 0, 4], "1.2.9.9"),
+        with(&[0, 0, 0, 4], "1.2.3.4"),
+    ];
+    let report = tokio::time::timeout(
+        Duration::from_secs(60),
+        probe::run(addr, candidates, options(), |_| {}),
+    )
+    .await
+    .unwrap();
+    let o: Vec<&Outcome> = report.attempts.iter().map(|a| &a.outcome).collect();
+    assert_eq!(o[0].layer(), Some(Layer::Presentation), "{}", o[0]);
+    assert!(
+        matches!(o[0], Outcome::Refused(r) if matches!(r.reason, RefusalReason::Presentation(_))),
+        "{}",
+        o[0]
+    );
+    assert_eq!(o[1].layer(), Some(Layer::Acse), "{}", o[1]);
+    match o[1] {
+        Outcome::Refused(r) => match r.reason {
+            RefusalReason::Acse { diagnostic, .. } => assert_eq!(
+                diagnostic,
+                AssociateSourceDiagnostic::User(UserDiagnostic::CALLED_AP_TITLE_NOT_RECOGNIZED)
+            ),
+            other => panic!("{other}"),
+        },
+        other => panic!("{other}"),
+    }
+    assert!(o[1].to_string().contains("called-ap-title"), "{}", o[1]);
+    assert!(o[2].is_success(), "{}", o[2]);
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .unwrap()
         .unwrap()
         .unwrap();
 }
