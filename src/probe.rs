@@ -670,15 +670,13 @@ pub struct Probe {
 impl Probe {
     /// A probe of `candidates`, in order, bounded by `options`.
     pub fn new(candidates: Vec<Candidate>, options: Options) -> Self {
-        let mut candidates: std::collections::VecDeque<Candidate> = candidates.into();
-        let skipped = candidates.len().saturating_sub(options.max_attempts);
-        candidates.truncate(options.max_attempts);
+        let candidates: std::collections::VecDeque<Candidate> = candidates.into();
         Probe {
             candidates,
             options,
             report: Report {
                 attempts: Vec::new(),
-                skipped,
+                skipped: 0,
                 pruned: 0,
             },
             current: None,
@@ -698,9 +696,9 @@ impl Probe {
         if self.current.is_some() {
             self.record(Outcome::Timeout, Duration::ZERO);
         }
-        if self.options.stop_after_unreachable > 0
-            && self.unreachable_in_a_row >= self.options.stop_after_unreachable
-        {
+        let unreachable = self.options.stop_after_unreachable > 0
+            && self.unreachable_in_a_row >= self.options.stop_after_unreachable;
+        if unreachable || self.report.attempts.len() >= self.options.max_attempts {
             self.report.skipped = self.report.skipped.saturating_add(self.candidates.len());
             self.candidates.clear();
             return None;
