@@ -17,12 +17,13 @@ use bytes::Bytes;
 use common::assoc::{associate, default_pair, drain, events, pair};
 use osi_stack::association::{
     AbortReason, AbortSource, AcceptResponse, AssociateRequest, Config, Dispatch, Event,
-    RefusalReason, RejectionCause,
+    PresentationContext, RefusalReason, RejectionCause, Service,
 };
 use osi_stack::cotp::connection::{
     self as transport, Config as TransportConfig, Connection as Transport,
 };
 use osi_stack::cotp::{RejectCause, Tpdu, TpduKind};
+use osi_stack::oid::Oid;
 use osi_stack::presentation;
 use osi_stack::session::connection::{
     self as sess, Config as SessionConfig, Connection as Session,
@@ -292,6 +293,33 @@ fn p_data_on_a_context_never_negotiated_is_a_presentation_abort() {
             "context {id}"
         );
     }
+    // A context that was proposed but rejected by the responder (context 5, an abstract
+    // syntax the service does not offer) is not negotiated either.
+    let mut service = Service::new("mms");
+    service.abstract_syntaxes = vec![Oid::MMS_ABSTRACT_SYNTAX.to_owned_oid()];
+    let mut p = pair(Config::default(), Dispatch::new(vec![service]));
+    let request = AssociateRequest::mms().with_contexts(vec![
+        PresentationContext::ber(3, Oid::MMS_ABSTRACT_SYNTAX),
+        PresentationContext::ber(5, Oid::BER),
+    ]);
+    associate(&mut p, request, AcceptResponse::default());
+    // Rejected indeed: this side may not send on it either.
+    assert_eq!(
+        p.client.send_data(5, &[0x30, 0], p.now),
+        Err(osi_stack::association::ServiceError::UnknownContext(5))
+    );
+    p.server.handle_input(
+        &common::hex("0300001602f0800100 0100 6109 3007 020105 a0023000"),
+        p.now,
+    );
+    let ev = p.server_events();
+    assert!(
+        matches!(ev.first(), Some(Event::Aborted(a))
+            if matches!(a.reason, AbortReason::ProtocolError(e) if e.layer() == Layer::Presentation)),
+        "{ev:?}"
+    );
+    assert!(!ev.iter().any(|e| matches!(e, Event::Data(_))), "{ev:?}");
+
     // The negotiated context 3 is data (the boundary).
     let mut p = default_pair();
     associate(&mut p, AssociateRequest::mms(), AcceptResponse::default());
