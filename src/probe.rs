@@ -640,7 +640,9 @@ pub struct Report {
     pub attempts: Vec<Attempt>,
     /// Candidates not tried ([`Options::max_attempts`], or the peer stopped answering TCP).
     pub skipped: usize,
-    /// Candidates not tried because a transport refused their T-selectors already.
+    /// Candidates not tried because a layer refused their selectors (up to that layer) as
+    /// unknown already: T-selectors (DR, or a close after the CR), S-selectors (RF 0x81),
+    /// P-selectors (CPR called-presentation-address-unknown).
     pub pruned: usize,
 }
 
@@ -662,9 +664,10 @@ pub struct Probe {
     report: Report,
     current: Option<Candidate>,
     unreachable_in_a_row: usize,
-    /// (calling, called) T-selectors a transport refused: later candidates with the same
-    /// pair are not tried (the transport would refuse them again).
-    refused_tsels: Vec<(Option<TSel>, Option<TSel>)>,
+    /// Selectors a layer refused as unknown (DR or a close after the CR; RF 0x81; CPR
+    /// called-presentation-address-unknown), with those of the layers below: later candidates
+    /// with the same selectors up to that layer are not tried (they would be refused again).
+    refused: Vec<(Layer, SelectorKey)>,
 }
 
 impl Probe {
@@ -681,7 +684,7 @@ impl Probe {
             },
             current: None,
             unreachable_in_a_row: 0,
-            refused_tsels: Vec::new(),
+            refused: Vec::new(),
         }
     }
 
@@ -704,8 +707,11 @@ impl Probe {
             return None;
         }
         while let Some(c) = self.candidates.pop_front() {
-            let pair = (c.request.calling_tsel, c.request.called_tsel);
-            if self.refused_tsels.contains(&pair) {
+            if self
+                .refused
+                .iter()
+                .any(|(layer, key)| selector_key(&c, *layer).as_ref() == Some(key))
+            {
                 self.report.pruned = self.report.pruned.saturating_add(1);
                 continue;
             }
@@ -734,13 +740,11 @@ impl Probe {
         } else {
             self.unreachable_in_a_row = 0;
         }
-        if !outcome.is_success() && outcome.layer() == Some(Layer::Cotp) {
-            let pair = (
-                candidate.request.calling_tsel,
-                candidate.request.called_tsel,
-            );
-            if !self.refused_tsels.contains(&pair) {
-                self.refused_tsels.push(pair);
+        if let Some(layer) = refused_as_unknown(&outcome) {
+            if let Some(key) = selector_key(&candidate, layer) {
+                if !self.refused.contains(&(layer, key.clone())) {
+                    self.refused.push((layer, key));
+                }
             }
         }
         let number = self.report.attempts.len().saturating_add(1);
@@ -766,6 +770,55 @@ impl Probe {
         }
         self.report.skipped = self.report.skipped.saturating_add(self.candidates.len());
         self.report
+    }
+}
+
+/// The calling and called selectors of a candidate up to `layer`, as octets.
+type SelectorKey = Vec<Option<Vec<u8>>>;
+
+fn selector_key(c: &Candidate, layer: Layer) -> Option<SelectorKey> {
+    let r = &c.request;
+    let v = |b: Option<&[u8]>| b.map(<[u8]>::to_vec);
+    let mut key = vec![
+        v(r.calling_tsel.as_ref().map(TSel::as_bytes)),
+        v(r.called_tsel.as_ref().map(TSel::as_bytes)),
+    ];
+    if layer == Layer::Cotp {
+        return Some(key);
+    }
+    if c.depth != Depth::Association {
+        return None;
+    }
+    key.push(v(r.calling_ssel.as_ref().map(SSel::as_bytes)));
+    key.push(v(r.called_ssel.as_ref().map(SSel::as_bytes)));
+    if layer == Layer::Session {
+        return Some(key);
+    }
+    key.push(v(r.calling_psel.as_ref().map(PSel::as_bytes)));
+    key.push(v(r.called_psel.as_ref().map(PSel::as_bytes)));
+    (layer == Layer::Presentation).then_some(key)
+}
+
+/// The layer whose selectors an outcome says are unknown to the peer.
+fn refused_as_unknown(outcome: &Outcome) -> Option<Layer> {
+    use crate::presentation::ProviderReason;
+    use crate::session::RefuseReason;
+    match outcome {
+        Outcome::Refused(r) => match r.reason {
+            // Congestion (DR reason 1) is no verdict on the selectors.
+            RefusalReason::Transport(Disconnect::Dr(crate::cotp::DisconnectReason(1))) => None,
+            RefusalReason::Transport(_) => Some(Layer::Cotp),
+            RefusalReason::Session(RefuseReason::SELECTOR_UNKNOWN) => Some(Layer::Session),
+            RefusalReason::Presentation(Some(
+                ProviderReason::CALLED_PRESENTATION_ADDRESS_UNKNOWN,
+            )) => Some(Layer::Presentation),
+            _ => None,
+        },
+        Outcome::TransportFailed(_)
+        | Outcome::Closed {
+            after: Reached::Tcp,
+        } => Some(Layer::Cotp),
+        _ => None,
     }
 }
 
@@ -930,5 +983,72 @@ mod runner {
             Reached::Tcp
         };
         (outcome, reached)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::RefuseReason;
+
+    fn given(t: &[u8], s: &[u8], p: &[u8]) -> Candidate {
+        let request = mms_request().with_called_selectors(
+            TSel::new(t).ok(),
+            SSel::new(s).ok(),
+            PSel::new(p).ok(),
+        );
+        Candidate::association("given", request)
+    }
+
+    fn refused(reason: RefusalReason) -> Outcome {
+        Outcome::Refused(Refusal {
+            reason,
+            user_information: None,
+        })
+    }
+
+    #[test]
+    fn selectors_refused_as_unknown_are_not_tried_again() {
+        let mut p = Probe::new(
+            vec![
+                given(&[1], &[9], &[1]),
+                given(&[1], &[9], &[2]), // same T and S: pruned after RF 0x81
+                given(&[1], &[8], &[3]),
+                given(&[1], &[8], &[4]), // T, S and P 3 refused by CPR 3; P 4 is tried
+                given(&[2], &[8], &[4]),
+                given(&[2], &[7], &[4]), // T 2 refused by DR 3: pruned
+            ],
+            Options::default(),
+        );
+        let answers = [
+            refused(RefusalReason::Session(RefuseReason::SELECTOR_UNKNOWN)),
+            refused(RefusalReason::Presentation(Some(
+                crate::presentation::ProviderReason::CALLED_PRESENTATION_ADDRESS_UNKNOWN,
+            ))),
+            Outcome::Timeout,
+            refused(RefusalReason::Transport(Disconnect::Dr(
+                crate::cotp::DisconnectReason::ADDRESS_UNKNOWN,
+            ))),
+        ];
+        let mut tried = Vec::new();
+        let mut answers = answers.into_iter();
+        while let Some(c) = p.next_candidate() {
+            tried.push(c.request.called_psel.map(|p| p.as_bytes().to_vec()));
+            p.record(answers.next().unwrap(), Duration::ZERO);
+        }
+        let report = p.finish();
+        assert_eq!(
+            tried,
+            [Some(vec![1]), Some(vec![3]), Some(vec![4]), Some(vec![4])]
+        );
+        assert_eq!(report.pruned, 2);
+        assert_eq!(report.attempts[3].outcome.code(), Some(3));
+        // A congested transport (DR 1) is no verdict on the selectors.
+        assert_eq!(
+            refused_as_unknown(&refused(RefusalReason::Transport(Disconnect::Dr(
+                crate::cotp::DisconnectReason(1)
+            )))),
+            None
+        );
     }
 }

@@ -332,7 +332,7 @@ fn summary(out: &mut impl Write, report: &Report, format: Format) -> io::Result<
             if report.pruned > 0 {
                 write!(
                     out,
-                    ", {} left out (their t-selector was refused already)",
+                    ", {} left out (their selectors were refused already)",
                     report.pruned
                 )?;
             }
