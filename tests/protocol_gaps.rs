@@ -3,10 +3,11 @@
 //!
 //! | gap | layer | reaction |
 //! |---|---|---|
-//! | a DT longer than the negotiated TPDU size | X.224 class 0 (§6.22, §13.12) | ER, then disconnect |
+//! | a DT longer than the negotiated TPDU size | X.224 class 0 (§13.7.5, §6.22, §13.12) | ER, then disconnect |
 //! | a TPKT header that is not RFC 1006 (version ≠ 3, length < 7); a TPDU that does not decode | RFC 1006 §6 / X.224 §13.12 | ER, then disconnect |
-//! | a CN offering no protocol version this side knows | X.225 §7.1.2, §8.3.1.9 | RF reason 0x84 |
-//! | P-DATA on a presentation context that was never negotiated | X.226 §6.4.2, §8.4.3 | AB carrying ARP (invalid-ppdu-parameter-value) |
+//! | a CN offering no protocol version this side knows | X.225 §7.1, §8.3 (PI 22) | RF reason 0x84 |
+//! | a CN whose Version Number does not decode | X.225 A.4.1.2 | AB (protocol error) |
+//! | P-DATA on a presentation context that was never negotiated | X.226 §6.4.2, §8.4 | AB carrying ARP (invalid-ppdu-parameter-value) |
 //! | an X.410-1984-mode CP whose parameters are not BER | X.226 §8.2 | RF |
 
 mod common;
@@ -239,7 +240,7 @@ fn a_cn_offering_no_known_protocol_version_is_refused_with_rf_0x84() {
         s.handle_tsdu(cn(Some(2)), now);
         assert!(s.poll_transmit().is_none());
     }
-    // The boundaries that are accepted: version 1 alone, and no PI 22 (version 1, §8.3.1.9).
+    // The boundaries that are accepted: version 1 alone, and no PI 22 (version 1 by default).
     for version in [Some(1), None] {
         let (mut s, now) = session_responder();
         s.handle_tsdu(cn(version), now);
@@ -249,6 +250,34 @@ fn a_cn_offering_no_known_protocol_version_is_refused_with_rf_0x84() {
         );
         s.accept(Bytes::new(), now).unwrap();
         assert_eq!(s.version(), Some(VersionNumber::V1));
+    }
+}
+
+#[test]
+fn a_cn_whose_version_number_does_not_decode_is_answered_with_ab() {
+    // PI 22 with 2 octets: a malformed CN, a session protocol error (X.225 A.4.1.2: AB, then
+    // disconnect), never a silent close. (PI 22 with LI 0 is an absent parameter, X.225 §8.2:
+    // version 1, accepted above.)
+    for item in [&[0x16u8, 2, 2, 2][..], &[0x16, 3, 2, 2, 2]] {
+        let mut body = vec![0x05, item.len() as u8];
+        body.extend_from_slice(item);
+        body.extend_from_slice(&[0x14, 2, 0, 2]);
+        let mut spdu = vec![0x0d, body.len() as u8];
+        spdu.extend_from_slice(&body);
+        let (mut s, now) = session_responder();
+        s.handle_tsdu(Bytes::from(spdu), now);
+        let ev: Vec<sess::Event> = std::iter::from_fn(|| s.poll_event()).collect();
+        let out = s.poll_transmit().map(|t| t.to_bytes());
+        let kind = out.as_deref().map(|b| Spdu::decode(b).unwrap().0.kind());
+        assert!(
+            matches!(kind, Some(SpduKind::Ab | SpduKind::Rf)),
+            "{item:02x?}: {kind:?} {ev:?}"
+        );
+        assert!(
+            !ev.iter()
+                .any(|e| matches!(e, sess::Event::ConnectIndication(_))),
+            "{ev:?}"
+        );
     }
 }
 
