@@ -186,6 +186,16 @@ fn framing_errors_get_an_er_then_disconnect() {
         assert_protocol_error_then_closed(&ev, layer);
         let (got, _) = sent_er(&mut t);
         assert_eq!(got, cause, "{name} before the CR");
+        // … and in place of the CC (an initiator).
+        let mut t = Transport::initiator(TransportConfig::default());
+        t.connect(&transport::ConnectRequest::default(), now)
+            .unwrap();
+        while t.poll_transmit().is_some() {}
+        t.handle_input(input, now);
+        let ev = transport_events(&mut t);
+        assert_protocol_error_then_closed(&ev, layer);
+        let (got, _) = sent_er(&mut t);
+        assert_eq!(got, cause, "{name} before the CC");
     }
 }
 
