@@ -616,10 +616,12 @@ pub struct Attempt {
 
 impl fmt::Display for Attempt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let verdict = if self.outcome.is_success() {
-            "ok".to_owned()
-        } else {
-            format!("refused at {}", self.outcome.layer_name())
+        let verdict = match &self.outcome {
+            o if o.is_success() => "ok".to_owned(),
+            Outcome::Unreachable(_) => "unreachable".to_owned(),
+            Outcome::Timeout => "no answer".to_owned(),
+            Outcome::Failed(_) => "failed".to_owned(),
+            o => format!("refused at {}", o.layer_name()),
         };
         write!(
             f,

@@ -135,7 +135,7 @@ pub fn run(a: &ProbeArgs) -> ExitCode {
         Ok(addr) => addr,
         Err(e) => {
             complain(&e);
-            return ExitCode::from(2);
+            return ExitCode::from(1);
         }
     };
     let given = given(a);
@@ -275,10 +275,12 @@ fn layer(o: &Outcome) -> &'static str {
 }
 
 fn attempt_text(a: &Attempt) -> String {
-    let verdict = if a.outcome.is_success() {
-        "ok".to_owned()
-    } else {
-        format!("refused at {}", layer(&a.outcome))
+    let verdict = match &a.outcome {
+        o if o.is_success() => "ok".to_owned(),
+        Outcome::Unreachable(_) => "unreachable".to_owned(),
+        Outcome::Timeout => "no answer".to_owned(),
+        Outcome::Failed(_) => "failed".to_owned(),
+        o => format!("refused at {}", layer(o)),
     };
     format!(
         "#{} {} [{}]: {verdict}: {}",
