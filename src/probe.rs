@@ -1053,4 +1053,48 @@ mod tests {
             None
         );
     }
+
+    fn initiator_events(close_after_cc: bool) -> Vec<Event> {
+        use crate::association::{Association, Config, Dispatch};
+        let now = std::time::Instant::now();
+        let mut c = Association::initiator(Config::default());
+        let mut s = Association::responder(Config::default(), Dispatch::default(), None);
+        c.associate(AssociateRequest::mms(), now).unwrap();
+        if close_after_cc {
+            while let Some(b) = c.poll_transmit() {
+                s.handle_input(&b, now);
+            }
+            while let Some(b) = s.poll_transmit() {
+                c.handle_input(&b, now);
+            }
+        }
+        c.handle_transport_closed(now);
+        std::iter::from_fn(|| c.poll_event()).collect()
+    }
+
+    #[test]
+    fn a_close_without_a_refusal_pdu_says_how_far_the_attempt_got() {
+        let ev = initiator_events(false);
+        assert_eq!(reached_of(&ev), Reached::Tcp);
+        let o = outcome_of(&ev).unwrap();
+        assert_eq!(
+            o,
+            Outcome::Closed {
+                after: Reached::Tcp
+            }
+        );
+        assert_eq!((o.layer(), o.layer_name()), (Some(Layer::Cotp), "cotp"));
+        let ev = initiator_events(true);
+        assert_eq!(reached_of(&ev), Reached::Transport);
+        let o = outcome_of(&ev).unwrap();
+        assert_eq!(
+            o,
+            Outcome::Closed {
+                after: Reached::Transport
+            }
+        );
+        assert_eq!((o.layer(), o.layer_name()), (None, "upper"));
+        assert!(o.to_string().contains("after the cn"), "{o}");
+        assert_eq!(refused_as_unknown(&o), None);
+    }
 }
