@@ -12,7 +12,10 @@
 //! [`Options::max_attempts`], and turns what happened ([`outcome_of`] for association events,
 //! [`transport_outcome_of`] for transport events, [`Outcome::Unreachable`] for a TCP failure)
 //! into a [`Report`]. It stops early after [`Options::stop_after_unreachable`] consecutive TCP
-//! failures: a port that refuses TCP does not get a hundred more connection attempts. The tokio
+//! failures: a port that refuses TCP does not get a hundred more connection attempts. It leaves
+//! out a candidate whose selectors a layer already refused as unknown (a DR or a close after the
+//! CR for its T-selectors, RF 0x81 for its S-selectors, a CPR called-presentation-address-unknown
+//! for its P-selectors, each with the same selectors below): the answer would be the same. The tokio
 //! runner ([`run`], feature `tokio`) makes one connection per candidate, sequentially, with
 //! [`Options::timeout`] on every wait, and ends every successful attempt politely (A-RELEASE,
 //! or closing the class-0 transport connection).
@@ -104,15 +107,11 @@ fn oid(s: &str) -> Option<OwnedOid> {
     s.parse().ok()
 }
 
-fn sel<T>(make: impl Fn(&[u8]) -> Result<T, crate::address::AddressError>, b: &[u8]) -> Option<T> {
-    make(b).ok()
-}
-
 /// An MMS request with these selectors (calling = called, as libiec61850 does) and AP-titles.
 fn mms(t: Option<&[u8]>, s: Option<&[u8]>, p: Option<&[u8]>, titles: bool) -> AssociateRequest {
-    let tsel = t.and_then(|b| sel(TSel::new, b));
-    let ssel = s.and_then(|b| sel(SSel::new, b));
-    let psel = p.and_then(|b| sel(PSel::new, b));
+    let tsel = t.and_then(|b| TSel::new(b).ok());
+    let ssel = s.and_then(|b| SSel::new(b).ok());
+    let psel = p.and_then(|b| PSel::new(b).ok());
     let mut r = AssociateRequest::mms()
         .with_calling_selectors(tsel, ssel, psel)
         .with_called_selectors(tsel, ssel, psel)
