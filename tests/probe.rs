@@ -438,6 +438,21 @@ fn osi_probe_finds_both_services_of_osi_listen() {
     // No set works: exit status 1.
     let (code, _) = osi_probe(port, &["--tsel", "0009"]);
     assert_eq!(code, 1);
+
+    // Transport only (CR / CC): the T-selectors alone.
+    let (code, records) = osi_probe(
+        port,
+        &["--transport-only", "--tsel", "0002", "--tsel", "0003"],
+    );
+    assert_eq!(code, 0);
+    let a = attempts(&records);
+    assert_eq!(a.len(), 2);
+    assert_eq!(a[0]["depth"], "transport");
+    assert_eq!(a[0]["result"], "ok");
+    assert_eq!(a[0]["reason"], "transport connected (tpdu size 8192)");
+    assert_eq!(a[1]["result"], "refused");
+    assert_eq!(a[1]["layer"], "transport");
+    assert_eq!(a[1]["code"], 3);
 }
 
 fn python() -> Option<PathBuf> {
