@@ -1,12 +1,13 @@
 //! Finding which selectors a peer accepts, layer by layer (`osi probe`).
 //!
 //! A peer that does not know the selectors it is called with refuses at the layer that owns
-//! them: the transport with a DR (X.224 §13.5, "address unknown" or another reason), the
-//! session with an RF (X.225 §8.3.4), presentation with a CPR (X.226 §8.1.3), ACSE with an AARE
-//! diagnostic (X.227 §7.1.4.3). A probe tries one [`Candidate`] set of selectors per
-//! connection, in order, and records for each the layer that refused and why, or that it
-//! associated; a refusal at a higher layer says the selectors of the layers below were
-//! accepted.
+//! them: the transport with a DR TPDU (X.224 §13.5, "address unknown" or another reason), the
+//! session with an RF SPDU (X.225, reason 0x81 "session selector unknown"), presentation with a
+//! CPR-PPDU (X.226, provider reason called-presentation-address-unknown), ACSE with an AARE
+//! whose diagnostic names the AP-title or AE-qualifier (X.227). A probe tries one
+//! [`Candidate`] set of selectors per connection, in order, and records for each the layer that
+//! refused and why, or that it associated; a refusal at a higher layer says the selectors of the
+//! layers below were accepted.
 //!
 //! The core is sans-IO: [`Probe`] hands out the candidates one at a time, bounded by
 //! [`Options::max_attempts`], and turns what happened ([`outcome_of`] for association events,
