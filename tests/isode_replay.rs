@@ -762,3 +762,96 @@ fn ssap_echo_connect_is_answered_within_the_proposal() {
     assert_eq!((agreed.0 & 0x0003).count_ones(), 1, "{agreed:?}");
     assert_eq!(spdu.user_data().map(<[u8]>::len), Some(512));
 }
+
+/// The crate's answers (as TPKTs) when ISODE's side of `name` is fed to an `Rts` responder
+/// that accepts and gives the turn when asked: for the `iso2osi-*` captures, where the crate's
+/// earlier answers made ISODE give up.
+fn responder_answers(name: &str) -> (Vec<Vec<u8>>, Vec<String>) {
+    let now = Instant::now();
+    let mut app = App {
+        rts: Rts::responder(
+            Config::default(),
+            Dispatch::default(),
+            None,
+            RtsSettings::default().with_checkpoints(1, 3),
+        ),
+        initiator: false,
+        lines: Vec::new(),
+        asked: 0,
+        events: Vec::new(),
+        sent: Vec::new(),
+    };
+    app.rts.handle_transport_accepted(now);
+    for f in frames(name).iter().filter(|f| f.from_client) {
+        app.rts.handle_input(&f.bytes, now);
+        app.react(now);
+    }
+    (split_tpkts(&app.sent), app.events)
+}
+
+/// The session user data of the first SPDU of a DT TPKT.
+fn spdu_user_data(frame: &[u8]) -> Vec<u8> {
+    let Ok(Tpdu::Dt(dt)) = Tpdu::decode(&frame[4..]) else {
+        panic!("dt")
+    };
+    let s = session::spdus(dt.user_data).next().unwrap().unwrap();
+    s.user_data().unwrap().to_vec()
+}
+
+/// `iso2osi-rtse-echo`: ISODE's isoc opened an RTS association with its RTSE context on
+/// identifier 17 and asked for the turn; `osi listen` answered on context 1 and never gave the
+/// turn (isoc timed out). Now the RTOAC travels on context 17 and the PT is answered by GTC.
+#[test]
+fn isoc_gets_its_rtoac_on_the_rtse_context_and_the_turn() {
+    use osi_stack::acse::Apdu;
+    use osi_stack::presentation::{Cpa, PdvValues, UserData};
+    let (sent, events) = responder_answers("iso2osi-rtse-echo");
+    assert_eq!(
+        summary(sent.clone()),
+        ["CC", "Ac[0249]", "Gtc"],
+        "{events:#?}"
+    );
+    let ud = spdu_user_data(&sent[1]);
+    let cpa = Cpa::decode(&ud, &osi_stack::Limits::DEFAULT).unwrap();
+    let Some(UserData::Full(list)) = cpa.normal.unwrap().user_data else {
+        panic!("user data")
+    };
+    let pdv = list.iter().next().unwrap();
+    assert_eq!(pdv.context_id, 19, "isoc's ACSE context");
+    let PdvValues::SingleAsn1Type(aare) = pdv.values else {
+        panic!()
+    };
+    let Apdu::Aare(aare) = Apdu::decode(aare, &osi_stack::Limits::DEFAULT).unwrap() else {
+        panic!("aare")
+    };
+    let external = aare.user_information.unwrap().iter().next().unwrap();
+    assert_eq!(external.indirect_reference, Some(17), "isoc's RTSE context");
+    let PdvValues::SingleAsn1Type(rtoac) = external.encoding else {
+        panic!()
+    };
+    osi_stack::rtse::Rtoac::decode(rtoac, &osi_stack::Limits::DEFAULT).unwrap();
+}
+
+/// `iso2osi-rtse-x410-echo`: `osi listen` accepted an X.410-1984-mode CP with an empty PAccept
+/// SET (`a1 00`) and ISODE refused it ("missing mandatory parameter … pUserData expecting
+/// CONT/2"). Now the PAccept carries connectionDataAC `[2]`.
+#[test]
+fn x410_paccept_carries_connection_data() {
+    use osi_stack::presentation::Cpa;
+    use osi_stack::rtse::{ConnectionData, Rtoac};
+    let (sent, events) = responder_answers("iso2osi-rtse-x410-echo");
+    assert_eq!(
+        summary(sent.clone())[..2],
+        ["CC", "Ac[0249]"],
+        "{events:#?}"
+    );
+    let ud = spdu_user_data(&sent[1]);
+    let cpa = Cpa::decode(&ud, &osi_stack::Limits::DEFAULT).unwrap();
+    let params = cpa.x410_parameters.expect("x410 paccept");
+    let rtoac = Rtoac::decode_components(params, &osi_stack::Limits::DEFAULT).unwrap();
+    assert!(matches!(rtoac.connection_data, ConnectionData::Open(_)));
+    assert!(
+        events.iter().any(|e| e.starts_with("opened")),
+        "{events:#?}"
+    );
+}
