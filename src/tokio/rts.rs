@@ -9,7 +9,7 @@
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
 //! use bytes::Bytes;
-//! use osi_stack::rtse::{ConnectorProfile, TransferState};
+//! use osi_stack::rts::{ConnectorProfile, TransferState};
 //! use osi_stack::tokio::rts::RtsDialer;
 //!
 //! let profile = ConnectorProfile::new("\"mta\"/\"mta\"/\"mta\"/Internet=127.0.0.1+10102".parse()?);
@@ -84,10 +84,11 @@ use bytes::{Buf, Bytes};
 use crate::address::PresentationAddress;
 use crate::association::{AssociateRequest, Config, Dispatch, Refusal, Rejection};
 use crate::error::{EncodeError, Layer};
-use crate::rtse::{
-    AbortReason, ConnectorProfile, OpenIndication, OpenSchedule, Opened, RefuseReason, Rts,
-    RtsError, RtsEvent, RtsSettings, TransferState, X400Mode,
+use crate::rts::{
+    ConnectorProfile, OpenIndication, OpenSchedule, Opened, Rts, RtsError, RtsEvent, RtsSettings,
+    TransferState, X400Mode,
 };
+use crate::rtse::{AbortReason, RefuseReason};
 use crate::tokio::Dialer;
 
 /// Octets asked for per read.

@@ -249,11 +249,17 @@ fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     Some((tag, rest.get(..len)?, rest.get(len..)?))
 }
 
-/// (name, password) of an MTA-bind argument or result in the captures' form.
+/// (name, password) of an MTA-bind argument or result: in the captures' form (inside the
+/// bind operation's `[16]`/`[17]` tag), or the bare `authenticated [1] SET`.
 pub fn parse_bind(v: &[u8]) -> Option<(String, String)> {
-    let (_, outer, _) = tlv(v)?;
-    let (0xa1, set, _) = tlv(outer)? else {
-        return None;
+    let (tag, outer, _) = tlv(v)?;
+    let set = if tag == 0xa1 {
+        outer
+    } else {
+        let (0xa1, set, _) = tlv(outer)? else {
+            return None;
+        };
+        set
     };
     let (mut name, mut password) = (None, None);
     let mut rest = set;
@@ -916,5 +922,41 @@ async fn handle(mut conn: RtsConnection, n: u64, answers: Arc<Answers>) {
                 &Record::error(layer_name(osi_stack::Layer::Rtse), e.to_string()),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unhex(s: &str) -> Vec<u8> {
+        crate::args::octets(s).unwrap()
+    }
+
+    /// The MTA-bind argument and result of `x400-ping-success.pcap` (frames 6 and 7), byte
+    /// for byte.
+    #[test]
+    fn mta_bind_as_in_the_captures() {
+        let arg = unhex("b01ca11a8013706572636976616c2e736d68732e636f2e756ba103160120");
+        assert_eq!(bind_argument("percival.smhs.co.uk", " "), arg);
+        assert_eq!(
+            parse_bind(&arg),
+            Some(("percival.smhs.co.uk".to_owned(), " ".to_owned()))
+        );
+        let result =
+            unhex("b122a12080146775696e65766572652e736d68732e636f2e756ba10816066d65726c696e");
+        assert_eq!(bind_value(0xb1, "guinevere.smhs.co.uk", "merlin"), result);
+        assert_eq!(
+            parse_bind(&result),
+            Some(("guinevere.smhs.co.uk".to_owned(), "merlin".to_owned()))
+        );
+        // The bare authenticated SET, and what is not a bind.
+        assert_eq!(
+            parse_bind(&arg[2..]),
+            Some(("percival.smhs.co.uk".to_owned(), " ".to_owned()))
+        );
+        assert_eq!(parse_bind(&[0x05, 0x00]), None);
+        assert_eq!(parse_bind(&[0xb0, 0x05, 0xa1]), None);
+        assert_eq!(parse_bind(&[]), None);
     }
 }
