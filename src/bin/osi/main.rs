@@ -13,8 +13,11 @@ mod events;
 mod json;
 mod listen;
 mod output;
+mod probe;
 mod replay;
+mod rts_cmd;
 mod stack;
+mod transport_cmd;
 mod upper;
 
 use std::process::ExitCode;
@@ -35,6 +38,7 @@ enum Command {
     Connect(Box<connect::ConnectArgs>),
     Listen(listen::ListenArgs),
     Replay(replay::ReplayArgs),
+    Probe(Box<probe::ProbeArgs>),
 }
 
 fn main() -> ExitCode {
@@ -44,5 +48,6 @@ fn main() -> ExitCode {
         Command::Connect(args) => connect::run(&args),
         Command::Listen(args) => listen::run(&args),
         Command::Replay(args) => replay::run(&args),
+        Command::Probe(args) => probe::run(&args),
     }
 }
