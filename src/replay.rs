@@ -136,6 +136,10 @@ pub enum Verdict {
     Extra,
     /// The machine's application could not do what the real peer's did (wrong state …).
     Refused(ServiceError),
+    /// The real peer sent a DR after the association had ended; the machine closed the
+    /// transport connection without one, which is class 0's implicit release (X.224 §6.7, RFC
+    /// 1006 §5). Counts as a match.
+    ClosedInstead,
 }
 
 /// One step of a replay.
@@ -159,14 +163,16 @@ pub struct Report {
 }
 
 impl Report {
-    /// Whether every step is [`Verdict::Same`].
+    /// Whether every step is [`Verdict::Same`] (or [`Verdict::ClosedInstead`]).
     pub fn matches(&self) -> bool {
-        self.steps.iter().all(|s| s.verdict == Verdict::Same)
+        self.first_difference().is_none()
     }
 
-    /// The first step that is not [`Verdict::Same`].
+    /// The first step that does not match.
     pub fn first_difference(&self) -> Option<&Step> {
-        self.steps.iter().find(|s| s.verdict != Verdict::Same)
+        self.steps
+            .iter()
+            .find(|s| !matches!(s.verdict, Verdict::Same | Verdict::ClosedInstead))
     }
 }
 
@@ -490,11 +496,15 @@ struct Player {
     produced: std::collections::VecDeque<Unit>,
     now: Instant,
     associated: bool,
+    /// The machine reported [`Event::Closed`](crate::association::Event::Closed).
+    closed: bool,
 }
 
 impl Player {
     fn collect(&mut self) {
-        while self.machine.poll_event().is_some() {}
+        while let Some(e) = self.machine.poll_event() {
+            self.closed |= matches!(e, crate::association::Event::Closed);
+        }
         while let Some(bytes) = self.machine.poll_transmit() {
             let produced = &mut self.produced;
             self.reader.push(self.machine_dir, &bytes, &mut |r| {
@@ -503,7 +513,9 @@ impl Player {
                 }
             });
         }
-        while self.machine.poll_event().is_some() {}
+        while let Some(e) = self.machine.poll_event() {
+            self.closed |= matches!(e, crate::association::Event::Closed);
+        }
     }
 
     /// Moves the clock to `at` (never back), firing the machine's timers on the way.
@@ -636,6 +648,7 @@ pub fn replay_timed<'a>(
         produced: std::collections::VecDeque::new(),
         now,
         associated: false,
+        closed: false,
     };
     let mut expected_reader = Stream::new();
     let mut steps = Vec::new();
@@ -674,6 +687,7 @@ pub fn replay_timed<'a>(
                 p.collect();
             }
             e.action = None;
+            let dr = e.get(Layer::Cotp, "type") == Some(&Value::Kind("DR"));
             let step = match p.produced.pop_front() {
                 Some(mut a) => {
                     a.action = None;
@@ -684,9 +698,13 @@ pub fn replay_timed<'a>(
                     }
                 }
                 None => Step {
+                    verdict: if dr && p.closed {
+                        Verdict::ClosedInstead
+                    } else {
+                        Verdict::Missing
+                    },
                     expected: Some(e),
                     actual: None,
-                    verdict: Verdict::Missing,
                 },
             };
             steps.push(step);

@@ -188,3 +188,52 @@ fn the_capture_timing_drives_the_timers() {
         "{step:?}"
     );
 }
+
+/// The ISODE captures (`testdata/captures/isode/`): the associations the machine can play with
+/// the application actions replay takes from the capture (ACSE and ROSE over ACSE, X.410-mode
+/// ROSE as responder, aborts, refusals at the transport layer as initiator). A DR ISODE sends
+/// after the end is matched by the machine closing the connection (class 0's implicit release).
+/// Not here: the RTSE captures with checkpoints and turns (the replayed application does not
+/// drive an RTS), and the session- and transport-only ones (the machine always carries
+/// presentation and ACSE).
+#[test]
+fn machine_answers_as_isode() {
+    let both = [
+        "iso-acse-echo.pcap",
+        "iso-rosap-acse-echo.pcap",
+        "osi2iso-acse-abort.pcap",
+        "osi2iso-acse-echo-20k.pcap",
+        "osi2iso-acse-echo.pcap",
+        "osi2iso-acse-sink.pcap",
+    ];
+    let client_only = ["iso-rosap-echo-x410.pcap"];
+    let server_only = [
+        "osi2iso-bad-tsel.pcap",
+        "osi2iso-psap-echo.pcap",
+        "osi2iso-rtse-open.pcap",
+        "osi2iso-tsap-echo.pcap",
+    ];
+    let runs = both
+        .iter()
+        .flat_map(|n| [(*n, Direction::Client), (*n, Direction::Server)])
+        .chain(client_only.iter().map(|n| (*n, Direction::Client)))
+        .chain(server_only.iter().map(|n| (*n, Direction::Server)));
+    for (name, fed) in runs {
+        let report = replay(&format!("isode/{name}"), fed);
+        assert!(
+            report.matches(),
+            "{name}, fed {fed:?}: {:?}",
+            report.first_difference()
+        );
+    }
+    // A real difference: ISODE refuses an RTSE open with rejected-transient, the machine's
+    // reject is rejected-permanent.
+    let report = replay("isode/osi2iso-rtse-open.pcap", Direction::Client);
+    match &report.first_difference().expect("a difference").verdict {
+        Verdict::Different(d) => {
+            assert_eq!((d.layer, d.name), (Layer::Acse, "result"));
+            assert_eq!((&d.expected, &d.actual), (&Value::Code(2), &Value::Code(1)));
+        }
+        other => panic!("{other:?}"),
+    }
+}

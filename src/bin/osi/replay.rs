@@ -93,6 +93,7 @@ fn step_obj(n: usize, s: &Step) -> Obj {
         Verdict::Missing => "missing",
         Verdict::Extra => "extra",
         Verdict::Refused(_) => "refused",
+        Verdict::ClosedInstead => "closed-instead",
         _ => "unknown",
     };
     o.set("verdict", verdict);
@@ -134,6 +135,9 @@ fn step_line(n: usize, s: &Step) -> String {
         Verdict::Missing => format!("#{n} MISSING    peer {e}: the machine sent nothing\n"),
         Verdict::Extra => format!("#{n} EXTRA      machine {a}: the peer sent nothing\n"),
         Verdict::Refused(err) => format!("#{n} REFUSED    peer {e}: {err}\n"),
+        Verdict::ClosedInstead => {
+            format!("#{n} same       {e}: the machine closed the transport connection instead\n")
+        }
         _ => format!("#{n} ?\n"),
     }
 }
