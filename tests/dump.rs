@@ -2183,3 +2183,33 @@ fn library_records_do_not_depend_on_the_split() {
         }
     }
 }
+
+/// `osi dump -` reads a pcap or pcapng capture from standard input, with the same records as
+/// from the file.
+#[test]
+fn capture_from_stdin() {
+    use std::io::Write;
+    use std::process::Stdio;
+
+    for name in ["mms__wswiki__mms.pcap", "mms__robidev__iec61850.pcapng"] {
+        let path = testdata().join("captures").join(name);
+        let from_file = dump_json(&path);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_osi"))
+            .args(["dump", "-", "--format", "json"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run osi");
+        let bytes = std::fs::read(&path).expect("capture");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let writer = std::thread::spawn(move || stdin.write_all(&bytes));
+        let out = child.wait_with_output().expect("osi");
+        writer.join().expect("writer").expect("write");
+        assert_eq!(out.status.code(), Some(from_file.code), "{name}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            from_file.stdout,
+            "{name}"
+        );
+    }
+}

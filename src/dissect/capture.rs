@@ -175,12 +175,31 @@ pub fn for_each_segment(
     })
 }
 
+/// [`for_each_segment`] over a capture read from `input` (standard input, a pipe …), in one
+/// pass.
+pub fn for_each_segment_in(
+    input: impl std::io::Read,
+    mut on_segment: impl FnMut(Segment<'_>),
+) -> Result<(), CaptureError> {
+    for_each_packet_in(input, |linktype, data, time| {
+        if let Some(seg) = segment(linktype, data, time) {
+            on_segment(seg);
+        }
+    })
+}
+
 fn for_each_packet(
     path: &Path,
+    on_packet: impl FnMut(Linktype, &[u8], Option<Duration>),
+) -> Result<(), CaptureError> {
+    for_each_packet_in(File::open(path)?, on_packet)
+}
+
+fn for_each_packet_in(
+    input: impl std::io::Read,
     mut on_packet: impl FnMut(Linktype, &[u8], Option<Duration>),
 ) -> Result<(), CaptureError> {
-    let file = File::open(path)?;
-    let mut reader = match create_reader(BUFFER, file) {
+    let mut reader = match create_reader(BUFFER, input) {
         Ok(r) => r,
         Err(PcapError::Eof) => return Err(CaptureError::Empty),
         Err(PcapError::HeaderNotRecognized) => return Err(CaptureError::NotACapture(None)),

@@ -33,7 +33,8 @@ const DEFAULT_PORTS: [u16; 2] = [102, 3389];
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("input").required(true).args(["file", "hex", "hex_file"])))]
 pub struct DumpArgs {
-    /// A pcap or pcapng capture (link types Ethernet, Linux cooked v1/v2, BSD loopback, raw IP)
+    /// A pcap or pcapng capture (link types Ethernet, Linux cooked v1/v2, BSD loopback, raw IP);
+    /// "-" reads it from standard input
     #[arg(value_name = "FILE.pcap|FILE.pcapng")]
     file: Option<PathBuf>,
     /// One direction of one TCP stream, as hex (whitespace ignored)
@@ -203,9 +204,18 @@ pub fn run(args: &DumpArgs) -> ExitCode {
             args.ports.clone()
         };
         let mut tracker = Tracker::new(ports);
-        let mut print = |r: Record<'_>| out.record(&r);
-        let read = capture::for_each_segment(path, |seg| tracker.segment(&seg, &mut print));
-        tracker.finish(&mut print);
+        let read = if path == Path::new("-") {
+            // Standard input may be a live capture: each packet's records are flushed.
+            capture::for_each_segment_in(io::stdin().lock(), |seg| {
+                tracker.segment(&seg, &mut |r| out.record(&r));
+                out.flush();
+            })
+        } else {
+            capture::for_each_segment(path, |seg| {
+                tracker.segment(&seg, &mut |r| out.record(&r));
+            })
+        };
+        tracker.finish(&mut |r| out.record(&r));
         if let Err(e) = read {
             complain(&format!("{}: {e}", path.display()));
             bad_input = true;
