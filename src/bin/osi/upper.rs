@@ -38,9 +38,9 @@ pub fn keys(u: &Upper<'_>, o: &mut Obj) {
 /// The `presentation` object of the contract.
 fn presentation_obj(ppdu: &Presentation<'_>) -> Obj {
     let mut p = Obj::new();
+    p.set("type", ppdu.name());
     match ppdu {
         Presentation::Cp(cp) => {
-            p.set("type", "CP");
             p.set("mode", mode_name(cp.mode));
             if let Some(n) = &cp.normal {
                 if let Some(v) = n.calling_selector {
@@ -56,7 +56,6 @@ fn presentation_obj(ppdu: &Presentation<'_>) -> Obj {
             }
         }
         Presentation::Cpa(cpa) => {
-            p.set("type", "CPA");
             p.set("mode", mode_name(cpa.mode));
             if let Some(n) = &cpa.normal {
                 if let Some(v) = n.responding_selector {
@@ -68,32 +67,27 @@ fn presentation_obj(ppdu: &Presentation<'_>) -> Obj {
                 pdvs(&mut p, n.user_data.as_ref());
             }
         }
-        Presentation::Cpr(cpr) => {
-            p.set("type", "CPR");
-            match cpr {
-                Cpr::X410(_) => p.set("mode", "x410"),
-                Cpr::Normal(n) => {
-                    p.set("mode", "normal");
-                    if let Some(v) = n.responding_selector {
-                        p.set("responding_psel", hex(v));
-                    }
-                    if let Some(list) = &n.context_results {
-                        p.set("results", results(list));
-                    }
-                    if let Some(r) = n.provider_reason {
-                        p.set("provider_reason", J::U(r.0.unsigned_abs()));
-                    }
-                    pdvs(&mut p, n.user_data.as_ref());
+        Presentation::Cpr(cpr) => match cpr {
+            Cpr::X410(_) => p.set("mode", "x410"),
+            Cpr::Normal(n) => {
+                p.set("mode", "normal");
+                if let Some(v) = n.responding_selector {
+                    p.set("responding_psel", hex(v));
                 }
+                if let Some(list) = &n.context_results {
+                    p.set("results", results(list));
+                }
+                if let Some(r) = n.provider_reason {
+                    p.set("provider_reason", J::U(r.0.unsigned_abs()));
+                }
+                pdvs(&mut p, n.user_data.as_ref());
             }
-        }
+        },
         Presentation::Abort(ab) => match ab {
             AbortPpdu::AruX410(_) => {
-                p.set("type", "ARU");
                 p.set("mode", "x410");
             }
             AbortPpdu::Aru(aru) => {
-                p.set("type", "ARU");
                 p.set("mode", "normal");
                 if let Some(list) = &aru.context_ids {
                     p.set("context_ids", context_ids(list));
@@ -101,7 +95,6 @@ fn presentation_obj(ppdu: &Presentation<'_>) -> Obj {
                 pdvs(&mut p, aru.user_data.as_ref());
             }
             AbortPpdu::Arp(arp) => {
-                p.set("type", "ARP");
                 if let Some(r) = arp.abort_reason {
                     p.set("provider_reason", J::U(r.0.unsigned_abs()));
                 }
@@ -111,12 +104,10 @@ fn presentation_obj(ppdu: &Presentation<'_>) -> Obj {
             }
         },
         Presentation::X410Data(_) => {
-            p.set("type", "TD");
             p.set("mode", "x410");
         }
         Presentation::Typed(td) => match td {
             TypedData::Ac(ac) => {
-                p.set("type", "AC");
                 if let Some(list) = &ac.additions {
                     p.set("contexts", contexts(list));
                 }
@@ -126,7 +117,6 @@ fn presentation_obj(ppdu: &Presentation<'_>) -> Obj {
                 pdvs(&mut p, ac.user_data.as_ref());
             }
             TypedData::Aca(aca) => {
-                p.set("type", "ACA");
                 if let Some(list) = &aca.addition_results {
                     p.set("results", results(list));
                 }
@@ -136,29 +126,25 @@ fn presentation_obj(ppdu: &Presentation<'_>) -> Obj {
                 pdvs(&mut p, aca.user_data.as_ref());
             }
             TypedData::Ttd(ud) => {
-                p.set("type", "TTD");
                 pdvs(&mut p, Some(ud));
             }
         },
         Presentation::Rs(rs) => {
-            p.set("type", "RS");
             if let Some(list) = &rs.context_ids {
                 p.set("context_ids", context_ids(list));
             }
             pdvs(&mut p, rs.user_data.as_ref());
         }
         Presentation::Rsa(rsa) => {
-            p.set("type", "RSA");
             if let Some(list) = &rsa.context_ids {
                 p.set("context_ids", context_ids(list));
             }
             pdvs(&mut p, rsa.user_data.as_ref());
         }
         Presentation::Data(ud) => {
-            p.set("type", "TD");
             pdvs(&mut p, Some(ud));
         }
-        _ => p.set("type", "unknown"),
+        _ => {}
     }
     p
 }
