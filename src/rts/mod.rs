@@ -38,7 +38,7 @@
 mod mta_bind;
 mod profile;
 
-pub use mta_bind::{MtaBind, MtaBindError};
+pub use mta_bind::{MtaBind, MtaBindError, MtaBindForm};
 pub use profile::{ConnectorProfile, RtseSyntax, X400Mode};
 
 use std::collections::VecDeque;
