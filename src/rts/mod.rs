@@ -33,7 +33,9 @@
 //! [`MtaBind`] and [`MtaBindError`] are a minimal X.411 MTA-bind: the connector's local MTA
 //! name and password travel in the RTORQ's `open` ([`ConnectorProfile::mta_bind_argument`]),
 //! a responder checks the remote ones ([`ConnectorProfile::check_mta_bind`]) and answers with
-//! its own in the RTOAC, or refuses with an MTABindError in the RTORJ.
+//! its own in the RTOAC, or refuses with an MTABindError in the RTORJ. Each goes on the wire
+//! inside the X.880 bind operation's tag (`[16]` argument, `[17]` result, `[18]` error) as the
+//! X.400 captures show; the decoders also read the bare values ([`MtaBindForm`]).
 
 mod mta_bind;
 mod profile;

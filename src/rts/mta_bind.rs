@@ -158,17 +158,23 @@ impl MtaBindError {
     }
 }
 
+impl MtaBindError {
+    /// The X.411 name of a known value (`authentication-error`), `None` for others.
+    pub const fn name(self) -> Option<&'static str> {
+        match self.0 {
+            0 => Some("busy"),
+            2 => Some("authentication-error"),
+            3 => Some("unacceptable-dialogue-mode"),
+            4 => Some("unacceptable-security-context"),
+            5 => Some("inadequate-association-confidentiality"),
+            _ => None,
+        }
+    }
+}
+
 impl core::fmt::Display for MtaBindError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let name = match self.0 {
-            0 => "busy",
-            2 => "authentication-error",
-            3 => "unacceptable-dialogue-mode",
-            4 => "unacceptable-security-context",
-            5 => "inadequate-association-confidentiality",
-            _ => return write!(f, "mta-bind-error({})", self.0),
-        };
-        write!(f, "{name}({})", self.0)
+        write!(f, "{}({})", self.name().unwrap_or("mta-bind-error"), self.0)
     }
 }
 
@@ -362,9 +368,9 @@ impl ConnectorProfile {
     /// the RTORJ's `userDataRJ` ([`MtaBindError::encode`];
     /// [`Rts::reject_with`](super::Rts::reject_with), refuse reason validationFailure).
     ///
-    /// With no remote name configured any argument is accepted; with one, the argument must
-    /// be authenticated with that name (compared octet by octet) and, when a remote password
-    /// is configured, that simple password. A value in the bind-result's `[17]` is not an
+    /// With no remote name and no remote password configured any argument is accepted;
+    /// otherwise the argument must be authenticated with that name (compared octet by octet,
+    /// when one is configured) and that simple password (when one is configured). A value in the bind-result's `[17]` is not an
     /// argument.
     pub fn check_mta_bind(
         &self,
@@ -392,9 +398,9 @@ impl ConnectorProfile {
         wrong: MtaBindForm,
         limits: &Limits,
     ) -> Result<(), MtaBindError> {
-        let Some(expected) = &self.remote_mta_name else {
+        if self.remote_mta_name.is_none() && self.remote_mta_password.is_none() {
             return Ok(());
-        };
+        }
         let bind = value
             .map(|a| MtaBind::decode_with_form(a, limits))
             .transpose()
@@ -402,7 +408,11 @@ impl ConnectorProfile {
         let Some((MtaBind::Authenticated { name, password }, form)) = bind else {
             return Err(MtaBindError::AUTHENTICATION_ERROR);
         };
-        if form == wrong || name != expected.as_bytes() {
+        let wrong_name = self
+            .remote_mta_name
+            .as_ref()
+            .is_some_and(|n| n.as_bytes() != name);
+        if form == wrong || wrong_name {
             return Err(MtaBindError::AUTHENTICATION_ERROR);
         }
         if let Some(pw) = &self.remote_mta_password {
