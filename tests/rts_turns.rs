@@ -267,6 +267,8 @@ fn hex(s: &str) -> Vec<u8> {
 
 #[test]
 fn isode_mistagged_rtab_is_read_and_reported() {
+    use osi_stack::association::{AbortReason as Why, AbortSource};
+    use osi_stack::rts::RtsAbortCause;
     use osi_stack::rtse::AbortReason;
     let mut p = Pair::new(X400Mode::Normal1988, 0);
     p.client.handle_input(&hex(ISODE_AB), p.now);
@@ -275,10 +277,19 @@ fn isode_mistagged_rtab_is_read_and_reported() {
         .client_events
         .iter()
         .find_map(|e| match e {
-            RtsEvent::Aborted { reason, rtab } => Some((reason.clone(), *rtab)),
+            RtsEvent::Aborted { cause, rtab } => Some((cause.clone(), *rtab)),
             _ => None,
         })
         .expect("aborted");
     assert_eq!(aborted.1, Some(AbortReason::PROTOCOL_ERROR), "{aborted:?}");
-    assert!(aborted.0.contains("tagged 36"), "{aborted:?}");
+    // The ARU from ISODE's user, its RTAB read although tagged 36, and said so.
+    let RtsAbortCause::IsodeRtab(abort) = &aborted.0 else {
+        panic!("{aborted:?}");
+    };
+    assert_eq!(
+        (abort.source, &abort.reason),
+        (AbortSource::PeerUser, &Why::User),
+        "{aborted:?}"
+    );
+    assert!(aborted.0.to_string().ends_with("instead of b6: tolerated)"));
 }

@@ -49,10 +49,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::association::{
-    AcceptResponse, AssociateIndication, AssociateRequest, Association, Config, Dispatch, Event,
-    OldConnection, Refusal, Rejection, ServiceError,
+    Abort, AcceptResponse, AssociateIndication, AssociateRequest, Association, Config, Dispatch,
+    Event, OldConnection, Refusal, Rejection, ServiceError,
 };
-use crate::error::EncodeError;
+use crate::error::{DecodeError, EncodeError};
 use crate::limits::Limits;
 use crate::oid::Oid;
 use crate::session::{SessionUserRequirements, TokenItem, TokenSettingItem};
@@ -437,8 +437,6 @@ pub enum RtsEvent {
     Opened(Opened),
     /// The peer refused to open (initiator).
     Refused {
-        /// The refusal as the association reported it.
-        reason: String,
         /// The RTORJ's refuseReason, if the peer's RTSE sent one (X.410-1984 mode; in normal
         /// mode RTORJ has no reason field).
         refuse_reason: Option<RefuseReason>,
@@ -477,14 +475,63 @@ pub enum RtsEvent {
     /// The association was aborted or broke (by either side, a protocol error, or the transport
     /// connection closing).
     Aborted {
-        /// What happened.
-        reason: String,
+        /// What happened, typed; its `Display` is for people.
+        cause: RtsAbortCause,
         /// The RTAB's abort reason, if the peer's RTSE sent one.
         rtab: Option<AbortReason>,
     },
     /// The machine is finished: send the remaining transmits, close the transport connection,
     /// then [`Rts::take_state`]. Always the last event.
     Closed,
+}
+
+/// Why an RTS association was aborted or broke: the cause of [`RtsEvent::Aborted`].
+///
+/// The RTAB's own abort reason (X.228 `AbortReason`), when the peer's RTSE sent one, is beside
+/// it in the event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RtsAbortCause {
+    /// The association below ended abnormally, as its typed [`Abort`] says: the peer's
+    /// RT-U-ABORT or RT-P-ABORT (ABRT, ARU, ARP), a session AB, the transport connection
+    /// closing (DR, ER, TCP), a wait that ran out, a PDU a lower layer could not decode (its
+    /// [`DecodeError`](crate::DecodeError) names layer and offset), or this side's own abort.
+    Association(Abort),
+    /// As [`Self::Association`], the peer's RTAB tagged `36` (UNIVERSAL 22) as ISODE does
+    /// instead of `b6`, and read anyway ([`RtsSettings::tolerate_isode_rtab`],
+    /// [`Rtab::decode_tolerant`]).
+    IsodeRtab(Abort),
+    /// Initiator: the AARE (X.410 mode: the CPA) carries no RTOAC, or one that does not decode
+    /// (the error, when there was one to decode); this side aborts with RTAB protocolError
+    /// (X.228 §7.1: an RT-OPEN confirmation needs the RTOAC).
+    InvalidRtoac(Option<DecodeError>),
+    /// This side could not send the transfer in progress; it aborts with RTAB
+    /// localSystemProblem.
+    TransferFailed(RtsError),
+}
+
+impl RtsAbortCause {
+    /// The association's abort, when the association below reported one.
+    pub fn association_abort(&self) -> Option<&Abort> {
+        match self {
+            RtsAbortCause::Association(a) | RtsAbortCause::IsodeRtab(a) => Some(a),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for RtsAbortCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RtsAbortCause::Association(a) => write!(f, "{a}"),
+            RtsAbortCause::IsodeRtab(a) => write!(
+                f,
+                "{a} (rtab tagged 36, as isode does, instead of b6: tolerated)"
+            ),
+            RtsAbortCause::InvalidRtoac(_) => f.write_str("rtse: the aare carries no valid rtoac"),
+            RtsAbortCause::TransferFailed(e) => write!(f, "rtse: transfer failed: {e}"),
+        }
+    }
 }
 
 /// Why an RTS request cannot be carried out.
@@ -1224,7 +1271,6 @@ impl Rts {
                     }
                 });
                 self.events.push_back(RtsEvent::Refused {
-                    reason: r.to_string(),
                     refuse_reason: rj.and_then(|rj| rj.refuse_reason),
                     user_data: rj.and_then(|rj| rj.user_data).map(Bytes::copy_from_slice),
                     refusal: r,
@@ -1344,11 +1390,12 @@ impl Rts {
                 if self.phase != Phase::Closed {
                     self.phase = Phase::Closing;
                 }
-                let mut reason = a.to_string();
-                if isode_tag {
-                    reason.push_str(" (rtab tagged 36, as isode does, instead of b6: tolerated)");
-                }
-                self.events.push_back(RtsEvent::Aborted { reason, rtab });
+                let cause = if isode_tag {
+                    RtsAbortCause::IsodeRtab(a)
+                } else {
+                    RtsAbortCause::Association(a)
+                };
+                self.events.push_back(RtsEvent::Aborted { cause, rtab });
             }
             Event::Closed => self.on_closed(now),
         }
@@ -1448,9 +1495,9 @@ impl Rts {
                 }
             }) {
                 Some(Ok(ac)) => ac,
-                _ => {
+                other => {
                     self.events.push_back(RtsEvent::Aborted {
-                        reason: "rtse: the aare carries no valid rtoac".into(),
+                        cause: RtsAbortCause::InvalidRtoac(other.and_then(Result::err)),
                         rtab: None,
                     });
                     self.fail(AbortReason::PROTOCOL_ERROR, now);
@@ -1639,7 +1686,7 @@ impl Rts {
         }
         if let Err(e) = self.pump_inner(now) {
             self.events.push_back(RtsEvent::Aborted {
-                reason: format!("rtse: transfer failed: {e}"),
+                cause: RtsAbortCause::TransferFailed(e),
                 rtab: None,
             });
             self.fail(AbortReason::LOCAL_SYSTEM_PROBLEM, now);

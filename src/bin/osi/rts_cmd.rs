@@ -20,7 +20,7 @@ use osi_stack::Limits;
 use osi_stack::address::PresentationAddress;
 use osi_stack::association::{AssociateIndication, AssociateRequest, Config, Dispatch, Event};
 use osi_stack::oid::OwnedOid;
-use osi_stack::rts::MtaBind;
+use osi_stack::rts::{MtaBind, RtsAbortCause};
 use osi_stack::rtse::{
     ConnectorProfile, DialogueMode, OpenIndication, RefuseReason, RtsEvent, RtsSettings,
     TransferState, X400Mode,
@@ -252,7 +252,8 @@ fn rt_refused(e: &RtsWaitError) -> Record {
     r
 }
 
-fn rt_aborted(reason: &str, rtab: Option<osi_stack::rtse::AbortReason>) -> Record {
+fn rt_aborted(cause: &RtsAbortCause, rtab: Option<osi_stack::rtse::AbortReason>) -> Record {
+    let reason = cause.to_string();
     let mut r = Record::new("rt-aborted", format!("rt-aborted: {reason}"));
     r.obj.set("reason", reason);
     if let Some(a) = rtab {
@@ -392,7 +393,7 @@ impl Ping {
     /// Prints an error record and remembers the failure.
     fn error(&mut self, layer: &str, e: &RtsWaitError) {
         match e {
-            RtsWaitError::Aborted { reason, rtab } => self.print(&rt_aborted(reason, *rtab)),
+            RtsWaitError::Aborted { cause, rtab } => self.print(&rt_aborted(cause, *rtab)),
             other => self.print(&Record::error(layer, other.to_string())),
         }
         self.fail(e.to_string());
@@ -413,9 +414,9 @@ impl Ping {
                 self.print(&seq_record("transfer-failed", *seq, None));
                 self.fail(format!("transfer {seq} was given up"));
             }
-            RtsEvent::Aborted { reason, rtab } => {
-                self.print(&rt_aborted(reason, *rtab));
-                self.fail(format!("rt-aborted: {reason}"));
+            RtsEvent::Aborted { cause, rtab } => {
+                self.print(&rt_aborted(cause, *rtab));
+                self.fail(format!("rt-aborted: {cause}"));
             }
             RtsEvent::Released => self.print(&Record::new("rt-closed", "rt-closed")),
             _ => {}
@@ -842,7 +843,7 @@ async fn handle(mut conn: RtsConnection, n: u64, answers: Arc<Answers>) {
             }
             RtsEvent::Confirmed { seq } => out.push(seq_record("confirmed", *seq, None)),
             RtsEvent::Released => out.push(Record::new("rt-closed", "rt-closed")),
-            RtsEvent::Aborted { reason, rtab } => out.push(rt_aborted(reason, *rtab)),
+            RtsEvent::Aborted { cause, rtab } => out.push(rt_aborted(cause, *rtab)),
             RtsEvent::Refused { .. } | RtsEvent::TransferFailed { .. } | RtsEvent::Closed => {}
             _ => {}
         }
