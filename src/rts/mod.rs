@@ -495,7 +495,7 @@ pub enum RtsAbortCause {
     /// The association below ended abnormally, as its typed [`Abort`] says: the peer's
     /// RT-U-ABORT or RT-P-ABORT (ABRT, ARU, ARP), a session AB, the transport connection
     /// closing (DR, ER, TCP), a wait that ran out, a PDU a lower layer could not decode (its
-    /// [`DecodeError`](crate::DecodeError) names layer and offset), or this side's own abort.
+    /// [`DecodeError`] names layer and offset), or this side's own abort.
     Association(Abort),
     /// As [`Self::Association`], the peer's RTAB tagged `36` (UNIVERSAL 22) as ISODE does
     /// instead of `b6`, and read anyway ([`RtsSettings::tolerate_isode_rtab`],
