@@ -25,7 +25,7 @@
 //! |---|---|---|
 //! | requires the RTSE context to use abstract syntax 2.3.0 ("rtse pci version 1") instead of X.228's 2.3.2 | [`ConnectorProfile::rtse_syntax`] ([`RtseSyntax`]); on receipt all three RTSE syntaxes are recognised | id-as-mta-rtse (X.419, what X.400 MTAs use) |
 //! | rejects more than 512 octets of session user data in an AC, though it writes them | [`Config::accept_user_data_limit`](crate::association::Config::accept_user_data_limit) | 512 in [`ConnectorProfile::config`], none otherwise |
-//! | tags its provider-abort RTAB `36` (UNIVERSAL 22) instead of `b6` | [`RtsSettings::tolerate_isode_rtab`] ([`Rtab::decode_tolerant`]) | tolerated, and said in [`RtsEvent::Aborted`] |
+//! | tags its provider-abort RTAB `36` (UNIVERSAL 22) instead of `b6` | [`RtsSettings::tolerate_isode_rtab`] ([`Rtab::decode_tolerant`]) | tolerated, and said in [`RtsEvent::Aborted`] ([`RtsAbortCause::IsodeRtab`]) |
 //! | passes the turn only by S-CONTROL-GIVE while no activity is in progress | none: this is X.228's mapping ([Turns](Rts#turns)) | |
 //!
 //! # MTA-bind
@@ -104,7 +104,7 @@ pub struct RtsSettings {
     pub transfer_interval: Duration,
     /// Accept ISODE's mis-tagged RTAB (`36 …` instead of `b6 …`, see
     /// [`Rtab::decode_tolerant`]) in a received abort, and say so in
-    /// [`RtsEvent::Aborted`]'s reason. Default `true`: the abort reason of the reference
+    /// [`RtsEvent::Aborted`]'s cause ([`RtsAbortCause::IsodeRtab`]). Default `true`: the abort reason of the reference
     /// implementation is worth reading; `false` treats it as an abort without RTAB.
     pub tolerate_isode_rtab: bool,
 }
