@@ -9,12 +9,15 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use osi_stack::address::TSel;
 use osi_stack::association::{
-    AbortSource, AcceptResponse, AssociateRequest, Config, Dispatch, Event, RefusalReason,
-    Selector, Service,
+    AbortSource, AcceptResponse, AssociateRequest, Association, Config, Dispatch, Event,
+    RefusalReason, Selector, Service,
 };
 use osi_stack::cotp::DisconnectReason;
 use osi_stack::cotp::connection::Disconnect;
-use osi_stack::tokio::{Connection, DialError, Dialer, Listener, TpktCodec};
+use osi_stack::tokio::{
+    Connection, DialError, Dialer, Listener, MemoryBudget, Notice, TimerKind, Timers, TpktCodec,
+    associate_stream,
+};
 use tokio_util::codec::{Decoder, Encoder};
 
 async fn bounded<T>(f: impl Future<Output = T>) -> T {
@@ -259,6 +262,197 @@ async fn dial_an_rfc1278_presentation_address() {
         assert!(conn.release().await.unwrap().released);
         stop.send(()).unwrap();
         assert_eq!(task.await.unwrap(), 1);
+    })
+    .await;
+}
+
+/// A responder over one end of an in-memory duplex.
+fn duplex_responder(
+    stream: tokio::io::DuplexStream,
+    timers: Timers,
+) -> Connection<tokio::io::DuplexStream> {
+    let mut association = Association::responder(Config::default(), Dispatch::default(), None);
+    association.handle_transport_accepted(std::time::Instant::now());
+    Connection::new(stream, association).with_timers(timers)
+}
+
+/// Runs a responder to its end: accepts, echoes, answers release; returns its notices and
+/// events.
+async fn run_responder(
+    mut conn: Connection<tokio::io::DuplexStream>,
+    echo: bool,
+) -> (Vec<Notice>, Vec<Event>) {
+    let mut notices = Vec::new();
+    let mut seen = Vec::new();
+    while let Ok(Some(ev)) = conn.next_event().await {
+        notices.extend(std::iter::from_fn(|| conn.poll_notice()));
+        match &ev {
+            Event::AssociateIndication(_) => {
+                let _ = conn.accept(AcceptResponse::default()).await;
+            }
+            Event::Data(d) if echo => {
+                let _ = conn.send_data(d.context_id.unwrap(), &d.value).await;
+            }
+            Event::ReleaseIndication => {
+                let _ = conn.release_response(true).await;
+            }
+            _ => {}
+        }
+        seen.push(ev);
+    }
+    notices.extend(std::iter::from_fn(|| conn.poll_notice()));
+    (notices, seen)
+}
+
+/// The whole association over `tokio::io::duplex` with a 256-octet pipe: every write is
+/// partial, a 100 KiB P-DATA is echoed byte-exact, the release completes.
+#[tokio::test]
+async fn an_association_over_an_in_memory_duplex() {
+    bounded(async {
+        let (a, b) = tokio::io::duplex(256);
+        let server = tokio::spawn(run_responder(duplex_responder(b, Timers::default()), true));
+        let (mut conn, events) =
+            associate_stream(a, None, Config::default(), AssociateRequest::mms())
+                .await
+                .unwrap();
+        assert!(
+            matches!(events.last(), Some(Event::Associated(_))),
+            "{events:?}"
+        );
+        let mut big = vec![0x04, 0x83, 0x01, 0x90, 0x00];
+        big.extend((0..0x1_9000u32).map(|i| (i % 251) as u8));
+        conn.send_data(3, &big).await.unwrap();
+        let echoed = loop {
+            match conn.next_event().await.unwrap() {
+                Some(Event::Data(d)) => break d.value,
+                Some(_) => {}
+                None => panic!("closed before the echo"),
+            }
+        };
+        assert_eq!(echoed[..], big[..]);
+        assert!(conn.release().await.unwrap().released);
+        let (notices, seen) = server.await.unwrap();
+        assert!(notices.is_empty(), "{notices:?}");
+        assert!(
+            seen.iter().any(|e| matches!(e, Event::Released { .. })),
+            "{seen:?}"
+        );
+        assert_eq!(seen.last(), Some(&Event::Closed));
+    })
+    .await;
+}
+
+/// The idle timer aborts an association that carries nothing (AB reaches the peer).
+#[tokio::test]
+async fn the_idle_timer_aborts_a_silent_association() {
+    bounded(async {
+        let (a, b) = tokio::io::duplex(4096);
+        let timers = Timers::default().with_idle(Some(Duration::from_millis(150)));
+        let server = tokio::spawn(run_responder(duplex_responder(b, timers), false));
+        let (mut conn, _) = associate_stream(a, None, Config::default(), AssociateRequest::mms())
+            .await
+            .unwrap();
+        let mut mine = Vec::new();
+        while let Some(ev) = conn.next_event().await.unwrap() {
+            mine.push(ev);
+        }
+        let (notices, seen) = server.await.unwrap();
+        assert_eq!(notices, [Notice::Timeout(TimerKind::Idle)]);
+        assert!(
+            seen.iter()
+                .any(|e| matches!(e, Event::Aborted(a) if a.source == AbortSource::LocalUser)),
+            "{seen:?}"
+        );
+        assert!(
+            mine.iter()
+                .any(|e| matches!(e, Event::Aborted(a) if a.source == AbortSource::PeerUser)),
+            "{mine:?}"
+        );
+    })
+    .await;
+}
+
+/// The connect timer aborts a peer that sends its CR and nothing more.
+#[tokio::test]
+async fn the_connect_timer_aborts_a_stalled_setup() {
+    bounded(async {
+        let (mut a, b) = tokio::io::duplex(4096);
+        let timers = Timers::default().with_connect(Some(Duration::from_millis(150)));
+        let server = tokio::spawn(run_responder(duplex_responder(b, timers), false));
+        // A CR (class 0, no parameters) and then silence.
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        a.write_all(&[3, 0, 0, 11, 6, 0xe0, 0, 0, 0, 1, 0])
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let (notices, seen) = server.await.unwrap();
+        assert_eq!(notices, [Notice::Timeout(TimerKind::Connect)]);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(seen.last(), Some(&Event::Closed));
+        // The CC came, then the stream closed.
+        let mut rest = Vec::new();
+        a.read_to_end(&mut rest).await.unwrap();
+        assert_eq!(rest.get(5), Some(&0xd0), "{rest:02x?}");
+    })
+    .await;
+}
+
+/// A peer that never reads: the io timer closes the stream.
+#[tokio::test]
+async fn the_io_timer_closes_a_peer_that_does_not_read() {
+    bounded(async {
+        let (a, b) = tokio::io::duplex(1024);
+        let timers = Timers::default().with_io(Some(Duration::from_millis(200)));
+        let mut server = duplex_responder(b, timers);
+        let client = tokio::spawn(async move {
+            let (conn, _) = associate_stream(a, None, Config::default(), AssociateRequest::mms())
+                .await
+                .unwrap();
+            // Holds the stream and never reads again.
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            drop(conn);
+        });
+        let mut notices = Vec::new();
+        while let Ok(Some(ev)) = server.next_event().await {
+            notices.extend(std::iter::from_fn(|| server.poll_notice()));
+            if let Event::AssociateIndication(_) = ev {
+                server.accept(AcceptResponse::default()).await.unwrap();
+                let mut big = vec![0x04, 0x82, 0xff, 0xf0];
+                big.extend(std::iter::repeat_n(7u8, 0xfff0));
+                let r = server.send_data(3, &big).await;
+                assert!(r.is_err(), "the write should time out");
+            }
+        }
+        notices.extend(std::iter::from_fn(|| server.poll_notice()));
+        assert_eq!(notices, [Notice::Timeout(TimerKind::Io)]);
+        client.abort();
+    })
+    .await;
+}
+
+/// Input past the memory budget aborts the connection holding it; the budget is given back.
+#[tokio::test]
+async fn input_past_the_memory_budget_aborts() {
+    bounded(async {
+        let (a, b) = tokio::io::duplex(4096);
+        let budget = MemoryBudget::new(16 * 1024);
+        let server = tokio::spawn(run_responder(
+            duplex_responder(b, Timers::default()).with_budget(budget.clone()),
+            false,
+        ));
+        let (mut conn, _) = associate_stream(a, None, Config::default(), AssociateRequest::mms())
+            .await
+            .unwrap();
+        let mut big = vec![0x04, 0x82, 0xff, 0xf0];
+        big.extend(std::iter::repeat_n(7u8, 0xfff0));
+        let _ = conn.send_data(3, &big).await;
+        while let Ok(Some(_)) = conn.next_event().await {}
+        let (notices, _) = server.await.unwrap();
+        assert!(
+            matches!(notices.as_slice(), [Notice::MemoryBudget { wanted }] if *wanted > 16 * 1024),
+            "{notices:?}"
+        );
+        assert_eq!(budget.used(), 0);
     })
     .await;
 }
