@@ -40,6 +40,8 @@ use crate::tpkt;
 mod connection;
 mod dialer;
 mod listener;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod trace;
 
 pub use connection::{

@@ -15,7 +15,7 @@ use osi_stack::association::{
 };
 use osi_stack::cotp::connection::Wait as TransportWait;
 use osi_stack::session::connection::Wait as SessionWait;
-use osi_stack::tokio::{Connection, Incoming, Listener, ListenerConfig, Notice};
+use osi_stack::tokio::{Connection, Incoming, Listener, ListenerConfig, Notice, tls};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinSet;
 
@@ -97,6 +97,18 @@ pub struct ListenArgs {
     /// How data events print: not at all, their length, or their octets in hex
     #[arg(long, value_enum, default_value_t = LogData::Len)]
     log_data: LogData,
+    /// RFC 1006 over TLS (IEC 62351-3 profile; port 3782 is usual); needs --cert and --key
+    #[arg(long, requires_all = ["cert", "key"])]
+    tls: bool,
+    /// PEM file of the server's certificate chain (its own first)
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    cert: Option<std::path::PathBuf>,
+    /// PEM file of the server's private key
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    key: Option<std::path::PathBuf>,
+    /// PEM file of the CAs whose certificates clients must present (mutual authentication)
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    client_ca: Option<std::path::PathBuf>,
     /// Worker threads (default: the number of CPUs)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
@@ -127,6 +139,24 @@ impl ListenArgs {
             .with_max_message(self.max_message)
             .with_memory_budget(self.memory_budget)
     }
+}
+
+/// The TLS acceptor of the flags, when --tls is given.
+fn acceptor(a: &ListenArgs) -> Result<Option<tls::TlsAcceptor>, String> {
+    if !a.tls {
+        return Ok(None);
+    }
+    let (Some(cert), Some(key)) = (&a.cert, &a.key) else {
+        return Err("--tls needs --cert and --key".to_owned());
+    };
+    let chain = tls::load_certs(cert).map_err(|e| format!("--cert: {e}"))?;
+    let key = tls::load_key(key).map_err(|e| format!("--key: {e}"))?;
+    let client_ca = match &a.client_ca {
+        Some(f) => Some(tls::load_certs(f).map_err(|e| format!("--client-ca: {e}"))?),
+        None => None,
+    };
+    let opts = tls::ServerOptions::new(chain, key).with_client_ca(client_ca);
+    tls::acceptor(&opts).map(Some).map_err(|e| e.to_string())
 }
 
 /// Lines waiting for the writer, at most; more are dropped and counted.
@@ -251,6 +281,13 @@ pub fn run(a: &ListenArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let acceptor = match acceptor(a) {
+        Ok(t) => t,
+        Err(e) => {
+            complain(&e);
+            return ExitCode::from(1);
+        }
+    };
     let (sink, done) = Sink::start(a.format);
     let answers = Arc::new(Answers {
         sink,
@@ -273,7 +310,7 @@ pub fn run(a: &ListenArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let code = runtime.block_on(serve(a, dispatch, Arc::clone(&answers)));
+    let code = runtime.block_on(serve(a, dispatch, acceptor, Arc::clone(&answers)));
     runtime.shutdown_timeout(Duration::from_secs(1));
     drop(answers);
     // Let the writer print what is queued, unless nobody reads the output.
@@ -281,7 +318,12 @@ pub fn run(a: &ListenArgs) -> ExitCode {
     code
 }
 
-async fn serve(a: &ListenArgs, dispatch: Dispatch, answers: Arc<Answers>) -> ExitCode {
+async fn serve(
+    a: &ListenArgs,
+    dispatch: Dispatch,
+    acceptor: Option<tls::TlsAcceptor>,
+    answers: Arc<Answers>,
+) -> ExitCode {
     let sink = answers.sink.clone();
     let listener = match Listener::bind(a.address.as_str(), Config::default(), dispatch).await {
         Ok(l) => l.with_limits(a.limits()),
@@ -311,8 +353,30 @@ async fn serve(a: &ListenArgs, dispatch: Dispatch, answers: Arc<Answers>) -> Exi
             incoming = listener.next_incoming(), if more => match incoming {
                 Incoming::Accepted(conn) => {
                     accepted = accepted.saturating_add(1);
-                    let conn = conn.into_connection();
-                    tasks.spawn(handle(conn, accepted, Arc::clone(&answers)));
+                    let n = accepted;
+                    let answers = Arc::clone(&answers);
+                    let peer = conn.peer_addr();
+                    let acceptor = acceptor.clone();
+                    let task = async move {
+                        match &acceptor {
+                            None => handle(conn.into_connection(), n, answers).await,
+                            Some(acceptor) => match tls::accept(*conn, acceptor).await {
+                                Ok(conn) => handle(conn, n, answers).await,
+                                Err(e) => {
+                                    let tag = Tag { association: n, service: None };
+                                    let mut r = Record::error("tls", format!("handshake: {e}"));
+                                    r.obj.set("peer", peer.to_string());
+                                    answers.sink.print(Some(&tag), &r);
+                                }
+                            },
+                        }
+                    };
+                    #[cfg(feature = "tracing")]
+                    let task = {
+                        use tracing::Instrument as _;
+                        task.instrument(tracing::info_span!("association", n, %peer))
+                    };
+                    tasks.spawn(task);
                 }
                 Incoming::Shed { peer, reason } => {
                     let mut r = Record::new(
