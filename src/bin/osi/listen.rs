@@ -363,6 +363,7 @@ async fn serve(
                             Some(acceptor) => match tls::accept(*conn, acceptor).await {
                                 Ok(conn) => handle(conn, n, answers).await,
                                 Err(e) => {
+                                    tracing::info!(error = %e, "tls handshake failed");
                                     let tag = Tag { association: n, service: None };
                                     let mut r = Record::error("tls", format!("handshake: {e}"));
                                     r.obj.set("peer", peer.to_string());
@@ -379,6 +380,7 @@ async fn serve(
                     tasks.spawn(task);
                 }
                 Incoming::Shed { peer, reason } => {
+                    tracing::info!(%peer, reason = reason.name(), "shed");
                     let mut r = Record::new(
                         "shed",
                         format!("connection from {peer} closed at once: {}", reason.name()),
@@ -387,13 +389,16 @@ async fn serve(
                     r.obj.set("peer", peer.to_string());
                     sink.print(None, &r);
                 }
-                Incoming::Error { error, retry_in } => sink.print(
+                Incoming::Error { error, retry_in } => {
+                    tracing::warn!(%error, ?retry_in, "accept failed");
+                    sink.print(
                     None,
                     &Record::error(
                         "tcp",
                         format!("accept: {error} (retrying in {} ms)", retry_in.as_millis()),
                     ),
-                ),
+                    );
+                }
                 _ => {}
             },
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
@@ -529,6 +534,7 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 association: n,
                 service: service.as_deref(),
             };
+            tracing::info!(?notice, "limit reached");
             if let Some(r) = notice_record(notice) {
                 printer.print(Some(&tag), &r);
             }
@@ -562,6 +568,7 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
             Event::Data(d) => data_record(d, answers.log_data),
             _ => {
                 if let Some(which) = machine_timeout(&ev) {
+                    tracing::info!(which, "association time-out");
                     printer.print(Some(&tag), &timeout_record(which));
                 }
                 record(&ev)
