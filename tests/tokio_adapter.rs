@@ -456,3 +456,95 @@ async fn input_past_the_memory_budget_aborts() {
     })
     .await;
 }
+
+/// The connection caps of a `Listener`: over the total cap and the per-peer cap a connection is
+/// shed (closed at once, reported by `next_incoming`); a freed place is taken again.
+#[tokio::test]
+async fn listener_caps_shed_and_free_places() {
+    use osi_stack::tokio::{Incoming, ListenerConfig, ShedReason};
+    use tokio::io::AsyncReadExt;
+    bounded(async {
+        let limits = ListenerConfig::default()
+            .with_max_connections(3)
+            .with_max_connections_per_peer(2);
+        let mut listener = Listener::bind("127.0.0.1:0", Config::default(), Dispatch::default())
+            .await
+            .unwrap()
+            .with_limits(limits);
+        let addr = listener.local_addr().unwrap();
+        let mut held = Vec::new();
+        let mut clients = Vec::new();
+        for _ in 0..2 {
+            clients.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+            match listener.next_incoming().await {
+                Incoming::Accepted(a) => held.push(a.into_connection()),
+                other => panic!("{other:?}"),
+            }
+        }
+        // A third from the same address: per-peer cap.
+        let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
+        assert!(matches!(
+            listener.next_incoming().await,
+            Incoming::Shed {
+                reason: ShedReason::PerPeer,
+                ..
+            }
+        ));
+        let mut buf = [0u8; 8];
+        assert_eq!(third.read(&mut buf).await.unwrap_or(0), 0);
+        // From another address: accepted (3 of 3), then the total cap.
+        let other = Dialer::new().with_bind(Some("127.0.0.2".parse().unwrap()));
+        let _c = other.connect_once(addr).await.unwrap();
+        assert!(matches!(
+            listener.next_incoming().await,
+            Incoming::Accepted(_)
+        ));
+        let _d = other.connect_once(addr).await.unwrap();
+        // The accepted one above was dropped at once, so this one fits again.
+        assert!(matches!(
+            listener.next_incoming().await,
+            Incoming::Accepted(_)
+        ));
+        assert_eq!(listener.open_connections(), 2);
+        held.clear();
+        assert_eq!(listener.open_connections(), 0);
+        let _e = tokio::net::TcpStream::connect(addr).await.unwrap();
+        assert!(matches!(
+            listener.next_incoming().await,
+            Incoming::Accepted(_)
+        ));
+    })
+    .await;
+}
+
+/// With every place taken, the next connection is shed for the total cap.
+#[tokio::test]
+async fn listener_total_cap() {
+    use osi_stack::tokio::{Incoming, ListenerConfig, ShedReason};
+    bounded(async {
+        let mut listener = Listener::bind("127.0.0.1:0", Config::default(), Dispatch::default())
+            .await
+            .unwrap()
+            .with_limits(ListenerConfig::default().with_max_connections(1));
+        let addr = listener.local_addr().unwrap();
+        let _a = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let Incoming::Accepted(first) = listener.next_incoming().await else {
+            panic!("not accepted")
+        };
+        let _b = tokio::net::TcpStream::connect(addr).await.unwrap();
+        assert!(matches!(
+            listener.next_incoming().await,
+            Incoming::Shed {
+                reason: ShedReason::MaxConnections,
+                ..
+            }
+        ));
+        drop(first);
+        let _c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        assert!(matches!(
+            listener.next_incoming().await,
+            Incoming::Accepted(_)
+        ));
+    })
+    .await;
+}

@@ -632,6 +632,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection<S> {
                     if n == self.buf.len() && self.buf.len() < READ_MAX {
                         let grown = self.buf.len().saturating_mul(2).min(READ_MAX);
                         self.buf.resize(grown, 0);
+                    } else if n < self.buf.len() / 8 && self.buf.len() > READ_START {
+                        // Small reads again: give the memory back.
+                        let shrunk = (self.buf.len() / 2).max(READ_START);
+                        self.buf.truncate(shrunk);
+                        self.buf.shrink_to_fit();
                     }
                     if !self.recharge() {
                         self.abort_here();

@@ -179,7 +179,7 @@ impl Dialer {
     {
         let mut attempt = 0u32;
         loop {
-            let result = async {
+            let once = async {
                 let tcp = self.connect_any(&addr).await?;
                 let peer = tcp.peer_addr().ok();
                 let stream = ::tokio::time::timeout(self.connect_timeout, upgrade(tcp))
@@ -188,8 +188,13 @@ impl Dialer {
                         io::Error::new(io::ErrorKind::TimedOut, "stream upgrade timed out")
                     })??;
                 associate_stream(stream, peer, config.clone(), request.clone()).await
-            }
-            .await;
+            };
+            #[cfg(feature = "tracing")]
+            let once = {
+                use ::tracing::Instrument as _;
+                once.instrument(::tracing::info_span!("dial", attempt))
+            };
+            let result = once.await;
             let retry = match &result {
                 Err(DialError::Io(_)) => true,
                 Err(DialError::Refused { refusal, .. }) => refusal.layer() == Layer::Cotp,
@@ -199,6 +204,7 @@ impl Dialer {
                 return result;
             }
             attempt = attempt.saturating_add(1);
+            super::trace::info!(attempt, wait = ?self.open_interval, "open failed; retrying");
             ::tokio::time::sleep(self.open_interval).await;
         }
     }
