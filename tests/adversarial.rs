@@ -640,7 +640,7 @@ fn rss_kib(pid: u32) -> u64 {
 fn idle_connection_cost() {
     let l = listen(&[
         "--max-connections-per-peer",
-        "1000",
+        "2000",
         "--connect-timeout",
         "120",
         "--threads",
@@ -649,13 +649,99 @@ fn idle_connection_cost() {
     let pid = l.proc.0.id();
     std::thread::sleep(Duration::from_millis(300));
     let before = rss_kib(pid);
-    let n = 500;
-    let conns: Vec<TcpStream> = (0..n).map(|_| connect(l.addr)).collect();
+    let mut conns: Vec<TcpStream> = (0..500).map(|_| connect(l.addr)).collect();
     std::thread::sleep(Duration::from_secs(1));
-    let after = rss_kib(pid);
+    let at500 = rss_kib(pid);
+    conns.extend((0..500).map(|_| connect(l.addr)));
+    std::thread::sleep(Duration::from_secs(1));
+    let at1000 = rss_kib(pid);
     eprintln!(
-        "figure: RSS before {before} KiB, with {n} idle connections {after} KiB: {:.1} KiB each",
-        (after.saturating_sub(before)) as f64 / n as f64
+        "figure: RSS {before} KiB idle, {at500} KiB with 500 idle connections ({:.1} KiB each), \
+         {at1000} KiB with 1000 (the second 500: {:.1} KiB each)",
+        at500.saturating_sub(before) as f64 / 500.0,
+        at1000.saturating_sub(at500) as f64 / 500.0
     );
     drop(conns);
+}
+
+/// Not a check: how long a small association takes while two peers stream 16 MiB echoed
+/// messages. Run with `--ignored --nocapture` (debug build figures are far slower than
+/// release ones).
+#[test]
+#[ignore = "a measurement, not a check: run with --ignored --nocapture"]
+fn latency_while_two_peers_stream() {
+    let l = listen(&["--echo", "--max-message", "16MiB"]);
+    let addr = l.addr;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let limits = osi_stack::Limits::default()
+            .with_max_tsdu(16 << 20)
+            .with_max_ssdu(16 << 20);
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut streamers = Vec::new();
+        for _ in 0..2 {
+            let stop = Arc::clone(&stop);
+            streamers.push(tokio::spawn(async move {
+                let config = Config::default().with_limits(limits);
+                let (mut conn, _) = Dialer::new()
+                    .associate(addr, config, AssociateRequest::mms())
+                    .await
+                    .unwrap();
+                // 15 MiB of value: with the headers of every layer the TSDU stays under 16 MiB.
+                let mut value = vec![0x04, 0x84, 0x00, 0xef, 0xff, 0xfa];
+                value.resize(15 << 20, 0x33);
+                let mut n = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    conn.send_data(3, &value).await.unwrap();
+                    loop {
+                        match conn.next_event().await.unwrap() {
+                            Some(Event::Data(_)) => break,
+                            Some(_) => {}
+                            None => return n,
+                        }
+                    }
+                    n += 1;
+                }
+                n
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut worst = Duration::ZERO;
+        let mut total = Duration::ZERO;
+        let rounds = 20u32;
+        for _ in 0..rounds {
+            let start = Instant::now();
+            let (mut conn, _) = Dialer::new()
+                .associate(addr, Config::default(), AssociateRequest::mms())
+                .await
+                .unwrap();
+            conn.send_data(3, &[0x02, 0x01, 0x05]).await.unwrap();
+            loop {
+                match conn.next_event().await.unwrap() {
+                    Some(Event::Data(_)) => break,
+                    Some(_) => {}
+                    None => panic!("closed before the echo"),
+                }
+            }
+            conn.release().await.unwrap();
+            let took = start.elapsed();
+            worst = worst.max(took);
+            total += took;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut messages = 0;
+        for s in streamers {
+            messages += s.await.unwrap();
+        }
+        eprintln!(
+            "figure: associate + 1 echo + release while 2 peers stream 15 MiB echoes: mean {} ms, worst {} ms over {rounds} rounds ({messages} 15 MiB messages echoed meanwhile)",
+            (total / rounds).as_millis(),
+            worst.as_millis()
+        );
+    });
 }

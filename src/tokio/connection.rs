@@ -21,7 +21,7 @@ use crate::association::{
 use super::listener::Slot;
 
 /// The read buffer a connection starts with; it doubles (up to [`READ_MAX`]) while reads fill it.
-pub(crate) const READ_START: usize = 4 * 1024;
+pub(crate) const READ_START: usize = 1024;
 /// The largest read buffer.
 pub(crate) const READ_MAX: usize = 64 * 1024;
 
