@@ -78,6 +78,15 @@ impl Dialer {
         Self::default()
     }
 
+    /// The dialer of an X.400 connector: its open retries, open interval and local bind
+    /// address ("stack address override"; [`ConnectorProfile`](crate::rts::ConnectorProfile)).
+    pub fn from_profile(profile: &crate::rts::ConnectorProfile) -> Self {
+        Self::new()
+            .with_retries(profile.open_retries)
+            .with_open_interval(profile.open_interval)
+            .with_bind(profile.local_bind)
+    }
+
     /// The same dialer with `retries` further attempts.
     #[must_use]
     pub fn with_retries(mut self, retries: u32) -> Self {

@@ -50,6 +50,9 @@ pub use connection::{
 pub use dialer::{DialError, Dialer, associate_stream};
 pub use listener::{Accepted, Incoming, Listener, ListenerConfig, ShedReason};
 
+pub mod rts;
+pub use rts::{RtsConnection, RtsDialer, RtsListener};
+
 // -------------------------------------------------------------------------------------------
 // Codec
 

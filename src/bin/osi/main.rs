@@ -14,8 +14,11 @@ mod events;
 mod json;
 mod listen;
 mod output;
+mod probe;
+mod rts_cmd;
 mod stack;
 mod tcp;
+mod transport_cmd;
 mod upper;
 
 use std::process::ExitCode;
@@ -34,7 +37,8 @@ struct Cli {
 enum Command {
     Dump(dump::DumpArgs),
     Connect(Box<connect::ConnectArgs>),
-    Listen(listen::ListenArgs),
+    Listen(Box<listen::ListenArgs>),
+    Probe(Box<probe::ProbeArgs>),
 }
 
 /// Diagnostics of the adapter and the commands (`tracing`), on stderr, when `OSI_LOG` names a
@@ -62,5 +66,6 @@ fn main() -> ExitCode {
         Command::Dump(args) => dump::run(&args),
         Command::Connect(args) => connect::run(&args),
         Command::Listen(args) => listen::run(&args),
+        Command::Probe(args) => probe::run(&args),
     }
 }
