@@ -291,7 +291,8 @@ fn idle_connections_beyond_the_cap() {
 
 #[test]
 fn the_per_peer_cap() {
-    let mut l = listen(&["--max-connections-per-peer", "3", "--connect-timeout", "2"]);
+    // The idle connections stay for 60 s: a client held back by them would wait that long.
+    let mut l = listen(&["--max-connections-per-peer", "3", "--connect-timeout", "60"]);
     let _idle: Vec<TcpStream> = (0..3).map(|_| connect(l.addr)).collect();
     let mut over = connect(l.addr);
     closed_within(&mut over, Duration::from_secs(5));
@@ -301,7 +302,8 @@ fn the_per_peer_cap() {
     // Another peer address is not held back.
     let took = legitimate(l.addr, Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))));
     figure("legitimate client from another peer associated after", took);
-    assert!(took < Duration::from_secs(2), "{took:?}");
+    // Not held back by the other peer's connections (generous bound, far below 60 s).
+    assert!(took < Duration::from_secs(10), "{took:?}");
     assert!(l.alive());
 }
 
