@@ -561,7 +561,10 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 service: service.as_deref(),
             };
             tracing::info!(?notice, "limit reached");
-            if let Some(r) = notice_record(notice) {
+            if let Some(mut r) = notice_record(notice) {
+                if r.event == "shed" {
+                    r.obj.set("peer", peer.clone());
+                }
                 printer.print(Some(&tag), &r);
             }
         }
