@@ -4,6 +4,8 @@
 //! listener, and `osi connect --tls` against `osi listen --tls`. Certificates are made with
 //! rcgen for each run. Every wait is bounded.
 #![cfg(feature = "tls")]
+// The PEM forms are read only by the CLI tests.
+#![cfg_attr(not(feature = "cli"), allow(dead_code))]
 
 use std::future::Future;
 use std::net::SocketAddr;
