@@ -143,6 +143,8 @@ mod osi {
         Some(())
     }
 
+    /// `Reassembler::push_borrowed`: a single-DT TSDU is the DT's data, a reassembled one a
+    /// borrow of the reassembler's reused buffer.
     pub fn dt_reassembly(mut s: &[u8], r: &mut Reassembler, sum: &mut DtSum) -> Option<()> {
         while !s.is_empty() {
             let (t, rest) = Tpkt::decode(s).ok()?;
@@ -152,25 +154,22 @@ mod osi {
             if dt.nr != 0 {
                 return None;
             }
-            if let Some(tsdu) = r.push(&dt).ok()? {
-                sum.add(true, tsdu.as_slice());
+            if let Some(tsdu) = r.push_borrowed(&dt).ok()? {
+                sum.add(true, tsdu);
             }
             s = rest;
         }
         Some(())
     }
 
+    /// Through `Connect::parameters`, the one-walk view of the CR parameters.
     pub fn cr(s: &[u8]) -> Option<CrValues<'_>> {
         let t = Tpkt::decode_exact(s).ok()?;
         let Tpdu::Cr(cr) = Tpdu::decode(t.payload).ok()? else {
             return None;
         };
-        Some((
-            cr.src_ref,
-            cr.called_tsel()?,
-            cr.calling_tsel()?,
-            cr.tpdu_size()?.0,
-        ))
+        let p = cr.parameters();
+        Some((cr.src_ref, p.called_tsel?, p.calling_tsel?, p.tpdu_size?.0))
     }
 
     pub fn rdp_cr(s: &[u8]) -> Option<RdpValues<'_>> {
