@@ -19,7 +19,8 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{Bencher, BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use osi_stack::Limits;
 use osi_stack::acse::Apdu;
 use osi_stack::association::{
@@ -903,6 +904,79 @@ fn pair_round(c: &mut Association, s: &mut Association, msg: &[u8], now: Instant
     }
 }
 
+// ---- the harness: criterion, or an instruction count under valgrind -----------------------
+
+/// With `COMPARE_ICOUNT=<group>/<decoder>` (e.g. `mms_data/osi-stack`) and `COMPARE_ITERS=n`,
+/// the binary runs that one decoder `n` times on its row's input (after the cross-checks) and
+/// exits, without criterion: `(Ir(n) − Ir(0)) / n` under `valgrind --tool=cachegrind
+/// --cache-sim=no` is its instruction count per iteration, a figure the load of a shared
+/// machine does not move (see BENCHMARKS.md).
+fn icount_spec() -> Option<(String, u64)> {
+    let spec = std::env::var("COMPARE_ICOUNT").ok()?;
+    let n = std::env::var("COMPARE_ITERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10_000);
+    Some((spec, n))
+}
+
+struct Group<'c> {
+    inner: BenchmarkGroup<'c, WallTime>,
+    name: String,
+}
+
+enum Bench<'a, 'b> {
+    Timed(&'a mut Bencher<'b>),
+    Count(u64),
+}
+
+impl Bench<'_, '_> {
+    #[inline(always)]
+    fn iter<O>(&mut self, mut f: impl FnMut() -> O) {
+        match self {
+            Bench::Timed(b) => b.iter(f),
+            Bench::Count(n) => {
+                for _ in 0..*n {
+                    black_box(f());
+                }
+            }
+        }
+    }
+}
+
+fn group<'c>(c: &'c mut Criterion, name: impl Into<String>) -> Group<'c> {
+    let name = name.into();
+    Group {
+        inner: c.benchmark_group(name.clone()),
+        name,
+    }
+}
+
+impl Group<'_> {
+    fn throughput(&mut self, t: Throughput) {
+        self.inner.throughput(t);
+    }
+
+    fn bench_function(&mut self, id: &str, mut f: impl FnMut(&mut Bench<'_, '_>)) {
+        match icount_spec() {
+            Some((spec, n)) => {
+                if spec == format!("{}/{id}", self.name) {
+                    eprintln!("icount: running {spec} {n} times");
+                    f(&mut Bench::Count(n));
+                    std::process::exit(0);
+                }
+            }
+            None => {
+                self.inner.bench_function(id, |b| f(&mut Bench::Timed(b)));
+            }
+        }
+    }
+
+    fn finish(self) {
+        self.inner.finish();
+    }
+}
+
 // ---- the benches -----------------------------------------------------------------------------
 
 fn dt_rows(c: &mut Criterion) {
@@ -924,7 +998,7 @@ fn dt_rows(c: &mut Criterion) {
         if n > 0 {
             check("iec61850-mms", &iec::dt_frames);
         }
-        let mut g = c.benchmark_group(format!("dt/{n}"));
+        let mut g = group(c, format!("dt/{n}"));
         g.throughput(Throughput::Bytes(s.len() as u64));
         g.bench_function("osi-stack", |b| {
             b.iter(|| {
@@ -972,7 +1046,7 @@ fn reassembly_row(c: &mut Criterion) {
     osi::dt_reassembly(&s, &mut r, &mut got).unwrap();
     assert_eq!(got, want, "osi-stack dt_reassembly");
 
-    let mut g = c.benchmark_group("dt_reassembly/64");
+    let mut g = group(c, "dt_reassembly/64");
     g.throughput(Throughput::Bytes(s.len() as u64));
     g.bench_function("osi-stack", |b| {
         b.iter(|| {
@@ -1001,7 +1075,7 @@ fn cr_rows(c: &mut Criterion) {
         Some((want.1.to_vec(), want.2.to_vec(), want.3)),
         "iec61850-mms cr"
     );
-    let mut g = c.benchmark_group("cr");
+    let mut g = group(c, "cr");
     g.throughput(Throughput::Bytes(cr.len() as u64));
     g.bench_function("osi-stack", |b| b.iter(|| osi::cr(black_box(&cr))));
     g.bench_function("minimal", |b| b.iter(|| minimal::cr(black_box(&cr))));
@@ -1013,7 +1087,7 @@ fn cr_rows(c: &mut Criterion) {
     let want = minimal::rdp_cr(&rdp).unwrap();
     assert_eq!(want.0, b"Cookie: mstshash=JOHN-PC  ");
     assert_eq!(osi::rdp_cr(&rdp), Some(want), "osi-stack rdp_cr");
-    let mut g = c.benchmark_group("rdp_cr");
+    let mut g = group(c, "rdp_cr");
     g.throughput(Throughput::Bytes(rdp.len() as u64));
     g.bench_function("osi-stack", |b| b.iter(|| osi::rdp_cr(black_box(&rdp))));
     g.bench_function("minimal", |b| b.iter(|| minimal::rdp_cr(black_box(&rdp))));
@@ -1031,7 +1105,7 @@ fn mms_rows(c: &mut Criterion) {
     );
     let mut pres = iec61850_mms::iso::presentation::IsoPresentation::new();
     assert_eq!(iec::mms_data(&data, &mut pres), Some(want), "iec mms_data");
-    let mut g = c.benchmark_group("mms_data");
+    let mut g = group(c, "mms_data");
     g.throughput(Throughput::Bytes(data.len() as u64));
     g.bench_function("osi-stack", |b| {
         b.iter(|| osi::mms_data(black_box(&data), &limits))
@@ -1073,7 +1147,7 @@ fn mms_rows(c: &mut Criterion) {
         "iec61850-mms contexts"
     );
     assert!(initiate_len > 0);
-    let mut g = c.benchmark_group("association_request");
+    let mut g = group(c, "association_request");
     g.throughput(Throughput::Bytes((cr.len() + cn.len()) as u64));
     g.bench_function("osi-stack", |b| {
         b.iter(|| osi::association_request(black_box(&cr), black_box(&cn), &limits))
@@ -1098,7 +1172,7 @@ fn encode_rows(c: &mut Criterion) {
     out.clear();
     iec::dt_encode(&data, &mut out);
     assert_eq!(out, want, "iec61850-mms dt_encode");
-    let mut g = c.benchmark_group("dt_encode/64");
+    let mut g = group(c, "dt_encode/64");
     g.throughput(Throughput::Bytes(want.len() as u64));
     g.bench_function("osi-stack", |b| {
         b.iter(|| {
@@ -1134,7 +1208,7 @@ fn pair_rows(c: &mut Criterion) {
         let want = minimal::p_data_pair(&msg, tpdu_size, &mut wire, &mut rx).unwrap();
         assert_eq!(want, &msg[..]);
         assert_eq!(pair_round(&mut client, &mut server, &msg, now), msg.len());
-        let mut g = c.benchmark_group(format!("p_data_pair/{size}"));
+        let mut g = group(c, format!("p_data_pair/{size}"));
         g.throughput(Throughput::Bytes(msg.len() as u64));
         g.bench_function("osi-stack", |b| {
             b.iter(|| pair_round(&mut client, &mut server, black_box(&msg), now))

@@ -101,6 +101,22 @@ impl<'a> Tpkt<'a> {
     /// stream first.
     #[inline]
     pub fn decode(input: &'a [u8]) -> Result<(Tpkt<'a>, &'a [u8]), DecodeError> {
+        // Fast path, inlined into the caller: a valid header whose frame is all there.
+        if let [VERSION, reserved, hi, lo, ..] = *input {
+            let len = usize::from(u16::from_be_bytes([hi, lo]));
+            if len >= MIN_LEN {
+                if let Some((frame, rest)) = input.split_at_checked(len) {
+                    let payload = frame.get(HEADER_LEN..).unwrap_or_default();
+                    return Ok((Tpkt { reserved, payload }, rest));
+                }
+            }
+        }
+        Self::decode_slow(input)
+    }
+
+    /// Every other input: the same decoding, with the error that names the fault.
+    #[inline(never)]
+    fn decode_slow(input: &'a [u8]) -> Result<(Tpkt<'a>, &'a [u8]), DecodeError> {
         let Some(header) = input.first_chunk::<4>() else {
             return Err(err(
                 0,
