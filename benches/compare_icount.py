@@ -28,7 +28,7 @@ def main():
     iters = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     out = subprocess.run(["cargo", "bench", "--no-run", "--bench", "compare", "--features", "tokio"],
                          check=True, capture_output=True, text=True).stderr
-    binary = re.search(r"\((target/[^)]*compare-[0-9a-f]+)\)", out).group(1)
+    binary = re.search(r"\(([^)]*compare-[0-9a-f]+)\)", out).group(1)
     print("| input | osi-stack instr | minimal instr | × minimal | nom 8 | iec61850-mms |")
     print("|---|---:|---:|---:|---:|---:|")
     for key, label, frames in ROWS:

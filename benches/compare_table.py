@@ -30,7 +30,7 @@ def main():
     # Build once, then run the same binary each time (what `cargo bench` runs).
     out = subprocess.run(["cargo", "bench", "--no-run", "--bench", "compare", "--features", "tokio"],
                          check=True, capture_output=True, text=True).stderr
-    binary = re.search(r"\((target/[^)]*compare-[0-9a-f]+)\)", out).group(1)
+    binary = re.search(r"\(([^)]*compare-[0-9a-f]+)\)", out).group(1)
     for r in range(runs):
         subprocess.run([binary, "--bench"] + extra, check=True, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
