@@ -14,8 +14,11 @@ mod events;
 mod json;
 mod listen;
 mod output;
+mod probe;
+mod rts_cmd;
 mod stack;
 mod tcp;
+mod transport_cmd;
 mod upper;
 
 use std::process::ExitCode;
@@ -35,6 +38,7 @@ enum Command {
     Dump(dump::DumpArgs),
     Connect(Box<connect::ConnectArgs>),
     Listen(listen::ListenArgs),
+    Probe(Box<probe::ProbeArgs>),
 }
 
 fn main() -> ExitCode {
@@ -43,5 +47,6 @@ fn main() -> ExitCode {
         Command::Dump(args) => dump::run(&args),
         Command::Connect(args) => connect::run(&args),
         Command::Listen(args) => listen::run(&args),
+        Command::Probe(args) => probe::run(&args),
     }
 }
