@@ -402,7 +402,6 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads the next element if its class and number match (either form).
-    #[inline]
     pub(crate) fn next_if(
         &mut self,
         class: u8,
@@ -423,7 +422,6 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads the next element, which must have class and number as given.
-    #[inline]
     pub(crate) fn expect(
         &mut self,
         class: u8,
@@ -441,7 +439,6 @@ impl<'a> Reader<'a> {
     }
 
     /// Fails with `TrailingData` unless everything was read.
-    #[inline]
     pub(crate) fn finish(&self, what: &'static str) -> Result<(), DecodeError> {
         if self.rest.is_empty() {
             Ok(())
@@ -458,7 +455,6 @@ impl<'a> Reader<'a> {
 }
 
 /// A reader over the contents of constructed `tlv`, one level deeper.
-#[inline]
 pub(crate) fn children<'a>(ctx: Ctx, tlv: &Tlv<'a>) -> Result<Reader<'a>, DecodeError> {
     if !tlv.tag.constructed {
         return Err(ctx.ber(
@@ -517,7 +513,6 @@ pub(crate) fn primitive<'a>(
 }
 
 /// INTEGER (or ENUMERATED) contents as `i64` (X.690 §8.3).
-#[inline]
 pub(crate) fn integer(ctx: &Ctx, tlv: &Tlv<'_>) -> Result<i64, DecodeError> {
     let c = primitive(ctx, tlv, "constructed integer")?;
     if c.is_empty() {
