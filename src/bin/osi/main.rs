@@ -1,13 +1,12 @@
 //! `osi`: the command line of `osi-stack` (contract: `spec/cli.md`).
 //!
-//! `osi dump` decodes pcap/pcapng captures and hex byte streams layer by layer (TPKT, COTP,
-//! TSDU reassembly, session and the upper layers in [`upper`]); `osi connect` and `osi listen`
+//! `osi dump` prints what [`osi_stack::dissect`] makes of pcap/pcapng captures and hex byte
+//! streams (TPKT, COTP, TSDU reassembly, session and the upper layers); `osi connect` and `osi listen`
 //! open and accept associations over the tokio adapter and report each event.
 
 #![forbid(unsafe_code)]
 
 mod args;
-mod capture;
 mod connect;
 mod dump;
 mod events;
@@ -15,9 +14,9 @@ mod json;
 mod listen;
 mod output;
 mod probe;
+mod replay;
 mod rts_cmd;
 mod stack;
-mod tcp;
 mod transport_cmd;
 mod upper;
 
@@ -37,16 +36,37 @@ struct Cli {
 enum Command {
     Dump(dump::DumpArgs),
     Connect(Box<connect::ConnectArgs>),
-    Listen(listen::ListenArgs),
+    Listen(Box<listen::ListenArgs>),
+    Replay(replay::ReplayArgs),
     Probe(Box<probe::ProbeArgs>),
+}
+
+/// Diagnostics of the adapter and the commands (`tracing`), on stderr, when `OSI_LOG` names a
+/// level (`error`, `warn`, `info`, `debug`, `trace`). Off by default: stderr is written
+/// synchronously, so a stderr nobody reads would stall the writer.
+fn diagnostics() {
+    let Ok(level) = std::env::var("OSI_LOG") else {
+        return;
+    };
+    let Ok(level) = level.trim().parse::<tracing::Level>() else {
+        eprintln!("osi: OSI_LOG={level:?} is not a level (error, warn, info, debug, trace)");
+        return;
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    diagnostics();
     match cli.command {
         Command::Dump(args) => dump::run(&args),
         Command::Connect(args) => connect::run(&args),
         Command::Listen(args) => listen::run(&args),
+        Command::Replay(args) => replay::run(&args),
         Command::Probe(args) => probe::run(&args),
     }
 }
