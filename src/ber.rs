@@ -975,80 +975,44 @@ mod tests {
 
 /// Storage of a `SEQUENCE OF` list type: encoded contents (already checked when the enclosing
 /// PDU was decoded) or a caller's slice for encoding.
-///
-/// `C` is what a decoded list keeps of its first element ([`FirstCache`]): nothing (`()`), or,
-/// for a list declared `keep_first`, the element as decoded and where the second starts, so
-/// that iterating hands it out instead of decoding it again and a list of one element (the
-/// P-DATA of almost every association) is decoded exactly once.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum SeqRepr<'a, T, C = ()> {
+pub(crate) enum SeqRepr<'a, T> {
     Encoded {
         content: &'a [u8],
         base: usize,
         depth: usize,
         ctx: Ctx,
-        first: C,
     },
     Slice(&'a [T]),
-}
-
-/// What a decoded `SEQUENCE OF` keeps of its first element (see [`SeqRepr`]).
-pub(crate) trait FirstCache<T>: Copy {
-    /// Nothing kept.
-    const NONE: Self;
-    /// Keeps `item`, which ends `end` octets into the list's contents.
-    fn keep(item: T, end: usize) -> Self;
-    /// The kept element and where the next starts (`(None, 0)` when nothing was kept).
-    fn get(self) -> (Option<T>, usize);
-}
-
-impl<T> FirstCache<T> for () {
-    const NONE: Self = ();
-    #[inline(always)]
-    fn keep(_: T, _: usize) -> Self {}
-    #[inline(always)]
-    fn get(self) -> (Option<T>, usize) {
-        (None, 0)
-    }
-}
-
-impl<T: Copy> FirstCache<T> for Option<(T, usize)> {
-    const NONE: Self = None;
-    #[inline(always)]
-    fn keep(item: T, end: usize) -> Self {
-        Some((item, end))
-    }
-    #[inline(always)]
-    fn get(self) -> (Option<T>, usize) {
-        match self {
-            Some((item, end)) => (Some(item), end),
-            None => (None, 0),
-        }
-    }
 }
 
 /// Defines a public, borrowed `SEQUENCE OF` list type and its iterator. `$decode(&Ctx, &Tlv)`
 /// decodes one element, `$len(&item)` gives its encoded size and `$encode(&item, &mut buf)`
 /// writes it. The element type is `$item<'a>` (it borrows from the input), or, written
 /// `copy T`, a plain `Copy` type `T` such as an integer code.
+///
+/// Written `$item, $decode, trusted $trusted, …`, iterating a decoded list reads each element
+/// with `$trusted(&Ctx, &Tlv)` instead of `$decode`: the elements were checked by `$decode`
+/// when the list was decoded, so `$trusted` may take the common shape without repeating the
+/// checks (it must give the value `$decode` gives, and hand anything else to `$decode`).
 macro_rules! seq_of {
     ($(#[$m:meta])* $list:ident, $iter:ident, copy $item:ty, $decode:path, $len:path, $encode:path) => {
-        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item, [()], $decode, $len, $encode);
+        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item, $decode, $decode, $len, $encode);
     };
-    ($(#[$m:meta])* $list:ident, $iter:ident, keep_first $item:ident, $decode:path, $len:path, $encode:path) => {
-        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item<'a>, [Option<($item<'a>, usize)>], $decode, $len, $encode);
+    ($(#[$m:meta])* $list:ident, $iter:ident, $item:ident, $decode:path, trusted $trusted:path, $len:path, $encode:path) => {
+        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item<'a>, $decode, $trusted, $len, $encode);
     };
     ($(#[$m:meta])* $list:ident, $iter:ident, $item:ident, $decode:path, $len:path, $encode:path) => {
-        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item<'a>, [()], $decode, $len, $encode);
+        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item<'a>, $decode, $decode, $len, $encode);
     };
-    (@list $(#[$m:meta])* $list:ident, $iter:ident, $item:ty, [$cache:ty], $decode:path, $len:path, $encode:path) => {
+    (@list $(#[$m:meta])* $list:ident, $iter:ident, $item:ty, $decode:path, $trusted:path, $len:path, $encode:path) => {
         $(#[$m])*
         ///
         /// Decoded lists borrow the encoded elements (checked once when the PDU was decoded);
         /// lists to encode are built with `from_slice`. Equality compares the elements.
         #[derive(Clone, Copy)]
         pub struct $list<'a> {
-            repr: $crate::ber::SeqRepr<'a, $item, $cache>,
+            repr: $crate::ber::SeqRepr<'a, $item>,
         }
 
         impl<'a> $list<'a> {
@@ -1061,21 +1025,11 @@ macro_rules! seq_of {
             #[inline]
             pub fn iter(&self) -> $iter<'a> {
                 match self.repr {
-                    $crate::ber::SeqRepr::Encoded { content, base, depth, ctx, first } => {
-                        let (first, end) =
-                            <$cache as $crate::ber::FirstCache<$item>>::get(first);
-                        $iter {
-                            slice: &[],
-                            first,
-                            reader: Some($crate::ber::Reader::at_depth(
-                                ctx,
-                                content.get(end..).unwrap_or_default(),
-                                base.saturating_add(end),
-                                depth,
-                            )),
-                        }
-                    }
-                    $crate::ber::SeqRepr::Slice(s) => $iter { slice: s, first: None, reader: None },
+                    $crate::ber::SeqRepr::Encoded { content, base, depth, ctx } => $iter {
+                        slice: &[],
+                        reader: Some($crate::ber::Reader::at_depth(ctx, content, base, depth)),
+                    },
+                    $crate::ber::SeqRepr::Slice(s) => $iter { slice: s, reader: None },
                 }
             }
 
@@ -1103,16 +1057,9 @@ macro_rules! seq_of {
             ) -> Result<Self, $crate::error::DecodeError> {
                 let mut r = $crate::ber::children(*ctx, tlv)?;
                 let mut n = 0usize;
-                let mut first = <$cache as $crate::ber::FirstCache<$item>>::NONE;
                 while !r.is_empty() {
                     let t = r.read()?;
-                    let item = $decode(ctx, &t)?;
-                    if n == 0 {
-                        first = <$cache as $crate::ber::FirstCache<$item>>::keep(
-                            item,
-                            r.pos().saturating_sub(tlv.content_offset),
-                        );
-                    }
+                    $decode(ctx, &t)?;
                     n = n.saturating_add(1);
                     if let Some((limit, m)) = max {
                         if n > m {
@@ -1129,7 +1076,6 @@ macro_rules! seq_of {
                         base: tlv.content_offset,
                         depth: tlv.depth.saturating_add(1),
                         ctx: *ctx,
-                        first,
                     },
                 })
             }
@@ -1164,7 +1110,6 @@ macro_rules! seq_of {
                         base: 0,
                         depth,
                         ctx,
-                        first: <$cache as $crate::ber::FirstCache<$item>>::NONE,
                     },
                 })
             }
@@ -1220,7 +1165,6 @@ macro_rules! seq_of {
         #[derive(Debug, Clone)]
         pub struct $iter<'a> {
             slice: &'a [$item],
-            first: Option<$item>,
             reader: Option<$crate::ber::Reader<'a>>,
         }
 
@@ -1228,9 +1172,6 @@ macro_rules! seq_of {
             type Item = $item;
             #[inline]
             fn next(&mut self) -> Option<$item> {
-                if let Some(first) = self.first.take() {
-                    return Some(first);
-                }
                 match &mut self.reader {
                     None => {
                         let (first, rest) = self.slice.split_first()?;
@@ -1242,7 +1183,7 @@ macro_rules! seq_of {
                             return None;
                         }
                         let ctx = r.ctx();
-                        let item = r.read().and_then(|t| $decode(&ctx, &t));
+                        let item = r.read().and_then(|t| $trusted(&ctx, &t));
                         match item {
                             Ok(v) => Some(v),
                             Err(_) => {

@@ -73,6 +73,16 @@ fn subidentifier(bytes: &[u8]) -> Result<(u128, usize), OidError> {
     Err(OidError::Unterminated)
 }
 
+/// Checks every subidentifier of non-empty content octets, in order.
+fn check_subidentifiers(content: &[u8]) -> Result<(), OidError> {
+    let mut rest = content;
+    while !rest.is_empty() {
+        let (_, used) = subidentifier(rest)?;
+        rest = rest.get(used..).unwrap_or_default();
+    }
+    Ok(())
+}
+
 impl<'a> Oid<'a> {
     /// BER transfer syntax `{joint-iso-itu-t asn1(1) basic-encoding(1)}` = 2.1.1 (X.690 §8; X.227 §9.2).
     pub const BER: Oid<'static> = Oid::from_static(&[0x51, 0x01]);
@@ -107,17 +117,36 @@ impl<'a> Oid<'a> {
         if content.is_empty() {
             return Err(OidError::Empty);
         }
-        let mut rest = content;
-        while !rest.is_empty() {
-            let (_, used) = subidentifier(rest)?;
-            rest = rest.get(used..).unwrap_or_default();
+        // Up to 16 octets no arc can reach 121 bits, so only the octet checks remain: no
+        // subidentifier starts with 0x80, the last octet ends one. Same answer as the loop
+        // below (whose first fault is then a leading 0x80, else the unterminated end).
+        if content.len() <= 16 {
+            let mut at_start = true;
+            let mut non_minimal = false;
+            for &b in content {
+                non_minimal |= at_start & (b == 0x80);
+                at_start = b & 0x80 == 0;
+            }
+            return if non_minimal {
+                Err(OidError::NonMinimal)
+            } else if !at_start {
+                Err(OidError::Unterminated)
+            } else {
+                Ok(Oid { content })
+            };
         }
+        check_subidentifiers(content)?;
         Ok(Oid { content })
     }
 
     /// An identifier from content octets known to be valid, for constants. The octets are not
     /// checked here; an invalid constant prints and iterates as far as it is readable.
     pub const fn from_static(content: &'static [u8]) -> Oid<'static> {
+        Oid { content }
+    }
+
+    /// Content octets that [`Oid::new`] already accepted (a decoded list read again).
+    pub(crate) const fn checked(content: &'a [u8]) -> Oid<'a> {
         Oid { content }
     }
 
@@ -278,6 +307,32 @@ impl core::str::FromStr for OwnedOid {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The short-identifier check of `Oid::new` answers as the subidentifier loop does, on
+    /// every string of up to 5 octets over the octets that matter and on long arcs.
+    #[test]
+    fn short_check_matches_the_subidentifier_loop() {
+        let alphabet = [0x00u8, 0x01, 0x7f, 0x80, 0x81, 0xff];
+        let mut buf = Vec::new();
+        for len in 1..=5u32 {
+            for n in 0..alphabet.len().pow(len) {
+                buf.clear();
+                let mut k = n;
+                for _ in 0..len {
+                    buf.push(alphabet[k % alphabet.len()]);
+                    k /= alphabet.len();
+                }
+                let want = check_subidentifiers(&buf).map(|()| buf.as_slice());
+                assert_eq!(Oid::new(&buf).map(|o| o.as_bytes()), want, "{buf:02x?}");
+            }
+        }
+        for len in 1..=20usize {
+            let mut arc = vec![0xffu8; len];
+            arc[len - 1] = 0x7f;
+            let want = check_subidentifiers(&arc).map(|()| arc.as_slice());
+            assert_eq!(Oid::new(&arc).map(|o| o.as_bytes()), want, "{len}");
+        }
+    }
 
     #[test]
     fn constants_print_as_in_the_spec() {

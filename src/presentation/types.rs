@@ -294,10 +294,37 @@ fn put_oid_item<B: BufMut + ?Sized>(o: &Oid<'_>, buf: &mut B) -> Result<(), Enco
     ber::put_prim(L, buf, Tag::OID, o.as_bytes())
 }
 
+/// [`decode_oid_item`] of an element that it already accepted (see `seq_of!`, `trusted`).
+#[inline]
+fn trusted_oid_item<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<Oid<'a>, DecodeError> {
+    if t.tag == Tag::OID {
+        return Ok(Oid::checked(t.content));
+    }
+    decode_oid_item(c, t)
+}
+
 seq_of! {
     /// `SEQUENCE OF OBJECT IDENTIFIER`: a transfer-syntax-name list (X.226 §8.2) or an ACSE
     /// application-context-name list (X.227 §9.1).
-    OidList, OidIter, Oid, decode_oid_item, oid_item_len, put_oid_item
+    OidList, OidIter, Oid, decode_oid_item, trusted trusted_oid_item, oid_item_len, put_oid_item
+}
+
+/// The value of INTEGER contents that [`ber::integer`] accepted: the same computation, without
+/// its error reports.
+#[inline(always)]
+fn trusted_int(c: &[u8]) -> Option<i64> {
+    if c.is_empty() || c.len() > 8 {
+        return None;
+    }
+    let mut v: i64 = if c.first().is_some_and(|b| b & 0x80 != 0) {
+        -1
+    } else {
+        0
+    };
+    for &b in c {
+        v = (v << 8) | i64::from(b);
+    }
+    Some(v)
 }
 
 /// One entry of a presentation context definition list (X.226 §8.2, `Context-list`).
@@ -335,6 +362,47 @@ fn decode_context_def<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<ContextDefinition<'a>,
     })
 }
 
+/// [`decode_context_def`] of an element that it already accepted (see `seq_of!`, `trusted`):
+/// the common shape `30 { 02 id  06 oid  30 {…} }`, every element in the forms of
+/// [`quick_tlv`], is read without repeating the checks; anything else is decoded again.
+#[inline]
+fn trusted_context_def<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<ContextDefinition<'a>, DecodeError> {
+    match quick_context_def(c, t) {
+        Some(d) => Ok(d),
+        None => decode_context_def(c, t),
+    }
+}
+
+#[inline(always)]
+fn quick_context_def<'a>(c: &Ctx, t: &Tlv<'a>) -> Option<ContextDefinition<'a>> {
+    let (0x02, _, id, after_id) = quick_tlv(t.content)? else {
+        return None;
+    };
+    let (0x06, _, abstract_syntax, ts_tlv) = quick_tlv(after_id)? else {
+        return None;
+    };
+    let (0x30, ts_header, ts, []) = quick_tlv(ts_tlv)? else {
+        return None;
+    };
+    let ts_offset = t.content.len().checked_sub(ts_tlv.len())?;
+    Some(ContextDefinition {
+        id: trusted_int(id)?,
+        abstract_syntax: Oid::checked(abstract_syntax),
+        transfer_syntaxes: OidList {
+            repr: ber::SeqRepr::Encoded {
+                content: ts,
+                base: t
+                    .content_offset
+                    .saturating_add(ts_offset)
+                    .saturating_add(ts_header),
+                // The definition's children are one level below it, the list's one more.
+                depth: t.depth.saturating_add(2),
+                ctx: *c,
+            },
+        },
+    })
+}
+
 fn context_def_content_len(d: &ContextDefinition<'_>) -> usize {
     ber::int_len(Tag::INTEGER, d.id)
         .saturating_add(oid_item_len(&d.abstract_syntax))
@@ -361,7 +429,7 @@ fn put_context_def<B: BufMut + ?Sized>(
 
 seq_of! {
     /// Presentation-context-definition-list of a CP-PPDU (X.226 §8.2, `Context-list`).
-    ContextList, ContextIter, ContextDefinition, decode_context_def, context_def_len, put_context_def
+    ContextList, ContextIter, ContextDefinition, decode_context_def, trusted trusted_context_def, context_def_len, put_context_def
 }
 
 /// One entry of a presentation context definition result list (X.226 §8.2, `Result-list`).
@@ -674,6 +742,24 @@ fn decode_pdv<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<Pdv<'a>, DecodeError> {
     })
 }
 
+/// [`decode_pdv`] of an element that it already accepted (see `seq_of!`, `trusted`): the
+/// common shape `30 { 02 id  a0 { value } }` is read without repeating the checks; anything
+/// else is decoded again.
+#[inline]
+fn trusted_pdv<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<Pdv<'a>, DecodeError> {
+    if let Some((0x02, _, id, after_id)) = quick_tlv(t.content) {
+        // `decode_pdv_values` checked that the `a0` contents are exactly one element.
+        if let (Some((0xa0, _, value, [])), Some(context_id)) = (quick_tlv(after_id), trusted_int(id)) {
+            return Ok(Pdv {
+                transfer_syntax: None,
+                context_id,
+                values: PdvValues::SingleAsn1Type(value),
+            });
+        }
+    }
+    decode_pdv(c, t)
+}
+
 fn pdv_content_len(p: &Pdv<'_>) -> usize {
     opt_len(&p.transfer_syntax, oid_item_len)
         .saturating_add(ber::int_len(Tag::INTEGER, p.context_id))
@@ -695,7 +781,7 @@ fn put_pdv<B: BufMut + ?Sized>(p: &Pdv<'_>, buf: &mut B) -> Result<(), EncodeErr
 
 seq_of! {
     /// Fully-encoded-data: a `SEQUENCE OF PDV-list` (X.226 §8.2, §8.4.2).
-    PdvList, PdvIter, keep_first Pdv, decode_pdv, pdv_len, put_pdv
+    PdvList, PdvIter, Pdv, decode_pdv, trusted trusted_pdv, pdv_len, put_pdv
 }
 
 /// User-data (X.226 §8.2, §8.4): simply encoded (`40`) or fully encoded (`61`).
@@ -737,8 +823,8 @@ impl<'a> UserData<'a> {
     ///
     /// The common shape, fully encoded data with one PDV in single-ASN1-type form
     /// (`61 { 30 { 02 id a0 { value } } }`, what P-DATA carries on nearly every association), is
-    /// decoded in one pass that makes the checks of the general decoder; its [`Pdv`] is kept,
-    /// so [`UserData::pdvs`] hands it out without decoding it again. Any other input, or any
+    /// decoded in one pass that makes the checks of the general decoder, and [`UserData::pdvs`]
+    /// reads that checked PDV back without repeating them. Any other input, or any
     /// doubt (long forms, limits below what that shape needs), goes to the general decoder.
     #[inline]
     pub fn decode(input: &'a [u8], limits: &Limits) -> Result<Self, DecodeError> {
@@ -754,8 +840,9 @@ impl<'a> UserData<'a> {
     /// fault.
     #[inline]
     fn decode_single_pdv(input: &'a [u8], limits: &Limits) -> Option<Self> {
-        // Depths: 61 at 0, 30 at 1, a0 at 2, the value at 3 (`ber::children`); one PDV.
-        if limits.max_ber_depth < 3 || limits.max_pdvs == 0 {
+        // Depths as the general decoder counts them: 61 at 1, 30 at 2, a0 at 3, the value
+        // (read by `ber::children` of a0) at 4; one PDV.
+        if limits.max_ber_depth < 4 || limits.max_pdvs == 0 {
             return None;
         }
         let (0x61, list_offset, list, []) = quick_tlv(input)? else {
@@ -764,7 +851,7 @@ impl<'a> UserData<'a> {
         let (0x30, _, pdv, []) = quick_tlv(list)? else {
             return None;
         };
-        let (0x02, _, &[id], rest) = quick_tlv(pdv)? else {
+        let (0x02, _, &[_], rest) = quick_tlv(pdv)? else {
             return None;
         };
         let (0xa0, _, value, []) = quick_tlv(rest)? else {
@@ -773,18 +860,12 @@ impl<'a> UserData<'a> {
         let (_, _, _, []) = quick_tlv(value)? else {
             return None;
         };
-        let pdv = Pdv {
-            transfer_syntax: None,
-            context_id: i64::from(id as i8),
-            values: PdvValues::SingleAsn1Type(value),
-        };
         Some(UserData::Full(PdvList {
             repr: ber::SeqRepr::Encoded {
                 content: list,
                 base: list_offset,
-                depth: 1,
+                depth: 2,
                 ctx: ctx(limits),
-                first: Some((pdv, list.len())),
             },
         }))
     }
@@ -1984,12 +2065,20 @@ mod tests {
                 assert!(f.pdvs().eq(g.pdvs()));
             }
         }
-        // Limits below what the shape needs go to the general decoder, which refuses.
-        let tight = Limits {
-            max_ber_depth: 2,
-            ..Limits::default()
-        };
-        assert!(UserData::decode(inputs[0], &tight).is_err());
+        // Limits below what the shape needs go to the general decoder, which refuses: at
+        // every depth limit both decoders agree (the value is read at depth 4).
+        for max_ber_depth in 0..=6 {
+            let l = Limits {
+                max_ber_depth,
+                ..Limits::default()
+            };
+            let (fast, general) = (
+                UserData::decode(inputs[0], &l),
+                UserData::decode_general(inputs[0], &l),
+            );
+            assert_eq!(fast, general, "max_ber_depth {max_ber_depth}");
+            assert_eq!(fast.is_ok(), max_ber_depth >= 4, "max_ber_depth {max_ber_depth}");
+        }
         let no_pdvs = Limits {
             max_pdvs: 0,
             ..Limits::default()
@@ -1997,7 +2086,59 @@ mod tests {
         assert!(UserData::decode(inputs[0], &no_pdvs).is_err());
     }
 
-    /// A decoded list hands out its first element as decoded, then decodes the rest.
+    /// The trusted readers of checked list elements give what the full decoders give, on the
+    /// common shape and on the shapes they hand back (long forms, other values, a transfer
+    /// syntax).
+    #[test]
+    fn trusted_readers_match_the_decoders() {
+        let c = ctx(&Limits::default());
+        let defs: [&[u8]; 4] = [
+            // 30 { 02 01 01  06 04 52 01 00 01  30 { 06 02 51 01 } }
+            &[
+                0x30, 0x0f, 0x02, 0x01, 0x01, 0x06, 0x04, 0x52, 0x01, 0x00, 0x01, 0x30, 0x04,
+                0x06, 0x02, 0x51, 0x01,
+            ],
+            // a two-octet negative id and two transfer syntaxes
+            &[
+                0x30, 0x13, 0x02, 0x02, 0xff, 0x03, 0x06, 0x03, 0x28, 0xca, 0x22, 0x30, 0x08,
+                0x06, 0x02, 0x51, 0x01, 0x06, 0x02, 0x51, 0x02,
+            ],
+            // long-form length on the transfer-syntax list
+            &[
+                0x30, 0x10, 0x02, 0x01, 0x03, 0x06, 0x04, 0x52, 0x01, 0x00, 0x01, 0x30, 0x81,
+                0x04, 0x06, 0x02, 0x51, 0x01,
+            ],
+            // an empty transfer-syntax list
+            &[
+                0x30, 0x0b, 0x02, 0x01, 0x05, 0x06, 0x04, 0x52, 0x01, 0x00, 0x01, 0x30, 0x00,
+            ],
+        ];
+        for d in defs {
+            let t = Reader::new(c, d, 7).read().unwrap();
+            let full = decode_context_def(&c, &t).unwrap();
+            let trusted = trusted_context_def(&c, &t).unwrap();
+            assert_eq!(trusted, full, "{d:02x?}");
+            assert!(trusted.transfer_syntaxes.iter().eq(full.transfer_syntaxes.iter()));
+            let (ContextDefinition { transfer_syntaxes: a, .. }, ContextDefinition { transfer_syntaxes: b, .. }) = (trusted, full);
+            assert_eq!(format!("{:?}", a.repr), format!("{:?}", b.repr), "{d:02x?}");
+        }
+        let pdvs: [&[u8]; 4] = [
+            &[0x30, 0x07, 0x02, 0x01, 0x03, 0xa0, 0x02, 0x05, 0x00],
+            &[0x30, 0x08, 0x02, 0x02, 0x80, 0x00, 0xa0, 0x02, 0x05, 0x00],
+            // with a transfer syntax
+            &[
+                0x30, 0x0b, 0x06, 0x02, 0x51, 0x01, 0x02, 0x01, 0x03, 0xa0, 0x02, 0x05, 0x00,
+            ],
+            // octet-aligned
+            &[0x30, 0x07, 0x02, 0x01, 0x03, 0x81, 0x02, 0x05, 0x00],
+        ];
+        for p in pdvs {
+            let t = Reader::new(c, p, 3).read().unwrap();
+            assert_eq!(trusted_pdv(&c, &t).unwrap(), decode_pdv(&c, &t).unwrap(), "{p:02x?}");
+        }
+    }
+
+    /// A decoded list reads its elements in order, the second after the first.
     #[test]
     fn list_iteration_after_the_recorded_first_element() {
         let limits = Limits::default();
