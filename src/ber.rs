@@ -975,15 +975,37 @@ mod tests {
 
 /// Storage of a `SEQUENCE OF` list type: encoded contents (already checked when the enclosing
 /// PDU was decoded) or a caller's slice for encoding.
+///
+/// `C` is what a decoded list may keep of its first element ([`FirstCache`]): nothing (`()`),
+/// or, for a list declared `first C`, where a one-pass decoder found it, so that iterating
+/// hands it out without reading it again.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum SeqRepr<'a, T> {
+pub(crate) enum SeqRepr<'a, T, C = ()> {
     Encoded {
         content: &'a [u8],
         base: usize,
         depth: usize,
         ctx: Ctx,
+        first: C,
     },
     Slice(&'a [T]),
+}
+
+/// What a decoded `SEQUENCE OF` keeps of its first element (see [`SeqRepr`]).
+pub(crate) trait FirstCache<'a, T>: Copy {
+    /// Nothing kept.
+    const NONE: Self;
+    /// The kept element, rebuilt from the list's contents, and where the next one starts
+    /// (`(None, 0)` when nothing was kept).
+    fn get(self, content: &'a [u8]) -> (Option<T>, usize);
+}
+
+impl<T> FirstCache<'_, T> for () {
+    const NONE: Self = ();
+    #[inline(always)]
+    fn get(self, _: &[u8]) -> (Option<T>, usize) {
+        (None, 0)
+    }
 }
 
 /// Defines a public, borrowed `SEQUENCE OF` list type and its iterator. `$decode(&Ctx, &Tlv)`
@@ -997,22 +1019,25 @@ pub(crate) enum SeqRepr<'a, T> {
 /// checks (it must give the value `$decode` gives, and hand anything else to `$decode`).
 macro_rules! seq_of {
     ($(#[$m:meta])* $list:ident, $iter:ident, copy $item:ty, $decode:path, $len:path, $encode:path) => {
-        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item, $decode, $decode, $len, $encode);
+        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item, [()], $decode, $decode, $len, $encode);
+    };
+    ($(#[$m:meta])* $list:ident, $iter:ident, first $cache:ty, $item:ident, $decode:path, trusted $trusted:path, $len:path, $encode:path) => {
+        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item<'a>, [$cache], $decode, $trusted, $len, $encode);
     };
     ($(#[$m:meta])* $list:ident, $iter:ident, $item:ident, $decode:path, trusted $trusted:path, $len:path, $encode:path) => {
-        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item<'a>, $decode, $trusted, $len, $encode);
+        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item<'a>, [()], $decode, $trusted, $len, $encode);
     };
     ($(#[$m:meta])* $list:ident, $iter:ident, $item:ident, $decode:path, $len:path, $encode:path) => {
-        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item<'a>, $decode, $decode, $len, $encode);
+        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item<'a>, [()], $decode, $decode, $len, $encode);
     };
-    (@list $(#[$m:meta])* $list:ident, $iter:ident, $item:ty, $decode:path, $trusted:path, $len:path, $encode:path) => {
+    (@list $(#[$m:meta])* $list:ident, $iter:ident, $item:ty, [$cache:ty], $decode:path, $trusted:path, $len:path, $encode:path) => {
         $(#[$m])*
         ///
         /// Decoded lists borrow the encoded elements (checked once when the PDU was decoded);
         /// lists to encode are built with `from_slice`. Equality compares the elements.
         #[derive(Clone, Copy)]
         pub struct $list<'a> {
-            repr: $crate::ber::SeqRepr<'a, $item>,
+            repr: $crate::ber::SeqRepr<'a, $item, $cache>,
         }
 
         impl<'a> $list<'a> {
@@ -1025,11 +1050,21 @@ macro_rules! seq_of {
             #[inline]
             pub fn iter(&self) -> $iter<'a> {
                 match self.repr {
-                    $crate::ber::SeqRepr::Encoded { content, base, depth, ctx } => $iter {
-                        slice: &[],
-                        reader: Some($crate::ber::Reader::at_depth(ctx, content, base, depth)),
-                    },
-                    $crate::ber::SeqRepr::Slice(s) => $iter { slice: s, reader: None },
+                    $crate::ber::SeqRepr::Encoded { content, base, depth, ctx, first } => {
+                        let (first, end) =
+                            <$cache as $crate::ber::FirstCache<'a, $item>>::get(first, content);
+                        $iter {
+                            slice: &[],
+                            first,
+                            reader: Some($crate::ber::Reader::at_depth(
+                                ctx,
+                                content.get(end..).unwrap_or_default(),
+                                base.saturating_add(end),
+                                depth,
+                            )),
+                        }
+                    }
+                    $crate::ber::SeqRepr::Slice(s) => $iter { slice: s, first: None, reader: None },
                 }
             }
 
@@ -1076,6 +1111,7 @@ macro_rules! seq_of {
                         base: tlv.content_offset,
                         depth: tlv.depth.saturating_add(1),
                         ctx: *ctx,
+                        first: <$cache as $crate::ber::FirstCache<'a, $item>>::NONE,
                     },
                 })
             }
@@ -1110,6 +1146,7 @@ macro_rules! seq_of {
                         base: 0,
                         depth,
                         ctx,
+                        first: <$cache as $crate::ber::FirstCache<'a, $item>>::NONE,
                     },
                 })
             }
@@ -1165,6 +1202,7 @@ macro_rules! seq_of {
         #[derive(Debug, Clone)]
         pub struct $iter<'a> {
             slice: &'a [$item],
+            first: Option<$item>,
             reader: Option<$crate::ber::Reader<'a>>,
         }
 
@@ -1172,6 +1210,9 @@ macro_rules! seq_of {
             type Item = $item;
             #[inline]
             fn next(&mut self) -> Option<$item> {
+                if let Some(first) = self.first.take() {
+                    return Some(first);
+                }
                 match &mut self.reader {
                     None => {
                         let (first, rest) = self.slice.split_first()?;

@@ -398,6 +398,7 @@ fn quick_context_def<'a>(c: &Ctx, t: &Tlv<'a>) -> Option<ContextDefinition<'a>> 
                 // The definition's children are one level below it, the list's one more.
                 depth: t.depth.saturating_add(2),
                 ctx: *c,
+                first: (),
             },
         },
     })
@@ -749,7 +750,9 @@ fn decode_pdv<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<Pdv<'a>, DecodeError> {
 fn trusted_pdv<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<Pdv<'a>, DecodeError> {
     if let Some((0x02, _, id, after_id)) = quick_tlv(t.content) {
         // `decode_pdv_values` checked that the `a0` contents are exactly one element.
-        if let (Some((0xa0, _, value, [])), Some(context_id)) = (quick_tlv(after_id), trusted_int(id)) {
+        if let (Some((0xa0, _, value, [])), Some(context_id)) =
+            (quick_tlv(after_id), trusted_int(id))
+        {
             return Ok(Pdv {
                 transfer_syntax: None,
                 context_id,
@@ -779,9 +782,42 @@ fn put_pdv<B: BufMut + ?Sized>(p: &Pdv<'_>, buf: &mut B) -> Result<(), EncodeErr
     put_pdv_values(L, &p.values, buf)
 }
 
+/// Where [`UserData::decode`]'s one-pass decoder found the only PDV of a list in the shape
+/// `30 { 02 id  a0 { value } }`: the value's place in the list's contents and the context
+/// identifier. Twelve octets instead of the decoded [`Pdv`], so that [`UserData`] stays small.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SinglePdvAt {
+    value_start: u32,
+    value_len: u32,
+    context_id: i8,
+}
+
+impl<'a> ber::FirstCache<'a, Pdv<'a>> for Option<SinglePdvAt> {
+    const NONE: Self = None;
+    #[inline(always)]
+    fn get(self, content: &'a [u8]) -> (Option<Pdv<'a>>, usize) {
+        let Some(at) = self else {
+            return (None, 0);
+        };
+        let start = at.value_start as usize;
+        match content.get(start..start.saturating_add(at.value_len as usize)) {
+            // The one PDV fills the list.
+            Some(value) => (
+                Some(Pdv {
+                    transfer_syntax: None,
+                    context_id: i64::from(at.context_id),
+                    values: PdvValues::SingleAsn1Type(value),
+                }),
+                content.len(),
+            ),
+            None => (None, 0),
+        }
+    }
+}
+
 seq_of! {
     /// Fully-encoded-data: a `SEQUENCE OF PDV-list` (X.226 §8.2, §8.4.2).
-    PdvList, PdvIter, Pdv, decode_pdv, trusted trusted_pdv, pdv_len, put_pdv
+    PdvList, PdvIter, first Option<SinglePdvAt>, Pdv, decode_pdv, trusted trusted_pdv, pdv_len, put_pdv
 }
 
 /// User-data (X.226 §8.2, §8.4): simply encoded (`40`) or fully encoded (`61`).
@@ -823,8 +859,9 @@ impl<'a> UserData<'a> {
     ///
     /// The common shape, fully encoded data with one PDV in single-ASN1-type form
     /// (`61 { 30 { 02 id a0 { value } } }`, what P-DATA carries on nearly every association), is
-    /// decoded in one pass that makes the checks of the general decoder, and [`UserData::pdvs`]
-    /// reads that checked PDV back without repeating them. Any other input, or any
+    /// decoded in one pass that makes the checks of the general decoder; where its [`Pdv`] is
+    /// is kept, so [`UserData::pdvs`] hands it out without reading it again. Any other input,
+    /// or any
     /// doubt (long forms, limits below what that shape needs), goes to the general decoder.
     #[inline]
     pub fn decode(input: &'a [u8], limits: &Limits) -> Result<Self, DecodeError> {
@@ -851,7 +888,7 @@ impl<'a> UserData<'a> {
         let (0x30, _, pdv, []) = quick_tlv(list)? else {
             return None;
         };
-        let (0x02, _, &[_], rest) = quick_tlv(pdv)? else {
+        let (0x02, _, &[id], rest) = quick_tlv(pdv)? else {
             return None;
         };
         let (0xa0, _, value, []) = quick_tlv(rest)? else {
@@ -860,12 +897,19 @@ impl<'a> UserData<'a> {
         let (_, _, _, []) = quick_tlv(value)? else {
             return None;
         };
+        // The value ends the list's contents.
+        let value_start = list.len().checked_sub(value.len())?;
         Some(UserData::Full(PdvList {
             repr: ber::SeqRepr::Encoded {
                 content: list,
                 base: list_offset,
                 depth: 2,
                 ctx: ctx(limits),
+                first: Some(SinglePdvAt {
+                    value_start: u32::try_from(value_start).ok()?,
+                    value_len: u32::try_from(value.len()).ok()?,
+                    context_id: id as i8,
+                }),
             },
         }))
     }
@@ -2077,7 +2121,11 @@ mod tests {
                 UserData::decode_general(inputs[0], &l),
             );
             assert_eq!(fast, general, "max_ber_depth {max_ber_depth}");
-            assert_eq!(fast.is_ok(), max_ber_depth >= 4, "max_ber_depth {max_ber_depth}");
+            assert_eq!(
+                fast.is_ok(),
+                max_ber_depth >= 4,
+                "max_ber_depth {max_ber_depth}"
+            );
         }
         let no_pdvs = Limits {
             max_pdvs: 0,
@@ -2095,18 +2143,18 @@ mod tests {
         let defs: [&[u8]; 4] = [
             // 30 { 02 01 01  06 04 52 01 00 01  30 { 06 02 51 01 } }
             &[
-                0x30, 0x0f, 0x02, 0x01, 0x01, 0x06, 0x04, 0x52, 0x01, 0x00, 0x01, 0x30, 0x04,
-                0x06, 0x02, 0x51, 0x01,
+                0x30, 0x0f, 0x02, 0x01, 0x01, 0x06, 0x04, 0x52, 0x01, 0x00, 0x01, 0x30, 0x04, 0x06,
+                0x02, 0x51, 0x01,
             ],
             // a two-octet negative id and two transfer syntaxes
             &[
-                0x30, 0x13, 0x02, 0x02, 0xff, 0x03, 0x06, 0x03, 0x28, 0xca, 0x22, 0x30, 0x08,
-                0x06, 0x02, 0x51, 0x01, 0x06, 0x02, 0x51, 0x02,
+                0x30, 0x13, 0x02, 0x02, 0xff, 0x03, 0x06, 0x03, 0x28, 0xca, 0x22, 0x30, 0x08, 0x06,
+                0x02, 0x51, 0x01, 0x06, 0x02, 0x51, 0x02,
             ],
             // long-form length on the transfer-syntax list
             &[
-                0x30, 0x10, 0x02, 0x01, 0x03, 0x06, 0x04, 0x52, 0x01, 0x00, 0x01, 0x30, 0x81,
-                0x04, 0x06, 0x02, 0x51, 0x01,
+                0x30, 0x10, 0x02, 0x01, 0x03, 0x06, 0x04, 0x52, 0x01, 0x00, 0x01, 0x30, 0x81, 0x04,
+                0x06, 0x02, 0x51, 0x01,
             ],
             // an empty transfer-syntax list
             &[
@@ -2118,8 +2166,22 @@ mod tests {
             let full = decode_context_def(&c, &t).unwrap();
             let trusted = trusted_context_def(&c, &t).unwrap();
             assert_eq!(trusted, full, "{d:02x?}");
-            assert!(trusted.transfer_syntaxes.iter().eq(full.transfer_syntaxes.iter()));
-            let (ContextDefinition { transfer_syntaxes: a, .. }, ContextDefinition { transfer_syntaxes: b, .. }) = (trusted, full);
+            assert!(
+                trusted
+                    .transfer_syntaxes
+                    .iter()
+                    .eq(full.transfer_syntaxes.iter())
+            );
+            let (
+                ContextDefinition {
+                    transfer_syntaxes: a,
+                    ..
+                },
+                ContextDefinition {
+                    transfer_syntaxes: b,
+                    ..
+                },
+            ) = (trusted, full);
             assert_eq!(format!("{:?}", a.repr), format!("{:?}", b.repr), "{d:02x?}");
         }
         let pdvs: [&[u8]; 4] = [
@@ -2134,8 +2196,23 @@ mod tests {
         ];
         for p in pdvs {
             let t = Reader::new(c, p, 3).read().unwrap();
-            assert_eq!(trusted_pdv(&c, &t).unwrap(), decode_pdv(&c, &t).unwrap(), "{p:02x?}");
+            assert_eq!(
+                trusted_pdv(&c, &t).unwrap(),
+                decode_pdv(&c, &t).unwrap(),
+                "{p:02x?}"
+            );
         }
+    }
+
+    /// The one-pass P-DATA decoder keeps where its PDV is, not the decoded PDV: User-data
+    /// stays the size of a list (it was 104 octets when it held the decoded PDV).
+    #[test]
+    fn user_data_stays_small() {
+        assert!(
+            core::mem::size_of::<UserData<'_>>() <= 64,
+            "{}",
+            core::mem::size_of::<UserData<'_>>()
+        );
     }
 
     /// A decoded list reads its elements in order, the second after the first.
