@@ -725,6 +725,17 @@ impl<'a> Tpdu<'a> {
                 user_data,
             }));
         }
+        // Every other TPDU, out of line. Its result is moved out of its own slot here rather
+        // than written into the caller's: the caller's value then never has its address taken,
+        // so the DT above stays in registers.
+        match Self::decode_other(input) {
+            Ok(t) => Ok(t),
+            Err(e) => Err(e),
+        }
+    }
+
+    #[inline(never)]
+    fn decode_other(input: &'a [u8]) -> Result<Tpdu<'a>, DecodeError> {
         // CR and CC, whose parameters carry the selectors.
         if let [li, code @ (0xd0..=0xef), after @ ..] = input {
             return decode_connect(usize::from(*li), TpduCode(*code), after);
