@@ -1,6 +1,6 @@
 //! The X.400 connector profile: the settings an MTA administrator knows from Exchange's X.400
 //! connector (and ISODE's MTA tables), with documented defaults, and what they become on the
-//! wire (`addresses-rtse.md` §6).
+//! wire (`docs/protocol-notes.md` §6).
 //!
 //! What a profile drives today: the association settings ([`ConnectorProfile::config`]), the
 //! dialer's open retries, open interval and local bind address (feature `tokio`,
@@ -44,8 +44,8 @@ pub enum X400Mode {
 /// | `open_interval` | Open interval | 600 s | local (dialer) |
 /// | `transfer_retries` | Max transfer retries | 2 | local |
 /// | `transfer_interval` | Transfer interval | 120 s | local |
-/// | `lifetime` | Association lifetime | 300 s (UNCONFIRMED) | local: release when idle |
-/// | `disconnect` | Disconnect | 120 s (UNCONFIRMED) | local: wait for the peer to close after release |
+/// | `lifetime` | Association lifetime | 300 s (not confirmed) | local: release when idle |
+/// | `disconnect` | Disconnect | 120 s (not confirmed) | local: wait for the peer to close after release |
 /// | `two_way_alternate` | Two-way alternate | false | RTORQ `dialogueMode` twa(1) |
 /// | `local_initial_turn` | Local initial turn | true | session Token Setting Item |
 /// | `local_mta_name`, `local_mta_password` | Local MTA name / password | none | P1 MTA-bind in `connectionDataRQ open` |

@@ -142,7 +142,7 @@ impl RtsSettings {
 }
 
 /// When an initiator opens again: the connector's "max open retries" and "open interval"
-/// (`addresses-rtse.md` §6) as a sans-IO schedule for the owner's dial loop.
+/// (`docs/protocol-notes.md` §6) as a sans-IO schedule for the owner's dial loop.
 ///
 /// After a broken association the first reopen is immediate ([`OpenSchedule::broken`]), so that
 /// an interrupted transfer can still be resumed within the recovery timeout; each failed open
@@ -458,7 +458,7 @@ enum Phase {
 }
 
 /// One RTS association: the reliable transfer procedures (X.228 RTSE as ISODE and Exchange use it,
-/// `addresses-rtse.md` §3–4, §6) as a sans-IO machine on top of an
+/// `docs/protocol-notes.md` §3–4, §6) as a sans-IO machine on top of an
 /// [`Association`]: open, turn management, transfer of APDUs as session activities with minor
 /// synchronization points and a window, recovery after a broken association, close and abort.
 ///
@@ -515,10 +515,10 @@ enum Phase {
 /// the RTSE context (id-as-mta-rtse, context 3 of [`ConnectorProfile::associate_request`]), the
 /// RTOAC as AARE user-information, RTTR segments as OCTET STRINGs in P-DATA on that context,
 /// the RTTP as a PDV of the PT's user data, the RTAB as ABRT user-information.
-/// X.410-1984 mode ([`X400Mode::Mode1984`], [`X400Mode::X410Mode1988`]; `addresses-rtse.md`
+/// X.410-1984 mode ([`X400Mode::Mode1984`], [`X400Mode::X410Mode1988`]; `docs/protocol-notes.md`
 /// §5): the RTORQ components are the CP's `PConnect` parameters (with `applicationProtocol` 1,
-/// P1 1984, or 12, mts-transfer-protocol, for 1988 P1 — the latter value is UNCONFIRMED in the
-/// digest), the RTOAC components the CPA's, segments are the raw S-DATA user data, the RTTP
+/// P1 1984, or 12, mts-transfer-protocol, for 1988 P1 — the latter value has a single
+/// source, Wireshark: `docs/protocol-notes.md` §3), the RTOAC components the CPA's, segments are the raw S-DATA user data, the RTTP
 /// INTEGER is the raw PT user data and the RTAB components form the ARU `AbortInformation`. The session functional units are half-duplex, minor synchronize,
 /// activity management and exceptions (`0x0249`, ISODE's `RTS_MYREQUIRE`). The responder
 /// answers checkpoint size = min(proposal, own) and window = min(proposal, own) (ISODE
@@ -539,7 +539,7 @@ enum Phase {
 ///
 /// # Recovery
 ///
-/// These rules come from the digest (`addresses-rtse.md` §4 and §6; X.228's clauses themselves
+/// These rules come from the protocol notes (`docs/protocol-notes.md` §4 and §6; X.228's clauses themselves
 /// were not available, so they are this crate's reading, not a quotation):
 ///
 /// 1. When the association breaks (transport closed, abort) during a transfer, the sender keeps

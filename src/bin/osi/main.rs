@@ -1,4 +1,4 @@
-//! `osi`: the command line of `osi-stack` (contract: `spec/cli.md`).
+//! `osi`: the command line of `osi-stack` (contract: `docs/cli.md`).
 //!
 //! `osi dump` decodes pcap/pcapng captures and hex byte streams layer by layer (TPKT, COTP,
 //! TSDU reassembly, session and the upper layers in [`upper`]); `osi connect` and `osi listen`

@@ -1,11 +1,11 @@
 //! The layers above the transport: session, presentation, ACSE and RTSE.
 //!
 //! [`Upper::tsdu`] is called once for every complete TSDU of a stream, in stream order, with the
-//! record of the DT that completed it. It adds the `session` key of `spec/cli.md` (and `error`
+//! record of the DT that completed it. It adds the `session` key of `docs/cli.md` (and `error`
 //! when the session layer fails, with the offset within the TSDU), then `presentation`, `acse`
 //! and `rtse`. The state lives per TCP stream and is shared by both directions.
 //!
-//! RTSE APDUs are looked for where X.228 puts them (`spec/addresses-rtse.md` §3, §5):
+//! RTSE APDUs are looked for where X.228 puts them (`docs/protocol-notes.md` §3, §5):
 //!
 //! - normal mode, on the RTSE presentation context: in the user-information EXTERNALs of AARQ,
 //!   AARE and ABRT, and in the PDVs of P-DATA (DT, RTTR), P-TOKEN-PLEASE (PT, RTTP) and ARU.
@@ -751,7 +751,7 @@ fn acse_obj(apdu: &Apdu<'_>) -> Obj {
     o
 }
 
-/// The `session` entry of one SPDU (keys of `spec/cli.md`; those that do not apply are left out).
+/// The `session` entry of one SPDU (keys of `docs/cli.md`; those that do not apply are left out).
 fn spdu_obj(s: &Spdu<'_>) -> Obj {
     let mut o = Obj::new();
     o.set("type", s.kind().abbreviation());
