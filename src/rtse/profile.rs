@@ -2,13 +2,15 @@
 //! connector (and ISODE's MTA tables), with documented defaults, and what they become on the
 //! wire (`docs/protocol-notes.md` §6).
 //!
-//! What a profile drives today: the association settings ([`ConnectorProfile::config`]), the
-//! dialer's open retries, open interval and local bind address (feature `tokio`,
-//! `ConnectorProfile::dialer`), and the 1988-normal-mode association request with the RTORQ
+//! What a profile drives: the association settings ([`ConnectorProfile::config`]: TPDU size,
+//! idle lifetime, disconnect wait), the dialer's open retries, open interval and local bind
+//! address (feature `tokio`, `ConnectorProfile::dialer`), the reopen schedule after a failed
+//! open or a broken association ([`OpenSchedule::from_profile`](super::OpenSchedule::from_profile)),
+//! the 1988-normal-mode association request with the RTORQ
 //! ([`ConnectorProfile::associate_request`]), and the RT procedures of [`Rts`](super::Rts)
-//! ([`RtsSettings::from_profile`](super::RtsSettings::from_profile): checkpoint size, window,
-//! dialogue mode, initial turn, recovery timeout). Transfer retries and intervals are the
-//! owner's loop.
+//! ([`RtsSettings::from_profile`](super::RtsSettings::from_profile): mode, checkpoint size,
+//! window, dialogue mode, initial turn, recovery timeout, transfer retries and transfer
+//! interval).
 
 use std::net::IpAddr;
 use std::time::Duration;

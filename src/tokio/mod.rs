@@ -299,8 +299,10 @@ impl Connection {
         Ok(self.flush().await?)
     }
 
-    /// A-RELEASE request, then waits for the outcome: `Ok(true)` released, `Ok(false)` the
-    /// peer refused (NF). Data indications that arrive meanwhile are returned in `events`.
+    /// A-RELEASE request, then waits for the outcome: [`ReleaseOutcome::released`] is `true`
+    /// when the association was released (collisions included) and `false` when the peer
+    /// refused (NF), aborted or closed the connection first. Every event that arrived meanwhile
+    /// (data indications, the release or abort itself) is in [`ReleaseOutcome::events`].
     pub async fn release(&mut self) -> Result<ReleaseOutcome, ConnectionError> {
         self.association.release(std::time::Instant::now())?;
         let mut events = Vec::new();
