@@ -26,6 +26,7 @@ pub mod machine;
 pub mod oid;
 pub(crate) mod parse;
 pub mod presentation;
+pub mod probe;
 pub mod rtse;
 pub mod session;
 pub mod testing;

@@ -10,8 +10,14 @@ mod oracles;
 mod association_ops;
 
 #[cfg(feature = "arbitrary")]
+#[path = "../fuzz/cotp_pair_ops.rs"]
+mod cotp_pair_ops;
+#[cfg(feature = "arbitrary")]
 #[path = "../fuzz/rts_ops.rs"]
 mod rts_ops;
+#[cfg(feature = "arbitrary")]
+#[path = "../fuzz/session_pair_ops.rs"]
+mod session_pair_ops;
 #[cfg(feature = "arbitrary")]
 #[path = "../fuzz/upper.rs"]
 mod upper;
@@ -339,4 +345,213 @@ fn rts_scenario_transfers_and_recovery() {
             assert_eq!(out, [(2, 2), (1, 1)], "mode {mode}, cut {cut}");
         }
     }
+}
+
+/// The transport-pair scenario (`fuzz/cotp_pair_ops.rs`) over saved inputs and pseudo-random
+/// byte strings.
+#[cfg(feature = "arbitrary")]
+#[test]
+fn cotp_pair_scenarios() {
+    use arbitrary::{Arbitrary, Unstructured};
+
+    let run = |data: &[u8]| {
+        if let Ok(s) = cotp_pair_ops::Scenario::arbitrary_take_rest(Unstructured::new(data)) {
+            let _ = cotp_pair_ops::run(s);
+        }
+    };
+    let n =
+        replay("cotp_pair", run) + pseudo_random(0x9e37_79b9_7f4a_7c15, 2000, |i| 8 + i % 300, run);
+    assert!(n >= 2000);
+}
+
+/// The transport-pair checker on a hand-written run: connect, TSDUs of 0 to 64 KiB both ways in
+/// one buffer and in parts, delivered whole and in odd chunks; then the same run with one octet
+/// of the second delivery changed, which must end the connection, never panic.
+#[cfg(feature = "arbitrary")]
+#[test]
+fn cotp_pair_scenario_transfers_and_corruption() {
+    use cotp_pair_ops::{Op, Scenario, Side};
+
+    let ops = |corrupt: bool| {
+        let mut ops = vec![
+            Op::Connect { called_tsel: 2 },
+            Op::Deliver {
+                from: Side::Client,
+                chunk: 0,
+                corrupt: false,
+                at: 0,
+                value: 0,
+            },
+            Op::Accept,
+            Op::Deliver {
+                from: Side::Server,
+                chunk: 3,
+                corrupt,
+                at: 9,
+                value: 0xee,
+            },
+        ];
+        for (i, len) in [0u16, 1, 125, 1000, 8192, 65_535].into_iter().enumerate() {
+            let from = if i % 2 == 0 {
+                Side::Client
+            } else {
+                Side::Server
+            };
+            ops.push(Op::Send {
+                from,
+                len,
+                parts: (i % 3) as u8,
+            });
+            ops.push(Op::Deliver {
+                from,
+                chunk: 7 * i as u16,
+                corrupt: false,
+                at: 0,
+                value: 0,
+            });
+        }
+        ops
+    };
+    let clean = cotp_pair_ops::run(Scenario {
+        client_tpdu_exp: 3,
+        server_tpdu_exp: 6,
+        ops: ops(false),
+    });
+    assert_eq!(clean.delivered, 6, "{:?} {:?}", clean.client, clean.server);
+    let bad = cotp_pair_ops::run(Scenario {
+        client_tpdu_exp: 3,
+        server_tpdu_exp: 6,
+        ops: ops(true),
+    });
+    assert!(bad.delivered < 6);
+}
+
+/// The session-pair scenario (`fuzz/session_pair_ops.rs`) over saved inputs and pseudo-random
+/// byte strings.
+#[cfg(feature = "arbitrary")]
+#[test]
+fn session_pair_scenarios() {
+    use arbitrary::{Arbitrary, Unstructured};
+
+    let run = |data: &[u8]| {
+        if let Ok(s) = session_pair_ops::Scenario::arbitrary_take_rest(Unstructured::new(data)) {
+            let _ = session_pair_ops::run(s);
+        }
+    };
+    let n = replay("session_pair", run)
+        + pseudo_random(0xd1b5_4a32_d192_ed03, 2000, |i| 8 + i % 300, run);
+    assert!(n >= 2000);
+}
+
+/// The session-pair checker on a hand-written run: connect with half-duplex and activity
+/// management, data, the data token given, S-CONTROL-GIVE, an activity with a minor
+/// synchronisation point, and an orderly release (the responder, having sent DN, waits for the
+/// transport to close: no `Closed` yet).
+#[cfg(feature = "arbitrary")]
+#[test]
+fn session_pair_scenario_tokens_activities_release() {
+    use session_pair_ops::{Op, Scenario, Side};
+
+    let deliver = |from| Op::Deliver {
+        from,
+        count: 7,
+        corrupt: false,
+        at: 0,
+        value: 0,
+    };
+    let ops = vec![
+        // Half duplex (0x0001), minor sync (0x0008), activity management (0x0040); no token
+        // setting item: every token starts on the initiator's side.
+        Op::Connect {
+            units: 0x0049,
+            setting: 0,
+            v1: false,
+        },
+        deliver(Side::Client),
+        Op::Accept,
+        deliver(Side::Server),
+        Op::Data {
+            from: Side::Client,
+            len: 100,
+        },
+        deliver(Side::Client),
+        Op::GiveTokens {
+            from: Side::Client,
+            tokens: 0x15,
+        },
+        deliver(Side::Client),
+        Op::Data {
+            from: Side::Server,
+            len: 5000,
+        },
+        deliver(Side::Server),
+        Op::GiveControl(Side::Server),
+        deliver(Side::Server),
+        Op::ActivityStart(Side::Client),
+        deliver(Side::Client),
+        Op::Data {
+            from: Side::Client,
+            len: 10,
+        },
+        Op::SyncMinor(Side::Client),
+        deliver(Side::Client),
+        Op::SyncMinorResponse {
+            side: Side::Server,
+            serial: 1,
+        },
+        deliver(Side::Server),
+        Op::ActivityEnd(Side::Client),
+        deliver(Side::Client),
+        Op::ActivityEndResponse(Side::Server),
+        deliver(Side::Server),
+        Op::Release(Side::Client),
+        deliver(Side::Client),
+        Op::ReleaseResponse {
+            side: Side::Server,
+            accept: true,
+        },
+        deliver(Side::Server),
+    ];
+    let out = session_pair_ops::run(Scenario { ops });
+    use osi_stack::session::connection::Event;
+    let kinds = |events: &[Event]| -> Vec<String> {
+        events
+            .iter()
+            .map(|e| {
+                format!("{e:?}")
+                    .split(['(', ' '])
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    };
+    assert_eq!(out.delivered, 3, "{:?}\n{:?}", out.client, out.server);
+    assert_eq!(
+        kinds(&out.client),
+        [
+            "Connected",
+            "Data",
+            "ControlGiven",
+            "SyncMinorConfirmed",
+            "ActivityEnded",
+            "Released",
+            "Closed"
+        ]
+    );
+    assert_eq!(
+        kinds(&out.server),
+        [
+            "ConnectIndication",
+            "Connected",
+            "Data",
+            "TokensGiven",
+            "ControlGiveConfirmed",
+            "ActivityStarted",
+            "Data",
+            "SyncMinor",
+            "ActivityEnd",
+            "ReleaseIndication"
+        ]
+    );
 }

@@ -22,7 +22,13 @@ use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use osi_stack::address::TSel;
+use osi_stack::cotp::connection::{
+    Config as TransportConfig, ConnectRequest, Connection, Disconnect as TransportDisconnect, Event,
+};
 
 use osi_stack::Limits;
 use osi_stack::cotp::{
@@ -213,6 +219,82 @@ fn snap7_connect_data_and_disconnect() {
         (dc.dst_ref, dc.src_ref),
         (request.src_ref, confirmed.peer_ref)
     );
+}
+
+/// Runs `conn` over `s` until it yields an event: sends its transmits, feeds what arrives,
+/// calls its time-out at its deadline (bounded: the socket's 5 s read time-out).
+fn next_event(s: &mut TcpStream, conn: &mut Connection) -> Event {
+    let mut buf = [0u8; 4096];
+    for _ in 0..1000 {
+        while let Some(out) = conn.poll_transmit() {
+            s.write_all(&out).unwrap();
+        }
+        if let Some(ev) = conn.poll_event() {
+            return ev;
+        }
+        match s.read(&mut buf) {
+            Ok(0) => conn.handle_transport_closed(Instant::now()),
+            Ok(n) => conn.handle_input(&buf[..n], Instant::now()),
+            Err(e) => panic!("waiting for the peer: {e}"),
+        }
+    }
+    panic!("no event after 1000 reads")
+}
+
+/// The class-0 transport machine alone (`cotp::Connection`, no session), as an S7 tool runs it:
+/// CR/CC with TSAPs, S7 setup and a read of DB1 as TSDUs, then release by closing TCP.
+#[test]
+#[ignore = "needs python-snap7/libiec61850 peers: run with .ci/peers.sh + --ignored"]
+fn snap7_through_the_transport_machine() {
+    let peer = start("snap7_server.py");
+    let mut s = connect(&peer);
+    let mut conn = Connection::initiator(TransportConfig::default().with_tpdu_size(1024));
+    let request = ConnectRequest::default()
+        .with_calling_tsel(TSel::new(&[0x01, 0x00]).unwrap())
+        .with_called_tsel(TSel::new(&[0x01, 0x02]).unwrap());
+    conn.connect(&request, Instant::now()).unwrap();
+    let Event::Connected(c) = next_event(&mut s, &mut conn) else {
+        panic!("not connected")
+    };
+    assert_eq!(c.tpdu_size, 1024);
+    assert_eq!(c.responding_tsel.as_deref(), Some(&[0x01, 0x02][..]));
+
+    conn.send(Bytes::from_static(&S7_SETUP), Instant::now())
+        .unwrap();
+    let Event::Tsdu(reply) = next_event(&mut s, &mut conn) else {
+        panic!("no setup reply")
+    };
+    assert_eq!((reply[0], reply[1]), (0x32, 0x03), "{reply:02x?}");
+    assert_eq!(&reply[4..6], &S7_SETUP[4..6]);
+
+    // Read 64 octets of DB1 from offset 0 (item: S7ANY, BYTE, 64, DB 1, area 0x84, bit 0).
+    let read: [u8; 24] = [
+        0x32, 0x01, 0x00, 0x00, 0x00, 0x02, 0x00, 0x0e, 0x00, 0x00, 0x04, 0x01, 0x12, 0x0a, 0x10,
+        0x02, 0x00, 0x40, 0x00, 0x01, 0x84, 0x00, 0x00, 0x00,
+    ];
+    conn.send(Bytes::copy_from_slice(&read), Instant::now())
+        .unwrap();
+    let Event::Tsdu(reply) = next_event(&mut s, &mut conn) else {
+        panic!("no read reply")
+    };
+    // Ack-data, PDU reference 2, no error; item return code 0xff, 64 octets, DB1[0] = 0x5a.
+    assert_eq!(
+        (reply[0], reply[1], &reply[4..6]),
+        (0x32, 0x03, &[0, 2][..])
+    );
+    assert_eq!(&reply[10..12], &[0, 0], "{reply:02x?}");
+    let item = &reply[14..];
+    assert_eq!(item[0], 0xff, "{reply:02x?}");
+    assert_eq!(item.len(), 4 + 64);
+    assert_eq!(item[4], 0x5a);
+
+    conn.disconnect(Instant::now());
+    assert_eq!(
+        next_event(&mut s, &mut conn),
+        Event::Disconnected(TransportDisconnect::Local)
+    );
+    assert_eq!(next_event(&mut s, &mut conn), Event::Closed);
+    assert_eq!(conn.pending_transmit(), 0);
 }
 
 #[test]

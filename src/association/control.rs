@@ -673,9 +673,16 @@ impl Control {
             UserData::Full(list) => {
                 for pdv in list.iter() {
                     if !self.accepted(pdv.context_id) {
+                        // The offset of the PDV's value in the PPDU: exact, from the slice the
+                        // decoder returned (the context identifier precedes it).
+                        let value = ppdu::pdv_value(&pdv.values);
+                        let at = (value.as_ptr() as usize)
+                            .checked_sub(data.as_ptr() as usize)
+                            .filter(|&o| o <= data.len())
+                            .unwrap_or(0);
                         return Err(DecodeError::new(
                             Layer::Presentation,
-                            0,
+                            at,
                             crate::error::DecodeErrorKind::InvalidValue {
                                 what: "presentation context identifier (not negotiated)",
                                 value: pdv.context_id.unsigned_abs(),

@@ -14,6 +14,7 @@ mod events;
 mod json;
 mod listen;
 mod output;
+mod probe;
 mod stack;
 mod tcp;
 mod upper;
@@ -35,6 +36,7 @@ enum Command {
     Dump(dump::DumpArgs),
     Connect(Box<connect::ConnectArgs>),
     Listen(listen::ListenArgs),
+    Probe(Box<probe::ProbeArgs>),
 }
 
 fn main() -> ExitCode {
@@ -43,5 +45,6 @@ fn main() -> ExitCode {
         Command::Dump(args) => dump::run(&args),
         Command::Connect(args) => connect::run(&args),
         Command::Listen(args) => listen::run(&args),
+        Command::Probe(args) => probe::run(&args),
     }
 }
