@@ -27,6 +27,7 @@ pub mod oid;
 pub(crate) mod parse;
 pub mod presentation;
 pub mod probe;
+pub mod rts;
 pub mod rtse;
 pub mod session;
 pub mod testing;

@@ -1,7 +1,7 @@
 //! The verbs every byte-level sans-IO machine of the crate shares, as a trait: the
 //! [`cotp::Connection`](crate::cotp::Connection) (TSDUs over class 0, for S7 and RDP tools),
 //! the [`Association`](crate::association::Association) and the
-//! [`Rts`](crate::rtse::Rts). An adapter (the [`tokio`](crate::tokio) one, an in-memory
+//! [`Rts`](crate::rts::Rts). An adapter (the [`tokio`](crate::tokio) one, an in-memory
 //! [`Pair`](crate::testing::Pair), your own event loop) drives any of them the same way:
 //!
 //! 1. feed received bytes to [`Machine::handle_input`];

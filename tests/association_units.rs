@@ -470,7 +470,10 @@ fn x410_mode_association() {
         }
         p.server
             .accept(
-                AcceptResponse::with_x410_parameters(&[0x80, 0x01, 0x00][..]),
+                // checkpointSize 0 and the mandatory connectionDataAC (open, no user data).
+                AcceptResponse::with_x410_parameters(
+                    &[0x80, 0x01, 0x00, 0xa2, 0x02, 0x80, 0x00][..],
+                ),
                 now,
             )
             .unwrap();
@@ -478,7 +481,10 @@ fn x410_mode_association() {
         p.s2c();
         match events(&mut p.client).last() {
             Some(Event::Associated(a)) => {
-                assert_eq!(a.x410_parameters.as_deref(), Some(&[0x80, 0x01, 0x00][..]));
+                assert_eq!(
+                    a.x410_parameters.as_deref(),
+                    Some(&[0x80, 0x01, 0x00, 0xa2, 0x02, 0x80, 0x00][..])
+                );
                 // No ACSE in X.410-1984 mode: no result, no application context, no contexts.
                 assert_eq!((a.result, a.user_information.as_ref()), (None, None));
                 assert!(a.contexts.is_empty());
@@ -605,4 +611,97 @@ fn random_unit_spdus_never_panic() {
         }
     }
     assert!(aborted > 0);
+}
+
+/// X.410-1984 mode: an accept without parameters sends the default PAccept with the
+/// mandatory connectionDataAC (not the empty SET ISODE refused, `iso2osi-rtse-x410-echo`), and
+/// parameters that lack it are refused before anything is sent.
+#[test]
+fn x410_accept_always_carries_connection_data() {
+    let now = Instant::now();
+    for params in [None, Some(&[0x80, 0x01, 0x00][..])] {
+        let mut p = Pair::at(
+            Association::initiator(Config::default()),
+            Association::responder(Config::default(), Dispatch::default(), None),
+            now,
+        );
+        let req = AssociateRequest::mms()
+            .with_session(RTS, None)
+            .with_x410_parameters(&[0x80, 0x01, 0x01][..]);
+        p.client.associate(req, now).unwrap();
+        p.settle();
+        assert!(matches!(
+            p.server_events().last(),
+            Some(Event::AssociateIndication(_))
+        ));
+        let response = match params {
+            None => AcceptResponse::default(),
+            Some(b) => AcceptResponse::with_x410_parameters(b),
+        };
+        let result = p.server.accept(response, now);
+        if params.is_some() {
+            assert!(matches!(
+                result,
+                Err(ServiceError::InvalidX410Parameters(_))
+            ));
+            continue;
+        }
+        result.unwrap();
+        p.settle();
+        match p.client_events().last() {
+            Some(Event::Associated(a)) => {
+                assert_eq!(
+                    a.x410_parameters.as_deref(),
+                    Some(&[0xa2, 0x04, 0xa0, 0x02, 0x05, 0x00][..])
+                );
+                assert_eq!(a.result, None);
+                assert!(a.contexts.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+/// An accept whose AC user data would exceed `Config::accept_user_data_limit` (512 for
+/// ISODE-based peers) fails before anything is sent; the indication stays answerable, and a
+/// smaller answer goes through.
+#[test]
+fn accept_user_data_limit_is_checked_before_sending() {
+    let now = Instant::now();
+    let mut p = Pair::at(
+        Association::initiator(Config::default()),
+        Association::responder(
+            Config::default().with_accept_user_data_limit(Some(512)),
+            Dispatch::default(),
+            None,
+        ),
+        now,
+    );
+    p.client.associate(AssociateRequest::mms(), now).unwrap();
+    p.settle();
+    assert!(matches!(
+        p.server_events().last(),
+        Some(Event::AssociateIndication(_))
+    ));
+    let mut big = vec![0x04, 0x82, 0x02, 0x58];
+    big.extend(std::iter::repeat_n(0x55, 600));
+    match p
+        .server
+        .accept(AcceptResponse::with_user_information(big), now)
+    {
+        Err(ServiceError::AcceptTooLarge { len, limit: 512 }) => assert!(len > 600),
+        other => panic!("{other:?}"),
+    }
+    assert!(p.server.poll_transmit().is_none());
+    p.server
+        .accept(
+            AcceptResponse::with_user_information(&[0x04, 0x01, 0x00][..]),
+            now,
+        )
+        .unwrap();
+    p.settle();
+    assert!(matches!(
+        p.client_events().last(),
+        Some(Event::Associated(_))
+    ));
 }

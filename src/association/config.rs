@@ -53,6 +53,15 @@ pub struct Config {
     /// Treat parameters class 0 does not use in a CR/CC as protocol errors (X.224 allows either).
     /// Default false: interoperate.
     pub strict: bool,
+    /// Largest session user data (the CPA with its AARE) an accept may carry in the AC. X.225
+    /// allows 512 octets in version 1 and a whole SPDU (65 539) in version 2, but ISODE's
+    /// session decoder rejects more than 512 octets in an AC even in version 2, although its
+    /// encoder writes them (`testdata/captures/isode`, `iso-psap-echo`). With `Some(n)` an
+    /// accept whose user data would exceed `n` octets fails with
+    /// [`ServiceError::AcceptTooLarge`](super::ServiceError::AcceptTooLarge) before anything is sent, so that the application can
+    /// answer with less (or reject). Default `None` (X.225); the X.400 connector profile sets
+    /// 512 ([`ConnectorProfile::config`](crate::rts::ConnectorProfile::config)).
+    pub accept_user_data_limit: Option<usize>,
 }
 
 impl Default for Config {
@@ -67,6 +76,7 @@ impl Default for Config {
             disconnect_wait: Duration::from_secs(5),
             idle_lifetime: None,
             strict: false,
+            accept_user_data_limit: None,
         }
     }
 }
@@ -130,6 +140,14 @@ impl Config {
     #[must_use]
     pub fn with_disconnect_wait(mut self, wait: Duration) -> Self {
         self.disconnect_wait = wait;
+        self
+    }
+
+    /// The same configuration with a limit on the user data of an accept (see
+    /// [`Config::accept_user_data_limit`]).
+    #[must_use]
+    pub fn with_accept_user_data_limit(mut self, limit: Option<usize>) -> Self {
+        self.accept_user_data_limit = limit;
         self
     }
 
@@ -219,8 +237,12 @@ pub struct AssociateRequest {
     /// Called AP-title and AE-qualifier.
     pub called: ApAddress,
     /// AARQ user-information: one BER value, sent as an EXTERNAL in single-ASN1-type form on
-    /// the first application context (an MMS initiate-request, an RTORQ …).
+    /// [`Self::user_information_context`] (an MMS initiate-request, an RTORQ …).
     pub user_information: Option<Bytes>,
+    /// The presentation context the AARQ user-information travels on; `None` (default): the
+    /// first of [`Self::contexts`]. RTSE sets its own context here (the RTORQ belongs to the
+    /// RTSE abstract syntax, wherever the peer lists it).
+    pub user_information_context: Option<i64>,
     /// Session functional units proposed in the CN (PI 20). Default
     /// [`SessionUserRequirements::DUPLEX`] (what MMS uses). With
     /// [`SessionUserRequirements::HALF_DUPLEX`] the data token exists; with
@@ -255,6 +277,7 @@ impl AssociateRequest {
             calling: ApAddress::default(),
             called: ApAddress::default(),
             user_information: None,
+            user_information_context: None,
             session_requirements: SessionUserRequirements::DUPLEX,
             token_setting: None,
             x410_parameters: None,
@@ -360,7 +383,10 @@ pub struct AcceptResponse {
     /// Responding AP-title and AE-qualifier.
     pub responding: ApAddress,
     /// X.410-1984 mode only: the octets of the CPA's `[1]` SET (the RTOAC components of a
-    /// `PAccept`).
+    /// `PAccept`), checked to decode as such. `None`: the default `a2 04 a0 02 05 00`
+    /// (connectionDataAC `open` holding NULL, the unauthenticated X.411 MTA-bind result;
+    /// checkpointSize 0, windowSize 3), so an X.410-mode accept always carries the mandatory
+    /// connectionDataAC.
     pub x410_parameters: Option<Bytes>,
 }
 

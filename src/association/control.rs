@@ -32,8 +32,14 @@ use super::event::{
 use super::ppdu::{self, ContextAnswer};
 use super::{Role, apdu};
 
+/// The contents of the default X.410-1984 `PAccept` pUserData SET: connectionDataAC
+/// `[2] { open [0] { NULL } }`, the other members at their defaults. `open` is an explicitly
+/// tagged ANY (ISODE's `acsold.py` decodes it so and rejects a primitive `80 00`), and NULL is
+/// the unauthenticated X.411 MTA-bind result, which tshark decodes cleanly.
+pub(crate) const DEFAULT_PACCEPT: &[u8] = &[0xa2, 0x04, 0xa0, 0x02, 0x05, 0x00];
+
 /// What a responder's answer needs, kept from the CP it answers.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Answer {
     responding_psel: Option<Bytes>,
     answers: Vec<ContextAnswer>,
@@ -42,7 +48,7 @@ struct Answer {
     user_context: Option<i64>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum State {
     /// Initiator: the CP is on its way (or sent), waiting for CPA or CPR.
     Connecting,
@@ -84,7 +90,7 @@ pub(crate) enum Confirm {
 }
 
 /// The presentation + ACSE machine of one association. See the [module docs](self).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Control {
     role: Role,
     limits: Limits,
@@ -124,7 +130,10 @@ impl Control {
         let cp = match &request.x410_parameters {
             Some(params) => ppdu::cp_x410(params)?,
             None => {
-                let user_context = request.contexts.first().map_or(acse, |c| c.id);
+                let user_context = request
+                    .user_information_context
+                    .or(request.contexts.first().map(|c| c.id))
+                    .unwrap_or(acse);
                 let aarq = apdu::aarq(request, user_context)?;
                 control.contexts = core::iter::once(ContextOutcome {
                     id: acse,
@@ -207,6 +216,9 @@ impl Control {
                 "x.410-1984-mode cpa answering a normal-mode cp",
             ));
         };
+        // The decoder skips elements it does not know; a CP-only one is a protocol error here
+        // (ARP unexpected-ppdu-parameter), not something to pass up.
+        ppdu::check_no_cp_elements(data, &self.limits)?;
         // The CP always carries a definition list, so the result list is mandatory (X.226
         // §8.2, CPA-PPDU) and answers each proposed context in order.
         let results = normal.context_results.ok_or(ppdu::missing(
@@ -267,6 +279,14 @@ impl Control {
             return session;
         }
         let cpr = match Cpr::decode(data, &self.limits) {
+            // A CPR with CP-only elements is not a valid refusal to pass up: the refusal stands
+            // (the connection is gone) but says only "presentation".
+            Ok(Cpr::Normal(_)) if ppdu::check_no_cp_elements(data, &self.limits).is_err() => {
+                return Refusal {
+                    reason: RefusalReason::Presentation(None),
+                    user_information: None,
+                };
+            }
             Ok(Cpr::Normal(n)) => n,
             Ok(Cpr::X410(components)) => {
                 return Refusal {
@@ -533,10 +553,18 @@ impl Control {
             });
         };
         if self.x410 {
-            let params = response
-                .x410_parameters
-                .clone()
-                .ok_or(ServiceError::MissingX410Parameters)?;
+            // X.226 §8.2 / X.410-1984: the PAccept's pUserData SET carries the mandatory
+            // connectionDataAC [2]. Without parameters from the user the default is that SET
+            // with `open` carrying NULL (`a2 04 a0 02 05 00`: checkpointSize 0 and windowSize 3
+            // by default); parameters given must decode as RTOAC components.
+            let params = match response.x410_parameters.clone() {
+                None => Bytes::from_static(DEFAULT_PACCEPT),
+                Some(p) => {
+                    crate::rtse::Rtoac::decode_components(&p, &self.limits)
+                        .map_err(ServiceError::InvalidX410Parameters)?;
+                    p
+                }
+            };
             let cpa = ppdu::cpa_x410(&params)?;
             self.state = State::Associated;
             return Ok((

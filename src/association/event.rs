@@ -681,6 +681,19 @@ pub enum ServiceError {
     /// knows them, the association does not invent them.
     #[error("association: an x.410-1984-mode accept needs its paccept parameters")]
     MissingX410Parameters,
+    /// The `PAccept` parameters given to an X.410-1984-mode accept are not valid RTOAC
+    /// components (they must carry the mandatory connectionDataAC `[2]`).
+    #[error("association: invalid x.410-1984 paccept parameters: {0}")]
+    InvalidX410Parameters(DecodeError),
+    /// The accept's user data (CPA with AARE) is longer than
+    /// [`Config::accept_user_data_limit`](super::Config::accept_user_data_limit).
+    #[error("association: the accept's user data ({len} octets) exceeds the limit of {limit}")]
+    AcceptTooLarge {
+        /// Octets the AC would carry.
+        len: usize,
+        /// The configured limit.
+        limit: usize,
+    },
     /// The session layer refused the request (a token, synchronization or activity rule).
     #[error(transparent)]
     Session(#[from] crate::session::connection::ServiceError),

@@ -64,8 +64,10 @@
 //! With [`AssociateRequest::x410_parameters`] the initiator sends an X.410-1984-mode CP
 //! (`PConnect`, X.226 §8.2) instead of CP + AARQ; a responder accepts such a CP (its SET must
 //! be well-formed BER), gives [`AssociateIndication::x410_parameters`] with no application
-//! context, and answers with an X.410-mode CPA whose parameters the accept must supply
-//! ([`AcceptResponse::with_x410_parameters`]; RTSE builds them). Data, PT user data and the
+//! context, and answers with an X.410-mode CPA carrying the accept's `PAccept` parameters
+//! ([`AcceptResponse::with_x410_parameters`]; RTSE builds them, and they must decode as RTOAC
+//! components) or, without them, a default with the mandatory connectionDataAC. Events of an
+//! X.410-1984-mode association name no application context and no presentation context. Data, PT user data and the
 //! ARU of an abort carry raw octets; release is FN/DN without user data.
 //!
 //! Not offered: CN/AC user data beyond 10 240 octets (CDO/OA), session segmenting, transport
@@ -262,7 +264,20 @@ impl Association {
         if self.session.phase() != Phase::AwaitUser || !self.control.is_indicated() {
             return Err(self.wrong_state("accept"));
         }
+        let before = self
+            .config
+            .accept_user_data_limit
+            .map(|_| self.control.clone());
         let (cpa, associated) = self.control.accept(&response)?;
+        if let (Some(limit), Some(before)) = (self.config.accept_user_data_limit, before) {
+            if cpa.len() > limit {
+                self.control = before;
+                return Err(ServiceError::AcceptTooLarge {
+                    len: cpa.len(),
+                    limit,
+                });
+            }
+        }
         self.session.accept(cpa, now)?;
         self.events.push_back(Event::Associated(associated));
         self.touch(now);

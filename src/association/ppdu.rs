@@ -270,3 +270,50 @@ pub(crate) fn decode_user_data<'a>(
 ) -> Result<UserData<'a>, DecodeError> {
     UserData::decode(data, limits)
 }
+
+/// Context tags of the normal-mode parameters of a CP-type that a CPA-PPDU or CPR-PPDU may not
+/// carry (X.226 §8.2): calling `[1]` and called `[2]` presentation selectors, the context
+/// definition list `[4]`, the default context name `[6]`, the initiator's nominated context
+/// `[12]` and extensions `[14]`. An AC answering a CP with a CP (an echo, as ISODE's session
+/// echo server sends, `osi2iso-ssap-echo`) has them.
+const CP_ONLY: [u32; 6] = [1, 2, 4, 6, 12, 14];
+
+/// Checks that the normal-mode parameters `[2]` of a CPA or CPR SET (`input`, the session user
+/// data) carry none of the CP-only elements; the error names the first one and its offset
+/// (an unexpected PPDU parameter, X.226 §8.4 Abort-reason 5).
+pub(crate) fn check_no_cp_elements(input: &[u8], limits: &Limits) -> Result<(), DecodeError> {
+    use crate::ber::{Ctx, Reader, Tag};
+    let ctx = Ctx {
+        layer: L,
+        max_depth: limits.max_ber_depth,
+    };
+    let check = |params: &mut Reader<'_>| -> Result<(), DecodeError> {
+        while !params.is_empty() {
+            let p = params.read()?;
+            if p.tag.is(crate::ber::CONTEXT, p.tag.number) && CP_ONLY.contains(&p.tag.number) {
+                return Err(unexpected_element(
+                    p.offset,
+                    "cp-ppdu parameter in a cpa or cpr (calling/called selector, context definition list, default context, nominated context or extensions)",
+                ));
+            }
+        }
+        Ok(())
+    };
+    let mut top = Reader::new(ctx, input, 0);
+    let outer = top.read()?;
+    if outer.tag == Tag::SEQUENCE {
+        // A normal-mode CPR: the parameters are the SEQUENCE's members.
+        return check(&mut crate::ber::children(ctx, &outer)?);
+    }
+    if outer.tag != Tag::SET {
+        return Ok(()); // the PPDU decoder judges anything else
+    }
+    let mut members = crate::ber::children(ctx, &outer)?;
+    while !members.is_empty() {
+        let m = members.read()?;
+        if m.tag == Tag::ctx_cons(2) {
+            check(&mut crate::ber::children(ctx, &m)?)?;
+        }
+    }
+    Ok(())
+}

@@ -1,4 +1,4 @@
-//! ITU-T X.228 (11/88) reliable transfer (RTSE): the RTORQ, RTOAC, RTORJ, RTTP, RTTR and RTAB
+//! ITU-T X.228 (11/88) reliable transfer (RTSE) — the codec floor: the RTORQ, RTOAC, RTORJ, RTTP, RTTR and RTAB
 //! APDUs of the ASN.1 module `Reliable-Transfer-APDU {joint-iso-itu-t reliable-transfer(3)
 //! apdus(0)}`, and the X.410-1984-mode PPDU parameters they double as.
 //!
@@ -80,14 +80,14 @@
 
 #[cfg(feature = "arbitrary")]
 mod arbitrary;
-mod profile;
-mod rts;
 mod types;
 mod x410;
 
-pub use profile::{ConnectorProfile, X400Mode};
-pub use rts::{
-    OpenIndication, OpenSchedule, Opened, RTS_REQUIREMENTS, Rts, RtsError, RtsEvent, RtsSettings,
-    TransferState,
-};
 pub use types::*;
+
+// The RTS machine and the connector profile moved one floor up, to [`crate::rts`] (they sit on
+// an association; this module is the APDU codec below it). The old paths stay valid.
+pub use crate::rts::{
+    ConnectorProfile, OpenIndication, OpenSchedule, Opened, RTS_REQUIREMENTS, Rts, RtsError,
+    RtsEvent, RtsSettings, RtseSyntax, TransferState, X400Mode,
+};

@@ -21,6 +21,8 @@ const RTORQ: Tag = Tag::ctx_cons(16);
 const RTOAC: Tag = Tag::ctx_cons(17);
 const RTORJ: Tag = Tag::ctx_cons(18);
 const RTAB: Tag = Tag::ctx_cons(22);
+/// ISODE's RTAB tag: constructed UNIVERSAL 22 (see [`Rtab::decode_tolerant`]).
+const ISODE_RTAB: Tag = Tag::new(UNIVERSAL, true, 22);
 const RTTP: Tag = Tag::INTEGER;
 const OCTET_STRING: Tag = Tag::new(UNIVERSAL, false, 4);
 const T61_STRING: Tag = Tag::new(UNIVERSAL, false, 20);
@@ -779,6 +781,40 @@ impl<'a> Rtab<'a> {
         let c = ctx(limits);
         let t = top_tagged(&c, input, RTAB, "rtab-apdu", "tag instead of rtab-apdu")?;
         Self::from_reader(&c, ber::children(c, &t)?)
+    }
+
+    /// [`Rtab::decode`], also accepting ISODE's mis-tagged RTAB: ISODE 8 (`rtsap/rt2ps.c`,
+    /// `rt2pslose`) builds its provider-abort RTAB as a constructed UNIVERSAL 22 (`36 …`)
+    /// instead of `[22] IMPLICIT SET` (`b6 …`), e.g. `36 03 80 01 04` (protocolError,
+    /// `osi2iso-rtse-lib-*` captures). Returns the RTAB and whether it carried ISODE's tag, so
+    /// that the caller can report the deviation ([`Rtab::is_isode_mistagged`]).
+    ///
+    /// ```
+    /// use osi_stack::{Limits, rtse::{AbortReason, Rtab}};
+    /// let (rtab, isode) = Rtab::decode_tolerant(&[0x36, 0x03, 0x80, 0x01, 0x04], &Limits::DEFAULT)?;
+    /// assert_eq!((rtab.abort_reason, isode), (Some(AbortReason::PROTOCOL_ERROR), true));
+    /// assert!(Rtab::decode(&[0x36, 0x03, 0x80, 0x01, 0x04], &Limits::DEFAULT).is_err());
+    /// # Ok::<(), osi_stack::DecodeError>(())
+    /// ```
+    pub fn decode_tolerant(input: &'a [u8], limits: &Limits) -> Result<(Self, bool), DecodeError> {
+        if !Self::is_isode_mistagged(input) {
+            return Self::decode(input, limits).map(|r| (r, false));
+        }
+        let c = ctx(limits);
+        let t = top_tagged(
+            &c,
+            input,
+            ISODE_RTAB,
+            "rtab-apdu",
+            "tag instead of rtab-apdu",
+        )?;
+        Self::from_reader(&c, ber::children(c, &t)?).map(|r| (r, true))
+    }
+
+    /// Whether `input` starts with ISODE's RTAB tag (`36`, constructed UNIVERSAL 22) rather
+    /// than X.228's `b6`.
+    pub fn is_isode_mistagged(input: &[u8]) -> bool {
+        input.first() == Some(&0x36)
     }
 
     /// Decodes the RTAB components without their SET header: the contents of an X.410-mode

@@ -84,6 +84,9 @@ use crate::association::{
 use crate::error::{DecodeError, Layer};
 use crate::tpkt;
 
+pub mod rts;
+pub use rts::{RtsConnection, RtsDialer, RtsListener};
+
 // -------------------------------------------------------------------------------------------
 // Codec
 
@@ -447,6 +450,15 @@ impl Dialer {
     /// A dialer with the defaults.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The dialer of an X.400 connector: its open retries, open interval and local bind
+    /// address ("stack address override"; [`ConnectorProfile`](crate::rts::ConnectorProfile)).
+    pub fn from_profile(profile: &crate::rts::ConnectorProfile) -> Self {
+        Self::new()
+            .with_retries(profile.open_retries)
+            .with_open_interval(profile.open_interval)
+            .with_bind(profile.local_bind)
     }
 
     /// The same dialer with `retries` further attempts.

@@ -138,8 +138,14 @@ pub struct SendArg {
     pub value: Vec<u8>,
 }
 
-/// Parses `CTX=HEX`.
+/// Parses `CTX=HEX`, or plain `HEX` (context 0: a TSDU of `--transport-only`).
 pub fn send(s: &str) -> Result<SendArg, String> {
+    if !s.contains('=') {
+        return Ok(SendArg {
+            context: 0,
+            value: hex(s)?.0,
+        });
+    }
     let (c, h) = pair(s, "CTX=HEX")?;
     Ok(SendArg {
         context: context_id(c)?,
@@ -192,6 +198,20 @@ pub fn service(s: &str) -> Result<Service, String> {
         .with_psel(service_selector(p, psel).map_err(|e| format!("p-selector: {e}"))?))
 }
 
+/// `--session-requirements HEX`: the X.225 Session User Requirements bit string (PI 20), one
+/// or two octets of hex.
+pub fn session_requirements(
+    s: &str,
+) -> Result<osi_stack::session::SessionUserRequirements, String> {
+    let v = octets(s)?;
+    let value = match v.as_slice() {
+        [lo] => u16::from(*lo),
+        [hi, lo] => u16::from_be_bytes([*hi, *lo]),
+        _ => return Err("give one or two octets of hex (e.g. 0249)".to_owned()),
+    };
+    Ok(osi_stack::session::SessionUserRequirements(value))
+}
+
 /// `--allow-calling NAME=IP`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AllowArg {
@@ -229,6 +249,10 @@ mod tests {
         assert!(context("4=1.0.9506.2.1").is_err());
         assert!(context("3=x").is_err());
         assert!(send("3=").is_err());
+        assert_eq!(
+            send("0a0b").map(|s| (s.context, s.value)),
+            Ok((0, vec![10, 11]))
+        );
         assert_eq!(send("5=a000").map(|s| s.value), Ok(vec![0xa0, 0]));
         assert!(seconds("0").is_err());
         assert!(seconds("NaN").is_err());
@@ -246,5 +270,9 @@ mod tests {
         assert!(allow("a=127.0.0.1").is_ok());
         assert!(allow("a=localhost").is_err());
         assert!(reply("8b00=8c00").is_ok());
+        assert_eq!(session_requirements("0249").map(|r| r.0), Ok(0x0249));
+        assert_eq!(session_requirements("02").map(|r| r.0), Ok(2));
+        assert!(session_requirements("").is_err());
+        assert!(session_requirements("000249").is_err());
     }
 }

@@ -12,11 +12,13 @@ use osi_stack::association::{
     AbortSource, ApAddress, AssociateRequest, Config, Event, PresentationContext,
 };
 use osi_stack::oid::{Oid, OwnedOid};
+use osi_stack::session::SessionUserRequirements;
 use osi_stack::tokio::{Connection, DialError, Dialer};
 
 use crate::args::{self, ContextArg, Hex, SendArg};
 use crate::events::{Printer, Record, record};
 use crate::output::Format;
+use crate::rts_cmd::{self, ConnectPlan, RtseConnectArgs};
 
 /// Open an association to a peer and report each step.
 ///
@@ -25,6 +27,13 @@ use crate::output::Format;
 /// (RLRQ/RLRE) or aborts. Each event is printed as it happens: one line of text, or one JSON
 /// object a line with --format json (events transport-connected, associated, refused, data,
 /// released, release-refused, aborted, error).
+///
+/// With --rtse, an X.400 ping instead: RT-OPEN (with an MTA-bind from --mta-name and
+/// --mta-password, or --open-data), each --transfer as an RT-TRANSFER awaiting its
+/// confirmation, the turn given to the peer for its echo (--expect-echo) and asked back
+/// (--turn-please), then RT-CLOSE (events rt-opened, rt-refused, transferred, confirmed,
+/// received, turn, turn-please, rt-closed, rt-aborted). With --transport-only, an OSI ping at
+/// the transport layer: CR/CC, each --send HEX as a TSDU answered by one TSDU, DR.
 ///
 /// Exit status: 0 when every step succeeded; 1 when the peer refused, aborted, did not answer
 /// in time or could not be reached (the reason is printed); 2 on a usage error.
@@ -57,10 +66,12 @@ pub struct ConnectArgs {
     /// Proposed maximum TPDU size in octets
     #[arg(long, value_name = "N", default_value = "8192", value_parser = args::tpdu_size)]
     tpdu_size: usize,
-    /// ACSE application context name (1.0.9506.2.3 is MMS; 2.6.0.1.6 X.400 MTS transfer)
-    #[arg(long, value_name = "OID", default_value = "1.0.9506.2.3", value_parser = args::oid)]
-    application_context: OwnedOid,
-    /// A presentation context besides ACSE (repeatable; default 3=1.0.9506.2.1, MMS)
+    /// ACSE application context name (default 1.0.9506.2.3, MMS; with --rtse 2.6.0.1.6, X.400
+    /// MTS transfer)
+    #[arg(long, value_name = "OID", value_parser = args::oid)]
+    application_context: Option<OwnedOid>,
+    /// A presentation context besides ACSE (repeatable; default 3=1.0.9506.2.1, MMS; with
+    /// --rtse 3=the --rtse-syntax)
     #[arg(long = "context", value_name = "ID=ABSTRACT_OID", value_parser = args::context)]
     contexts: Vec<ContextArg>,
     /// Calling AP-title (form 2)
@@ -80,7 +91,7 @@ pub struct ConnectArgs {
     #[arg(long, value_name = "HEX", value_parser = args::hex)]
     user_info: Option<Hex>,
     /// P-DATA to send once associated, in order (repeatable); after each, wait for one P-DATA
-    /// indication or --timeout
+    /// indication or --timeout. With --transport-only: HEX, one TSDU each
     #[arg(long = "send", value_name = "CTX=HEX", value_parser = args::send)]
     sends: Vec<SendArg>,
     /// End with an orderly release (the default)
@@ -98,6 +109,19 @@ pub struct ConnectArgs {
     /// Time-out of each step, in seconds (TCP connect, each answer of the peer)
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = args::seconds)]
     timeout: Duration,
+    /// Session functional units to propose, hex (X.225 Session User Requirements, e.g. 0249:
+    /// half-duplex, minor synchronize, activity management, exceptions; default 0002, duplex).
+    /// --rtse always proposes what RTSE needs (0249)
+    #[arg(long, value_name = "HEX", value_parser = args::session_requirements,
+          conflicts_with = "rtse")]
+    session_requirements: Option<SessionUserRequirements>,
+    /// An "OSI ping" at the transport layer: CR/CC, then each --send HEX as a TSDU (DT …
+    /// EOT), waiting for one TSDU back after each, then DR
+    #[arg(long, conflicts_with_all = ["rtse", "abort", "user_info"])]
+    transport_only: bool,
+    /// The X.400 ping flags
+    #[command(flatten)]
+    rtse: RtseConnectArgs,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -109,7 +133,10 @@ fn complain(message: &str) {
 
 /// The association request of the flags, or a usage error.
 fn request(a: &ConnectArgs) -> Result<AssociateRequest, String> {
-    let contexts: Vec<PresentationContext> = if a.contexts.is_empty() {
+    let rtse = a.rtse.rtse.is_some();
+    let contexts: Vec<PresentationContext> = if a.contexts.is_empty() && rtse {
+        vec![PresentationContext::ber(3, a.rtse.rtse_syntax.as_oid())]
+    } else if a.contexts.is_empty() {
         vec![PresentationContext::ber(3, Oid::MMS_ABSTRACT_SYNTAX)]
     } else {
         a.contexts
@@ -132,7 +159,19 @@ fn request(a: &ConnectArgs) -> Result<AssociateRequest, String> {
             s.context, s.context
         ));
     }
-    let mut r = AssociateRequest::new(a.application_context.clone())
+    let application_context = a.application_context.clone().unwrap_or_else(|| {
+        if rtse {
+            Oid::X400_AC_MTS_TRANSFER.to_owned_oid()
+        } else {
+            Oid::MMS_APPLICATION_CONTEXT.to_owned_oid()
+        }
+    });
+    if rtse && (a.user_info.is_some() || !a.sends.is_empty()) {
+        return Err(
+            "--user-info and --send do not go with --rtse (see --open-data, --transfer)".into(),
+        );
+    }
+    let mut r = AssociateRequest::new(application_context)
         .with_contexts(contexts)
         .with_calling_selectors(a.calling_tsel, a.calling_ssel, a.calling_psel)
         .with_called_selectors(a.called_tsel, a.called_ssel, a.called_psel);
@@ -147,11 +186,26 @@ fn request(a: &ConnectArgs) -> Result<AssociateRequest, String> {
     if let Some(info) = &a.user_info {
         r = r.with_user_information(info.0.clone());
     }
+    if let Some(req) = a.session_requirements {
+        r.session_requirements = req;
+    }
     Ok(r)
 }
 
 /// Runs `osi connect`.
 pub fn run(a: &ConnectArgs) -> ExitCode {
+    if a.transport_only {
+        return crate::transport_cmd::connect(crate::transport_cmd::ConnectPlan {
+            address: &a.address,
+            bind: a.bind,
+            calling_tsel: a.calling_tsel,
+            called_tsel: a.called_tsel,
+            tpdu_size: a.tpdu_size,
+            sends: a.sends.iter().map(|s| s.value.clone()).collect(),
+            timeout: a.timeout,
+            format: a.format,
+        });
+    }
     let req = match request(a) {
         Ok(r) => r,
         Err(e) => {
@@ -159,6 +213,20 @@ pub fn run(a: &ConnectArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if a.rtse.rtse.is_some() {
+        return rts_cmd::connect(ConnectPlan {
+            address: &a.address,
+            bind: a.bind,
+            request: req,
+            tpdu_size: a.tpdu_size,
+            retries: a.retries,
+            open_interval: a.open_interval,
+            timeout: a.timeout,
+            abort: a.abort,
+            format: a.format,
+            rtse: &a.rtse,
+        });
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

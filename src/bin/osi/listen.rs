@@ -56,6 +56,13 @@ pub struct ListenArgs {
     /// Exit after N associations (transport connections) have ended
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     max_associations: Option<u64>,
+    /// Transport layer only: CC every acceptable CR (called T-selector of a --service, allowed
+    /// peer), then echo (--echo) or sink TSDUs
+    #[arg(long, conflicts_with = "rtse")]
+    transport_only: bool,
+    /// The X.400 ping flags (--rtse …)
+    #[command(flatten)]
+    rtse: crate::rts_cmd::RtseListenArgs,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -102,6 +109,25 @@ pub fn run(a: &ListenArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if a.transport_only {
+        return crate::transport_cmd::listen(crate::transport_cmd::ListenPlan {
+            address: &a.address,
+            dispatch,
+            echo: a.echo,
+            max_associations: a.max_associations,
+            format: a.format,
+        });
+    }
+    if a.rtse.rtse.is_some() {
+        return crate::rts_cmd::listen(crate::rts_cmd::ListenPlan {
+            address: &a.address,
+            dispatch,
+            echo: a.echo,
+            max_associations: a.max_associations,
+            format: a.format,
+            rtse: &a.rtse,
+        });
+    }
     let answers = Arc::new(Answers {
         printer: Printer::new(a.format),
         accept: match &a.accept_user_info {

@@ -15,8 +15,10 @@ mod json;
 mod listen;
 mod output;
 mod probe;
+mod rts_cmd;
 mod stack;
 mod tcp;
+mod transport_cmd;
 mod upper;
 
 use std::process::ExitCode;

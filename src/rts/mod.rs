@@ -1,4 +1,45 @@
-//! The RTS machine: see [`Rts`].
+//! The RTS machine (X.228 reliable transfer on an association): see [`Rts`].
+//!
+//! # Where it sits
+//!
+//! ```text
+//!  rts::Rts                  this module: RT-OPEN/TRANSFER/TURN/CLOSE/ABORT on an association
+//!    └─ association::Association   presentation + ACSE, session, transport machines
+//!  rtse (codec)              RTORQ, RTOAC, RTORJ, RTTP, RTTR, RTAB: bytes only, no state
+//! ```
+//!
+//! The RTSE APDU codec stays in [`crate::rtse`] beside the other codecs (tpkt, cotp, session,
+//! presentation, acse): it holds no state and depends on nothing above BER. The machine that
+//! uses it composes an [`Association`], so it lives one floor above `association`, in a module
+//! of its own, as the association composes the session and transport machines below it.
+//! [`crate::rtse`] re-exports everything here under its old paths.
+
+//!
+//! # Interoperability settings learned from ISODE
+//!
+//! ISODE 8 (the reference OSI stack) deviates from the Recommendations in ways an X.400 MTA
+//! meets; each is a documented setting with a default that interoperates
+//! (`testdata/captures/isode/README.md`, replayed by `tests/isode_replay.rs`):
+//!
+//! | ISODE does | setting | default |
+//! |---|---|---|
+//! | requires the RTSE context to use abstract syntax 2.3.0 ("rtse pci version 1") instead of X.228's 2.3.2 | [`ConnectorProfile::rtse_syntax`] ([`RtseSyntax`]); on receipt all three RTSE syntaxes are recognised | id-as-mta-rtse (X.419, what X.400 MTAs use) |
+//! | rejects more than 512 octets of session user data in an AC, though it writes them | [`Config::accept_user_data_limit`](crate::association::Config::accept_user_data_limit) | 512 in [`ConnectorProfile::config`], none otherwise |
+//! | tags its provider-abort RTAB `36` (UNIVERSAL 22) instead of `b6` | [`RtsSettings::tolerate_isode_rtab`] ([`Rtab::decode_tolerant`]) | tolerated, and said in [`RtsEvent::Aborted`] |
+//! | passes the turn only by S-CONTROL-GIVE while no activity is in progress | none: this is X.228's mapping ([Turns](Rts#turns)) | |
+//!
+//! # MTA-bind
+//!
+//! [`MtaBind`] and [`MtaBindError`] are a minimal X.411 MTA-bind: the connector's local MTA
+//! name and password travel in the RTORQ's `open` ([`ConnectorProfile::mta_bind_argument`]),
+//! a responder checks the remote ones ([`ConnectorProfile::check_mta_bind`]) and answers with
+//! its own in the RTOAC, or refuses with an MTABindError in the RTORJ.
+
+mod mta_bind;
+mod profile;
+
+pub use mta_bind::{MtaBind, MtaBindError};
+pub use profile::{ConnectorProfile, RtseSyntax, X400Mode};
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -6,17 +47,17 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::association::{
-    AcceptResponse, AssociateRequest, Association, Config, Dispatch, Event, OldConnection,
-    ServiceError,
+    AcceptResponse, AssociateIndication, AssociateRequest, Association, Config, Dispatch, Event,
+    OldConnection, Refusal, Rejection, ServiceError,
 };
 use crate::error::EncodeError;
 use crate::limits::Limits;
 use crate::oid::Oid;
 use crate::session::{SessionUserRequirements, TokenItem, TokenSettingItem};
 
-use super::{
-    AbortReason, ApplicationProtocol, ConnectionData, ConnectorProfile, DialogueMode, RefuseReason,
-    Rtab, Rtoac, Rtorj, Rtorq, Rttp, Rttr, SessionConnectionIdentifier, SsUserReference, X400Mode,
+use crate::rtse::{
+    AbortReason, ApplicationProtocol, ConnectionData, DialogueMode, RefuseReason, Rtab, Rtoac,
+    Rtorj, Rtorq, Rttp, Rttr, SessionConnectionIdentifier, SsUserReference,
 };
 
 /// RTS session functional units: half-duplex, minor synchronize, activity management,
@@ -59,6 +100,11 @@ pub struct RtsSettings {
     /// Wait after a discarded transfer before it starts again (Exchange's "transfer interval",
     /// default 120 s).
     pub transfer_interval: Duration,
+    /// Accept ISODE's mis-tagged RTAB (`36 …` instead of `b6 …`, see
+    /// [`Rtab::decode_tolerant`]) in a received abort, and say so in
+    /// [`RtsEvent::Aborted`]'s reason. Default `true`: the abort reason of the reference
+    /// implementation is worth reading; `false` treats it as an abort without RTAB.
+    pub tolerate_isode_rtab: bool,
 }
 
 impl Default for RtsSettings {
@@ -76,6 +122,7 @@ impl Default for RtsSettings {
             transfer_timeout_per_kb: None,
             transfer_retries: 2,
             transfer_interval: Duration::from_secs(120),
+            tolerate_isode_rtab: true,
         }
     }
 }
@@ -353,6 +400,10 @@ pub struct OpenIndication {
     /// `recover`: the old connection's calling reference and common reference. The owner
     /// passes the [`TransferState`] it kept for that peer to [`Rts::accept`].
     pub recover: Option<(Bytes, Bytes)>,
+    /// Who calls: the A-ASSOCIATE indication below (the peer's IP address, the calling and
+    /// called T-, S- and P-selectors, the calling AP-title and AE-qualifier, and the
+    /// [`Dispatch`] service the request matched).
+    pub associate: Box<AssociateIndication>,
 }
 
 /// The negotiated RTS parameters.
@@ -391,7 +442,14 @@ pub enum RtsEvent {
         refuse_reason: Option<RefuseReason>,
         /// The RTORJ's `userDataRJ` (e.g. the P1 MTA-bind error), if any.
         user_data: Option<Bytes>,
+        /// The refusal, typed: the layer that refused and its diagnostic (DR reason, RF
+        /// reason, CPR provider reason, AARE result and diagnostic, X.410 `PRefuse`).
+        refusal: Refusal,
     },
+    /// Responder: this side refused an incoming association before RTSE saw it (no
+    /// [`Dispatch`] service matched a selector or AP-title, the calling-address policy failed,
+    /// or the request was invalid); [`RtsEvent::Closed`] follows.
+    Rejected(Rejection),
     /// A complete APDU from the peer, exactly the octets it transferred, delivered once.
     Received(Bytes),
     /// The peer confirmed the transfer with this sequence number (AEA).
@@ -526,6 +584,40 @@ enum Phase {
 /// token: the initiator holds it first unless `local_initial_turn` is false (Token Setting
 /// Item: all tokens on the responder's side); in monologue the initiator always starts with it
 /// and only the initiator transfers.
+///
+/// # Turns
+///
+/// X.228 (11/88) maps the turn services onto presentation (and so session) services in its
+/// clause 8, "Mapping to used services"; the turn-please and turn-giving procedures are
+/// elements of procedure in its clause 7 (clause titles from the Recommendation's table of
+/// contents, CCITT Blue Book Fascicle VIII.5; the sub-clause text itself could not be consulted
+/// for this crate, so the table states the mapping as ISODE's `rtsap/rt2ps.c` implements it
+/// and the ISODE captures show it, and cites no sub-clause number):
+///
+/// | RTSE service | used service | when |
+/// |---|---|---|
+/// | RT-TURN-GIVE | P-CONTROL-GIVE → S-CONTROL-GIVE (GTC, answered GTA) | the activity management functional unit is selected and no activity is in progress |
+/// | RT-TURN-GIVE | P-TOKEN-GIVE → S-TOKEN-GIVE (GT, Token Item) | otherwise |
+/// | RT-TURN-PLEASE | P-TOKEN-PLEASE → S-TOKEN-PLEASE (PT, Token Item, RTTP in its user data) | always |
+///
+/// RTS always selects activity management (`0x0249`) and gives the turn only between
+/// transfers, so [`Rts::turn_give`] sends GTC in practice; ISODE, in two-way alternate with
+/// activity management and no activity, accepts nothing else and aborts with RTAB
+/// protocolError on a GT (`testdata/captures/isode`, `osi2iso-rtse-lib-*`). [`Rts::turn_please`]
+/// asks for the data token, as ISODE does (`02 11 10 01 01 c1 …`). On receipt every conformant
+/// form is accepted: GTC or a GT that leaves every token on this side is
+/// [`RtsEvent::TurnGiven`]; a PT for any tokens is [`RtsEvent::TurnPlease`] with the RTTP's
+/// priority (0 when the PT carries none).
+///
+/// # Exception reports
+///
+/// An S-U-EXCEPTION-REPORT (ED) or S-P-EXCEPTION-REPORT (ER) during this side's transfer is
+/// resolved by the sender, never by an abort: the activity is interrupted (AI) when a minor
+/// synchronization point was confirmed, and resumed (AR) from it at once on the same
+/// association, or discarded (AD) otherwise and started again like a transfer that ran out of
+/// time (see [Time limits](Rts#time-limits)). The receiving side leaves the resolution to the
+/// sender. An exception report outside a transfer has no procedure and aborts with RTAB
+/// protocolError (as ISODE's `rt2ps.c` does).
 ///
 /// # Transfer
 ///
@@ -777,14 +869,18 @@ impl Rts {
         self.rtse_context = request
             .contexts
             .iter()
-            .find(|c| c.abstract_syntax.as_oid() == Oid::X400_AS_MTA_RTSE)
-            .or(request.contexts.first())
+            .find(|c| RtseSyntax::recognises(c.abstract_syntax.as_oid()))
+            .or(request
+                .contexts
+                .iter()
+                .find(|c| c.abstract_syntax.as_oid() != Oid::ACSE_ABSTRACT_SYNTAX))
             .map_or(3, |c| c.id);
         if self.x410 {
             request.x410_parameters = Some(Bytes::from(info));
             request.user_information = None;
         } else {
             request.user_information = Some(Bytes::from(info));
+            request.user_information_context = Some(self.rtse_context);
         }
         request.session_requirements = RTS_REQUIREMENTS;
         request.token_setting = setting;
@@ -917,8 +1013,8 @@ impl Rts {
         Ok(seq)
     }
 
-    /// RT-TURN-PLEASE: PT asking for every token, with an RTTP of `priority` (two-way
-    /// alternate, without the turn).
+    /// RT-TURN-PLEASE: S-TOKEN-PLEASE (PT) for the data token, carrying an RTTP of `priority`
+    /// (two-way alternate, without the turn). See [Turns](Rts#turns).
     pub fn turn_please(&mut self, priority: i64, now: Instant) -> Result<(), RtsError> {
         if self.phase != Phase::Open || !self.twa {
             return Err(RtsError::NotAllowed {
@@ -926,15 +1022,31 @@ impl Rts {
                 reason: "needs an open two-way-alternate association",
             });
         }
+        if self.has_turn() {
+            return Err(RtsError::NotAllowed {
+                request: "turn_please",
+                reason: "this side holds the turn",
+            });
+        }
         let mut rttp = Vec::new();
         Rttp { priority }.encode(&mut rttp)?;
-        let wanted = TokenItem(self.assoc.available_tokens().0 & !self.assoc.tokens().0);
+        let peer_holds = TokenItem(self.assoc.available_tokens().0 & !self.assoc.tokens().0);
+        // The data token stands for the turn (ISODE asks for it alone); should the peer hold
+        // only other tokens, ask for those.
+        let wanted = if peer_holds.0 & TokenItem::DATA.0 != 0 {
+            TokenItem::DATA
+        } else {
+            peer_holds
+        };
         self.assoc
             .please_tokens(wanted, Some((self.rtse_context, &rttp)), now)?;
         Ok(())
     }
 
-    /// RT-TURN-GIVE: GT with every token (two-way alternate, with the turn, between transfers).
+    /// RT-TURN-GIVE (two-way alternate, with the turn, between transfers): S-CONTROL-GIVE (GTC,
+    /// every token) where the activity management functional unit is selected and no activity
+    /// is in progress, else S-TOKEN-GIVE (GT) of every token this side holds. See
+    /// [Turns](Rts#turns).
     pub fn turn_give(&mut self, now: Instant) -> Result<(), RtsError> {
         if self.phase != Phase::Open || !self.twa {
             return Err(RtsError::NotAllowed {
@@ -942,14 +1054,28 @@ impl Rts {
                 reason: "needs an open two-way-alternate association",
             });
         }
-        if self.active {
+        if self.active || self.discarding {
             return Err(RtsError::NotAllowed {
                 request: "turn_give",
                 reason: "a transfer is in progress",
             });
         }
-        let all = self.assoc.available_tokens();
-        self.assoc.give_tokens(all, now)?;
+        if !self.has_turn() {
+            return Err(RtsError::NotAllowed {
+                request: "turn_give",
+                reason: "this side does not hold the turn",
+            });
+        }
+        let activities = self
+            .assoc
+            .session_requirements()
+            .contains(SessionUserRequirements::ACTIVITY_MANAGEMENT);
+        if activities && !self.assoc.in_activity() {
+            self.assoc.give_control(now)?;
+        } else {
+            let held = self.assoc.tokens();
+            self.assoc.give_tokens(held, now)?;
+        }
         Ok(())
     }
 
@@ -1070,7 +1196,8 @@ impl Rts {
             return;
         }
         match e {
-            Event::TransportConnected { .. } | Event::Rejected(_) => {}
+            Event::TransportConnected { .. } => {}
+            Event::Rejected(r) => self.events.push_back(RtsEvent::Rejected(r)),
             Event::AssociateIndication(ind) => self.on_indication(&ind, now),
             Event::Associated(a) => {
                 let info = a
@@ -1098,15 +1225,19 @@ impl Rts {
                     reason: r.to_string(),
                     refuse_reason: rj.and_then(|rj| rj.refuse_reason),
                     user_data: rj.and_then(|rj| rj.user_data).map(Bytes::copy_from_slice),
+                    refusal: r,
                 });
             }
             Event::Data(d) => self.on_data(d.context_id, &d.value, now),
             // Turns exist only on an open RTS association (not while opening or closing).
             Event::TokensGiven(_) | Event::TokensPlease { .. } if self.phase != Phase::Open => {}
-            Event::TokensGiven(_) => {
+            // The turn arrives by S-CONTROL-GIVE (GTC, answered GTA by the session machine) or
+            // by S-TOKEN-GIVE (GT); both are accepted whatever this side would send.
+            Event::TokensGiven(_) | Event::ControlGiven => {
                 if self.has_turn() {
                     self.events.push_back(RtsEvent::TurnGiven);
                 }
+                self.pump(now);
             }
             Event::TokensPlease { data, .. } => {
                 let priority = data
@@ -1162,10 +1293,20 @@ impl Rts {
                 self.state.incoming = self.state.incoming.take().and_then(keep_confirmed);
             }
             Event::ActivityDiscarded { .. } => self.state.incoming = None,
-            Event::ActivityInterruptConfirmed
-            | Event::ControlGiven
-            | Event::ControlGiveConfirmed
-            | Event::ExceptionReport(_) => {}
+            Event::ActivityInterruptConfirmed => {
+                // The transfer resumes from its last confirmed checkpoint (AR) on this
+                // association, as after a break (rule 1).
+                self.active = false;
+                self.ended = false;
+                self.offset = 0;
+                self.deadline = None;
+                if let Some(o) = self.state.queue.front_mut() {
+                    let confirmed = o.confirmed;
+                    o.marks.retain(|(s, _)| *s <= confirmed);
+                }
+            }
+            Event::ControlGiveConfirmed => {}
+            Event::ExceptionReport(report) => self.on_exception(&report, now),
             Event::ActivityDiscardConfirmed => self.on_discarded(now),
             Event::ReleaseIndication => {
                 let ok = self.state.incoming.is_none();
@@ -1179,17 +1320,19 @@ impl Rts {
             }
             Event::ReleaseRefused => self.phase = Phase::Open,
             Event::Aborted(a) => {
-                let rtab = a
-                    .user_information
-                    .as_deref()
-                    .and_then(|u| {
-                        if self.x410 {
-                            Rtab::decode_components(u, &self.limits).ok()
-                        } else {
-                            Rtab::decode(u, &self.limits).ok()
-                        }
-                    })
-                    .and_then(|r| r.abort_reason);
+                let decoded = a.user_information.as_deref().and_then(|u| {
+                    if self.x410 {
+                        Rtab::decode_components(u, &self.limits)
+                            .ok()
+                            .map(|r| (r, false))
+                    } else if self.settings.tolerate_isode_rtab {
+                        Rtab::decode_tolerant(u, &self.limits).ok()
+                    } else {
+                        Rtab::decode(u, &self.limits).ok().map(|r| (r, false))
+                    }
+                });
+                let isode_tag = decoded.is_some_and(|(_, t)| t);
+                let rtab = decoded.and_then(|(r, _)| r.abort_reason);
                 if rtab == Some(AbortReason::UNRECOGNIZED_ACTIVITY) {
                     // The receiver cannot resume: start from the beginning next time (rule 3).
                     if let Some(o) = self.state.queue.front_mut() {
@@ -1199,10 +1342,11 @@ impl Rts {
                 if self.phase != Phase::Closed {
                     self.phase = Phase::Closing;
                 }
-                self.events.push_back(RtsEvent::Aborted {
-                    reason: a.to_string(),
-                    rtab,
-                });
+                let mut reason = a.to_string();
+                if isode_tag {
+                    reason.push_str(" (rtab tagged 36, as isode does, instead of b6: tolerated)");
+                }
+                self.events.push_back(RtsEvent::Aborted { reason, rtab });
             }
             Event::Closed => self.on_closed(now),
         }
@@ -1226,15 +1370,26 @@ impl Rts {
     }
 
     fn on_indication(&mut self, ind: &crate::association::AssociateIndication, now: Instant) {
+        // The RTORQ's own context first (the EXTERNAL's indirect-reference), then a context
+        // whose abstract syntax names RTSE (2.6.0.2.12, 2.3.2 or ISODE's 2.3.0), then the
+        // first accepted one that is not ACSE's.
+        fn syntax(c: &crate::association::ContextOutcome) -> Option<Oid<'_>> {
+            c.abstract_syntax.as_ref().map(|o| o.as_oid())
+        }
         self.rtse_context = ind
-            .contexts
-            .iter()
-            .find(|c| {
-                c.accepted()
-                    && c.abstract_syntax.as_ref().map(|o| o.as_oid()) == Some(Oid::X400_AS_MTA_RTSE)
-            })
-            .or(ind.contexts.iter().find(|c| c.accepted() && c.id != 1))
-            .map_or(3, |c| c.id);
+            .user_information_context
+            .filter(|id| ind.contexts.iter().any(|c| c.id == *id && c.accepted()))
+            .or(ind
+                .contexts
+                .iter()
+                .find(|c| c.accepted() && syntax(c).is_some_and(RtseSyntax::recognises))
+                .map(|c| c.id))
+            .or(ind
+                .contexts
+                .iter()
+                .find(|c| c.accepted() && syntax(c) != Some(Oid::ACSE_ABSTRACT_SYNTAX))
+                .map(|c| c.id))
+            .unwrap_or(3);
         self.x410 = ind.x410_parameters.is_some();
         let rq = match ind.x410_parameters.as_deref() {
             Some(p) => Some(Rtorq::decode_components(p, &self.limits)),
@@ -1276,6 +1431,7 @@ impl Rts {
                 dialogue_mode: rq.dialogue_mode_or_default(),
                 user_data,
                 recover,
+                associate: Box::new(ind.clone()),
             })));
     }
 
@@ -1402,6 +1558,45 @@ impl Rts {
         }
         for seg in rttr.segments() {
             inc.data.extend_from_slice(seg);
+        }
+    }
+
+    /// S-U-EXCEPTION-REPORT (ED) or S-P-EXCEPTION-REPORT (ER) from the peer. Inside this side's
+    /// transfer the sender resolves it as X.228's exception reporting asks: the activity is
+    /// interrupted (AI) when a checkpoint was confirmed, so that it resumes from there, and
+    /// discarded (AD, then retried like a transfer that ran out of time) otherwise. The
+    /// receiving side waits for the sender to resolve it. An exception report outside a
+    /// transfer is a protocol error (RTAB protocolError; ISODE `rt2ps.c` does the same).
+    fn on_exception(&mut self, report: &crate::session::connection::ExceptionReport, now: Instant) {
+        let _ = report;
+        if self.phase != Phase::Open {
+            return;
+        }
+        if !self.has_turn() {
+            // The peer holds the data token and resolves it (X.225 §7.22).
+            if self.state.incoming.is_none() {
+                self.fail(AbortReason::PROTOCOL_ERROR, now);
+            }
+            return;
+        }
+        if !self.active || self.ended || self.discarding {
+            if !self.active {
+                self.fail(AbortReason::PROTOCOL_ERROR, now);
+            }
+            return;
+        }
+        self.deadline = None;
+        let confirmed = self.state.queue.front().is_some_and(|o| o.confirmed > 0);
+        let reason = crate::session::ActivityReason::LOCAL_USER_ERROR;
+        let result = if confirmed {
+            self.assoc.activity_interrupt(reason, now)
+        } else {
+            self.assoc.activity_discard(reason, now).map(|()| {
+                self.discarding = true;
+            })
+        };
+        if result.is_err() {
+            self.fail(AbortReason::LOCAL_SYSTEM_PROBLEM, now);
         }
     }
 

@@ -4,8 +4,11 @@
 //!
 //! What a profile drives: the association settings ([`ConnectorProfile::config`]: TPDU size,
 //! idle lifetime, disconnect wait), the dialer's open retries, open interval and local bind
-//! address (feature `tokio`, `ConnectorProfile::dialer`), the reopen schedule after a failed
-//! open or a broken association ([`OpenSchedule::from_profile`](super::OpenSchedule::from_profile)),
+//! address (feature `tokio`, built by the adapter: `tokio::Dialer::from_profile`), the reopen
+//! schedule after a failed open or a broken association
+//! ([`OpenSchedule::from_profile`](super::OpenSchedule::from_profile)), the MTA-bind of its
+//! local MTA name and password and the check of the remote ones
+//! ([`ConnectorProfile::mta_bind_argument`], [`ConnectorProfile::check_mta_bind`]),
 //! the 1988-normal-mode association request with the RTORQ
 //! ([`ConnectorProfile::associate_request`]), and the RT procedures of [`Rts`](super::Rts)
 //! ([`RtsSettings::from_profile`](super::RtsSettings::from_profile): mode, checkpoint size,
@@ -20,7 +23,7 @@ use crate::association::{AssociateRequest, Config, PresentationContext};
 use crate::error::EncodeError;
 use crate::oid::Oid;
 
-use super::{ConnectionData, DialogueMode, Rtorq};
+use crate::rtse::{ConnectionData, DialogueMode, Rtorq};
 
 /// Exchange's "X.400 conformance" choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -32,6 +35,39 @@ pub enum X400Mode {
     /// 1988 normal mode: ACSE, presentation normal mode and RTSE (Exchange's default).
     #[default]
     Normal1988,
+}
+
+/// Which abstract syntax names the presentation context of the RTSE APDUs (and of the APDUs
+/// they transfer) in a 1988-normal-mode association request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum RtseSyntax {
+    /// X.419's id-as-mta-rtse (2.6.0.2.12): the RTSE APDUs and the P1 APDUs they carry, what
+    /// X.400 MTAs (Exchange) propose for the mts-transfer application context. The default.
+    #[default]
+    MtaRtse,
+    /// X.228's rTSE-abstract-syntax (2.3.2): RTSE on its own, for other applications.
+    X228,
+    /// 2.3.0, which ISODE names "rtse pci version 1" and requires: its RTS refuses an AARQ
+    /// whose RTSE context uses another abstract syntax (`testdata/captures/isode`).
+    Isode,
+}
+
+impl RtseSyntax {
+    /// The object identifier.
+    pub fn oid(self) -> Oid<'static> {
+        match self {
+            RtseSyntax::MtaRtse => Oid::X400_AS_MTA_RTSE,
+            RtseSyntax::X228 => Oid::RTSE_ABSTRACT_SYNTAX,
+            RtseSyntax::Isode => Oid::RTSE_APDUS,
+        }
+    }
+
+    /// Whether `oid` is one of the three.
+    pub fn recognises(oid: Oid<'_>) -> bool {
+        [RtseSyntax::MtaRtse, RtseSyntax::X228, RtseSyntax::Isode]
+            .iter()
+            .any(|s| s.oid() == oid)
+    }
 }
 
 /// One X.400 connector: where the peer MTA is, who this MTA is, and the RTS knobs.
@@ -50,9 +86,10 @@ pub enum X400Mode {
 /// | `disconnect` | Disconnect | 120 s (not confirmed) | local: wait for the peer to close after release |
 /// | `two_way_alternate` | Two-way alternate | false | RTORQ `dialogueMode` twa(1) |
 /// | `local_initial_turn` | Local initial turn | true | session Token Setting Item |
-/// | `local_mta_name`, `local_mta_password` | Local MTA name / password | none | P1 MTA-bind in `connectionDataRQ open` |
-/// | `remote_mta_name`, `remote_mta_password` | Remote MTA name / password | none | checked against the peer's MTA-bind |
+/// | `local_mta_name`, `local_mta_password` | Local MTA name / password | none | X.411 MTA-bind in `connectionDataRQ open` ([`ConnectorProfile::mta_bind_argument`]) and in the responder's result |
+/// | `remote_mta_name`, `remote_mta_password` | Remote MTA name / password | none | checked against the peer's MTA-bind ([`ConnectorProfile::check_mta_bind`]) |
 /// | `remote` | OSI address + host | none | T/S/P selectors, TCP destination |
+/// | `rtse_syntax` | (none; ISODE interop) | id-as-mta-rtse | abstract syntax of the RTSE context ([`RtseSyntax`]) |
 /// | `local_bind` | stack address override | none | TCP source address |
 ///
 /// ```
@@ -105,6 +142,8 @@ pub struct ConnectorProfile {
     pub local_bind: Option<IpAddr>,
     /// Maximum TPDU size proposed.
     pub tpdu_size: usize,
+    /// Abstract syntax of the RTSE presentation context (1988 normal mode).
+    pub rtse_syntax: RtseSyntax,
 }
 
 impl ConnectorProfile {
@@ -130,24 +169,19 @@ impl ConnectorProfile {
             remote,
             local_bind: None,
             tpdu_size: 8192,
+            rtse_syntax: RtseSyntax::default(),
         }
     }
 
-    /// The association settings: TPDU size, idle lifetime and disconnect wait.
+    /// The association settings: TPDU size, idle lifetime and disconnect wait, and an accept's
+    /// user data kept within 512 octets (ISODE-based MTAs reject more in an AC:
+    /// [`Config::accept_user_data_limit`]).
     pub fn config(&self) -> Config {
         Config::default()
             .with_tpdu_size(self.tpdu_size)
             .with_idle_lifetime(self.lifetime)
             .with_disconnect_wait(self.disconnect)
-    }
-
-    /// The dialer: open retries, open interval and the local bind address.
-    #[cfg(feature = "tokio")]
-    pub fn dialer(&self) -> crate::tokio::Dialer {
-        crate::tokio::Dialer::new()
-            .with_retries(self.open_retries)
-            .with_open_interval(self.open_interval)
-            .with_bind(self.local_bind)
+            .with_accept_user_data_limit(Some(512))
     }
 
     /// The RTORQ this profile proposes, with `open` as the RTSE-user data (the P1 MTA-bind
@@ -163,7 +197,8 @@ impl ConnectorProfile {
     }
 
     /// The association request of a 1988-normal-mode connector: application context
-    /// id-ac-mts-transfer (2.6.0.1.6), contexts 3 = id-as-mta-rtse (2.6.0.2.12) and
+    /// id-ac-mts-transfer (2.6.0.1.6), contexts 3 = the RTSE syntax ([`Self::rtse_syntax`],
+    /// by default id-as-mta-rtse, 2.6.0.2.12) and
     /// 5 = id-as-mtse (2.6.0.2.7) besides ACSE, as the X.400 captures show, the remote
     /// selectors, and the RTORQ as AARQ user-information on context 3. `None` in the X.410
     /// modes, which have no ACSE (the association machine does not speak them yet).
@@ -179,7 +214,7 @@ impl ConnectorProfile {
         rq.encode(&mut user_info)?;
         let request = AssociateRequest::new(Oid::X400_AC_MTS_TRANSFER.to_owned_oid())
             .with_contexts(vec![
-                PresentationContext::ber(3, Oid::X400_AS_MTA_RTSE),
+                PresentationContext::ber(3, self.rtse_syntax.oid()),
                 PresentationContext::ber(5, Oid::X400_AS_MTSE),
             ])
             .with_called_address(&self.remote)

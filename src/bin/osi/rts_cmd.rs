@@ -1,0 +1,962 @@
+//! The "X.400 ping" of `osi connect --rtse` and `osi listen --rtse` (`docs/cli.md`): an RTS
+//! association (X.228 RTSE as X.400 MTAs use it) over the tokio RTS driver
+//! ([`osi_stack::tokio::rts`]), with an MTA-bind, transfers, turns both ways and RT-CLOSE.
+//!
+//! The MTA-bind is the minimal X.411 form the X.400 captures show
+//! (`x400-ping-success.pcap`, `x400-ping-refuse.pcap`, frames 6 and 7): the argument
+//! `[16] { authenticated [1] { initiator-name [0] IA5String, initiator-credentials [1] { simple
+//! IA5String } } }`, the result `[17] { [1] { responder-name [0], responder-credentials [1] } }`
+//! and the error `[18] INTEGER` (2 = authentication-error).
+
+use std::io::{self, Write};
+use std::net::IpAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use clap::{Args, ValueEnum};
+use osi_stack::address::PresentationAddress;
+use osi_stack::association::{AssociateIndication, AssociateRequest, Config, Dispatch, Event};
+use osi_stack::oid::OwnedOid;
+use osi_stack::rtse::{
+    ConnectorProfile, DialogueMode, OpenIndication, RefuseReason, RtsEvent, RtsSettings,
+    TransferState, X400Mode,
+};
+use osi_stack::tokio::rts::{RtsConnection, RtsDialer, RtsListener, RtsWaitError};
+use tokio::task::JoinSet;
+
+use crate::args;
+use crate::events::{Printer, Record, Tag, layer_name, record};
+use crate::json::hex;
+use crate::output::Format;
+
+/// `--rtse`: the X.400 conformance mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RtseMode {
+    /// 1988 normal mode: ACSE, presentation normal mode, RTSE.
+    Normal,
+    /// 1988 X.410 mode: X.410-1984 presentation mode carrying 1988 P1.
+    #[value(name = "x410-1988")]
+    X410_1988,
+    /// 1984: X.410-1984 presentation mode carrying 1984 P1.
+    #[value(name = "x410-1984")]
+    X410_1984,
+}
+
+impl RtseMode {
+    fn mode(self) -> X400Mode {
+        match self {
+            RtseMode::Normal => X400Mode::Normal1988,
+            RtseMode::X410_1988 => X400Mode::X410Mode1988,
+            RtseMode::X410_1984 => X400Mode::Mode1984,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            RtseMode::Normal => "normal",
+            RtseMode::X410_1988 => "x410-1988",
+            RtseMode::X410_1984 => "x410-1984",
+        }
+    }
+}
+
+/// `--dialogue`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Dialogue {
+    /// Two-way alternate: the turn passes between the sides.
+    Twa,
+    /// Monologue: only the initiator transfers.
+    Monologue,
+}
+
+/// `--initial-turn`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InitialTurn {
+    /// This side (the initiator) holds the turn first.
+    Local,
+    /// The responder holds the turn first (two-way alternate only).
+    Remote,
+}
+
+/// The `--rtse` flags of `osi connect`.
+#[derive(Debug, Args)]
+pub struct RtseConnectArgs {
+    /// An X.400 ping: RT-OPEN with an MTA-bind, RT-TRANSFERs, turns, RT-CLOSE
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub rtse: Option<RtseMode>,
+    /// MTA-bind initiator name (with --rtse)
+    #[arg(long, value_name = "NAME", requires = "rtse")]
+    pub mta_name: Option<String>,
+    /// MTA-bind simple credentials (with --rtse)
+    #[arg(long, value_name = "PW", requires = "rtse")]
+    pub mta_password: Option<String>,
+    /// The RTORQ's connectionData `open` content as given (one BER value), instead of an
+    /// MTA-bind
+    #[arg(long, value_name = "HEX", value_parser = args::hex, requires = "rtse",
+          conflicts_with_all = ["mta_name", "mta_password"])]
+    pub open_data: Option<args::Hex>,
+    /// Checkpoint size proposed, in KiB (0: no checkpoints)
+    #[arg(long, value_name = "KB", default_value_t = 30, requires = "rtse")]
+    pub checkpoint: u32,
+    /// Window proposed (checkpoints outstanding)
+    #[arg(long, value_name = "N", default_value_t = 5, requires = "rtse",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub window: u32,
+    /// Dialogue mode
+    #[arg(long, value_enum, default_value_t = Dialogue::Twa, requires = "rtse")]
+    pub dialogue: Dialogue,
+    /// Who holds the turn first
+    #[arg(long, value_enum, default_value_t = InitialTurn::Local, requires = "rtse")]
+    pub initial_turn: InitialTurn,
+    /// An APDU to send as an RT-TRANSFER: hex, or @FILE for a file's octets (repeatable, in
+    /// order)
+    #[arg(long = "transfer", value_name = "HEX|@FILE", value_parser = transfer_arg,
+          requires = "rtse")]
+    pub transfers: Vec<Bytes>,
+    /// Ask for the turn (RT-TURN-PLEASE) when the peer holds it
+    #[arg(long, requires = "rtse")]
+    pub turn_please: bool,
+    /// The peer echoes every transfer: give it the turn after the transfers and wait for
+    /// each APDU back (two-way alternate)
+    #[arg(long = "expect-echo", requires = "rtse")]
+    pub expect_echo: bool,
+    /// Abstract syntax of the RTSE context (X.228's 2.3.2; some stacks want 2.3.0)
+    #[arg(long, value_name = "OID", default_value = "2.3.2", value_parser = args::oid)]
+    pub rtse_syntax: OwnedOid,
+}
+
+/// `--transfer HEX|@FILE`.
+fn transfer_arg(s: &str) -> Result<Bytes, String> {
+    match s.strip_prefix('@') {
+        Some(path) => std::fs::read(path)
+            .map(Bytes::from)
+            .map_err(|e| format!("{path}: {e}")),
+        None => args::octets(s).map(Bytes::from),
+    }
+}
+
+/// The `--rtse` flags of `osi listen`.
+#[derive(Debug, Args)]
+pub struct RtseListenArgs {
+    /// Answer RT-OPEN (1988 normal mode or an X.410 mode, as the peer asks), sink or --echo
+    /// each transfer, pass the turn back when asked, accept RT-CLOSE. The value is the mode
+    /// advertised in events; every mode is answered
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub rtse: Option<RtseMode>,
+    /// The MTA-bind initiator name a peer must present (with --rtse)
+    #[arg(long, value_name = "NAME", requires = "rtse")]
+    pub mta_name: Option<String>,
+    /// The MTA-bind password a peer must present (with --rtse)
+    #[arg(long, value_name = "PW", requires = "rtse")]
+    pub mta_password: Option<String>,
+}
+
+/// What `osi listen --rtse` needs from the rest of `osi listen`'s flags.
+pub struct ListenPlan<'a> {
+    /// ADDR:PORT.
+    pub address: &'a str,
+    /// The services.
+    pub dispatch: Dispatch,
+    /// --echo.
+    pub echo: bool,
+    /// --max-associations.
+    pub max_associations: Option<u64>,
+    /// --format.
+    pub format: Format,
+    /// The --rtse flags.
+    pub rtse: &'a RtseListenArgs,
+}
+
+/// What `osi connect --rtse` needs from the rest of `osi connect`'s flags.
+pub struct ConnectPlan<'a> {
+    /// HOST:PORT.
+    pub address: &'a str,
+    /// --bind.
+    pub bind: Option<IpAddr>,
+    /// The association request built from the selector, AP-title and context flags.
+    pub request: AssociateRequest,
+    /// --tpdu-size.
+    pub tpdu_size: usize,
+    /// --retries, --open-interval.
+    pub retries: u32,
+    /// --open-interval.
+    pub open_interval: Duration,
+    /// --timeout.
+    pub timeout: Duration,
+    /// --abort.
+    pub abort: bool,
+    /// --format.
+    pub format: Format,
+    /// The --rtse flags.
+    pub rtse: &'a RtseConnectArgs,
+}
+
+// -------------------------------------------------------------------------------------------
+// MTA-bind (X.411, the captures' form)
+
+fn ber(tag: u8, content: &[u8], out: &mut Vec<u8>) {
+    out.push(tag);
+    let n = content.len();
+    if n < 0x80 {
+        out.push(n as u8);
+    } else if n <= 0xff {
+        out.extend_from_slice(&[0x81, n as u8]);
+    } else {
+        let n = u16::try_from(n).unwrap_or(u16::MAX);
+        out.push(0x82);
+        out.extend_from_slice(&n.to_be_bytes());
+    }
+    out.extend_from_slice(content);
+}
+
+/// `[outer] { [1] { [0] name, [1] { IA5String password } } }`.
+fn bind_value(outer: u8, name: &str, password: &str) -> Vec<u8> {
+    let mut creds = Vec::new();
+    ber(0x16, password.as_bytes(), &mut creds);
+    let mut set = Vec::new();
+    ber(0x80, name.as_bytes(), &mut set);
+    ber(0xa1, &creds, &mut set);
+    let mut auth = Vec::new();
+    ber(0xa1, &set, &mut auth);
+    let mut out = Vec::new();
+    ber(outer, &auth, &mut out);
+    out
+}
+
+/// The MTA-bind argument.
+pub fn bind_argument(name: &str, password: &str) -> Vec<u8> {
+    bind_value(0xb0, name, password)
+}
+
+/// The MTA-bind error authentication-error.
+const BIND_ERROR_AUTHENTICATION: [u8; 5] = [0xb2, 0x03, 0x02, 0x01, 0x02];
+
+/// Reads one BER TLV (definite lengths, up to 2 length octets): (tag, content, rest).
+fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = b.split_first()?;
+    let (&l0, rest) = rest.split_first()?;
+    let (len, rest) = match l0 {
+        n if n < 0x80 => (usize::from(n), rest),
+        0x81 => (usize::from(*rest.first()?), rest.get(1..)?),
+        0x82 => (
+            usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?])),
+            rest.get(2..)?,
+        ),
+        _ => return None,
+    };
+    Some((tag, rest.get(..len)?, rest.get(len..)?))
+}
+
+/// (name, password) of an MTA-bind argument or result: in the captures' form (inside the
+/// bind operation's `[16]`/`[17]` tag), or the bare `authenticated [1] SET`.
+pub fn parse_bind(v: &[u8]) -> Option<(String, String)> {
+    let (tag, outer, _) = tlv(v)?;
+    let set = if tag == 0xa1 {
+        outer
+    } else {
+        let (0xa1, set, _) = tlv(outer)? else {
+            return None;
+        };
+        set
+    };
+    let (mut name, mut password) = (None, None);
+    let mut rest = set;
+    while !rest.is_empty() {
+        let (tag, c, r) = tlv(rest)?;
+        match tag {
+            0x80 => name = Some(String::from_utf8_lossy(c).into_owned()),
+            0xa1 => password = Some(String::from_utf8_lossy(tlv(c)?.1).into_owned()),
+            _ => {}
+        }
+        rest = r;
+    }
+    Some((name?, password.unwrap_or_default()))
+}
+
+// -------------------------------------------------------------------------------------------
+// Records
+
+fn rt_refused(e: &RtsWaitError) -> Record {
+    let mut r = match e {
+        RtsWaitError::Refused {
+            refusal,
+            refuse_reason,
+            user_data,
+        } => {
+            let mut r = record(&Event::Refused(refusal.clone()))
+                .unwrap_or_else(|| Record::new("refused", format!("refused: {refusal}")));
+            if let Some(rr) = refuse_reason {
+                r.obj.set("refuse_reason", rr.0);
+                r.text = format!("{}; rtorj {rr}", r.text);
+            }
+            if let Some(d) = user_data {
+                r.obj.set("bind_error", hex(d));
+                r.text = format!("{}; bind error {}", r.text, hex(d));
+            }
+            r
+        }
+        other => Record::new("refused", other.to_string()),
+    };
+    r.event = "rt-refused";
+    r
+}
+
+fn rt_aborted(reason: &str, rtab: Option<osi_stack::rtse::AbortReason>) -> Record {
+    let mut r = Record::new("rt-aborted", format!("rt-aborted: {reason}"));
+    r.obj.set("reason", reason);
+    if let Some(a) = rtab {
+        r.obj.set("rtab", a.0);
+        r.text = format!("{}; rtab {a}", r.text);
+    }
+    r
+}
+
+fn turn(local: bool) -> Record {
+    let holder = if local { "local" } else { "remote" };
+    let mut r = Record::new("turn", format!("turn: {holder}"));
+    r.obj.set("holder", holder);
+    r
+}
+
+fn seq_record(event: &'static str, seq: u64, octets: Option<usize>) -> Record {
+    let mut r = Record::new(
+        event,
+        match octets {
+            Some(n) => format!("{event}: seq {seq}, {n} octets"),
+            None => format!("{event}: seq {seq}"),
+        },
+    );
+    r.obj.set("seq", seq);
+    if let Some(n) = octets {
+        r.obj.set("octets", n);
+    }
+    r
+}
+
+fn received(apdu: &Bytes) -> Record {
+    let mut r = Record::new("received", format!("received: {} octets", apdu.len()));
+    r.obj.set("octets", apdu.len());
+    r
+}
+
+fn opened_record(o: &osi_stack::rtse::Opened, mode: RtseMode) -> Record {
+    let dialogue = if o.dialogue_mode == DialogueMode::TWA {
+        "twa"
+    } else {
+        "monologue"
+    };
+    let holder = if o.turn { "local" } else { "remote" };
+    let mut r = Record::new(
+        "rt-opened",
+        format!(
+            "rt-opened ({}): checkpoint size {} KiB, window {}, {dialogue}, turn {holder}",
+            mode.name(),
+            o.checkpoint_size_kb,
+            o.window_size
+        ),
+    );
+    r.obj.set("mode", mode.name());
+    r.obj.set("checkpoint_size", o.checkpoint_size_kb);
+    r.obj.set("window_size", o.window_size);
+    r.obj.set("dialogue_mode", dialogue);
+    r.obj.set("turn", holder);
+    if let Some(d) = &o.user_data {
+        r.obj.set("bind_result", hex(d));
+        match parse_bind(d) {
+            Some((name, _)) => {
+                r.obj.set("responder_name", name.clone());
+                r.text = format!("{}; bind result from {name:?}", r.text);
+            }
+            None => r.text = format!("{}; bind result {}", r.text, hex(d)),
+        }
+    }
+    r
+}
+
+// -------------------------------------------------------------------------------------------
+// osi connect --rtse
+
+fn split_host_port(s: &str) -> Option<(String, u16)> {
+    let (host, port) = s.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Some((host.to_owned(), port.parse().ok()?))
+}
+
+/// Runs `osi connect --rtse`.
+pub fn connect(plan: ConnectPlan<'_>) -> ExitCode {
+    let complain = |m: &str| {
+        let _ = writeln!(io::stderr(), "osi connect: {m}");
+    };
+    let Some((host, port)) = split_host_port(plan.address) else {
+        complain(&format!("{:?} is not HOST:PORT", plan.address));
+        return ExitCode::from(2);
+    };
+    let a = plan.rtse;
+    if a.dialogue == Dialogue::Monologue
+        && (a.expect_echo || a.turn_please || a.initial_turn == InitialTurn::Remote)
+    {
+        complain("--expect-echo, --turn-please and --initial-turn remote need --dialogue twa");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            complain(&format!("cannot start the runtime: {e}"));
+            return ExitCode::from(1);
+        }
+    };
+    let mut ping = Ping {
+        printer: Printer::new(plan.format),
+        failure: None,
+    };
+    runtime.block_on(ping.run(&plan, &host, port));
+    match ping.failure {
+        None => ExitCode::SUCCESS,
+        Some(why) => {
+            complain(&why);
+            ExitCode::from(1)
+        }
+    }
+}
+
+struct Ping {
+    printer: Printer,
+    failure: Option<String>,
+}
+
+impl Ping {
+    fn print(&self, r: &Record) {
+        self.printer.print(None, r);
+    }
+
+    fn fail(&mut self, why: impl Into<String>) {
+        if self.failure.is_none() {
+            self.failure = Some(why.into());
+        }
+    }
+
+    /// Prints an error record and remembers the failure.
+    fn error(&mut self, layer: &str, e: &RtsWaitError) {
+        match e {
+            RtsWaitError::Aborted { reason, rtab } => self.print(&rt_aborted(reason, *rtab)),
+            other => self.print(&Record::error(layer, other.to_string())),
+        }
+        self.fail(e.to_string());
+    }
+
+    /// Prints an event of the association.
+    fn show(&mut self, ev: &RtsEvent) {
+        match ev {
+            RtsEvent::TurnGiven => self.print(&turn(true)),
+            RtsEvent::TurnPlease { priority } => {
+                let mut r = Record::new("turn-please", format!("turn please, priority {priority}"));
+                r.obj.set("priority", *priority);
+                self.print(&r);
+            }
+            RtsEvent::Received(b) => self.print(&received(b)),
+            RtsEvent::Confirmed { seq } => self.print(&seq_record("confirmed", *seq, None)),
+            RtsEvent::TransferFailed { seq } => {
+                self.print(&seq_record("transfer-failed", *seq, None));
+                self.fail(format!("transfer {seq} was given up"));
+            }
+            RtsEvent::Aborted { reason, rtab } => {
+                self.print(&rt_aborted(reason, *rtab));
+                self.fail(format!("rt-aborted: {reason}"));
+            }
+            RtsEvent::Released => self.print(&Record::new("rt-closed", "rt-closed")),
+            _ => {}
+        }
+    }
+
+    /// Prints events until `done` accepts one (`true`), the association ends or `t` runs out
+    /// (`false`, reported).
+    async fn until(
+        &mut self,
+        conn: &mut RtsConnection,
+        t: Duration,
+        what: &str,
+        mut done: impl FnMut(&RtsEvent) -> bool,
+    ) -> bool {
+        let deadline = tokio::time::Instant::now() + t;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match conn.next_event_within(left).await {
+                Ok(Some(ev)) => {
+                    self.show(&ev);
+                    if done(&ev) {
+                        return true;
+                    }
+                    if matches!(ev, RtsEvent::Aborted { .. } | RtsEvent::Closed) {
+                        self.fail(format!("the association ended while waiting for {what}"));
+                        return false;
+                    }
+                }
+                Ok(None) => {
+                    self.fail(format!("the association ended while waiting for {what}"));
+                    return false;
+                }
+                Err(RtsWaitError::Timeout { .. }) => {
+                    let m = format!("no {what} within {} s", t.as_secs_f64());
+                    self.print(&Record::error("rtse", m.clone()));
+                    self.fail(m);
+                    return false;
+                }
+                Err(e) => {
+                    self.error("rtse", &e);
+                    return false;
+                }
+            }
+        }
+    }
+
+    async fn run(&mut self, plan: &ConnectPlan<'_>, host: &str, port: u16) {
+        let a = plan.rtse;
+        let mode = a.rtse.unwrap_or(RtseMode::Normal);
+        let twa = a.dialogue == Dialogue::Twa;
+        let mut profile = ConnectorProfile::new(PresentationAddress {
+            psel: None,
+            ssel: None,
+            tsel: None,
+            network: Vec::new(),
+        });
+        profile.mode = mode.mode();
+        profile.checkpoint_size_kb = a.checkpoint;
+        profile.window_size = a.window;
+        profile.two_way_alternate = twa;
+        profile.local_initial_turn = a.initial_turn == InitialTurn::Local;
+        profile.open_retries = plan.retries;
+        profile.open_interval = plan.open_interval;
+        profile.local_bind = plan.bind;
+        profile.tpdu_size = plan.tpdu_size;
+        let mut dialer = match RtsDialer::from_profile(&profile) {
+            Ok(d) => d,
+            Err(e) => {
+                self.print(&Record::error("rtse", e.to_string()));
+                self.fail(e.to_string());
+                return;
+            }
+        };
+        dialer.request = plan.request.clone();
+        dialer.config = Config::default()
+            .with_tpdu_size(plan.tpdu_size)
+            .with_response_timeout(plan.timeout)
+            .with_disconnect_wait(plan.timeout);
+        dialer.dialer = dialer.dialer.with_connect_timeout(plan.timeout);
+        dialer.open_timeout = plan.timeout;
+        let open: Option<Vec<u8>> = match (&a.open_data, &a.mta_name, &a.mta_password) {
+            (Some(d), _, _) => Some(d.0.clone()),
+            (None, None, None) => None,
+            (None, n, p) => Some(bind_argument(
+                n.as_deref().unwrap_or_default(),
+                p.as_deref().unwrap_or_default(),
+            )),
+        };
+        let (mut conn, opened) = match dialer
+            .dial_to(host, port, open.as_deref(), TransferState::new())
+            .await
+        {
+            Ok(ok) => ok,
+            Err(e) => {
+                match &e.error {
+                    RtsWaitError::Refused { .. } => self.print(&rt_refused(&e.error)),
+                    RtsWaitError::Io(io) => self.print(&Record::error(
+                        "tcp",
+                        format!("{}: {io} ({} attempt(s))", plan.address, e.attempts),
+                    )),
+                    other => self.print(&Record::error("rtse", other.to_string())),
+                }
+                self.fail(e.to_string());
+                return;
+            }
+        };
+        self.print(&opened_record(&opened, mode));
+        let t = plan.timeout;
+        let mut pending: Vec<u64> = Vec::new();
+        let mut back: Vec<Bytes> = Vec::new();
+        for apdu in &a.transfers {
+            if !conn.has_turn() && !self.get_turn(&mut conn, a.turn_please, t).await {
+                return;
+            }
+            let seq = match conn.transfer(apdu.clone()).await {
+                Ok(s) => s,
+                Err(e) => return self.error("rtse", &e),
+            };
+            self.print(&seq_record("transferred", seq, Some(apdu.len())));
+            pending.push(seq);
+            // One transfer at a time: its confirmation within --timeout.
+            let ok = self
+                .until(&mut conn, t, "rt-transfer confirmation", |ev| match ev {
+                    RtsEvent::Confirmed { seq: s } => {
+                        pending.retain(|p| p != s);
+                        pending.is_empty()
+                    }
+                    RtsEvent::Received(b) => {
+                        back.push(b.clone());
+                        false
+                    }
+                    _ => false,
+                })
+                .await;
+            if !ok {
+                return;
+            }
+        }
+        if a.expect_echo {
+            if conn.has_turn() {
+                if let Err(e) = conn.turn_give().await {
+                    return self.error("rtse", &e);
+                }
+                self.print(&turn(false));
+            }
+            let want = a.transfers.len();
+            if back.len() < want {
+                let ok = self
+                    .until(&mut conn, t, "echoed apdus", |ev| {
+                        if let RtsEvent::Received(b) = ev {
+                            back.push(b.clone());
+                        }
+                        back.len() >= want
+                    })
+                    .await;
+                if !ok {
+                    return;
+                }
+            }
+            if back != a.transfers {
+                self.print(&Record::error(
+                    "rtse",
+                    "the apdus echoed differ from the ones transferred",
+                ));
+                self.fail("the echo differs");
+            }
+        }
+        if plan.abort {
+            if let Err(e) = conn.abort(None, t).await {
+                self.error("rtse", &e);
+            }
+            self.print(&Record::new("rt-aborted", "rt-aborted by this side"));
+            return;
+        }
+        if !conn.has_turn() && !self.get_turn(&mut conn, a.turn_please || twa, t).await {
+            return;
+        }
+        match conn.close(t).await {
+            Ok(()) => self.print(&Record::new("rt-closed", "rt-closed")),
+            Err(e) => self.error("rtse", &e),
+        }
+    }
+
+    /// Gets the turn: asks for it with `please`, then waits for it.
+    async fn get_turn(&mut self, conn: &mut RtsConnection, please: bool, t: Duration) -> bool {
+        if please {
+            if let Err(e) = conn.turn_please(0).await {
+                self.error("rtse", &e);
+                return false;
+            }
+            let mut r = Record::new("turn-please", "asked for the turn");
+            r.obj.set("priority", 0i64);
+            self.print(&r);
+        }
+        self.until(conn, t, "turn", |ev| *ev == RtsEvent::TurnGiven)
+            .await
+    }
+}
+
+// -------------------------------------------------------------------------------------------
+// osi listen --rtse
+
+/// Runs `osi listen --rtse`.
+pub fn listen(plan: ListenPlan<'_>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(io::stderr(), "osi listen: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(serve(plan))
+}
+
+struct Answers {
+    printer: Printer,
+    echo: bool,
+    name: Option<String>,
+    password: Option<String>,
+    mode: RtseMode,
+}
+
+async fn serve(plan: ListenPlan<'_>) -> ExitCode {
+    let printer = Printer::new(plan.format);
+    let mut listener = match RtsListener::bind(
+        plan.address,
+        Config::default(),
+        plan.dispatch.clone(),
+        RtsSettings::default(),
+    )
+    .await
+    {
+        Ok(l) => l,
+        Err(e) => {
+            let message = format!("cannot listen on {}: {e}", plan.address);
+            printer.print(None, &Record::error("tcp", message.clone()));
+            let _ = writeln!(io::stderr(), "osi listen: {message}");
+            return ExitCode::from(1);
+        }
+    };
+    let bound = listener
+        .local_addr()
+        .map_or_else(|_| plan.address.to_owned(), |s| s.to_string());
+    let mut r = Record::new("listening", format!("listening on {bound} (rtse)"));
+    r.obj.set("address", bound);
+    r.obj
+        .set("rtse", plan.rtse.rtse.unwrap_or(RtseMode::Normal).name());
+    printer.print(None, &r);
+    let answers = Arc::new(Answers {
+        printer,
+        echo: plan.echo,
+        name: plan.rtse.mta_name.clone(),
+        password: plan.rtse.mta_password.clone(),
+        mode: plan.rtse.rtse.unwrap_or(RtseMode::Normal),
+    });
+    let mut tasks = JoinSet::new();
+    let mut accepted = 0u64;
+    loop {
+        let more = plan.max_associations.is_none_or(|m| accepted < m);
+        if !more && tasks.is_empty() {
+            break;
+        }
+        tokio::select! {
+            conn = listener.accept(), if more => match conn {
+                Ok(conn) => {
+                    accepted = accepted.saturating_add(1);
+                    tasks.spawn(handle(conn, accepted, Arc::clone(&answers)));
+                }
+                Err(e) => printer.print(None, &Record::error("tcp", format!("accept: {e}"))),
+            },
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// The `rt-open` record of a responder: who calls, and what it proposes.
+fn open_record(ind: &OpenIndication, peer: &str) -> Record {
+    let who: &AssociateIndication = &ind.associate;
+    let mode = if who.x410_parameters.is_some() {
+        "x410"
+    } else {
+        "normal"
+    };
+    let mut r = Record::new(
+        "rt-open",
+        format!(
+            "rt-open from {peer} ({mode}): checkpoint size {} KiB, window {}, {}",
+            ind.checkpoint_size_kb, ind.window_size, ind.dialogue_mode
+        ),
+    );
+    r.obj.set("peer", peer);
+    r.obj.set("mode", mode);
+    let selectors: [(&'static str, &Option<Bytes>); 6] = [
+        ("calling_tsel", &who.calling_tsel),
+        ("called_tsel", &who.called_tsel),
+        ("calling_ssel", &who.calling_ssel),
+        ("called_ssel", &who.called_ssel),
+        ("calling_psel", &who.calling_psel),
+        ("called_psel", &who.called_psel),
+    ];
+    for (key, value) in selectors {
+        if let Some(v) = value {
+            r.obj.set(key, hex(v));
+        }
+    }
+    if let Some(t) = &who.calling_ap_title {
+        r.obj.set("calling_ap_title", t.to_string());
+        r.text = format!("{}, calling ap-title {t}", r.text);
+    }
+    if let Some(c) = &who.application_context {
+        r.obj.set("application_context", c.to_string());
+    }
+    r.obj.set("checkpoint_size", ind.checkpoint_size_kb);
+    r.obj.set("window_size", ind.window_size);
+    if let Some(d) = &ind.user_data {
+        r.obj.set("open_data", hex(d));
+        if let Some((name, _)) = parse_bind(d) {
+            r.obj.set("mta_name", name.clone());
+            r.text = format!("{}, mta-bind from {name:?}", r.text);
+        }
+    }
+    r
+}
+
+/// How long a responder waits for anything from the peer.
+const LISTEN_WAIT: Duration = Duration::from_secs(300);
+
+/// Drives one RTS association to its end.
+async fn handle(mut conn: RtsConnection, n: u64, answers: Arc<Answers>) {
+    let printer = answers.printer;
+    let peer = conn
+        .peer_addr()
+        .map_or_else(|| "unknown".to_owned(), |p| p.to_string());
+    let mut service: Option<String> = None;
+    let mut to_echo: Vec<Bytes> = Vec::new();
+    let mut please = false;
+    loop {
+        let ev = match conn.next_event_within(LISTEN_WAIT).await {
+            Ok(Some(ev)) => ev,
+            Ok(None) => break,
+            Err(e) => {
+                let tag = Tag {
+                    association: n,
+                    service: service.as_deref(),
+                };
+                printer.print(Some(&tag), &Record::error("rtse", e.to_string()));
+                let _ = conn.abort(None, Duration::from_secs(5)).await;
+                break;
+            }
+        };
+        if let RtsEvent::OpenIndication(ind) = &ev {
+            service = ind.associate.service_name.clone();
+        }
+        let tag = Tag {
+            association: n,
+            service: service.as_deref(),
+        };
+        let mut out: Vec<Record> = Vec::new();
+        let mut failure: Option<RtsWaitError> = None;
+        match &ev {
+            RtsEvent::OpenIndication(ind) => {
+                out.push(open_record(ind, &peer));
+                let bind = ind.user_data.as_deref().and_then(parse_bind);
+                let ok = match (&answers.name, &answers.password) {
+                    (None, None) => true,
+                    (n, p) => bind.as_ref().is_some_and(|(bn, bp)| {
+                        n.as_ref().is_none_or(|n| n == bn) && p.as_ref().is_none_or(|p| p == bp)
+                    }),
+                };
+                let result = if ok {
+                    let reply = bind
+                        .as_ref()
+                        .map(|_| bind_value(0xb1, answers.name.as_deref().unwrap_or("osi"), ""));
+                    conn.accept(None, reply.as_deref()).await
+                } else {
+                    let mut r = Record::new(
+                        "rt-refused",
+                        "refused the rt-open: the mta-bind does not match (authentication-error)",
+                    );
+                    r.obj.set("bind_error", hex(&BIND_ERROR_AUTHENTICATION));
+                    out.push(r);
+                    conn.reject(
+                        RefuseReason::VALIDATION_FAILURE,
+                        Some(&BIND_ERROR_AUTHENTICATION),
+                    )
+                    .await
+                };
+                if let Err(e) = result {
+                    failure = Some(e);
+                }
+            }
+            RtsEvent::Opened(o) => out.push(opened_record(o, answers.mode)),
+            RtsEvent::Rejected(r) => {
+                if let Some(mut rec) = record(&Event::Rejected(r.clone())) {
+                    rec.obj.set("peer", peer.clone());
+                    out.push(rec);
+                }
+            }
+            RtsEvent::Received(b) => {
+                out.push(received(b));
+                if answers.echo {
+                    to_echo.push(b.clone());
+                }
+            }
+            RtsEvent::TurnGiven => out.push(turn(true)),
+            RtsEvent::TurnPlease { priority } => {
+                let mut r = Record::new("turn-please", format!("turn please, priority {priority}"));
+                r.obj.set("priority", *priority);
+                out.push(r);
+                please = true;
+            }
+            RtsEvent::Confirmed { seq } => out.push(seq_record("confirmed", *seq, None)),
+            RtsEvent::Released => out.push(Record::new("rt-closed", "rt-closed")),
+            RtsEvent::Aborted { reason, rtab } => out.push(rt_aborted(reason, *rtab)),
+            RtsEvent::Refused { .. } | RtsEvent::TransferFailed { .. } | RtsEvent::Closed => {}
+            _ => {}
+        }
+        if ev == RtsEvent::Closed {
+            let mut r = Record::new("closed", "closed");
+            r.obj.set("peer", peer.clone());
+            out.push(r);
+        }
+        // With the turn: echo what came, then give the turn back when it was asked for.
+        if conn.rts().is_open() && conn.has_turn() {
+            for b in to_echo.drain(..) {
+                match conn.transfer(b.clone()).await {
+                    Ok(seq) => out.push(seq_record("transferred", seq, Some(b.len()))),
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+            if please && conn.rts().state().pending() == 0 {
+                please = false;
+                match conn.turn_give().await {
+                    Ok(()) => out.push(turn(false)),
+                    Err(e) => failure = Some(e),
+                }
+            }
+        }
+        for r in &out {
+            printer.print(Some(&tag), r);
+        }
+        if let Some(e) = failure {
+            printer.print(
+                Some(&tag),
+                &Record::error(layer_name(osi_stack::Layer::Rtse), e.to_string()),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unhex(s: &str) -> Vec<u8> {
+        crate::args::octets(s).unwrap()
+    }
+
+    /// The MTA-bind argument and result of `x400-ping-success.pcap` (frames 6 and 7), byte
+    /// for byte.
+    #[test]
+    fn mta_bind_as_in_the_captures() {
+        let arg = unhex("b01ca11a8013706572636976616c2e736d68732e636f2e756ba103160120");
+        assert_eq!(bind_argument("percival.smhs.co.uk", " "), arg);
+        assert_eq!(
+            parse_bind(&arg),
+            Some(("percival.smhs.co.uk".to_owned(), " ".to_owned()))
+        );
+        let result =
+            unhex("b122a12080146775696e65766572652e736d68732e636f2e756ba10816066d65726c696e");
+        assert_eq!(bind_value(0xb1, "guinevere.smhs.co.uk", "merlin"), result);
+        assert_eq!(
+            parse_bind(&result),
+            Some(("guinevere.smhs.co.uk".to_owned(), "merlin".to_owned()))
+        );
+        // The bare authenticated SET, and what is not a bind.
+        assert_eq!(
+            parse_bind(&arg[2..]),
+            Some(("percival.smhs.co.uk".to_owned(), " ".to_owned()))
+        );
+        assert_eq!(parse_bind(&[0x05, 0x00]), None);
+        assert_eq!(parse_bind(&[0xb0, 0x05, 0xa1]), None);
+        assert_eq!(parse_bind(&[]), None);
+    }
+}
