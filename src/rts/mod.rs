@@ -13,6 +13,25 @@
 //! uses it composes an [`Association`], so it lives one floor above `association`, in a module
 //! of its own, as the association composes the session and transport machines below it.
 //! [`crate::rtse`] re-exports everything here under its old paths.
+//!
+//! ```
+//! use osi_stack::Limits;
+//! use osi_stack::rts::{ConnectorProfile, RtsSettings, X400Mode};
+//! use osi_stack::rtse::Rtorq;
+//!
+//! // An X.400 connector with Exchange's defaults, to an MTA with text selectors.
+//! let profile = ConnectorProfile::new("\"mta\"/\"mta\"/\"mta\"/Internet=192.0.2.9".parse()?);
+//! assert_eq!(profile.mode, X400Mode::Normal1988);
+//! let settings = RtsSettings::from_profile(&profile);
+//! assert_eq!((settings.checkpoint_size_kb, settings.window_size), (30, 5));
+//!
+//! // The RTORQ it proposes (in the AARQ's user-information), without RTSE-user data.
+//! let mut bytes = Vec::new();
+//! profile.rtorq(None).encode(&mut bytes)?;
+//! let rtorq = Rtorq::decode(&bytes, &Limits::default())?;
+//! assert_eq!((rtorq.checkpoint_size, rtorq.window_size), (Some(30), Some(5)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 //!
 //! # Interoperability settings learned from ISODE
