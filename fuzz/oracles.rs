@@ -801,3 +801,75 @@ pub fn rtse_value(apdu: &osi_stack::rtse::Apdu<'_>) {
         Apdu::Rttp(_) | Apdu::Rttr(_) => {}
     }
 }
+
+/// The passive dissector (`osi_stack::dissect::Stream`): the input (after a first control
+/// octet) is cut at each `ff fe` into pieces given alternately to the client and the server
+/// direction; no panic, and the records do not depend on how each piece is split further.
+pub fn dissect(data: &[u8]) {
+    use osi_stack::dissect::{Direction, Record, RecordKind, Stream};
+
+    fn summary(r: &Record<'_>) -> String {
+        let what = match &r.kind {
+            RecordKind::Frame(f) => format!(
+                "{:?} {:?} {:?}",
+                f.tpdu().map(|t| t.kind()),
+                f.tsdu.as_ref().map(|t| (t.octets.len(), t.segments)),
+                f.upper().map(|u| (
+                    u.session.iter().map(|s| s.kind()).collect::<Vec<_>>(),
+                    u.presentation.as_ref().map(|p| p.name()),
+                    u.acse.is_some(),
+                    u.rtse.as_ref().map(|a| a.name())
+                )),
+            ),
+            other => format!("{other:?}"),
+        };
+        format!("{:?} {} {what} {:?}", r.direction, r.offset, r.error())
+    }
+
+    fn run(pieces: &[(Direction, &[u8])], split: Option<u8>) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut stream = Stream::new();
+        let mut f = |r: Record<'_>| out.push(summary(&r));
+        for (dir, piece) in pieces {
+            match split {
+                Some(k) => {
+                    let cut = piece.len() * usize::from(k) / 255;
+                    stream.push(*dir, &piece[..cut], &mut f);
+                    stream.push(*dir, &piece[cut..], &mut f);
+                }
+                None => stream.push(*dir, piece, &mut f),
+            }
+        }
+        stream.finish(Direction::Client, &mut f);
+        stream.finish(Direction::Server, &mut f);
+        out
+    }
+
+    let Some((&k, rest)) = data.split_first() else {
+        return;
+    };
+    // Pieces are separated by 0xff 0xfe (not part of either piece).
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    for i in 1..rest.len() {
+        if rest[i - 1] == 0xff && rest[i] == 0xfe {
+            pieces.push(&rest[start..i - 1]);
+            start = i + 1;
+        }
+    }
+    pieces.push(&rest[start..]);
+    let pieces: Vec<(Direction, &[u8])> = pieces
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let dir = if i % 2 == 0 {
+                Direction::Client
+            } else {
+                Direction::Server
+            };
+            (dir, p)
+        })
+        .collect();
+    let whole = run(&pieces, None);
+    assert_eq!(run(&pieces, Some(k)), whole);
+}

@@ -1936,3 +1936,280 @@ fn synthetic_bytes_missing_from_the_capture() {
         Some("8 octets missing from the capture at offset 30")
     );
 }
+
+/// Where a record is: stream, direction, offset, and the layer and offset of its error.
+type Place<'a> = (u64, &'a str, u64, Option<(String, u64)>);
+
+/// The library's typed records (`osi_stack::dissect`), without the CLI, give tshark's counts on
+/// every capture, and the same directions, offsets and errors as the `osi dump` records.
+#[test]
+fn library_records_match_tshark_counts() {
+    use osi_stack::cotp::Tpdu;
+    use osi_stack::dissect::{Direction, Record, RecordKind, Tracker, capture};
+
+    let known = known_differences();
+    for g in &golden_files() {
+        let name = s(g, "file").expect("file");
+        let path = testdata().join(s(g, "dir").expect("dir")).join(name);
+        let mut total = Counts::default();
+        let mut dirs: BTreeMap<(u64, &str), Counts> = BTreeMap::new();
+        // (stream, dir, offset, error layer and offset) of every record, to compare with the CLI.
+        let mut seen: Vec<Place<'_>> = Vec::new();
+        let mut tracker = Tracker::new(vec![102, 3389]);
+        let mut on_record = |r: Record<'_>| {
+            let dir = match r.direction {
+                Direction::Client => "c>s",
+                Direction::Server => "s>c",
+                Direction::Unknown => panic!("{name}: a capture's records have a direction"),
+            };
+            let stream = r.stream.expect("a capture's records have a stream");
+            let error = r.error().map(|e| (e.layer().name().to_owned(), e.offset()));
+            seen.push((stream, dir, r.offset, error));
+            let RecordKind::Frame(f) = &r.kind else {
+                return;
+            };
+            let d = dirs.entry((stream, dir)).or_default();
+            for c in [&mut total, d] {
+                c.tpkt += 1;
+                if let Some(t) = f.tpdu() {
+                    *c.types.entry(t.kind().name().to_owned()).or_default() += 1;
+                    if matches!(t, Tpdu::Dt(dt) if !dt.eot) {
+                        c.dt_eot0 += 1;
+                    }
+                }
+            }
+        };
+        let read = capture::for_each_segment(&path, |seg| tracker.segment(&seg, &mut on_record));
+        tracker.finish(&mut on_record);
+        read.unwrap_or_else(|e| panic!("{name}: {e}"));
+        let want = golden_counts(g);
+        match known.get(name) {
+            None => {
+                assert_eq!(total, want, "{name}: counts differ from tshark's");
+                let mut want_dirs: Vec<Counts> = g["directions"]
+                    .as_array()
+                    .expect("directions")
+                    .iter()
+                    .map(golden_counts)
+                    .filter(|c| c.tpkt > 0)
+                    .collect();
+                want_dirs.sort();
+                let mut ours: Vec<Counts> = dirs.into_values().collect();
+                ours.sort();
+                assert_eq!(ours, want_dirs, "{name}: per-direction counts");
+            }
+            Some((tpkts, _, why)) => {
+                assert_eq!(
+                    total.tpkt as i64 - want.tpkt as i64,
+                    *tpkts,
+                    "{name}: {why}"
+                );
+            }
+        }
+        let cli: Vec<Place<'_>> = dump_json(&path)
+            .records
+            .iter()
+            .map(|r| {
+                (
+                    u(r, "stream").expect("stream"),
+                    match s(r, "dir") {
+                        Some("c>s") => "c>s",
+                        _ => "s>c",
+                    },
+                    u(r, "offset").expect("offset"),
+                    r.get("error").map(|e| {
+                        (
+                            s(e, "layer").expect("layer").to_owned(),
+                            u(e, "offset").expect("offset"),
+                        )
+                    }),
+                )
+            })
+            .collect();
+        assert_eq!(seen, cli, "{name}: library and CLI records");
+    }
+}
+
+/// `--hex-file -` reads standard input as a live feed: a record is printed while the input is
+/// still open, and invalid hex later stops the dump with status 1 after the records before it.
+#[test]
+fn hex_from_stdin_streams() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_osi"))
+        .args(["dump", "--hex-file", "-", "--format", "json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run osi");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.expect("line")).is_err() {
+                break;
+            }
+        }
+    });
+    stdin.write_all(b"0300000802f080aa\n").expect("write");
+    stdin.flush().expect("flush");
+    let first = rx.recv_timeout(Duration::from_secs(20));
+    let first = match first {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = child.kill();
+            panic!("no record while the input is open: {e}");
+        }
+    };
+    let v: Value = serde_json::from_str(&first).expect("json");
+    assert_eq!(u(&v, "frame"), Some(1), "{v}");
+    assert_eq!(u(&v["tsdu"], "length"), Some(1), "{v}");
+    stdin.write_all(b"0300 zz\n").expect("write");
+    drop(stdin);
+    let status = child.wait().expect("wait");
+    reader.join().expect("reader");
+    assert_eq!(status.code(), Some(1));
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err)
+        .expect("stderr");
+    assert!(err.contains("invalid hex digit 'z'"), "{err}");
+}
+
+/// The dissector's records do not depend on how the bytes were split into pushes (without
+/// gaps), the two directions of a transcript keep their own framing, and arbitrary bytes in
+/// arbitrary pieces never panic.
+#[test]
+fn library_records_do_not_depend_on_the_split() {
+    use osi_stack::dissect::{Direction, Record, RecordKind, Stream};
+
+    fn summary(r: &Record<'_>) -> String {
+        let what = match &r.kind {
+            RecordKind::Frame(f) => format!(
+                "{:?} tsdu {:?} upper {:?}",
+                f.tpdu().map(|t| t.kind()),
+                f.tsdu.as_ref().map(|t| (t.octets.len(), t.segments)),
+                f.upper().map(|u| (
+                    u.session.iter().map(|s| s.kind()).collect::<Vec<_>>(),
+                    u.acse.as_ref().map(|a| format!("{a:?}")),
+                    u.rtse.as_ref().map(|a| a.name())
+                )),
+            ),
+            other => format!("{other:?}"),
+        };
+        format!("{:?} {} {what} {:?}", r.direction, r.offset, r.error())
+    }
+    /// Pushes each (direction, bytes) piece, cut further at `cuts` (fractions of 1000).
+    fn run(
+        pieces: &[(Direction, Vec<u8>)],
+        cuts: &mut dyn FnMut(usize) -> Vec<usize>,
+    ) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut stream = Stream::new();
+        let mut f = |r: Record<'_>| out.push(summary(&r));
+        for (dir, bytes) in pieces {
+            let mut at = 0;
+            for c in cuts(bytes.len()) {
+                let c = c.clamp(at, bytes.len());
+                stream.push(*dir, &bytes[at..c], &mut f);
+                at = c;
+            }
+            stream.push(*dir, &bytes[at..], &mut f);
+        }
+        stream.finish(Direction::Client, &mut f);
+        stream.finish(Direction::Server, &mut f);
+        out
+    }
+    // xorshift: deterministic cut points.
+    let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % (n as u64 + 1)) as usize
+    };
+    let dir = testdata().join("transcripts");
+    let mut inputs: Vec<Vec<(Direction, Vec<u8>)>> = std::fs::read_dir(&dir)
+        .expect("transcripts")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "hex"))
+        .map(|p| {
+            // Lines `C>S hex  # comment` and `S>C hex`.
+            std::fs::read_to_string(&p)
+                .expect("hex")
+                .lines()
+                .filter_map(|l| {
+                    let l = l.split('#').next().unwrap_or("");
+                    let mut words = l.split_whitespace();
+                    let dir = match words.next()? {
+                        "C>S" => Direction::Client,
+                        "S>C" => Direction::Server,
+                        _ => return None,
+                    };
+                    Some((dir, unhex(&words.collect::<String>())))
+                })
+                .collect()
+        })
+        .collect();
+    assert!(
+        inputs.iter().filter(|i| i.len() > 2).count() >= 2,
+        "transcripts read"
+    );
+    let mut noise = Vec::new();
+    for _ in 0..20 {
+        let n = next(600);
+        let dir = if next(1) == 0 {
+            Direction::Client
+        } else {
+            Direction::Server
+        };
+        noise.push((dir, (0..n).map(|_| next(255) as u8).collect()));
+    }
+    inputs.push(noise);
+    for pieces in &inputs {
+        let whole = run(pieces, &mut |_| Vec::new());
+        assert!(!whole.is_empty());
+        for _ in 0..20 {
+            let split = run(pieces, &mut |len| {
+                let mut cuts: Vec<usize> = (0..next(4)).map(|_| next(len)).collect();
+                cuts.sort_unstable();
+                cuts
+            });
+            assert_eq!(split, whole);
+        }
+    }
+}
+
+/// `osi dump -` reads a pcap or pcapng capture from standard input, with the same records as
+/// from the file.
+#[test]
+fn capture_from_stdin() {
+    use std::io::Write;
+    use std::process::Stdio;
+
+    for name in ["mms__wswiki__mms.pcap", "mms__robidev__iec61850.pcapng"] {
+        let path = testdata().join("captures").join(name);
+        let from_file = dump_json(&path);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_osi"))
+            .args(["dump", "-", "--format", "json"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run osi");
+        let bytes = std::fs::read(&path).expect("capture");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let writer = std::thread::spawn(move || stdin.write_all(&bytes));
+        let out = child.wait_with_output().expect("osi");
+        writer.join().expect("writer").expect("write");
+        assert_eq!(out.status.code(), Some(from_file.code), "{name}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            from_file.stdout,
+            "{name}"
+        );
+    }
+}

@@ -81,6 +81,7 @@ fn saved_inputs_and_golden_vectors_pass_the_oracles() {
         + replay("presentation", oracles::presentation)
         + replay("acse", oracles::acse)
         + replay("stack", oracles::stack)
+        + replay("dissect", oracles::dissect)
         + replay("rtse", oracles::rtse);
     let golden: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(

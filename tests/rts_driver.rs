@@ -13,13 +13,15 @@ use bytes::Bytes;
 use osi_stack::acse::{AssociateSourceDiagnostic, UserDiagnostic};
 use osi_stack::address::TSel;
 use osi_stack::association::{
-    Config, Criterion, Dispatch, RefusalReason, RejectionCause, Selector, Service,
+    AbortReason as AssociationAbortReason, AbortSource, Config, Criterion, Dispatch, RefusalReason,
+    RejectionCause, Selector, Service,
 };
 use osi_stack::cotp::DisconnectReason;
 use osi_stack::cotp::connection::Disconnect;
 use osi_stack::oid::OwnedOid;
 use osi_stack::rtse::{
-    ConnectorProfile, DialogueMode, RefuseReason, RtsEvent, RtsSettings, TransferState, X400Mode,
+    ConnectorProfile, DialogueMode, RefuseReason, RtsAbortCause, RtsEvent, RtsSettings,
+    TransferState, X400Mode,
 };
 use osi_stack::tokio::rts::{RtsConnection, RtsDialer, RtsListener, RtsWaitError};
 
@@ -529,15 +531,33 @@ async fn an_abort_reaches_the_peer_with_its_rtab() {
             .await
             .unwrap();
         // The own abort was kept; then the connection is finished.
-        assert!(matches!(
-            conn.next_event_within(STEP).await.unwrap(),
-            Some(RtsEvent::Aborted { .. })
-        ));
+        let own = conn.next_event_within(STEP).await.unwrap();
+        let Some(RtsEvent::Aborted {
+            cause: RtsAbortCause::Association(abort),
+            ..
+        }) = &own
+        else {
+            panic!("{mode:?}: {own:?}");
+        };
+        assert_eq!(
+            (abort.source, &abort.reason),
+            (AbortSource::LocalUser, &AssociationAbortReason::User),
+            "{mode:?}"
+        );
         assert_eq!(conn.next_event_within(STEP).await.unwrap(), None);
         let e = tokio::time::timeout(STEP, server).await.unwrap().unwrap();
-        let RtsWaitError::Aborted { rtab, .. } = e else {
+        let RtsWaitError::Aborted {
+            rtab,
+            cause: RtsAbortCause::Association(abort),
+        } = e
+        else {
             panic!("{mode:?}: {e}");
         };
+        assert_eq!(
+            (abort.source, abort.reason),
+            (AbortSource::PeerUser, AssociationAbortReason::User),
+            "{mode:?}"
+        );
         assert_eq!(
             rtab,
             Some(osi_stack::rtse::AbortReason::PERMANENT_PROBLEM),

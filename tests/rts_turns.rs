@@ -267,6 +267,8 @@ fn hex(s: &str) -> Vec<u8> {
 
 #[test]
 fn isode_mistagged_rtab_is_read_and_reported() {
+    use osi_stack::association::{AbortReason as Why, AbortSource};
+    use osi_stack::rts::RtsAbortCause;
     use osi_stack::rtse::AbortReason;
     let mut p = Pair::new(X400Mode::Normal1988, 0);
     p.client.handle_input(&hex(ISODE_AB), p.now);
@@ -275,10 +277,82 @@ fn isode_mistagged_rtab_is_read_and_reported() {
         .client_events
         .iter()
         .find_map(|e| match e {
-            RtsEvent::Aborted { reason, rtab } => Some((reason.clone(), *rtab)),
+            RtsEvent::Aborted { cause, rtab } => Some((cause.clone(), *rtab)),
             _ => None,
         })
         .expect("aborted");
     assert_eq!(aborted.1, Some(AbortReason::PROTOCOL_ERROR), "{aborted:?}");
-    assert!(aborted.0.contains("tagged 36"), "{aborted:?}");
+    // The ARU from ISODE's user, its RTAB read although tagged 36, and said so.
+    let RtsAbortCause::IsodeRtab(abort) = &aborted.0 else {
+        panic!("{aborted:?}");
+    };
+    assert_eq!(
+        (abort.source, &abort.reason),
+        (AbortSource::PeerUser, &Why::User),
+        "{aborted:?}"
+    );
+    assert!(aborted.0.to_string().ends_with("instead of b6: tolerated)"));
+}
+
+/// A responder whose AARE carries no RTOAC (a plain association accepting the RTORQ's AARQ),
+/// then one whose RTOAC does not decode: the initiator reports the typed cause and aborts with
+/// RTAB protocolError (X.228 §7.1).
+#[test]
+fn an_aare_without_a_valid_rtoac_is_a_typed_protocol_error() {
+    use osi_stack::association::{AcceptResponse, Association, Config, Dispatch, Event};
+    use osi_stack::rts::{Rts, RtsAbortCause, RtsSettings, TransferState};
+    for user_information in [None, Some(vec![0x02, 0x01, 0x00])] {
+        let now = std::time::Instant::now();
+        let profile = osi_stack::rts::ConnectorProfile::new(
+            "\"mta\"/\"mta\"/\"mta\"/Internet=192.0.2.9"
+                .parse()
+                .unwrap(),
+        );
+        let mut c = Rts::initiator(
+            Config::default(),
+            RtsSettings::from_profile(&profile),
+            TransferState::new(),
+        );
+        let mut s = Association::responder(Config::default(), Dispatch::default(), None);
+        s.handle_transport_accepted(now);
+        c.open(profile.associate_request(None).unwrap().unwrap(), None, now)
+            .unwrap();
+        let mut events = Vec::new();
+        for _ in 0..10 {
+            while let Some(b) = c.poll_transmit() {
+                s.handle_input(&b, now);
+            }
+            while let Some(e) = s.poll_event() {
+                if let Event::AssociateIndication(_) = e {
+                    let response = match &user_information {
+                        None => AcceptResponse::default(),
+                        Some(u) => AcceptResponse::with_user_information(u.clone()),
+                    };
+                    s.accept(response, now).unwrap();
+                }
+            }
+            while let Some(b) = s.poll_transmit() {
+                c.handle_input(&b, now);
+            }
+            while let Some(e) = c.poll_event() {
+                events.push(e);
+            }
+        }
+        let cause = events
+            .iter()
+            .find_map(|e| match e {
+                RtsEvent::Aborted { cause, rtab: None } => Some(cause.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{events:?}"));
+        match (&user_information, &cause) {
+            (None, RtsAbortCause::InvalidRtoac(None)) => {}
+            (Some(_), RtsAbortCause::InvalidRtoac(Some(e))) => {
+                assert_eq!(e.layer(), osi_stack::Layer::Rtse, "{e}");
+            }
+            _ => panic!("{user_information:?}: {cause:?}"),
+        }
+        assert_eq!(cause.to_string(), "rtse: the aare carries no valid rtoac");
+        assert!(!events.iter().any(|e| matches!(e, RtsEvent::Opened(_))));
+    }
 }

@@ -539,7 +539,14 @@ fn a_responder_without_the_partial_data_refuses_the_resume() {
         pair.events();
         carry_all(&mut pair.server, &mut pair.client, pair.now);
         while let Some(e) = pair.client.poll_event() {
-            if let RtsEvent::Aborted { rtab, .. } = e {
+            if let RtsEvent::Aborted { rtab, cause } = e {
+                // The responder's RT-U-ABORT: an ABRT from the peer's user carrying the RTAB.
+                let a = cause.association_abort().expect("the association's abort");
+                assert_eq!(
+                    a.source,
+                    osi_stack::association::AbortSource::PeerUser,
+                    "{cause}"
+                );
                 aborted = rtab;
             }
         }

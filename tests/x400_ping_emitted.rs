@@ -25,6 +25,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use osi_stack::address::TSel;
 use osi_stack::association::{Config, Dispatch};
+use osi_stack::rts::{MtaBind, MtaBindError};
 use osi_stack::rtse::{ConnectorProfile, RefuseReason, Rts, RtsEvent, RtsSettings, TransferState};
 use serde_json::{Value, json};
 
@@ -87,7 +88,23 @@ fn ping(accept: bool) -> Frames {
         .unwrap()
         .expect("1988 normal mode has an association request");
     request.calling_tsel = Some("\"X400-88\"".parse::<TSel>().unwrap());
-    let bind = unhex(BIND);
+    // The library's MTA-bind encoders write the captures' octets (the frames tshark checks).
+    let bind = MtaBind::Authenticated {
+        name: b"percival.smhs.co.uk",
+        password: Some(b" "),
+    }
+    .encode_argument()
+    .unwrap();
+    assert_eq!(bind, unhex(BIND));
+    let result = MtaBind::Authenticated {
+        name: b"guinevere.smhs.co.uk",
+        password: Some(b"merlin"),
+    }
+    .encode_result()
+    .unwrap();
+    assert_eq!(result, unhex(BIND_RESULT));
+    let error = MtaBindError::AUTHENTICATION_ERROR.encode();
+    assert_eq!(error, unhex(BIND_ERROR));
     client.open(request, Some(&bind), now).unwrap();
 
     let mut frames = Frames::new();
@@ -105,16 +122,10 @@ fn ping(accept: bool) -> Frames {
                 assert_eq!(ind.user_data.as_deref(), Some(&bind[..]));
                 assert_eq!(ind.checkpoint_size_kb, 63);
                 if accept {
-                    server
-                        .accept_with(None, Some(&unhex(BIND_RESULT)), now)
-                        .unwrap();
+                    server.accept_with(None, Some(&result), now).unwrap();
                 } else {
                     server
-                        .reject_with(
-                            RefuseReason::VALIDATION_FAILURE,
-                            Some(&unhex(BIND_ERROR)),
-                            now,
-                        )
+                        .reject_with(RefuseReason::VALIDATION_FAILURE, Some(&error), now)
                         .unwrap();
                 }
                 answered = true;

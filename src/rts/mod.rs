@@ -44,7 +44,7 @@
 //! |---|---|---|
 //! | requires the RTSE context to use abstract syntax 2.3.0 ("rtse pci version 1") instead of X.228's 2.3.2 | [`ConnectorProfile::rtse_syntax`] ([`RtseSyntax`]); on receipt all three RTSE syntaxes are recognised | id-as-mta-rtse (X.419, what X.400 MTAs use) |
 //! | rejects more than 512 octets of session user data in an AC, though it writes them | [`Config::accept_user_data_limit`](crate::association::Config::accept_user_data_limit) | 512 in [`ConnectorProfile::config`], none otherwise |
-//! | tags its provider-abort RTAB `36` (UNIVERSAL 22) instead of `b6` | [`RtsSettings::tolerate_isode_rtab`] ([`Rtab::decode_tolerant`]) | tolerated, and said in [`RtsEvent::Aborted`] |
+//! | tags its provider-abort RTAB `36` (UNIVERSAL 22) instead of `b6` | [`RtsSettings::tolerate_isode_rtab`] ([`Rtab::decode_tolerant`]) | tolerated, and said in [`RtsEvent::Aborted`] ([`RtsAbortCause::IsodeRtab`]) |
 //! | passes the turn only by S-CONTROL-GIVE while no activity is in progress | none: this is X.228's mapping ([Turns](Rts#turns)) | |
 //!
 //! # MTA-bind
@@ -52,12 +52,14 @@
 //! [`MtaBind`] and [`MtaBindError`] are a minimal X.411 MTA-bind: the connector's local MTA
 //! name and password travel in the RTORQ's `open` ([`ConnectorProfile::mta_bind_argument`]),
 //! a responder checks the remote ones ([`ConnectorProfile::check_mta_bind`]) and answers with
-//! its own in the RTOAC, or refuses with an MTABindError in the RTORJ.
+//! its own in the RTOAC, or refuses with an MTABindError in the RTORJ. Each goes on the wire
+//! inside the X.880 bind operation's tag (`[16]` argument, `[17]` result, `[18]` error) as the
+//! X.400 captures show; the decoders also read the bare values ([`MtaBindForm`]).
 
 mod mta_bind;
 mod profile;
 
-pub use mta_bind::{MtaBind, MtaBindError};
+pub use mta_bind::{MtaBind, MtaBindError, MtaBindForm};
 pub use profile::{ConnectorProfile, RtseSyntax, X400Mode};
 
 use std::collections::VecDeque;
@@ -66,10 +68,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::association::{
-    AcceptResponse, AssociateIndication, AssociateRequest, Association, Config, Dispatch, Event,
-    OldConnection, Refusal, Rejection, ServiceError,
+    Abort, AcceptResponse, AssociateIndication, AssociateRequest, Association, Config, Dispatch,
+    Event, OldConnection, Refusal, Rejection, ServiceError,
 };
-use crate::error::EncodeError;
+use crate::error::{DecodeError, EncodeError};
 use crate::limits::Limits;
 use crate::oid::Oid;
 use crate::session::{SessionUserRequirements, TokenItem, TokenSettingItem};
@@ -121,7 +123,7 @@ pub struct RtsSettings {
     pub transfer_interval: Duration,
     /// Accept ISODE's mis-tagged RTAB (`36 …` instead of `b6 …`, see
     /// [`Rtab::decode_tolerant`]) in a received abort, and say so in
-    /// [`RtsEvent::Aborted`]'s reason. Default `true`: the abort reason of the reference
+    /// [`RtsEvent::Aborted`]'s cause ([`RtsAbortCause::IsodeRtab`]). Default `true`: the abort reason of the reference
     /// implementation is worth reading; `false` treats it as an abort without RTAB.
     pub tolerate_isode_rtab: bool,
 }
@@ -454,8 +456,6 @@ pub enum RtsEvent {
     Opened(Opened),
     /// The peer refused to open (initiator).
     Refused {
-        /// The refusal as the association reported it.
-        reason: String,
         /// The RTORJ's refuseReason, if the peer's RTSE sent one (X.410-1984 mode; in normal
         /// mode RTORJ has no reason field).
         refuse_reason: Option<RefuseReason>,
@@ -494,14 +494,63 @@ pub enum RtsEvent {
     /// The association was aborted or broke (by either side, a protocol error, or the transport
     /// connection closing).
     Aborted {
-        /// What happened.
-        reason: String,
+        /// What happened, typed; its `Display` is for people.
+        cause: RtsAbortCause,
         /// The RTAB's abort reason, if the peer's RTSE sent one.
         rtab: Option<AbortReason>,
     },
     /// The machine is finished: send the remaining transmits, close the transport connection,
     /// then [`Rts::take_state`]. Always the last event.
     Closed,
+}
+
+/// Why an RTS association was aborted or broke: the cause of [`RtsEvent::Aborted`].
+///
+/// The RTAB's own abort reason (X.228 `AbortReason`), when the peer's RTSE sent one, is beside
+/// it in the event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RtsAbortCause {
+    /// The association below ended abnormally, as its typed [`Abort`] says: the peer's
+    /// RT-U-ABORT or RT-P-ABORT (ABRT, ARU, ARP), a session AB, the transport connection
+    /// closing (DR, ER, TCP), a wait that ran out, a PDU a lower layer could not decode (its
+    /// [`DecodeError`] names layer and offset), or this side's own abort.
+    Association(Abort),
+    /// As [`Self::Association`], the peer's RTAB tagged `36` (UNIVERSAL 22) as ISODE does
+    /// instead of `b6`, and read anyway ([`RtsSettings::tolerate_isode_rtab`],
+    /// [`Rtab::decode_tolerant`]).
+    IsodeRtab(Abort),
+    /// Initiator: the AARE (X.410 mode: the CPA) carries no RTOAC, or one that does not decode
+    /// (the error, when there was one to decode); this side aborts with RTAB protocolError
+    /// (X.228 §7.1: an RT-OPEN confirmation needs the RTOAC).
+    InvalidRtoac(Option<DecodeError>),
+    /// This side could not send the transfer in progress; it aborts with RTAB
+    /// localSystemProblem.
+    TransferFailed(RtsError),
+}
+
+impl RtsAbortCause {
+    /// The association's abort, when the association below reported one.
+    pub fn association_abort(&self) -> Option<&Abort> {
+        match self {
+            RtsAbortCause::Association(a) | RtsAbortCause::IsodeRtab(a) => Some(a),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for RtsAbortCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RtsAbortCause::Association(a) => write!(f, "{a}"),
+            RtsAbortCause::IsodeRtab(a) => write!(
+                f,
+                "{a} (rtab tagged 36, as isode does, instead of b6: tolerated)"
+            ),
+            RtsAbortCause::InvalidRtoac(_) => f.write_str("rtse: the aare carries no valid rtoac"),
+            RtsAbortCause::TransferFailed(e) => write!(f, "rtse: transfer failed: {e}"),
+        }
+    }
 }
 
 /// Why an RTS request cannot be carried out.
@@ -1241,7 +1290,6 @@ impl Rts {
                     }
                 });
                 self.events.push_back(RtsEvent::Refused {
-                    reason: r.to_string(),
                     refuse_reason: rj.and_then(|rj| rj.refuse_reason),
                     user_data: rj.and_then(|rj| rj.user_data).map(Bytes::copy_from_slice),
                     refusal: r,
@@ -1361,11 +1409,12 @@ impl Rts {
                 if self.phase != Phase::Closed {
                     self.phase = Phase::Closing;
                 }
-                let mut reason = a.to_string();
-                if isode_tag {
-                    reason.push_str(" (rtab tagged 36, as isode does, instead of b6: tolerated)");
-                }
-                self.events.push_back(RtsEvent::Aborted { reason, rtab });
+                let cause = if isode_tag {
+                    RtsAbortCause::IsodeRtab(a)
+                } else {
+                    RtsAbortCause::Association(a)
+                };
+                self.events.push_back(RtsEvent::Aborted { cause, rtab });
             }
             Event::Closed => self.on_closed(now),
         }
@@ -1465,9 +1514,9 @@ impl Rts {
                 }
             }) {
                 Some(Ok(ac)) => ac,
-                _ => {
+                other => {
                     self.events.push_back(RtsEvent::Aborted {
-                        reason: "rtse: the aare carries no valid rtoac".into(),
+                        cause: RtsAbortCause::InvalidRtoac(other.and_then(Result::err)),
                         rtab: None,
                     });
                     self.fail(AbortReason::PROTOCOL_ERROR, now);
@@ -1656,7 +1705,7 @@ impl Rts {
         }
         if let Err(e) = self.pump_inner(now) {
             self.events.push_back(RtsEvent::Aborted {
-                reason: format!("rtse: transfer failed: {e}"),
+                cause: RtsAbortCause::TransferFailed(e),
                 rtab: None,
             });
             self.fail(AbortReason::LOCAL_SYSTEM_PROBLEM, now);

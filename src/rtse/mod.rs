@@ -88,6 +88,6 @@ pub use types::*;
 // The RTS machine and the connector profile moved one floor up, to [`crate::rts`] (they sit on
 // an association; this module is the APDU codec below it). The old paths stay valid.
 pub use crate::rts::{
-    ConnectorProfile, OpenIndication, OpenSchedule, Opened, RTS_REQUIREMENTS, Rts, RtsError,
-    RtsEvent, RtsSettings, RtseSyntax, TransferState, X400Mode,
+    ConnectorProfile, OpenIndication, OpenSchedule, Opened, RTS_REQUIREMENTS, Rts, RtsAbortCause,
+    RtsError, RtsEvent, RtsSettings, RtseSyntax, TransferState, X400Mode,
 };

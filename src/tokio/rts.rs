@@ -121,8 +121,8 @@ use crate::address::PresentationAddress;
 use crate::association::{AssociateRequest, Config, Dispatch, Refusal, Rejection};
 use crate::error::{EncodeError, Layer};
 use crate::rts::{
-    ConnectorProfile, OpenIndication, OpenSchedule, Opened, Rts, RtsError, RtsEvent, RtsSettings,
-    TransferState, X400Mode,
+    ConnectorProfile, OpenIndication, OpenSchedule, Opened, Rts, RtsAbortCause, RtsError, RtsEvent,
+    RtsSettings, TransferState, X400Mode,
 };
 use crate::rtse::{AbortReason, RefuseReason};
 use crate::tokio::Dialer;
@@ -206,12 +206,19 @@ pub enum RtsWaitError {
     #[error("rtse: incoming association rejected: {0}")]
     Rejected(Rejection),
     /// The association was aborted or the transport connection broke.
-    #[error("rtse: {reason}")]
+    #[error("rtse: {cause}")]
     Aborted {
-        /// What happened.
-        reason: String,
+        /// What happened, typed (the event's cause).
+        cause: RtsAbortCause,
         /// The RTAB's abort reason, when the peer's RTSE sent one.
         rtab: Option<AbortReason>,
+    },
+    /// The transfer waited for was given up after [`RtsSettings::transfer_retries`] attempts
+    /// ([`RtsEvent::TransferFailed`]; non-delivery).
+    #[error("rtse: transfer {seq} was given up after its retries")]
+    TransferFailed {
+        /// The value [`RtsConnection::transfer`] returned.
+        seq: u64,
     },
     /// The association ended (released or closed) before what was waited for happened.
     #[error("rtse: the association ended while waiting for {0}")]
@@ -246,8 +253,8 @@ impl RtsWaitError {
                 user_data: user_data.clone(),
             },
             RtsEvent::Rejected(r) => RtsWaitError::Rejected(r.clone()),
-            RtsEvent::Aborted { reason, rtab } => RtsWaitError::Aborted {
-                reason: reason.clone(),
+            RtsEvent::Aborted { cause, rtab } => RtsWaitError::Aborted {
+                cause: cause.clone(),
                 rtab: *rtab,
             },
             RtsEvent::Closed => RtsWaitError::Ended(waiting_for),
@@ -585,7 +592,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RtsConnection<S> {
     }
 
     /// Waits until the transfer `seq` is confirmed. A transfer given up
-    /// ([`RtsEvent::TransferFailed`]) is reported as [`RtsWaitError::Aborted`] with no RTAB.
+    /// ([`RtsEvent::TransferFailed`]) is reported as [`RtsWaitError::TransferFailed`].
     pub async fn wait_confirmed(
         &mut self,
         seq: u64,
@@ -598,10 +605,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RtsConnection<S> {
             .await?;
         match ev {
             RtsEvent::Confirmed { .. } => Ok(()),
-            _ => Err(RtsWaitError::Aborted {
-                reason: format!("rtse: transfer {seq} was given up after its retries"),
-                rtab: None,
-            }),
+            _ => Err(RtsWaitError::TransferFailed { seq }),
         }
     }
 

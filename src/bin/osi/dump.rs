@@ -1,16 +1,14 @@
 //! `osi dump`: decode a capture or a hex byte stream.
 
-use std::io::{self, BufWriter, Write};
-use std::path::PathBuf;
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Args};
+use osi_stack::dissect::{Direction, Record, Stream, Tracker, capture};
 
-use crate::capture;
 use crate::output::{Format, Output};
-use crate::stack::DirDecoder;
-use crate::tcp::Tracker;
-use crate::upper::Upper;
 
 /// Ports dumped when no `--port` is given: RFC 1006 (ISO-TSAP) and RDP.
 const DEFAULT_PORTS: [u16; 2] = [102, 3389];
@@ -23,6 +21,11 @@ const DEFAULT_PORTS: [u16; 2] = [102, 3389];
 /// not decoded further. RDP fast-path PDUs between TPKTs are skipped on streams to or from
 /// port 3389, and a switch to TLS is noted without error.
 ///
+/// Records are printed as they are decoded, and memory does not grow with the input: a hex
+/// file is read twice (checked, then decoded) in blocks; `--hex-file -` (standard input) and
+/// pipes are read once, records flushed block by block, so invalid hex there stops the dump
+/// after the records before it.
+///
 /// Exit status: 0 when everything decoded; 1 when the input was bad: the file could not
 /// be read or is not a pcap/pcapng file, the hex is invalid, or any record carries an
 /// `error` (a layer failed to decode, the capture misses bytes of a stream, or a TPKT is
@@ -30,13 +33,14 @@ const DEFAULT_PORTS: [u16; 2] = [102, 3389];
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("input").required(true).args(["file", "hex", "hex_file"])))]
 pub struct DumpArgs {
-    /// A pcap or pcapng capture (link types Ethernet, Linux cooked v1/v2, BSD loopback, raw IP)
+    /// A pcap or pcapng capture (link types Ethernet, Linux cooked v1/v2, BSD loopback, raw IP);
+    /// "-" reads it from standard input
     #[arg(value_name = "FILE.pcap|FILE.pcapng")]
     file: Option<PathBuf>,
     /// One direction of one TCP stream, as hex (whitespace ignored)
     #[arg(long, value_name = "HEX")]
     hex: Option<String>,
-    /// The same, hex read from a file (whitespace ignored)
+    /// The same, hex read from a file (whitespace ignored; "-" reads standard input)
     #[arg(long, value_name = "FILE")]
     hex_file: Option<PathBuf>,
     /// Dump TCP streams to or from port N (repeatable; replaces the defaults 102 and 3389)
@@ -51,31 +55,141 @@ fn complain(message: &str) {
     let _ = writeln!(io::stderr(), "osi dump: {message}");
 }
 
+/// The value of one hex digit.
+fn nibble(d: u8) -> Option<u8> {
+    match d {
+        b'0'..=b'9' => Some(d - b'0'),
+        b'a'..=b'f' => Some(d - b'a' + 10),
+        b'A'..=b'F' => Some(d - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Hex text turned into octets block by block, ignoring ASCII whitespace. Errors name the
+/// position among the digits, as if the whole text had been read at once.
+#[derive(Debug, Default)]
+struct HexDecoder {
+    /// Digits seen.
+    digits: usize,
+    /// A high nibble waiting for its low one.
+    high: Option<u8>,
+    /// The first invalid digit and its position.
+    invalid: Option<(usize, u8)>,
+}
+
+impl HexDecoder {
+    /// Decodes `text` into `out`; stops at the first invalid digit.
+    fn feed(&mut self, text: &[u8], out: &mut Vec<u8>) {
+        for &d in text.iter().filter(|b| !b.is_ascii_whitespace()) {
+            if self.invalid.is_some() {
+                self.digits += 1;
+                continue;
+            }
+            match nibble(d) {
+                None => self.invalid = Some((self.digits, d)),
+                Some(v) => match self.high.take() {
+                    None => self.high = Some(v),
+                    Some(h) => out.push(h << 4 | v),
+                },
+            }
+            self.digits += 1;
+        }
+    }
+
+    /// The error, if the text was not valid hex (odd length first, as the contract's checks).
+    fn error(&self) -> Option<String> {
+        if self.digits % 2 != 0 {
+            return Some(format!("odd number of hex digits ({})", self.digits));
+        }
+        self.invalid
+            .map(|(i, d)| format!("invalid hex digit {:?} at position {i}", char::from(d)))
+    }
+}
+
 /// Parses hex, ignoring ASCII whitespace.
 fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
-    let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if digits.len() % 2 != 0 {
-        return Err(format!("odd number of hex digits ({})", digits.len()));
+    let mut dec = HexDecoder::default();
+    let mut out = Vec::new();
+    dec.feed(text.as_bytes(), &mut out);
+    match dec.error() {
+        Some(e) => Err(e),
+        None => Ok(out),
     }
-    let value = |i: usize, d: u8| -> Result<u8, String> {
-        match d {
-            b'0'..=b'9' => Ok(d - b'0'),
-            b'a'..=b'f' => Ok(d - b'a' + 10),
-            b'A'..=b'F' => Ok(d - b'A' + 10),
-            _ => Err(format!(
-                "invalid hex digit {:?} at position {i}",
-                char::from(d)
-            )),
+}
+
+/// Size of the blocks a hex file is read in.
+const HEX_BLOCK: usize = 64 << 10;
+
+/// Reads `r` block by block, feeding a [`HexDecoder`]; `on_octets` gets each block's octets.
+fn read_hex(
+    mut r: impl Read,
+    dec: &mut HexDecoder,
+    mut on_octets: impl FnMut(&[u8]),
+) -> io::Result<()> {
+    let mut text = vec![0u8; HEX_BLOCK];
+    let mut octets = Vec::with_capacity(HEX_BLOCK / 2);
+    loop {
+        let n = match r.read(&mut text) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        octets.clear();
+        dec.feed(text.get(..n).unwrap_or_default(), &mut octets);
+        if !octets.is_empty() {
+            on_octets(&octets);
         }
-    };
-    digits
-        .chunks(2)
-        .enumerate()
-        .map(|(i, pair)| match pair {
-            [hi, lo] => Ok(value(i * 2, *hi)? << 4 | value(i * 2 + 1, *lo)?),
-            _ => Err("odd number of hex digits".to_owned()),
-        })
-        .collect()
+    }
+}
+
+/// Dissects one direction of one stream given as hex in the file at `path` ("-": standard
+/// input), printing as it goes. Returns the error to complain about, if any.
+fn dump_hex_file<W: Write>(path: &Path, out: &mut Output<W>) -> Result<(), String> {
+    let name = path.display();
+    let mut stream = Stream::new();
+    let mut dec = HexDecoder::default();
+    let stdin = path == Path::new("-");
+    // A pipe or a device cannot be read twice.
+    let regular = !stdin && std::fs::metadata(path).is_ok_and(|m| m.is_file());
+    if !regular {
+        // Standard input may be a live feed: each block's records are flushed.
+        let read = if stdin {
+            read_hex(io::stdin().lock(), &mut dec, |b| {
+                stream.push(Direction::Unknown, b, &mut |r| out.record(&r));
+                out.flush();
+            })
+        } else {
+            let file = File::open(path).map_err(|e| format!("{name}: {e}"))?;
+            read_hex(file, &mut dec, |b| {
+                stream.push(Direction::Unknown, b, &mut |r| out.record(&r));
+                out.flush();
+            })
+        };
+        let mut print = |r: Record<'_>| out.record(&r);
+        stream.finish(Direction::Unknown, &mut print);
+        read.map_err(|e| {
+            if stdin {
+                format!("standard input: {e}")
+            } else {
+                format!("{name}: {e}")
+            }
+        })?;
+        return dec.error().map_or(Ok(()), Err);
+    }
+    let mut print = |r: Record<'_>| out.record(&r);
+    // A first pass checks the hex, so that nothing is printed for an invalid file.
+    let open = || File::open(path).map_err(|e| format!("{name}: {e}"));
+    read_hex(open()?, &mut dec, |_| {}).map_err(|e| format!("{name}: {e}"))?;
+    if let Some(e) = dec.error() {
+        return Err(e);
+    }
+    let mut dec = HexDecoder::default();
+    let read = read_hex(open()?, &mut dec, |b| {
+        stream.push(Direction::Unknown, b, &mut print);
+    });
+    stream.finish(Direction::Unknown, &mut print);
+    read.map_err(|e| format!("{name}: {e}"))
 }
 
 /// Runs `osi dump`.
@@ -90,39 +204,41 @@ pub fn run(args: &DumpArgs) -> ExitCode {
             args.ports.clone()
         };
         let mut tracker = Tracker::new(ports);
-        let read = capture::read(path, |linktype, data| {
-            if let Some(seg) = capture::segment(linktype, data) {
-                tracker.segment(&seg, &mut out);
-            }
-        });
-        tracker.finish(&mut out);
+        let read = if path == Path::new("-") {
+            // Standard input may be a live capture: each packet's records are flushed.
+            capture::for_each_segment_in(io::stdin().lock(), |seg| {
+                tracker.segment(&seg, &mut |r| out.record(&r));
+                out.flush();
+            })
+        } else {
+            capture::for_each_segment(path, |seg| {
+                tracker.segment(&seg, &mut |r| out.record(&r));
+            })
+        };
+        tracker.finish(&mut |r| out.record(&r));
         if let Err(e) = read {
-            complain(&e);
+            complain(&format!("{}: {e}", path.display()));
             bad_input = true;
         }
-    } else {
-        let text = match (&args.hex, &args.hex_file) {
-            (Some(h), _) => Ok(h.clone()),
-            (None, Some(p)) => {
-                std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))
-            }
-            (None, None) => Err("no input".to_owned()),
-        };
-        match text.and_then(|t| parse_hex(&t)) {
+    } else if let Some(hex) = &args.hex {
+        match parse_hex(hex) {
             Err(e) => {
                 complain(&e);
                 return ExitCode::from(1);
             }
             Ok(bytes) => {
-                let mut dec = DirDecoder::new(false);
-                let mut upper = Upper::new();
-                let mut recs = Vec::new();
-                dec.push(&bytes, &mut recs);
-                dec.finish(&mut recs);
-                for rec in recs {
-                    out.emit(None, None, &mut upper, rec);
-                }
+                let mut stream = Stream::new();
+                let mut print = |r: Record<'_>| out.record(&r);
+                stream.push(Direction::Unknown, &bytes, &mut print);
+                stream.finish(Direction::Unknown, &mut print);
             }
+        }
+    } else if let Some(path) = &args.hex_file {
+        if let Err(e) = dump_hex_file(path, &mut out) {
+            complain(&e);
+            // Records printed before the error (standard input) are flushed.
+            let _ = out.finish();
+            return ExitCode::from(1);
         }
     }
     let errors = out.errors();

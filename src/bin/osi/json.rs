@@ -105,11 +105,6 @@ impl Obj {
         self.0.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
 
-    /// Whether the object has `key`.
-    pub fn has(&self, key: &str) -> bool {
-        self.get(key).is_some()
-    }
-
     /// Whether the object has no keys.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

@@ -1,13 +1,12 @@
 //! `osi`: the command line of `osi-stack` (contract: `docs/cli.md`).
 //!
-//! `osi dump` decodes pcap/pcapng captures and hex byte streams layer by layer (TPKT, COTP,
-//! TSDU reassembly, session and the upper layers in [`upper`]); `osi connect` and `osi listen`
+//! `osi dump` prints what [`osi_stack::dissect`] makes of pcap/pcapng captures and hex byte
+//! streams (TPKT, COTP, TSDU reassembly, session and the upper layers); `osi connect` and `osi listen`
 //! open and accept associations over the tokio adapter and report each event.
 
 #![forbid(unsafe_code)]
 
 mod args;
-mod capture;
 mod connect;
 mod dump;
 mod events;
@@ -15,9 +14,9 @@ mod json;
 mod listen;
 mod output;
 mod probe;
+mod replay;
 mod rts_cmd;
 mod stack;
-mod tcp;
 mod transport_cmd;
 mod upper;
 
@@ -38,6 +37,7 @@ enum Command {
     Dump(dump::DumpArgs),
     Connect(Box<connect::ConnectArgs>),
     Listen(listen::ListenArgs),
+    Replay(replay::ReplayArgs),
     Probe(Box<probe::ProbeArgs>),
 }
 
@@ -47,6 +47,7 @@ fn main() -> ExitCode {
         Command::Dump(args) => dump::run(&args),
         Command::Connect(args) => connect::run(&args),
         Command::Listen(args) => listen::run(&args),
+        Command::Replay(args) => replay::run(&args),
         Command::Probe(args) => probe::run(&args),
     }
 }

@@ -3,9 +3,9 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
+use osi_stack::dissect::{Direction, Record, RecordKind};
+
 use crate::json::{J, Obj};
-use crate::stack::Rec;
-use crate::upper::{Side, Upper};
 
 /// `--format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -42,29 +42,20 @@ impl<W: Write> Output<W> {
         self.errors
     }
 
-    /// Runs the upper layers on the record's TSDU, numbers it and writes it. `stream` and `dir`
-    /// are left out for `--hex` input.
-    pub fn emit(&mut self, stream: Option<u64>, dir: Option<Side>, upper: &mut Upper, rec: Rec) {
-        let Rec {
-            obj: mut body,
-            is_tpkt,
-            tsdu,
-            ..
-        } = rec;
-        if let Some(tsdu) = tsdu {
-            upper.tsdu(dir.unwrap_or(Side::Unknown), &tsdu, &mut body);
-        }
+    /// Numbers the record (TPKTs only) and writes it.
+    pub fn record(&mut self, rec: &Record<'_>) {
+        let body = crate::stack::body(rec);
         let mut obj = Obj::new();
-        if is_tpkt {
+        if matches!(rec.kind, RecordKind::Frame(_)) {
             self.frames = self.frames.saturating_add(1);
             obj.set("frame", self.frames);
         }
-        if let Some(s) = stream {
+        if let Some(s) = rec.stream {
             obj.set("stream", s);
         }
-        match dir {
-            Some(Side::Client) => obj.set("dir", "c>s"),
-            Some(Side::Server) => obj.set("dir", "s>c"),
+        match rec.direction {
+            Direction::Client if rec.stream.is_some() => obj.set("dir", "c>s"),
+            Direction::Server if rec.stream.is_some() => obj.set("dir", "s>c"),
             _ => {}
         }
         // `error` and `note` go last, after every layer.
@@ -98,6 +89,16 @@ impl<W: Write> Output<W> {
     fn write(&mut self, bytes: &[u8]) {
         if self.failed.is_none() {
             if let Err(e) = self.w.write_all(bytes) {
+                self.failed = Some(e);
+            }
+        }
+    }
+
+    /// Hands what was written so far to the writer's destination (errors are kept for
+    /// [`Output::finish`]).
+    pub fn flush(&mut self) {
+        if self.failed.is_none() {
+            if let Err(e) = self.w.flush() {
                 self.failed = Some(e);
             }
         }

@@ -16,9 +16,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use clap::{Args, ValueEnum};
+use osi_stack::Limits;
 use osi_stack::address::PresentationAddress;
 use osi_stack::association::{AssociateIndication, AssociateRequest, Config, Dispatch, Event};
 use osi_stack::oid::OwnedOid;
+use osi_stack::rts::{MtaBind, RtsAbortCause};
 use osi_stack::rtse::{
     ConnectorProfile, DialogueMode, OpenIndication, RefuseReason, RtsEvent, RtsSettings,
     TransferState, X400Mode,
@@ -194,85 +196,32 @@ pub struct ConnectPlan<'a> {
 }
 
 // -------------------------------------------------------------------------------------------
-// MTA-bind (X.411, the captures' form)
+// MTA-bind (X.411 inside the X.880 bind tags, as the captures show it: `rts::MtaBind`)
 
-fn ber(tag: u8, content: &[u8], out: &mut Vec<u8>) {
-    out.push(tag);
-    let n = content.len();
-    if n < 0x80 {
-        out.push(n as u8);
-    } else if n <= 0xff {
-        out.extend_from_slice(&[0x81, n as u8]);
-    } else {
-        let n = u16::try_from(n).unwrap_or(u16::MAX);
-        out.push(0x82);
-        out.extend_from_slice(&n.to_be_bytes());
+/// The MTA name of an MTA-bind argument or result (`[16]`/`[17]`-wrapped or bare), if it is
+/// an authenticated one.
+fn bind_name(v: &[u8]) -> Option<String> {
+    match MtaBind::decode(v, &Limits::DEFAULT) {
+        Ok(MtaBind::Authenticated { name, .. }) => Some(String::from_utf8_lossy(name).into_owned()),
+        _ => None,
     }
-    out.extend_from_slice(content);
 }
 
-/// `[outer] { [1] { [0] name, [1] { IA5String password } } }`.
-fn bind_value(outer: u8, name: &str, password: &str) -> Vec<u8> {
-    let mut creds = Vec::new();
-    ber(0x16, password.as_bytes(), &mut creds);
-    let mut set = Vec::new();
-    ber(0x80, name.as_bytes(), &mut set);
-    ber(0xa1, &creds, &mut set);
-    let mut auth = Vec::new();
-    ber(0xa1, &set, &mut auth);
-    let mut out = Vec::new();
-    ber(outer, &auth, &mut out);
-    out
-}
-
-/// The MTA-bind argument.
-pub fn bind_argument(name: &str, password: &str) -> Vec<u8> {
-    bind_value(0xb0, name, password)
-}
-
-/// The MTA-bind error authentication-error.
-const BIND_ERROR_AUTHENTICATION: [u8; 5] = [0xb2, 0x03, 0x02, 0x01, 0x02];
-
-/// Reads one BER TLV (definite lengths, up to 2 length octets): (tag, content, rest).
-fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = b.split_first()?;
-    let (&l0, rest) = rest.split_first()?;
-    let (len, rest) = match l0 {
-        n if n < 0x80 => (usize::from(n), rest),
-        0x81 => (usize::from(*rest.first()?), rest.get(1..)?),
-        0x82 => (
-            usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?])),
-            rest.get(2..)?,
-        ),
-        _ => return None,
-    };
-    Some((tag, rest.get(..len)?, rest.get(len..)?))
-}
-
-/// (name, password) of an MTA-bind argument or result: in the captures' form (inside the
-/// bind operation's `[16]`/`[17]` tag), or the bare `authenticated [1] SET`.
-pub fn parse_bind(v: &[u8]) -> Option<(String, String)> {
-    let (tag, outer, _) = tlv(v)?;
-    let set = if tag == 0xa1 {
-        outer
-    } else {
-        let (0xa1, set, _) = tlv(outer)? else {
-            return None;
-        };
-        set
-    };
-    let (mut name, mut password) = (None, None);
-    let mut rest = set;
-    while !rest.is_empty() {
-        let (tag, c, r) = tlv(rest)?;
-        match tag {
-            0x80 => name = Some(String::from_utf8_lossy(c).into_owned()),
-            0xa1 => password = Some(String::from_utf8_lossy(tlv(c)?.1).into_owned()),
-            _ => {}
-        }
-        rest = r;
-    }
-    Some((name?, password.unwrap_or_default()))
+/// The profile `osi listen --rtse` checks an MTA-bind argument with: the name and password a
+/// peer must present, and the name it answers with (the expected name, else "osi", with an
+/// empty password).
+fn listen_profile(name: Option<&str>, password: Option<&str>) -> ConnectorProfile {
+    let mut p = ConnectorProfile::new(PresentationAddress {
+        psel: None,
+        ssel: None,
+        tsel: None,
+        network: Vec::new(),
+    });
+    p.remote_mta_name = name.map(str::to_owned);
+    p.remote_mta_password = password.map(str::to_owned);
+    p.local_mta_name = Some(name.unwrap_or("osi").to_owned());
+    p.local_mta_password = Some(String::new());
+    p
 }
 
 // -------------------------------------------------------------------------------------------
@@ -303,7 +252,8 @@ fn rt_refused(e: &RtsWaitError) -> Record {
     r
 }
 
-fn rt_aborted(reason: &str, rtab: Option<osi_stack::rtse::AbortReason>) -> Record {
+fn rt_aborted(cause: &RtsAbortCause, rtab: Option<osi_stack::rtse::AbortReason>) -> Record {
+    let reason = cause.to_string();
     let mut r = Record::new("rt-aborted", format!("rt-aborted: {reason}"));
     r.obj.set("reason", reason);
     if let Some(a) = rtab {
@@ -364,8 +314,8 @@ fn opened_record(o: &osi_stack::rtse::Opened, mode: RtseMode) -> Record {
     r.obj.set("turn", holder);
     if let Some(d) = &o.user_data {
         r.obj.set("bind_result", hex(d));
-        match parse_bind(d) {
-            Some((name, _)) => {
+        match bind_name(d) {
+            Some(name) => {
                 r.obj.set("responder_name", name.clone());
                 r.text = format!("{}; bind result from {name:?}", r.text);
             }
@@ -443,7 +393,7 @@ impl Ping {
     /// Prints an error record and remembers the failure.
     fn error(&mut self, layer: &str, e: &RtsWaitError) {
         match e {
-            RtsWaitError::Aborted { reason, rtab } => self.print(&rt_aborted(reason, *rtab)),
+            RtsWaitError::Aborted { cause, rtab } => self.print(&rt_aborted(cause, *rtab)),
             other => self.print(&Record::error(layer, other.to_string())),
         }
         self.fail(e.to_string());
@@ -464,9 +414,9 @@ impl Ping {
                 self.print(&seq_record("transfer-failed", *seq, None));
                 self.fail(format!("transfer {seq} was given up"));
             }
-            RtsEvent::Aborted { reason, rtab } => {
-                self.print(&rt_aborted(reason, *rtab));
-                self.fail(format!("rt-aborted: {reason}"));
+            RtsEvent::Aborted { cause, rtab } => {
+                self.print(&rt_aborted(cause, *rtab));
+                self.fail(format!("rt-aborted: {cause}"));
             }
             RtsEvent::Released => self.print(&Record::new("rt-closed", "rt-closed")),
             _ => {}
@@ -551,10 +501,18 @@ impl Ping {
         let open: Option<Vec<u8>> = match (&a.open_data, &a.mta_name, &a.mta_password) {
             (Some(d), _, _) => Some(d.0.clone()),
             (None, None, None) => None,
-            (None, n, p) => Some(bind_argument(
-                n.as_deref().unwrap_or_default(),
-                p.as_deref().unwrap_or_default(),
-            )),
+            (None, n, p) => {
+                profile.local_mta_name = Some(n.clone().unwrap_or_default());
+                profile.local_mta_password = Some(p.clone().unwrap_or_default());
+                match profile.mta_bind_argument() {
+                    Ok(arg) => Some(arg),
+                    Err(e) => {
+                        self.print(&Record::error("rtse", e.to_string()));
+                        self.fail(e.to_string());
+                        return;
+                    }
+                }
+            }
         };
         let (mut conn, opened) = match dialer
             .dial_to(host, port, open.as_deref(), TransferState::new())
@@ -688,8 +646,8 @@ pub fn listen(plan: ListenPlan<'_>) -> ExitCode {
 struct Answers {
     printer: Printer,
     echo: bool,
-    name: Option<String>,
-    password: Option<String>,
+    /// The MTA-bind a peer must present, and this side's answer.
+    profile: ConnectorProfile,
     mode: RtseMode,
 }
 
@@ -722,8 +680,10 @@ async fn serve(plan: ListenPlan<'_>) -> ExitCode {
     let answers = Arc::new(Answers {
         printer,
         echo: plan.echo,
-        name: plan.rtse.mta_name.clone(),
-        password: plan.rtse.mta_password.clone(),
+        profile: listen_profile(
+            plan.rtse.mta_name.as_deref(),
+            plan.rtse.mta_password.as_deref(),
+        ),
         mode: plan.rtse.rtse.unwrap_or(RtseMode::Normal),
     });
     let mut tasks = JoinSet::new();
@@ -788,7 +748,7 @@ fn open_record(ind: &OpenIndication, peer: &str) -> Record {
     r.obj.set("window_size", ind.window_size);
     if let Some(d) = &ind.user_data {
         r.obj.set("open_data", hex(d));
-        if let Some((name, _)) = parse_bind(d) {
+        if let Some(name) = bind_name(d) {
             r.obj.set("mta_name", name.clone());
             r.text = format!("{}, mta-bind from {name:?}", r.text);
         }
@@ -834,30 +794,28 @@ async fn handle(mut conn: RtsConnection, n: u64, answers: Arc<Answers>) {
         match &ev {
             RtsEvent::OpenIndication(ind) => {
                 out.push(open_record(ind, &peer));
-                let bind = ind.user_data.as_deref().and_then(parse_bind);
-                let ok = match (&answers.name, &answers.password) {
-                    (None, None) => true,
-                    (n, p) => bind.as_ref().is_some_and(|(bn, bp)| {
-                        n.as_ref().is_none_or(|n| n == bn) && p.as_ref().is_none_or(|p| p == bp)
-                    }),
-                };
-                let result = if ok {
-                    let reply = bind
-                        .as_ref()
-                        .map(|_| bind_value(0xb1, answers.name.as_deref().unwrap_or("osi"), ""));
-                    conn.accept(None, reply.as_deref()).await
-                } else {
-                    let mut r = Record::new(
-                        "rt-refused",
-                        "refused the rt-open: the mta-bind does not match (authentication-error)",
-                    );
-                    r.obj.set("bind_error", hex(&BIND_ERROR_AUTHENTICATION));
-                    out.push(r);
-                    conn.reject(
-                        RefuseReason::VALIDATION_FAILURE,
-                        Some(&BIND_ERROR_AUTHENTICATION),
-                    )
-                    .await
+                let data = ind.user_data.as_deref();
+                let authenticated = data.and_then(bind_name).is_some();
+                let result = match answers.profile.check_mta_bind(data, &Limits::DEFAULT) {
+                    Ok(reply) => {
+                        // An authenticated argument is answered with this side's result.
+                        let reply = authenticated.then_some(reply);
+                        conn.accept(None, reply.as_deref()).await
+                    }
+                    Err(e) => {
+                        let mut r = Record::new(
+                            "rt-refused",
+                            format!(
+                                "refused the rt-open: the mta-bind does not match ({})",
+                                e.name().unwrap_or("mta-bind-error")
+                            ),
+                        );
+                        let error = e.encode();
+                        r.obj.set("bind_error", hex(&error));
+                        out.push(r);
+                        conn.reject(RefuseReason::VALIDATION_FAILURE, Some(&error))
+                            .await
+                    }
                 };
                 if let Err(e) = result {
                     failure = Some(e);
@@ -885,7 +843,7 @@ async fn handle(mut conn: RtsConnection, n: u64, answers: Arc<Answers>) {
             }
             RtsEvent::Confirmed { seq } => out.push(seq_record("confirmed", *seq, None)),
             RtsEvent::Released => out.push(Record::new("rt-closed", "rt-closed")),
-            RtsEvent::Aborted { reason, rtab } => out.push(rt_aborted(reason, *rtab)),
+            RtsEvent::Aborted { cause, rtab } => out.push(rt_aborted(cause, *rtab)),
             RtsEvent::Refused { .. } | RtsEvent::TransferFailed { .. } | RtsEvent::Closed => {}
             _ => {}
         }
@@ -928,35 +886,46 @@ async fn handle(mut conn: RtsConnection, n: u64, answers: Arc<Answers>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use osi_stack::rts::MtaBindError;
 
     fn unhex(s: &str) -> Vec<u8> {
         crate::args::octets(s).unwrap()
     }
 
-    /// The MTA-bind argument and result of `x400-ping-success.pcap` (frames 6 and 7), byte
-    /// for byte.
+    /// The MTA-bind argument of `x400-ping-refuse.pcap` (frame 6) and the result of
+    /// `x400-ping-success.pcap` (frame 7): the names the records show, and the listener's
+    /// check and answer (`tests/mta_bind.rs` checks the library byte for byte).
     #[test]
     fn mta_bind_as_in_the_captures() {
         let arg = unhex("b01ca11a8013706572636976616c2e736d68732e636f2e756ba103160120");
-        assert_eq!(bind_argument("percival.smhs.co.uk", " "), arg);
-        assert_eq!(
-            parse_bind(&arg),
-            Some(("percival.smhs.co.uk".to_owned(), " ".to_owned()))
-        );
+        assert_eq!(bind_name(&arg).as_deref(), Some("percival.smhs.co.uk"));
         let result =
             unhex("b122a12080146775696e65766572652e736d68732e636f2e756ba10816066d65726c696e");
-        assert_eq!(bind_value(0xb1, "guinevere.smhs.co.uk", "merlin"), result);
+        assert_eq!(bind_name(&result).as_deref(), Some("guinevere.smhs.co.uk"));
+        // The bare authenticated SET, and what is not an authenticated bind.
+        assert_eq!(bind_name(&arg[2..]).as_deref(), Some("percival.smhs.co.uk"));
+        assert_eq!(bind_name(&[0x05, 0x00]), None);
+        assert_eq!(bind_name(&[0xb0, 0x05, 0xa1]), None);
+        assert_eq!(bind_name(&[]), None);
+        // osi listen --rtse --mta-name percival.smhs.co.uk --mta-password " ".
+        let p = listen_profile(Some("percival.smhs.co.uk"), Some(" "));
+        let reply = p.check_mta_bind(Some(&arg), &Limits::DEFAULT).unwrap();
         assert_eq!(
-            parse_bind(&result),
-            Some(("guinevere.smhs.co.uk".to_owned(), "merlin".to_owned()))
+            MtaBind::decode(&reply, &Limits::DEFAULT).unwrap(),
+            MtaBind::Authenticated {
+                name: b"percival.smhs.co.uk",
+                password: Some(b"")
+            }
         );
-        // The bare authenticated SET, and what is not a bind.
+        assert_eq!(&reply[..1], [0xb1]);
+        let p = listen_profile(None, Some("merlin"));
         assert_eq!(
-            parse_bind(&arg[2..]),
-            Some(("percival.smhs.co.uk".to_owned(), " ".to_owned()))
+            p.check_mta_bind(Some(&arg), &Limits::DEFAULT),
+            Err(MtaBindError::AUTHENTICATION_ERROR)
         );
-        assert_eq!(parse_bind(&[0x05, 0x00]), None);
-        assert_eq!(parse_bind(&[0xb0, 0x05, 0xa1]), None);
-        assert_eq!(parse_bind(&[]), None);
+        assert_eq!(
+            MtaBindError::AUTHENTICATION_ERROR.encode(),
+            [0xb2, 0x03, 0x02, 0x01, 0x02]
+        );
     }
 }

@@ -1,471 +1,152 @@
-//! The layers above the transport: session, presentation, ACSE and RTSE.
-//!
-//! [`Upper::tsdu`] is called once for every complete TSDU of a stream, in stream order, with the
-//! record of the DT that completed it. It adds the `session` key of `docs/cli.md` (and `error`
-//! when the session layer fails, with the offset within the TSDU), then `presentation`, `acse`
-//! and `rtse`. The state lives per TCP stream and is shared by both directions.
-//!
-//! RTSE APDUs are looked for where X.228 puts them (`docs/protocol-notes.md` §3, §5):
-//!
-//! - normal mode, on the RTSE presentation context: in the user-information EXTERNALs of AARQ,
-//!   AARE and ABRT, and in the PDVs of P-DATA (DT, RTTR), P-TOKEN-PLEASE (PT, RTTP) and ARU.
-//!   The RTSE context is the one whose abstract syntax is `rTSE-abstract-syntax` (2.3.2) or
-//!   X.400's `id-as-mta-rtse` (2.6.0.2.12), or else the context of the AARQ EXTERNAL that holds
-//!   an RTORQ (`b0`). An EXTERNAL whose context is not known (no CP in the capture, or no
-//!   indirect-reference) is decoded when its value has the tag expected there (`b0` in an AARQ,
-//!   `b1`/`b2` in an AARE, `b6` in an ABRT); PDVs only on a known RTSE context.
-//! - X.410-1984 mode (a CP or CPA with mode-value 0): the x410-mode-parameters of CP, CPA, CPR
-//!   and ARU; the S-DATA user data, which is a raw transfer segment (reported as `RTTR`); the
-//!   S-TOKEN-PLEASE user data, an unwrapped INTEGER (`RTTP`).
-//!
-//! Error offsets: a presentation or ACSE error counts from the first octet of the PPDU (the
-//! session user data; an ACSE APDU's own offset is shifted by its PDV value's position). An
-//! RTSE error counts from the RTSE APDU for an APDU carried in a PDV or EXTERNAL, from the PPDU
-//! for X.410-mode parameters.
-//!
-//! Not every RFC 1006 stream carries OSI session: S7comm, S7comm-plus and RDP put their own PDUs
-//! straight into COTP. Like tshark's session heuristic, a stream is decoded as session only once
-//! one of its TSDUs decodes cleanly as SPDUs; from then on every TSDU is decoded and failures are
-//! reported. Until then a TSDU that does not decode is left alone (it is not session).
+//! The layers above the transport of a dissected record as the keys of `docs/cli.md`:
+//! `session`, `presentation`, `acse` and `rtse`. Decoding and context tracking are
+//! [`osi_stack::dissect`]'s job; this module only prints.
 
-use osi_stack::DecodeError;
-use osi_stack::Limits;
 use osi_stack::acse::{
     AeQualifier, ApInvocation, ApTitle, Apdu, AssociateSourceDiagnostic, ExternalList,
 };
+use osi_stack::dissect::{Presentation, Upper};
 use osi_stack::oid::Oid;
 use osi_stack::presentation::{
-    AbortPpdu, ContextIdList, ContextList, Cp, Cpa, Cpr, DeletionList, DeletionResultList, Mode,
-    PdvList, PdvValues, ResultList, Rs, Rsa, TypedData, UserData,
+    AbortPpdu, ContextIdList, ContextList, Cpr, DeletionList, DeletionResultList, Mode, PdvValues,
+    ResultList, TypedData, UserData,
 };
-use osi_stack::rtse::{self, Rtab, Rtoac, Rtorj, Rtorq, Rttp, Rttr};
-use osi_stack::session::{Spdu, SpduKind, spdus};
+use osi_stack::rtse;
+use osi_stack::session::{Spdu, SpduKind};
 
 use crate::json::{J, Obj, hex};
-use crate::stack::error_obj;
 
-/// Which side sent a TSDU.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    /// The initiator (sender of the SYN or CR).
-    Client,
-    /// The responder.
-    Server,
-    /// Unknown (`--hex` input: one direction of one stream).
-    Unknown,
+/// Adds the upper layers' keys to `o`.
+pub fn keys(u: &Upper<'_>, o: &mut Obj) {
+    if !u.session.is_empty() {
+        o.set(
+            "session",
+            J::A(u.session.iter().map(|s| J::O(spdu_obj(s))).collect()),
+        );
+    }
+    if let Some(p) = &u.presentation {
+        o.set("presentation", presentation_obj(p));
+    }
+    if let Some(a) = &u.acse {
+        o.set("acse", acse_obj(a));
+    }
+    if let Some(r) = &u.rtse {
+        o.set("rtse", rtse_obj(r));
+    }
 }
 
-/// Upper-layer state of one TCP stream (or of the `--hex` input).
-#[derive(Debug, Default)]
-pub struct Upper {
-    /// The stream carries OSI session (a TSDU has decoded as SPDUs).
-    session: bool,
-    /// The presentation context the CP proposed for ACSE (abstract syntax 2.2.1.0.1).
-    acse_context: Option<i64>,
-    /// The presentation context that carries RTSE APDUs (see the module docs).
-    rtse_context: Option<i64>,
-    /// The association runs in X.410-1984 mode (the CP or CPA said so).
-    x410: bool,
-}
-
-impl Upper {
-    /// A stream with nothing seen yet.
-    pub fn new() -> Self {
-        Upper::default()
-    }
-
-    /// Decodes one TSDU sent by `side` and adds its layers to `rec`.
-    pub fn tsdu(&mut self, side: Side, tsdu: &[u8], rec: &mut Obj) {
-        let _ = side;
-        let mut list = Vec::new();
-        let mut error = None;
-        let mut upper_layers = None;
-        for spdu in spdus(tsdu) {
-            match spdu {
-                Ok(s) => {
-                    list.push(J::O(spdu_obj(&s)));
-                    if upper_layers.is_none() {
-                        upper_layers = self.presentation(&s);
-                    }
+/// The `presentation` object of the contract.
+fn presentation_obj(ppdu: &Presentation<'_>) -> Obj {
+    let mut p = Obj::new();
+    p.set("type", ppdu.name());
+    match ppdu {
+        Presentation::Cp(cp) => {
+            p.set("mode", mode_name(cp.mode));
+            if let Some(n) = &cp.normal {
+                if let Some(v) = n.calling_selector {
+                    p.set("calling_psel", hex(v));
                 }
-                Err(e) => {
-                    error = Some(e);
-                    break;
+                if let Some(v) = n.called_selector {
+                    p.set("called_psel", hex(v));
                 }
+                if let Some(list) = &n.context_definitions {
+                    p.set("contexts", contexts(list));
+                }
+                pdvs(&mut p, n.user_data.as_ref());
             }
         }
-        // CN, AC and RF open a session stream even when they are malformed.
-        let connect = matches!(tsdu.first(), Some(0x0c..=0x0e));
-        if error.is_none() || connect {
-            self.session = true;
-        }
-        if let Some(e) = error {
-            if !self.session {
-                // Not (yet) a session stream: this TSDU belongs to another protocol.
-                return;
-            }
-            if !rec.has("error") {
-                let offset = u64::try_from(e.offset()).unwrap_or(u64::MAX);
-                rec.set("error", error_obj(e.layer().name(), offset, e.to_string()));
+        Presentation::Cpa(cpa) => {
+            p.set("mode", mode_name(cpa.mode));
+            if let Some(n) = &cpa.normal {
+                if let Some(v) = n.responding_selector {
+                    p.set("responding_psel", hex(v));
+                }
+                if let Some(list) = &n.context_results {
+                    p.set("results", results(list));
+                }
+                pdvs(&mut p, n.user_data.as_ref());
             }
         }
-        if !list.is_empty() {
-            rec.set("session", J::A(list));
-        }
-        if let Some(Layers {
-            presentation,
-            acse,
-            rtse,
-            error,
-        }) = upper_layers
-        {
-            if !presentation.is_empty() {
-                rec.set("presentation", presentation);
+        Presentation::Cpr(cpr) => match cpr {
+            Cpr::X410(_) => p.set("mode", "x410"),
+            Cpr::Normal(n) => {
+                p.set("mode", "normal");
+                if let Some(v) = n.responding_selector {
+                    p.set("responding_psel", hex(v));
+                }
+                if let Some(list) = &n.context_results {
+                    p.set("results", results(list));
+                }
+                if let Some(r) = n.provider_reason {
+                    p.set("provider_reason", J::U(r.0.unsigned_abs()));
+                }
+                pdvs(&mut p, n.user_data.as_ref());
             }
-            if let Some(a) = acse {
-                rec.set("acse", a);
-            }
-            if let Some(r) = rtse {
-                rec.set("rtse", r);
-            }
-            if let Some(e) = error {
-                if !rec.has("error") {
-                    rec.set("error", e);
-                }
-            }
-        }
-    }
-
-    /// Decodes the presentation PDU in the user data of `s`, and ACSE and RTSE inside it.
-    fn presentation(&mut self, s: &Spdu<'_>) -> Option<Layers> {
-        let data = s.ss_user_data();
-        let limits = Limits::default();
-        let mut out = Layers::default();
-        let p = &mut out.presentation;
-        // RTSE found in the PPDU itself (X.410-1984 mode), decoded below.
-        let mut x410 = None;
-        let result = match s.kind() {
-            SpduKind::Cn => Cp::decode(data, &limits).map(|(cp, _)| {
-                p.set("type", "CP");
-                p.set("mode", mode_name(cp.mode));
-                // A new association: its own mode and contexts.
-                self.x410 = cp.mode == Mode::X410_1984;
-                self.rtse_context = None;
-                if let Some(raw) = cp.x410_parameters {
-                    x410 = Some(X410::Connect(
-                        raw,
-                        Rtorq::from_cp(&cp, &limits).map(|r| r.map(Into::into)),
-                    ));
-                }
-                if let Some(n) = &cp.normal {
-                    if let Some(v) = n.calling_selector {
-                        p.set("calling_psel", hex(v));
-                    }
-                    if let Some(v) = n.called_selector {
-                        p.set("called_psel", hex(v));
-                    }
-                    if let Some(list) = &n.context_definitions {
-                        self.acse_context = list
-                            .iter()
-                            .find(|c| c.abstract_syntax == Oid::ACSE_ABSTRACT_SYNTAX)
-                            .map(|c| c.id);
-                        self.rtse_context = list
-                            .iter()
-                            .find(|c| {
-                                c.abstract_syntax == Oid::RTSE_ABSTRACT_SYNTAX
-                                    || c.abstract_syntax == Oid::X400_AS_MTA_RTSE
-                            })
-                            .map(|c| c.id);
-                        p.set("contexts", contexts(list));
-                    }
-                    pdvs(p, n.user_data.as_ref())
-                } else {
-                    None
-                }
-            }),
-            SpduKind::Ac => Cpa::decode(data, &limits).map(|cpa| {
-                p.set("type", "CPA");
-                p.set("mode", mode_name(cpa.mode));
-                if cpa.mode == Mode::X410_1984 {
-                    self.x410 = true;
-                }
-                if let Some(raw) = cpa.x410_parameters {
-                    x410 = Some(X410::Connect(
-                        raw,
-                        Rtoac::from_cpa(&cpa, &limits).map(|r| r.map(Into::into)),
-                    ));
-                }
-                if let Some(n) = &cpa.normal {
-                    if let Some(v) = n.responding_selector {
-                        p.set("responding_psel", hex(v));
-                    }
-                    if let Some(list) = &n.context_results {
-                        p.set("results", results(list));
-                    }
-                    pdvs(p, n.user_data.as_ref())
-                } else {
-                    None
-                }
-            }),
-            SpduKind::Rf if !data.is_empty() => Cpr::decode(data, &limits).map(|cpr| {
-                p.set("type", "CPR");
-                match cpr {
-                    Cpr::X410(raw) => {
-                        p.set("mode", "x410");
-                        x410 = Some(X410::Connect(
-                            raw,
-                            Rtorj::from_cpr(&cpr, &limits).map(|r| r.map(Into::into)),
-                        ));
-                        None
-                    }
-                    Cpr::Normal(n) => {
-                        p.set("mode", "normal");
-                        if let Some(v) = n.responding_selector {
-                            p.set("responding_psel", hex(v));
-                        }
-                        if let Some(list) = &n.context_results {
-                            p.set("results", results(list));
-                        }
-                        if let Some(r) = n.provider_reason {
-                            p.set("provider_reason", J::U(r.0.unsigned_abs()));
-                        }
-                        pdvs(p, n.user_data.as_ref())
-                    }
-                }
-            }),
-            SpduKind::Ab if !data.is_empty() => {
-                AbortPpdu::decode(data, &limits).map(|ab| match ab {
-                    AbortPpdu::AruX410(raw) => {
-                        p.set("type", "ARU");
-                        p.set("mode", "x410");
-                        x410 = Some(X410::Connect(
-                            raw,
-                            Rtab::from_abort(&ab, &limits).map(|r| r.map(Into::into)),
-                        ));
-                        None
-                    }
-                    AbortPpdu::Aru(aru) => {
-                        p.set("type", "ARU");
-                        p.set("mode", "normal");
-                        if let Some(list) = &aru.context_ids {
-                            p.set("context_ids", context_ids(list));
-                        }
-                        pdvs(p, aru.user_data.as_ref())
-                    }
-                    AbortPpdu::Arp(arp) => {
-                        p.set("type", "ARP");
-                        if let Some(r) = arp.abort_reason {
-                            p.set("provider_reason", J::U(r.0.unsigned_abs()));
-                        }
-                        if let Some(e) = arp.event_identifier {
-                            p.set("event_identifier", J::U(e.0.unsigned_abs()));
-                        }
-                        None
-                    }
-                })
-            }
-            // X.410-1984 mode: S-DATA carries a raw transfer segment, S-TOKEN-PLEASE an
-            // unwrapped priority INTEGER; neither is presentation User-data.
-            SpduKind::Dt if self.x410 && !data.is_empty() => {
-                p.set("type", "TD");
+        },
+        Presentation::Abort(ab) => match ab {
+            AbortPpdu::AruX410(_) => {
                 p.set("mode", "x410");
-                out.rtse = Some(rtse_obj(&Rttr::new(data).into()));
-                Ok(None)
             }
-            SpduKind::Pt if self.x410 && !data.is_empty() => {
-                p.set("type", "TD");
-                p.set("mode", "x410");
-                x410 = Some(X410::Whole(Rttp::decode(data, &limits).map(Into::into)));
-                Ok(None)
-            }
-            // Context management (X.226 §7.3): S-TYPED-DATA carries AC, ACA or TTD;
-            // S-RESYNCHRONIZE request and response carry RS and RSA.
-            SpduKind::Td if !data.is_empty() => {
-                TypedData::decode(data, &limits).map(|td| match td {
-                    TypedData::Ac(ac) => {
-                        p.set("type", "AC");
-                        if let Some(list) = &ac.additions {
-                            p.set("contexts", contexts(list));
-                        }
-                        if let Some(list) = &ac.deletions {
-                            p.set("deleted_contexts", deleted(list));
-                        }
-                        pdvs(p, ac.user_data.as_ref())
-                    }
-                    TypedData::Aca(aca) => {
-                        p.set("type", "ACA");
-                        if let Some(list) = &aca.addition_results {
-                            p.set("results", results(list));
-                        }
-                        if let Some(list) = &aca.deletion_results {
-                            p.set("deletion_results", deletion_results(list));
-                        }
-                        pdvs(p, aca.user_data.as_ref())
-                    }
-                    TypedData::Ttd(ud) => {
-                        p.set("type", "TTD");
-                        pdvs(p, Some(&ud))
-                    }
-                })
-            }
-            SpduKind::Rs if !data.is_empty() => Rs::decode(data, &limits).map(|rs| {
-                p.set("type", "RS");
-                if let Some(list) = &rs.context_ids {
+            AbortPpdu::Aru(aru) => {
+                p.set("mode", "normal");
+                if let Some(list) = &aru.context_ids {
                     p.set("context_ids", context_ids(list));
                 }
-                pdvs(p, rs.user_data.as_ref())
-            }),
-            SpduKind::Ra if !data.is_empty() => Rsa::decode(data, &limits).map(|rsa| {
-                p.set("type", "RSA");
-                if let Some(list) = &rsa.context_ids {
-                    p.set("context_ids", context_ids(list));
-                }
-                pdvs(p, rsa.user_data.as_ref())
-            }),
-            SpduKind::Dt | SpduKind::Fn | SpduKind::Dn | SpduKind::Pt if !data.is_empty() => {
-                UserData::decode(data, &limits).map(|ud| {
-                    p.set("type", "TD");
-                    pdvs(p, Some(&ud))
-                })
+                pdvs(&mut p, aru.user_data.as_ref());
             }
-            _ => return None,
-        };
-        out.take_x410(data, x410);
-        match result {
-            Err(e) => {
-                out.error = Some(decode_error(&e, 0));
-            }
-            Ok(Some(values)) => {
-                // ACSE rides in the connection-phase and release PDUs.
-                let acse_phase = matches!(
-                    s.kind(),
-                    SpduKind::Cn
-                        | SpduKind::Ac
-                        | SpduKind::Rf
-                        | SpduKind::Fn
-                        | SpduKind::Dn
-                        | SpduKind::Ab
-                );
-                let apdu = values.iter().find(|(ctx, v)| {
-                    acse_phase
-                        && match self.acse_context {
-                            Some(id) => *ctx == id,
-                            None => matches!(v.first(), Some(0x60..=0x64)),
-                        }
-                });
-                if let Some((_, v)) = apdu {
-                    match Apdu::decode(v, &limits) {
-                        Ok(apdu) => {
-                            out.acse = Some(acse_obj(&apdu));
-                            self.rtse_in_acse(&apdu, &limits, &mut out);
-                        }
-                        // ACSE counts from the APDU; report the offset within the PPDU.
-                        Err(e) => out.error = Some(decode_error(&e, offset_in(data, v))),
-                    }
+            AbortPpdu::Arp(arp) => {
+                if let Some(r) = arp.abort_reason {
+                    p.set("provider_reason", J::U(r.0.unsigned_abs()));
                 }
-                // RTSE APDUs straight in a PDV of the RTSE context (P-DATA, PT, ARU).
-                if out.rtse.is_none() {
-                    if let Some(id) = self.rtse_context {
-                        if let Some((_, v)) = values.iter().find(|(ctx, _)| *ctx == id) {
-                            out.set_rtse(rtse::Apdu::decode(v, &limits));
-                        }
-                    }
+                if let Some(e) = arp.event_identifier {
+                    p.set("event_identifier", J::U(e.0.unsigned_abs()));
                 }
             }
-            Ok(None) => {}
+        },
+        Presentation::X410Data(_) => {
+            p.set("mode", "x410");
         }
-        Some(out)
-    }
-
-    /// RTSE APDUs in the user-information of an AARQ, AARE or ABRT.
-    fn rtse_in_acse(&mut self, apdu: &Apdu<'_>, limits: &Limits, out: &mut Layers) {
-        let (list, tags): (_, &[u8]) = match apdu {
-            Apdu::Aarq(a) => (a.user_information.as_ref(), &[0xb0]),
-            Apdu::Aare(a) => (a.user_information.as_ref(), &[0xb1, 0xb2]),
-            Apdu::Abrt(a) => (a.user_information.as_ref(), &[0xb6]),
-            Apdu::Rlrq(_) | Apdu::Rlre(_) => return,
-        };
-        let Some(list) = list else { return };
-        for ext in list.iter() {
-            let value = match ext.encoding {
-                PdvValues::SingleAsn1Type(v) | PdvValues::OctetAligned(v) => v,
-                PdvValues::OctetAlignedSegments(_) | PdvValues::Arbitrary { .. } => continue,
-            };
-            // On the RTSE context when both are known, else by the tag expected here.
-            let looks_like = value.first().is_some_and(|b| tags.contains(b));
-            let is_rtse = match (self.rtse_context, ext.indirect_reference) {
-                (Some(id), Some(r)) => id == r,
-                _ => looks_like,
-            };
-            if !is_rtse {
-                continue;
-            }
-            // The AARQ's RTORQ names the RTSE context for the rest of the association.
-            if matches!(apdu, Apdu::Aarq(_)) && self.rtse_context.is_none() {
-                self.rtse_context = ext.indirect_reference;
-            }
-            out.set_rtse(rtse::Apdu::decode(value, limits));
-            return;
-        }
-    }
-}
-
-/// RTSE components carried by an X.410-1984-mode PPDU: the raw parameters (for the error
-/// offset) and what they decoded to, or a whole user-data value.
-enum X410<'a> {
-    /// CP, CPA, CPR or ARU parameters.
-    Connect(&'a [u8], Result<Option<rtse::Apdu<'a>>, DecodeError>),
-    /// S-TOKEN-PLEASE user data.
-    Whole(Result<rtse::Apdu<'a>, DecodeError>),
-}
-
-/// What the layers above the session made of one TSDU.
-#[derive(Debug, Default)]
-struct Layers {
-    presentation: Obj,
-    acse: Option<Obj>,
-    rtse: Option<Obj>,
-    error: Option<Obj>,
-}
-
-impl Layers {
-    /// The `rtse` key, or an `rtse` error.
-    fn set_rtse(&mut self, r: Result<rtse::Apdu<'_>, DecodeError>) {
-        match r {
-            Ok(apdu) => self.rtse = Some(rtse_obj(&apdu)),
-            Err(e) => {
-                if self.error.is_none() {
-                    self.error = Some(decode_error(&e, 0));
+        Presentation::Typed(td) => match td {
+            TypedData::Ac(ac) => {
+                if let Some(list) = &ac.additions {
+                    p.set("contexts", contexts(list));
                 }
+                if let Some(list) = &ac.deletions {
+                    p.set("deleted_contexts", deleted(list));
+                }
+                pdvs(&mut p, ac.user_data.as_ref());
             }
+            TypedData::Aca(aca) => {
+                if let Some(list) = &aca.addition_results {
+                    p.set("results", results(list));
+                }
+                if let Some(list) = &aca.deletion_results {
+                    p.set("deletion_results", deletion_results(list));
+                }
+                pdvs(&mut p, aca.user_data.as_ref());
+            }
+            TypedData::Ttd(ud) => {
+                pdvs(&mut p, Some(ud));
+            }
+        },
+        Presentation::Rs(rs) => {
+            if let Some(list) = &rs.context_ids {
+                p.set("context_ids", context_ids(list));
+            }
+            pdvs(&mut p, rs.user_data.as_ref());
         }
-    }
-
-    /// The RTSE found in an X.410-mode PPDU; error offsets are made relative to `ppdu`.
-    fn take_x410(&mut self, ppdu: &[u8], x410: Option<X410<'_>>) {
-        match x410 {
-            None => {}
-            Some(X410::Connect(raw, r)) => match r {
-                Ok(Some(apdu)) => self.rtse = Some(rtse_obj(&apdu)),
-                Ok(None) => {}
-                Err(e) => self.error = Some(decode_error(&e, offset_in(ppdu, raw))),
-            },
-            Some(X410::Whole(r)) => self.set_rtse(r),
+        Presentation::Rsa(rsa) => {
+            if let Some(list) = &rsa.context_ids {
+                p.set("context_ids", context_ids(list));
+            }
+            pdvs(&mut p, rsa.user_data.as_ref());
         }
+        Presentation::Data(ud) => {
+            pdvs(&mut p, Some(ud));
+        }
+        _ => {}
     }
-}
-
-/// The `error` object of a decoding error, its offset moved by `base`.
-fn decode_error(e: &DecodeError, base: usize) -> Obj {
-    let e = e.shifted(base);
-    let offset = u64::try_from(e.offset()).unwrap_or(u64::MAX);
-    error_obj(e.layer().name(), offset, e.to_string())
-}
-
-/// Where `inner`, a subslice of `outer`, starts in it (0 if it is not one).
-fn offset_in(outer: &[u8], inner: &[u8]) -> usize {
-    let (o, i) = (outer.as_ptr() as usize, inner.as_ptr() as usize);
-    i.checked_sub(o).filter(|d| *d <= outer.len()).unwrap_or(0)
+    p
 }
 
 /// The `rtse` object of the contract.
@@ -588,32 +269,27 @@ fn results(list: &ResultList<'_>) -> J {
     )
 }
 
-/// Adds the `pdvs` key for fully-encoded user data and returns each PDV's context and
-/// single-ASN1-type value (where ACSE may be).
-fn pdvs<'a>(p: &mut Obj, data: Option<&UserData<'a>>) -> Option<Vec<(i64, &'a [u8])>> {
-    let list: &PdvList<'a> = match data? {
-        UserData::Full(list) => list,
-        UserData::Simple(_) => return None,
+/// Adds the `pdvs` key for fully-encoded user data.
+fn pdvs(p: &mut Obj, data: Option<&UserData<'_>>) {
+    let Some(UserData::Full(list)) = data else {
+        return;
     };
-    let mut out = Vec::new();
-    let mut entries = Vec::new();
-    for pdv in list.iter() {
-        let mut o = Obj::new();
-        o.set("context", J::U(pdv.context_id.unsigned_abs()));
-        let encoding = match pdv.values {
-            PdvValues::SingleAsn1Type(v) => {
-                out.push((pdv.context_id, v));
-                "single-asn1-type"
-            }
-            PdvValues::OctetAligned(_) | PdvValues::OctetAlignedSegments(_) => "octet-aligned",
-            PdvValues::Arbitrary { .. } => "arbitrary",
-        };
-        o.set("encoding", encoding);
-        o.set("length", value_len(&pdv.values));
-        entries.push(J::O(o));
-    }
+    let entries = list
+        .iter()
+        .map(|pdv| {
+            let mut o = Obj::new();
+            o.set("context", J::U(pdv.context_id.unsigned_abs()));
+            let encoding = match pdv.values {
+                PdvValues::SingleAsn1Type(_) => "single-asn1-type",
+                PdvValues::OctetAligned(_) | PdvValues::OctetAlignedSegments(_) => "octet-aligned",
+                PdvValues::Arbitrary { .. } => "arbitrary",
+            };
+            o.set("encoding", encoding);
+            o.set("length", value_len(&pdv.values));
+            J::O(o)
+        })
+        .collect();
     p.set("pdvs", J::A(entries));
-    Some(out)
 }
 
 /// Octets of a PDV's or EXTERNAL's value (for a bit string, its data octets).
