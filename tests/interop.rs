@@ -565,6 +565,8 @@ mod cli {
                 INITIATE_RESPONSE,
                 "--reply",
                 CONCLUDE,
+                "--log-data",
+                "hex",
                 "--format",
                 "json",
             ])
