@@ -37,7 +37,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::Layer;
-use crate::acse::{AeQualifier, ApTitle, Apdu, AssociateSourceDiagnostic, ExternalList};
+use crate::acse::{
+    AeQualifier, ApTitle, Apdu, AssociateResult, AssociateSourceDiagnostic, ExternalList,
+};
 use crate::association::{
     AcceptResponse, ApAddress, AssociateRequest, Association, Config, Dispatch,
     PresentationContext, ServiceError,
@@ -102,7 +104,8 @@ impl Unit {
 enum Action {
     Associate(Box<AssociateRequest>),
     Accept(Box<AcceptResponse>),
-    Reject(Option<Bytes>),
+    /// User information and the AARE's result (permanent or transient).
+    Reject(Option<Bytes>, AssociateResult),
     Data(Vec<(i64, Bytes)>),
     Release,
     ReleaseResponse(bool),
@@ -304,7 +307,15 @@ fn unit(rec: &Record<'_>) -> Option<Unit> {
                         (_, Some(Apdu::Aare(a))) => first_value(a.user_information.as_ref()),
                         _ => None,
                     };
-                    action = Some(Action::Reject(info));
+                    // The real peer's AARE result: rejected-transient is kept, anything else
+                    // is the machine's default, rejected-permanent.
+                    let result = match &u.acse {
+                        Some(Apdu::Aare(a)) if a.result == AssociateResult::REJECTED_TRANSIENT => {
+                            AssociateResult::REJECTED_TRANSIENT
+                        }
+                        _ => AssociateResult::REJECTED_PERMANENT,
+                    };
+                    action = Some(Action::Reject(info, result));
                 }
                 Presentation::Abort(ab) => {
                     let info = match (ab, &u.acse) {
@@ -553,7 +564,7 @@ impl Player {
                 m.associate((**r).clone(), now)
             }
             Action::Accept(r) => m.accept((**r).clone(), now),
-            Action::Reject(info) => m.reject_with(info.as_deref(), now),
+            Action::Reject(info, result) => m.reject_with_result(info.as_deref(), *result, now),
             Action::Data(values) => {
                 for (ctx, v) in values {
                     m.send_data_bytes(*ctx, v.clone(), now)?;
