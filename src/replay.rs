@@ -497,9 +497,291 @@ fn compare(expected: &Unit, actual: &Unit) -> Verdict {
     Verdict::Same
 }
 
+/// What a captured RTS association shows (read ahead): how the RTS on each side was set up, what
+/// it answered to the open and what each side transferred (X.228 §7).
+#[derive(Debug, Clone, Default)]
+struct RtsPlan {
+    /// Initiator: X.410-1984 mode and which P1 its PConnect names.
+    mode: crate::rts::X400Mode,
+    /// The RTORQ's proposal.
+    checkpoint_kb: i64,
+    window: i64,
+    two_way_alternate: bool,
+    /// The CN's Token Setting Item leaves the data token (the turn) with the initiator.
+    initiator_turn: bool,
+    /// The RTORQ's `open` user data.
+    open: Option<Bytes>,
+    /// The RTOAC's checkpoint size and window (what the responder accepted at most), its `open`.
+    accepted: Option<(i64, i64, Option<Bytes>)>,
+    /// The RTORJ's reason and user data, and the AARE's result.
+    refused: Option<(crate::rtse::RefuseReason, Option<Bytes>, AssociateResult)>,
+    /// The association was refused below RTSE (an RF, CPR or AARE without an RTORJ).
+    refused_below: bool,
+    /// The APDUs each side transferred (one activity each), in order.
+    client_transfers: std::collections::VecDeque<Bytes>,
+    server_transfers: std::collections::VecDeque<Bytes>,
+}
+
+/// The activity management functional unit (X.225 §8.3.1.16, bit 7 of Session User
+/// Requirements counted from 1).
+const ACTIVITY_MANAGEMENT: u16 = 0x0040;
+
+/// Reads the capture ahead: `Some` when its association is an RTS one (the CP carries an
+/// RTORQ, in an AARQ or as X.410-1984 `PConnect` parameters).
+fn rts_plan(frames: &[(Direction, &[u8])]) -> Option<RtsPlan> {
+    use crate::rtse::{Apdu as Rt, ApplicationProtocol, ConnectionData, DialogueMode};
+    let mut plan: Option<RtsPlan> = None;
+    let mut current: [Option<Vec<u8>>; 2] = [None, None];
+    let mut reader = Stream::new();
+    for (d, o) in frames {
+        reader.push(*d, o, &mut |rec| {
+            let RecordKind::Frame(f) = &rec.kind else {
+                return;
+            };
+            let Some(u) = f.upper() else { return };
+            let side = usize::from(rec.direction == Direction::Server);
+            match (&u.presentation, &u.rtse) {
+                (Some(Presentation::Cp(cp)), Some(Rt::Rtorq(rq))) if plan.is_none() => {
+                    let mut p = RtsPlan {
+                        checkpoint_kb: rq.checkpoint_size_or_default(),
+                        window: rq.window_size_or_default(),
+                        two_way_alternate: rq.dialogue_mode_or_default() == DialogueMode::TWA,
+                        initiator_turn: true,
+                        ..RtsPlan::default()
+                    };
+                    if cp.x410_parameters.is_some() {
+                        p.mode = if rq.application_protocol
+                            == Some(ApplicationProtocol::MTS_TRANSFER_PROTOCOL_1984)
+                            || rq.application_protocol.is_none()
+                        {
+                            crate::rts::X400Mode::Mode1984
+                        } else {
+                            crate::rts::X400Mode::X410Mode1988
+                        };
+                    }
+                    if let ConnectionData::Open(Some(o)) = rq.connection_data {
+                        p.open = Some(Bytes::copy_from_slice(o));
+                    }
+                    let mut activities = false;
+                    for spdu in u.session.iter().filter(|s| s.kind() == SpduKind::Cn) {
+                        activities |= spdu
+                            .session_user_requirements()
+                            .is_some_and(|r| r.0 & ACTIVITY_MANAGEMENT != 0);
+                        if let Some(t) = spdu
+                            .connect_accept_item()
+                            .and_then(|c| c.token_setting_item)
+                        {
+                            // Bits 0-1: the data token; 01 = the acceptor's side (X.225 §8.3.1.12).
+                            p.initiator_turn = t.0 & 0x03 != 0x01;
+                        }
+                    }
+                    // An X.410-1984 PConnect also opens ROS in X.410 mode (ISODE's ROS
+                    // S-selector 0003), which transfers without activities: only a CN that
+                    // proposes activity management opens an RTS (X.410 §4.3: each transfer is
+                    // an activity).
+                    if cp.x410_parameters.is_none() || activities {
+                        plan = Some(p);
+                    }
+                }
+                (Some(Presentation::Cpa(_)), Some(Rt::Rtoac(ac))) => {
+                    if let Some(p) = plan.as_mut() {
+                        let open = match ac.connection_data {
+                            ConnectionData::Open(Some(o)) => Some(Bytes::copy_from_slice(o)),
+                            _ => None,
+                        };
+                        p.accepted = Some((
+                            ac.checkpoint_size_or_default(),
+                            ac.window_size_or_default(),
+                            open,
+                        ));
+                    }
+                }
+                (Some(Presentation::Cpr(_)), rt) => {
+                    if let Some(p) = plan.as_mut() {
+                        if let Some(Rt::Rtorj(rj)) = rt {
+                            let result = match &u.acse {
+                                Some(Apdu::Aare(a))
+                                    if a.result == AssociateResult::REJECTED_TRANSIENT =>
+                                {
+                                    AssociateResult::REJECTED_TRANSIENT
+                                }
+                                _ => AssociateResult::REJECTED_PERMANENT,
+                            };
+                            p.refused = Some((
+                                rj.refuse_reason
+                                    .unwrap_or(crate::rtse::RefuseReason::VALIDATION_FAILURE),
+                                rj.user_data.map(Bytes::copy_from_slice),
+                                result,
+                            ));
+                        } else {
+                            p.refused_below = true;
+                        }
+                    }
+                }
+                _ => {}
+            }
+            if plan.is_none() {
+                return;
+            }
+            for spdu in &u.session {
+                match spdu.kind() {
+                    SpduKind::As => current[side] = Some(Vec::new()),
+                    SpduKind::Ae => {
+                        if let Some(apdu) = current[side].take() {
+                            let transfers = match plan.as_mut() {
+                                Some(p) if side == 0 => &mut p.client_transfers,
+                                Some(p) => &mut p.server_transfers,
+                                None => return,
+                            };
+                            transfers.push_back(Bytes::from(apdu));
+                        }
+                    }
+                    SpduKind::Dt => {
+                        let Some(buf) = current[side].as_mut() else {
+                            continue;
+                        };
+                        match (&u.presentation, &u.rtse) {
+                            (Some(Presentation::X410Data(raw)), _) => buf.extend_from_slice(raw),
+                            (_, Some(Rt::Rttr(rttr))) => {
+                                for seg in rttr.segments() {
+                                    buf.extend_from_slice(seg);
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        });
+    }
+    plan
+}
+
+/// The application above an [`Rts`](crate::rts::Rts): it does what the captured peer's
+/// application did, as ISODE's `isoc` and `isod` test programs (and X.400 MTAs) do. The
+/// initiator asks for the turn when it lacks it, transfers the APDUs the captured initiator
+/// transferred, one per turn, and closes when it has none left; the responder accepts or refuses
+/// the open as the capture shows, gives the turn when asked, and answers each APDU it receives
+/// with the captured responder's next transfer (an echo, a ROS result …), asking for the turn
+/// to send it; with none left it only receives (a sink).
+struct RtsApp {
+    rts: crate::rts::Rts,
+    initiator: bool,
+    plan: RtsPlan,
+    /// Turn requests made so far (ISODE's `isoc` counts the priority up).
+    asked: i64,
+}
+
+impl RtsApp {
+    fn react(&mut self, e: &crate::rts::RtsEvent, now: Instant) {
+        use crate::rts::RtsEvent as E;
+        // A request the machine refuses shows in what it sends (or does not): not an error here.
+        match e {
+            E::OpenIndication(_) => {
+                let _ = match (&self.plan.refused, &self.plan.accepted) {
+                    (Some((reason, data, result)), _) => {
+                        self.rts
+                            .reject_with_result(*reason, data.as_deref(), *result, now)
+                    }
+                    (None, Some((_, _, open))) => self.rts.accept_with(None, open.as_deref(), now),
+                    (None, None) => self.rts.accept(None, now),
+                };
+            }
+            E::Opened(o) if self.initiator => {
+                if o.turn {
+                    self.next(now);
+                } else {
+                    self.ask(now);
+                }
+            }
+            E::TurnGiven if self.initiator => self.next(now),
+            E::TurnPlease { .. } => {
+                let _ = self.rts.turn_give(now);
+            }
+            E::Received(_) if self.initiator => self.ask(now),
+            E::Received(_) => {
+                if let Some(answer) = self.plan.server_transfers.pop_front() {
+                    let _ = self.rts.transfer(answer, now);
+                    if !self.rts.has_turn() {
+                        let _ = self.rts.turn_please(1, now);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Initiator holding the turn: the next transfer, or close.
+    fn next(&mut self, now: Instant) {
+        let _ = match self.plan.client_transfers.pop_front() {
+            Some(apdu) => self.rts.transfer(apdu, now).map(|_| ()),
+            None => self.rts.close(now),
+        };
+    }
+
+    fn ask(&mut self, now: Instant) {
+        self.asked += 1;
+        let _ = self.rts.turn_please(self.asked, now);
+    }
+}
+
+/// The machine replay drives: a bare association, or an RTS with its application.
+enum Machine {
+    Association(Association),
+    Rts(Box<RtsApp>),
+}
+
+impl Machine {
+    fn poll_timeout(&self) -> Option<Instant> {
+        match self {
+            Machine::Association(m) => m.poll_timeout(),
+            Machine::Rts(a) => a.rts.poll_timeout(),
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        match self {
+            Machine::Association(m) => m.handle_timeout(now),
+            Machine::Rts(a) => a.rts.handle_timeout(now),
+        }
+    }
+
+    fn handle_input(&mut self, octets: &[u8], now: Instant) {
+        match self {
+            Machine::Association(m) => m.handle_input(octets, now),
+            Machine::Rts(a) => a.rts.handle_input(octets, now),
+        }
+    }
+
+    /// Everything the machine sends now, its application reacting to its events on the way;
+    /// whether it finished.
+    fn drain(&mut self, now: Instant, out: &mut Vec<Bytes>) -> bool {
+        let mut closed = false;
+        match self {
+            Machine::Association(m) => {
+                while let Some(e) = m.poll_event() {
+                    closed |= matches!(e, crate::association::Event::Closed);
+                }
+                out.extend(std::iter::from_fn(|| m.poll_transmit()));
+                while let Some(e) = m.poll_event() {
+                    closed |= matches!(e, crate::association::Event::Closed);
+                }
+            }
+            Machine::Rts(a) => loop {
+                out.extend(std::iter::from_fn(|| a.rts.poll_transmit()));
+                let Some(e) = a.rts.poll_event() else { break };
+                closed |= matches!(e, crate::rts::RtsEvent::Closed);
+                a.react(&e, now);
+            },
+        }
+        closed
+    }
+}
+
 /// The machine, its application and the two readers.
 struct Player {
-    machine: Association,
+    machine: Machine,
     /// Reads the machine's output (and the fed side, for the contexts).
     reader: Stream,
     machine_dir: Direction,
@@ -507,25 +789,22 @@ struct Player {
     produced: std::collections::VecDeque<Unit>,
     now: Instant,
     associated: bool,
-    /// The machine reported [`Event::Closed`](crate::association::Event::Closed).
+    /// The machine reported [`Event::Closed`](crate::association::Event::Closed) (or
+    /// [`RtsEvent::Closed`](crate::rts::RtsEvent::Closed)).
     closed: bool,
 }
 
 impl Player {
     fn collect(&mut self) {
-        while let Some(e) = self.machine.poll_event() {
-            self.closed |= matches!(e, crate::association::Event::Closed);
-        }
-        while let Some(bytes) = self.machine.poll_transmit() {
+        let mut out = Vec::new();
+        self.closed |= self.machine.drain(self.now, &mut out);
+        for bytes in out {
             let produced = &mut self.produced;
             self.reader.push(self.machine_dir, &bytes, &mut |r| {
                 if let Some(u) = unit(&r) {
                     produced.push_back(u);
                 }
             });
-        }
-        while let Some(e) = self.machine.poll_event() {
-            self.closed |= matches!(e, crate::association::Event::Closed);
         }
     }
 
@@ -554,7 +833,24 @@ impl Player {
 
     fn act(&mut self, action: &Action) -> Result<(), ServiceError> {
         let now = self.now;
-        let m = &mut self.machine;
+        let m = match &mut self.machine {
+            Machine::Association(m) => m,
+            Machine::Rts(app) => {
+                // The RTS application reacts to the machine's events; only the open and an
+                // abort are the captured peer's own initiative.
+                return match action {
+                    Action::Associate(r) if !self.associated => {
+                        self.associated = true;
+                        let open = app.plan.open.clone();
+                        app.rts
+                            .open((**r).clone(), open.as_deref(), now)
+                            .map_err(rts_service_error)
+                    }
+                    Action::Abort(_) => app.rts.abort(None, now).map_err(rts_service_error),
+                    _ => Ok(()),
+                };
+            }
+        };
         match action {
             Action::Associate(r) => {
                 if self.associated {
@@ -575,6 +871,18 @@ impl Player {
             Action::ReleaseResponse(accept) => m.release_response(*accept, now),
             Action::Abort(info) => m.abort_with(info.as_deref(), now),
         }
+    }
+}
+
+/// The association-level error of an RTS request ([`Verdict::Refused`] carries those).
+fn rts_service_error(e: crate::rts::RtsError) -> ServiceError {
+    match e {
+        crate::rts::RtsError::Service(s) => s,
+        crate::rts::RtsError::Encode(e) => ServiceError::Encode(e),
+        crate::rts::RtsError::NotAllowed { request, .. } => ServiceError::WrongState {
+            request,
+            state: crate::association::State::Closed,
+        },
     }
 }
 
@@ -644,12 +952,57 @@ pub fn replay_timed<'a>(
             });
         }
     }
-    let (machine, machine_dir) = if fed == Direction::Server {
-        (Association::initiator(config), Direction::Client)
+    // An RTS association is played by an RTS with its application, unless the real responder
+    // refused it below RTSE (no RTORJ): the RTS user only refuses with one.
+    let plan = rts_plan(&frames).filter(|p| !(fed == Direction::Client && p.refused_below));
+    let machine_dir = if fed == Direction::Server {
+        Direction::Client
     } else {
-        let mut m = Association::responder(config, Dispatch::default(), None);
-        m.handle_transport_accepted(now);
-        (m, Direction::Server)
+        Direction::Server
+    };
+    let machine = match plan {
+        Some(plan) => {
+            let initiator = fed == Direction::Server;
+            let settings = if initiator {
+                crate::rts::RtsSettings::default()
+                    .with_mode(plan.mode)
+                    .with_dialogue(plan.two_way_alternate, plan.initiator_turn)
+                    .with_checkpoints(
+                        u32::try_from(plan.checkpoint_kb).unwrap_or(0),
+                        u32::try_from(plan.window).unwrap_or(1),
+                    )
+            } else {
+                // What the real responder accepted is what it accepts at most.
+                let (cp, w) = plan
+                    .accepted
+                    .as_ref()
+                    .map_or((plan.checkpoint_kb, plan.window), |(c, w, _)| (*c, *w));
+                crate::rts::RtsSettings::default().with_checkpoints(
+                    u32::try_from(cp).unwrap_or(0),
+                    u32::try_from(w).unwrap_or(1),
+                )
+            };
+            let mut rts = if initiator {
+                crate::rts::Rts::initiator(config, settings, crate::rts::TransferState::new())
+            } else {
+                crate::rts::Rts::responder(config, Dispatch::default(), None, settings)
+            };
+            if !initiator {
+                rts.handle_transport_accepted(now);
+            }
+            Machine::Rts(Box::new(RtsApp {
+                rts,
+                initiator,
+                plan,
+                asked: 0,
+            }))
+        }
+        None if fed == Direction::Server => Machine::Association(Association::initiator(config)),
+        None => {
+            let mut m = Association::responder(config, Dispatch::default(), None);
+            m.handle_transport_accepted(now);
+            Machine::Association(m)
+        }
     };
     let mut p = Player {
         machine,
