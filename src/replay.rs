@@ -520,6 +520,8 @@ struct RtsPlan {
     /// The APDUs each side transferred (one activity each), in order.
     client_transfers: std::collections::VecDeque<Bytes>,
     server_transfers: std::collections::VecDeque<Bytes>,
+    /// The turn requests (RTTP) the responder sent.
+    server_asks: usize,
 }
 
 /// The activity management functional unit (X.225 §8.3.1.16, bit 7 of Session User
@@ -623,6 +625,11 @@ fn rts_plan(frames: &[(Direction, &[u8])]) -> Option<RtsPlan> {
             if plan.is_none() {
                 return;
             }
+            if side == 1 && matches!(u.rtse, Some(Rt::Rttp(_))) {
+                if let Some(p) = plan.as_mut() {
+                    p.server_asks += 1;
+                }
+            }
             for spdu in &u.session {
                 match spdu.kind() {
                     SpduKind::As => current[side] = Some(Vec::new()),
@@ -671,6 +678,8 @@ struct RtsApp {
     plan: RtsPlan,
     /// Turn requests made so far (ISODE's `isoc` counts the priority up).
     asked: i64,
+    /// Responder: the transfers answered so far.
+    answers: usize,
 }
 
 impl RtsApp {
@@ -696,12 +705,24 @@ impl RtsApp {
                 }
             }
             E::TurnGiven if self.initiator => self.next(now),
-            E::TurnPlease { .. } => {
+            // In monologue the initiator keeps the turn: the next transfer once the last one
+            // is confirmed (an X.400 MTA's queue), then close.
+            E::Confirmed { .. } if self.initiator && !self.plan.two_way_alternate => self.next(now),
+            E::TurnPlease { .. } if self.plan.two_way_alternate => {
                 let _ = self.rts.turn_give(now);
             }
             E::Received(_) if self.initiator => self.ask(now),
-            E::Received(_) => {
-                if let Some(answer) = self.plan.server_transfers.pop_front() {
+            E::Received(apdu) => {
+                // The captured responder's next transfer; past its last one, an echo of what
+                // came while the capture shows it still asking for the turn (it meant to answer
+                // but never got to: an echo server).
+                let answer = self
+                    .plan
+                    .server_transfers
+                    .pop_front()
+                    .or_else(|| (self.answers < self.plan.server_asks).then(|| apdu.clone()));
+                if let Some(answer) = answer {
+                    self.answers += 1;
                     let _ = self.rts.transfer(answer, now);
                     if !self.rts.has_turn() {
                         let _ = self.rts.turn_please(1, now);
@@ -995,6 +1016,7 @@ pub fn replay_timed<'a>(
                 initiator,
                 plan,
                 asked: 0,
+                answers: 0,
             }))
         }
         None if fed == Direction::Server => Machine::Association(Association::initiator(config)),
