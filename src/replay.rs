@@ -1,5 +1,5 @@
 //! Replay: one side of a captured association drives this crate's own
-//! [`Association`] playing the other role, and what the
+//! [`Association`] (or [`Rts`](crate::rts::Rts)) playing the other role, and what the
 //! machine sends is compared, PDU by PDU and layer by layer, with what the real peer sent.
 //!
 //! The captured side's TPKTs are fed to the machine in capture order. Where the real peer
@@ -14,10 +14,24 @@
 //! ([`Field`]); references, selectors, release reasons and other values a peer or its user
 //! chooses freely are not.
 //!
+//! An RTS association (the CP carries an RTORQ: in its AARQ, or as the X.410-1984 `PConnect`
+//! of a CN that proposes activity management) is played by an [`Rts`](crate::rts::Rts) over the
+//! association ([`Report::rts`]), in either role and mode, with an application inferred from the
+//! capture: the responder accepts with the RTOAC's checkpoint size, window and `open` data, or
+//! refuses with the RTORJ and the AARE's result; it gives the turn when asked (S-CONTROL-GIVE,
+//! X.228 §7.4) and answers each APDU with the captured responder's next transfer (past its
+//! last, an echo while the capture shows it asking for the turn), asking for the turn to send
+//! it. The initiator opens with the RTORQ's proposal and `open` data, asks for the turn when
+//! it lacks it, transfers the captured initiator's APDUs one per turn (in monologue: once the
+//! last is confirmed) and closes when none are left. Turns, activities, checkpoints and their
+//! confirmations are the RTS's own. A refusal without an RTORJ (below RTSE) is played by the
+//! bare association.
+//!
 //! [`replay_capture`] and [`replay_timed`] keep the capture's timing: the machine's clock follows
 //! the capture's timestamps and its timers fire where the capture's pauses pass them
-//! ([`replay_frames`] runs on one instant). Not replayed: the machine as initiator of an
-//! X.410-1984-mode association.
+//! ([`replay_frames`] runs on one instant). Not replayed: the machine as initiator of a ROS
+//! association in X.410-1984 mode (the association machine does not open that mode by itself,
+//! and it is not RTS).
 //!
 //! ```
 //! use osi_stack::dissect::Direction;
@@ -161,6 +175,9 @@ pub struct Step {
 pub struct Report {
     /// The side whose bytes were fed to the machine.
     pub fed: Direction,
+    /// The machine was an [`Rts`](crate::rts::Rts) over the association (the capture's is an
+    /// RTS association), not a bare [`Association`].
+    pub rts: bool,
     /// Every step, in order.
     pub steps: Vec<Step>,
 }
@@ -533,7 +550,8 @@ const ACTIVITY_MANAGEMENT: u16 = 0x0040;
 fn rts_plan(frames: &[(Direction, &[u8])]) -> Option<RtsPlan> {
     use crate::rtse::{Apdu as Rt, ApplicationProtocol, ConnectionData, DialogueMode};
     let mut plan: Option<RtsPlan> = None;
-    let mut current: [Option<Vec<u8>>; 2] = [None, None];
+    // The transfer in progress, per side (client, server).
+    let mut current: (Option<Vec<u8>>, Option<Vec<u8>>) = (None, None);
     let mut reader = Stream::new();
     for (d, o) in frames {
         reader.push(*d, o, &mut |rec| {
@@ -541,7 +559,7 @@ fn rts_plan(frames: &[(Direction, &[u8])]) -> Option<RtsPlan> {
                 return;
             };
             let Some(u) = f.upper() else { return };
-            let side = usize::from(rec.direction == Direction::Server);
+            let server = rec.direction == Direction::Server;
             match (&u.presentation, &u.rtse) {
                 (Some(Presentation::Cp(cp)), Some(Rt::Rtorq(rq))) if plan.is_none() => {
                     let mut p = RtsPlan {
@@ -625,18 +643,23 @@ fn rts_plan(frames: &[(Direction, &[u8])]) -> Option<RtsPlan> {
             if plan.is_none() {
                 return;
             }
-            if side == 1 && matches!(u.rtse, Some(Rt::Rttp(_))) {
+            if server && matches!(u.rtse, Some(Rt::Rttp(_))) {
                 if let Some(p) = plan.as_mut() {
-                    p.server_asks += 1;
+                    p.server_asks = p.server_asks.saturating_add(1);
                 }
             }
+            let slot = if server {
+                &mut current.1
+            } else {
+                &mut current.0
+            };
             for spdu in &u.session {
                 match spdu.kind() {
-                    SpduKind::As => current[side] = Some(Vec::new()),
+                    SpduKind::As => *slot = Some(Vec::new()),
                     SpduKind::Ae => {
-                        if let Some(apdu) = current[side].take() {
+                        if let Some(apdu) = slot.take() {
                             let transfers = match plan.as_mut() {
-                                Some(p) if side == 0 => &mut p.client_transfers,
+                                Some(p) if !server => &mut p.client_transfers,
                                 Some(p) => &mut p.server_transfers,
                                 None => return,
                             };
@@ -644,7 +667,7 @@ fn rts_plan(frames: &[(Direction, &[u8])]) -> Option<RtsPlan> {
                         }
                     }
                     SpduKind::Dt => {
-                        let Some(buf) = current[side].as_mut() else {
+                        let Some(buf) = slot.as_mut() else {
                             continue;
                         };
                         match (&u.presentation, &u.rtse) {
@@ -722,7 +745,7 @@ impl RtsApp {
                     .pop_front()
                     .or_else(|| (self.answers < self.plan.server_asks).then(|| apdu.clone()));
                 if let Some(answer) = answer {
-                    self.answers += 1;
+                    self.answers = self.answers.saturating_add(1);
                     let _ = self.rts.transfer(answer, now);
                     if !self.rts.has_turn() {
                         let _ = self.rts.turn_please(1, now);
@@ -742,14 +765,14 @@ impl RtsApp {
     }
 
     fn ask(&mut self, now: Instant) {
-        self.asked += 1;
+        self.asked = self.asked.saturating_add(1);
         let _ = self.rts.turn_please(self.asked, now);
     }
 }
 
 /// The machine replay drives: a bare association, or an RTS with its application.
 enum Machine {
-    Association(Association),
+    Association(Box<Association>),
     Rts(Box<RtsApp>),
 }
 
@@ -981,6 +1004,7 @@ pub fn replay_timed<'a>(
     } else {
         Direction::Server
     };
+    let rts = plan.is_some();
     let machine = match plan {
         Some(plan) => {
             let initiator = fed == Direction::Server;
@@ -1019,11 +1043,13 @@ pub fn replay_timed<'a>(
                 answers: 0,
             }))
         }
-        None if fed == Direction::Server => Machine::Association(Association::initiator(config)),
+        None if fed == Direction::Server => {
+            Machine::Association(Box::new(Association::initiator(config)))
+        }
         None => {
             let mut m = Association::responder(config, Dispatch::default(), None);
             m.handle_transport_accepted(now);
-            Machine::Association(m)
+            Machine::Association(Box::new(m))
         }
     };
     let mut p = Player {
@@ -1104,7 +1130,7 @@ pub fn replay_timed<'a>(
             verdict: Verdict::Extra,
         });
     }
-    Report { fed, steps }
+    Report { fed, rts, steps }
 }
 
 /// Which association of a capture to replay, and which side to feed.

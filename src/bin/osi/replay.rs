@@ -172,7 +172,8 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
     match args.format {
         Format::Text => {
             out.push_str(&format!(
-                "stream {stream}: the machine plays the {machine}, fed the {} side\n",
+                "stream {stream}: the machine plays the {machine}{}, fed the {} side\n",
+                if report.rts { " (RTS)" } else { "" },
                 if machine == "responder" {
                     "client"
                 } else {
@@ -193,6 +194,7 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
                 let mut o = Obj::new();
                 o.set("stream", stream);
                 o.set("machine", machine);
+                o.set("rts", report.rts);
                 o.extend(step_obj(i + 1, s));
                 out.push_str(&o.to_json());
                 out.push('\n');
