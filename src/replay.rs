@@ -11,8 +11,11 @@
 //!
 //! Both sides are read with [`crate::dissect`]; the unit of comparison is a TPDU other than DT,
 //! or a TSDU (so that segmentation into DTs does not count). Key fields are compared, bottom up
-//! ([`Field`]); references, selectors, release reasons and other values a peer or its user
-//! chooses freely are not.
+//! ([`Field`]): PDU types per layer, TPDU class and DR/ER codes, the session refuse reason,
+//! Token Items and serial numbers, presentation context lists and results, the ACSE context
+//! name, result and diagnostic, the RTSE APDU type and how many octets an RTTR carries;
+//! references, selectors, release reasons and other values a peer or its user chooses freely
+//! are not.
 //!
 //! An RTS association (the CP carries an RTORQ: in its AARQ, or as the X.410-1984 `PConnect`
 //! of a CN that proposes activity management) is played by an [`Rts`](crate::rts::Rts) over the
@@ -268,6 +271,27 @@ fn unit(rec: &Record<'_>) -> Option<Unit> {
     if let Some(u) = f.upper() {
         let kinds: Vec<&'static str> = u.session.iter().map(|s| s.kind().abbreviation()).collect();
         fields.push(field(Layer::Session, "type", Value::Kinds(kinds)));
+        // The tokens given or asked for (Token Item, X.225 §8.3.3.1) and the serial numbers of
+        // the synchronization SPDUs (MIP, MIA …): what a checkpointed RTS transfer turns on.
+        let tokens: Vec<i64> = u
+            .session
+            .iter()
+            .filter_map(|s| s.token_item())
+            .filter(|t| t.0 != 0)
+            .map(|t| i64::from(t.0))
+            .collect();
+        if !tokens.is_empty() {
+            fields.push(field(Layer::Session, "tokens", Value::Codes(tokens)));
+        }
+        let serials: Vec<i64> = u
+            .session
+            .iter()
+            .filter_map(|s| s.serial_number()?.value())
+            .map(|n| i64::try_from(n).unwrap_or(i64::MAX))
+            .collect();
+        if !serials.is_empty() {
+            fields.push(field(Layer::Session, "serial", Value::Codes(serials)));
+        }
         for s in &u.session {
             match s.kind() {
                 SpduKind::Rf => {
@@ -391,6 +415,18 @@ fn unit(rec: &Record<'_>) -> Option<Unit> {
         }
         if let Some(r) = &u.rtse {
             fields.push(field(Layer::Rtse, "type", Value::Kind(r.name())));
+            // How much of the transfer this RTTR carries: where the RTS cut it into checkpoint
+            // intervals (X.228 §7.6). X.410-1984-mode data is the raw APDU, not an RTTR.
+            if let (crate::rtse::Apdu::Rttr(rttr), Some(Presentation::Data(_))) =
+                (r, &u.presentation)
+            {
+                let n: usize = rttr.segments().map(<[u8]>::len).sum();
+                fields.push(field(
+                    Layer::Rtse,
+                    "octets",
+                    Value::Code(i64::try_from(n).unwrap_or(i64::MAX)),
+                ));
+            }
         }
     }
     Some(Unit {
