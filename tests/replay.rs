@@ -591,3 +591,48 @@ fn rts_associations_per_capture_and_role() {
     assert!(expected(Layer::Rtse, "octets") >= 2, "{report:?}");
     assert!(expected(Layer::Session, "serial") >= 1, "{report:?}");
 }
+
+/// `Association::reject_with_result` refuses an associate-result that is not a rejection, sends
+/// nothing for it, and then rejects transiently: the AARE says rejected-transient (X.227 §7.1.4.3).
+#[test]
+fn reject_with_result_takes_only_rejections() {
+    use osi_stack::acse::{Apdu, AssociateResult};
+    use osi_stack::association::{Association, Config, Dispatch, Event, ServiceError};
+    use std::time::Instant;
+    let now = Instant::now();
+    let mut m = Association::responder(Config::default(), Dispatch::default(), None);
+    m.handle_transport_accepted(now);
+    for (d, octets) in frames("isode/osi2iso-rtse-open.pcap") {
+        if d == Direction::Client {
+            m.handle_input(&octets, now);
+        }
+    }
+    let events: Vec<Event> = std::iter::from_fn(|| m.poll_event()).collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::AssociateIndication(_))),
+        "{events:?}"
+    );
+    while m.poll_transmit().is_some() {}
+    assert_eq!(
+        m.reject_with_result(None, AssociateResult::ACCEPTED, now),
+        Err(ServiceError::NotARejection(AssociateResult::ACCEPTED))
+    );
+    assert!(m.poll_transmit().is_none());
+    m.reject_with_result(None, AssociateResult::REJECTED_TRANSIENT, now)
+        .expect("transient rejection");
+    let sent: Vec<u8> = std::iter::from_fn(|| m.poll_transmit())
+        .flat_map(|b| b.to_vec())
+        .collect();
+    let mut reader = osi_stack::dissect::Stream::new();
+    let mut result = None;
+    reader.push(Direction::Server, &sent, &mut |r| {
+        if let RecordKind::Frame(f) = &r.kind {
+            if let Some(Apdu::Aare(a)) = f.upper().and_then(|u| u.acse.as_ref()) {
+                result = Some(a.result);
+            }
+        }
+    });
+    assert_eq!(result, Some(AssociateResult::REJECTED_TRANSIENT));
+}
