@@ -918,17 +918,16 @@ impl Player {
             Machine::Rts(app) => {
                 // The RTS application reacts to the machine's events; only the open and an
                 // abort are the captured peer's own initiative.
-                return match action {
+                let result = match action {
                     Action::Associate(r) if !self.associated => {
                         self.associated = true;
                         let open = app.plan.open.clone();
-                        app.rts
-                            .open((**r).clone(), open.as_deref(), now)
-                            .map_err(rts_service_error)
+                        app.rts.open((**r).clone(), open.as_deref(), now)
                     }
-                    Action::Abort(_) => app.rts.abort(None, now).map_err(rts_service_error),
+                    Action::Abort(_) => app.rts.abort(None, now),
                     _ => Ok(()),
                 };
+                return result.map_err(|e| rts_service_error(e, app.rts.association().state()));
             }
         };
         match action {
@@ -954,15 +953,15 @@ impl Player {
     }
 }
 
-/// The association-level error of an RTS request ([`Verdict::Refused`] carries those).
-fn rts_service_error(e: crate::rts::RtsError) -> ServiceError {
+/// The association-level error of an RTS request ([`Verdict::Refused`] carries those); an RTS
+/// rule is said as the request and the association's state.
+fn rts_service_error(e: crate::rts::RtsError, state: crate::association::State) -> ServiceError {
     match e {
         crate::rts::RtsError::Service(s) => s,
         crate::rts::RtsError::Encode(e) => ServiceError::Encode(e),
-        crate::rts::RtsError::NotAllowed { request, .. } => ServiceError::WrongState {
-            request,
-            state: crate::association::State::Closed,
-        },
+        crate::rts::RtsError::NotAllowed { request, .. } => {
+            ServiceError::WrongState { request, state }
+        }
     }
 }
 

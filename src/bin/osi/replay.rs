@@ -20,8 +20,8 @@ enum Side {
     Server,
 }
 
-/// Drive the association machine with one side of a capture and compare its answers with the
-/// real peer's, PDU by PDU and layer by layer.
+/// Drive the association machine (an RTS over it for an RTS association) with one side of a
+/// capture and compare its answers with the real peer's, PDU by PDU and layer by layer.
 ///
 /// Exit status: 0 when the machine's behaviour matches the real peer's; 1 when a step differs
 /// or the capture cannot be read or holds no association; 2 on a usage error.
