@@ -210,6 +210,8 @@ fn two_services_on_one_port_echo_and_a_third_selector_refused() {
         "--service",
         "b:42:-:-",
         "--echo",
+        "--log-data",
+        "hex",
         "--max-associations",
         "3",
     ]);

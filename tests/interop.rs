@@ -560,6 +560,8 @@ mod cli {
                 INITIATE_RESPONSE,
                 "--reply",
                 CONCLUDE,
+                "--log-data",
+                "hex",
                 "--format",
                 "json",
             ])

@@ -338,6 +338,7 @@ fn wait_listening(p: &mut Proc, port: u16, what: &str) {
     panic!("{what} did not listen on 127.0.0.1:{port}");
 }
 
+#[cfg(feature = "cli")]
 /// Runs `osi probe 127.0.0.1:PORT ARGS --format json` (bounded) and returns its exit code
 /// and records.
 fn osi_probe(port: u16, args: &[&str]) -> (i32, Vec<serde_json::Value>) {
@@ -375,6 +376,7 @@ fn osi_probe(port: u16, args: &[&str]) -> (i32, Vec<serde_json::Value>) {
     (code, records)
 }
 
+#[cfg(feature = "cli")]
 fn attempts(records: &[serde_json::Value]) -> Vec<&serde_json::Value> {
     records.iter().filter(|r| r["event"] == "attempt").collect()
 }

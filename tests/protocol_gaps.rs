@@ -10,6 +10,8 @@
 //! | P-DATA on a presentation context that was never negotiated | X.226 §6.4.2, §8.4 | AB carrying ARP (invalid-ppdu-parameter-value) |
 //! | an X.410-1984-mode CP whose parameters are not BER | X.226 §8.2 | RF |
 
+#![cfg_attr(not(feature = "tokio"), allow(unused_imports))] // the `wire` tests use them
+
 mod common;
 
 use std::time::{Duration, Instant};

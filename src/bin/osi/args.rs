@@ -83,6 +83,43 @@ pub fn seconds(s: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(v).map_err(|e| format!("{s:?}: {e}"))
 }
 
+/// Seconds as [`seconds`], or 0 (the caller's "never").
+pub fn seconds_or_zero(s: &str) -> Result<Duration, String> {
+    if s.parse::<f64>().is_ok_and(|v| v == 0.0) {
+        return Ok(Duration::ZERO);
+    }
+    seconds(s)
+}
+
+/// A number of octets: a plain integer, or one with a binary suffix (`K`/`KiB`, `M`/`MiB`,
+/// `G`/`GiB`, any case), more than zero.
+pub fn byte_count(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, suffix) = t.split_at(split);
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of octets"))?;
+    let shift = match suffix.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kib" => 10,
+        "m" | "mib" => 20,
+        "g" | "gib" => 30,
+        other => {
+            return Err(format!(
+                "unknown size suffix {other:?} (K, M, G or KiB, MiB, GiB)"
+            ));
+        }
+    };
+    let v = n
+        .checked_mul(1usize << shift)
+        .ok_or_else(|| format!("{s:?} is too large"))?;
+    if v == 0 {
+        return Err("must be more than 0 octets".to_owned());
+    }
+    Ok(v)
+}
+
 /// A TPDU size in octets: 128 to 8192.
 pub fn tpdu_size(s: &str) -> Result<usize, String> {
     let v: usize = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
@@ -270,6 +307,15 @@ mod tests {
         assert!(allow("a=127.0.0.1").is_ok());
         assert!(allow("a=localhost").is_err());
         assert!(reply("8b00=8c00").is_ok());
+        assert_eq!(byte_count("1024"), Ok(1024));
+        assert_eq!(byte_count("16MiB"), Ok(16 << 20));
+        assert_eq!(byte_count("2k"), Ok(2048));
+        assert!(byte_count("0").is_err());
+        assert!(byte_count("1x").is_err());
+        assert!(byte_count("99999999999G").is_err());
+        assert_eq!(seconds_or_zero("0"), Ok(Duration::ZERO));
+        assert_eq!(seconds_or_zero("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(seconds_or_zero("-1").is_err());
         assert_eq!(session_requirements("0249").map(|r| r.0), Ok(0x0249));
         assert_eq!(session_requirements("02").map(|r| r.0), Ok(2));
         assert!(session_requirements("").is_err());

@@ -13,7 +13,8 @@ use osi_stack::association::{
 };
 use osi_stack::oid::{Oid, OwnedOid};
 use osi_stack::session::SessionUserRequirements;
-use osi_stack::tokio::{Connection, DialError, Dialer};
+use osi_stack::tokio::{Connection, DialError, Dialer, tls};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::args::{self, ContextArg, Hex, SendArg};
 use crate::events::{Printer, Record, record};
@@ -125,10 +126,57 @@ pub struct ConnectArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// RFC 1006 over TLS (IEC 62351-3 profile; port 3782 is usual); needs --ca
+    #[arg(long, requires = "ca")]
+    tls: bool,
+    /// PEM file of the CA certificates the server's certificate must chain to
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    ca: Option<std::path::PathBuf>,
+    /// PEM file of this side's certificate chain, for servers that ask for one (with --key)
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "key"])]
+    cert: Option<std::path::PathBuf>,
+    /// PEM file of the private key of --cert
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "cert"])]
+    key: Option<std::path::PathBuf>,
+    /// The name the server's certificate must carry (default: the host of HOST:PORT)
+    #[arg(long, value_name = "NAME", requires = "tls")]
+    server_name: Option<String>,
 }
 
 fn complain(message: &str) {
     let _ = writeln!(io::stderr(), "osi connect: {message}");
+}
+
+/// The TLS upgrade of the flags.
+fn tls_upgrade(
+    a: &ConnectArgs,
+) -> Result<
+    impl Fn(tokio::net::TcpStream) -> tls::Handshake<tls::client::TlsStream<tokio::net::TcpStream>>
+    + use<>,
+    String,
+> {
+    let ca = a.ca.as_ref().ok_or("--tls needs --ca")?;
+    let roots = tls::load_certs(ca).map_err(|e| format!("--ca: {e}"))?;
+    let mut opts = tls::ClientOptions::new(roots);
+    if let (Some(cert), Some(key)) = (&a.cert, &a.key) {
+        let chain = tls::load_certs(cert).map_err(|e| format!("--cert: {e}"))?;
+        let key = tls::load_key(key).map_err(|e| format!("--key: {e}"))?;
+        opts = opts.with_identity(chain, key);
+    }
+    let connector = tls::connector(&opts).map_err(|e| e.to_string())?;
+    let host = match &a.server_name {
+        Some(n) => n.clone(),
+        None => {
+            let host = a
+                .address
+                .rsplit_once(':')
+                .map_or(a.address.as_str(), |(h, _)| h);
+            host.trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned()
+        }
+    };
+    tls::upgrade_client(connector, &host).map_err(|e| e.to_string())
 }
 
 /// The association request of the flags, or a usage error.
@@ -303,7 +351,31 @@ impl Run {
             .with_tpdu_size(a.tpdu_size)
             .with_response_timeout(a.timeout)
             .with_disconnect_wait(a.timeout);
-        let mut conn = match dialer.associate(a.address.as_str(), config, req).await {
+        if a.tls {
+            let upgrade = match tls_upgrade(a) {
+                Ok(u) => u,
+                Err(e) => {
+                    self.error("tls", e);
+                    return;
+                }
+            };
+            let dialed = dialer
+                .associate_with(a.address.as_str(), config, req, upgrade)
+                .await;
+            self.dialed(a, dialed).await;
+        } else {
+            let dialed = dialer.associate(a.address.as_str(), config, req).await;
+            self.dialed(a, dialed).await;
+        }
+    }
+
+    /// Goes on after the dial: data, then release or abort.
+    async fn dialed<S: AsyncRead + AsyncWrite + Unpin + Send>(
+        &mut self,
+        a: &ConnectArgs,
+        dialed: Result<(Connection<S>, Vec<Event>), DialError>,
+    ) {
+        let mut conn = match dialed {
             Ok((conn, events)) => {
                 for ev in &events {
                     self.event(ev);
@@ -365,7 +437,11 @@ impl Run {
     }
 
     /// Reads events until one P-DATA indication.
-    async fn wait_data(&mut self, conn: &mut Connection, timeout: Duration) -> Wait {
+    async fn wait_data<S: AsyncRead + AsyncWrite + Unpin + Send>(
+        &mut self,
+        conn: &mut Connection<S>,
+        timeout: Duration,
+    ) -> Wait {
         let waiting = async {
             loop {
                 match conn.next_event().await {
@@ -394,7 +470,11 @@ impl Run {
             .unwrap_or(Wait::TimedOut)
     }
 
-    async fn release(&mut self, conn: &mut Connection, timeout: Duration) {
+    async fn release<S: AsyncRead + AsyncWrite + Unpin + Send>(
+        &mut self,
+        conn: &mut Connection<S>,
+        timeout: Duration,
+    ) {
         // The association's response timer (--timeout) bounds the wait for the RLRE; the outer
         // time-out only guards against a peer that keeps sending data.
         let outer = timeout.saturating_add(timeout);
@@ -418,7 +498,11 @@ impl Run {
         }
     }
 
-    async fn abort(&mut self, conn: &mut Connection, timeout: Duration) {
+    async fn abort<S: AsyncRead + AsyncWrite + Unpin + Send>(
+        &mut self,
+        conn: &mut Connection<S>,
+        timeout: Duration,
+    ) {
         if let Err(e) = conn.abort().await {
             self.error("acse", format!("abort: {e}"));
             return;

@@ -234,7 +234,14 @@ impl Printer {
 
     /// Prints `record`, tagged for `osi listen`.
     pub fn print(&self, tag: Option<&Tag<'_>>, record: &Record) {
-        let line = match self.format {
+        let line = self.line(tag, record);
+        let mut out = io::stdout().lock();
+        let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+    }
+
+    /// The line of `record` (without the newline), tagged for `osi listen`.
+    pub fn line(&self, tag: Option<&Tag<'_>>, record: &Record) -> String {
+        match self.format {
             Format::Json => {
                 let mut o = Obj::new();
                 o.set("event", record.event);
@@ -258,9 +265,7 @@ impl Printer {
                 }) => format!("#{association} {}", record.text),
                 None => record.text.clone(),
             },
-        };
-        let mut out = io::stdout().lock();
-        let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+        }
     }
 
     /// Prints the record of `event`, if it has one.

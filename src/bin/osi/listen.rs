@@ -4,13 +4,19 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::time::Duration;
 
 use bytes::Bytes;
 use clap::Args;
 use osi_stack::association::{
-    AcceptResponse, AssociateIndication, Config, Dispatch, Event, Service,
+    AbortReason, AcceptResponse, AssociateIndication, Config, Dispatch, Event, Service, Timeout,
 };
-use osi_stack::tokio::{Connection, Listener};
+use osi_stack::cotp::connection::Wait as TransportWait;
+use osi_stack::session::connection::Wait as SessionWait;
+use osi_stack::tokio::{Connection, Incoming, Listener, ListenerConfig, Notice, tls};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinSet;
 
 use crate::args::{self, AllowArg, Hex, ReplyArg};
@@ -27,6 +33,11 @@ use crate::output::Format;
 /// --accept-user-info, P-DATA is answered by --reply or echoed with --echo, and a release is
 /// always accepted. The first line is a `listening` event with the bound address; every other
 /// event carries the number of its association and, once known, the service.
+///
+/// The listener faces the open network: connections are capped in total and per peer, every
+/// wait has a timer, the input and output held for all connections share a memory budget, and
+/// event output never blocks the protocol (events that do not fit the output queue are dropped
+/// and counted in a `dropped` event).
 ///
 /// Exit status: 0 after --max-associations associations have ended; 1 when the address cannot
 /// be bound; 2 on a usage error.
@@ -66,6 +77,173 @@ pub struct ListenArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Open TCP connections at once; beyond it a connection is accepted and closed at once
+    /// (a `shed` event)
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
+    /// Open TCP connections from one peer IP address
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections_per_peer: u64,
+    /// From TCP accept to an accepted association
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = args::seconds)]
+    connect_timeout: Duration,
+    /// Abort an association with no PDU either way for this long (0: never)
+    #[arg(long, value_name = "SECS", default_value = "300", value_parser = args::seconds_or_zero)]
+    idle_timeout: Duration,
+    /// Abort when a started frame or TSDU is not completed, or output is not read by the peer,
+    /// for this long
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = args::seconds)]
+    io_timeout: Duration,
+    /// Largest TSDU, SSDU and P-DATA accepted (plain octets, or with K/M/G or KiB/MiB/GiB)
+    #[arg(long, value_name = "BYTES", default_value = "1048576", value_parser = args::byte_count)]
+    max_message: usize,
+    /// Input being reassembled and output not read, all connections together; a connection
+    /// that would exceed it is aborted
+    #[arg(long, value_name = "BYTES", default_value = "268435456", value_parser = args::byte_count)]
+    memory_budget: usize,
+    /// How data events print: not at all, their length, or their octets in hex
+    #[arg(long, value_enum, default_value_t = LogData::Len)]
+    log_data: LogData,
+    /// RFC 1006 over TLS (IEC 62351-3 profile; port 3782 is usual); needs --cert and --key
+    #[arg(long, requires_all = ["cert", "key"])]
+    tls: bool,
+    /// PEM file of the server's certificate chain (its own first)
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    cert: Option<std::path::PathBuf>,
+    /// PEM file of the server's private key
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    key: Option<std::path::PathBuf>,
+    /// PEM file of the CAs whose certificates clients must present (mutual authentication)
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    client_ca: Option<std::path::PathBuf>,
+    /// Worker threads (default: the number of CPUs)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
+}
+
+/// `--log-data`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogData {
+    /// Data events are not printed.
+    None,
+    /// The context and the length.
+    Len,
+    /// The context, the length and the octets in hex.
+    Hex,
+}
+
+impl ListenArgs {
+    /// The service limits of the flags.
+    fn limits(&self) -> ListenerConfig {
+        ListenerConfig::default()
+            .with_max_connections(usize::try_from(self.max_connections).unwrap_or(usize::MAX))
+            .with_max_connections_per_peer(
+                usize::try_from(self.max_connections_per_peer).unwrap_or(usize::MAX),
+            )
+            .with_connect_timeout(Some(self.connect_timeout))
+            .with_idle_timeout(Some(self.idle_timeout).filter(|d| !d.is_zero()))
+            .with_io_timeout(Some(self.io_timeout))
+            .with_max_message(self.max_message)
+            .with_memory_budget(self.memory_budget)
+    }
+}
+
+/// The TLS acceptor of the flags, when --tls is given.
+fn acceptor(a: &ListenArgs) -> Result<Option<tls::TlsAcceptor>, String> {
+    if !a.tls {
+        return Ok(None);
+    }
+    let (Some(cert), Some(key)) = (&a.cert, &a.key) else {
+        return Err("--tls needs --cert and --key".to_owned());
+    };
+    let chain = tls::load_certs(cert).map_err(|e| format!("--cert: {e}"))?;
+    let key = tls::load_key(key).map_err(|e| format!("--key: {e}"))?;
+    let client_ca = match &a.client_ca {
+        Some(f) => Some(tls::load_certs(f).map_err(|e| format!("--client-ca: {e}"))?),
+        None => None,
+    };
+    let opts = tls::ServerOptions::new(chain, key).with_client_ca(client_ca);
+    tls::acceptor(&opts).map(Some).map_err(|e| e.to_string())
+}
+
+/// Lines waiting for the writer, at most; more are dropped and counted.
+const QUEUE: usize = 4096;
+
+/// Event output that never blocks the protocol: lines go through a bounded queue to one
+/// writer thread; a line that does not fit is dropped and counted, and the count is printed
+/// (a `dropped` event) as soon as the writer catches up.
+#[derive(Clone)]
+struct Sink {
+    printer: Printer,
+    tx: SyncSender<String>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Sink {
+    /// The sink and its writer thread (which ends when every sink is dropped; `done` then
+    /// receives).
+    fn start(format: Format) -> (Sink, Receiver<()>) {
+        let (tx, rx) = sync_channel::<String>(QUEUE);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let (done_tx, done) = sync_channel(1);
+        let printer = Printer::new(format);
+        let counter = Arc::clone(&dropped);
+        let spawned = std::thread::Builder::new()
+            .name("osi-listen-output".into())
+            .spawn(move || {
+                write_lines(&rx, &counter, printer);
+                let _ = done_tx.send(());
+            });
+        if let Err(e) = spawned {
+            complain(&format!("cannot start the output thread: {e}"));
+        }
+        (
+            Sink {
+                printer,
+                tx,
+                dropped,
+            },
+            done,
+        )
+    }
+
+    fn print(&self, tag: Option<&Tag<'_>>, record: &Record) {
+        let line = self.printer.line(tag, record);
+        match self.tx.try_send(line) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// The writer: every queued line, then the count of dropped ones when there are some.
+fn write_lines(rx: &Receiver<String>, dropped: &AtomicU64, printer: Printer) {
+    let stdout = io::stdout();
+    let report = |out: &mut io::StdoutLock<'_>| {
+        let n = dropped.swap(0, Ordering::Relaxed);
+        if n > 0 {
+            let mut r = Record::new(
+                "dropped",
+                format!("{n} events dropped: the output fell behind"),
+            );
+            r.obj.set("count", n);
+            let _ = writeln!(out, "{}", printer.line(None, &r));
+        }
+    };
+    while let Ok(line) = rx.recv() {
+        let mut out = stdout.lock();
+        let _ = writeln!(out, "{line}");
+        while let Ok(more) = rx.try_recv() {
+            let _ = writeln!(out, "{more}");
+        }
+        report(&mut out);
+        let _ = out.flush();
+    }
+    let mut out = stdout.lock();
+    report(&mut out);
+    let _ = out.flush();
 }
 
 fn complain(message: &str) {
@@ -94,10 +272,11 @@ fn dispatch(a: &ListenArgs) -> Result<Dispatch, String> {
 
 /// What every association handler needs.
 struct Answers {
-    printer: Printer,
+    sink: Sink,
     accept: AcceptResponse,
     echo: bool,
     replies: Vec<ReplyArg>,
+    log_data: LogData,
 }
 
 /// Runs `osi listen`.
@@ -128,45 +307,66 @@ pub fn run(a: &ListenArgs) -> ExitCode {
             rtse: &a.rtse,
         });
     }
+    let acceptor = match acceptor(a) {
+        Ok(t) => t,
+        Err(e) => {
+            complain(&e);
+            return ExitCode::from(1);
+        }
+    };
+    let (sink, done) = Sink::start(a.format);
     let answers = Arc::new(Answers {
-        printer: Printer::new(a.format),
+        sink,
         accept: match &a.accept_user_info {
             Some(info) => AcceptResponse::with_user_information(info.0.clone()),
             None => AcceptResponse::default(),
         },
         echo: a.echo,
         replies: a.replies.clone(),
+        log_data: a.log_data,
     });
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = a.threads {
+        builder.worker_threads(usize::from(n));
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             complain(&format!("cannot start the runtime: {e}"));
             return ExitCode::from(1);
         }
     };
-    runtime.block_on(serve(a, dispatch, answers))
+    let code = runtime.block_on(serve(a, dispatch, acceptor, Arc::clone(&answers)));
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    drop(answers);
+    // Let the writer print what is queued, unless nobody reads the output.
+    let _ = done.recv_timeout(Duration::from_secs(5));
+    code
 }
 
-async fn serve(a: &ListenArgs, dispatch: Dispatch, answers: Arc<Answers>) -> ExitCode {
-    let printer = answers.printer;
-    let mut listener = match Listener::bind(a.address.as_str(), Config::default(), dispatch).await {
-        Ok(l) => l,
+async fn serve(
+    a: &ListenArgs,
+    dispatch: Dispatch,
+    acceptor: Option<tls::TlsAcceptor>,
+    answers: Arc<Answers>,
+) -> ExitCode {
+    let sink = answers.sink.clone();
+    let listener = match Listener::bind(a.address.as_str(), Config::default(), dispatch).await {
+        Ok(l) => l.with_limits(a.limits()),
         Err(e) => {
             let message = format!("cannot listen on {}: {e}", a.address);
-            printer.print(None, &Record::error("tcp", message.clone()));
+            sink.print(None, &Record::error("tcp", message.clone()));
             complain(&message);
             return ExitCode::from(1);
         }
     };
+    let mut listener = listener;
     let bound = listener
         .local_addr()
         .map_or_else(|_| a.address.clone(), |s| s.to_string());
     let mut r = Record::new("listening", format!("listening on {bound}"));
     r.obj.set("address", bound);
-    printer.print(None, &r);
+    sink.print(None, &r);
 
     let mut tasks = JoinSet::new();
     let mut accepted = 0u64;
@@ -176,17 +376,120 @@ async fn serve(a: &ListenArgs, dispatch: Dispatch, answers: Arc<Answers>) -> Exi
             break;
         }
         tokio::select! {
-            conn = listener.accept(), if more => match conn {
-                Ok(conn) => {
+            incoming = listener.next_incoming(), if more => match incoming {
+                Incoming::Accepted(conn) => {
                     accepted = accepted.saturating_add(1);
-                    tasks.spawn(handle(conn, accepted, Arc::clone(&answers)));
+                    let n = accepted;
+                    let answers = Arc::clone(&answers);
+                    let peer = conn.peer_addr();
+                    let acceptor = acceptor.clone();
+                    let task = async move {
+                        match &acceptor {
+                            None => handle(conn.into_connection(), n, answers).await,
+                            Some(acceptor) => match tls::accept(*conn, acceptor).await {
+                                Ok(conn) => handle(conn, n, answers).await,
+                                Err(e) => {
+                                    tracing::info!(error = %e, "tls handshake failed");
+                                    let tag = Tag { association: n, service: None };
+                                    let mut r = Record::error("tls", format!("handshake: {e}"));
+                                    r.obj.set("peer", peer.to_string());
+                                    answers.sink.print(Some(&tag), &r);
+                                }
+                            },
+                        }
+                    };
+                    #[cfg(feature = "tracing")]
+                    let task = {
+                        use tracing::Instrument as _;
+                        task.instrument(tracing::info_span!("association", n, %peer))
+                    };
+                    tasks.spawn(task);
                 }
-                Err(e) => printer.print(None, &Record::error("tcp", format!("accept: {e}"))),
+                Incoming::Shed { peer, reason } => {
+                    tracing::info!(%peer, reason = reason.name(), "shed");
+                    let mut r = Record::new(
+                        "shed",
+                        format!("connection from {peer} closed at once: {}", reason.name()),
+                    );
+                    r.obj.set("reason", reason.name());
+                    r.obj.set("peer", peer.to_string());
+                    sink.print(None, &r);
+                }
+                Incoming::Error { error, retry_in } => {
+                    tracing::warn!(%error, ?retry_in, "accept failed");
+                    sink.print(
+                    None,
+                    &Record::error(
+                        "tcp",
+                        format!("accept: {error} (retrying in {} ms)", retry_in.as_millis()),
+                    ),
+                    );
+                }
+                _ => {}
             },
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
         }
     }
     ExitCode::SUCCESS
+}
+
+/// The `timeout` record of an adapter notice or of an association's own time-out.
+fn timeout_record(which: &str) -> Record {
+    let mut r = Record::new("timeout", format!("{which} time-out"));
+    r.obj.set("which", which);
+    r
+}
+
+/// The `which` of an association's own time-out.
+fn machine_timeout(ev: &Event) -> Option<&'static str> {
+    let Event::Aborted(a) = ev else { return None };
+    let AbortReason::Timeout(t) = a.reason else {
+        return None;
+    };
+    Some(match t {
+        Timeout::Transport(TransportWait::Connect)
+        | Timeout::Session(SessionWait::Connect | SessionWait::Accept) => "connect",
+        Timeout::Transport(TransportWait::Receive) => "io",
+        Timeout::Session(SessionWait::User) => "user",
+        _ => "response",
+    })
+}
+
+/// The record of a notice of the adapter.
+fn notice_record(n: Notice) -> Option<Record> {
+    match n {
+        Notice::Timeout(kind) => Some(timeout_record(kind.name())),
+        Notice::MemoryBudget { wanted } => {
+            let mut r = Record::new(
+                "shed",
+                format!("memory budget exceeded ({wanted} octets held): aborted"),
+            );
+            r.obj.set("reason", "memory");
+            r.obj.set("held", wanted);
+            Some(r)
+        }
+        _ => None,
+    }
+}
+
+/// The `data` record as `--log-data` asks.
+fn data_record(d: &osi_stack::association::Data, log: LogData) -> Option<Record> {
+    let text = match (log, d.context_id) {
+        (LogData::None, _) => return None,
+        (LogData::Hex, Some(c)) => format!("data on context {c}: {}", hex(&d.value)),
+        (LogData::Hex, None) => format!("data (simply encoded): {}", hex(&d.value)),
+        (LogData::Len, Some(c)) => format!("data on context {c}: {} octets", d.value.len()),
+        (LogData::Len, None) => format!("data (simply encoded): {} octets", d.value.len()),
+    };
+    let mut r = Record::new("data", text);
+    if let Some(c) = d.context_id {
+        r.obj.set("context", c);
+    }
+    r.obj.set("length", d.value.len());
+    if log == LogData::Hex {
+        r.obj.set("data", hex(&d.value));
+    }
+    Some(r)
 }
 
 /// The `associated` record of a responder, with what the peer asked for.
@@ -228,8 +531,12 @@ fn associated_record(ev: &Event, ind: Option<&AssociateIndication>, peer: &str) 
 }
 
 /// Drives one association to its end, answering it and printing its events.
-async fn handle(mut conn: Connection, n: u64, answers: Arc<Answers>) {
-    let printer = answers.printer;
+async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
+    mut conn: Connection<S>,
+    n: u64,
+    answers: Arc<Answers>,
+) {
+    let printer = &answers.sink;
     let peer = conn
         .peer_addr()
         .map_or_else(|| "unknown".to_owned(), |p| p.to_string());
@@ -248,6 +555,19 @@ async fn handle(mut conn: Connection, n: u64, answers: Arc<Answers>) {
                 break;
             }
         };
+        while let Some(notice) = conn.poll_notice() {
+            let tag = Tag {
+                association: n,
+                service: service.as_deref(),
+            };
+            tracing::info!(?notice, "limit reached");
+            if let Some(mut r) = notice_record(notice) {
+                if r.event == "shed" {
+                    r.obj.set("peer", peer.clone());
+                }
+                printer.print(Some(&tag), &r);
+            }
+        }
         let mut failure = None;
         match &ev {
             Event::AssociateIndication(ind) => {
@@ -274,7 +594,14 @@ async fn handle(mut conn: Connection, n: u64, answers: Arc<Answers>) {
                 r.obj.set("peer", peer.clone());
                 r
             }),
-            _ => record(&ev),
+            Event::Data(d) => data_record(d, answers.log_data),
+            _ => {
+                if let Some(which) = machine_timeout(&ev) {
+                    tracing::info!(which, "association time-out");
+                    printer.print(Some(&tag), &timeout_record(which));
+                }
+                record(&ev)
+            }
         };
         if let Some(r) = rec {
             printer.print(Some(&tag), &r);

@@ -36,13 +36,32 @@ struct Cli {
 enum Command {
     Dump(dump::DumpArgs),
     Connect(Box<connect::ConnectArgs>),
-    Listen(listen::ListenArgs),
+    Listen(Box<listen::ListenArgs>),
     Replay(replay::ReplayArgs),
     Probe(Box<probe::ProbeArgs>),
 }
 
+/// Diagnostics of the adapter and the commands (`tracing`), on stderr, when `OSI_LOG` names a
+/// level (`error`, `warn`, `info`, `debug`, `trace`). Off by default: stderr is written
+/// synchronously, so a stderr nobody reads would stall the writer.
+fn diagnostics() {
+    let Ok(level) = std::env::var("OSI_LOG") else {
+        return;
+    };
+    let Ok(level) = level.trim().parse::<tracing::Level>() else {
+        eprintln!("osi: OSI_LOG={level:?} is not a level (error, warn, info, debug, trace)");
+        return;
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    diagnostics();
     match cli.command {
         Command::Dump(args) => dump::run(&args),
         Command::Connect(args) => connect::run(&args),
