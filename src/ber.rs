@@ -100,9 +100,13 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
+    #[cold]
+    #[inline(never)]
     pub(crate) fn err(&self, offset: usize, kind: DecodeErrorKind) -> DecodeError {
         DecodeError::new(self.layer, offset, kind)
     }
+    #[cold]
+    #[inline(never)]
     pub(crate) fn ber(&self, offset: usize, what: &'static str) -> DecodeError {
         self.err(offset, DecodeErrorKind::Ber { what })
     }
@@ -971,15 +975,56 @@ mod tests {
 
 /// Storage of a `SEQUENCE OF` list type: encoded contents (already checked when the enclosing
 /// PDU was decoded) or a caller's slice for encoding.
+///
+/// `C` is what a decoded list keeps of its first element ([`FirstCache`]): nothing (`()`), or,
+/// for a list declared `keep_first`, the element as decoded and where the second starts, so
+/// that iterating hands it out instead of decoding it again and a list of one element (the
+/// P-DATA of almost every association) is decoded exactly once.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum SeqRepr<'a, T> {
+pub(crate) enum SeqRepr<'a, T, C = ()> {
     Encoded {
         content: &'a [u8],
         base: usize,
         depth: usize,
         ctx: Ctx,
+        first: C,
     },
     Slice(&'a [T]),
+}
+
+/// What a decoded `SEQUENCE OF` keeps of its first element (see [`SeqRepr`]).
+pub(crate) trait FirstCache<T>: Copy {
+    /// Nothing kept.
+    const NONE: Self;
+    /// Keeps `item`, which ends `end` octets into the list's contents.
+    fn keep(item: T, end: usize) -> Self;
+    /// The kept element and where the next starts (`(None, 0)` when nothing was kept).
+    fn get(self) -> (Option<T>, usize);
+}
+
+impl<T> FirstCache<T> for () {
+    const NONE: Self = ();
+    #[inline(always)]
+    fn keep(_: T, _: usize) -> Self {}
+    #[inline(always)]
+    fn get(self) -> (Option<T>, usize) {
+        (None, 0)
+    }
+}
+
+impl<T: Copy> FirstCache<T> for Option<(T, usize)> {
+    const NONE: Self = None;
+    #[inline(always)]
+    fn keep(item: T, end: usize) -> Self {
+        Some((item, end))
+    }
+    #[inline(always)]
+    fn get(self) -> (Option<T>, usize) {
+        match self {
+            Some((item, end)) => (Some(item), end),
+            None => (None, 0),
+        }
+    }
 }
 
 /// Defines a public, borrowed `SEQUENCE OF` list type and its iterator. `$decode(&Ctx, &Tlv)`
@@ -988,19 +1033,22 @@ pub(crate) enum SeqRepr<'a, T> {
 /// `copy T`, a plain `Copy` type `T` such as an integer code.
 macro_rules! seq_of {
     ($(#[$m:meta])* $list:ident, $iter:ident, copy $item:ty, $decode:path, $len:path, $encode:path) => {
-        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item, $decode, $len, $encode);
+        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item, [()], $decode, $len, $encode);
+    };
+    ($(#[$m:meta])* $list:ident, $iter:ident, keep_first $item:ident, $decode:path, $len:path, $encode:path) => {
+        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item<'a>, [Option<($item<'a>, usize)>], $decode, $len, $encode);
     };
     ($(#[$m:meta])* $list:ident, $iter:ident, $item:ident, $decode:path, $len:path, $encode:path) => {
-        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item<'a>, $decode, $len, $encode);
+        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item<'a>, [()], $decode, $len, $encode);
     };
-    (@list $(#[$m:meta])* $list:ident, $iter:ident, $item:ty, $decode:path, $len:path, $encode:path) => {
+    (@list $(#[$m:meta])* $list:ident, $iter:ident, $item:ty, [$cache:ty], $decode:path, $len:path, $encode:path) => {
         $(#[$m])*
         ///
         /// Decoded lists borrow the encoded elements (checked once when the PDU was decoded);
         /// lists to encode are built with `from_slice`. Equality compares the elements.
         #[derive(Clone, Copy)]
         pub struct $list<'a> {
-            repr: $crate::ber::SeqRepr<'a, $item>,
+            repr: $crate::ber::SeqRepr<'a, $item, $cache>,
         }
 
         impl<'a> $list<'a> {
@@ -1010,13 +1058,24 @@ macro_rules! seq_of {
             }
 
             /// The elements, in order.
+            #[inline]
             pub fn iter(&self) -> $iter<'a> {
                 match self.repr {
-                    $crate::ber::SeqRepr::Encoded { content, base, depth, ctx } => $iter {
-                        slice: &[],
-                        reader: Some($crate::ber::Reader::at_depth(ctx, content, base, depth)),
-                    },
-                    $crate::ber::SeqRepr::Slice(s) => $iter { slice: s, reader: None },
+                    $crate::ber::SeqRepr::Encoded { content, base, depth, ctx, first } => {
+                        let (first, end) =
+                            <$cache as $crate::ber::FirstCache<$item>>::get(first);
+                        $iter {
+                            slice: &[],
+                            first,
+                            reader: Some($crate::ber::Reader::at_depth(
+                                ctx,
+                                content.get(end..).unwrap_or_default(),
+                                base.saturating_add(end),
+                                depth,
+                            )),
+                        }
+                    }
+                    $crate::ber::SeqRepr::Slice(s) => $iter { slice: s, first: None, reader: None },
                 }
             }
 
@@ -1044,9 +1103,16 @@ macro_rules! seq_of {
             ) -> Result<Self, $crate::error::DecodeError> {
                 let mut r = $crate::ber::children(*ctx, tlv)?;
                 let mut n = 0usize;
+                let mut first = <$cache as $crate::ber::FirstCache<$item>>::NONE;
                 while !r.is_empty() {
                     let t = r.read()?;
-                    $decode(ctx, &t)?;
+                    let item = $decode(ctx, &t)?;
+                    if n == 0 {
+                        first = <$cache as $crate::ber::FirstCache<$item>>::keep(
+                            item,
+                            r.pos().saturating_sub(tlv.content_offset),
+                        );
+                    }
                     n = n.saturating_add(1);
                     if let Some((limit, m)) = max {
                         if n > m {
@@ -1063,6 +1129,7 @@ macro_rules! seq_of {
                         base: tlv.content_offset,
                         depth: tlv.depth.saturating_add(1),
                         ctx: *ctx,
+                        first,
                     },
                 })
             }
@@ -1097,6 +1164,7 @@ macro_rules! seq_of {
                         base: 0,
                         depth,
                         ctx,
+                        first: <$cache as $crate::ber::FirstCache<$item>>::NONE,
                     },
                 })
             }
@@ -1152,12 +1220,17 @@ macro_rules! seq_of {
         #[derive(Debug, Clone)]
         pub struct $iter<'a> {
             slice: &'a [$item],
+            first: Option<$item>,
             reader: Option<$crate::ber::Reader<'a>>,
         }
 
         impl<'a> Iterator for $iter<'a> {
             type Item = $item;
+            #[inline]
             fn next(&mut self) -> Option<$item> {
+                if let Some(first) = self.first.take() {
+                    return Some(first);
+                }
                 match &mut self.reader {
                     None => {
                         let (first, rest) = self.slice.split_first()?;

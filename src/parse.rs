@@ -1,13 +1,12 @@
-//! A private, position-tracking reader over a complete buffer, built on nom's complete-input
-//! primitives. Every failure becomes a [`DecodeError`] that names the layer, the element and the
-//! offset from the start of the buffer, so no nom type escapes the crate.
-
-use nom::IResult;
-use nom::number::complete::{be_u8, be_u16};
+//! A private, position-tracking reader over a complete buffer. Every failure becomes a
+//! [`DecodeError`] that names the layer, the element and the offset from the start of the
+//! buffer.
+//!
+//! This was built on nom's complete-input primitives until the measurement recorded in
+//! BENCHMARKS.md ("nom") showed that nom gave nothing here: two integer reads, each a slice
+//! pattern, and the fast paths never used it. See the crate docs, "Why no parser combinators".
 
 use crate::error::{DecodeError, DecodeErrorKind, Layer};
-
-type NomResult<'a, T> = IResult<&'a [u8], T, nom::error::Error<&'a [u8]>>;
 
 /// Reads big-endian fields from a complete buffer, tracking the offset for error messages.
 #[derive(Debug, Clone)]
@@ -41,33 +40,37 @@ impl<'a> Cursor<'a> {
         DecodeError::new(self.layer, self.pos, kind)
     }
 
-    fn step<T>(
-        &mut self,
-        what: &'static str,
-        needed: usize,
-        parser: impl FnOnce(&'a [u8]) -> NomResult<'a, T>,
-    ) -> Result<T, DecodeError> {
-        match parser(self.rest) {
-            Ok((rest, value)) => {
-                let used = self.rest.len().saturating_sub(rest.len());
-                self.pos = self.pos.saturating_add(used);
+    #[cold]
+    fn truncated(&self, what: &'static str, needed: usize) -> DecodeError {
+        self.error(DecodeErrorKind::Truncated {
+            what,
+            needed,
+            available: self.rest.len(),
+        })
+    }
+
+    #[inline]
+    pub(crate) fn u8(&mut self, what: &'static str) -> Result<u8, DecodeError> {
+        match self.rest {
+            [b, rest @ ..] => {
                 self.rest = rest;
-                Ok(value)
+                self.pos = self.pos.saturating_add(1);
+                Ok(*b)
             }
-            Err(_) => Err(self.error(DecodeErrorKind::Truncated {
-                what,
-                needed,
-                available: self.rest.len(),
-            })),
+            [] => Err(self.truncated(what, 1)),
         }
     }
 
-    pub(crate) fn u8(&mut self, what: &'static str) -> Result<u8, DecodeError> {
-        self.step(what, 1, be_u8)
-    }
-
+    #[inline]
     pub(crate) fn u16(&mut self, what: &'static str) -> Result<u16, DecodeError> {
-        self.step(what, 2, be_u16)
+        match self.rest {
+            [h, l, rest @ ..] => {
+                self.rest = rest;
+                self.pos = self.pos.saturating_add(2);
+                Ok(u16::from_be_bytes([*h, *l]))
+            }
+            _ => Err(self.truncated(what, 2)),
+        }
     }
 
     /// Takes everything that is left.

@@ -61,11 +61,14 @@ pub struct Tpkt<'a> {
     pub payload: &'a [u8],
 }
 
+#[cold]
+#[inline(never)]
 fn err(offset: usize, kind: DecodeErrorKind) -> DecodeError {
     DecodeError::new(Layer::Tpkt, offset, kind)
 }
 
 /// Checks a TPKT header and returns the packet length it declares.
+#[inline]
 fn header_len(header: [u8; 4]) -> Result<usize, DecodeError> {
     let [version, _reserved, hi, lo] = header;
     if version != VERSION {
@@ -117,7 +120,24 @@ impl<'a> Tpkt<'a> {
     ///
     /// A short input is a `Truncated` error here; use [`frame_len`] to find frame boundaries in a
     /// stream first.
+    #[inline]
     pub fn decode(input: &'a [u8]) -> Result<(Tpkt<'a>, &'a [u8]), DecodeError> {
+        // Fast path, inlined into the caller: a valid header whose frame is all there.
+        if let [VERSION, reserved, hi, lo, ..] = *input {
+            let len = usize::from(u16::from_be_bytes([hi, lo]));
+            if len >= MIN_LEN {
+                if let Some((frame, rest)) = input.split_at_checked(len) {
+                    let payload = frame.get(HEADER_LEN..).unwrap_or_default();
+                    return Ok((Tpkt { reserved, payload }, rest));
+                }
+            }
+        }
+        Self::decode_slow(input)
+    }
+
+    /// Every other input: the same decoding, with the error that names the fault.
+    #[inline(never)]
+    fn decode_slow(input: &'a [u8]) -> Result<(Tpkt<'a>, &'a [u8]), DecodeError> {
         let Some(header) = input.first_chunk::<4>() else {
             return Err(err(
                 0,
@@ -151,6 +171,7 @@ impl<'a> Tpkt<'a> {
     }
 
     /// Decodes exactly one TPKT that fills `input`; trailing bytes are an error.
+    #[inline]
     pub fn decode_exact(input: &'a [u8]) -> Result<Tpkt<'a>, DecodeError> {
         let (tpkt, rest) = Tpkt::decode(input)?;
         if rest.is_empty() {
@@ -190,31 +211,36 @@ impl<'a> Tpkt<'a> {
 
 /// Writes only the 4-octet TPKT header for a TPDU of `tpdu_len` octets, for callers that write
 /// the TPDU themselves (avoids assembling it in a temporary buffer).
+#[inline]
 pub fn encode_header<B: BufMut + ?Sized>(tpdu_len: usize, buf: &mut B) -> Result<(), EncodeError> {
     let total = tpdu_len.saturating_add(HEADER_LEN);
     if !(MIN_LEN..=MAX_LEN).contains(&total) {
-        return Err(EncodeError::new(
-            Layer::Tpkt,
-            if total > MAX_LEN {
-                EncodeErrorKind::ValueTooLarge {
-                    what: "tpkt length",
-                    value: total,
-                    max: MAX_LEN,
-                }
-            } else {
-                EncodeErrorKind::InvalidValue {
-                    what: "tpkt length",
-                    value: total as u64,
-                }
-            },
-        ));
+        return Err(length_error(total));
     }
     ensure_room(Layer::Tpkt, buf, HEADER_LEN)?;
-    let len = u16::try_from(total).unwrap_or(u16::MAX);
-    buf.put_u8(VERSION);
-    buf.put_u8(0);
-    buf.put_u16(len);
+    let [hi, lo] = u16::try_from(total).unwrap_or(u16::MAX).to_be_bytes();
+    buf.put_slice(&[VERSION, 0, hi, lo]);
     Ok(())
+}
+
+#[cold]
+#[inline(never)]
+fn length_error(total: usize) -> EncodeError {
+    EncodeError::new(
+        Layer::Tpkt,
+        if total > MAX_LEN {
+            EncodeErrorKind::ValueTooLarge {
+                what: "tpkt length",
+                value: total,
+                max: MAX_LEN,
+            }
+        } else {
+            EncodeErrorKind::InvalidValue {
+                what: "tpkt length",
+                value: total as u64,
+            }
+        },
+    )
 }
 
 /// Splits a byte stream into complete TPKT frames: an iterator over the frames at the start of

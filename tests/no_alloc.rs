@@ -1,26 +1,29 @@
 //! Decoding a TPKT + DT frame or a CR with TSAPs allocates nothing: a counting global allocator
-//! proves it. Counting is armed per thread, so the test harness's own allocations on other
-//! threads do not interfere.
+//! proves it. Counting is armed and counted per thread, so the harness's allocations and the
+//! other tests running beside this one on other threads do not interfere.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use osi_stack::cotp::{Reassembler, Tpdu, class0};
 use osi_stack::tpkt::{Tpkt, TpktFrames};
 
 struct Counting;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 thread_local! {
     static ARMED: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn counted() {
+    if ARMED.with(Cell::get) {
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+    }
 }
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if ARMED.with(Cell::get) {
-            ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-        }
+        counted();
         // SAFETY: forwarded unchanged to the system allocator.
         unsafe { System.alloc(layout) }
     }
@@ -29,9 +32,7 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if ARMED.with(Cell::get) {
-            ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-        }
+        counted();
         // SAFETY: forwarded unchanged to the system allocator.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -41,11 +42,11 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 fn count<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let before = ALLOCATIONS.with(Cell::get);
     ARMED.with(|a| a.set(true));
     let r = f();
     ARMED.with(|a| a.set(false));
-    (r, ALLOCATIONS.load(Ordering::SeqCst) - before)
+    (r, ALLOCATIONS.with(Cell::get) - before)
 }
 
 #[test]
@@ -114,4 +115,165 @@ fn decoding_allocates_nothing() {
     });
     assert_eq!((cp, len), (Some(63), 6));
     assert_eq!(n, 0, "decoding RTSE APDUs allocated");
+}
+
+fn bench_frame(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/bench")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    let text = text.trim();
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// The DT stream of `benches/compare.rs`: 16 frames of `n` octets, EOT on every `eot_every`-th.
+fn dt_stream(n: usize, eot_every: usize) -> Vec<u8> {
+    let mut s = Vec::new();
+    for i in 0..16 {
+        s.extend_from_slice(&[0x03, 0x00]);
+        s.extend_from_slice(&u16::try_from(n + 7).unwrap().to_be_bytes());
+        s.extend_from_slice(&[0x02, 0xf0, if (i + 1) % eot_every == 0 { 0x80 } else { 0 }]);
+        s.extend(std::iter::repeat_n(0xa5, n));
+    }
+    s
+}
+
+/// Every decode row of `benches/compare.rs`, through the same calls, on the same frames
+/// (`testdata/bench/`), and the single-DT TSDU path of both reassembler calls: 0 allocations.
+#[test]
+fn every_compare_row_allocates_nothing() {
+    use osi_stack::acse::Apdu;
+    use osi_stack::cotp::Data;
+    use osi_stack::presentation::{Cp, PdvValues, UserData};
+    use osi_stack::session::spdus;
+
+    let limits = osi_stack::Limits::default();
+    let (_, n) = count(|| std::hint::black_box(vec![1u8; 16]));
+    assert_eq!(n, 1, "the counter counts");
+
+    // DT rows.
+    for size in [0usize, 64, 1024] {
+        let s = dt_stream(size, 1);
+        let (octets, n) = count(|| {
+            let (mut rest, mut octets) = (&s[..], 0);
+            while !rest.is_empty() {
+                let (t, r) = Tpkt::decode(rest).unwrap();
+                let Ok(Tpdu::Dt(dt)) = Tpdu::decode(t.payload) else {
+                    panic!("not a DT")
+                };
+                octets += dt.user_data.len();
+                rest = r;
+            }
+            octets
+        });
+        assert_eq!((octets, n), (16 * size, 0), "dt/{size}");
+    }
+
+    // DT + reassembly, EOT every 4th: the reassembler's buffer grows on the first TSDU only.
+    let s = dt_stream(64, 4);
+    let mut r = Reassembler::new(limits);
+    let run = |r: &mut Reassembler| {
+        let (mut rest, mut tsdus) = (&s[..], 0);
+        while !rest.is_empty() {
+            let (t, next) = Tpkt::decode(rest).unwrap();
+            let Ok(Tpdu::Dt(dt)) = Tpdu::decode(t.payload) else {
+                panic!("not a DT")
+            };
+            if let Some(tsdu) = r.push_borrowed(&dt).unwrap() {
+                assert_eq!(tsdu.len(), 256);
+                tsdus += 1;
+            }
+            rest = next;
+        }
+        tsdus
+    };
+    run(&mut r);
+    assert_eq!(count(|| run(&mut r)), (4, 0), "dt_reassembly/64");
+
+    // The single-DT TSDU, through push and push_borrowed.
+    let data = [7u8; 100];
+    let dt = Data::class0(&data, true);
+    let (len, n) = count(|| {
+        r.push(&dt).unwrap().unwrap().len() + r.push_borrowed(&dt).unwrap().unwrap().len()
+    });
+    assert_eq!((len, n), (200, 0), "single-DT TSDU");
+
+    // CR through the one-walk view.
+    let cr = bench_frame("cr.hex");
+    let (v, n) = count(|| {
+        let t = Tpkt::decode_exact(&cr).unwrap();
+        let Ok(Tpdu::Cr(cr)) = Tpdu::decode(t.payload) else {
+            panic!("not a CR")
+        };
+        let p = cr.parameters();
+        (p.called_tsel, p.calling_tsel, p.tpdu_size.map(|s| s.0))
+    });
+    assert_eq!(v, (Some(&[0u8, 1][..]), Some(&[0u8, 1][..]), Some(0x0d)));
+    assert_eq!(n, 0, "cr");
+
+    // RDP CR.
+    let rdp = bench_frame("rdp_cr.hex");
+    let (len, n) = count(|| {
+        let t = Tpkt::decode_exact(&rdp).unwrap();
+        let Ok(Tpdu::Cr(cr)) = Tpdu::decode(t.payload) else {
+            panic!("not a CR")
+        };
+        cr.header_data.len()
+    });
+    assert_eq!((len, n), (36, 0), "rdp_cr");
+
+    // MMS data frame.
+    let frame = bench_frame("mms_data.hex");
+    let (v, n) = count(|| {
+        let t = Tpkt::decode_exact(&frame).unwrap();
+        let Ok(Tpdu::Dt(dt)) = Tpdu::decode(t.payload) else {
+            panic!("not a DT")
+        };
+        let mut it = spdus(dt.user_data);
+        it.next().unwrap().unwrap();
+        let sdt = it.next().unwrap().unwrap();
+        let ud = UserData::decode(sdt.user_information(), &limits).unwrap();
+        let pdv = ud.pdvs().next().unwrap();
+        let PdvValues::SingleAsn1Type(v) = pdv.values else {
+            panic!("not single-ASN1-type")
+        };
+        (pdv.context_id, v.len())
+    });
+    assert_eq!((v, n), ((3, 16), 0), "mms_data");
+
+    // Association request: CN → CP → contexts → AARQ.
+    let cn = bench_frame("cn.hex");
+    let (v, n) = count(|| {
+        let t = Tpkt::decode_exact(&cn).unwrap();
+        let Ok(Tpdu::Dt(dt)) = Tpdu::decode(t.payload) else {
+            panic!("not a DT")
+        };
+        let spdu = spdus(dt.user_data).next().unwrap().unwrap();
+        let (cp, _) = Cp::decode(spdu.user_data().unwrap(), &limits).unwrap();
+        let normal = cp.normal.unwrap();
+        let contexts = normal.context_definitions.unwrap().iter().count();
+        let pdv = normal.user_data.unwrap().pdvs().next().unwrap();
+        let PdvValues::SingleAsn1Type(v) = pdv.values else {
+            panic!("not single-ASN1-type")
+        };
+        let Ok(Apdu::Aarq(aarq)) = Apdu::decode(v, &limits) else {
+            panic!("not an AARQ")
+        };
+        (contexts, aarq.application_context_name.as_bytes().len())
+    });
+    assert_eq!((v, n), ((2, 5), 0), "association_request");
+
+    // DT encode into a buffer with room.
+    let mut out = Vec::with_capacity(128);
+    let payload = [0x5au8; 64];
+    let (len, n) = count(|| {
+        let dt = Tpdu::Dt(Data::class0(&payload, true));
+        osi_stack::tpkt::encode_header(dt.encoded_len(), &mut out).unwrap();
+        dt.encode(&mut out).unwrap();
+        out.len()
+    });
+    assert_eq!((len, n), (71, 0), "dt_encode/64");
 }

@@ -329,9 +329,97 @@ pub struct Connect<'a> {
     pub user_data: &'a [u8],
 }
 
+/// Every parameter X.224 defines for a CR or CC, read in one walk of the variable part by
+/// [`Connect::parameters`]. Each field is what the accessor of the same name on [`Connect`]
+/// returns (a repeated parameter's last value counts, X.224 §13.2.3). Parameters X.224 does not
+/// define are left to [`Connect::unknown_params`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ConnectParameters<'a> {
+    /// TPDU size (0xC0).
+    pub tpdu_size: Option<TpduSize>,
+    /// Preferred maximum TPDU size (0xF0), in units of 128 octets.
+    pub preferred_max_tpdu_size: Option<u32>,
+    /// Calling transport selector (0xC1).
+    pub calling_tsel: Option<&'a [u8]>,
+    /// Called (CR) or responding (CC) transport selector (0xC2).
+    pub called_tsel: Option<&'a [u8]>,
+    /// Additional option selection (0xC6).
+    pub additional_options: Option<u8>,
+    /// Alternative protocol classes (0xC7).
+    pub alternative_classes: Option<&'a [u8]>,
+    /// Version number (0xC4).
+    pub version: Option<u8>,
+    /// Protection parameters (0xC5).
+    pub protection: Option<&'a [u8]>,
+    /// Checksum (0xC3).
+    pub checksum: Option<u16>,
+}
+
 impl<'a> Connect<'a> {
     fn param(&self, code: ParamCode) -> Option<&'a [u8]> {
         self.params.get(code).map(|p| p.value)
+    }
+
+    /// All the parameters in one walk of the variable part, for a caller that needs several
+    /// (each accessor below walks it again).
+    ///
+    /// ```
+    /// use osi_stack::cotp::Tpdu;
+    /// let cr = [0x11, 0xe0, 0, 0, 0, 1, 0, 0xc0, 1, 0x0d, 0xc2, 2, 0, 1, 0xc1, 2, 0, 2];
+    /// let Tpdu::Cr(cr) = Tpdu::decode(&cr)? else { unreachable!() };
+    /// let p = cr.parameters();
+    /// assert_eq!((p.called_tsel, p.calling_tsel), (Some(&[0, 1][..]), Some(&[0, 2][..])));
+    /// assert_eq!(p.tpdu_size.and_then(|s| s.octets()), Some(8192));
+    /// # Ok::<(), osi_stack::DecodeError>(())
+    /// ```
+    #[inline]
+    pub fn parameters(&self) -> ConnectParameters<'a> {
+        let mut p = ConnectParameters::default();
+        // The variable part was checked by `decode` (every length within it, every defined
+        // fixed-length parameter of its length); a value that is not, in a value built by
+        // hand, is skipped as the accessors skip it.
+        let mut rest = self.params.as_bytes();
+        while let [code, len, tail @ ..] = rest {
+            let Some((value, after)) = tail.split_at_checked(usize::from(*len)) else {
+                break;
+            };
+            rest = after;
+            match ParamCode(*code) {
+                ParamCode::TPDU_SIZE => {
+                    if let &[b] = value {
+                        p.tpdu_size = Some(TpduSize(b));
+                    }
+                }
+                ParamCode::CALLING_TSAP => p.calling_tsel = Some(value),
+                ParamCode::CALLED_TSAP => p.called_tsel = Some(value),
+                ParamCode::PREFERRED_MAX_TPDU_SIZE => {
+                    p.preferred_max_tpdu_size = Some(
+                        value
+                            .iter()
+                            .fold(0u32, |acc, &b| acc.wrapping_shl(8) | u32::from(b)),
+                    );
+                }
+                ParamCode::ADDITIONAL_OPTIONS => {
+                    if let &[b] = value {
+                        p.additional_options = Some(b);
+                    }
+                }
+                ParamCode::ALTERNATIVE_CLASSES => p.alternative_classes = Some(value),
+                ParamCode::VERSION => {
+                    if let &[b] = value {
+                        p.version = Some(b);
+                    }
+                }
+                ParamCode::PROTECTION => p.protection = Some(value),
+                ParamCode::CHECKSUM => {
+                    if let &[a, b] = value {
+                        p.checksum = Some(u16::from_be_bytes([a, b]));
+                    }
+                }
+                _ => {}
+            }
+        }
+        p
     }
 
     /// The TPDU size parameter (0xC0), if present. Its code may be invalid (see
@@ -600,6 +688,8 @@ pub enum Tpdu<'a> {
     Unknown(Unknown<'a>),
 }
 
+#[cold]
+#[inline(never)]
 fn derr(offset: usize, kind: DecodeErrorKind) -> DecodeError {
     DecodeError::new(Layer::Cotp, offset, kind)
 }
@@ -640,6 +730,10 @@ impl<'a> Tpdu<'a> {
     /// assert_eq!(cr.tpdu_size().and_then(|s| s.octets()), Some(8192));
     /// # Ok::<(), osi_stack::DecodeError>(())
     /// ```
+    ///
+    /// Inlined into the caller: the class-0 DT is decoded there without a call; every other
+    /// TPDU goes to an out-of-line decoder.
+    #[inline]
     pub fn decode(input: &'a [u8]) -> Result<Tpdu<'a>, DecodeError> {
         // Fast path for the TPDU that carries all the data in class 0: `02 F0 EOT|NR`.
         if let [2, 0xf0, eot_nr, user_data @ ..] = input {
@@ -660,6 +754,7 @@ impl<'a> Tpdu<'a> {
         Self::decode_general(input)
     }
 
+    #[inline(never)]
     fn decode_general(input: &'a [u8]) -> Result<Tpdu<'a>, DecodeError> {
         let Some((&li, after_li)) = input.split_first() else {
             return Err(derr(
@@ -874,6 +969,7 @@ impl<'a> Tpdu<'a> {
     }
 
     /// The header length (the LI value) this TPDU encodes with.
+    #[inline]
     pub fn header_len(&self) -> usize {
         let (fixed, params) = match self {
             Tpdu::Cr(c) | Tpdu::Cc(c) => (6, c.params.len().saturating_add(c.header_data.len())),
@@ -910,6 +1006,7 @@ impl<'a> Tpdu<'a> {
     }
 
     /// The number of octets [`Tpdu::encode`] writes.
+    #[inline]
     pub fn encoded_len(&self) -> usize {
         self.header_len()
             .saturating_add(1)
@@ -919,7 +1016,33 @@ impl<'a> Tpdu<'a> {
     /// Writes the TPDU. Fails, without writing, when the header would be longer than 254
     /// octets, a field does not fit its format, or `buf` has less room than
     /// [`Tpdu::encoded_len`].
+    #[inline]
     pub fn encode<B: BufMut + ?Sized>(&self, buf: &mut B) -> Result<(), EncodeError> {
+        // Fast path for the class-0 DT (`02 F0 EOT|NR`): the checks of `check_fields` for this
+        // format (NR in 7 bits; no DST-REF, ROA or parameters), one write for the header.
+        if let Tpdu::Dt(Data {
+            format: DataFormat::Short,
+            roa: false,
+            dst_ref: None,
+            eot,
+            nr: nr @ 0..=0x7f,
+            params,
+            user_data,
+        }) = self
+        {
+            if !params.is_empty() {
+                return self.encode_general(buf);
+            }
+            ensure_room(Layer::Cotp, buf, user_data.len().saturating_add(3))?;
+            buf.put_slice(&[2, 0xf0, u8::from(*eot) << 7 | *nr as u8]);
+            buf.put_slice(user_data);
+            return Ok(());
+        }
+        self.encode_general(buf)
+    }
+
+    #[inline(never)]
+    fn encode_general<B: BufMut + ?Sized>(&self, buf: &mut B) -> Result<(), EncodeError> {
         let li = self.header_len();
         let li_octet = u8::try_from(li)
             .ok()
@@ -1083,6 +1206,7 @@ impl<'a> Tpdu<'a> {
 }
 
 /// Decodes a CR or CC given its LI, its code and the octets after the code.
+#[inline(never)]
 fn decode_connect(li: usize, code: TpduCode, after: &[u8]) -> Result<Tpdu<'_>, DecodeError> {
     if li == 255 {
         return Err(derr(

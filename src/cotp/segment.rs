@@ -200,6 +200,8 @@ pub struct Reassembler {
     limits: Limits,
     buf: BytesMut,
     segments: usize,
+    /// `buf` holds a TSDU handed out by [`Reassembler::push_borrowed`]; cleared at the next push.
+    delivered: bool,
 }
 
 impl Reassembler {
@@ -209,12 +211,13 @@ impl Reassembler {
             limits,
             buf: BytesMut::new(),
             segments: 0,
+            delivered: false,
         }
     }
 
     /// Octets held from DTs without EOT.
     pub fn pending_len(&self) -> usize {
-        self.buf.len()
+        if self.delivered { 0 } else { self.buf.len() }
     }
 
     /// Number of DTs held since the last complete TSDU.
@@ -226,8 +229,10 @@ impl Reassembler {
     pub fn reset(&mut self) {
         self.buf = BytesMut::new();
         self.segments = 0;
+        self.delivered = false;
     }
 
+    #[cold]
     fn limit(&mut self, limit: &'static str, max: usize) -> DecodeError {
         self.reset();
         DecodeError::new(
@@ -242,12 +247,61 @@ impl Reassembler {
     /// `max_tsdu` octets or `max_segments` DTs. Class-0 header checks are
     /// [`class0::check_dt`](crate::cotp::class0::check_dt)'s job.
     pub fn push<'a>(&mut self, dt: &Data<'a>) -> Result<Option<Tsdu<'a>>, DecodeError> {
+        match self.step(dt)? {
+            Step::Whole => Ok(Some(Tsdu::Whole(dt.user_data))),
+            Step::More => Ok(None),
+            Step::Done => {
+                self.delivered = false;
+                Ok(Some(Tsdu::Reassembled(self.buf.split().freeze())))
+            }
+        }
+    }
+
+    /// Like [`Reassembler::push`], without allocating per TSDU: a TSDU that one DT carries is
+    /// that DT's user data (as with `push`), and a TSDU put together from several DTs is a
+    /// borrow of the reassembler's own buffer, which the next push reuses. Once the buffer has
+    /// grown to the largest TSDU seen (at most [`Limits::max_tsdu`]), reassembly allocates
+    /// nothing.
+    ///
+    /// ```
+    /// use osi_stack::cotp::{Reassembler, Segments};
+    /// let tsdu: Vec<u8> = (0..=255).collect();
+    /// let mut r = Reassembler::new(osi_stack::Limits::default());
+    /// let dts: Vec<_> = Segments::new(&tsdu, 128).collect();
+    /// for dt in &dts[..dts.len() - 1] {
+    ///     assert_eq!(r.push_borrowed(dt)?, None);
+    /// }
+    /// assert_eq!(r.push_borrowed(&dts[dts.len() - 1])?, Some(&tsdu[..]));
+    /// # Ok::<(), osi_stack::DecodeError>(())
+    /// ```
+    #[inline]
+    pub fn push_borrowed<'s, 'a: 's>(
+        &'s mut self,
+        dt: &Data<'a>,
+    ) -> Result<Option<&'s [u8]>, DecodeError> {
+        match self.step(dt)? {
+            Step::Whole => Ok(Some(dt.user_data)),
+            Step::More => Ok(None),
+            Step::Done => {
+                self.delivered = true;
+                Ok(Some(&self.buf[..]))
+            }
+        }
+    }
+
+    /// The checks and bookkeeping of one push; the caller hands out the TSDU.
+    #[inline]
+    fn step(&mut self, dt: &Data<'_>) -> Result<Step, DecodeError> {
         let data = dt.user_data;
+        if self.delivered {
+            self.buf.clear();
+            self.delivered = false;
+        }
         if self.segments == 0 && dt.eot {
             if data.len() > self.limits.max_tsdu {
                 return Err(self.limit("max tsdu", self.limits.max_tsdu));
             }
-            return Ok(Some(Tsdu::Whole(data)));
+            return Ok(Step::Whole);
         }
         let segments = self.segments.saturating_add(1);
         if segments > self.limits.max_segments {
@@ -261,11 +315,21 @@ impl Reassembler {
         self.segments = segments;
         if dt.eot {
             self.segments = 0;
-            Ok(Some(Tsdu::Reassembled(self.buf.split().freeze())))
+            Ok(Step::Done)
         } else {
-            Ok(None)
+            Ok(Step::More)
         }
     }
+}
+
+/// What one DT did to a [`Reassembler`].
+enum Step {
+    /// The DT carries a whole TSDU.
+    Whole,
+    /// More DTs are needed.
+    More,
+    /// `buf` holds a complete TSDU.
+    Done,
 }
 
 #[cfg(test)]
@@ -354,5 +418,47 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn push_borrowed_reuses_its_buffer_and_keeps_the_limits() {
+        let limits = Limits {
+            max_tsdu: 10,
+            max_segments: 3,
+            ..Limits::default()
+        };
+        let mut r = Reassembler::new(limits);
+        assert_eq!(
+            r.push_borrowed(&Data::class0(&[1, 2], false)).unwrap(),
+            None
+        );
+        assert_eq!(r.pending_len(), 2);
+        assert_eq!(
+            r.push_borrowed(&Data::class0(&[3], true)).unwrap(),
+            Some(&[1u8, 2, 3][..])
+        );
+        assert_eq!(r.pending_len(), 0);
+        // The next TSDU starts empty, whichever push is used.
+        assert_eq!(r.push(&Data::class0(&[4], false)).unwrap(), None);
+        assert_eq!(
+            r.push(&Data::class0(&[5], true)).unwrap(),
+            Some(Tsdu::Reassembled(Bytes::from_static(&[4, 5])))
+        );
+        let whole = [9u8; 4];
+        match r.push_borrowed(&Data::class0(&whole, true)).unwrap() {
+            Some(s) => assert!(core::ptr::eq(s, &whole[..])),
+            None => panic!("no TSDU"),
+        }
+        let chunk = [0u8; 6];
+        assert_eq!(r.push_borrowed(&Data::class0(&chunk, false)).unwrap(), None);
+        let e = r.push_borrowed(&Data::class0(&chunk, true)).unwrap_err();
+        assert!(matches!(
+            e.kind(),
+            DecodeErrorKind::LimitExceeded {
+                limit: "max tsdu",
+                ..
+            }
+        ));
+        assert_eq!(r.pending_len(), 0);
     }
 }

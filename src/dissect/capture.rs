@@ -78,7 +78,7 @@ fn segment(linktype: Linktype, data: &[u8], time: Option<Duration>) -> Option<Se
 #[non_exhaustive]
 pub enum BlockProblem {
     /// The block did not parse (the parser's error kind).
-    Parse(nom::error::ErrorKind),
+    Parse(pcap_parser::nom::error::ErrorKind),
     /// The end of the file.
     Eof,
     /// A block larger than the reader's buffer.

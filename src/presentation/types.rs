@@ -695,7 +695,7 @@ fn put_pdv<B: BufMut + ?Sized>(p: &Pdv<'_>, buf: &mut B) -> Result<(), EncodeErr
 
 seq_of! {
     /// Fully-encoded-data: a `SEQUENCE OF PDV-list` (X.226 §8.2, §8.4.2).
-    PdvList, PdvIter, Pdv, decode_pdv, pdv_len, put_pdv
+    PdvList, PdvIter, keep_first Pdv, decode_pdv, pdv_len, put_pdv
 }
 
 /// User-data (X.226 §8.2, §8.4): simply encoded (`40`) or fully encoded (`61`).
@@ -734,7 +734,63 @@ impl<'a> UserData<'a> {
 
     /// Decodes the User-data carried alone by S-DATA, S-RELEASE and other session services
     /// (X.226 §7, §8.2). The whole input must be one User-data value.
+    ///
+    /// The common shape, fully encoded data with one PDV in single-ASN1-type form
+    /// (`61 { 30 { 02 id a0 { value } } }`, what P-DATA carries on nearly every association), is
+    /// decoded in one pass that makes the checks of the general decoder; its [`Pdv`] is kept,
+    /// so [`UserData::pdvs`] hands it out without decoding it again. Any other input, or any
+    /// doubt (long forms, limits below what that shape needs), goes to the general decoder.
+    #[inline]
     pub fn decode(input: &'a [u8], limits: &Limits) -> Result<Self, DecodeError> {
+        if let Some(ud) = Self::decode_single_pdv(input, limits) {
+            return Ok(ud);
+        }
+        Self::decode_general(input, limits)
+    }
+
+    /// The one-pass decoder of `61 { 30 { 02 id a0 { value } } }` with a one-octet context
+    /// identifier, every element in the forms [`ber::Reader::read`] takes on its fast path.
+    /// `None` sends the input to the general decoder, which finds the same value or names the
+    /// fault.
+    #[inline]
+    fn decode_single_pdv(input: &'a [u8], limits: &Limits) -> Option<Self> {
+        // Depths: 61 at 0, 30 at 1, a0 at 2, the value at 3 (`ber::children`); one PDV.
+        if limits.max_ber_depth < 3 || limits.max_pdvs == 0 {
+            return None;
+        }
+        let (0x61, list_offset, list, []) = quick_tlv(input)? else {
+            return None;
+        };
+        let (0x30, _, pdv, []) = quick_tlv(list)? else {
+            return None;
+        };
+        let (0x02, _, &[id], rest) = quick_tlv(pdv)? else {
+            return None;
+        };
+        let (0xa0, _, value, []) = quick_tlv(rest)? else {
+            return None;
+        };
+        let (_, _, _, []) = quick_tlv(value)? else {
+            return None;
+        };
+        let pdv = Pdv {
+            transfer_syntax: None,
+            context_id: i64::from(id as i8),
+            values: PdvValues::SingleAsn1Type(value),
+        };
+        Some(UserData::Full(PdvList {
+            repr: ber::SeqRepr::Encoded {
+                content: list,
+                base: list_offset,
+                depth: 1,
+                ctx: ctx(limits),
+                first: Some((pdv, list.len())),
+            },
+        }))
+    }
+
+    #[inline(never)]
+    fn decode_general(input: &'a [u8], limits: &Limits) -> Result<Self, DecodeError> {
         let c = ctx(limits);
         let (t, r) = top(c, input, "user data")?;
         let ud = UserData::from_tlv(&c, &t, limits)?
@@ -795,6 +851,28 @@ impl<'a> UserData<'a> {
             UserData::Simple(_) => PdvList::default().iter(),
         }
     }
+}
+
+/// One BER element in exactly the forms that [`ber::Reader::read`] takes without its general
+/// path: a one-octet identifier (not the high-tag-number form, not end-of-contents) and a
+/// definite length in at most two octets, within `b`. Returns (identifier, header length,
+/// contents, what follows).
+#[inline(always)]
+fn quick_tlv(b: &[u8]) -> Option<(u8, usize, &[u8], &[u8])> {
+    let [id, l0, after @ ..] = b else {
+        return None;
+    };
+    if id & 0x1f == 0x1f || (*id, *l0) == (0, 0) {
+        return None;
+    }
+    let (len, hl) = match (*l0, after) {
+        (0..=0x7f, _) => (usize::from(*l0), 2usize),
+        (0x81, [l, ..]) => (usize::from(*l), 3),
+        (0x82, [h, l, ..]) => (usize::from(u16::from_be_bytes([*h, *l])), 4),
+        _ => return None,
+    };
+    let (raw, rest) = b.split_at_checked(hl.checked_add(len)?)?;
+    Some((*id, hl, raw.get(hl..)?, rest))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1855,5 +1933,84 @@ impl<'a> Rsa<'a> {
     /// Writes the RSA-PPDU; fails without panicking on a short buffer.
     pub fn encode<B: BufMut + ?Sized>(&self, buf: &mut B) -> Result<(), EncodeError> {
         put_resync(buf, &self.context_ids, &self.user_data)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one-pass P-DATA decoder gives what the general decoder gives, value for value, and
+    /// leaves every input it does not take to it.
+    #[test]
+    fn single_pdv_fast_path_matches_general_decoder() {
+        let limits = Limits::default();
+        let inputs: [&[u8]; 7] = [
+            // 61 { 30 { 02 01 03  a0 { a0 03 02 01 07 } } }
+            &[
+                0x61, 0x0c, 0x30, 0x0a, 0x02, 0x01, 0x03, 0xa0, 0x05, 0xa0, 0x03, 0x02, 0x01, 0x07,
+            ],
+            // a negative one-octet context id
+            &[
+                0x61, 0x09, 0x30, 0x07, 0x02, 0x01, 0x81, 0xa0, 0x02, 0x05, 0x00,
+            ],
+            // two values inside a0: an error in both
+            &[
+                0x61, 0x0b, 0x30, 0x09, 0x02, 0x01, 0x03, 0xa0, 0x04, 0x05, 0x00, 0x05, 0x00,
+            ],
+            // trailing octets after the User-data
+            &[
+                0x61, 0x09, 0x30, 0x07, 0x02, 0x01, 0x03, 0xa0, 0x02, 0x05, 0x00, 0x00,
+            ],
+            // two PDVs: general decoder
+            &[
+                0x61, 0x12, 0x30, 0x07, 0x02, 0x01, 0x03, 0xa0, 0x02, 0x05, 0x00, 0x30, 0x07, 0x02,
+                0x01, 0x05, 0xa0, 0x02, 0x05, 0x00,
+            ],
+            // long-form length on the list: general decoder
+            &[
+                0x61, 0x81, 0x09, 0x30, 0x07, 0x02, 0x01, 0x03, 0xa0, 0x02, 0x05, 0x00,
+            ],
+            // value overruns a0
+            &[
+                0x61, 0x09, 0x30, 0x07, 0x02, 0x01, 0x03, 0xa0, 0x02, 0x05, 0x01,
+            ],
+        ];
+        for input in inputs {
+            let fast = UserData::decode(input, &limits);
+            let general = UserData::decode_general(input, &limits);
+            assert_eq!(fast, general, "{input:02x?}");
+            if let (Ok(f), Ok(g)) = (fast, general) {
+                assert!(f.pdvs().eq(g.pdvs()));
+            }
+        }
+        // Limits below what the shape needs go to the general decoder, which refuses.
+        let tight = Limits {
+            max_ber_depth: 2,
+            ..Limits::default()
+        };
+        assert!(UserData::decode(inputs[0], &tight).is_err());
+        let no_pdvs = Limits {
+            max_pdvs: 0,
+            ..Limits::default()
+        };
+        assert!(UserData::decode(inputs[0], &no_pdvs).is_err());
+    }
+
+    /// A decoded list hands out its first element as decoded, then decodes the rest.
+    #[test]
+    fn list_iteration_after_the_recorded_first_element() {
+        let limits = Limits::default();
+        let two = [
+            0x61, 0x12, 0x30, 0x07, 0x02, 0x01, 0x03, 0xa0, 0x02, 0x05, 0x00, 0x30, 0x07, 0x02,
+            0x01, 0x05, 0xa0, 0x02, 0x04, 0x00,
+        ];
+        let ud = UserData::decode(&two, &limits).unwrap();
+        let ids: Vec<i64> = ud.pdvs().map(|p| p.context_id).collect();
+        assert_eq!(ids, [3, 5]);
+        assert_eq!(
+            ud.pdvs().nth(1).map(|p| p.values),
+            Some(PdvValues::SingleAsn1Type(&[0x04, 0x00]))
+        );
     }
 }

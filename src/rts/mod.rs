@@ -1030,13 +1030,31 @@ impl Rts {
         user_data: Option<&[u8]>,
         now: Instant,
     ) -> Result<(), RtsError> {
+        self.reject_with_result(
+            reason,
+            user_data,
+            crate::acse::AssociateResult::REJECTED_PERMANENT,
+            now,
+        )
+    }
+
+    /// [`Rts::reject_with`] with the AARE's associate-result chosen (normal mode):
+    /// rejected-transient invites the initiator to open again later (X.227 §7.1.4.3); see
+    /// [`Association::reject_with_result`]. X.410-1984 mode has no AARE: `result` is not sent.
+    pub fn reject_with_result(
+        &mut self,
+        reason: RefuseReason,
+        user_data: Option<&[u8]>,
+        result: crate::acse::AssociateResult,
+        now: Instant,
+    ) -> Result<(), RtsError> {
         if self.phase != Phase::AwaitAnswer {
             return Err(RtsError::NotAllowed {
                 request: "reject",
                 reason: "no open indication is outstanding",
             });
         }
-        self.refuse(reason, user_data, now)?;
+        self.refuse(reason, user_data, result, now)?;
         self.drain(now);
         Ok(())
     }
@@ -1045,6 +1063,7 @@ impl Rts {
         &mut self,
         reason: RefuseReason,
         user_data: Option<&[u8]>,
+        result: crate::acse::AssociateResult,
         now: Instant,
     ) -> Result<(), RtsError> {
         let mut info = Vec::new();
@@ -1061,7 +1080,7 @@ impl Rts {
             }
             .encode(&mut info)?;
         }
-        self.assoc.reject_with(Some(&info), now)?;
+        self.assoc.reject_with_result(Some(&info), result, now)?;
         self.phase = Phase::Closing;
         Ok(())
     }
@@ -1469,7 +1488,12 @@ impl Rts {
         let rq = match rq {
             Some(Ok(rq)) => rq,
             _ => {
-                let _ = self.refuse(RefuseReason::VALIDATION_FAILURE, None, now);
+                let _ = self.refuse(
+                    RefuseReason::VALIDATION_FAILURE,
+                    None,
+                    crate::acse::AssociateResult::REJECTED_PERMANENT,
+                    now,
+                );
                 return;
             }
         };
