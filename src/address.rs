@@ -1,12 +1,12 @@
 //! Transport, session and presentation selectors, and presentation addresses in the string form
-//! of RFC 1278 (spec `addresses-rtse.md` §1 and §2).
+//! of RFC 1278 (`docs/protocol-notes.md` §1 and §2).
 //!
 //! # Selectors
 //!
 //! [`TSel`], [`SSel`] and [`PSel`] are octet strings, compared octet by octet: `00 01` and `01`
 //! are different selectors, and so are an empty selector and an absent one. They are stored
 //! inline (no allocation) and are `Copy`; a T-selector holds at most 32 octets, S- and
-//! P-selectors at most 16 (the limits of Exchange 5.5, libiec61850 and X.225, spec §2).
+//! P-selectors at most 16 (the limits of Exchange 5.5, libiec61850 and X.225, `docs/protocol-notes.md` §2).
 //!
 //! `FromStr` accepts the RFC 1278 selector forms and, for configuration files, bare hex:
 //!
@@ -20,7 +20,7 @@
 //! | (empty) | (none) | the empty selector |
 //!
 //! Surrounding ASCII whitespace is ignored. The bare form is a configuration convenience: it
-//! is not part of RFC 1278 and [`PresentationAddress`] does not accept it (spec §1, "do not
+//! is not part of RFC 1278 and [`PresentationAddress`] does not accept it (`docs/protocol-notes.md` §1, "do not
 //! apply that rule to RFC 1278 strings"). An SCL value with dropped zeros such as `1` becomes
 //! the one octet `01`; a peer configured with `00 01` wants `0001` written out, since the
 //! crate never guesses a length. `'1'H` stays an error: RFC 1278 asks for whole octets.
@@ -71,7 +71,7 @@
 //!   verbatim, after macro expansion, as [`NetworkAddress::Other`]: the crate does not speak
 //!   X.25 and the binary encoding of those forms has no second source in the spec.
 //!
-//! Macros (`name=rest`) are expanded from the standard table of spec §1 (RN/89/14 and ISODE
+//! Macros (`name=rest`) are expanded from the standard table of `docs/protocol-notes.md` §1 (RN/89/14 and ISODE
 //! `macros.prefix`): `Int-X25(80)`, `Janet`, `Janet-X25(80)`, `Internet-RFC-1006`, `X25(80)`,
 //! `TCP`, `Internet`, `localTCP`, `localHost`, `Int-X25`, `IXI`, `realNS` and `NSAP`. Macro
 //! names, `NS`, the AFI names and the keywords `RFC-1006`, `X.25(80)` and `ECMA-117-…` are
@@ -100,7 +100,7 @@
 //! The string form has no way to give a P-selector without S- and T-selectors, or an
 //! S-selector without a T-selector. `Display` writes a missing inner selector as an empty one,
 //! which parses back as `Some` of the empty selector; the crate treats an empty selector like
-//! an absent one when it connects (spec §1). A `PresentationAddress` without network addresses,
+//! an absent one when it connects (`docs/protocol-notes.md` §1). A `PresentationAddress` without network addresses,
 //! or one built by hand with a host name holding characters outside `0-9 a-z A-Z - .`, prints
 //! as a string that does not parse. Host names are not resolved here: the crate does no I/O.
 //!
@@ -706,7 +706,7 @@ pub enum NetworkAddress {
     Other(String),
 }
 
-/// The standard macros of spec §1, each already expanded (RN/89/14 and ISODE `macros.prefix`;
+/// The standard macros of `docs/protocol-notes.md` §1, each already expanded (RN/89/14 and ISODE `macros.prefix`;
 /// ISODE defines `Internet` as `TCP=03+` and `localHost` as `localTCP=127.0.0.1+`).
 const MACROS: [(&str, &str); 13] = [
     ("Int-X25(80)", "TELEX+00728722+X.25(80)+01+"),

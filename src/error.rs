@@ -8,6 +8,35 @@
 //! Offsets are relative to the start of the buffer handed to the failing decoder. A decoder that
 //! calls into an inner one adds the inner buffer's position with [`DecodeError::shifted`], so an
 //! error from a session decoder called on a TSDU names the offset within that TSDU.
+//!
+//! # Example
+//!
+//! ```
+//! use osi_stack::cotp::{Tpdu, class0};
+//! use osi_stack::{DecodeErrorKind, EncodeErrorKind, Layer};
+//!
+//! // A CR proposing TPDU size 8192, and a CC whose TPDU-size parameter (c0 01 xx) holds 0xa2,
+//! // a code X.224 does not define.
+//! let Tpdu::Cr(cr) = Tpdu::decode(&[0x11, 0xe0, 0, 0, 0, 1, 0, 0xc0, 1, 0x0d, 0xc2, 2, 0, 1, 0xc1, 2, 0, 1])? else {
+//!     unreachable!()
+//! };
+//! let Tpdu::Cc(cc) = Tpdu::decode(&[0x11, 0xd0, 0, 1, 0, 2, 0, 0xc0, 1, 0xa2, 0xc2, 2, 0, 1, 0xc1, 2, 0, 1])? else {
+//!     unreachable!()
+//! };
+//! let err = class0::check_cc(&cr, &cc, false).unwrap_err();
+//! assert_eq!(err.layer(), Layer::Cotp);
+//! assert_eq!(err.offset(), 9); // the value octet, counted from the LI
+//! assert!(matches!(err.kind(), DecodeErrorKind::InvalidValue { value: 0xa2, .. }));
+//! assert_eq!(err.to_string(), "cotp: invalid tpdu size 0xa2 at offset 9");
+//!
+//! // Encoders check the room first and never panic on a full buffer.
+//! let mut small = [0u8; 4];
+//! let dr = Tpdu::decode(&[0x06, 0x80, 0, 1, 0, 2, 0])?;
+//! let err = dr.encode(&mut &mut small[..]).unwrap_err();
+//! assert_eq!(err.layer(), Layer::Cotp);
+//! assert!(matches!(err.kind(), EncodeErrorKind::BufferTooSmall { needed: 7, remaining: 4 }));
+//! # Ok::<(), osi_stack::DecodeError>(())
+//! ```
 
 use core::fmt;
 

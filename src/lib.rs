@@ -14,6 +14,7 @@
 //! `ParseError` implementation that recomputes the offset from slice positions at every step.
 //! What nom did here before (two big-endian integer reads in a private cursor) is two slice
 //! patterns, so nom is no longer a dependency; no public type ever exposed it.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(

@@ -4,6 +4,26 @@
 //! [`Limits`] value before anything is allocated, so a peer cannot make the stack hold more memory
 //! than the limits allow, whatever lengths it claims. The defaults are safe for a server exposed to
 //! untrusted peers and large enough for X.400 message transfer and IEC 61850 MMS.
+//!
+//! # Example
+//!
+//! ```
+//! use osi_stack::presentation::UserData;
+//! use osi_stack::{DecodeErrorKind, Limits};
+//!
+//! // P-DATA user data with two PDVs (contexts 1 and 3).
+//! let bytes = [
+//!     0x61, 0x12, 0x30, 0x07, 0x02, 0x01, 0x01, 0xa0, 0x02, 0x05, 0x00,
+//!     0x30, 0x07, 0x02, 0x01, 0x03, 0xa0, 0x02, 0x05, 0x00,
+//! ];
+//! assert_eq!(UserData::decode(&bytes, &Limits::default())?.pdvs().count(), 2);
+//!
+//! // A server that expects one PDV per P-DATA can say so.
+//! let strict = Limits::default().with_max_pdvs(1);
+//! let err = UserData::decode(&bytes, &strict).unwrap_err();
+//! assert!(matches!(err.kind(), DecodeErrorKind::LimitExceeded { limit: "max_pdvs", max: 1 }));
+//! # Ok::<(), osi_stack::DecodeError>(())
+//! ```
 
 /// Limits on what a peer can make this stack buffer or walk through.
 ///

@@ -15,6 +15,46 @@
 //! Time is always passed in: no machine reads a clock, opens a socket or draws a random
 //! number. The session machine works on TSDUs rather than bytes and is driven by its owner
 //! (the association), so it has the same verbs but not this trait.
+//!
+//! # Example
+//!
+//! One driver for any machine, used here on two class-0 transport connections:
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use osi_stack::Machine;
+//! use osi_stack::cotp::connection::{Config, ConnectRequest, Connection, Disconnect, Event};
+//!
+//! /// What a socket would do: deliver every pending transmit of `from` to `to`.
+//! fn pump<M: Machine>(from: &mut M, to: &mut M, now: Instant) {
+//!     while let Some(bytes) = from.poll_transmit() {
+//!         to.handle_input(&bytes, now);
+//!     }
+//! }
+//! fn events<M: Machine>(m: &mut M) -> Vec<M::Event> {
+//!     std::iter::from_fn(|| m.poll_event()).collect()
+//! }
+//!
+//! let now = Instant::now();
+//! let (mut client, mut server) =
+//!     (Connection::initiator(Config::default()), Connection::responder(Config::default()));
+//! client.connect(&ConnectRequest::default(), now)?;
+//! pump(&mut client, &mut server, now);
+//! assert!(matches!(events(&mut server)[..], [Event::ConnectIndication(_)]));
+//! server.accept(now)?;
+//! pump(&mut server, &mut client, now);
+//! assert!(matches!(events(&mut client)[..], [Event::Connected(_)]));
+//!
+//! // A responder whose peer never sends a CR gives up at its deadline.
+//! let mut idle = Connection::responder(Config::default());
+//! idle.handle_transport_accepted(now);
+//! let deadline = idle.poll_timeout().expect("a connect timer");
+//! assert!(deadline > now && deadline <= now + Duration::from_secs(600));
+//! idle.handle_timeout(deadline);
+//! assert!(events(&mut idle).iter().any(|e| matches!(e, Event::Disconnected(Disconnect::Timeout(_)))));
+//! assert!(idle.is_closed());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::time::Instant;
 

@@ -1,5 +1,5 @@
 //! Replay: one side of a captured association drives this crate's own
-//! [`Association`] playing the other role, and what the
+//! [`Association`] (or [`Rts`](crate::rts::Rts)) playing the other role, and what the
 //! machine sends is compared, PDU by PDU and layer by layer, with what the real peer sent.
 //!
 //! The captured side's TPKTs are fed to the machine in capture order. Where the real peer
@@ -11,13 +11,30 @@
 //!
 //! Both sides are read with [`crate::dissect`]; the unit of comparison is a TPDU other than DT,
 //! or a TSDU (so that segmentation into DTs does not count). Key fields are compared, bottom up
-//! ([`Field`]); references, selectors, release reasons and other values a peer or its user
-//! chooses freely are not.
+//! ([`Field`]): PDU types per layer, TPDU class and DR/ER codes, the session refuse reason,
+//! Token Items and serial numbers, presentation context lists and results, the ACSE context
+//! name, result and diagnostic, the RTSE APDU type and how many octets an RTTR carries;
+//! references, selectors, release reasons and other values a peer or its user chooses freely
+//! are not.
+//!
+//! An RTS association (the CP carries an RTORQ: in its AARQ, or as the X.410-1984 `PConnect`
+//! of a CN that proposes activity management) is played by an [`Rts`](crate::rts::Rts) over the
+//! association ([`Report::rts`]), in either role and mode, with an application inferred from the
+//! capture: the responder accepts with the RTOAC's checkpoint size, window and `open` data, or
+//! refuses with the RTORJ and the AARE's result; it gives the turn when asked (S-CONTROL-GIVE,
+//! X.228 §7.4) and answers each APDU with the captured responder's next transfer (past its
+//! last, an echo while the capture shows it asking for the turn), asking for the turn to send
+//! it. The initiator opens with the RTORQ's proposal and `open` data, asks for the turn when
+//! it lacks it, transfers the captured initiator's APDUs one per turn (in monologue: once the
+//! last is confirmed) and closes when none are left. Turns, activities, checkpoints and their
+//! confirmations are the RTS's own. A refusal without an RTORJ (below RTSE) is played by the
+//! bare association.
 //!
 //! [`replay_capture`] and [`replay_timed`] keep the capture's timing: the machine's clock follows
 //! the capture's timestamps and its timers fire where the capture's pauses pass them
-//! ([`replay_frames`] runs on one instant). Not replayed: the machine as initiator of an
-//! X.410-1984-mode association.
+//! ([`replay_frames`] runs on one instant). Not replayed: the machine as initiator of a ROS
+//! association in X.410-1984 mode (the association machine does not open that mode by itself,
+//! and it is not RTS).
 //!
 //! ```
 //! use osi_stack::dissect::Direction;
@@ -37,7 +54,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::Layer;
-use crate::acse::{AeQualifier, ApTitle, Apdu, AssociateSourceDiagnostic, ExternalList};
+use crate::acse::{
+    AeQualifier, ApTitle, Apdu, AssociateResult, AssociateSourceDiagnostic, ExternalList,
+};
 use crate::association::{
     AcceptResponse, ApAddress, AssociateRequest, Association, Config, Dispatch,
     PresentationContext, ServiceError,
@@ -102,7 +121,8 @@ impl Unit {
 enum Action {
     Associate(Box<AssociateRequest>),
     Accept(Box<AcceptResponse>),
-    Reject(Option<Bytes>),
+    /// User information and the AARE's result (permanent or transient).
+    Reject(Option<Bytes>, AssociateResult),
     Data(Vec<(i64, Bytes)>),
     Release,
     ReleaseResponse(bool),
@@ -158,6 +178,9 @@ pub struct Step {
 pub struct Report {
     /// The side whose bytes were fed to the machine.
     pub fed: Direction,
+    /// The machine was an [`Rts`](crate::rts::Rts) over the association (the capture's is an
+    /// RTS association), not a bare [`Association`].
+    pub rts: bool,
     /// Every step, in order.
     pub steps: Vec<Step>,
 }
@@ -248,6 +271,27 @@ fn unit(rec: &Record<'_>) -> Option<Unit> {
     if let Some(u) = f.upper() {
         let kinds: Vec<&'static str> = u.session.iter().map(|s| s.kind().abbreviation()).collect();
         fields.push(field(Layer::Session, "type", Value::Kinds(kinds)));
+        // The tokens given or asked for (Token Item, X.225 §8.3.3.1) and the serial numbers of
+        // the synchronization SPDUs (MIP, MIA …): what a checkpointed RTS transfer turns on.
+        let tokens: Vec<i64> = u
+            .session
+            .iter()
+            .filter_map(|s| s.token_item())
+            .filter(|t| t.0 != 0)
+            .map(|t| i64::from(t.0))
+            .collect();
+        if !tokens.is_empty() {
+            fields.push(field(Layer::Session, "tokens", Value::Codes(tokens)));
+        }
+        let serials: Vec<i64> = u
+            .session
+            .iter()
+            .filter_map(|s| s.serial_number()?.value())
+            .map(|n| i64::try_from(n).unwrap_or(i64::MAX))
+            .collect();
+        if !serials.is_empty() {
+            fields.push(field(Layer::Session, "serial", Value::Codes(serials)));
+        }
         for s in &u.session {
             match s.kind() {
                 SpduKind::Rf => {
@@ -304,7 +348,15 @@ fn unit(rec: &Record<'_>) -> Option<Unit> {
                         (_, Some(Apdu::Aare(a))) => first_value(a.user_information.as_ref()),
                         _ => None,
                     };
-                    action = Some(Action::Reject(info));
+                    // The real peer's AARE result: rejected-transient is kept, anything else
+                    // is the machine's default, rejected-permanent.
+                    let result = match &u.acse {
+                        Some(Apdu::Aare(a)) if a.result == AssociateResult::REJECTED_TRANSIENT => {
+                            AssociateResult::REJECTED_TRANSIENT
+                        }
+                        _ => AssociateResult::REJECTED_PERMANENT,
+                    };
+                    action = Some(Action::Reject(info, result));
                 }
                 Presentation::Abort(ab) => {
                     let info = match (ab, &u.acse) {
@@ -363,6 +415,18 @@ fn unit(rec: &Record<'_>) -> Option<Unit> {
         }
         if let Some(r) = &u.rtse {
             fields.push(field(Layer::Rtse, "type", Value::Kind(r.name())));
+            // How much of the transfer this RTTR carries: where the RTS cut it into checkpoint
+            // intervals (X.228 §7.6). X.410-1984-mode data is the raw APDU, not an RTTR.
+            if let (crate::rtse::Apdu::Rttr(rttr), Some(Presentation::Data(_))) =
+                (r, &u.presentation)
+            {
+                let n: usize = rttr.segments().map(<[u8]>::len).sum();
+                fields.push(field(
+                    Layer::Rtse,
+                    "octets",
+                    Value::Code(i64::try_from(n).unwrap_or(i64::MAX)),
+                ));
+            }
         }
     }
     Some(Unit {
@@ -486,9 +550,318 @@ fn compare(expected: &Unit, actual: &Unit) -> Verdict {
     Verdict::Same
 }
 
+/// What a captured RTS association shows (read ahead): how the RTS on each side was set up, what
+/// it answered to the open and what each side transferred (X.228 §7).
+#[derive(Debug, Clone, Default)]
+struct RtsPlan {
+    /// Initiator: X.410-1984 mode and which P1 its PConnect names.
+    mode: crate::rts::X400Mode,
+    /// The RTORQ's proposal.
+    checkpoint_kb: i64,
+    window: i64,
+    two_way_alternate: bool,
+    /// The CN's Token Setting Item leaves the data token (the turn) with the initiator.
+    initiator_turn: bool,
+    /// The RTORQ's `open` user data.
+    open: Option<Bytes>,
+    /// The RTOAC's checkpoint size and window (what the responder accepted at most), its `open`.
+    accepted: Option<(i64, i64, Option<Bytes>)>,
+    /// The RTORJ's reason and user data, and the AARE's result.
+    refused: Option<(crate::rtse::RefuseReason, Option<Bytes>, AssociateResult)>,
+    /// The association was refused below RTSE (an RF, CPR or AARE without an RTORJ).
+    refused_below: bool,
+    /// The APDUs each side transferred (one activity each), in order.
+    client_transfers: std::collections::VecDeque<Bytes>,
+    server_transfers: std::collections::VecDeque<Bytes>,
+    /// The turn requests (RTTP) the responder sent.
+    server_asks: usize,
+}
+
+/// The activity management functional unit (X.225 §8.3.1.16, bit 7 of Session User
+/// Requirements counted from 1).
+const ACTIVITY_MANAGEMENT: u16 = 0x0040;
+
+/// Reads the capture ahead: `Some` when its association is an RTS one (the CP carries an
+/// RTORQ, in an AARQ or as X.410-1984 `PConnect` parameters).
+fn rts_plan(frames: &[(Direction, &[u8])]) -> Option<RtsPlan> {
+    use crate::rtse::{Apdu as Rt, ApplicationProtocol, ConnectionData, DialogueMode};
+    let mut plan: Option<RtsPlan> = None;
+    // The transfer in progress, per side (client, server).
+    let mut current: (Option<Vec<u8>>, Option<Vec<u8>>) = (None, None);
+    let mut reader = Stream::new();
+    for (d, o) in frames {
+        reader.push(*d, o, &mut |rec| {
+            let RecordKind::Frame(f) = &rec.kind else {
+                return;
+            };
+            let Some(u) = f.upper() else { return };
+            let server = rec.direction == Direction::Server;
+            match (&u.presentation, &u.rtse) {
+                (Some(Presentation::Cp(cp)), Some(Rt::Rtorq(rq))) if plan.is_none() => {
+                    let mut p = RtsPlan {
+                        checkpoint_kb: rq.checkpoint_size_or_default(),
+                        window: rq.window_size_or_default(),
+                        two_way_alternate: rq.dialogue_mode_or_default() == DialogueMode::TWA,
+                        initiator_turn: true,
+                        ..RtsPlan::default()
+                    };
+                    if cp.x410_parameters.is_some() {
+                        p.mode = if rq.application_protocol
+                            == Some(ApplicationProtocol::MTS_TRANSFER_PROTOCOL_1984)
+                            || rq.application_protocol.is_none()
+                        {
+                            crate::rts::X400Mode::Mode1984
+                        } else {
+                            crate::rts::X400Mode::X410Mode1988
+                        };
+                    }
+                    if let ConnectionData::Open(Some(o)) = rq.connection_data {
+                        p.open = Some(Bytes::copy_from_slice(o));
+                    }
+                    let mut activities = false;
+                    for spdu in u.session.iter().filter(|s| s.kind() == SpduKind::Cn) {
+                        activities |= spdu
+                            .session_user_requirements()
+                            .is_some_and(|r| r.0 & ACTIVITY_MANAGEMENT != 0);
+                        if let Some(t) = spdu
+                            .connect_accept_item()
+                            .and_then(|c| c.token_setting_item)
+                        {
+                            // Bits 0-1: the data token; 01 = the acceptor's side (X.225 §8.3.1.12).
+                            p.initiator_turn = t.0 & 0x03 != 0x01;
+                        }
+                    }
+                    // An X.410-1984 PConnect also opens ROS in X.410 mode (ISODE's ROS
+                    // S-selector 0003), which transfers without activities: only a CN that
+                    // proposes activity management opens an RTS (X.410 §4.3: each transfer is
+                    // an activity).
+                    if cp.x410_parameters.is_none() || activities {
+                        plan = Some(p);
+                    }
+                }
+                (Some(Presentation::Cpa(_)), Some(Rt::Rtoac(ac))) => {
+                    if let Some(p) = plan.as_mut() {
+                        let open = match ac.connection_data {
+                            ConnectionData::Open(Some(o)) => Some(Bytes::copy_from_slice(o)),
+                            _ => None,
+                        };
+                        p.accepted = Some((
+                            ac.checkpoint_size_or_default(),
+                            ac.window_size_or_default(),
+                            open,
+                        ));
+                    }
+                }
+                (Some(Presentation::Cpr(_)), rt) => {
+                    if let Some(p) = plan.as_mut() {
+                        if let Some(Rt::Rtorj(rj)) = rt {
+                            let result = match &u.acse {
+                                Some(Apdu::Aare(a))
+                                    if a.result == AssociateResult::REJECTED_TRANSIENT =>
+                                {
+                                    AssociateResult::REJECTED_TRANSIENT
+                                }
+                                _ => AssociateResult::REJECTED_PERMANENT,
+                            };
+                            p.refused = Some((
+                                rj.refuse_reason
+                                    .unwrap_or(crate::rtse::RefuseReason::VALIDATION_FAILURE),
+                                rj.user_data.map(Bytes::copy_from_slice),
+                                result,
+                            ));
+                        } else {
+                            p.refused_below = true;
+                        }
+                    }
+                }
+                _ => {}
+            }
+            if plan.is_none() {
+                return;
+            }
+            if server && matches!(u.rtse, Some(Rt::Rttp(_))) {
+                if let Some(p) = plan.as_mut() {
+                    p.server_asks = p.server_asks.saturating_add(1);
+                }
+            }
+            let slot = if server {
+                &mut current.1
+            } else {
+                &mut current.0
+            };
+            for spdu in &u.session {
+                match spdu.kind() {
+                    SpduKind::As => *slot = Some(Vec::new()),
+                    SpduKind::Ae => {
+                        if let Some(apdu) = slot.take() {
+                            let transfers = match plan.as_mut() {
+                                Some(p) if !server => &mut p.client_transfers,
+                                Some(p) => &mut p.server_transfers,
+                                None => return,
+                            };
+                            transfers.push_back(Bytes::from(apdu));
+                        }
+                    }
+                    SpduKind::Dt => {
+                        let Some(buf) = slot.as_mut() else {
+                            continue;
+                        };
+                        match (&u.presentation, &u.rtse) {
+                            (Some(Presentation::X410Data(raw)), _) => buf.extend_from_slice(raw),
+                            (_, Some(Rt::Rttr(rttr))) => {
+                                for seg in rttr.segments() {
+                                    buf.extend_from_slice(seg);
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        });
+    }
+    plan
+}
+
+/// The application above an [`Rts`](crate::rts::Rts): it does what the captured peer's
+/// application did, as ISODE's `isoc` and `isod` test programs (and X.400 MTAs) do. The
+/// initiator asks for the turn when it lacks it, transfers the APDUs the captured initiator
+/// transferred, one per turn, and closes when it has none left; the responder accepts or refuses
+/// the open as the capture shows, gives the turn when asked, and answers each APDU it receives
+/// with the captured responder's next transfer (an echo, a ROS result …), asking for the turn
+/// to send it; with none left it only receives (a sink).
+struct RtsApp {
+    rts: crate::rts::Rts,
+    initiator: bool,
+    plan: RtsPlan,
+    /// Turn requests made so far (ISODE's `isoc` counts the priority up).
+    asked: i64,
+    /// Responder: the transfers answered so far.
+    answers: usize,
+}
+
+impl RtsApp {
+    fn react(&mut self, e: &crate::rts::RtsEvent, now: Instant) {
+        use crate::rts::RtsEvent as E;
+        // A request the machine refuses shows in what it sends (or does not): not an error here.
+        match e {
+            E::OpenIndication(_) => {
+                let _ = match (&self.plan.refused, &self.plan.accepted) {
+                    (Some((reason, data, result)), _) => {
+                        self.rts
+                            .reject_with_result(*reason, data.as_deref(), *result, now)
+                    }
+                    (None, Some((_, _, open))) => self.rts.accept_with(None, open.as_deref(), now),
+                    (None, None) => self.rts.accept(None, now),
+                };
+            }
+            E::Opened(o) if self.initiator => {
+                if o.turn {
+                    self.next(now);
+                } else {
+                    self.ask(now);
+                }
+            }
+            E::TurnGiven if self.initiator => self.next(now),
+            // In monologue the initiator keeps the turn: the next transfer once the last one
+            // is confirmed (an X.400 MTA's queue), then close.
+            E::Confirmed { .. } if self.initiator && !self.plan.two_way_alternate => self.next(now),
+            E::TurnPlease { .. } if self.plan.two_way_alternate => {
+                let _ = self.rts.turn_give(now);
+            }
+            E::Received(_) if self.initiator => self.ask(now),
+            E::Received(apdu) => {
+                // The captured responder's next transfer; past its last one, an echo of what
+                // came while the capture shows it still asking for the turn (it meant to answer
+                // but never got to: an echo server).
+                let answer = self
+                    .plan
+                    .server_transfers
+                    .pop_front()
+                    .or_else(|| (self.answers < self.plan.server_asks).then(|| apdu.clone()));
+                if let Some(answer) = answer {
+                    self.answers = self.answers.saturating_add(1);
+                    let _ = self.rts.transfer(answer, now);
+                    if !self.rts.has_turn() {
+                        let _ = self.rts.turn_please(1, now);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Initiator holding the turn: the next transfer, or close.
+    fn next(&mut self, now: Instant) {
+        let _ = match self.plan.client_transfers.pop_front() {
+            Some(apdu) => self.rts.transfer(apdu, now).map(|_| ()),
+            None => self.rts.close(now),
+        };
+    }
+
+    fn ask(&mut self, now: Instant) {
+        self.asked = self.asked.saturating_add(1);
+        let _ = self.rts.turn_please(self.asked, now);
+    }
+}
+
+/// The machine replay drives: a bare association, or an RTS with its application.
+enum Machine {
+    Association(Box<Association>),
+    Rts(Box<RtsApp>),
+}
+
+impl Machine {
+    fn poll_timeout(&self) -> Option<Instant> {
+        match self {
+            Machine::Association(m) => m.poll_timeout(),
+            Machine::Rts(a) => a.rts.poll_timeout(),
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        match self {
+            Machine::Association(m) => m.handle_timeout(now),
+            Machine::Rts(a) => a.rts.handle_timeout(now),
+        }
+    }
+
+    fn handle_input(&mut self, octets: &[u8], now: Instant) {
+        match self {
+            Machine::Association(m) => m.handle_input(octets, now),
+            Machine::Rts(a) => a.rts.handle_input(octets, now),
+        }
+    }
+
+    /// Everything the machine sends now, its application reacting to its events on the way;
+    /// whether it finished.
+    fn drain(&mut self, now: Instant, out: &mut Vec<Bytes>) -> bool {
+        let mut closed = false;
+        match self {
+            Machine::Association(m) => {
+                while let Some(e) = m.poll_event() {
+                    closed |= matches!(e, crate::association::Event::Closed);
+                }
+                out.extend(std::iter::from_fn(|| m.poll_transmit()));
+                while let Some(e) = m.poll_event() {
+                    closed |= matches!(e, crate::association::Event::Closed);
+                }
+            }
+            Machine::Rts(a) => loop {
+                out.extend(std::iter::from_fn(|| a.rts.poll_transmit()));
+                let Some(e) = a.rts.poll_event() else { break };
+                closed |= matches!(e, crate::rts::RtsEvent::Closed);
+                a.react(&e, now);
+            },
+        }
+        closed
+    }
+}
+
 /// The machine, its application and the two readers.
 struct Player {
-    machine: Association,
+    machine: Machine,
     /// Reads the machine's output (and the fed side, for the contexts).
     reader: Stream,
     machine_dir: Direction,
@@ -496,25 +869,22 @@ struct Player {
     produced: std::collections::VecDeque<Unit>,
     now: Instant,
     associated: bool,
-    /// The machine reported [`Event::Closed`](crate::association::Event::Closed).
+    /// The machine reported [`Event::Closed`](crate::association::Event::Closed) (or
+    /// [`RtsEvent::Closed`](crate::rts::RtsEvent::Closed)).
     closed: bool,
 }
 
 impl Player {
     fn collect(&mut self) {
-        while let Some(e) = self.machine.poll_event() {
-            self.closed |= matches!(e, crate::association::Event::Closed);
-        }
-        while let Some(bytes) = self.machine.poll_transmit() {
+        let mut out = Vec::new();
+        self.closed |= self.machine.drain(self.now, &mut out);
+        for bytes in out {
             let produced = &mut self.produced;
             self.reader.push(self.machine_dir, &bytes, &mut |r| {
                 if let Some(u) = unit(&r) {
                     produced.push_back(u);
                 }
             });
-        }
-        while let Some(e) = self.machine.poll_event() {
-            self.closed |= matches!(e, crate::association::Event::Closed);
         }
     }
 
@@ -543,7 +913,23 @@ impl Player {
 
     fn act(&mut self, action: &Action) -> Result<(), ServiceError> {
         let now = self.now;
-        let m = &mut self.machine;
+        let m = match &mut self.machine {
+            Machine::Association(m) => m,
+            Machine::Rts(app) => {
+                // The RTS application reacts to the machine's events; only the open and an
+                // abort are the captured peer's own initiative.
+                let result = match action {
+                    Action::Associate(r) if !self.associated => {
+                        self.associated = true;
+                        let open = app.plan.open.clone();
+                        app.rts.open((**r).clone(), open.as_deref(), now)
+                    }
+                    Action::Abort(_) => app.rts.abort(None, now),
+                    _ => Ok(()),
+                };
+                return result.map_err(|e| rts_service_error(e, app.rts.association().state()));
+            }
+        };
         match action {
             Action::Associate(r) => {
                 if self.associated {
@@ -553,7 +939,7 @@ impl Player {
                 m.associate((**r).clone(), now)
             }
             Action::Accept(r) => m.accept((**r).clone(), now),
-            Action::Reject(info) => m.reject_with(info.as_deref(), now),
+            Action::Reject(info, result) => m.reject_with_result(info.as_deref(), *result, now),
             Action::Data(values) => {
                 for (ctx, v) in values {
                     m.send_data_bytes(*ctx, v.clone(), now)?;
@@ -563,6 +949,18 @@ impl Player {
             Action::Release => m.release(now),
             Action::ReleaseResponse(accept) => m.release_response(*accept, now),
             Action::Abort(info) => m.abort_with(info.as_deref(), now),
+        }
+    }
+}
+
+/// The association-level error of an RTS request ([`Verdict::Refused`] carries those); an RTS
+/// rule is said as the request and the association's state.
+fn rts_service_error(e: crate::rts::RtsError, state: crate::association::State) -> ServiceError {
+    match e {
+        crate::rts::RtsError::Service(s) => s,
+        crate::rts::RtsError::Encode(e) => ServiceError::Encode(e),
+        crate::rts::RtsError::NotAllowed { request, .. } => {
+            ServiceError::WrongState { request, state }
         }
     }
 }
@@ -633,12 +1031,61 @@ pub fn replay_timed<'a>(
             });
         }
     }
-    let (machine, machine_dir) = if fed == Direction::Server {
-        (Association::initiator(config), Direction::Client)
+    // An RTS association is played by an RTS with its application, unless the real responder
+    // refused it below RTSE (no RTORJ): the RTS user only refuses with one.
+    let plan = rts_plan(&frames).filter(|p| !(fed == Direction::Client && p.refused_below));
+    let machine_dir = if fed == Direction::Server {
+        Direction::Client
     } else {
-        let mut m = Association::responder(config, Dispatch::default(), None);
-        m.handle_transport_accepted(now);
-        (m, Direction::Server)
+        Direction::Server
+    };
+    let rts = plan.is_some();
+    let machine = match plan {
+        Some(plan) => {
+            let initiator = fed == Direction::Server;
+            let settings = if initiator {
+                crate::rts::RtsSettings::default()
+                    .with_mode(plan.mode)
+                    .with_dialogue(plan.two_way_alternate, plan.initiator_turn)
+                    .with_checkpoints(
+                        u32::try_from(plan.checkpoint_kb).unwrap_or(0),
+                        u32::try_from(plan.window).unwrap_or(1),
+                    )
+            } else {
+                // What the real responder accepted is what it accepts at most.
+                let (cp, w) = plan
+                    .accepted
+                    .as_ref()
+                    .map_or((plan.checkpoint_kb, plan.window), |(c, w, _)| (*c, *w));
+                crate::rts::RtsSettings::default().with_checkpoints(
+                    u32::try_from(cp).unwrap_or(0),
+                    u32::try_from(w).unwrap_or(1),
+                )
+            };
+            let mut rts = if initiator {
+                crate::rts::Rts::initiator(config, settings, crate::rts::TransferState::new())
+            } else {
+                crate::rts::Rts::responder(config, Dispatch::default(), None, settings)
+            };
+            if !initiator {
+                rts.handle_transport_accepted(now);
+            }
+            Machine::Rts(Box::new(RtsApp {
+                rts,
+                initiator,
+                plan,
+                asked: 0,
+                answers: 0,
+            }))
+        }
+        None if fed == Direction::Server => {
+            Machine::Association(Box::new(Association::initiator(config)))
+        }
+        None => {
+            let mut m = Association::responder(config, Dispatch::default(), None);
+            m.handle_transport_accepted(now);
+            Machine::Association(Box::new(m))
+        }
     };
     let mut p = Player {
         machine,
@@ -718,7 +1165,7 @@ pub fn replay_timed<'a>(
             verdict: Verdict::Extra,
         });
     }
-    Report { fed, steps }
+    Report { fed, rts, steps }
 }
 
 /// Which association of a capture to replay, and which side to feed.

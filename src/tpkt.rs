@@ -13,6 +13,27 @@
 //!
 //! TPKT is the only layer that streams: [`frame_len`] tells how long the next frame in a TCP
 //! byte stream is, or that more bytes are needed. Everything above parses complete buffers.
+//!
+//! # Example
+//!
+//! ```
+//! use osi_stack::tpkt::{self, Tpkt};
+//!
+//! // One read from TCP: a whole TPKT (a class-0 DT carrying "hi") and the start of the next.
+//! let stream = [0x03, 0x00, 0x00, 0x09, 0x02, 0xf0, 0x80, b'h', b'i', 0x03, 0x00];
+//! let len = tpkt::frame_len(&stream)?.expect("a whole header");
+//! assert_eq!(len, 9);
+//! let (frame, rest) = Tpkt::decode(&stream[..len])?;
+//! assert_eq!(frame.payload, [0x02, 0xf0, 0x80, b'h', b'i']);
+//! assert!(rest.is_empty());
+//! assert_eq!(tpkt::frame_len(&stream[len..])?, None); // read more
+//!
+//! // Sending: the header for a 5-octet TPDU, then the TPDU.
+//! let mut out = Vec::new();
+//! tpkt::encode_header(5, &mut out)?;
+//! assert_eq!(out, stream[..4]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use bytes::BufMut;
 

@@ -1,5 +1,5 @@
 //! `osi dump` end to end: runs the binary on every capture in `testdata/`, on hex input and on
-//! synthetic captures, and checks the JSON records against `spec/cli.md` and against what tshark
+//! synthetic captures, and checks the JSON records against `docs/cli.md` and against what tshark
 //! sees (`testdata/golden/frames.json`, `testdata/golden/cotp.json`, made by
 //! `testdata/golden/gen_cotp.py`).
 

@@ -307,7 +307,7 @@ fn capture_apdus_by_hand() {
 
 #[test]
 fn x410_mode_ppdus() {
-    // spec/presentation-acse.md P9: CP with open = [0] IMPLICIT NULL.
+    // the PConnect example of docs/protocol-notes.md §5: CP with open = [0] IMPLICIT NULL.
     let p9 = hex("31 14 a0 03 80 01 00 a1 0d 80 01 1e 81 01 05 a3 02 80 00 84 01 01");
     let (cp, _) = Cp::decode(&p9, &LIM).unwrap();
     assert_eq!(cp.mode, Mode::X410_1984);

@@ -18,6 +18,32 @@
 //!   `SIZE (1, …)`): an empty `be 00` is a `Missing` error.
 //! - **Offsets** in errors are relative to the APDU given to [`Apdu::decode`]; add the PDV
 //!   value's position with [`crate::DecodeError::shifted`] to locate it in the PPDU.
+//!
+//! # Example
+//!
+//! Build the AARQ of an MMS client, encode it, decode it back, and read a peer's RLRQ:
+//!
+//! ```
+//! use osi_stack::Limits;
+//! use osi_stack::acse::{Aarq, Apdu, ReleaseRequestReason};
+//! use osi_stack::oid::Oid;
+//!
+//! let aarq = Apdu::Aarq(Aarq::new(Oid::MMS_APPLICATION_CONTEXT));
+//! let mut bytes = Vec::new();
+//! aarq.encode(&mut bytes)?;
+//! assert_eq!(bytes.len(), aarq.encoded_len());
+//! // [APPLICATION 0] { [1] { OBJECT IDENTIFIER 1.0.9506.2.3 } }
+//! assert_eq!(bytes[..6], [0x60, 0x09, 0xa1, 0x07, 0x06, 0x05]);
+//!
+//! let Apdu::Aarq(back) = Apdu::decode(&bytes, &Limits::default())? else { unreachable!() };
+//! assert_eq!(back.application_context_name.to_string(), "1.0.9506.2.3");
+//!
+//! // An RLRQ with reason "normal" (X.227 §9.1: `62 03 80 01 00`).
+//! let rlrq = Apdu::decode(&[0x62, 0x03, 0x80, 0x01, 0x00], &Limits::default())?;
+//! let Apdu::Rlrq(rlrq) = rlrq else { unreachable!() };
+//! assert_eq!(rlrq.reason, Some(ReleaseRequestReason(0)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use bytes::BufMut;
 

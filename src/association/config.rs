@@ -13,7 +13,7 @@ use crate::session::{SessionUserRequirements, TokenSettingItem};
 
 /// Settings shared by initiators and responders.
 ///
-/// The names an MTA administrator knows (Exchange's X.400 connector, `addresses-rtse.md` §6)
+/// The names an MTA administrator knows (Exchange's X.400 connector, `docs/protocol-notes.md` §6)
 /// map as follows; "open retries" and "open interval" belong to the dialer
 /// ([`crate::tokio::Dialer`] with feature `tokio`), not to one association:
 ///
@@ -253,7 +253,7 @@ pub struct AssociateRequest {
     /// Initial token positions proposed in the CN (PI 26 in PGI 5). `None` (absent): every
     /// available token starts on the initiator's side (X.225 §8.3).
     pub token_setting: Option<TokenSettingItem>,
-    /// X.410-1984 mode (X.226 §8.2, `addresses-rtse.md` §5): when set, the CP is an X.410-mode
+    /// X.410-1984 mode (X.226 §8.2, `docs/protocol-notes.md` §5): when set, the CP is an X.410-mode
     /// CP-type whose `[1]` SET holds these octets (the RTORQ components of a `PConnect`), and
     /// there is no ACSE and no presentation context: the AARQ fields, contexts and
     /// `user_information` are not sent, data travels as raw session user data. The CN then
@@ -345,7 +345,7 @@ impl AssociateRequest {
 
     /// The same request with these session functional units and initial token positions
     /// (RTSE asks for half-duplex, minor synchronize, activity management and exceptions,
-    /// `0x0249`; `addresses-rtse.md` §4).
+    /// `0x0249`; `docs/protocol-notes.md` §4).
     #[must_use]
     pub fn with_session(
         mut self,

@@ -614,6 +614,7 @@ impl Control {
     pub(crate) fn reject(
         &mut self,
         user_information: Option<&[u8]>,
+        result: AssociateResult,
     ) -> Result<(RefuseReason, Bytes, RefusalReason), ServiceError> {
         let State::Indicated(answer) = &self.state else {
             return Err(ServiceError::WrongState {
@@ -643,7 +644,6 @@ impl Control {
             .user_context
             .filter(|&c| self.accepted(c))
             .unwrap_or_else(|| self.user_context());
-        let result = AssociateResult::REJECTED_PERMANENT;
         let diagnostic = AssociateSourceDiagnostic::User(UserDiagnostic::NO_REASON_GIVEN);
         let aare = apdu::aare(
             context,

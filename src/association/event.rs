@@ -694,6 +694,10 @@ pub enum ServiceError {
         /// The configured limit.
         limit: usize,
     },
+    /// A rejection was asked with an associate-result that is not a rejection
+    /// (X.227 §7.1.4.3: an AARE that refuses carries rejected-permanent or rejected-transient).
+    #[error("association: reject with associate-result {0:?}, which is not a rejection")]
+    NotARejection(crate::acse::AssociateResult),
     /// The session layer refused the request (a token, synchronization or activity rule).
     #[error(transparent)]
     Session(#[from] crate::session::connection::ServiceError),

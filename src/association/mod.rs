@@ -300,10 +300,35 @@ impl Association {
         user_information: Option<&[u8]>,
         now: Instant,
     ) -> Result<(), ServiceError> {
+        self.reject_with_result(
+            user_information,
+            crate::acse::AssociateResult::REJECTED_PERMANENT,
+            now,
+        )
+    }
+
+    /// [`Association::reject_with`] with the AARE's associate-result chosen:
+    /// [`AssociateResult::REJECTED_PERMANENT`](crate::acse::AssociateResult::REJECTED_PERMANENT)
+    /// or [`AssociateResult::REJECTED_TRANSIENT`](crate::acse::AssociateResult::REJECTED_TRANSIENT)
+    /// (X.227 §7.1.4.3: transient invites the initiator to try again later, as ISODE answers an
+    /// RTSE open it cannot serve now). Any other value is refused with
+    /// [`ServiceError::NotARejection`] and nothing is sent. In X.410-1984 mode there is no AARE
+    /// and `result` is not sent.
+    pub fn reject_with_result(
+        &mut self,
+        user_information: Option<&[u8]>,
+        result: crate::acse::AssociateResult,
+        now: Instant,
+    ) -> Result<(), ServiceError> {
+        if result != crate::acse::AssociateResult::REJECTED_PERMANENT
+            && result != crate::acse::AssociateResult::REJECTED_TRANSIENT
+        {
+            return Err(ServiceError::NotARejection(result));
+        }
         if self.session.phase() != Phase::AwaitUser || !self.control.is_indicated() {
             return Err(self.wrong_state("reject"));
         }
-        let (reason, data, _) = self.control.reject(user_information)?;
+        let (reason, data, _) = self.control.reject(user_information, result)?;
         self.session.refuse(reason, &data, now)?;
         self.ended = true;
         self.pump(now);

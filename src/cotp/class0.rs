@@ -19,6 +19,33 @@
 //!   0xF0 alone, as X.224 §6.5.4 k requires.
 //! * **DT**: TPDU-NR bits or ROA set in class 0 are reported as errors (RFC 2126 §6.5: they must
 //!   not be ignored).
+//!
+//! # Example
+//!
+//! A responder refusing two CRs, each with the TPDU X.224 asks for:
+//!
+//! ```
+//! use osi_stack::cotp::{DisconnectReason, RejectCause, Tpdu, class0::{self, Refusal}};
+//!
+//! // Class 2 preferred, no alternative class: DR 0x82 "connection negotiation failed".
+//! let bytes = [0x11, 0xe0, 0, 0, 0, 1, 0x20, 0xc0, 1, 0x0d, 0xc2, 2, 0, 1, 0xc1, 2, 0, 1];
+//! let Tpdu::Cr(cr) = Tpdu::decode(&bytes)? else { unreachable!() };
+//! let refusal = class0::respond(&cr, &class0::Responder::default()).unwrap_err();
+//! assert_eq!(refusal, Refusal::Disconnect(DisconnectReason(0x82)));
+//! let mut dr = Vec::new();
+//! refusal.encode(&cr, &bytes, &mut dr)?;
+//! assert_eq!(dr, [0x06, 0x80, 0, 1, 0, 0, 0x82]); // DST-REF = the CR's SRC-REF, SRC-REF 0
+//!
+//! // TPDU-size code 0xa2 (undefined): ER "invalid parameter value" pointing at that octet.
+//! let bytes = [0x11, 0xe0, 0, 0, 0, 1, 0, 0xc0, 1, 0xa2, 0xc2, 2, 0, 1, 0xc1, 2, 0, 1];
+//! let Tpdu::Cr(cr) = Tpdu::decode(&bytes)? else { unreachable!() };
+//! let refusal = class0::respond(&cr, &class0::Responder::default()).unwrap_err();
+//! assert_eq!(refusal, Refusal::Reject { cause: RejectCause::INVALID_PARAMETER_VALUE, offset: 9 });
+//! let mut er = Vec::new();
+//! refusal.encode(&cr, &bytes, &mut er)?;
+//! assert_eq!(er[1], 0x70); // ER, carrying the CR's octets up to the offending one
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use crate::cotp::{
     ClassOption, Connect, Data, DataFormat, DisconnectReason, Error as ErTpdu, ParamCode, Params,

@@ -19,6 +19,28 @@
 //!
 //! Class-0 rules — which parameters count, class and TPDU-size negotiation, the checks on a DT —
 //! live in [`class0`]; segmentation and reassembly of TSDUs in [`segment`].
+//!
+//! # Example
+//!
+//! ```
+//! use osi_stack::cotp::{Data, DisconnectReason, Tpdu};
+//!
+//! // A class-0 DT with EOT carrying "hi": LI 2, code f0, EOT bit 80, then the user data.
+//! let Tpdu::Dt(dt) = Tpdu::decode(&[0x02, 0xf0, 0x80, b'h', b'i'])? else { unreachable!() };
+//! assert!(dt.eot);
+//! assert_eq!(dt.user_data, b"hi");
+//!
+//! // A DR from the peer: DST-REF 1, SRC-REF 2, reason 0x80.
+//! let Tpdu::Dr(dr) = Tpdu::decode(&[0x06, 0x80, 0, 1, 0, 2, 0x80])? else { unreachable!() };
+//! assert_eq!(dr.reason, DisconnectReason(0x80));
+//! assert_eq!(dr.reason.description(), Some("normal disconnect initiated by session entity"));
+//!
+//! // Encoding writes the same octets back.
+//! let mut out = Vec::new();
+//! Tpdu::Dt(Data::class0(b"hi", true)).encode(&mut out)?;
+//! assert_eq!(out, [0x02, 0xf0, 0x80, b'h', b'i']);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use core::fmt;
 

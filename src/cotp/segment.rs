@@ -8,6 +8,30 @@
 //! [`Limits::max_tsdu`] octets or [`Limits::max_segments`] DTs, so a peer that never sets EOT
 //! cannot make it grow without bound. A TSDU that arrives in one DT is handed back as a borrowed
 //! slice of that DT: no copy.
+//!
+//! # Example
+//!
+//! ```
+//! use osi_stack::Limits;
+//! use osi_stack::cotp::{Reassembler, Segments, Tsdu};
+//!
+//! let tsdu = vec![0x5a; 300];
+//! let mut reassembler = Reassembler::new(Limits::default());
+//! let mut out = None;
+//! for dt in Segments::new(&tsdu, 128) {
+//!     // 125 + 125 + 50 octets: EOT only on the third DT.
+//!     out = reassembler.push(&dt)?;
+//! }
+//! assert!(matches!(out, Some(Tsdu::Reassembled(ref t)) if t[..] == tsdu[..]));
+//!
+//! // A peer that keeps sending DTs without EOT hits the limit instead of filling memory.
+//! let mut small = Reassembler::new(Limits::default().with_max_tsdu(200));
+//! let mut dts = Segments::new(&tsdu, 128);
+//! small.push(&dts.next().unwrap())?;
+//! let err = small.push(&dts.next().unwrap()).unwrap_err();
+//! assert_eq!(err.to_string(), "cotp: max tsdu limit of 200 exceeded at offset 0");
+//! # Ok::<(), osi_stack::DecodeError>(())
+//! ```
 
 use bytes::{BufMut, Bytes, BytesMut};
 

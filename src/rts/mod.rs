@@ -13,6 +13,25 @@
 //! uses it composes an [`Association`], so it lives one floor above `association`, in a module
 //! of its own, as the association composes the session and transport machines below it.
 //! [`crate::rtse`] re-exports everything here under its old paths.
+//!
+//! ```
+//! use osi_stack::Limits;
+//! use osi_stack::rts::{ConnectorProfile, RtsSettings, X400Mode};
+//! use osi_stack::rtse::Rtorq;
+//!
+//! // An X.400 connector with Exchange's defaults, to an MTA with text selectors.
+//! let profile = ConnectorProfile::new("\"mta\"/\"mta\"/\"mta\"/Internet=192.0.2.9".parse()?);
+//! assert_eq!(profile.mode, X400Mode::Normal1988);
+//! let settings = RtsSettings::from_profile(&profile);
+//! assert_eq!((settings.checkpoint_size_kb, settings.window_size), (30, 5));
+//!
+//! // The RTORQ it proposes (in the AARQ's user-information), without RTSE-user data.
+//! let mut bytes = Vec::new();
+//! profile.rtorq(None).encode(&mut bytes)?;
+//! let rtorq = Rtorq::decode(&bytes, &Limits::default())?;
+//! assert_eq!((rtorq.checkpoint_size, rtorq.window_size), (Some(30), Some(5)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 //!
 //! # Interoperability settings learned from ISODE
@@ -191,7 +210,7 @@ impl RtsSettings {
 }
 
 /// When an initiator opens again: the connector's "max open retries" and "open interval"
-/// (`addresses-rtse.md` §6) as a sans-IO schedule for the owner's dial loop.
+/// (`docs/protocol-notes.md` §6) as a sans-IO schedule for the owner's dial loop.
 ///
 /// After a broken association the first reopen is immediate ([`OpenSchedule::broken`]), so that
 /// an interrupted transfer can still be resumed within the recovery timeout; each failed open
@@ -565,7 +584,7 @@ enum Phase {
 }
 
 /// One RTS association: the reliable transfer procedures (X.228 RTSE as ISODE and Exchange use it,
-/// `addresses-rtse.md` §3–4, §6) as a sans-IO machine on top of an
+/// `docs/protocol-notes.md` §3–4, §6) as a sans-IO machine on top of an
 /// [`Association`]: open, turn management, transfer of APDUs as session activities with minor
 /// synchronization points and a window, recovery after a broken association, close and abort.
 ///
@@ -622,10 +641,10 @@ enum Phase {
 /// the RTSE context (id-as-mta-rtse, context 3 of [`ConnectorProfile::associate_request`]), the
 /// RTOAC as AARE user-information, RTTR segments as OCTET STRINGs in P-DATA on that context,
 /// the RTTP as a PDV of the PT's user data, the RTAB as ABRT user-information.
-/// X.410-1984 mode ([`X400Mode::Mode1984`], [`X400Mode::X410Mode1988`]; `addresses-rtse.md`
+/// X.410-1984 mode ([`X400Mode::Mode1984`], [`X400Mode::X410Mode1988`]; `docs/protocol-notes.md`
 /// §5): the RTORQ components are the CP's `PConnect` parameters (with `applicationProtocol` 1,
-/// P1 1984, or 12, mts-transfer-protocol, for 1988 P1 — the latter value is UNCONFIRMED in the
-/// digest), the RTOAC components the CPA's, segments are the raw S-DATA user data, the RTTP
+/// P1 1984, or 12, mts-transfer-protocol, for 1988 P1 — the latter value has a single
+/// source, Wireshark: `docs/protocol-notes.md` §3), the RTOAC components the CPA's, segments are the raw S-DATA user data, the RTTP
 /// INTEGER is the raw PT user data and the RTAB components form the ARU `AbortInformation`. The session functional units are half-duplex, minor synchronize,
 /// activity management and exceptions (`0x0249`, ISODE's `RTS_MYREQUIRE`). The responder
 /// answers checkpoint size = min(proposal, own) and window = min(proposal, own) (ISODE
@@ -680,7 +699,7 @@ enum Phase {
 ///
 /// # Recovery
 ///
-/// These rules come from the digest (`addresses-rtse.md` §4 and §6; X.228's clauses themselves
+/// These rules come from the protocol notes (`docs/protocol-notes.md` §4 and §6; X.228's clauses themselves
 /// were not available, so they are this crate's reading, not a quotation):
 ///
 /// 1. When the association breaks (transport closed, abort) during a transfer, the sender keeps
@@ -1011,13 +1030,31 @@ impl Rts {
         user_data: Option<&[u8]>,
         now: Instant,
     ) -> Result<(), RtsError> {
+        self.reject_with_result(
+            reason,
+            user_data,
+            crate::acse::AssociateResult::REJECTED_PERMANENT,
+            now,
+        )
+    }
+
+    /// [`Rts::reject_with`] with the AARE's associate-result chosen (normal mode):
+    /// rejected-transient invites the initiator to open again later (X.227 §7.1.4.3); see
+    /// [`Association::reject_with_result`]. X.410-1984 mode has no AARE: `result` is not sent.
+    pub fn reject_with_result(
+        &mut self,
+        reason: RefuseReason,
+        user_data: Option<&[u8]>,
+        result: crate::acse::AssociateResult,
+        now: Instant,
+    ) -> Result<(), RtsError> {
         if self.phase != Phase::AwaitAnswer {
             return Err(RtsError::NotAllowed {
                 request: "reject",
                 reason: "no open indication is outstanding",
             });
         }
-        self.refuse(reason, user_data, now)?;
+        self.refuse(reason, user_data, result, now)?;
         self.drain(now);
         Ok(())
     }
@@ -1026,6 +1063,7 @@ impl Rts {
         &mut self,
         reason: RefuseReason,
         user_data: Option<&[u8]>,
+        result: crate::acse::AssociateResult,
         now: Instant,
     ) -> Result<(), RtsError> {
         let mut info = Vec::new();
@@ -1042,7 +1080,7 @@ impl Rts {
             }
             .encode(&mut info)?;
         }
-        self.assoc.reject_with(Some(&info), now)?;
+        self.assoc.reject_with_result(Some(&info), result, now)?;
         self.phase = Phase::Closing;
         Ok(())
     }
@@ -1450,7 +1488,12 @@ impl Rts {
         let rq = match rq {
             Some(Ok(rq)) => rq,
             _ => {
-                let _ = self.refuse(RefuseReason::VALIDATION_FAILURE, None, now);
+                let _ = self.refuse(
+                    RefuseReason::VALIDATION_FAILURE,
+                    None,
+                    crate::acse::AssociateResult::REJECTED_PERMANENT,
+                    now,
+                );
                 return;
             }
         };

@@ -1,14 +1,19 @@
 //! The X.400 connector profile: the settings an MTA administrator knows from Exchange's X.400
 //! connector (and ISODE's MTA tables), with documented defaults, and what they become on the
-//! wire (`addresses-rtse.md` §6).
+//! wire (`docs/protocol-notes.md` §6).
 //!
-//! What a profile drives today: the association settings ([`ConnectorProfile::config`]), the
-//! dialer's open retries, open interval and local bind address (feature `tokio`, built by the
-//! adapter: `tokio::Dialer::from_profile`), and the 1988-normal-mode association request with the RTORQ
+//! What a profile drives: the association settings ([`ConnectorProfile::config`]: TPDU size,
+//! idle lifetime, disconnect wait), the dialer's open retries, open interval and local bind
+//! address (feature `tokio`, built by the adapter: `tokio::Dialer::from_profile`), the reopen
+//! schedule after a failed open or a broken association
+//! ([`OpenSchedule::from_profile`](super::OpenSchedule::from_profile)), the MTA-bind of its
+//! local MTA name and password and the check of the remote ones
+//! ([`ConnectorProfile::mta_bind_argument`], [`ConnectorProfile::check_mta_bind`]),
+//! the 1988-normal-mode association request with the RTORQ
 //! ([`ConnectorProfile::associate_request`]), and the RT procedures of [`Rts`](super::Rts)
-//! ([`RtsSettings::from_profile`](super::RtsSettings::from_profile): checkpoint size, window,
-//! dialogue mode, initial turn, recovery timeout). Transfer retries and intervals are the
-//! owner's loop.
+//! ([`RtsSettings::from_profile`](super::RtsSettings::from_profile): mode, checkpoint size,
+//! window, dialogue mode, initial turn, recovery timeout, transfer retries and transfer
+//! interval).
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -77,8 +82,8 @@ impl RtseSyntax {
 /// | `open_interval` | Open interval | 600 s | local (dialer) |
 /// | `transfer_retries` | Max transfer retries | 2 | local |
 /// | `transfer_interval` | Transfer interval | 120 s | local |
-/// | `lifetime` | Association lifetime | 300 s (UNCONFIRMED) | local: release when idle |
-/// | `disconnect` | Disconnect | 120 s (UNCONFIRMED) | local: wait for the peer to close after release |
+/// | `lifetime` | Association lifetime | 300 s (not confirmed) | local: release when idle |
+/// | `disconnect` | Disconnect | 120 s (not confirmed) | local: wait for the peer to close after release |
 /// | `two_way_alternate` | Two-way alternate | false | RTORQ `dialogueMode` twa(1) |
 /// | `local_initial_turn` | Local initial turn | true | session Token Setting Item |
 /// | `local_mta_name`, `local_mta_password` | Local MTA name / password | none | X.411 MTA-bind in `connectionDataRQ open` ([`ConnectorProfile::mta_bind_argument`]) and in the responder's result |

@@ -51,6 +51,32 @@
 //!   trips preserve values, not necessarily octets.
 //! - **Errors** name [`Layer::Rtse`](crate::Layer::Rtse) and an offset from the first octet
 //!   handed to the decoder (the APDU, or for X.410-mode parameters the contents slice).
+//!
+//! # Example
+//!
+//! ```
+//! use osi_stack::Limits;
+//! use osi_stack::rtse::{Apdu, ConnectionData, DialogueMode, Rtorq, Rttr};
+//!
+//! // An RTORQ in two-way-alternate dialogue mode, without RTSE-user data.
+//! let rq = Rtorq {
+//!     dialogue_mode: Some(DialogueMode::TWA),
+//!     ..Rtorq::new(ConnectionData::Open(None))
+//! };
+//! let mut bytes = Vec::new();
+//! rq.encode(&mut bytes)?;
+//! assert_eq!(bytes, [0xb0, 0x07, 0x82, 0x01, 0x01, 0xa3, 0x02, 0x80, 0x00]);
+//! let Apdu::Rtorq(back) = Apdu::decode(&bytes, &Limits::default())? else { unreachable!() };
+//! assert_eq!(back, rq);
+//! assert_eq!(back.window_size_or_default(), 3); // X.228's DEFAULT
+//!
+//! // A transfer segment sent as a constructed OCTET STRING with two segments.
+//! let bytes = [0x24, 0x80, 0x04, 0x02, 0x01, 0x02, 0x04, 0x01, 0x03, 0x00, 0x00];
+//! let Apdu::Rttr(rttr) = Apdu::decode(&bytes, &Limits::default())? else { unreachable!() };
+//! assert_eq!(rttr.segments().collect::<Vec<_>>(), [&[1u8, 2][..], &[3][..]]);
+//! assert_eq!(rttr, Rttr::new(&[1, 2, 3]));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #[cfg(feature = "arbitrary")]
 mod arbitrary;

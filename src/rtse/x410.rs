@@ -32,7 +32,7 @@
 //! let cp = Cp { mode: Mode::X410_1984, x410_parameters: Some(&params), normal: None };
 //! let mut ppdu = Vec::new();
 //! cp.encode(&mut ppdu)?;
-//! // spec/presentation-acse.md P9
+//! // the PConnect example of docs/protocol-notes.md §5
 //! assert_eq!(ppdu, [0x31, 0x14, 0xa0, 0x03, 0x80, 0x01, 0x00, 0xa1, 0x0d, 0x80, 0x01, 0x1e,
 //!                   0x81, 0x01, 0x05, 0xa3, 0x02, 0x80, 0x00, 0x84, 0x01, 0x01]);
 //! let (back, _) = Cp::decode(&ppdu, &Limits::default())?;

@@ -555,7 +555,7 @@ impl SessionVersion {
     }
 }
 
-/// Category of an SPDU for concatenation (X.225 §6.3.7, spec digest §3).
+/// Category of an SPDU for concatenation (X.225 §6.3.7; `docs/protocol-notes.md` §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Category {
     /// Category 0 (GT, PT): alone, or first followed by category-2 SPDUs.

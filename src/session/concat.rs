@@ -26,7 +26,8 @@ use super::spdu::Spdu;
 /// allowed (`BadSequence`). By default up to three category-2 SPDUs are accepted (a lenient
 /// receiver); [`SpduIter::extended_concatenation`]`(false)` accepts only one, for a receiver
 /// that did not announce Protocol Options bit 1. Whether the right category-0 SPDU (GT or PT)
-/// precedes a given category-2 SPDU is not checked: receivers accept either (spec digest §3).
+/// precedes a given category-2 SPDU is not checked: receivers accept either
+/// (`docs/protocol-notes.md` §7).
 ///
 /// Iterating allocates nothing.
 #[derive(Debug, Clone)]

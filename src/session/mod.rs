@@ -44,6 +44,36 @@
 //!   [`Limits`](crate::Limits), checking the segment rules. When to segment is the caller's decision;
 //!   the [`association`](crate::association) machine never proposes a TSDU maximum size, so
 //!   it never segments, and it treats a received segment as a protocol error.
+//!
+//! # Example
+//!
+//! ```
+//! use osi_stack::session::{encode_tsdu, spdus, Parameters, Spdu, SpduKind};
+//! use osi_stack::Layer;
+//!
+//! // S-DATA as every MMS stack sends it: GT (no parameters) + DT with the presentation PPDU.
+//! let ppdu = [0x61, 0x02, 0x30, 0x00];
+//! let mut tsdu = Vec::new();
+//! encode_tsdu(
+//!     &[
+//!         Spdu::new(SpduKind::Gt, Parameters::EMPTY),
+//!         Spdu::new(SpduKind::Dt, Parameters::EMPTY).with_user_information(&ppdu),
+//!     ],
+//!     &mut tsdu,
+//! )?;
+//! assert_eq!(tsdu, [0x01, 0x00, 0x01, 0x00, 0x61, 0x02, 0x30, 0x00]);
+//!
+//! let decoded: Vec<Spdu<'_>> = spdus(&tsdu).collect::<Result<_, _>>()?;
+//! assert_eq!(decoded[1].kind(), SpduKind::Dt);
+//! assert_eq!(decoded[1].user_information(), ppdu);
+//!
+//! // A DT whose LI claims 5 octets of parameters where 2 remain: the error points at the
+//! // parameter field, offset 4 of the TSDU.
+//! let err = spdus(&[0x01, 0x00, 0x01, 0x05, 0x00, 0x00]).nth(1).unwrap().unwrap_err();
+//! assert_eq!((err.layer(), err.offset()), (Layer::Session, 4));
+//! assert!(err.is_truncated());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #[cfg(feature = "arbitrary")]
 mod arbitrary;

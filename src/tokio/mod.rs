@@ -28,6 +28,49 @@
 //! conn.release().await?;
 //! # Ok(()) }
 //! ```
+//!
+//! The same against a responder of this crate on a loopback port (every wait bounded):
+//!
+//! ```
+//! use std::time::Duration;
+//! use osi_stack::association::{AcceptResponse, AssociateRequest, Config, Dispatch, Event};
+//! use osi_stack::tokio::{Dialer, Listener};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! # tokio::time::timeout(Duration::from_secs(20), async {
+//! let mut listener = Listener::bind("127.0.0.1:0", Config::default(), Dispatch::default()).await?;
+//! let addr = listener.local_addr()?;
+//! let server = tokio::spawn(async move {
+//!     let mut conn = listener.accept().await?;
+//!     while let Some(event) = conn.next_event().await? {
+//!         match event {
+//!             Event::AssociateIndication(_) => conn.accept(AcceptResponse::default()).await?,
+//!             Event::Data(d) => conn.send_data(d.context_id.unwrap_or(3), &d.value).await?, // echo
+//!             Event::ReleaseIndication => conn.release_response(true).await?,
+//!             _ => {}
+//!         }
+//!     }
+//!     Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+//! });
+//!
+//! let (mut conn, _events) =
+//!     Dialer::new().associate(addr, Config::default(), AssociateRequest::mms()).await?;
+//! conn.send_data(3, &[0xa0, 0x03, 0x02, 0x01, 0x01]).await?;
+//! let echoed = loop {
+//!     match conn.next_event().await? {
+//!         Some(Event::Data(d)) => break d.value,
+//!         Some(_) => continue,
+//!         None => return Err("closed before the echo".into()),
+//!     }
+//! };
+//! assert_eq!(echoed[..], [0xa0, 0x03, 0x02, 0x01, 0x01]);
+//! assert!(conn.release().await?.released);
+//! server.await??;
+//! # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+//! # }).await?
+//! # }
+//! ```
 
 use std::io;
 

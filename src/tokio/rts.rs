@@ -22,6 +22,42 @@
 //! # Ok(()) }
 //! ```
 //!
+//! The same against an [`RtsListener`] on a loopback port (every wait bounded):
+//!
+//! ```
+//! use std::time::Duration;
+//! use bytes::Bytes;
+//! use osi_stack::association::{Config, Dispatch};
+//! use osi_stack::rts::{ConnectorProfile, RtsEvent, RtsSettings, TransferState};
+//! use osi_stack::tokio::rts::{RtsDialer, RtsListener};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! const STEP: Duration = Duration::from_secs(10);
+//! let mut listener = RtsListener::bind(
+//!     "127.0.0.1:0", Config::default(), Dispatch::default(), RtsSettings::default(),
+//! ).await?;
+//! let port = listener.local_addr()?.port();
+//! let server = tokio::spawn(async move {
+//!     let mut conn = listener.accept().await?;
+//!     conn.wait_open_indication(STEP).await?;
+//!     conn.accept(None, None).await?;
+//!     let message = conn.wait_received(STEP).await?;
+//!     conn.wait_event(STEP, "closed", |e| *e == RtsEvent::Closed).await?;
+//!     Ok::<_, Box<dyn std::error::Error + Send + Sync>>(message)
+//! });
+//!
+//! let address = format!("\"mta\"/\"mta\"/\"mta\"/Internet=127.0.0.1+{port}");
+//! let dialer = RtsDialer::from_profile(&ConnectorProfile::new(address.parse()?))?;
+//! let (mut conn, _opened) = dialer.dial(None, TransferState::new()).await?;
+//! let seq = conn.transfer(Bytes::from_static(b"\x04\x01\x00")).await?;
+//! conn.wait_confirmed(seq, STEP).await?;
+//! conn.close(STEP).await?;
+//! assert_eq!(server.await??, Bytes::from_static(b"\x04\x01\x00"));
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Design choices
 //!
 //! - **One task per association, no background task.** The connection is polled only while

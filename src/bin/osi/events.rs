@@ -1,5 +1,5 @@
 //! What `osi connect` and `osi listen` print: one record per association event, as one JSON
-//! object a line (keys of `spec/cli.md`) or as one readable line of text.
+//! object a line (keys of `docs/cli.md`) or as one readable line of text.
 
 use std::fmt::Write as _;
 use std::io::{self, Write};

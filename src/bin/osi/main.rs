@@ -1,4 +1,4 @@
-//! `osi`: the command line of `osi-stack` (contract: `spec/cli.md`).
+//! `osi`: the command line of `osi-stack` (contract: `docs/cli.md`).
 //!
 //! `osi dump` prints what [`osi_stack::dissect`] makes of pcap/pcapng captures and hex byte
 //! streams (TPKT, COTP, TSDU reassembly, session and the upper layers); `osi connect` and `osi listen`

@@ -1,4 +1,4 @@
-//! `osi probe`: find which selectors a peer accepts, layer by layer (contract: `spec/cli.md`).
+//! `osi probe`: find which selectors a peer accepts, layer by layer (contract: `docs/cli.md`).
 
 use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};

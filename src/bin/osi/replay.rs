@@ -20,8 +20,8 @@ enum Side {
     Server,
 }
 
-/// Drive the association machine with one side of a capture and compare its answers with the
-/// real peer's, PDU by PDU and layer by layer.
+/// Drive the association machine (an RTS over it for an RTS association) with one side of a
+/// capture and compare its answers with the real peer's, PDU by PDU and layer by layer.
 ///
 /// Exit status: 0 when the machine's behaviour matches the real peer's; 1 when a step differs
 /// or the capture cannot be read or holds no association; 2 on a usage error.
@@ -172,7 +172,8 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
     match args.format {
         Format::Text => {
             out.push_str(&format!(
-                "stream {stream}: the machine plays the {machine}, fed the {} side\n",
+                "stream {stream}: the machine plays the {machine}{}, fed the {} side\n",
+                if report.rts { " (RTS)" } else { "" },
                 if machine == "responder" {
                     "client"
                 } else {
@@ -193,6 +194,7 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
                 let mut o = Obj::new();
                 o.set("stream", stream);
                 o.set("machine", machine);
+                o.set("rts", report.rts);
                 o.extend(step_obj(i + 1, s));
                 out.push_str(&o.to_json());
                 out.push('\n');

@@ -1,4 +1,4 @@
-//! The "X.400 ping" of `osi connect --rtse` and `osi listen --rtse` (`spec/cli.md`): an RTS
+//! The "X.400 ping" of `osi connect --rtse` and `osi listen --rtse` (`docs/cli.md`): an RTS
 //! association (X.228 RTSE as X.400 MTAs use it) over the tokio RTS driver
 //! ([`osi_stack::tokio::rts`]), with an MTA-bind, transfers, turns both ways and RT-CLOSE.
 //!

@@ -1,4 +1,4 @@
-//! `osi connect --transport-only` and `osi listen --transport-only` (`spec/cli.md`): an "OSI
+//! `osi connect --transport-only` and `osi listen --transport-only` (`docs/cli.md`): an "OSI
 //! ping" at the transport layer for peers that speak COTP class 0 but no session layer above
 //! it (S7, RDP-style): CR/CC, TSDUs (DT … EOT) each way, DR. Driven over the crate's sans-IO
 //! [`cotp::Connection`](osi_stack::cotp::Connection).

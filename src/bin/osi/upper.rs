@@ -1,4 +1,4 @@
-//! The layers above the transport of a dissected record as the keys of `spec/cli.md`:
+//! The layers above the transport of a dissected record as the keys of `docs/cli.md`:
 //! `session`, `presentation`, `acse` and `rtse`. Decoding and context tracking are
 //! [`osi_stack::dissect`]'s job; this module only prints.
 
@@ -427,7 +427,7 @@ fn acse_obj(apdu: &Apdu<'_>) -> Obj {
     o
 }
 
-/// The `session` entry of one SPDU (keys of `spec/cli.md`; those that do not apply are left out).
+/// The `session` entry of one SPDU (keys of `docs/cli.md`; those that do not apply are left out).
 fn spdu_obj(s: &Spdu<'_>) -> Obj {
     let mut o = Obj::new();
     o.set("type", s.kind().abbreviation());
