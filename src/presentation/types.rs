@@ -343,6 +343,44 @@ pub struct ContextDefinition<'a> {
 }
 
 fn decode_context_def<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<ContextDefinition<'a>, DecodeError> {
+    // The common shape, every element in the forms of `quick_tlv`, checked in one pass; any
+    // doubt goes to the general decoder below, which finds the same value or names the fault.
+    if t.tag == Tag::SEQUENCE && t.depth.saturating_add(2) <= c.max_depth {
+        if let Some(d) = quick_context_def(c, t) {
+            if Oid::new(d.abstract_syntax.as_bytes()).is_ok()
+                && quick_oid_items(d.transfer_syntaxes)
+            {
+                return Ok(d);
+            }
+        }
+    }
+    decode_context_def_general(c, t)
+}
+
+/// Whether every element of a list built by [`quick_context_def`] is `06 LL` in the forms
+/// of [`quick_tlv`] with contents [`Oid::new`] accepts: what [`OidList::decode`] checks.
+#[inline(always)]
+fn quick_oid_items(l: OidList<'_>) -> bool {
+    let ber::SeqRepr::Encoded { mut content, .. } = l.repr else {
+        return false;
+    };
+    while !content.is_empty() {
+        let Some((0x06, _, oid, rest)) = quick_tlv(content) else {
+            return false;
+        };
+        if Oid::new(oid).is_err() {
+            return false;
+        }
+        content = rest;
+    }
+    true
+}
+
+#[inline(never)]
+fn decode_context_def_general<'a>(
+    c: &Ctx,
+    t: &Tlv<'a>,
+) -> Result<ContextDefinition<'a>, DecodeError> {
     if t.tag != Tag::SEQUENCE {
         return Err(unexpected(c, t, "tag instead of context definition"));
     }
@@ -369,7 +407,7 @@ fn decode_context_def<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<ContextDefinition<'a>,
 fn trusted_context_def<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<ContextDefinition<'a>, DecodeError> {
     match quick_context_def(c, t) {
         Some(d) => Ok(d),
-        None => decode_context_def(c, t),
+        None => decode_context_def_general(c, t),
     }
 }
 
@@ -2163,7 +2201,8 @@ mod tests {
         ];
         for d in defs {
             let t = Reader::new(c, d, 7).read().unwrap();
-            let full = decode_context_def(&c, &t).unwrap();
+            let full = decode_context_def_general(&c, &t).unwrap();
+            assert_eq!(decode_context_def(&c, &t).unwrap(), full, "{d:02x?}");
             let trusted = trusted_context_def(&c, &t).unwrap();
             assert_eq!(trusted, full, "{d:02x?}");
             assert!(
@@ -2183,6 +2222,33 @@ mod tests {
                 },
             ) = (trusted, full);
             assert_eq!(format!("{:?}", a.repr), format!("{:?}", b.repr), "{d:02x?}");
+        }
+        // The one-pass check defers to the general decoder at every depth limit and on
+        // every fault (a non-minimal abstract syntax, a transfer syntax that is no OID).
+        for max_depth in 0..=4 {
+            let tight = Ctx { max_depth, ..c };
+            let t = Reader::new(tight, defs[0], 0).read().unwrap();
+            assert_eq!(
+                decode_context_def(&tight, &t),
+                decode_context_def_general(&tight, &t),
+                "{max_depth}"
+            );
+        }
+        let bad: [&[u8]; 2] = [
+            &[
+                0x30, 0x0f, 0x02, 0x01, 0x01, 0x06, 0x04, 0x80, 0x01, 0x00, 0x01, 0x30, 0x04, 0x06,
+                0x02, 0x51, 0x01,
+            ],
+            &[
+                0x30, 0x0f, 0x02, 0x01, 0x01, 0x06, 0x04, 0x52, 0x01, 0x00, 0x01, 0x30, 0x04, 0x04,
+                0x02, 0x51, 0x01,
+            ],
+        ];
+        for d in bad {
+            let t = Reader::new(c, d, 7).read().unwrap();
+            let e = decode_context_def(&c, &t);
+            assert!(e.is_err(), "{d:02x?}");
+            assert_eq!(e, decode_context_def_general(&c, &t), "{d:02x?}");
         }
         let pdvs: [&[u8]; 4] = [
             &[0x30, 0x07, 0x02, 0x01, 0x03, 0xa0, 0x02, 0x05, 0x00],
