@@ -839,3 +839,63 @@ fn x400_ping_of_arbitrary_octets_including_an_empty_apdu() {
         assert_eq!(lproc.exit_code("osi listen"), 0);
     }
 }
+
+/// `--transport-only` and `--rtse` run their own accept loop, under the same service limits as
+/// the association mode: with `--max-connections-per-peer 1`, a second connection from the same
+/// address is closed at once (a `shed` record) while the first stays open, and once the first
+/// is gone a new one is admitted.
+#[test]
+fn transport_only_and_rtse_listeners_shed_connections_over_the_per_peer_cap() {
+    use std::io::Read;
+    use std::net::TcpStream;
+
+    for mode in [["--transport-only", ""], ["--rtse", "normal"]] {
+        let mut child = osi()
+            .args(["listen", "127.0.0.1:0"])
+            .args(mode.iter().filter(|a| !a.is_empty()))
+            .args(["--max-connections-per-peer", "1", "--format", "json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start osi listen");
+        let stdout = child.stdout.take().unwrap();
+        let _proc = Proc(child);
+        let rx = lines(stdout);
+        let first: Value =
+            serde_json::from_str(&rx.recv_timeout(LIMIT).expect("no listening line")).unwrap();
+        let port: u16 = first["address"]
+            .as_str()
+            .and_then(|a| a.rsplit_once(':'))
+            .and_then(|(_, p)| p.parse().ok())
+            .expect("a port");
+        let next_record = || -> Value {
+            serde_json::from_str(&rx.recv_timeout(LIMIT).expect("no record")).unwrap()
+        };
+        let held = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut over = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        over.set_read_timeout(Some(LIMIT)).unwrap();
+        // Closed at once: end of stream (or a reset), never a wait for the read time-out.
+        let mut buf = [0u8; 16];
+        assert!(matches!(over.read(&mut buf), Ok(0) | Err(_)), "{mode:?}");
+        let shed = next_record();
+        assert_eq!(event(&shed), "shed", "{mode:?}: {shed}");
+        assert_eq!(shed["reason"], "max-connections-per-peer", "{shed}");
+        // The held connection still counts; once it closes, a new one is admitted: it gets no
+        // `shed` record and stays open (the listener waits for its CR).
+        drop(held);
+        std::thread::sleep(Duration::from_millis(300));
+        let mut again = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        again
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let r = again.read(&mut buf);
+        assert!(
+            matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut),
+            "{mode:?}: the new connection was closed: {r:?}"
+        );
+        assert!(
+            rx.try_iter().all(|l| !l.contains("\"shed\"")),
+            "{mode:?}: the new connection was shed"
+        );
+    }
+}

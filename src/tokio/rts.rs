@@ -1098,6 +1098,19 @@ impl RtsListener {
         let (stream, peer) = self.listener.accept().await?;
         // Latency only: a socket that refuses NODELAY still works.
         let _ = stream.set_nodelay(true);
+        Ok(self.responder_for(stream, peer))
+    }
+
+    /// The TCP listener, for an owner that accepts under its own admission control (caps,
+    /// back-off after failed accepts) and then calls [`RtsListener::responder_for`].
+    pub fn tcp_listener(&self) -> &TcpListener {
+        &self.listener
+    }
+
+    /// The responder for a connection accepted from [`RtsListener::tcp_listener`]: what
+    /// [`RtsListener::accept`] returns, with this listener's configuration, dispatch table and
+    /// settings. The machine's response time-out runs from now.
+    pub fn responder_for(&mut self, stream: TcpStream, peer: SocketAddr) -> RtsConnection {
         let reference = self.next_reference;
         self.next_reference = self.next_reference.checked_add(1).unwrap_or(1);
         let config = self.config.clone().with_local_reference(reference);
@@ -1108,6 +1121,6 @@ impl RtsListener {
             self.settings.clone(),
         );
         rts.handle_transport_accepted(Instant::now());
-        Ok(RtsConnection::new(stream, rts, Some(peer), self.options))
+        RtsConnection::new(stream, rts, Some(peer), self.options)
     }
 }

@@ -295,6 +295,7 @@ pub fn run(a: &ListenArgs) -> ExitCode {
             echo: a.echo,
             max_associations: a.max_associations,
             format: a.format,
+            limits: a.limits(),
         });
     }
     if a.rtse.rtse.is_some() {
@@ -305,6 +306,7 @@ pub fn run(a: &ListenArgs) -> ExitCode {
             max_associations: a.max_associations,
             format: a.format,
             rtse: &a.rtse,
+            limits: a.limits(),
         });
     }
     let acceptor = match acceptor(a) {

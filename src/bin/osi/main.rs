@@ -10,6 +10,7 @@ mod args;
 mod connect;
 mod dump;
 mod events;
+mod gate;
 mod json;
 mod listen;
 mod output;

@@ -25,11 +25,13 @@ use osi_stack::rtse::{
     ConnectorProfile, DialogueMode, OpenIndication, RefuseReason, RtsEvent, RtsSettings,
     TransferState, X400Mode,
 };
+use osi_stack::tokio::ListenerConfig;
 use osi_stack::tokio::rts::{RtsConnection, RtsDialer, RtsListener, RtsWaitError};
 use tokio::task::JoinSet;
 
 use crate::args;
 use crate::events::{Printer, Record, Tag, layer_name, record};
+use crate::gate::{Admission, Gate};
 use crate::json::hex;
 use crate::output::Format;
 
@@ -169,6 +171,8 @@ pub struct ListenPlan<'a> {
     pub format: Format,
     /// The --rtse flags.
     pub rtse: &'a RtseListenArgs,
+    /// The service limits of the flags (caps and accept back-off apply here).
+    pub limits: ListenerConfig,
 }
 
 /// What `osi connect --rtse` needs from the rest of `osi connect`'s flags.
@@ -686,6 +690,7 @@ async fn serve(plan: ListenPlan<'_>) -> ExitCode {
         ),
         mode: plan.rtse.rtse.unwrap_or(RtseMode::Normal),
     });
+    let mut gate = Gate::new(plan.limits);
     let mut tasks = JoinSet::new();
     let mut accepted = 0u64;
     loop {
@@ -693,15 +698,21 @@ async fn serve(plan: ListenPlan<'_>) -> ExitCode {
         if !more && tasks.is_empty() {
             break;
         }
-        tokio::select! {
-            conn = listener.accept(), if more => match conn {
-                Ok(conn) => {
-                    accepted = accepted.saturating_add(1);
-                    tasks.spawn(handle(conn, accepted, Arc::clone(&answers)));
-                }
-                Err(e) => printer.print(None, &Record::error("tcp", format!("accept: {e}"))),
-            },
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+        let admission = tokio::select! {
+            a = gate.accept(listener.tcp_listener()), if more => a,
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+        };
+        match admission {
+            Admission::Admitted(stream, peer, permit) => {
+                accepted = accepted.saturating_add(1);
+                let conn = listener.responder_for(stream, peer);
+                let answers = Arc::clone(&answers);
+                tasks.spawn(async move {
+                    handle(conn, accepted, answers).await;
+                    drop(permit);
+                });
+            }
+            Admission::Shed(r) | Admission::Failed(r) => printer.print(None, &r),
         }
     }
     ExitCode::SUCCESS

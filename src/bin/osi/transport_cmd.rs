@@ -16,11 +16,13 @@ use osi_stack::cotp::DisconnectReason;
 use osi_stack::cotp::connection::{
     Config, ConnectRequest, Connection, Disconnect, Event as TpEvent,
 };
+use osi_stack::tokio::ListenerConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
 use crate::events::{Printer, Record, Tag};
+use crate::gate::{Admission, Gate};
 use crate::json::hex;
 use crate::output::Format;
 
@@ -273,6 +275,8 @@ pub struct ListenPlan<'a> {
     pub max_associations: Option<u64>,
     /// --format.
     pub format: Format,
+    /// The service limits of the flags (caps and accept back-off apply here).
+    pub limits: ListenerConfig,
 }
 
 /// How long a transport connection may stay silent.
@@ -314,6 +318,7 @@ async fn serve(plan: ListenPlan<'_>) -> ExitCode {
     r.obj.set("address", bound);
     printer.print(None, &r);
     let dispatch = Arc::new(plan.dispatch);
+    let mut gate = Gate::new(plan.limits);
     let mut tasks = JoinSet::new();
     let mut accepted = 0u64;
     loop {
@@ -321,16 +326,29 @@ async fn serve(plan: ListenPlan<'_>) -> ExitCode {
         if !more && tasks.is_empty() {
             break;
         }
-        tokio::select! {
-            conn = listener.accept(), if more => match conn {
-                Ok((stream, peer)) => {
-                    accepted = accepted.saturating_add(1);
-                    let reference = u16::try_from(accepted % 65_535).unwrap_or(1).max(1);
-                    tasks.spawn(handle(stream, peer, accepted, reference, Arc::clone(&dispatch), plan.echo, printer));
-                }
-                Err(e) => printer.print(None, &Record::error("tcp", format!("accept: {e}"))),
-            },
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+        let admission = tokio::select! {
+            a = gate.accept(&listener), if more => a,
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+        };
+        match admission {
+            Admission::Admitted(stream, peer, permit) => {
+                accepted = accepted.saturating_add(1);
+                let reference = u16::try_from(accepted % 65_535).unwrap_or(1).max(1);
+                let task = handle(
+                    stream,
+                    peer,
+                    accepted,
+                    reference,
+                    Arc::clone(&dispatch),
+                    plan.echo,
+                    printer,
+                );
+                tasks.spawn(async move {
+                    task.await;
+                    drop(permit);
+                });
+            }
+            Admission::Shed(r) | Admission::Failed(r) => printer.print(None, &r),
         }
     }
     ExitCode::SUCCESS
