@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Instruction counts per frame for every row of benches/compare.rs, under valgrind
+"""Instruction counts per frame for every row of benches/compare/bench.rs, under valgrind
 (cachegrind, no cache simulation): deterministic, unmoved by the load of a shared machine.
 
 usage: python3 benches/compare_icount.py [iters]
@@ -26,7 +26,8 @@ def ir(binary, spec, iters):
 
 def main():
     iters = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-    out = subprocess.run(["cargo", "bench", "--no-run", "--bench", "compare", "--features", "tokio"],
+    out = subprocess.run(["cargo", "bench", "--no-run", "--manifest-path", "benches/compare/Cargo.toml",
+                          "--target-dir", "target/compare"],
                          check=True, capture_output=True, text=True).stderr
     binary = re.search(r"\(([^)]*compare-[0-9a-f]+)\)", out).group(1)
     print("| input | osi-stack instr | minimal instr | × minimal | nom 8 | iec61850-mms |")

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Runs benches/compare.rs N times (default 3) and prints the median-of-runs table of
+"""Runs benches/compare/bench.rs N times (default 3) and prints the median-of-runs table of
 BENCHMARKS.md: ns per frame, ratio to `minimal`, and the peers.
 
 usage: python3 benches/compare_table.py [runs] [-- extra criterion args]
@@ -28,7 +28,8 @@ def main():
     crit = os.path.join("target", "criterion")
     results = {}
     # Build once, then run the same binary each time (what `cargo bench` runs).
-    out = subprocess.run(["cargo", "bench", "--no-run", "--bench", "compare", "--features", "tokio"],
+    out = subprocess.run(["cargo", "bench", "--no-run", "--manifest-path", "benches/compare/Cargo.toml",
+                          "--target-dir", "target/compare"],
                          check=True, capture_output=True, text=True).stderr
     binary = re.search(r"\(([^)]*compare-[0-9a-f]+)\)", out).group(1)
     for r in range(runs):

@@ -3,7 +3,7 @@
 //! ## Why the byte-level core is hand-written, not nom
 //!
 //! The design named nom for the byte-level parsers (TPKT, COTP, session units). The choice was
-//! settled by measurement (issue 13): `benches/compare.rs` runs nom 8 written plainly (`tag`,
+//! settled by measurement: `benches/compare/bench.rs` runs nom 8 written plainly (`tag`,
 //! `verify`, `take`, `fold_many0` over `length_data`) beside a minimal hand-written safe parser
 //! and this crate, on the same frames, through the same checks. Counted in instructions under
 //! valgrind (unmoved by the load of a shared machine; `benches/compare_icount.py`, figures in

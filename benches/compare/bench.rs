@@ -45,7 +45,7 @@ fn hex(s: &str) -> Vec<u8> {
 
 fn frame(name: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata/bench")
+        .join("../../testdata/bench")
         .join(name);
     hex(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}")))
 }
