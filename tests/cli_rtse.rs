@@ -100,15 +100,16 @@ fn event(v: &Value) -> &str {
 
 /// `osi listen 127.0.0.1:0 --rtse MODE …`: the process, its lines and its port.
 fn listen(mode: &str, args: &[&str]) -> (Proc, Receiver<String>, u16) {
+    let mut all = vec!["--rtse", mode, "--max-associations", "1"];
+    all.extend_from_slice(args);
+    spawn_listen(&all)
+}
+
+/// `osi listen 127.0.0.1:0 ARGS --format json`: the process, its lines (after the `listening`
+/// line) and its port.
+fn spawn_listen(args: &[&str]) -> (Proc, Receiver<String>, u16) {
     let mut child = osi()
-        .args([
-            "listen",
-            "127.0.0.1:0",
-            "--rtse",
-            mode,
-            "--max-associations",
-            "1",
-        ])
+        .args(["listen", "127.0.0.1:0"])
         .args(args)
         .args(["--format", "json"])
         .stdout(Stdio::piped())
@@ -849,25 +850,10 @@ fn transport_only_and_rtse_listeners_shed_connections_over_the_per_peer_cap() {
     use std::io::Read;
     use std::net::TcpStream;
 
-    for mode in [["--transport-only", ""], ["--rtse", "normal"]] {
-        let mut child = osi()
-            .args(["listen", "127.0.0.1:0"])
-            .args(mode.iter().filter(|a| !a.is_empty()))
-            .args(["--max-connections-per-peer", "1", "--format", "json"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start osi listen");
-        let stdout = child.stdout.take().unwrap();
-        let _proc = Proc(child);
-        let rx = lines(stdout);
-        let first: Value =
-            serde_json::from_str(&rx.recv_timeout(LIMIT).expect("no listening line")).unwrap();
-        let port: u16 = first["address"]
-            .as_str()
-            .and_then(|a| a.rsplit_once(':'))
-            .and_then(|(_, p)| p.parse().ok())
-            .expect("a port");
+    for mode in [&["--transport-only"][..], &["--rtse", "normal"]] {
+        let mut args = mode.to_vec();
+        args.extend(["--max-connections-per-peer", "1"]);
+        let (_proc, rx, port) = spawn_listen(&args);
         let next_record = || -> Value {
             serde_json::from_str(&rx.recv_timeout(LIMIT).expect("no record")).unwrap()
         };
