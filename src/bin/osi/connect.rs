@@ -275,15 +275,8 @@ pub fn run(a: &ConnectArgs) -> ExitCode {
             rtse: &a.rtse,
         });
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            complain(&format!("cannot start the runtime: {e}"));
-            return ExitCode::from(1);
-        }
+    let Some(runtime) = crate::current_thread_runtime("connect") else {
+        return ExitCode::from(1);
     };
     let mut run = Run {
         printer: Printer::new(a.format),

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use osi_stack::Layer;
-use osi_stack::association::{ContextOutcome, Event};
+use osi_stack::association::{AssociateIndication, ContextOutcome, Event};
 
 use crate::json::{J, Obj, hex};
 use crate::output::Format;
@@ -272,6 +272,24 @@ impl Printer {
     pub fn event(&self, tag: Option<&Tag<'_>>, event: &Event) {
         if let Some(r) = record(event) {
             self.print(tag, &r);
+        }
+    }
+}
+
+/// The six selectors of an A-ASSOCIATE indication that were present, as hex keys
+/// (`calling_tsel` … `called_psel`).
+pub fn set_selectors(obj: &mut Obj, ind: &AssociateIndication) {
+    let selectors = [
+        ("calling_tsel", &ind.calling_tsel),
+        ("called_tsel", &ind.called_tsel),
+        ("calling_ssel", &ind.calling_ssel),
+        ("called_ssel", &ind.called_ssel),
+        ("calling_psel", &ind.calling_psel),
+        ("called_psel", &ind.called_psel),
+    ];
+    for (key, value) in selectors {
+        if let Some(v) = value {
+            obj.set(key, hex(v));
         }
     }
 }

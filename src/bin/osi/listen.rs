@@ -20,7 +20,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinSet;
 
 use crate::args::{self, AllowArg, Hex, ReplyArg};
-use crate::events::{Printer, Record, Tag, record};
+use crate::events::{Printer, Record, Tag, record, set_selectors};
 use crate::json::hex;
 use crate::output::Format;
 
@@ -499,19 +499,7 @@ fn associated_record(ev: &Event, ind: Option<&AssociateIndication>, peer: &str) 
     let mut r = record(ev)?;
     r.obj.set("peer", peer);
     if let Some(ind) = ind {
-        let selectors: [(&'static str, &Option<Bytes>); 6] = [
-            ("calling_tsel", &ind.calling_tsel),
-            ("called_tsel", &ind.called_tsel),
-            ("calling_ssel", &ind.calling_ssel),
-            ("called_ssel", &ind.called_ssel),
-            ("calling_psel", &ind.calling_psel),
-            ("called_psel", &ind.called_psel),
-        ];
-        for (key, value) in selectors {
-            if let Some(v) = value {
-                r.obj.set(key, hex(v));
-            }
-        }
+        set_selectors(&mut r.obj, ind);
         if let Some(c) = &ind.application_context {
             r.obj.set("application_context", c.to_string());
         }

@@ -60,6 +60,21 @@ fn diagnostics() {
         .try_init();
 }
 
+/// The single-threaded tokio runtime a command runs on, or `None` once
+/// `osi COMMAND: cannot start the runtime: …` is on standard error (the command then exits 1).
+fn current_thread_runtime(command: &str) -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => Some(r),
+        Err(e) => {
+            eprintln!("osi {command}: cannot start the runtime: {e}");
+            None
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     diagnostics();

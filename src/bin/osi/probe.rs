@@ -153,15 +153,8 @@ pub fn run(a: &ProbeArgs) -> ExitCode {
         .with_timeout(a.timeout)
         .with_max_attempts(usize::try_from(a.max_attempts).unwrap_or(usize::MAX))
         .with_bind(a.bind);
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            complain(&format!("cannot start the runtime: {e}"));
-            return ExitCode::from(1);
-        }
+    let Some(runtime) = crate::current_thread_runtime("probe") else {
+        return ExitCode::from(1);
     };
     let mut out = io::stdout().lock();
     let report = runtime.block_on(probe::run(addr, candidates, options, |attempt| {

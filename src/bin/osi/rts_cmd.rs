@@ -30,7 +30,7 @@ use osi_stack::tokio::rts::{RtsConnection, RtsDialer, RtsListener, RtsWaitError}
 use tokio::task::JoinSet;
 
 use crate::args;
-use crate::events::{Printer, Record, Tag, layer_name, record};
+use crate::events::{Printer, Record, Tag, layer_name, record, set_selectors};
 use crate::gate::{Admission, Gate};
 use crate::json::hex;
 use crate::output::Format;
@@ -354,15 +354,8 @@ pub fn connect(plan: ConnectPlan<'_>) -> ExitCode {
         complain("--expect-echo, --turn-please and --initial-turn remote need --dialogue twa");
         return ExitCode::from(2);
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            complain(&format!("cannot start the runtime: {e}"));
-            return ExitCode::from(1);
-        }
+    let Some(runtime) = crate::current_thread_runtime("connect") else {
+        return ExitCode::from(1);
     };
     let mut ping = Ping {
         printer: Printer::new(plan.format),
@@ -634,15 +627,8 @@ impl Ping {
 
 /// Runs `osi listen --rtse`.
 pub fn listen(plan: ListenPlan<'_>) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = writeln!(io::stderr(), "osi listen: cannot start the runtime: {e}");
-            return ExitCode::from(1);
-        }
+    let Some(runtime) = crate::current_thread_runtime("listen") else {
+        return ExitCode::from(1);
     };
     runtime.block_on(serve(plan))
 }
@@ -735,19 +721,7 @@ fn open_record(ind: &OpenIndication, peer: &str) -> Record {
     );
     r.obj.set("peer", peer);
     r.obj.set("mode", mode);
-    let selectors: [(&'static str, &Option<Bytes>); 6] = [
-        ("calling_tsel", &who.calling_tsel),
-        ("called_tsel", &who.called_tsel),
-        ("calling_ssel", &who.calling_ssel),
-        ("called_ssel", &who.called_ssel),
-        ("calling_psel", &who.calling_psel),
-        ("called_psel", &who.called_psel),
-    ];
-    for (key, value) in selectors {
-        if let Some(v) = value {
-            r.obj.set(key, hex(v));
-        }
-    }
+    set_selectors(&mut r.obj, who);
     if let Some(t) = &who.calling_ap_title {
         r.obj.set("calling_ap_title", t.to_string());
         r.text = format!("{}, calling ap-title {t}", r.text);

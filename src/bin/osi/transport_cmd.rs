@@ -145,15 +145,8 @@ pub struct ConnectPlan<'a> {
 
 /// Runs `osi connect --transport-only`.
 pub fn connect(plan: ConnectPlan<'_>) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = writeln!(io::stderr(), "osi connect: cannot start the runtime: {e}");
-            return ExitCode::from(1);
-        }
+    let Some(runtime) = crate::current_thread_runtime("connect") else {
+        return ExitCode::from(1);
     };
     let printer = Printer::new(plan.format);
     match runtime.block_on(ping(&plan, printer)) {
@@ -284,15 +277,8 @@ const LISTEN_WAIT: Duration = Duration::from_secs(300);
 
 /// Runs `osi listen --transport-only`.
 pub fn listen(plan: ListenPlan<'_>) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = writeln!(io::stderr(), "osi listen: cannot start the runtime: {e}");
-            return ExitCode::from(1);
-        }
+    let Some(runtime) = crate::current_thread_runtime("listen") else {
+        return ExitCode::from(1);
     };
     runtime.block_on(serve(plan))
 }
