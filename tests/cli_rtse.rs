@@ -865,7 +865,7 @@ fn transport_only_and_rtse_listeners_shed_connections_over_the_per_peer_cap() {
         assert!(matches!(over.read(&mut buf), Ok(0) | Err(_)), "{mode:?}");
         let shed = next_record();
         assert_eq!(event(&shed), "shed", "{mode:?}: {shed}");
-        assert_eq!(shed["reason"], "max-connections-per-peer", "{shed}");
+        assert_eq!(shed["reason"], "per-peer", "{shed}");
         // The held connection still counts; once it closes, a new one is admitted: it gets no
         // `shed` record and stays open (the listener waits for its CR).
         drop(held);

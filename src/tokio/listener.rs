@@ -188,9 +188,10 @@ struct Slots {
     per_peer: Mutex<HashMap<IpAddr, usize>>,
 }
 
-/// One open connection's place in the [`Slots`]; given back when dropped.
+/// One open connection's place under the connection caps; given back when dropped (keep it as
+/// long as the connection runs).
 #[derive(Debug)]
-pub(crate) struct Slot {
+pub struct Slot {
     slots: Arc<Slots>,
     ip: IpAddr,
 }
@@ -235,6 +236,117 @@ impl Slots {
             slots: Arc::clone(self),
             ip,
         })
+    }
+}
+
+/// Admission of TCP connections under a [`ListenerConfig`]'s connection caps (in total and
+/// per peer address), with the back-off after a failed `accept` (EMFILE, ENFILE,
+/// ECONNABORTED …) and the socket options (TCP_NODELAY, keep-alive). [`Listener`] accepts
+/// through one; an owner that runs another machine on the connections (the RTS driver's
+/// [`RtsListener::responder_for`](super::rts::RtsListener::responder_for), a transport-only
+/// service) uses one directly.
+#[derive(Debug)]
+pub struct AcceptGate {
+    limits: ListenerConfig,
+    slots: Arc<Slots>,
+    backoff: Duration,
+    retry_at: Option<Instant>,
+}
+
+/// What [`AcceptGate::accept`] gives.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Admission {
+    /// A connection within the caps; keep `slot` while it runs.
+    Admitted {
+        /// The connection.
+        stream: TcpStream,
+        /// The peer.
+        peer: SocketAddr,
+        /// Its place under the caps.
+        slot: Slot,
+    },
+    /// A connection over a cap, closed at once.
+    Shed {
+        /// The peer.
+        peer: SocketAddr,
+        /// Which cap.
+        reason: ShedReason,
+    },
+    /// `accept` failed; the next call waits `retry_in` first.
+    Error {
+        /// The error.
+        error: io::Error,
+        /// The back-off before the next `accept`.
+        retry_in: Duration,
+    },
+}
+
+impl AcceptGate {
+    /// A gate with the caps, back-off and socket options of `limits` (the memory budget is the
+    /// owner's: [`Listener`] sheds connections while it is used up).
+    pub fn new(limits: ListenerConfig) -> Self {
+        AcceptGate {
+            limits,
+            slots: Arc::default(),
+            backoff: Duration::ZERO,
+            retry_at: None,
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &ListenerConfig {
+        &self.limits
+    }
+
+    /// Open connections now (slots not yet given back).
+    pub fn open_connections(&self) -> usize {
+        self.slots.total.load(Ordering::Acquire)
+    }
+
+    /// Accepts the next connection from `listener`: within the caps (TCP_NODELAY and
+    /// keep-alive set, failures logged), over a cap (closed at once), or a failed `accept`
+    /// (after which the next call first waits, 10 ms doubling up to 1 s by default).
+    ///
+    /// Cancel safety: cancel safe (the back-off is remembered; `accept` is cancel safe).
+    pub async fn accept(&mut self, listener: &TcpListener) -> Admission {
+        if let Some(at) = self.retry_at {
+            ::tokio::time::sleep_until(at.into()).await;
+            self.retry_at = None;
+        }
+        let (stream, peer) = match listener.accept().await {
+            Ok(ok) => ok,
+            Err(error) => {
+                self.backoff = (self.backoff.saturating_mul(2))
+                    .max(self.limits.accept_backoff)
+                    .min(self.limits.accept_backoff_max);
+                self.retry_at = Instant::now().checked_add(self.backoff);
+                super::trace::warn!(%error, retry_in = ?self.backoff, "accept failed");
+                return Admission::Error {
+                    error,
+                    retry_in: self.backoff,
+                };
+            }
+        };
+        self.backoff = Duration::ZERO;
+        let slot = match self.slots.take(peer.ip(), &self.limits) {
+            Ok(s) => s,
+            Err(reason) => {
+                super::trace::info!(%peer, reason = reason.name(), "connection shed");
+                drop(stream);
+                return Admission::Shed { peer, reason };
+            }
+        };
+        if let Err(_e) = stream.set_nodelay(self.limits.nodelay) {
+            super::trace::warn!(%peer, error = %_e, "set_nodelay failed");
+        }
+        if let Some(time) = self.limits.keepalive {
+            let ka = socket2::TcpKeepalive::new().with_time(time);
+            if let Err(_e) = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka) {
+                super::trace::warn!(%peer, error = %_e, "setting tcp keep-alive failed");
+            }
+        }
+        Admission::Admitted { stream, peer, slot }
     }
 }
 
@@ -327,11 +439,8 @@ pub struct Listener {
     config: Config,
     dispatch: Dispatch,
     next_reference: u16,
-    limits: ListenerConfig,
-    slots: Arc<Slots>,
+    gate: AcceptGate,
     budget: MemoryBudget,
-    backoff: Duration,
-    retry_at: Option<Instant>,
 }
 
 impl Listener {
@@ -348,10 +457,7 @@ impl Listener {
             dispatch,
             next_reference: 1,
             budget: MemoryBudget::new(limits.memory_budget),
-            limits,
-            slots: Arc::default(),
-            backoff: Duration::ZERO,
-            retry_at: None,
+            gate: AcceptGate::new(limits),
         })
     }
 
@@ -359,13 +465,13 @@ impl Listener {
     #[must_use]
     pub fn with_limits(mut self, limits: ListenerConfig) -> Self {
         self.budget = MemoryBudget::new(limits.memory_budget);
-        self.limits = limits;
+        self.gate.limits = limits;
         self
     }
 
     /// The limits in force.
     pub fn limits(&self) -> &ListenerConfig {
-        &self.limits
+        &self.gate.limits
     }
 
     /// The memory budget all connections share.
@@ -375,7 +481,7 @@ impl Listener {
 
     /// Open connections now.
     pub fn open_connections(&self) -> usize {
-        self.slots.total.load(Ordering::Acquire)
+        self.gate.open_connections()
     }
 
     /// The bound address (useful after binding port 0).
@@ -389,32 +495,10 @@ impl Listener {
     ///
     /// Cancel safety: cancel safe (the back-off is remembered; `accept` is cancel safe).
     pub async fn next_incoming(&mut self) -> Incoming {
-        if let Some(at) = self.retry_at {
-            ::tokio::time::sleep_until(at.into()).await;
-            self.retry_at = None;
-        }
-        let (stream, peer) = match self.listener.accept().await {
-            Ok(ok) => ok,
-            Err(error) => {
-                self.backoff = (self.backoff.saturating_mul(2))
-                    .max(self.limits.accept_backoff)
-                    .min(self.limits.accept_backoff_max);
-                self.retry_at = Instant::now().checked_add(self.backoff);
-                super::trace::warn!(%error, retry_in = ?self.backoff, "accept failed");
-                return Incoming::Error {
-                    error,
-                    retry_in: self.backoff,
-                };
-            }
-        };
-        self.backoff = Duration::ZERO;
-        let slot = match self.slots.take(peer.ip(), &self.limits) {
-            Ok(s) => s,
-            Err(reason) => {
-                super::trace::info!(%peer, reason = reason.name(), "connection shed");
-                drop(stream);
-                return Incoming::Shed { peer, reason };
-            }
+        let (stream, peer, slot) = match self.gate.accept(&self.listener).await {
+            Admission::Admitted { stream, peer, slot } => (stream, peer, slot),
+            Admission::Shed { peer, reason } => return Incoming::Shed { peer, reason },
+            Admission::Error { error, retry_in } => return Incoming::Error { error, retry_in },
         };
         if self.budget.used() >= self.budget.limit() {
             super::trace::info!(%peer, reason = "memory", "connection shed");
@@ -425,18 +509,10 @@ impl Listener {
                 reason: ShedReason::Memory,
             };
         }
-        if let Err(_e) = stream.set_nodelay(self.limits.nodelay) {
-            super::trace::warn!(%peer, error = %_e, "set_nodelay failed");
-        }
-        if let Some(time) = self.limits.keepalive {
-            let ka = socket2::TcpKeepalive::new().with_time(time);
-            if let Err(_e) = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka) {
-                super::trace::warn!(%peer, error = %_e, "setting tcp keep-alive failed");
-            }
-        }
         let reference = self.next_reference;
         self.next_reference = self.next_reference.checked_add(1).unwrap_or(1);
         let config = self
+            .gate
             .limits
             .apply(self.config.clone())
             .with_local_reference(reference);
@@ -450,7 +526,7 @@ impl Listener {
             stream,
             peer,
             association,
-            timers: self.limits.timers(),
+            timers: self.gate.limits.timers(),
             budget: self.budget.clone(),
             slot,
             at,

@@ -91,7 +91,9 @@ pub use connection::{
     Connection, ConnectionError, MemoryBudget, Notice, ReleaseOutcome, TimerKind, Timers,
 };
 pub use dialer::{DialError, Dialer, associate_stream};
-pub use listener::{Accepted, Incoming, Listener, ListenerConfig, ShedReason};
+pub use listener::{
+    AcceptGate, Accepted, Admission, Incoming, Listener, ListenerConfig, ShedReason, Slot,
+};
 
 pub mod rts;
 pub use rts::{RtsConnection, RtsDialer, RtsListener};

@@ -293,3 +293,32 @@ pub fn set_selectors(obj: &mut Obj, ind: &AssociateIndication) {
         }
     }
 }
+
+/// The `shed` record of a connection closed at once for being over a cap.
+pub fn shed_record(peer: std::net::SocketAddr, reason: osi_stack::tokio::ShedReason) -> Record {
+    let mut r = Record::new(
+        "shed",
+        format!("connection from {peer} closed at once: {}", reason.name()),
+    );
+    r.obj.set("reason", reason.name());
+    r.obj.set("peer", peer.to_string());
+    r
+}
+
+/// The `error` record of a failed `accept`, retried after `retry_in`.
+pub fn accept_error_record(error: &io::Error, retry_in: std::time::Duration) -> Record {
+    Record::error(
+        "tcp",
+        format!("accept: {error} (retrying in {} ms)", retry_in.as_millis()),
+    )
+}
+
+/// The record of an admission that is not a connection to serve (`shed` or an accept error).
+pub fn admission_record(a: &osi_stack::tokio::Admission) -> Option<Record> {
+    use osi_stack::tokio::Admission;
+    match a {
+        Admission::Shed { peer, reason } => Some(shed_record(*peer, *reason)),
+        Admission::Error { error, retry_in } => Some(accept_error_record(error, *retry_in)),
+        _ => None,
+    }
+}

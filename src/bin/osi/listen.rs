@@ -20,7 +20,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinSet;
 
 use crate::args::{self, AllowArg, Hex, ReplyArg};
-use crate::events::{Printer, Record, Tag, record, set_selectors};
+use crate::events::{
+    Printer, Record, Tag, accept_error_record, record, set_selectors, shed_record,
+};
 use crate::json::hex;
 use crate::output::Format;
 
@@ -409,23 +411,11 @@ async fn serve(
                 }
                 Incoming::Shed { peer, reason } => {
                     tracing::info!(%peer, reason = reason.name(), "shed");
-                    let mut r = Record::new(
-                        "shed",
-                        format!("connection from {peer} closed at once: {}", reason.name()),
-                    );
-                    r.obj.set("reason", reason.name());
-                    r.obj.set("peer", peer.to_string());
-                    sink.print(None, &r);
+                    sink.print(None, &shed_record(peer, reason));
                 }
                 Incoming::Error { error, retry_in } => {
                     tracing::warn!(%error, ?retry_in, "accept failed");
-                    sink.print(
-                    None,
-                    &Record::error(
-                        "tcp",
-                        format!("accept: {error} (retrying in {} ms)", retry_in.as_millis()),
-                    ),
-                    );
+                    sink.print(None, &accept_error_record(&error, retry_in));
                 }
                 _ => {}
             },

@@ -10,7 +10,6 @@ mod args;
 mod connect;
 mod dump;
 mod events;
-mod gate;
 mod json;
 mod listen;
 mod output;

@@ -25,13 +25,12 @@ use osi_stack::rtse::{
     ConnectorProfile, DialogueMode, OpenIndication, RefuseReason, RtsEvent, RtsSettings,
     TransferState, X400Mode,
 };
-use osi_stack::tokio::ListenerConfig;
 use osi_stack::tokio::rts::{RtsConnection, RtsDialer, RtsListener, RtsWaitError};
+use osi_stack::tokio::{AcceptGate, Admission, ListenerConfig};
 use tokio::task::JoinSet;
 
 use crate::args;
-use crate::events::{Printer, Record, Tag, layer_name, record, set_selectors};
-use crate::gate::{Admission, Gate};
+use crate::events::{Printer, Record, Tag, admission_record, layer_name, record, set_selectors};
 use crate::json::hex;
 use crate::output::Format;
 
@@ -676,7 +675,7 @@ async fn serve(plan: ListenPlan<'_>) -> ExitCode {
         ),
         mode: plan.rtse.rtse.unwrap_or(RtseMode::Normal),
     });
-    let mut gate = Gate::new(plan.limits);
+    let mut gate = AcceptGate::new(plan.limits);
     let mut tasks = JoinSet::new();
     let mut accepted = 0u64;
     loop {
@@ -689,16 +688,20 @@ async fn serve(plan: ListenPlan<'_>) -> ExitCode {
             Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
         };
         match admission {
-            Admission::Admitted(stream, peer, permit) => {
+            Admission::Admitted { stream, peer, slot } => {
                 accepted = accepted.saturating_add(1);
                 let conn = listener.responder_for(stream, peer);
                 let answers = Arc::clone(&answers);
                 tasks.spawn(async move {
                     handle(conn, accepted, answers).await;
-                    drop(permit);
+                    drop(slot);
                 });
             }
-            Admission::Shed(r) | Admission::Failed(r) => printer.print(None, &r),
+            other => {
+                if let Some(r) = admission_record(&other) {
+                    printer.print(None, &r);
+                }
+            }
         }
     }
     ExitCode::SUCCESS

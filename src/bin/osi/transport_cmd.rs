@@ -16,13 +16,12 @@ use osi_stack::cotp::DisconnectReason;
 use osi_stack::cotp::connection::{
     Config, ConnectRequest, Connection, Disconnect, Event as TpEvent,
 };
-use osi_stack::tokio::ListenerConfig;
+use osi_stack::tokio::{AcceptGate, Admission, ListenerConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
-use crate::events::{Printer, Record, Tag};
-use crate::gate::{Admission, Gate};
+use crate::events::{Printer, Record, Tag, admission_record};
 use crate::json::hex;
 use crate::output::Format;
 
@@ -304,7 +303,7 @@ async fn serve(plan: ListenPlan<'_>) -> ExitCode {
     r.obj.set("address", bound);
     printer.print(None, &r);
     let dispatch = Arc::new(plan.dispatch);
-    let mut gate = Gate::new(plan.limits);
+    let mut gate = AcceptGate::new(plan.limits);
     let mut tasks = JoinSet::new();
     let mut accepted = 0u64;
     loop {
@@ -317,7 +316,7 @@ async fn serve(plan: ListenPlan<'_>) -> ExitCode {
             Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
         };
         match admission {
-            Admission::Admitted(stream, peer, permit) => {
+            Admission::Admitted { stream, peer, slot } => {
                 accepted = accepted.saturating_add(1);
                 let reference = u16::try_from(accepted % 65_535).unwrap_or(1).max(1);
                 let task = handle(
@@ -331,10 +330,14 @@ async fn serve(plan: ListenPlan<'_>) -> ExitCode {
                 );
                 tasks.spawn(async move {
                     task.await;
-                    drop(permit);
+                    drop(slot);
                 });
             }
-            Admission::Shed(r) | Admission::Failed(r) => printer.print(None, &r),
+            other => {
+                if let Some(r) = admission_record(&other) {
+                    printer.print(None, &r);
+                }
+            }
         }
     }
     ExitCode::SUCCESS
