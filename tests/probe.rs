@@ -243,9 +243,15 @@ async fn refusals_by_presentation_and_acse_are_named() {
 
 #[tokio::test]
 async fn an_unreachable_port_stops_the_probe_after_two_attempts() {
-    // A port nobody listens on (bound, then closed).
-    let port = free_port();
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    // A port bound but not listening: connections are refused, and it stays reserved for the
+    // whole test (a port bound and then closed could be taken by a listener of another test
+    // running at the same time).
+    let reserved =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    reserved
+        .bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
+        .unwrap();
+    let addr = reserved.local_addr().unwrap().as_socket().unwrap();
     let report = tokio::time::timeout(
         Duration::from_secs(30),
         probe::run(
