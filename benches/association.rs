@@ -10,7 +10,11 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use osi_stack::association::{
     AcceptResponse, AssociateRequest, Association, Config, Dispatch, Event,
 };
+use osi_stack::presentation::ContextId;
 use osi_stack::tokio::{Dialer, Listener};
+
+/// The MMS context `AssociateRequest::mms` proposes.
+const MMS: ContextId = ContextId::new(3).unwrap();
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// An octet string of `n` content octets: one BER value, as send_data wants.
@@ -51,7 +55,7 @@ fn in_memory(c: &mut Criterion) {
         g.throughput(Throughput::Bytes(msg.len() as u64));
         g.bench_with_input(BenchmarkId::new("p-data", size), &msg, |b, msg| {
             b.iter(|| {
-                client.send_data(3, black_box(msg), now).unwrap();
+                client.send_data(MMS, black_box(msg), now).unwrap();
                 pump(&mut client, &mut server, now);
                 match server.poll_event() {
                     Some(Event::Data(d)) => black_box(d.value.len()),
@@ -107,7 +111,7 @@ fn loopback(c: &mut Criterion) {
             rt.block_on(async {
                 let start = Instant::now();
                 for _ in 0..iters {
-                    conn.send_data(3, &msg).await.unwrap();
+                    conn.send_data(MMS, &msg).await.unwrap();
                 }
                 for _ in 0..iters {
                     got.recv().await.unwrap();

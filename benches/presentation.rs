@@ -13,7 +13,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use osi_stack::Limits;
 use osi_stack::acse::Apdu;
 use osi_stack::oid::Oid;
-use osi_stack::presentation::{Cp, Cpa, PdvValues, UserData};
+use osi_stack::presentation::{ContextId, Cp, Cpa, PdvValues, UserData};
 use osi_stack::session::spdus;
 
 const TRANSCRIPT: &str = "testdata/transcripts/libiec61850-client-reference.hex";
@@ -94,7 +94,7 @@ fn osi_cp_aarq<'a>(tsdu: &'a [u8], limits: &Limits) -> Option<Oid<'a>> {
 
 /// AC → CPA → count the accepted contexts → the PDV of context `acse` (from the CP) → AARE →
 /// application context name.
-fn osi_cpa_aare<'a>(tsdu: &'a [u8], acse: i64, limits: &Limits) -> Option<(usize, Oid<'a>)> {
+fn osi_cpa_aare<'a>(tsdu: &'a [u8], acse: ContextId, limits: &Limits) -> Option<(usize, Oid<'a>)> {
     let ac = spdus(tsdu).next()?.ok()?;
     let cpa = Cpa::decode(ac.user_data()?, limits).ok()?;
     let normal = cpa.normal?;
@@ -420,7 +420,7 @@ fn connect(c: &mut Criterion) {
     let name = osi_cp_aarq(&cn, &limits).expect("CP + AARQ");
     assert_eq!(name, Oid::MMS_APPLICATION_CONTEXT);
     assert_eq!(reference::cp_aarq(&cn), Some(name.as_bytes()));
-    let (accepted, name) = osi_cpa_aare(&ac, 1, &limits).expect("CPA + AARE");
+    let (accepted, name) = osi_cpa_aare(&ac, ContextId::MIN, &limits).expect("CPA + AARE");
     assert_eq!((accepted, name), (2, Oid::MMS_APPLICATION_CONTEXT));
     assert_eq!(
         reference::cpa_aare(&ac, 1),
@@ -449,7 +449,7 @@ fn connect(c: &mut Criterion) {
     let mut g = c.benchmark_group("cpa_aare_decode");
     g.throughput(Throughput::Bytes(ac.len() as u64));
     g.bench_function("osi_stack", |b| {
-        b.iter(|| osi_cpa_aare(black_box(&ac), 1, &limits))
+        b.iter(|| osi_cpa_aare(black_box(&ac), ContextId::MIN, &limits))
     });
     g.bench_function("reference", |b| {
         b.iter(|| reference::cpa_aare(black_box(&ac), 1))

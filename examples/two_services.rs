@@ -12,7 +12,11 @@ use osi_stack::address::TSel;
 use osi_stack::association::{
     AcceptResponse, AssociateRequest, Config, Dispatch, Event, Selector, Service,
 };
+use osi_stack::presentation::ContextId;
 use osi_stack::tokio::{Connection, Dialer, Listener};
+
+/// The MMS presentation context `AssociateRequest::mms` proposes.
+const MMS: ContextId = ContextId::new(3).unwrap();
 
 /// One line for an event.
 fn show(event: &Event) -> String {
@@ -63,7 +67,7 @@ async fn serve(mut conn: Connection) -> Result<(), Box<dyn Error + Send + Sync>>
                 answer.push(u8::try_from(service.len())?);
                 answer.extend_from_slice(service.as_bytes());
                 answer.extend_from_slice(&d.value);
-                conn.send_data(d.context_id.unwrap_or(3), &answer).await?;
+                conn.send_data(d.context_id.unwrap_or(MMS), &answer).await?;
             }
             Event::ReleaseIndication => conn.release_response(true).await?,
             _ => {}
@@ -108,7 +112,7 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
             println!("client: {}", show(event));
         }
         // An MMS identify request (confirmed-request, invoke id 1) on context 3.
-        conn.send_data(3, &[0xa0, 0x05, 0x02, 0x01, 0x01, 0x82, 0x00])
+        conn.send_data(MMS, &[0xa0, 0x05, 0x02, 0x01, 0x01, 0x82, 0x00])
             .await?;
         while let Some(event) = conn.next_event().await? {
             println!("client: {}", show(&event));

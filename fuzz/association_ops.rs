@@ -17,8 +17,12 @@ use osi_stack::association::{
     AcceptResponse, AssociateRequest, Association, Config, Dispatch, Event, Selector, Service,
 };
 use osi_stack::cotp::Tpdu;
+use osi_stack::presentation::ContextId;
 use osi_stack::session;
 use osi_stack::tpkt::{self, Tpkt};
+
+/// The MMS context `AssociateRequest::mms` proposes.
+const MMS_CONTEXT: ContextId = ContextId::new(3).unwrap();
 
 #[derive(Arbitrary, Debug)]
 pub enum Side {
@@ -169,13 +173,17 @@ pub fn run(s: Scenario) -> Outcome {
                 let len = len & 0x3fff;
                 let mut v = vec![0x04, 0x82, (len >> 8) as u8, len as u8];
                 v.resize(4 + usize::from(len), 0x5a);
-                let _ = client.send_data(i64::from(context % 4), &v, now);
+                // Context 0 is no identifier (the request could not be made); 1 is ACSE's, 2
+                // was never proposed: both refused with `UnknownContext`.
+                if let Some(context) = ContextId::new(i64::from(context % 4)) {
+                    let _ = client.send_data(context, &v, now);
+                }
             }
             Op::ServerSend { len } => {
                 let len = len & 0x3fff;
                 let mut v = vec![0x04, 0x82, (len >> 8) as u8, len as u8];
                 v.resize(4 + usize::from(len), 0xa5);
-                let _ = server.send_data(3, &v, now);
+                let _ = server.send_data(MMS_CONTEXT, &v, now);
             }
             Op::Release => {
                 let _ = client.release(now);

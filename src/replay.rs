@@ -64,7 +64,7 @@ use crate::association::{
 use crate::cotp::Tpdu;
 use crate::dissect::{Direction, Presentation, Record, RecordKind, Stream};
 use crate::oid::OwnedOid;
-use crate::presentation::{AbortPpdu, Cpr, PdvValues, UserData};
+use crate::presentation::{AbortPpdu, ContextId, Cpr, PdvValues, UserData};
 use crate::session::SpduKind;
 
 /// A compared value.
@@ -123,7 +123,7 @@ enum Action {
     Accept(Box<AcceptResponse>),
     /// User information and the AARE's result (permanent or transient).
     Reject(Option<Bytes>, AssociateResult),
-    Data(Vec<(i64, Bytes)>),
+    Data(Vec<(ContextId, Bytes)>),
     Release,
     ReleaseResponse(bool),
     Abort(Option<Bytes>),
@@ -223,7 +223,7 @@ fn ap_address(title: Option<&ApTitle<'_>>, qualifier: Option<&AeQualifier<'_>>) 
     a
 }
 
-fn pdv_values(ud: &UserData<'_>) -> Vec<(i64, Bytes)> {
+fn pdv_values(ud: &UserData<'_>) -> Vec<(ContextId, Bytes)> {
     match ud {
         UserData::Full(list) => list
             .iter()
@@ -312,7 +312,7 @@ fn unit(rec: &Record<'_>) -> Option<Unit> {
                     if let Some(n) = &cp.normal {
                         if let Some(list) = &n.context_definitions {
                             // The order of the definitions carries no meaning: compared as a set.
-                            let mut ids: Vec<i64> = list.iter().map(|c| c.id).collect();
+                            let mut ids: Vec<i64> = list.iter().map(|c| c.id.get()).collect();
                             ids.sort_unstable();
                             fields.push(field(Layer::Presentation, "contexts", Value::Codes(ids)));
                         }
@@ -371,7 +371,7 @@ fn unit(rec: &Record<'_>) -> Option<Unit> {
                     fields.push(field(
                         Layer::Presentation,
                         "pdvs",
-                        Value::Codes(values.iter().map(|(c, _)| *c).collect()),
+                        Value::Codes(values.iter().map(|(c, _)| c.get()).collect()),
                     ));
                     if u.session.iter().any(|s| s.kind() == SpduKind::Dt) {
                         action = Some(Action::Data(values));
@@ -380,7 +380,11 @@ fn unit(rec: &Record<'_>) -> Option<Unit> {
                 Presentation::X410Data(raw)
                     if u.session.iter().any(|s| s.kind() == SpduKind::Dt) =>
                 {
-                    action = Some(Action::Data(vec![(0, Bytes::copy_from_slice(raw))]));
+                    // The association ignores the context in X.410-1984 mode.
+                    action = Some(Action::Data(vec![(
+                        ContextId::MIN,
+                        Bytes::copy_from_slice(raw),
+                    )]));
                 }
                 _ => {}
             }

@@ -3,6 +3,7 @@
 //! and the spec's constructed examples.
 
 mod common;
+use common::cid;
 use common::hex;
 
 use osi_stack::acse::*;
@@ -52,7 +53,7 @@ fn mms_aarq() {
     assert_eq!(a.calling.ae_qualifier, Some(AeQualifier::Form2(12)));
     let ext: Vec<_> = a.user_information.unwrap().iter().collect();
     assert_eq!(ext.len(), 1);
-    assert_eq!(ext[0].indirect_reference, Some(3));
+    assert_eq!(ext[0].indirect_reference, Some(cid(3)));
     assert_eq!(ext[0].direct_reference, None);
     let PdvValues::SingleAsn1Type(mms) = ext[0].encoding else {
         panic!()
@@ -79,7 +80,7 @@ fn mms_aare() {
     );
     let e = a.user_information.unwrap().iter().next().unwrap();
     assert_eq!(e.direct_reference, Some(Oid::BER));
-    assert_eq!(e.indirect_reference, Some(3));
+    assert_eq!(e.indirect_reference, Some(cid(3)));
     assert_eq!(roundtrip(Apdu::Aare(a)), v);
 }
 
@@ -96,7 +97,7 @@ fn x400_association_and_release() {
     assert_eq!(a.application_context_name, Oid::X400_AC_MTS_TRANSFER);
     let e = a.user_information.unwrap().iter().next().unwrap();
     assert_eq!(e.direct_reference, Some(Oid::BER));
-    assert_eq!(e.indirect_reference, Some(3));
+    assert_eq!(e.indirect_reference, Some(cid(3)));
     assert_eq!(roundtrip(Apdu::Aarq(a)), aarq);
 
     let aare = hex(

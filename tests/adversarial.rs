@@ -12,6 +12,9 @@
 
 #![cfg(all(feature = "cli", target_os = "linux"))]
 
+mod common;
+use common::cid;
+
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::process::{Child, ChildStdout, Command, Stdio};
@@ -418,7 +421,7 @@ fn a_peer_that_never_reads() {
     // Send echoes the listener must write back; never read them.
     let mut sent = 0;
     'outer: while start.elapsed() < LIMIT {
-        r.a.send_data(3, &value, Instant::now()).unwrap();
+        r.a.send_data(cid(3), &value, Instant::now()).unwrap();
         while let Some(b) = r.a.poll_transmit() {
             if r.s.write_all(&b).is_err() {
                 break 'outer;
@@ -444,7 +447,7 @@ fn an_oversized_message() {
     let mut r = Raw::associated(l.addr);
     let mut value = vec![0x04, 0x83, 0x03, 0x00, 0x00];
     value.resize(5 + 0x3_0000, 0x55);
-    r.a.send_data(3, &value, Instant::now()).unwrap();
+    r.a.send_data(cid(3), &value, Instant::now()).unwrap();
     let client = legitimate_during(l.addr, None);
     while let Some(b) = r.a.poll_transmit() {
         if r.s.write_all(&b).is_err() {
@@ -566,7 +569,7 @@ fn a_stdout_nobody_reads() {
             for _ in 0..60 {
                 for _ in 0..100 {
                     conn.association()
-                        .send_data(3, &value, Instant::now())
+                        .send_data(cid(3), &value, Instant::now())
                         .unwrap();
                 }
                 conn.flush().await.unwrap();
@@ -698,7 +701,7 @@ fn latency_while_two_peers_stream() {
                 value.resize(15 << 20, 0x33);
                 let mut n = 0u32;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    conn.send_data(3, &value).await.unwrap();
+                    conn.send_data(cid(3), &value).await.unwrap();
                     loop {
                         match conn.next_event().await.unwrap() {
                             Some(Event::Data(_)) => break,
@@ -721,7 +724,7 @@ fn latency_while_two_peers_stream() {
                 .associate(addr, Config::default(), AssociateRequest::mms())
                 .await
                 .unwrap();
-            conn.send_data(3, &[0x02, 0x01, 0x05]).await.unwrap();
+            conn.send_data(cid(3), &[0x02, 0x01, 0x05]).await.unwrap();
             loop {
                 match conn.next_event().await.unwrap() {
                     Some(Event::Data(_)) => break,

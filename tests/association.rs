@@ -2,6 +2,7 @@
 //! asserting typed events and the bytes on the wire.
 
 mod common;
+use common::cid;
 
 use std::time::{Duration, Instant};
 
@@ -40,29 +41,29 @@ fn associate_exchange_data_and_release() {
     let now = p.now;
     // Data both ways, on the MMS context 3.
     let request = common::hex("a0 06 02 01 01 a1 01 00");
-    p.client.send_data(3, &request, now).unwrap();
+    p.client.send_data(cid(3), &request, now).unwrap();
     let wire = p.c2s();
     assert_eq!(spdu_kinds(&wire), [SpduKind::Gt, SpduKind::Dt]);
     assert_eq!(
         p.server_events(),
         [Event::Data(Data {
-            context_id: Some(3),
+            context_id: Some(cid(3)),
             value: request.clone().into()
         })]
     );
-    p.server.send_data(3, &[0x30, 0x00], now).unwrap();
+    p.server.send_data(cid(3), &[0x30, 0x00], now).unwrap();
     p.s2c();
     assert_eq!(
         p.client_events(),
         [Event::Data(Data {
-            context_id: Some(3),
+            context_id: Some(cid(3)),
             value: Bytes::from_static(&[0x30, 0])
         })]
     );
     // Context 5 was never proposed.
     assert_eq!(
-        p.client.send_data(5, &request, now),
-        Err(osi_stack::association::ServiceError::UnknownContext(5))
+        p.client.send_data(cid(5), &request, now),
+        Err(osi_stack::association::ServiceError::UnknownContext(cid(5)))
     );
     // Release: FN (RLRQ), DN (RLRE), the receiver of DN closes.
     p.client.release(now).unwrap();
@@ -144,12 +145,12 @@ fn p_data_octets_come_from_the_layer_encoders() {
         let mut value = vec![0x04, 0x83];
         value.extend_from_slice(&(len as u32).to_be_bytes()[1..]);
         value.extend((0..len).map(|i| i as u8));
-        p.client.send_data(3, &value, p.now).unwrap();
+        p.client.send_data(cid(3), &value, p.now).unwrap();
         let sent = drain(&mut p.client);
         // The same P-DATA built by hand from the public encoders.
         let pdv = [Pdv {
             transfer_syntax: None,
-            context_id: 3,
+            context_id: cid(3),
             values: PdvValues::SingleAsn1Type(&value),
         }];
         let mut ud = Vec::new();
@@ -170,8 +171,8 @@ fn p_data_octets_come_from_the_layer_encoders() {
         assert_eq!(sent, expected, "value of {len} octets, tpdu size {tpdu}");
         // And the header-only presentation encoder agrees with the whole one.
         let mut head = Vec::new();
-        UserData::encode_single_header(3, value.len(), &mut head).unwrap();
-        assert_eq!(head.len(), UserData::single_header_len(3, value.len()));
+        UserData::encode_single_header(cid(3), value.len(), &mut head).unwrap();
+        assert_eq!(head.len(), UserData::single_header_len(cid(3), value.len()));
         assert_eq!([&head[..], &value[..]].concat(), ud);
     }
 }
@@ -182,12 +183,14 @@ fn every_chunking_gives_the_same_association() {
         let mut p = default_pair();
         p.chunk = chunk;
         associate(&mut p, AssociateRequest::mms(), AcceptResponse::default());
-        p.client.send_data(3, &[0x30, 0x01, 0x07], p.now).unwrap();
+        p.client
+            .send_data(cid(3), &[0x30, 0x01, 0x07], p.now)
+            .unwrap();
         p.c2s();
         assert_eq!(
             p.server_events(),
             [Event::Data(Data {
-                context_id: Some(3),
+                context_id: Some(cid(3)),
                 value: Bytes::from_static(&[0x30, 0x01, 0x07])
             })],
             "chunk {chunk}"
@@ -202,7 +205,7 @@ fn large_p_data_is_segmented_and_reassembled() {
     assert_eq!(p.client.tpdu_size(), 128);
     let mut value = vec![0x04, 0x82, 0x27, 0x10];
     value.extend((0..10_000u32).map(|i| i as u8));
-    p.client.send_data(3, &value, p.now).unwrap();
+    p.client.send_data(cid(3), &value, p.now).unwrap();
     let wire = p.c2s();
     // Every frame at most 4 + 128 octets.
     let mut rest = &wire[..];
@@ -217,7 +220,7 @@ fn large_p_data_is_segmented_and_reassembled() {
     assert_eq!(
         p.server_events(),
         [Event::Data(Data {
-            context_id: Some(3),
+            context_id: Some(cid(3)),
             value: value.into()
         })]
     );
@@ -484,7 +487,7 @@ fn release_refused_then_accepted() {
     assert_eq!(p.server_events(), [Event::ReleaseRefused]);
     assert_eq!(p.server.state(), State::Associated);
     // Still associated: data flows.
-    p.client.send_data(3, &[0x05, 0x00], now).unwrap();
+    p.client.send_data(cid(3), &[0x05, 0x00], now).unwrap();
     p.c2s();
     assert_eq!(p.server_events().len(), 1);
 }
@@ -540,7 +543,7 @@ fn abort_from_either_side() {
             "{ev:?}"
         );
         assert_eq!(ev[1], Event::Closed);
-        assert!(a.send_data(3, &[5, 0], now).is_err());
+        assert!(a.send_data(cid(3), &[5, 0], now).is_err());
     }
 }
 
@@ -832,7 +835,7 @@ fn wrong_pdu_for_the_state_gets_the_standard_reaction() {
     let mut c = Association::initiator(Config::default());
     assert!(c.release(now).is_err());
     assert!(c.accept(AcceptResponse::default(), now).is_err());
-    assert!(c.send_data(3, &[], now).is_err());
+    assert!(c.send_data(cid(3), &[], now).is_err());
 }
 
 /// Issue 15's protocol gaps: each gets the standard reaction of its layer.
@@ -855,6 +858,33 @@ fn protocol_gaps_get_the_standard_reaction() {
     p.s2c();
     assert!(matches!(&p.client_events()[0], Event::Aborted(a)
         if a.reason == AbortReason::Presentation(Some(presentation::AbortReason::INVALID_PPDU_PARAMETER_VALUE))));
+
+    // P-DATA on an identifier outside 1..=127 (X.226 §8.2), 0 and 128: refused by the
+    // decoder, the same ARP; the error names the identifier at its offset in the PPDU.
+    for (pdv, value) in [("3007 020100 a0023000", 0), ("3008 02020080 a0023000", 128)] {
+        let mut p = default_pair();
+        associate(&mut p, AssociateRequest::mms(), AcceptResponse::default());
+        let ud = common::hex(&format!("61{:02x}{pdv}", common::hex(pdv).len()));
+        let frame = [
+            &[3, 0, 0, (11 + ud.len()) as u8, 2, 0xf0, 0x80, 1, 0, 1, 0][..],
+            &ud,
+        ]
+        .concat();
+        p.server.handle_input(&frame, p.now);
+        let e = protocol_error(&p.server_events());
+        assert_eq!(e.layer(), Layer::Presentation);
+        assert_eq!(
+            *e.kind(),
+            DecodeErrorKind::InvalidValue {
+                what: "presentation context identifier",
+                value
+            }
+        );
+        assert_eq!(e.offset(), 4, "the INTEGER after 61 LL 30 LL");
+        p.s2c();
+        assert!(matches!(&p.client_events()[0], Event::Aborted(a)
+            if a.reason == AbortReason::Presentation(Some(presentation::AbortReason::INVALID_PPDU_PARAMETER_VALUE))));
+    }
 
     // A CN offering no protocol version (PI 22 = 00): RF 0x84.
     let mut p = default_pair();
@@ -934,7 +964,7 @@ fn a_cpa_missing_its_result_list_is_a_presentation_error() {
     let aare = common::hex("61 13 a1 05 06 03 28 ca 22 a2 03 02 01 00 a3 05 a1 03 02 01 00");
     let pdv = [Pdv {
         transfer_syntax: None,
-        context_id: 1,
+        context_id: cid(1),
         values: PdvValues::SingleAsn1Type(&aare),
     }];
     let cpa = presentation::Cpa {

@@ -1,6 +1,9 @@
 //! No data lost: random P-DATA sequences of random sizes (0 to 1 MiB) through an in-memory
 //! pair with random TPDU sizes and random TCP read chunking arrive once each, in order.
 
+mod common;
+use common::cid;
+
 use std::time::Instant;
 
 use osi_stack::association::{
@@ -78,10 +81,10 @@ proptest! {
         for (i, (size, from_client)) in messages.iter().enumerate() {
             let v = value(*size, i as u8);
             if *from_client {
-                client.send_data(3, &v, now).unwrap();
+                client.send_data(cid(3), &v, now).unwrap();
                 to_server.push(v);
             } else {
-                server.send_data(3, &v, now).unwrap();
+                server.send_data(cid(3), &v, now).unwrap();
                 to_client.push(v);
             }
         }
@@ -89,7 +92,7 @@ proptest! {
         deliver(&mut server, &mut client, &chunks, now);
         let got_server: Vec<Vec<u8>> = std::iter::from_fn(|| server.poll_event())
             .map(|e| match e {
-                Event::Data(d) => { assert_eq!(d.context_id, Some(3)); d.value.to_vec() }
+                Event::Data(d) => { assert_eq!(d.context_id, Some(cid(3))); d.value.to_vec() }
                 other => panic!("unexpected {other:?}"),
             })
             .collect();

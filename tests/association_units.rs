@@ -9,12 +9,14 @@ use osi_stack::association::{
     AbortSource, AcceptResponse, AssociateRequest, Association, Config, Dispatch, Event,
     OldConnection, ServiceError,
 };
+use osi_stack::presentation::ContextId;
 use osi_stack::session::{ActivityReason, SessionUserRequirements, TokenItem, TokenSettingItem};
 
 const RTS: SessionUserRequirements = SessionUserRequirements(0x0249);
 const ALL: TokenItem = TokenItem(0x15);
 
 mod common;
+use common::cid;
 
 use common::assoc::events;
 use osi_stack::DecodeErrorKind;
@@ -68,8 +70,8 @@ fn duplex_default_has_no_tokens() {
         p.client.session_requirements(),
         SessionUserRequirements::DUPLEX
     );
-    p.server.send_data(3, &value(1), p.now).unwrap();
-    p.client.send_data(3, &value(2), p.now).unwrap();
+    p.server.send_data(cid(3), &value(1), p.now).unwrap();
+    p.client.send_data(cid(3), &value(2), p.now).unwrap();
     p.s2c();
     p.c2s();
     assert!(matches!(events(&mut p.client).as_slice(), [Event::Data(_)]));
@@ -98,14 +100,14 @@ fn negotiation_and_initial_tokens() {
 fn half_duplex_data_needs_the_token() {
     let mut p = associated(SessionUserRequirements::HALF_DUPLEX, None);
     assert_eq!(p.client.available_tokens(), TokenItem::DATA);
-    p.client.send_data(3, &value(1), p.now).unwrap();
+    p.client.send_data(cid(3), &value(1), p.now).unwrap();
     p.c2s();
     assert!(matches!(events(&mut p.server).as_slice(), [Event::Data(_)]));
-    let err = p.server.send_data(3, &value(2), p.now).unwrap_err();
+    let err = p.server.send_data(cid(3), &value(2), p.now).unwrap_err();
     assert_eq!(token_rule(err), "send_data");
     // The server asks for the token with user data; the client gives it.
     p.server
-        .please_tokens(TokenItem::DATA, Some((3, &[0x02, 0x01, 0x05])), p.now)
+        .please_tokens(TokenItem::DATA, Some((cid(3), &[0x02, 0x01, 0x05])), p.now)
         .unwrap();
     p.s2c();
     match events(&mut p.client).as_slice() {
@@ -116,7 +118,7 @@ fn half_duplex_data_needs_the_token() {
             },
         ] => {
             assert_eq!(*tokens, TokenItem::DATA);
-            assert_eq!(d.context_id, Some(3));
+            assert_eq!(d.context_id, Some(cid(3)));
             assert_eq!(&d.value[..], [0x02, 0x01, 0x05]);
         }
         other => panic!("{other:?}"),
@@ -141,8 +143,8 @@ fn half_duplex_data_needs_the_token() {
         [Event::TokensGiven(TokenItem::DATA)]
     ));
     assert_eq!(p.server.tokens(), TokenItem::DATA);
-    assert!(p.client.send_data(3, &value(3), p.now).is_err());
-    p.server.send_data(3, &value(4), p.now).unwrap();
+    assert!(p.client.send_data(cid(3), &value(3), p.now).is_err());
+    p.server.send_data(cid(3), &value(4), p.now).unwrap();
     p.s2c();
     assert!(matches!(events(&mut p.client).as_slice(), [Event::Data(_)]));
     // Release needs every token: the client has none now.
@@ -168,7 +170,7 @@ fn peer_data_without_token_is_a_protocol_error() {
     let mut p = associated(SessionUserRequirements::HALF_DUPLEX, None);
     // Forge the server's GT DT (the server machine itself refuses to send it).
     let mut dm = associated(SessionUserRequirements::DUPLEX, None);
-    dm.server.send_data(3, &value(9), dm.now).unwrap();
+    dm.server.send_data(cid(3), &value(9), dm.now).unwrap();
     let mut forged = Vec::new();
     while let Some(b) = dm.server.poll_transmit() {
         forged.extend_from_slice(&b);
@@ -198,9 +200,9 @@ fn activity_with_minor_syncs_and_end() {
     assert!(p.client.activity_start(b"", p.now).is_err());
     p.client.activity_start(b"A1", p.now).unwrap();
     assert!(p.client.activity_start(b"A2", p.now).is_err());
-    p.client.send_data(3, &value(1), p.now).unwrap();
+    p.client.send_data(cid(3), &value(1), p.now).unwrap();
     assert_eq!(p.client.sync_minor(p.now).unwrap(), 1);
-    p.client.send_data(3, &value(2), p.now).unwrap();
+    p.client.send_data(cid(3), &value(2), p.now).unwrap();
     assert_eq!(p.client.sync_minor(p.now).unwrap(), 2);
     p.c2s();
     let ev = events(&mut p.server);
@@ -218,7 +220,7 @@ fn activity_with_minor_syncs_and_end() {
         "{ev:?}"
     );
     // The receiver may not send data, nor confirm what was not indicated.
-    assert!(p.server.send_data(3, &value(9), p.now).is_err());
+    assert!(p.server.send_data(cid(3), &value(9), p.now).is_err());
     assert!(p.server.sync_minor_response(3, p.now).is_err());
     p.server.sync_minor_response(2, p.now).unwrap();
     assert!(p.server.sync_minor_response(1, p.now).is_err());
@@ -228,7 +230,7 @@ fn activity_with_minor_syncs_and_end() {
         [Event::SyncMinorConfirmed { serial: 2 }]
     ));
     assert_eq!(p.client.activity_end(p.now).unwrap(), 3);
-    assert!(p.client.send_data(3, &value(3), p.now).is_err());
+    assert!(p.client.send_data(cid(3), &value(3), p.now).is_err());
     p.c2s();
     assert!(matches!(
         events(&mut p.server).as_slice(),
@@ -249,7 +251,7 @@ fn activity_with_minor_syncs_and_end() {
         [Event::TokensGiven(ALL)]
     ));
     p.server.activity_start(b"B", p.now).unwrap();
-    p.server.send_data(3, &value(4), p.now).unwrap();
+    p.server.send_data(cid(3), &value(4), p.now).unwrap();
     p.server.activity_end(p.now).unwrap();
     p.s2c();
     assert_eq!(events(&mut p.client).len(), 3);
@@ -265,7 +267,7 @@ fn activity_with_minor_syncs_and_end() {
 fn interrupt_discard_and_resume() {
     let mut p = associated(RTS, None);
     p.client.activity_start(b"X", p.now).unwrap();
-    p.client.send_data(3, &value(1), p.now).unwrap();
+    p.client.send_data(cid(3), &value(1), p.now).unwrap();
     p.client.sync_minor(p.now).unwrap();
     assert!(
         p.client
@@ -275,7 +277,7 @@ fn interrupt_discard_and_resume() {
     p.client
         .activity_interrupt(ActivityReason::TEMPORARILY_UNABLE, p.now)
         .unwrap();
-    assert!(p.client.send_data(3, &value(2), p.now).is_err());
+    assert!(p.client.send_data(cid(3), &value(2), p.now).is_err());
     p.c2s();
     let ev = events(&mut p.server);
     assert!(
@@ -299,7 +301,7 @@ fn interrupt_discard_and_resume() {
     p.client
         .activity_resume(b"Y", b"X", 1, &old, p.now)
         .unwrap();
-    p.client.send_data(3, &value(3), p.now).unwrap();
+    p.client.send_data(cid(3), &value(3), p.now).unwrap();
     assert_eq!(p.client.sync_minor(p.now).unwrap(), 2);
     p.c2s();
     let ev = events(&mut p.server);
@@ -496,7 +498,10 @@ fn x410_mode_association() {
     };
     let mut p = setup();
     p.client.activity_start(b"1", now).unwrap();
-    p.client.send_data(0, b"any octets", now).unwrap();
+    // X.410-1984 mode has no presentation context: the identifier is ignored.
+    p.client
+        .send_data(ContextId::MIN, b"any octets", now)
+        .unwrap();
     p.client.activity_end(now).unwrap();
     let bytes = p.c2s();
     assert!(
@@ -511,7 +516,7 @@ fn x410_mode_association() {
     );
     p.server.activity_end_response(now).unwrap();
     p.server
-        .please_tokens(ALL, Some((0, &[0x02, 0x01, 0x07])), now)
+        .please_tokens(ALL, Some((ContextId::MIN, &[0x02, 0x01, 0x07])), now)
         .unwrap();
     p.s2c();
     match events(&mut p.client).as_slice() {

@@ -9,6 +9,9 @@
 //! accepted): the TPDU kinds, the SPDU kinds of every TSDU with their Token Items, and the
 //! RTSE events (turns given and asked for, transfers delivered and confirmed, release).
 
+mod common;
+use common::cid;
+
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -534,7 +537,11 @@ fn cpa_echoing_the_cp_is_refused_at_presentation() {
 
 /// The data values one side sent (normal mode: context and single-ASN1-type value of the first
 /// PDV; X.410-1984 mode: the raw user information), in order.
-fn data_values(frames: &[Frame], from_client: bool) -> Vec<(i64, Bytes)> {
+fn data_values(
+    frames: &[Frame],
+    from_client: bool,
+) -> Vec<(osi_stack::presentation::ContextId, Bytes)> {
+    use osi_stack::presentation::ContextId;
     use osi_stack::presentation::{PdvValues, UserData};
     let mut out = Vec::new();
     let mut tsdu = Vec::new();
@@ -561,7 +568,8 @@ fn data_values(frames: &[Frame], from_client: bool) -> Vec<(i64, Bytes)> {
                     };
                     out.push((pdv.context_id, Bytes::copy_from_slice(v)));
                 }
-                _ => out.push((0, Bytes::copy_from_slice(ui))),
+                // Raw X.410-1984-mode user data: the association ignores the context.
+                _ => out.push((ContextId::MIN, Bytes::copy_from_slice(ui))),
             }
         }
     }
@@ -817,7 +825,7 @@ fn isoc_gets_its_rtoac_on_the_rtse_context_and_the_turn() {
         panic!("user data")
     };
     let pdv = list.iter().next().unwrap();
-    assert_eq!(pdv.context_id, 19, "isoc's ACSE context");
+    assert_eq!(pdv.context_id, cid(19), "isoc's ACSE context");
     let PdvValues::SingleAsn1Type(aare) = pdv.values else {
         panic!()
     };
@@ -825,7 +833,11 @@ fn isoc_gets_its_rtoac_on_the_rtse_context_and_the_turn() {
         panic!("aare")
     };
     let external = aare.user_information.unwrap().iter().next().unwrap();
-    assert_eq!(external.indirect_reference, Some(17), "isoc's RTSE context");
+    assert_eq!(
+        external.indirect_reference,
+        Some(cid(17)),
+        "isoc's RTSE context"
+    );
     let PdvValues::SingleAsn1Type(rtoac) = external.encoding else {
         panic!()
     };

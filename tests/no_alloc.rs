@@ -2,6 +2,9 @@
 //! proves it. Counting is armed and counted per thread, so the harness's allocations and the
 //! other tests running beside this one on other threads do not interfere.
 
+mod common;
+use common::cid;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
@@ -242,7 +245,7 @@ fn every_compare_row_allocates_nothing() {
         };
         (pdv.context_id, v.len())
     });
-    assert_eq!((v, n), ((3, 16), 0), "mms_data");
+    assert_eq!((v, n), ((cid(3), 16), 0), "mms_data");
 
     // Association request: CN → CP → contexts → AARQ.
     let cn = bench_frame("cn.hex");

@@ -3,6 +3,7 @@
 //! arbitrary bytes never panics.
 
 mod common;
+use common::cid;
 use common::hex;
 
 use osi_stack::Limits;
@@ -29,10 +30,15 @@ fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
 }
 
 /// (transfer syntax, context id, kind, data): the owned material for one PDV or EXTERNAL.
-type PdvSeed = (Option<OwnedOid>, i64, u8, Vec<u8>);
+type PdvSeed = (Option<OwnedOid>, ContextId, u8, Vec<u8>);
 
 fn pdv_seed() -> impl Strategy<Value = PdvSeed> {
-    (of(oid()), any::<i64>(), 0u8..4, bytes(40))
+    (of(oid()), context_id(), 0u8..4, bytes(40))
+}
+
+/// Any presentation-context-identifier (X.226 §8.2: 1..=127).
+fn context_id() -> impl Strategy<Value = ContextId> {
+    (1i64..=127).prop_map(cid)
 }
 
 /// The raw octets a seed's value borrows: one BER element for kinds 0 and 3.
@@ -94,7 +100,7 @@ proptest! {
         mode in 0i64..2,
         version in of(any::<u32>()),
         sels in (of(bytes(8)), of(bytes(8))),
-        ctxs in vec((any::<i64>(), oid(), vec(oid(), 0..3)), 0..4),
+        ctxs in vec((context_id(), oid(), vec(oid(), 0..3)), 0..4),
         default in of((oid(), oid())),
         reqs in (of(any::<u32>()), of(any::<u32>())),
         seeds in vec(pdv_seed(), 0..4),
@@ -194,7 +200,7 @@ proptest! {
 
     #[test]
     fn aru_arp_roundtrip(
-        ids in vec((any::<i64>(), oid()), 0..4),
+        ids in vec((context_id(), oid()), 0..4),
         with_ids in any::<bool>(),
         seeds in vec(pdv_seed(), 0..3),
         ud_present in any::<bool>(),
@@ -229,11 +235,11 @@ proptest! {
 
     #[test]
     fn ac_aca_ttd_rs_rsa_roundtrip(
-        ctxs in of(vec((any::<i64>(), oid(), vec(oid(), 0..3)), 0..4)),
-        deletions in of(vec(any::<i64>(), 0..5)),
+        ctxs in of(vec((context_id(), oid(), vec(oid(), 0..3)), 0..4)),
+        deletions in of(vec(context_id(), 0..5)),
         results in of(vec((0i64..3, of(oid()), of(0i64..4)), 0..4)),
         deletion_results in of(vec(any::<i64>(), 0..5)),
-        ids in of(vec((any::<i64>(), oid()), 0..4)),
+        ids in of(vec((context_id(), oid()), 0..4)),
         seeds in vec(pdv_seed(), 0..3),
         simple in of(bytes(20)),
         ud_present in any::<bool>(),

@@ -2,6 +2,7 @@
 //! regressions 14–16, and value round-trips.
 
 mod common;
+use common::cid;
 use common::hex;
 
 use osi_stack::oid::Oid;
@@ -46,18 +47,18 @@ fn p1_cp_with_aarq() {
     assert_eq!(n.called_selector, Some(&[0, 0, 0, 1][..]));
     let ctxs: Vec<_> = n.context_definitions.unwrap().iter().collect();
     assert_eq!(ctxs.len(), 2);
-    assert_eq!(ctxs[0].id, 1);
+    assert_eq!(ctxs[0].id, cid(1));
     assert_eq!(ctxs[0].abstract_syntax, Oid::ACSE_ABSTRACT_SYNTAX);
     assert_eq!(
         ctxs[0].transfer_syntaxes.iter().collect::<Vec<_>>(),
         [Oid::BER]
     );
-    assert_eq!(ctxs[1].id, 3);
+    assert_eq!(ctxs[1].id, cid(3));
     assert_eq!(ctxs[1].abstract_syntax, Oid::MMS_ABSTRACT_SYNTAX);
     let ud = n.user_data.unwrap();
     let pdvs: Vec<_> = ud.pdvs().collect();
     assert_eq!(pdvs.len(), 1);
-    assert_eq!(pdvs[0].context_id, 1);
+    assert_eq!(pdvs[0].context_id, cid(1));
     assert_eq!(pdvs[0].transfer_syntax, None);
     let PdvValues::SingleAsn1Type(aarq) = pdvs[0].values else {
         panic!("not single-ASN1-type")
@@ -90,7 +91,7 @@ fn p2_cpa_with_aare() {
         assert_eq!(r.provider_reason, None);
     }
     let pdv = n.user_data.unwrap().pdvs().next().unwrap();
-    assert_eq!(pdv.context_id, 1);
+    assert_eq!(pdv.context_id, cid(1));
     let out = reencode!(cpa, o => Cpa::decode(o, &LIM).unwrap());
     assert_eq!(out, b);
 }
@@ -101,7 +102,7 @@ fn p3_p4_user_data() {
     let b = hex("61 0c 30 0a 02 01 01 a0 05 62 03 80 01 00");
     let ud = UserData::decode(&b, &LIM).unwrap();
     let pdv = ud.pdvs().next().unwrap();
-    assert_eq!(pdv.context_id, 1);
+    assert_eq!(pdv.context_id, cid(1));
     assert_eq!(
         pdv.values,
         PdvValues::SingleAsn1Type(&hex("62 03 80 01 00"))
@@ -268,13 +269,13 @@ fn x400_cp_indefinite() {
     assert_eq!(
         ids,
         [
-            (1, Oid::ACSE_ABSTRACT_SYNTAX),
-            (3, Oid::X400_AS_MTA_RTSE),
-            (5, Oid::X400_AS_MTSE)
+            (cid(1), Oid::ACSE_ABSTRACT_SYNTAX),
+            (cid(3), Oid::X400_AS_MTA_RTSE),
+            (cid(5), Oid::X400_AS_MTSE)
         ]
     );
     let pdv = n.user_data.unwrap().pdvs().next().unwrap();
-    assert_eq!(pdv.context_id, 1);
+    assert_eq!(pdv.context_id, cid(1));
     let PdvValues::SingleAsn1Type(aarq) = pdv.values else {
         panic!()
     };
@@ -294,7 +295,7 @@ fn x400_cpa_release_and_refusals() {
     for s in [X400_RLRQ, X400_RLRE] {
         let b = hex(s);
         let ud = UserData::decode(&b, &LIM).unwrap();
-        assert_eq!(ud.pdvs().next().unwrap().context_id, 1);
+        assert_eq!(ud.pdvs().next().unwrap().context_id, cid(1));
     }
     let rb = hex(X400_CPR);
     let Cpr::Normal(n) = Cpr::decode(&rb, &LIM).unwrap() else {
@@ -379,7 +380,7 @@ fn private_oid() -> Oid<'static> {
     Oid::from_static(&[0x2b, 0xce, 0x0f, 0x05]) // 1.3.9999.5
 }
 
-fn ids(list: Option<ContextIdList<'_>>) -> Vec<(i64, Oid<'_>)> {
+fn ids(list: Option<ContextIdList<'_>>) -> Vec<(ContextId, Oid<'_>)> {
     list.unwrap()
         .iter()
         .map(|c| (c.id, c.transfer_syntax))
@@ -394,16 +395,16 @@ fn ac_constructed() {
     };
     let added: Vec<_> = ac.additions.unwrap().iter().collect();
     assert_eq!(added.len(), 1);
-    assert_eq!(added[0].id, 5);
+    assert_eq!(added[0].id, cid(5));
     assert_eq!(added[0].abstract_syntax, private_oid());
     assert_eq!(added[0].abstract_syntax.to_string(), "1.3.9999.5");
     assert_eq!(
         added[0].transfer_syntaxes.iter().collect::<Vec<_>>(),
         [Oid::BER]
     );
-    assert_eq!(ac.deletions.unwrap().iter().collect::<Vec<_>>(), [3]);
+    assert_eq!(ac.deletions.unwrap().iter().collect::<Vec<_>>(), [cid(3)]);
     let pdv = ac.user_data.unwrap().pdvs().next().unwrap();
-    assert_eq!(pdv.context_id, 5);
+    assert_eq!(pdv.context_id, cid(5));
     assert_eq!(pdv.values, PdvValues::OctetAligned(&[1, 2, 3]));
     let out = reencode!(TypedData::Ac(ac), o => TypedData::decode(o, &LIM).unwrap());
     assert_eq!(out, b);
@@ -415,13 +416,14 @@ fn ac_constructed() {
     assert!(ac.additions.is_none() && ac.user_data.is_none());
     let deleted = ac.deletions.unwrap();
     assert_eq!(deleted.len(), 2);
-    assert_eq!(deleted.iter().collect::<Vec<_>>(), [3, 5]);
+    assert_eq!(deleted.iter().collect::<Vec<_>>(), [cid(3), cid(5)]);
     let out = reencode!(TypedData::Ac(ac), o => TypedData::decode(o, &LIM).unwrap());
     assert_eq!(out, b);
     // Built from slices, it encodes to the same octets.
+    let deletions = [cid(3), cid(5)];
     let built = TypedData::Ac(Ac {
         additions: None,
-        deletions: Some(DeletionList::from_slice(&[3, 5])),
+        deletions: Some(DeletionList::from_slice(&deletions)),
         user_data: None,
     });
     let mut out = Vec::new();
@@ -448,7 +450,10 @@ fn aca_constructed() {
         aca.deletion_results.unwrap().iter().collect::<Vec<_>>(),
         [DeletionResult::ACCEPTANCE]
     );
-    assert_eq!(aca.user_data.unwrap().pdvs().next().unwrap().context_id, 5);
+    assert_eq!(
+        aca.user_data.unwrap().pdvs().next().unwrap().context_id,
+        cid(5)
+    );
     let out = reencode!(TypedData::Aca(aca), o => TypedData::decode(o, &LIM).unwrap());
     assert_eq!(out, b);
 
@@ -488,7 +493,7 @@ fn ttd_constructed() {
         panic!("not a TTD")
     };
     let pdv = ud.pdvs().next().unwrap();
-    assert_eq!(pdv.context_id, 3);
+    assert_eq!(pdv.context_id, cid(3));
     assert_eq!(pdv.values, PdvValues::SingleAsn1Type(&[0x8b, 0x00]));
     // TTD is plain User-data: the same octets decode as User-data.
     assert_eq!(UserData::decode(&b, &LIM).unwrap(), ud);
@@ -505,26 +510,32 @@ fn ttd_constructed() {
 fn rs_rsa_constructed() {
     let b = hex(RS);
     let rs = Rs::decode(&b, &LIM).unwrap();
-    assert_eq!(ids(rs.context_ids), [(1, Oid::BER), (3, Oid::BER)]);
+    assert_eq!(
+        ids(rs.context_ids),
+        [(cid(1), Oid::BER), (cid(3), Oid::BER)]
+    );
     let pdv = rs.user_data.unwrap().pdvs().next().unwrap();
-    assert_eq!(pdv.context_id, 3);
+    assert_eq!(pdv.context_id, cid(3));
     let out = reencode!(rs, o => Rs::decode(o, &LIM).unwrap());
     assert_eq!(out, b);
 
     let b = hex(RSA);
     let rsa = Rsa::decode(&b, &LIM).unwrap();
-    assert_eq!(ids(rsa.context_ids), [(1, Oid::BER), (3, Oid::BER)]);
+    assert_eq!(
+        ids(rsa.context_ids),
+        [(cid(1), Oid::BER), (cid(3), Oid::BER)]
+    );
     assert!(rsa.user_data.is_none());
     let out = reencode!(rsa, o => Rsa::decode(o, &LIM).unwrap());
     assert_eq!(out, b);
     // RS and RSA share their shape; built from a slice, the RSA encodes to the same octets.
     let list = [
         ContextIdentification {
-            id: 1,
+            id: cid(1),
             transfer_syntax: Oid::BER,
         },
         ContextIdentification {
-            id: 3,
+            id: cid(3),
             transfer_syntax: Oid::BER,
         },
     ];
@@ -547,7 +558,7 @@ fn aru_with_context_ids_constructed() {
     let AbortPpdu::Aru(aru) = AbortPpdu::decode(&b, &LIM).unwrap() else {
         panic!("not an ARU")
     };
-    assert_eq!(ids(aru.context_ids), [(1, Oid::BER)]);
+    assert_eq!(ids(aru.context_ids), [(cid(1), Oid::BER)]);
     let out = reencode!(AbortPpdu::Aru(aru), o => AbortPpdu::decode(o, &LIM).unwrap());
     assert_eq!(out, b);
 }

@@ -13,6 +13,7 @@
 #![cfg_attr(not(feature = "tokio"), allow(unused_imports))] // the `wire` tests use them
 
 mod common;
+use common::cid;
 
 use std::time::{Duration, Instant};
 
@@ -340,14 +341,14 @@ fn p_data_on_a_context_never_negotiated_is_a_presentation_abort() {
     service.abstract_syntaxes = vec![Oid::MMS_ABSTRACT_SYNTAX.to_owned_oid()];
     let mut p = pair(Config::default(), Dispatch::new(vec![service]));
     let request = AssociateRequest::mms().with_contexts(vec![
-        PresentationContext::ber(3, Oid::MMS_ABSTRACT_SYNTAX),
-        PresentationContext::ber(5, Oid::BER),
+        PresentationContext::ber(cid(3), Oid::MMS_ABSTRACT_SYNTAX),
+        PresentationContext::ber(cid(5), Oid::BER),
     ]);
     associate(&mut p, request, AcceptResponse::default());
     // Rejected indeed: this side may not send on it either.
     assert_eq!(
-        p.client.send_data(5, &[0x30, 0], p.now),
-        Err(osi_stack::association::ServiceError::UnknownContext(5))
+        p.client.send_data(cid(5), &[0x30, 0], p.now),
+        Err(osi_stack::association::ServiceError::UnknownContext(cid(5)))
     );
     p.server.handle_input(
         &common::hex("0300001602f0800100 0100 6109 3007 020105 a0023000"),
@@ -368,7 +369,7 @@ fn p_data_on_a_context_never_negotiated_is_a_presentation_abort() {
         &common::hex("0300001602f0800100 0100 6109 3007 020103 a0023000"),
         p.now,
     );
-    assert!(matches!(&p.server_events()[0], Event::Data(d) if d.context_id == Some(3)));
+    assert!(matches!(&p.server_events()[0], Event::Data(d) if d.context_id == Some(cid(3))));
 }
 
 #[test]

@@ -7,6 +7,9 @@
 // The PEM forms are read only by the CLI tests.
 #![cfg_attr(not(feature = "cli"), allow(dead_code))]
 
+mod common;
+use common::cid;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -131,7 +134,7 @@ async fn dial(
 
 async fn echo_and_release(conn: &mut Connection<tls::client::TlsStream<tokio::net::TcpStream>>) {
     let value = [0xa0, 0x05, 0x02, 0x01, 0x02, 0x82, 0x00];
-    conn.send_data(3, &value).await.unwrap();
+    conn.send_data(cid(3), &value).await.unwrap();
     loop {
         match conn.next_event().await.unwrap() {
             Some(Event::Data(d)) => {

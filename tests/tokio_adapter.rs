@@ -3,6 +3,9 @@
 //! bound local address, data, release and abort. Every test is bounded by a time-out.
 #![cfg(feature = "tokio")]
 
+mod common;
+use common::cid;
+
 use std::future::Future;
 use std::time::Duration;
 
@@ -86,7 +89,7 @@ async fn two_services_on_one_port_and_a_refused_third() {
                 .await
                 .unwrap();
             assert!(matches!(events.last(), Some(Event::Associated(_))));
-            conn.send_data(3, &[0x30, 0x03, 0x02, 0x01, 0x07])
+            conn.send_data(cid(3), &[0x30, 0x03, 0x02, 0x01, 0x07])
                 .await
                 .unwrap();
             let ev = conn.next_event().await.unwrap().unwrap();
@@ -172,7 +175,7 @@ async fn abort_reaches_the_peer_and_large_data_survives() {
             .unwrap();
         let mut big = vec![0x04, 0x83, 0x01, 0x00, 0x00];
         big.extend((0..65_536u32).map(|i| i as u8));
-        conn.send_data(3, &big).await.unwrap();
+        conn.send_data(cid(3), &big).await.unwrap();
         conn.abort().await.unwrap();
         // The aborting side waits for the peer to close.
         let mut mine = Vec::new();
@@ -321,7 +324,7 @@ async fn an_association_over_an_in_memory_duplex() {
         );
         let mut big = vec![0x04, 0x83, 0x01, 0x90, 0x00];
         big.extend((0..0x1_9000u32).map(|i| (i % 251) as u8));
-        conn.send_data(3, &big).await.unwrap();
+        conn.send_data(cid(3), &big).await.unwrap();
         let echoed = loop {
             match conn.next_event().await.unwrap() {
                 Some(Event::Data(d)) => break d.value,
@@ -419,7 +422,7 @@ async fn the_io_timer_closes_a_peer_that_does_not_read() {
                 server.accept(AcceptResponse::default()).await.unwrap();
                 let mut big = vec![0x04, 0x82, 0xff, 0xf0];
                 big.extend(std::iter::repeat_n(7u8, 0xfff0));
-                let r = server.send_data(3, &big).await;
+                let r = server.send_data(cid(3), &big).await;
                 assert!(r.is_err(), "the write should time out");
             }
         }
@@ -445,7 +448,7 @@ async fn input_past_the_memory_budget_aborts() {
             .unwrap();
         let mut big = vec![0x04, 0x82, 0xff, 0xf0];
         big.extend(std::iter::repeat_n(7u8, 0xfff0));
-        let _ = conn.send_data(3, &big).await;
+        let _ = conn.send_data(cid(3), &big).await;
         while let Ok(Some(_)) = conn.next_event().await {}
         let (notices, _) = server.await.unwrap();
         assert!(
@@ -570,7 +573,7 @@ async fn cancelled_calls_lose_nothing() {
         for i in 0..200u16 {
             let [hi, lo] = i.to_be_bytes();
             conn.association()
-                .send_data(3, &value(hi, lo), std::time::Instant::now())
+                .send_data(cid(3), &value(hi, lo), std::time::Instant::now())
                 .unwrap();
             // Each call is polled once and dropped unless it finished at once.
             loop {

@@ -51,7 +51,9 @@ use crate::ber::{self, APPLICATION, CONTEXT, Ctx, Tag, Tlv, UNIVERSAL, bit_set, 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError, Layer};
 use crate::limits::Limits;
 use crate::oid::Oid;
-use crate::presentation::{OidList, PdvValues, decode_pdv_values, pdv_values_len, put_pdv_values};
+use crate::presentation::{
+    ContextId, OidList, PdvValues, decode_pdv_values, pdv_values_len, put_pdv_values,
+};
 
 #[cfg(feature = "arbitrary")]
 mod arbitrary;
@@ -262,8 +264,9 @@ pub enum AuthenticationValue<'a> {
 pub struct External<'a> {
     /// direct-reference (the transfer syntax, sent by some peers).
     pub direct_reference: Option<Oid<'a>>,
-    /// indirect-reference: the presentation context identifier (normal mode).
-    pub indirect_reference: Option<i64>,
+    /// indirect-reference: the presentation context identifier (normal mode, X.227 §7.1.4.1);
+    /// an integer outside [`ContextId`]'s range is refused when decoded.
+    pub indirect_reference: Option<ContextId>,
     /// data-value-descriptor (ObjectDescriptor octets).
     pub data_value_descriptor: Option<&'a [u8]>,
     /// The encoding: single-ASN1-type, octet-aligned or arbitrary.
@@ -289,7 +292,7 @@ fn decode_external<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<External<'a>, DecodeError
         None => None,
     };
     let indirect_reference = match r.next_if(UNIVERSAL, 2)? {
-        Some(i) => Some(ber::integer(c, &i)?),
+        Some(i) => Some(ContextId::decode(c, &i)?),
         None => None,
     };
     let data_value_descriptor = match r.next_if(UNIVERSAL, 7)? {
@@ -318,9 +321,7 @@ fn external_content_len(e: &External<'_>) -> usize {
     opt_len(&e.direct_reference, |o| {
         ber::tlv_len(Tag::OID, o.as_bytes().len())
     })
-    .saturating_add(opt_len(&e.indirect_reference, |i| {
-        ber::int_len(Tag::INTEGER, *i)
-    }))
+    .saturating_add(opt_len(&e.indirect_reference, |i| i.int_len(Tag::INTEGER)))
     .saturating_add(opt_len(&e.data_value_descriptor, |d| {
         ber::tlv_len(DESCRIPTOR, d.len())
     }))
@@ -337,7 +338,7 @@ fn put_external<B: BufMut + ?Sized>(e: &External<'_>, buf: &mut B) -> Result<(),
         ber::put_prim(L, buf, Tag::OID, o.as_bytes())?;
     }
     if let Some(i) = e.indirect_reference {
-        ber::put_int(L, buf, Tag::INTEGER, i)?;
+        ber::put_int(L, buf, Tag::INTEGER, i.get())?;
     }
     if let Some(d) = e.data_value_descriptor {
         ber::put_prim(L, buf, DESCRIPTOR, d)?;

@@ -11,7 +11,7 @@ use crate::acse::{
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError, Layer};
 use crate::limits::Limits;
 use crate::oid::Oid;
-use crate::presentation::PdvValues;
+use crate::presentation::{ContextId, PdvValues};
 
 use super::config::{ApAddress, AssociateRequest};
 
@@ -31,7 +31,7 @@ fn invocation(a: &ApAddress) -> ApInvocation<'_> {
 }
 
 /// One EXTERNAL in single-ASN1-type form on presentation context `context`.
-fn external(context: i64, value: &[u8]) -> External<'_> {
+fn external(context: ContextId, value: &[u8]) -> External<'_> {
     External {
         direct_reference: None,
         indirect_reference: Some(context),
@@ -41,7 +41,10 @@ fn external(context: i64, value: &[u8]) -> External<'_> {
 }
 
 /// The AARQ of `request`; its user information goes on `user_context`.
-pub(crate) fn aarq(request: &AssociateRequest, user_context: i64) -> Result<Vec<u8>, EncodeError> {
+pub(crate) fn aarq(
+    request: &AssociateRequest,
+    user_context: ContextId,
+) -> Result<Vec<u8>, EncodeError> {
     let ext;
     let mut a = Aarq::new(request.application_context.as_oid());
     a.called = invocation(&request.called);
@@ -60,7 +63,7 @@ pub(crate) fn aare(
     result: AssociateResult,
     diagnostic: AssociateSourceDiagnostic,
     responding: &ApAddress,
-    user_information: Option<(i64, &[u8])>,
+    user_information: Option<(ContextId, &[u8])>,
 ) -> Result<Vec<u8>, EncodeError> {
     let mut a = Aare::new(application_context, result, diagnostic);
     a.responding = invocation(responding);
@@ -76,7 +79,7 @@ pub(crate) fn aare(
 pub(crate) fn aare_accepted(
     application_context: Oid<'_>,
     responding: &ApAddress,
-    user_information: Option<(i64, &[u8])>,
+    user_information: Option<(ContextId, &[u8])>,
 ) -> Result<Vec<u8>, EncodeError> {
     aare(
         application_context,
@@ -108,7 +111,9 @@ pub(crate) fn rlre(accept: bool) -> Result<Vec<u8>, EncodeError> {
 }
 
 /// ABRT from the ACSE service user, with user information `(context, value)`.
-pub(crate) fn abrt_user(user_information: Option<(i64, &[u8])>) -> Result<Vec<u8>, EncodeError> {
+pub(crate) fn abrt_user(
+    user_information: Option<(ContextId, &[u8])>,
+) -> Result<Vec<u8>, EncodeError> {
     let ext;
     let list = match user_information {
         Some((ctx, value)) => {
@@ -178,7 +183,7 @@ pub(crate) fn first_external(whole: &Bytes, list: Option<&ExternalList<'_>>) -> 
 }
 
 /// The presentation context of the first user-information EXTERNAL.
-pub(crate) fn first_external_context(list: Option<&ExternalList<'_>>) -> Option<i64> {
+pub(crate) fn first_external_context(list: Option<&ExternalList<'_>>) -> Option<ContextId> {
     list?.iter().next()?.indirect_reference
 }
 

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use crate::address::{PSel, PresentationAddress, SSel, TSel};
 use crate::limits::Limits;
 use crate::oid::{Oid, OwnedOid};
+use crate::presentation::ContextId;
 use crate::session::{SessionUserRequirements, TokenSettingItem};
 
 /// Settings shared by initiators and responders.
@@ -170,7 +171,7 @@ impl Config {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PresentationContext {
     /// Presentation-context-identifier: odd for contexts the initiator proposes.
-    pub id: i64,
+    pub id: ContextId,
     /// Abstract syntax (for MMS 1.0.9506.2.1).
     pub abstract_syntax: OwnedOid,
     /// Transfer syntax (BER, 2.1.1, unless stated).
@@ -179,7 +180,7 @@ pub struct PresentationContext {
 
 impl PresentationContext {
     /// A context with BER as transfer syntax.
-    pub fn ber(id: i64, abstract_syntax: Oid<'_>) -> Self {
+    pub fn ber(id: ContextId, abstract_syntax: Oid<'_>) -> Self {
         PresentationContext {
             id,
             abstract_syntax: abstract_syntax.to_owned_oid(),
@@ -229,7 +230,7 @@ pub struct AssociateRequest {
     /// The ACSE application context name.
     pub application_context: OwnedOid,
     /// Presentation context identifier of ACSE (abstract syntax 2.2.1.0.1). Default 1.
-    pub acse_context_id: i64,
+    pub acse_context_id: ContextId,
     /// The application's presentation contexts, proposed after the ACSE one.
     pub contexts: Vec<PresentationContext>,
     /// Calling AP-title and AE-qualifier.
@@ -242,7 +243,7 @@ pub struct AssociateRequest {
     /// The presentation context the AARQ user-information travels on; `None` (default): the
     /// first of [`Self::contexts`]. RTSE sets its own context here (the RTORQ belongs to the
     /// RTSE abstract syntax, wherever the peer lists it).
-    pub user_information_context: Option<i64>,
+    pub user_information_context: Option<ContextId>,
     /// Session functional units proposed in the CN (PI 20). Default
     /// [`SessionUserRequirements::DUPLEX`] (what MMS uses). With
     /// [`SessionUserRequirements::HALF_DUPLEX`] the data token exists; with
@@ -272,7 +273,7 @@ impl AssociateRequest {
             calling_psel: None,
             called_psel: None,
             application_context,
-            acse_context_id: 1,
+            acse_context_id: ContextId::MIN,
             contexts: Vec::new(),
             calling: ApAddress::default(),
             called: ApAddress::default(),
@@ -288,8 +289,10 @@ impl AssociateRequest {
     /// abstract syntax 1.0.9506.2.1, as libiec61850 proposes.
     pub fn mms() -> Self {
         let mut r = Self::new(Oid::MMS_APPLICATION_CONTEXT.to_owned_oid());
-        r.contexts
-            .push(PresentationContext::ber(3, Oid::MMS_ABSTRACT_SYNTAX));
+        r.contexts.push(PresentationContext::ber(
+            ContextId::known(3),
+            Oid::MMS_ABSTRACT_SYNTAX,
+        ));
         r
     }
 

@@ -18,7 +18,8 @@ use crate::error::{DecodeError, Layer};
 use crate::limits::Limits;
 use crate::oid::{Oid, OwnedOid};
 use crate::presentation::{
-    AbortPpdu, ContextProviderReason, ContextResultCode, Cp, Cpa, Cpr, ProviderReason, UserData,
+    AbortPpdu, ContextId, ContextProviderReason, ContextResultCode, Cp, Cpa, Cpr, ProviderReason,
+    UserData,
 };
 use crate::session::{RefuseReason, TransportDisconnect};
 use crate::util::sub;
@@ -45,7 +46,7 @@ struct Answer {
     answers: Vec<ContextAnswer>,
     application_context: Option<OwnedOid>,
     /// The context the AARQ's user information came on (the answer goes back on it).
-    user_context: Option<i64>,
+    user_context: Option<ContextId>,
 }
 
 #[derive(Debug, Clone)]
@@ -95,7 +96,7 @@ pub(crate) struct Control {
     role: Role,
     limits: Limits,
     x410: bool,
-    acse_context: i64,
+    acse_context: ContextId,
     contexts: Vec<ContextOutcome>,
     state: State,
 }
@@ -107,7 +108,7 @@ impl Control {
             role: Role::Responder,
             limits,
             x410: false,
-            acse_context: 1,
+            acse_context: ContextId::MIN,
             contexts: Vec::new(),
             state: State::Listening,
         }
@@ -175,14 +176,14 @@ impl Control {
         matches!(self.state, State::Indicated(_))
     }
 
-    fn accepted(&self, context: i64) -> bool {
+    fn accepted(&self, context: ContextId) -> bool {
         self.contexts
             .iter()
             .any(|c| c.id == context && c.accepted())
     }
 
     /// The first accepted context besides ACSE (the application's), else ACSE.
-    fn user_context(&self) -> i64 {
+    fn user_context(&self) -> ContextId {
         self.contexts
             .iter()
             .find(|c| c.id != self.acse_context && c.accepted())
@@ -671,7 +672,7 @@ impl Control {
     /// The User-data header of a P-DATA of `value` on `context` (empty in X.410 mode).
     pub(crate) fn data_header(
         &self,
-        context: i64,
+        context: ContextId,
         value_len: usize,
     ) -> Result<BytesMut, ServiceError> {
         if self.x410 {
@@ -713,7 +714,7 @@ impl Control {
                             at,
                             crate::error::DecodeErrorKind::InvalidValue {
                                 what: "presentation context identifier (not negotiated)",
-                                value: pdv.context_id.unsigned_abs(),
+                                value: pdv.context_id.get().unsigned_abs(),
                             },
                         ));
                     }
@@ -729,7 +730,10 @@ impl Control {
 
     /// The user data of a PT (P-TOKEN-PLEASE): one BER value as a PDV on a negotiated
     /// context; in X.410 mode the raw octets.
-    pub(crate) fn token_data(&self, data: Option<(i64, &[u8])>) -> Result<Bytes, ServiceError> {
+    pub(crate) fn token_data(
+        &self,
+        data: Option<(ContextId, &[u8])>,
+    ) -> Result<Bytes, ServiceError> {
         match data {
             None => Ok(Bytes::new()),
             Some((_, value)) if self.x410 => Ok(Bytes::copy_from_slice(value)),

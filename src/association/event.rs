@@ -12,7 +12,7 @@ use crate::cotp::connection::{Disconnect, Wait as TransportWait};
 use crate::error::{DecodeError, Layer};
 use crate::oid::OwnedOid;
 use crate::presentation::{
-    AbortReason as PresentationAbortReason, ContextProviderReason, ContextResultCode,
+    AbortReason as PresentationAbortReason, ContextId, ContextProviderReason, ContextResultCode,
     ProviderReason,
 };
 use crate::session::connection::{self as sess, ExceptionReport, Resumed, Wait as SessionWait};
@@ -129,7 +129,7 @@ pub enum Event {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ContextOutcome {
     /// Presentation-context-identifier.
-    pub id: i64,
+    pub id: ContextId,
     /// Abstract syntax (known to the initiator from its proposal, to the responder from the CP).
     pub abstract_syntax: Option<OwnedOid>,
     /// The result (acceptance, user-rejection, provider-rejection).
@@ -179,7 +179,7 @@ pub struct AssociateIndication {
     /// The single-ASN1-type value of the AARQ's first user-information EXTERNAL.
     pub user_information: Option<Bytes>,
     /// The presentation context the user information came on (answer on the same one).
-    pub user_information_context: Option<i64>,
+    pub user_information_context: Option<ContextId>,
     /// X.410-1984 mode: the octets of the CP's `[1]` SET (the RTORQ components of a
     /// `PConnect`). There is no AARQ then. Answer with
     /// [`AcceptResponse::with_x410_parameters`](super::AcceptResponse::with_x410_parameters).
@@ -527,7 +527,7 @@ impl fmt::Display for Rejection {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Data {
     /// Presentation context (`None` for simply encoded data and X.410-1984 mode).
-    pub context_id: Option<i64>,
+    pub context_id: Option<ContextId>,
     /// The value: for single-ASN1-type the whole BER element, for octet-aligned the octets.
     pub value: Bytes,
 }
@@ -676,7 +676,7 @@ pub enum ServiceError {
     },
     /// The request names a presentation context that was not accepted.
     #[error("association: presentation context {0} was not accepted")]
-    UnknownContext(i64),
+    UnknownContext(ContextId),
     /// An X.410-1984-mode accept needs the `PAccept` parameters (the RTOAC components): RTSE
     /// knows them, the association does not invent them.
     #[error("association: an x.410-1984-mode accept needs its paccept parameters")]

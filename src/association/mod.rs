@@ -105,6 +105,7 @@ use event::passed_through;
 use crate::cotp::connection::{self as transport, Disconnect};
 use crate::cotp::{self, class0};
 use crate::error::{DecodeError, DecodeErrorKind, Layer};
+use crate::presentation::ContextId;
 use crate::session;
 use crate::session::connection::{self as sess, AbortReason as SessionAbort, Phase};
 
@@ -341,7 +342,7 @@ impl Association {
     /// and `context_id` is ignored.
     pub fn send_data(
         &mut self,
-        context_id: i64,
+        context_id: ContextId,
         value: &[u8],
         now: Instant,
     ) -> Result<(), ServiceError> {
@@ -359,7 +360,7 @@ impl Association {
     /// being copied.
     pub fn send_data_bytes(
         &mut self,
-        context_id: i64,
+        context_id: ContextId,
         value: Bytes,
         now: Instant,
     ) -> Result<(), ServiceError> {

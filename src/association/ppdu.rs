@@ -8,9 +8,9 @@ use crate::error::{DecodeError, DecodeErrorKind, EncodeError, Layer};
 use crate::limits::Limits;
 use crate::oid::Oid;
 use crate::presentation::{
-    AbortPpdu, AbortReason, Arp, Aru, ContextDefinition, ContextList, ContextProviderReason,
-    ContextResult, ContextResultCode, Cp, CpNormal, Cpa, CpaNormal, Cpr, CprNormal, Mode, OidList,
-    Pdv, PdvList, PdvValues, ProviderReason, ResultList, UserData,
+    AbortPpdu, AbortReason, Arp, Aru, ContextDefinition, ContextId, ContextList,
+    ContextProviderReason, ContextResult, ContextResultCode, Cp, CpNormal, Cpa, CpaNormal, Cpr,
+    CprNormal, Mode, OidList, Pdv, PdvList, PdvValues, ProviderReason, ResultList, UserData,
 };
 
 use super::config::PresentationContext;
@@ -35,7 +35,7 @@ fn to_bytes(
     Ok(out.freeze())
 }
 
-fn one_pdv(context: i64, value: &[u8]) -> [Pdv<'_>; 1] {
+fn one_pdv(context: ContextId, value: &[u8]) -> [Pdv<'_>; 1] {
     [Pdv {
         transfer_syntax: None,
         context_id: context,
@@ -44,14 +44,14 @@ fn one_pdv(context: i64, value: &[u8]) -> [Pdv<'_>; 1] {
 }
 
 /// Fully encoded User-data with one single-ASN1-type PDV of `value` on `context`.
-pub(crate) fn user_data(context: i64, value: &[u8]) -> Result<Bytes, EncodeError> {
+pub(crate) fn user_data(context: ContextId, value: &[u8]) -> Result<Bytes, EncodeError> {
     let pdv = one_pdv(context, value);
     to_bytes(|b| UserData::Full(PdvList::from_slice(&pdv)).encode(b))
 }
 
 /// The header of a P-DATA's User-data in front of a value of `value_len` octets (the value
 /// itself is sent from the caller's buffer).
-pub(crate) fn data_header(context: i64, value_len: usize) -> Result<BytesMut, EncodeError> {
+pub(crate) fn data_header(context: ContextId, value_len: usize) -> Result<BytesMut, EncodeError> {
     let mut out = BytesMut::with_capacity(UserData::single_header_len(context, value_len));
     UserData::encode_single_header(context, value_len, &mut out)?;
     Ok(out)
@@ -62,7 +62,7 @@ pub(crate) fn data_header(context: i64, value_len: usize) -> Result<BytesMut, En
 pub(crate) fn cp(
     calling_psel: Option<&[u8]>,
     called_psel: Option<&[u8]>,
-    acse_context: i64,
+    acse_context: ContextId,
     contexts: &[PresentationContext],
     aarq: &[u8],
 ) -> Result<Bytes, EncodeError> {
@@ -147,7 +147,7 @@ fn result_list<'a>(
 pub(crate) fn cpa(
     responding_psel: Option<&[u8]>,
     answers: &[ContextAnswer],
-    acse_context: i64,
+    acse_context: ContextId,
     aare: &[u8],
 ) -> Result<Bytes, EncodeError> {
     let pdv = one_pdv(acse_context, aare);
@@ -171,7 +171,7 @@ pub(crate) fn cpr(
     responding_psel: Option<&[u8]>,
     answers: &[ContextAnswer],
     provider_reason: Option<ProviderReason>,
-    aare: Option<(i64, &[u8])>,
+    aare: Option<(ContextId, &[u8])>,
 ) -> Result<Bytes, EncodeError> {
     let mut results = Vec::new();
     let pdv;
@@ -193,7 +193,7 @@ pub(crate) fn cpr(
 }
 
 /// An ARU carrying `apdu` (an ABRT) on the ACSE context.
-pub(crate) fn aru(acse_context: i64, apdu: &[u8]) -> Result<Bytes, EncodeError> {
+pub(crate) fn aru(acse_context: ContextId, apdu: &[u8]) -> Result<Bytes, EncodeError> {
     let pdv = one_pdv(acse_context, apdu);
     to_bytes(|b| {
         AbortPpdu::Aru(Aru {
@@ -223,7 +223,7 @@ pub(crate) fn arp(reason: AbortReason) -> Result<Bytes, EncodeError> {
 /// The value of the PDV on `context`, or a presentation error at `at` naming what is missing.
 pub(crate) fn value_on<'a>(
     ud: &UserData<'a>,
-    context: i64,
+    context: ContextId,
     at: usize,
 ) -> Result<&'a [u8], DecodeError> {
     for pdv in ud.pdvs() {

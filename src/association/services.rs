@@ -5,6 +5,7 @@
 
 use std::time::Instant;
 
+use crate::presentation::ContextId;
 use crate::session::connection::OldConnection;
 use crate::session::{ActivityReason, SessionUserRequirements, TokenItem};
 
@@ -24,7 +25,7 @@ impl Association {
     pub fn please_tokens(
         &mut self,
         tokens: TokenItem,
-        data: Option<(i64, &[u8])>,
+        data: Option<(ContextId, &[u8])>,
         now: Instant,
     ) -> Result<(), ServiceError> {
         let data = self.control.token_data(data)?;

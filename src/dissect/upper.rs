@@ -23,7 +23,9 @@ use crate::DecodeError;
 use crate::Limits;
 use crate::acse::Apdu;
 use crate::oid::Oid;
-use crate::presentation::{AbortPpdu, Cp, Cpa, Cpr, Mode, PdvValues, Rs, Rsa, TypedData, UserData};
+use crate::presentation::{
+    AbortPpdu, ContextId, Cp, Cpa, Cpr, Mode, PdvValues, Rs, Rsa, TypedData, UserData,
+};
 use crate::rtse::{self, Rtab, Rtoac, Rtorj, Rtorq, Rttp, Rttr};
 use crate::session::{Spdu, SpduKind, spdus};
 
@@ -34,9 +36,9 @@ pub struct Contexts {
     /// or RF.
     pub session: bool,
     /// The presentation context the CP proposed for ACSE (abstract syntax 2.2.1.0.1).
-    pub acse_context: Option<i64>,
+    pub acse_context: Option<ContextId>,
     /// The presentation context that carries RTSE APDUs (see the module docs).
-    pub rtse_context: Option<i64>,
+    pub rtse_context: Option<ContextId>,
     /// The association runs in X.410-1984 mode (the CP or CPA said so).
     pub x410: bool,
 }
@@ -197,7 +199,7 @@ fn offset_in(outer: &[u8], inner: &[u8]) -> usize {
 }
 
 /// PDV contexts and single-ASN1-type values.
-type Values<'a> = Vec<(i64, &'a [u8])>;
+type Values<'a> = Vec<(ContextId, &'a [u8])>;
 
 /// Each PDV's context and single-ASN1-type value of fully-encoded user data (where ACSE and
 /// RTSE may be).

@@ -75,6 +75,8 @@
 
 #[cfg(feature = "arbitrary")]
 mod arbitrary;
+mod context_id;
 mod types;
 
+pub use context_id::{ContextId, InvalidContextId};
 pub use types::*;

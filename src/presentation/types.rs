@@ -9,6 +9,8 @@ use crate::error::{DecodeError, DecodeErrorKind, EncodeError, Layer};
 use crate::limits::Limits;
 use crate::oid::Oid;
 
+use super::ContextId;
+
 const L: Layer = Layer::Presentation;
 
 fn ctx(limits: &Limits) -> Ctx {
@@ -335,7 +337,7 @@ fn trusted_int(c: &[u8]) -> Option<i64> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ContextDefinition<'a> {
     /// Presentation-context-identifier (odd, chosen by the initiator, §6.2.2.7).
-    pub id: i64,
+    pub id: ContextId,
     /// Abstract-syntax-name.
     pub abstract_syntax: Oid<'a>,
     /// Transfer-syntax-name-list.
@@ -385,7 +387,7 @@ fn decode_context_def_general<'a>(
         return Err(unexpected(c, t, "tag instead of context definition"));
     }
     let mut r = ber::children(*c, t)?;
-    let id = int_of(
+    let id = ContextId::decode(
         c,
         &r.expect(UNIVERSAL, 2, "presentation context identifier")?,
     )?;
@@ -424,7 +426,7 @@ fn quick_context_def<'a>(c: &Ctx, t: &Tlv<'a>) -> Option<ContextDefinition<'a>> 
     };
     let ts_offset = t.content.len().checked_sub(ts_tlv.len())?;
     Some(ContextDefinition {
-        id: trusted_int(id)?,
+        id: trusted_int(id).and_then(ContextId::new)?,
         abstract_syntax: Oid::checked(abstract_syntax),
         transfer_syntaxes: OidList {
             repr: ber::SeqRepr::Encoded {
@@ -443,7 +445,7 @@ fn quick_context_def<'a>(c: &Ctx, t: &Tlv<'a>) -> Option<ContextDefinition<'a>> 
 }
 
 fn context_def_content_len(d: &ContextDefinition<'_>) -> usize {
-    ber::int_len(Tag::INTEGER, d.id)
+    d.id.int_len(Tag::INTEGER)
         .saturating_add(oid_item_len(&d.abstract_syntax))
         .saturating_add(ber::tlv_len(
             Tag::SEQUENCE,
@@ -460,7 +462,7 @@ fn put_context_def<B: BufMut + ?Sized>(
     buf: &mut B,
 ) -> Result<(), EncodeError> {
     ber::put_header(L, buf, Tag::SEQUENCE, context_def_content_len(d))?;
-    ber::put_int(L, buf, Tag::INTEGER, d.id)?;
+    ber::put_int(L, buf, Tag::INTEGER, d.id.get())?;
     put_oid_item(&d.abstract_syntax, buf)?;
     ber::put_header(L, buf, Tag::SEQUENCE, d.transfer_syntaxes.content_len())?;
     d.transfer_syntaxes.encode_content(buf)
@@ -542,7 +544,7 @@ seq_of! {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ContextIdentification<'a> {
     /// Presentation-context-identifier.
-    pub id: i64,
+    pub id: ContextId,
     /// Transfer-syntax-name in use for the context.
     pub transfer_syntax: Oid<'a>,
 }
@@ -552,7 +554,7 @@ fn decode_context_id<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<ContextIdentification<'
         return Err(unexpected(c, t, "tag instead of context identification"));
     }
     let mut r = ber::children(*c, t)?;
-    let id = int_of(
+    let id = ContextId::decode(
         c,
         &r.expect(UNIVERSAL, 2, "presentation context identifier")?,
     )?;
@@ -565,7 +567,8 @@ fn decode_context_id<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<ContextIdentification<'
 }
 
 fn context_id_content_len(d: &ContextIdentification<'_>) -> usize {
-    ber::int_len(Tag::INTEGER, d.id).saturating_add(oid_item_len(&d.transfer_syntax))
+    d.id.int_len(Tag::INTEGER)
+        .saturating_add(oid_item_len(&d.transfer_syntax))
 }
 
 fn context_id_len(d: &ContextIdentification<'_>) -> usize {
@@ -577,7 +580,7 @@ fn put_context_id<B: BufMut + ?Sized>(
     buf: &mut B,
 ) -> Result<(), EncodeError> {
     ber::put_header(L, buf, Tag::SEQUENCE, context_id_content_len(d))?;
-    ber::put_int(L, buf, Tag::INTEGER, d.id)?;
+    ber::put_int(L, buf, Tag::INTEGER, d.id.get())?;
     put_oid_item(&d.transfer_syntax, buf)
 }
 
@@ -594,8 +597,23 @@ fn decode_plain_int(c: &Ctx, t: &Tlv<'_>, what: &'static str) -> Result<i64, Dec
     int_of(c, t)
 }
 
-fn decode_deletion(c: &Ctx, t: &Tlv<'_>) -> Result<i64, DecodeError> {
-    decode_plain_int(c, t, "tag instead of presentation context identifier")
+fn decode_deletion(c: &Ctx, t: &Tlv<'_>) -> Result<ContextId, DecodeError> {
+    if t.tag != Tag::INTEGER {
+        return Err(unexpected(
+            c,
+            t,
+            "tag instead of presentation context identifier",
+        ));
+    }
+    ContextId::decode(c, t)
+}
+
+fn deletion_len(v: &ContextId) -> usize {
+    v.int_len(Tag::INTEGER)
+}
+
+fn put_deletion<B: BufMut + ?Sized>(v: &ContextId, buf: &mut B) -> Result<(), EncodeError> {
+    ber::put_int(L, buf, Tag::INTEGER, v.get())
 }
 
 fn plain_int_len(v: &i64) -> usize {
@@ -613,7 +631,7 @@ seq_of! {
     /// ```text
     ///  a1 LL { 02 01 03   02 01 05 … }
     /// ```
-    DeletionList, DeletionIter, copy i64, decode_deletion, plain_int_len, put_plain_int
+    DeletionList, DeletionIter, copy ContextId, decode_deletion, deletion_len, put_deletion
 }
 
 fn decode_deletion_result(c: &Ctx, t: &Tlv<'_>) -> Result<DeletionResult, DecodeError> {
@@ -746,7 +764,7 @@ pub struct Pdv<'a> {
     /// Transfer-syntax-name (only needed in a CP when several were proposed).
     pub transfer_syntax: Option<Oid<'a>>,
     /// Presentation-context-identifier.
-    pub context_id: i64,
+    pub context_id: ContextId,
     /// The values.
     pub values: PdvValues<'a>,
 }
@@ -760,7 +778,7 @@ fn decode_pdv<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<Pdv<'a>, DecodeError> {
         Some(o) => Some(ber::oid(c, &o)?),
         None => None,
     };
-    let context_id = int_of(
+    let context_id = ContextId::decode(
         c,
         &r.expect(UNIVERSAL, 2, "presentation context identifier")?,
     )?;
@@ -788,9 +806,10 @@ fn decode_pdv<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<Pdv<'a>, DecodeError> {
 fn trusted_pdv<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<Pdv<'a>, DecodeError> {
     if let Some((0x02, _, id, after_id)) = quick_tlv(t.content) {
         // `decode_pdv_values` checked that the `a0` contents are exactly one element.
-        if let (Some((0xa0, _, value, [])), Some(context_id)) =
-            (quick_tlv(after_id), trusted_int(id))
-        {
+        if let (Some((0xa0, _, value, [])), Some(context_id)) = (
+            quick_tlv(after_id),
+            trusted_int(id).and_then(ContextId::new),
+        ) {
             return Ok(Pdv {
                 transfer_syntax: None,
                 context_id,
@@ -803,7 +822,7 @@ fn trusted_pdv<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<Pdv<'a>, DecodeError> {
 
 fn pdv_content_len(p: &Pdv<'_>) -> usize {
     opt_len(&p.transfer_syntax, oid_item_len)
-        .saturating_add(ber::int_len(Tag::INTEGER, p.context_id))
+        .saturating_add(p.context_id.int_len(Tag::INTEGER))
         .saturating_add(pdv_values_len(&p.values))
 }
 
@@ -816,7 +835,7 @@ fn put_pdv<B: BufMut + ?Sized>(p: &Pdv<'_>, buf: &mut B) -> Result<(), EncodeErr
     if let Some(o) = &p.transfer_syntax {
         put_oid_item(o, buf)?;
     }
-    ber::put_int(L, buf, Tag::INTEGER, p.context_id)?;
+    ber::put_int(L, buf, Tag::INTEGER, p.context_id.get())?;
     put_pdv_values(L, &p.values, buf)
 }
 
@@ -827,7 +846,7 @@ fn put_pdv<B: BufMut + ?Sized>(p: &Pdv<'_>, buf: &mut B) -> Result<(), EncodeErr
 pub(crate) struct SinglePdvAt {
     value_start: u32,
     value_len: u32,
-    context_id: i8,
+    context_id: ContextId,
 }
 
 impl<'a> ber::FirstCache<'a, Pdv<'a>> for Option<SinglePdvAt> {
@@ -843,7 +862,7 @@ impl<'a> ber::FirstCache<'a, Pdv<'a>> for Option<SinglePdvAt> {
             Some(value) => (
                 Some(Pdv {
                     transfer_syntax: None,
-                    context_id: i64::from(at.context_id),
+                    context_id: at.context_id,
                     values: PdvValues::SingleAsn1Type(value),
                 }),
                 content.len(),
@@ -929,6 +948,8 @@ impl<'a> UserData<'a> {
         let (0x02, _, &[id], rest) = quick_tlv(pdv)? else {
             return None;
         };
+        // An identifier outside 1..=127 goes to the general decoder, which refuses it.
+        let context_id = ContextId::from_octet(id)?;
         let (0xa0, _, value, []) = quick_tlv(rest)? else {
             return None;
         };
@@ -946,7 +967,7 @@ impl<'a> UserData<'a> {
                 first: Some(SinglePdvAt {
                     value_start: u32::try_from(value_start).ok()?,
                     value_len: u32::try_from(value.len()).ok()?,
-                    context_id: id as i8,
+                    context_id,
                 }),
             },
         }))
@@ -982,8 +1003,9 @@ impl<'a> UserData<'a> {
     }
 
     /// The octets [`UserData::encode_single_header`] writes.
-    pub fn single_header_len(context_id: i64, value_len: usize) -> usize {
-        let pdv = ber::int_len(Tag::INTEGER, context_id)
+    pub fn single_header_len(context_id: ContextId, value_len: usize) -> usize {
+        let pdv = context_id
+            .int_len(Tag::INTEGER)
             .saturating_add(ber::tlv_len(Tag::ctx_cons(0), value_len));
         let list = ber::tlv_len(Tag::SEQUENCE, pdv);
         ber::tlv_len(FULL, list).saturating_sub(value_len)
@@ -994,16 +1016,17 @@ impl<'a> UserData<'a> {
     /// the value from its own buffer. `header + value` is exactly what [`UserData::encode`]
     /// writes for `UserData::Full` of that one [`Pdv`].
     pub fn encode_single_header<B: BufMut + ?Sized>(
-        context_id: i64,
+        context_id: ContextId,
         value_len: usize,
         buf: &mut B,
     ) -> Result<(), EncodeError> {
-        let pdv = ber::int_len(Tag::INTEGER, context_id)
+        let pdv = context_id
+            .int_len(Tag::INTEGER)
             .saturating_add(ber::tlv_len(Tag::ctx_cons(0), value_len));
         let list = ber::tlv_len(Tag::SEQUENCE, pdv);
         ber::put_header(L, buf, FULL, list)?;
         ber::put_header(L, buf, Tag::SEQUENCE, pdv)?;
-        ber::put_int(L, buf, Tag::INTEGER, context_id)?;
+        ber::put_int(L, buf, Tag::INTEGER, context_id.get())?;
         ber::put_header(L, buf, Tag::ctx_cons(0), value_len)
     }
 
@@ -2184,9 +2207,9 @@ mod tests {
                 0x30, 0x0f, 0x02, 0x01, 0x01, 0x06, 0x04, 0x52, 0x01, 0x00, 0x01, 0x30, 0x04, 0x06,
                 0x02, 0x51, 0x01,
             ],
-            // a two-octet negative id and two transfer syntaxes
+            // a two-octet id (127, not minimal) and two transfer syntaxes
             &[
-                0x30, 0x13, 0x02, 0x02, 0xff, 0x03, 0x06, 0x03, 0x28, 0xca, 0x22, 0x30, 0x08, 0x06,
+                0x30, 0x13, 0x02, 0x02, 0x00, 0x7f, 0x06, 0x03, 0x28, 0xca, 0x22, 0x30, 0x08, 0x06,
                 0x02, 0x51, 0x01, 0x06, 0x02, 0x51, 0x02,
             ],
             // long-form length on the transfer-syntax list
@@ -2252,7 +2275,8 @@ mod tests {
         }
         let pdvs: [&[u8]; 4] = [
             &[0x30, 0x07, 0x02, 0x01, 0x03, 0xa0, 0x02, 0x05, 0x00],
-            &[0x30, 0x08, 0x02, 0x02, 0x80, 0x00, 0xa0, 0x02, 0x05, 0x00],
+            // a two-octet id (5, not minimal)
+            &[0x30, 0x08, 0x02, 0x02, 0x00, 0x05, 0xa0, 0x02, 0x05, 0x00],
             // with a transfer syntax
             &[
                 0x30, 0x0b, 0x06, 0x02, 0x51, 0x01, 0x02, 0x01, 0x03, 0xa0, 0x02, 0x05, 0x00,
@@ -2268,6 +2292,69 @@ mod tests {
                 "{p:02x?}"
             );
         }
+    }
+
+    /// A presentation-context-identifier outside 1..=127 (X.226 §8.2) is refused by every
+    /// decoder that reads one, the one-pass paths included, as an invalid value at the
+    /// integer's offset.
+    #[test]
+    fn context_identifiers_outside_the_range_are_refused() {
+        let limits = Limits::default();
+        let invalid = |at: usize, value: u64| {
+            Some(DecodeError::new(
+                Layer::Presentation,
+                at,
+                DecodeErrorKind::InvalidValue {
+                    what: "presentation context identifier",
+                    value,
+                },
+            ))
+        };
+        // One PDV: 61 { 30 { 02 .. id  a0 { 05 00 } } }; the id at offset 4.
+        for (id, value) in [
+            (&[0x00][..], 0),
+            (&[0x80], u64::MAX - 127),
+            (&[0xff], u64::MAX),
+            (&[0x00, 0x80], 128),
+            (&[0x01, 0x00], 256),
+        ] {
+            let mut pdv = vec![0x02, id.len() as u8];
+            pdv.extend_from_slice(id);
+            pdv.extend_from_slice(&[0xa0, 0x02, 0x05, 0x00]);
+            let mut ud = vec![0x61, (pdv.len() + 2) as u8, 0x30, pdv.len() as u8];
+            ud.extend_from_slice(&pdv);
+            assert_eq!(
+                UserData::decode(&ud, &limits).err(),
+                invalid(4, value),
+                "{ud:02x?}"
+            );
+        }
+        // The bounds themselves are identifiers.
+        for id in [0x01, 0x7f] {
+            let ud = [
+                0x61, 0x09, 0x30, 0x07, 0x02, 0x01, id, 0xa0, 0x02, 0x05, 0x00,
+            ];
+            let got = UserData::decode(&ud, &limits).unwrap();
+            let ids: Vec<i64> = got.pdvs().map(|p| p.context_id.get()).collect();
+            assert_eq!(ids, [i64::from(id)]);
+        }
+        // A context definition of a CP (a4 { 30 { 02 01 00 … } }), quick and general paths.
+        let c = ctx(&limits);
+        let def = [
+            0x30, 0x0f, 0x02, 0x01, 0x00, 0x06, 0x04, 0x52, 0x01, 0x00, 0x01, 0x30, 0x04, 0x06,
+            0x02, 0x51, 0x01,
+        ];
+        let t = Reader::new(c, &def, 7).read().unwrap();
+        assert_eq!(decode_context_def(&c, &t).err(), invalid(9, 0));
+        assert_eq!(trusted_context_def(&c, &t).err(), invalid(9, 0));
+        // A context identification of an ARU (30 { 02 01 80 … }).
+        let ident = [0x30, 0x08, 0x02, 0x02, 0x00, 0x80, 0x06, 0x02, 0x51, 0x01];
+        let t = Reader::new(c, &ident, 0).read().unwrap();
+        assert_eq!(decode_context_id(&c, &t).err(), invalid(2, 128));
+        // A deletion list entry of an AC.
+        let del = [0x02, 0x01, 0x00];
+        let t = Reader::new(c, &del, 0).read().unwrap();
+        assert_eq!(decode_deletion(&c, &t).err(), invalid(0, 0));
     }
 
     /// The one-pass P-DATA decoder keeps where its PDV is, not the decoded PDV: User-data
@@ -2290,7 +2377,7 @@ mod tests {
             0x01, 0x05, 0xa0, 0x02, 0x04, 0x00,
         ];
         let ud = UserData::decode(&two, &limits).unwrap();
-        let ids: Vec<i64> = ud.pdvs().map(|p| p.context_id).collect();
+        let ids: Vec<i64> = ud.pdvs().map(|p| p.context_id.get()).collect();
         assert_eq!(ids, [3, 5]);
         assert_eq!(
             ud.pdvs().nth(1).map(|p| p.values),

@@ -74,12 +74,17 @@ use crate::association::{
 use crate::error::{DecodeError, EncodeError};
 use crate::limits::Limits;
 use crate::oid::Oid;
+use crate::presentation::ContextId;
 use crate::session::{SessionUserRequirements, TokenItem, TokenSettingItem};
 
 use crate::rtse::{
     AbortReason, ApplicationProtocol, ConnectionData, DialogueMode, RefuseReason, Rtab, Rtoac,
     Rtorj, Rtorq, Rttp, Rttr, SessionConnectionIdentifier, SsUserReference,
 };
+
+/// The RTSE context when neither side names one: 3, what ISODE and the X.400 MTAs the
+/// project met propose first after ACSE.
+const DEFAULT_RTSE_CONTEXT: ContextId = ContextId::known(3);
 
 /// RTS session functional units: half-duplex, minor synchronize, activity management,
 /// exceptions (`0x0249`).
@@ -747,7 +752,7 @@ pub struct Rts {
     settings: RtsSettings,
     phase: Phase,
     state: TransferState,
-    rtse_context: i64,
+    rtse_context: ContextId,
     checkpoint: usize,
     window: u64,
     twa: bool,
@@ -785,7 +790,7 @@ impl Rts {
             settings,
             phase: Phase::Idle,
             state,
-            rtse_context: 3,
+            rtse_context: DEFAULT_RTSE_CONTEXT,
             checkpoint: 0,
             window: 1,
             twa: false,
@@ -942,7 +947,7 @@ impl Rts {
                 .contexts
                 .iter()
                 .find(|c| c.abstract_syntax.as_oid() != Oid::ACSE_ABSTRACT_SYNTAX))
-            .map_or(3, |c| c.id);
+            .map_or(DEFAULT_RTSE_CONTEXT, |c| c.id);
         if self.x410 {
             request.x410_parameters = Some(Bytes::from(info));
             request.user_information = None;
@@ -1476,7 +1481,7 @@ impl Rts {
                 .iter()
                 .find(|c| c.accepted() && syntax(c) != Some(Oid::ACSE_ABSTRACT_SYNTAX))
                 .map(|c| c.id))
-            .unwrap_or(3);
+            .unwrap_or(DEFAULT_RTSE_CONTEXT);
         self.x410 = ind.x410_parameters.is_some();
         let rq = match ind.x410_parameters.as_deref() {
             Some(p) => Some(Rtorq::decode_components(p, &self.limits)),
@@ -1620,7 +1625,7 @@ impl Rts {
         }
     }
 
-    fn on_data(&mut self, context: Option<i64>, value: &Bytes, now: Instant) {
+    fn on_data(&mut self, context: Option<ContextId>, value: &Bytes, now: Instant) {
         if !self.x410 && context != Some(self.rtse_context) {
             self.fail(AbortReason::PROTOCOL_ERROR, now);
             return;

@@ -22,6 +22,7 @@ use crate::address::PresentationAddress;
 use crate::association::{AssociateRequest, Config, PresentationContext};
 use crate::error::EncodeError;
 use crate::oid::Oid;
+use crate::presentation::ContextId;
 
 use crate::rtse::{ConnectionData, DialogueMode, Rtorq};
 
@@ -214,8 +215,8 @@ impl ConnectorProfile {
         rq.encode(&mut user_info)?;
         let request = AssociateRequest::new(Oid::X400_AC_MTS_TRANSFER.to_owned_oid())
             .with_contexts(vec![
-                PresentationContext::ber(3, self.rtse_syntax.oid()),
-                PresentationContext::ber(5, Oid::X400_AS_MTSE),
+                PresentationContext::ber(ContextId::known(3), self.rtse_syntax.oid()),
+                PresentationContext::ber(ContextId::known(5), Oid::X400_AS_MTSE),
             ])
             .with_called_address(&self.remote)
             .with_user_information(user_info);

@@ -17,6 +17,7 @@ use bytes::{Buf, Bytes};
 use crate::association::{
     AcceptResponse, AssociateRequest, Association, Config, Event, ServiceError, State,
 };
+use crate::presentation::ContextId;
 
 use super::listener::Slot;
 
@@ -667,7 +668,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection<S> {
     /// the flush (see [`flush`](Self::flush)).
     pub async fn send_data(
         &mut self,
-        context_id: i64,
+        context_id: ContextId,
         value: &[u8],
     ) -> Result<(), ConnectionError> {
         self.association

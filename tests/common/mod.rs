@@ -10,6 +10,12 @@ pub fn hex(s: &str) -> Vec<u8> {
         .collect()
 }
 
+/// A presentation context identifier from a literal in `1..=127`.
+#[allow(dead_code)]
+pub fn cid(n: i64) -> osi_stack::presentation::ContextId {
+    osi_stack::presentation::ContextId::new(n).expect("presentation context identifier in 1..=127")
+}
+
 #[allow(dead_code)]
 pub mod assoc {
     //! The association pair every association test drives: `osi_stack::testing::Pair` with

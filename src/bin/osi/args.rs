@@ -8,6 +8,7 @@ use std::time::Duration;
 use osi_stack::address::{PSel, SSel, TSel};
 use osi_stack::association::{Selector, Service};
 use osi_stack::oid::OwnedOid;
+use osi_stack::presentation::ContextId;
 
 /// Octets given as hex on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,8 +136,8 @@ fn pair<'a>(s: &'a str, what: &str) -> Result<(&'a str, &'a str), String> {
         .ok_or_else(|| format!("{s:?} is not {what}"))
 }
 
-/// A presentation-context-identifier: odd, positive, not the ACSE context 1.
-fn context_id(s: &str) -> Result<i64, String> {
+/// A presentation-context-identifier: odd, 3..=127 (1 is ACSE's; X.226 §6.2.2.7, §8.2).
+fn context_id(s: &str) -> Result<ContextId, String> {
     let id: i64 = s
         .parse()
         .map_err(|_| format!("{s:?} is not a presentation context identifier"))?;
@@ -145,14 +146,16 @@ fn context_id(s: &str) -> Result<i64, String> {
             "presentation context {id}: the initiator's identifiers are odd, and 1 is ACSE's"
         ));
     }
-    Ok(id)
+    ContextId::new(id).ok_or_else(|| {
+        format!("presentation context {id}: identifiers are at most 127 (X.226 §8.2)")
+    })
 }
 
 /// `--context ID=ABSTRACT_OID`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContextArg {
     /// Presentation-context-identifier.
-    pub id: i64,
+    pub id: ContextId,
     /// Abstract syntax.
     pub abstract_syntax: OwnedOid,
 }
@@ -169,23 +172,23 @@ pub fn context(s: &str) -> Result<ContextArg, String> {
 /// `--send CTX=HEX`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendArg {
-    /// Presentation context.
-    pub context: i64,
+    /// Presentation context (`None`: a TSDU of `--transport-only`).
+    pub context: Option<ContextId>,
     /// The value (one BER element).
     pub value: Vec<u8>,
 }
 
-/// Parses `CTX=HEX`, or plain `HEX` (context 0: a TSDU of `--transport-only`).
+/// Parses `CTX=HEX`, or plain `HEX` (no context: a TSDU of `--transport-only`).
 pub fn send(s: &str) -> Result<SendArg, String> {
     if !s.contains('=') {
         return Ok(SendArg {
-            context: 0,
+            context: None,
             value: hex(s)?.0,
         });
     }
     let (c, h) = pair(s, "CTX=HEX")?;
     Ok(SendArg {
-        context: context_id(c)?,
+        context: Some(context_id(c)?),
         value: hex(h)?.0,
     })
 }
@@ -281,14 +284,15 @@ mod tests {
         assert!(octets("é0").is_err());
         assert!(hex("").is_err());
         assert!(tsel("").is_err());
-        assert_eq!(context("3=1.0.9506.2.1").map(|c| c.id), Ok(3));
+        assert_eq!(context("3=1.0.9506.2.1").map(|c| c.id.get()), Ok(3));
+        assert!(context("129=1.0.9506.2.1").is_err());
         assert!(context("1=1.0.9506.2.1").is_err());
         assert!(context("4=1.0.9506.2.1").is_err());
         assert!(context("3=x").is_err());
         assert!(send("3=").is_err());
         assert_eq!(
             send("0a0b").map(|s| (s.context, s.value)),
-            Ok((0, vec![10, 11]))
+            Ok((None, vec![10, 11]))
         );
         assert_eq!(send("5=a000").map(|s| s.value), Ok(vec![0xa0, 0]));
         assert!(seconds("0").is_err());

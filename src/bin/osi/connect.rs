@@ -12,6 +12,7 @@ use osi_stack::association::{
     AbortSource, ApAddress, AssociateRequest, Config, Event, PresentationContext,
 };
 use osi_stack::oid::{Oid, OwnedOid};
+use osi_stack::presentation::ContextId;
 use osi_stack::session::SessionUserRequirements;
 use osi_stack::tokio::{Connection, DialError, Dialer, tls};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -179,13 +180,22 @@ fn tls_upgrade(
     tls::upgrade_client(connector, &host).map_err(|e| e.to_string())
 }
 
+/// The context proposed after ACSE's when no --context is given.
+const FIRST_CONTEXT: ContextId = ContextId::new(3).unwrap();
+
 /// The association request of the flags, or a usage error.
 fn request(a: &ConnectArgs) -> Result<AssociateRequest, String> {
     let rtse = a.rtse.rtse.is_some();
     let contexts: Vec<PresentationContext> = if a.contexts.is_empty() && rtse {
-        vec![PresentationContext::ber(3, a.rtse.rtse_syntax.as_oid())]
+        vec![PresentationContext::ber(
+            FIRST_CONTEXT,
+            a.rtse.rtse_syntax.as_oid(),
+        )]
     } else if a.contexts.is_empty() {
-        vec![PresentationContext::ber(3, Oid::MMS_ABSTRACT_SYNTAX)]
+        vec![PresentationContext::ber(
+            FIRST_CONTEXT,
+            Oid::MMS_ABSTRACT_SYNTAX,
+        )]
     } else {
         a.contexts
             .iter()
@@ -200,11 +210,12 @@ fn request(a: &ConnectArgs) -> Result<AssociateRequest, String> {
     if let Some(s) = a
         .sends
         .iter()
-        .find(|s| !contexts.iter().any(|c| c.id == s.context))
+        .find(|s| !contexts.iter().any(|c| Some(c.id) == s.context))
     {
+        // A plain HEX value (no context) reads as context 0.
+        let id = s.context.map_or(0, ContextId::get);
         return Err(format!(
-            "--send {}=…: context {} is not proposed (see --context)",
-            s.context, s.context
+            "--send {id}=…: context {id} is not proposed (see --context)"
         ));
     }
     let application_context = a.application_context.clone().unwrap_or_else(|| {
@@ -403,7 +414,9 @@ impl Run {
             }
         };
         for s in &a.sends {
-            if let Err(e) = conn.send_data(s.context, &s.value).await {
+            // `request` refused a value without a proposed context.
+            let Some(context) = s.context else { continue };
+            if let Err(e) = conn.send_data(context, &s.value).await {
                 self.error("presentation", format!("sending p-data: {e}"));
                 break;
             }

@@ -57,6 +57,12 @@ impl From<i64> for J {
     }
 }
 
+impl From<osi_stack::presentation::ContextId> for J {
+    fn from(v: osi_stack::presentation::ContextId) -> Self {
+        J::I(v.get())
+    }
+}
+
 impl From<bool> for J {
     fn from(v: bool) -> Self {
         J::B(v)

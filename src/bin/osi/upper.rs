@@ -210,7 +210,7 @@ fn contexts(list: &ContextList<'_>) -> J {
         list.iter()
             .map(|c| {
                 let mut o = Obj::new();
-                o.set("id", J::U(c.id.unsigned_abs()));
+                o.set("id", J::U(c.id.get().unsigned_abs()));
                 o.set("abstract_syntax", oid_str(&c.abstract_syntax));
                 o.set(
                     "transfer_syntaxes",
@@ -233,7 +233,7 @@ fn context_ids(list: &ContextIdList<'_>) -> J {
         list.iter()
             .map(|c| {
                 let mut o = Obj::new();
-                o.set("id", J::U(c.id.unsigned_abs()));
+                o.set("id", J::U(c.id.get().unsigned_abs()));
                 o.set("transfer_syntax", oid_str(&c.transfer_syntax));
                 J::O(o)
             })
@@ -243,7 +243,11 @@ fn context_ids(list: &ContextIdList<'_>) -> J {
 
 /// The deletion list of an AC: context identifiers.
 fn deleted(list: &DeletionList<'_>) -> J {
-    J::A(list.iter().map(|id| J::U(id.unsigned_abs())).collect())
+    J::A(
+        list.iter()
+            .map(|id| J::U(id.get().unsigned_abs()))
+            .collect(),
+    )
 }
 
 /// The deletion result list of an ACA: one code per deleted context.
@@ -278,7 +282,7 @@ fn pdvs(p: &mut Obj, data: Option<&UserData<'_>>) {
         .iter()
         .map(|pdv| {
             let mut o = Obj::new();
-            o.set("context", J::U(pdv.context_id.unsigned_abs()));
+            o.set("context", J::U(pdv.context_id.get().unsigned_abs()));
             let encoding = match pdv.values {
                 PdvValues::SingleAsn1Type(_) => "single-asn1-type",
                 PdvValues::OctetAligned(_) | PdvValues::OctetAlignedSegments(_) => "octet-aligned",
