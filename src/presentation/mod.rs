@@ -50,25 +50,26 @@
 //!
 //! ```
 //! use osi_stack::Limits;
-//! use osi_stack::presentation::{Pdv, PdvList, PdvValues, UserData};
+//! use osi_stack::presentation::{ContextId, Pdv, PdvList, PdvValues, UserData};
 //!
 //! // 61 {30 {02 01 03  a0 {8b 00}}}: fully-encoded-data, one PDV-list.
 //! let bytes = [0x61, 0x09, 0x30, 0x07, 0x02, 0x01, 0x03, 0xa0, 0x02, 0x8b, 0x00];
 //! let data = UserData::decode(&bytes, &Limits::default())?;
 //! let pdvs: Vec<Pdv<'_>> = data.pdvs().collect();
 //! assert_eq!(pdvs.len(), 1);
-//! assert_eq!(pdvs[0].context_id, 3);
+//! let mms = ContextId::new(3).expect("1..=127");
+//! assert_eq!(pdvs[0].context_id, mms);
 //! assert_eq!(pdvs[0].values, PdvValues::SingleAsn1Type(&[0x8b, 0x00]));
 //!
 //! // The same PPDU from values: encoding is definite-length BER.
-//! let pdv = [Pdv { transfer_syntax: None, context_id: 3, values: PdvValues::SingleAsn1Type(&[0x8b, 0x00]) }];
+//! let pdv = [Pdv { transfer_syntax: None, context_id: mms, values: PdvValues::SingleAsn1Type(&[0x8b, 0x00]) }];
 //! let mut out = Vec::new();
 //! UserData::Full(PdvList::from_slice(&pdv)).encode(&mut out)?;
 //! assert_eq!(out, bytes);
 //!
 //! // Or only the header, to send the value from the caller's own buffer.
 //! let mut header = Vec::new();
-//! UserData::encode_single_header(3, 2, &mut header)?;
+//! UserData::encode_single_header(mms, 2, &mut header)?;
 //! assert_eq!(header, bytes[..9]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

@@ -12,13 +12,16 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use osi_stack::association::{AssociateRequest, Config, Event};
+//! use osi_stack::presentation::ContextId;
 //! use osi_stack::tokio::Dialer;
 //!
+//! // The MMS context AssociateRequest::mms proposes.
+//! let mms = ContextId::new(3).expect("1..=127");
 //! let dialer = Dialer::new().with_retries(2);
 //! let (mut conn, _events) = dialer
 //!     .associate("127.0.0.1:102", Config::default(), AssociateRequest::mms())
 //!     .await?;
-//! conn.send_data(3, &[0xa0, 0x03, 0x02, 0x01, 0x01]).await?;
+//! conn.send_data(mms, &[0xa0, 0x03, 0x02, 0x01, 0x01]).await?;
 //! while let Some(event) = conn.next_event().await? {
 //!     if let Event::Data(d) = event {
 //!         println!("{} octets on context {:?}", d.value.len(), d.context_id);
@@ -34,7 +37,10 @@
 //! ```
 //! use std::time::Duration;
 //! use osi_stack::association::{AcceptResponse, AssociateRequest, Config, Dispatch, Event};
+//! use osi_stack::presentation::ContextId;
 //! use osi_stack::tokio::{Dialer, Listener};
+//!
+//! const MMS: ContextId = ContextId::new(3).unwrap();
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -46,7 +52,7 @@
 //!     while let Some(event) = conn.next_event().await? {
 //!         match event {
 //!             Event::AssociateIndication(_) => conn.accept(AcceptResponse::default()).await?,
-//!             Event::Data(d) => conn.send_data(d.context_id.unwrap_or(3), &d.value).await?, // echo
+//!             Event::Data(d) => conn.send_data(d.context_id.unwrap_or(MMS), &d.value).await?, // echo
 //!             Event::ReleaseIndication => conn.release_response(true).await?,
 //!             _ => {}
 //!         }
@@ -56,7 +62,7 @@
 //!
 //! let (mut conn, _events) =
 //!     Dialer::new().associate(addr, Config::default(), AssociateRequest::mms()).await?;
-//! conn.send_data(3, &[0xa0, 0x03, 0x02, 0x01, 0x01]).await?;
+//! conn.send_data(MMS, &[0xa0, 0x03, 0x02, 0x01, 0x01]).await?;
 //! let echoed = loop {
 //!     match conn.next_event().await? {
 //!         Some(Event::Data(d)) => break d.value,
