@@ -12,7 +12,11 @@
 //!
 //! Each floor is its own machine with the same verbs; this one moves TSDUs between the
 //! transport and the session machine, session user data between the session machine and the
-//! association control, and turns their events into [`Event`]s. Every PDU on the wire comes
+//! association control, and turns their events into [`Event`]s. This file holds the machine
+//! verbs, the P-DATA path, the pump between the machines and the session's events; the
+//! other concerns of the composer have a file each: `open.rs` (A-ASSOCIATE, both roles),
+//! `close.rs` (A-RELEASE and A-ABORT requests), `services.rs` (the session services passed
+//! through), `lower.rs` (the transport machine's events). Every PDU on the wire comes
 //! from its layer's encoder. Dispatch by selector happens at the layer that owns each
 //! selector: the T-selector when the CR arrives (refused with DR), the S-selector with the CN
 //! (RF), the P-selector with the CP (CPR), the AP-title and AE-qualifier with the AARQ (AARE).
@@ -74,10 +78,13 @@
 //! reuse.
 
 mod apdu;
+mod close;
 mod config;
 mod control;
 mod dispatch;
 mod event;
+mod lower;
+mod open;
 mod ppdu;
 mod services;
 mod state;
@@ -88,6 +95,7 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
+pub use crate::presentation::ContextId;
 pub use crate::session::connection::{OldConnection, Resumed};
 pub use config::{AcceptResponse, ApAddress, AssociateRequest, Config, PresentationContext};
 pub use dispatch::{Dispatch, Selector, Service};
@@ -102,10 +110,8 @@ use control::{Confirm, Control};
 use dispatch::Candidates;
 use event::passed_through;
 
-use crate::cotp::connection::{self as transport, Disconnect};
-use crate::cotp::{self, class0};
+use crate::cotp;
 use crate::error::{DecodeError, DecodeErrorKind, Layer};
-use crate::presentation::ContextId;
 use crate::session;
 use crate::session::connection::{self as sess, AbortReason as SessionAbort, Phase};
 
@@ -222,119 +228,8 @@ impl Association {
     }
 
     // ---------------------------------------------------------------------------------------
-    // Requests
-
-    /// A-ASSOCIATE request (initiator, after TCP connected): sends the CR; the CN with CP and
-    /// AARQ (or an X.410-1984 `PConnect`) follows the CC.
-    pub fn associate(
-        &mut self,
-        request: AssociateRequest,
-        now: Instant,
-    ) -> Result<(), ServiceError> {
-        if self.role != Role::Initiator || self.state() != State::Idle {
-            return Err(self.wrong_state("associate"));
-        }
-        // Build everything now so that a request too large fails here, not after the CC.
-        let (control, cp) = Control::initiator(&request, self.config.limits)?;
-        let cn = sess::ConnectRequest::default()
-            .with_selectors(request.calling_ssel, request.called_ssel)
-            .with_requirements(request.session_requirements, request.token_setting)
-            // X.410-1984 peers speak session version 1: propose both.
-            .with_versions(if request.x410_parameters.is_some() {
-                session::VersionNumber::BOTH
-            } else {
-                session::VersionNumber::V2
-            })
-            .with_user_data(cp);
-        cn.check()?;
-        let mut connect = transport::ConnectRequest::default();
-        if let Some(t) = request.calling_tsel {
-            connect = connect.with_calling_tsel(t);
-        }
-        if let Some(t) = request.called_tsel {
-            connect = connect.with_called_tsel(t);
-        }
-        self.transport.connect(&connect, now)?;
-        self.control = control;
-        self.pending_connect = Some(Box::new(cn));
-        Ok(())
-    }
-
-    /// A-ASSOCIATE response, accepting (responder, after [`Event::AssociateIndication`]).
-    pub fn accept(&mut self, response: AcceptResponse, now: Instant) -> Result<(), ServiceError> {
-        if self.session.phase() != Phase::AwaitUser || !self.control.is_indicated() {
-            return Err(self.wrong_state("accept"));
-        }
-        let before = self
-            .config
-            .accept_user_data_limit
-            .map(|_| self.control.clone());
-        let (cpa, associated) = self.control.accept(&response)?;
-        if let (Some(limit), Some(before)) = (self.config.accept_user_data_limit, before) {
-            if cpa.len() > limit {
-                self.control = before;
-                return Err(ServiceError::AcceptTooLarge {
-                    len: cpa.len(),
-                    limit,
-                });
-            }
-        }
-        self.session.accept(cpa, now)?;
-        self.events.push_back(Event::Associated(associated));
-        self.touch(now);
-        self.pump(now);
-        Ok(())
-    }
-
-    /// A-ASSOCIATE response, rejecting (responder): RF with CPR carrying an AARE
-    /// rejected-permanent, diagnostic no-reason-given.
-    pub fn reject(&mut self, now: Instant) -> Result<(), ServiceError> {
-        self.reject_with(None, now)
-    }
-
-    /// A-ASSOCIATE response, rejecting, with `user_information` (one BER value, e.g. an RTORJ)
-    /// in the AARE on the context the request used. In X.410-1984 mode `user_information` is
-    /// the content of the CPR's SET (the RTORJ components of a `PRefuse`), sent as RF reason 2;
-    /// without it the RF has reason 0 (rejected by the called SS-user, no reason).
-    pub fn reject_with(
-        &mut self,
-        user_information: Option<&[u8]>,
-        now: Instant,
-    ) -> Result<(), ServiceError> {
-        self.reject_with_result(
-            user_information,
-            crate::acse::AssociateResult::REJECTED_PERMANENT,
-            now,
-        )
-    }
-
-    /// [`Association::reject_with`] with the AARE's associate-result chosen:
-    /// [`AssociateResult::REJECTED_PERMANENT`](crate::acse::AssociateResult::REJECTED_PERMANENT)
-    /// or [`AssociateResult::REJECTED_TRANSIENT`](crate::acse::AssociateResult::REJECTED_TRANSIENT)
-    /// (X.227 §7.1.4.3: transient invites the initiator to try again later, as ISODE answers an
-    /// RTSE open it cannot serve now). Any other value is refused with
-    /// [`ServiceError::NotARejection`] and nothing is sent. In X.410-1984 mode there is no AARE
-    /// and `result` is not sent.
-    pub fn reject_with_result(
-        &mut self,
-        user_information: Option<&[u8]>,
-        result: crate::acse::AssociateResult,
-        now: Instant,
-    ) -> Result<(), ServiceError> {
-        if result != crate::acse::AssociateResult::REJECTED_PERMANENT
-            && result != crate::acse::AssociateResult::REJECTED_TRANSIENT
-        {
-            return Err(ServiceError::NotARejection(result));
-        }
-        if self.session.phase() != Phase::AwaitUser || !self.control.is_indicated() {
-            return Err(self.wrong_state("reject"));
-        }
-        let (reason, data, _) = self.control.reject(user_information, result)?;
-        self.session.refuse(reason, &data, now)?;
-        self.ended = true;
-        self.pump(now);
-        Ok(())
-    }
+    // Requests: A-ASSOCIATE in `open`, A-RELEASE and A-ABORT in `close`, the session services
+    // in `services`; P-DATA here.
 
     /// P-DATA request: `value` (one complete BER value) on presentation context `context_id`,
     /// sent as fully encoded data with one PDV in single-ASN1-type form, in as many DTs as the
@@ -382,59 +277,6 @@ impl Association {
         }
         self.session.send_data_parts(&head, body, now)?;
         self.touch(now);
-        self.pump(now);
-        Ok(())
-    }
-
-    /// A-RELEASE request: FN carrying RLRQ. In half-duplex this side must hold every available
-    /// token and no activity may be in progress.
-    pub fn release(&mut self, now: Instant) -> Result<(), ServiceError> {
-        if self.session.phase() != Phase::Open {
-            return Err(self.wrong_state("release"));
-        }
-        let data = self.control.release_request()?;
-        self.session.release(&data, now)?;
-        self.idle_deadline = None;
-        self.pump(now);
-        Ok(())
-    }
-
-    /// A-RELEASE response after [`Event::ReleaseIndication`]: `true` sends DN with RLRE
-    /// normal and ends the association; `false` sends NF with RLRE not-finished and goes on.
-    pub fn release_response(&mut self, accept: bool, now: Instant) -> Result<(), ServiceError> {
-        if self.session.phase() != Phase::AwaitReleaseResponse || self.collision {
-            return Err(self.wrong_state("release_response"));
-        }
-        let data = self.control.release_response(accept)?;
-        self.session.release_response(accept, &data, now)?;
-        if accept {
-            self.events.push_back(Event::Released { collision: false });
-            self.ended = true;
-        } else {
-            self.touch(now);
-        }
-        self.pump(now);
-        Ok(())
-    }
-
-    /// A-ABORT request: AB carrying ARU with an ABRT (source service user) once a session
-    /// connection is being set up; before that, the transport connection is simply closed.
-    pub fn abort(&mut self, now: Instant) -> Result<(), ServiceError> {
-        self.abort_with(None, now)
-    }
-
-    /// A-ABORT request whose ABRT carries `user_information` (one BER value, e.g. an RTAB) as
-    /// an EXTERNAL on the first application context (X.410-1984 mode: the ARU's SET contents).
-    pub fn abort_with(
-        &mut self,
-        user_information: Option<&[u8]>,
-        now: Instant,
-    ) -> Result<(), ServiceError> {
-        if matches!(self.state(), State::Closed | State::AwaitClose) {
-            return Err(self.wrong_state("abort"));
-        }
-        let data = self.control.abort_request(user_information)?;
-        self.session.abort(&data, now)?;
         self.pump(now);
         Ok(())
     }
@@ -508,76 +350,6 @@ impl Association {
         if !self.ended {
             self.ended = true;
             self.events.push_back(event);
-        }
-    }
-
-    fn on_transport(&mut self, event: transport::Event, now: Instant) {
-        match event {
-            transport::Event::ConnectIndication(ind) => {
-                match self.dispatch.check_transport(
-                    &mut self.candidates,
-                    ind.called_tsel.as_ref(),
-                    self.peer,
-                    ind.calling_tsel.as_ref(),
-                ) {
-                    Ok(()) => {
-                        let _ = self.transport.accept(now);
-                        self.indication = Some(Box::new(AssociateIndication::new(
-                            self.peer,
-                            ind.calling_tsel,
-                            ind.called_tsel,
-                        )));
-                    }
-                    Err((mismatch, reason)) => {
-                        self.end(Event::Rejected(Rejection {
-                            sent: RefusalReason::Transport(Disconnect::Refused(
-                                class0::Refusal::Disconnect(reason),
-                            )),
-                            cause: RejectionCause::Mismatch(mismatch),
-                        }));
-                        let _ = self.transport.refuse(reason, now);
-                    }
-                }
-            }
-            transport::Event::Connected(c) => {
-                self.events.push_back(Event::TransportConnected {
-                    tpdu_size: c.tpdu_size,
-                });
-                match self.pending_connect.take() {
-                    Some(cn) => {
-                        if let Err(e) = self.session.connect(*cn, now) {
-                            // Checked in associate(); if it fails anyway, give up cleanly.
-                            let _ = e;
-                            self.transport.disconnect(now);
-                        }
-                    }
-                    None => self.session.handle_transport_connected(now),
-                }
-            }
-            transport::Event::Tsdu(t) => self.session.handle_tsdu(t, now),
-            transport::Event::Disconnected(d) => {
-                if self.session.phase() == Phase::Idle {
-                    self.transport_ended(d);
-                } else {
-                    self.session.handle_transport_disconnected(d, now);
-                }
-            }
-            transport::Event::Closed => {
-                // What the session machine made of the end comes first.
-                while let Some(e) = self.session.poll_event() {
-                    self.on_session(e, now);
-                }
-                self.closed = true;
-                self.idle_deadline = None;
-                self.events.push_back(Event::Closed);
-            }
-        }
-    }
-
-    /// The transport connection ended before the session connection began.
-    fn transport_ended(&mut self, d: Disconnect) {
-        if let Some(event) = event::before_session(self.role, d) {
-            self.end(event);
         }
     }
 
@@ -691,47 +463,6 @@ impl Association {
                     self.touch(now);
                 }
             }
-        }
-    }
-
-    /// The CN arrived (responder): the S-selectors, then the CP and AARQ.
-    fn on_connect(&mut self, ind: sess::ConnectIndication, now: Instant) {
-        if let Err((mismatch, reason)) = self.dispatch.check_session(
-            &mut self.candidates,
-            ind.called_ssel.as_ref(),
-            ind.calling_ssel.as_ref(),
-        ) {
-            self.end(Event::Rejected(Rejection {
-                sent: RefusalReason::Session(reason),
-                cause: RejectionCause::Mismatch(mismatch),
-            }));
-            let _ = self.session.refuse(reason, &[], now);
-            return;
-        }
-        let mut base = self
-            .indication
-            .take()
-            .unwrap_or_else(|| Box::new(AssociateIndication::new(self.peer, None, None)));
-        base.calling_ssel = ind.calling_ssel;
-        base.called_ssel = ind.called_ssel;
-        match self
-            .control
-            .on_connect(&ind.user_data, &self.dispatch, &mut self.candidates, base)
-        {
-            Ok(indication) => self
-                .events
-                .push_back(Event::AssociateIndication(indication)),
-            Err(reject) => {
-                self.end(Event::Rejected(reject.rejection));
-                let _ = self.session.refuse(reject.reason, &reject.user_data, now);
-            }
-        }
-    }
-
-    /// Answers the peer's RLRQ in a release collision.
-    fn answer_release(&mut self, now: Instant) {
-        if let Ok(data) = self.control.release_response(true) {
-            let _ = self.session.release_response(true, &data, now);
         }
     }
 }
