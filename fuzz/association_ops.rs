@@ -19,6 +19,7 @@ use osi_stack::association::{
 use osi_stack::cotp::Tpdu;
 use osi_stack::presentation::ContextId;
 use osi_stack::session;
+use osi_stack::testing::EventLog;
 use osi_stack::tpkt::{self, Tpkt};
 
 /// The MMS context `AssociateRequest::mms` proposes.
@@ -100,25 +101,15 @@ fn drain(a: &mut Association, reassembly: &mut Vec<u8>) -> Vec<u8> {
     out
 }
 
-fn check(a: &mut Association, was_closed: &mut bool, config: &Config, seen: &mut Vec<Event>) {
-    let mut events = Vec::new();
-    while let Some(e) = a.poll_event() {
-        events.push(e);
+fn check(a: &mut Association, log: &mut EventLog<Event>, config: &Config) {
+    if let Err(e) = log.collect(a) {
+        panic!("{e}: {:?}", log.events);
     }
-    if *was_closed {
-        assert!(events.is_empty(), "events after Closed: {events:?}");
-    }
-    if let Some(i) = events.iter().position(|e| *e == Event::Closed) {
-        assert_eq!(i + 1, events.len(), "Closed is not the last event");
-        *was_closed = true;
-    }
-    assert_eq!(a.is_closed(), *was_closed);
     assert!(
         a.buffered_input() <= config.limits.max_tsdu + tpkt::MAX_LEN,
         "buffered {} octets",
         a.buffered_input()
     );
-    seen.extend(events);
 }
 
 /// Every event each side gave, in order.
@@ -129,7 +120,6 @@ pub struct Outcome {
 }
 
 pub fn run(s: Scenario) -> Outcome {
-    let mut outcome = Outcome::default();
     let start = Instant::now();
     let mut now = start;
     let client_config = Config::default()
@@ -148,7 +138,8 @@ pub fn run(s: Scenario) -> Outcome {
     };
     let mut client = Association::initiator(client_config.clone());
     let mut server = Association::responder(server_config.clone(), dispatch, None);
-    let (mut c_closed, mut s_closed) = (false, false);
+    let closed = |e: &Event| *e == Event::Closed;
+    let (mut c_log, mut s_log) = (EventLog::new(closed), EventLog::new(closed));
     let (mut c_tx, mut s_tx) = (Vec::new(), Vec::new());
     let (mut c_re, mut s_re) = (Vec::new(), Vec::new());
     for op in s.ops.into_iter().take(64) {
@@ -241,18 +232,11 @@ pub fn run(s: Scenario) -> Outcome {
         }
         c_tx.extend(drain(&mut client, &mut c_re));
         s_tx.extend(drain(&mut server, &mut s_re));
-        check(
-            &mut client,
-            &mut c_closed,
-            &client_config,
-            &mut outcome.client,
-        );
-        check(
-            &mut server,
-            &mut s_closed,
-            &server_config,
-            &mut outcome.server,
-        );
+        check(&mut client, &mut c_log, &client_config);
+        check(&mut server, &mut s_log, &server_config);
     }
-    outcome
+    Outcome {
+        client: c_log.events,
+        server: s_log.events,
+    }
 }

@@ -18,6 +18,7 @@ use osi_stack::Limits;
 use osi_stack::address::TSel;
 use osi_stack::cotp::connection::{Config, ConnectRequest, Connection, Event};
 use osi_stack::cotp::{DisconnectReason, Tpdu};
+use osi_stack::testing::EventLog;
 use osi_stack::tpkt::{self, Tpkt};
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
@@ -68,14 +69,13 @@ pub struct Scenario {
 struct End {
     conn: Connection,
     limits: Limits,
-    closed: bool,
     /// Octets sent and not yet delivered.
     wire: Vec<u8>,
     /// Octets sent that do not yet make a whole frame.
     unchecked: Vec<u8>,
     /// TSDUs this side sent that the other side has not yet received.
     in_flight: VecDeque<Bytes>,
-    events: Vec<Event>,
+    log: EventLog<Event>,
 }
 
 impl End {
@@ -83,11 +83,10 @@ impl End {
         End {
             conn,
             limits,
-            closed: false,
             wire: Vec::new(),
             unchecked: Vec::new(),
             in_flight: VecDeque::new(),
-            events: Vec::new(),
+            log: EventLog::new(|e| *e == Event::Closed),
         }
     }
 
@@ -125,24 +124,14 @@ impl End {
     }
 
     fn check(&mut self) {
-        let mut events = Vec::new();
-        while let Some(e) = self.conn.poll_event() {
-            events.push(e);
+        if let Err(e) = self.log.collect(&mut self.conn) {
+            panic!("{e}: {:?}", self.log.events);
         }
-        if self.closed {
-            assert!(events.is_empty(), "events after Closed: {events:?}");
-        }
-        if let Some(i) = events.iter().position(|e| *e == Event::Closed) {
-            assert_eq!(i + 1, events.len(), "Closed is not the last event");
-            self.closed = true;
-        }
-        assert_eq!(self.conn.is_closed(), self.closed);
         assert!(
             self.conn.buffered_input() <= self.limits.max_tsdu + tpkt::MAX_LEN,
             "buffered {} octets",
             self.conn.buffered_input()
         );
-        self.events.extend(events);
     }
 }
 
@@ -281,7 +270,7 @@ pub fn run(s: Scenario) -> Outcome {
     if clean {
         for (rx, tx) in [(&client, &server), (&server, &client)] {
             let mut expected = tx.in_flight.iter();
-            for e in &rx.events {
+            for e in &rx.log.events {
                 if let Event::Tsdu(t) = e {
                     let want = expected.next().expect("a TSDU arrived that was never sent");
                     assert_eq!(t, want, "a TSDU arrived changed");
@@ -291,8 +280,8 @@ pub fn run(s: Scenario) -> Outcome {
         }
     }
     Outcome {
-        client: client.events,
-        server: server.events,
+        client: client.log.events,
+        server: server.log.events,
         delivered,
     }
 }

@@ -137,3 +137,130 @@ impl<C: Machine, S: Machine> Pair<C, S> {
         std::iter::from_fn(|| self.server.poll_event()).collect()
     }
 }
+
+/// How a machine's events broke the rule every machine of the crate keeps (see [`EventLog`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EventOrder {
+    /// An event came after the `Closed` event (its index in the log).
+    #[error("event {index} came after Closed")]
+    AfterClosed {
+        /// Index of the offending event.
+        index: usize,
+    },
+    /// `Closed` was not the last event of its batch (its index in the log).
+    #[error("Closed (event {index}) is not the last event")]
+    ClosedNotLast {
+        /// Index of the `Closed` event.
+        index: usize,
+    },
+    /// `is_closed()` disagrees with whether `Closed` was given.
+    #[error("is_closed() is {is_closed} after the events, Closed given: {}", !is_closed)]
+    IsClosedDisagrees {
+        /// What `is_closed()` said.
+        is_closed: bool,
+    },
+}
+
+/// Every event one machine gave, in order, checked as it is collected against the rule every
+/// machine of the crate keeps: `Closed` is its last event, nothing follows it, and
+/// `is_closed()` is true exactly from then on. The bookkeeping of the fuzz scenarios (one log
+/// per machine); usable for any machine, [`Machine`] or not (`session::Connection` takes TSDUs,
+/// not bytes).
+///
+/// ```
+/// use osi_stack::association::{Association, Config, Event};
+/// use osi_stack::testing::EventLog;
+///
+/// let mut a = Association::initiator(Config::default());
+/// let mut log = EventLog::new(|e: &Event| *e == Event::Closed);
+/// log.collect(&mut a)?;
+/// assert!(log.events.is_empty() && !log.closed());
+/// # Ok::<(), osi_stack::testing::EventOrder>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct EventLog<E> {
+    /// The events, in order.
+    pub events: Vec<E>,
+    closed: bool,
+    is_close: fn(&E) -> bool,
+}
+
+impl<E> EventLog<E> {
+    /// An empty log; `is_close` tells the machine's `Closed` event.
+    pub fn new(is_close: fn(&E) -> bool) -> Self {
+        EventLog {
+            events: Vec::new(),
+            closed: false,
+            is_close,
+        }
+    }
+
+    /// Whether the `Closed` event was given.
+    pub fn closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Appends the events a machine gave since the last call and checks them with what its
+    /// `is_closed()` says now. The events are kept even when the check fails, for the report.
+    pub fn record(
+        &mut self,
+        batch: impl IntoIterator<Item = E>,
+        is_closed: bool,
+    ) -> Result<(), EventOrder> {
+        let first = self.events.len();
+        let was_closed = self.closed;
+        self.events.extend(batch);
+        let new = self.events.get(first..).unwrap_or_default();
+        if was_closed && !new.is_empty() {
+            return Err(EventOrder::AfterClosed { index: first });
+        }
+        if let Some(i) = new.iter().position(self.is_close) {
+            let index = first.saturating_add(i);
+            if i.saturating_add(1) != new.len() {
+                return Err(EventOrder::ClosedNotLast { index });
+            }
+            self.closed = true;
+        }
+        if is_closed != self.closed {
+            return Err(EventOrder::IsClosedDisagrees { is_closed });
+        }
+        Ok(())
+    }
+
+    /// [`EventLog::record`] of every event `m` has now.
+    pub fn collect<M: Machine<Event = E>>(&mut self, m: &mut M) -> Result<(), EventOrder> {
+        let batch: Vec<E> = std::iter::from_fn(|| m.poll_event()).collect();
+        self.record(batch, m.is_closed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_log_checks_the_closed_rule() {
+        let close = |e: &u8| *e == 0;
+        let mut log = EventLog::new(close);
+        assert_eq!(log.record([1, 2], false), Ok(()));
+        assert_eq!(
+            log.record([], true),
+            Err(EventOrder::IsClosedDisagrees { is_closed: true })
+        );
+        let mut log = EventLog::new(close);
+        assert_eq!(
+            log.record([1, 0, 2], true),
+            Err(EventOrder::ClosedNotLast { index: 1 })
+        );
+        let mut log = EventLog::new(close);
+        assert_eq!(log.record([1, 0], true), Ok(()));
+        assert!(log.closed());
+        assert_eq!(log.record([], true), Ok(()));
+        assert_eq!(
+            log.record([3], true),
+            Err(EventOrder::AfterClosed { index: 2 })
+        );
+        assert_eq!(log.events, [1, 0, 3]);
+    }
+}
