@@ -18,10 +18,11 @@
 //! Once asked to run, a test fails when its peer is missing: it never passes without talking to
 //! the peer. `.ci/run` runs them this way.
 
+mod common;
+use common::process::{Process, peer};
+
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -39,75 +40,7 @@ use osi_stack::tpkt;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The peers' Python; panics (failing the test) when there is none.
-fn python() -> PathBuf {
-    const WHY: &str = "no peer python: run `bash .ci/peers.sh` (or set OSI_PEER_PYTHON)";
-    if let Some(p) = std::env::var_os("OSI_PEER_PYTHON") {
-        let p = PathBuf::from(p);
-        assert!(
-            p.exists(),
-            "OSI_PEER_PYTHON={} does not exist: {WHY}",
-            p.display()
-        );
-        return p;
-    }
-    let home = std::env::var_os("HOME").expect(WHY);
-    let p = PathBuf::from(home).join(".cache/osi-stack-peers/venv/bin/python");
-    assert!(p.exists(), "{WHY}");
-    p
-}
-
-/// A peer process, killed by PID when dropped.
-struct Peer {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts `tests/peers/<script>` on a free port; panics when it cannot.
-fn start(script: &str) -> Peer {
-    let python = python();
-    let port = free_port();
-    let script_path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/peers")
-        .join(script);
-    let child = Command::new(&python)
-        .arg(script_path)
-        .arg(port.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting {script} with {}: {e}", python.display()));
-    let mut peer = Peer { child, port };
-    // Bounded wait for the listener: 100 × 100 ms.
-    for _ in 0..100 {
-        if let Some(status) = peer.child.try_wait().unwrap() {
-            panic!("{script} exited before listening: {status}");
-        }
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, peer.port));
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
-            return peer;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{script} did not listen on 127.0.0.1:{}", peer.port);
-}
-
-fn connect(peer: &Peer) -> TcpStream {
+fn connect(peer: &Process) -> TcpStream {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, peer.port));
     let s = TcpStream::connect_timeout(&addr, TIMEOUT).unwrap();
     s.set_read_timeout(Some(TIMEOUT)).unwrap();
@@ -164,7 +97,7 @@ const S7_SETUP: [u8; 18] = [
 #[test]
 #[ignore = "needs python-snap7/libiec61850 peers: run with .ci/peers.sh + --ignored"]
 fn snap7_connect_data_and_disconnect() {
-    let peer = start("snap7_server.py");
+    let peer = peer("snap7_server.py", &[]);
     let mut s = connect(&peer);
     let mut params = ParamsBuf::new();
     params
@@ -246,7 +179,7 @@ fn next_event(s: &mut TcpStream, conn: &mut Connection) -> Event {
 #[test]
 #[ignore = "needs python-snap7/libiec61850 peers: run with .ci/peers.sh + --ignored"]
 fn snap7_through_the_transport_machine() {
-    let peer = start("snap7_server.py");
+    let peer = peer("snap7_server.py", &[]);
     let mut s = connect(&peer);
     let mut conn = Connection::initiator(TransportConfig::default().with_tpdu_size(1024));
     let request = ConnectRequest::default()
@@ -300,7 +233,7 @@ fn snap7_through_the_transport_machine() {
 #[test]
 #[ignore = "needs python-snap7/libiec61850 peers: run with .ci/peers.sh + --ignored"]
 fn libiec61850_accepts_our_cr() {
-    let peer = start("iec61850_server.py");
+    let peer = peer("iec61850_server.py", &[]);
     let mut s = connect(&peer);
     let mut params = ParamsBuf::new();
     params
@@ -319,7 +252,7 @@ fn libiec61850_accepts_our_cr() {
 #[test]
 #[ignore = "needs python-snap7/libiec61850 peers: run with .ci/peers.sh + --ignored"]
 fn libiec61850_clamps_a_large_tpdu_size() {
-    let peer = start("iec61850_server.py");
+    let peer = peer("iec61850_server.py", &[]);
     let mut s = connect(&peer);
     let mut params = ParamsBuf::new();
     params.tpdu_size(TpduSize::S16384);
@@ -333,7 +266,7 @@ fn libiec61850_clamps_a_large_tpdu_size() {
 #[test]
 #[ignore = "needs python-snap7/libiec61850 peers: run with .ci/peers.sh + --ignored"]
 fn libiec61850_echoing_class_4_is_refused() {
-    let peer = start("iec61850_server.py");
+    let peer = peer("iec61850_server.py", &[]);
     let mut s = connect(&peer);
     let mut params = ParamsBuf::new();
     params.tpdu_size(TpduSize::S1024);
@@ -369,11 +302,10 @@ mod cli {
 
     use serde_json::Value;
 
-    use super::{Peer, free_port, python, start};
+    use crate::common::process::{Process, free_port, peer, peers_dir, python};
 
     /// How long one process may run before the test gives up on it.
     const LIMIT: Duration = Duration::from_secs(60);
-    const POLLS: u32 = 1200;
 
     /// The MMS initiate-request of libiec61850's client, as the AARQ's user-information carries
     /// it (testdata/transcripts/libiec61850-client-reference.hex, frame 3).
@@ -422,16 +354,13 @@ mod cli {
     }
 
     /// Waits (bounded) for the process to exit; its exit code.
-    fn exit_code(p: &mut Peer, what: &str) -> i32 {
-        for _ in 0..POLLS {
-            if let Some(status) = p.child.try_wait().unwrap() {
-                let code = status.code().expect("an exit code, not a signal");
-                assert_ne!(code, 101, "{what} panicked");
-                return code;
-            }
-            std::thread::sleep(LIMIT / POLLS);
-        }
-        panic!("{what} did not exit within {LIMIT:?}");
+    fn exit_code(p: &mut Process, what: &str) -> i32 {
+        let code = p
+            .wait(LIMIT, what)
+            .code()
+            .expect("an exit code, not a signal");
+        assert_ne!(code, 101, "{what} panicked");
+        code
     }
 
     fn events(records: &[Value]) -> Vec<&str> {
@@ -465,7 +394,7 @@ mod cli {
     #[test]
     #[ignore = "needs python-snap7/libiec61850 peers: run with .ci/peers.sh + --ignored"]
     fn osi_connect_to_libiec61850_server() {
-        let peer = start("iec61850_server.py");
+        let peer = peer("iec61850_server.py", &[]);
         let mut args: Vec<String> = [
             "connect",
             &format!("127.0.0.1:{}", peer.port),
@@ -508,7 +437,7 @@ mod cli {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start osi connect");
-        let mut osi = Peer { child, port: 0 };
+        let mut osi = Process { child, port: 0 };
         let out = lines(osi.child.stdout.take().unwrap());
         let code = exit_code(&mut osi, "osi connect");
         let records = drain(&out);
@@ -574,13 +503,12 @@ mod cli {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start osi listen");
-        let mut listen = Peer { child, port };
+        let mut listen = Process { child, port };
         let out = lines(listen.child.stdout.take().unwrap());
         let first = out.recv_timeout(LIMIT).expect("osi listen printed nothing");
         assert!(first.contains("\"listening\""), "{first}");
 
-        let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/peers/iec61850_client.py");
+        let script = peers_dir().join("iec61850_client.py");
         let child = Command::new(&python)
             .arg(script)
             .arg(port.to_string())
@@ -588,7 +516,7 @@ mod cli {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap_or_else(|e| panic!("starting the client with {}: {e}", python.display()));
-        let mut client = Peer { child, port };
+        let mut client = Process { child, port };
         let client_out = lines(client.child.stdout.take().unwrap());
         let client_code = exit_code(&mut client, "the libiec61850 client");
         let steps = drain(&client_out);

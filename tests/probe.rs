@@ -9,9 +9,14 @@
 //! and a missing peer fails them.
 #![cfg(feature = "tokio")]
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+mod common;
+use common::process::peer;
+#[cfg(feature = "cli")]
+use common::process::{Process, free_port};
+
+use std::net::{Ipv4Addr, SocketAddr};
+#[cfg(feature = "cli")]
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use osi_stack::Layer;
@@ -312,39 +317,6 @@ fn the_sans_io_probe_is_bounded() {
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-/// A child process, killed by PID when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Waits (bounded) until something accepts TCP on `port`.
-fn wait_listening(p: &mut Proc, port: u16, what: &str) {
-    for _ in 0..100 {
-        if let Some(status) = p.0.try_wait().unwrap() {
-            panic!("{what} exited before listening: {status}");
-        }
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{what} did not listen on 127.0.0.1:{port}");
-}
-
 #[cfg(feature = "cli")]
 /// Runs `osi probe 127.0.0.1:PORT ARGS --format json` (bounded) and returns its exit code
 /// and records.
@@ -359,7 +331,7 @@ fn osi_probe(port: u16, args: &[&str]) -> (i32, Vec<serde_json::Value>) {
         .spawn()
         .expect("start osi probe");
     let stdout = child.stdout.take().unwrap();
-    let mut p = Proc(child);
+    let mut p = Process { child, port: 0 };
     let reader = std::thread::spawn(move || {
         use std::io::Read;
         let mut s = String::new();
@@ -367,14 +339,7 @@ fn osi_probe(port: u16, args: &[&str]) -> (i32, Vec<serde_json::Value>) {
         let _ = stdout.read_to_string(&mut s);
         s
     });
-    let start = std::time::Instant::now();
-    let code = loop {
-        if let Some(status) = p.0.try_wait().unwrap() {
-            break status.code().unwrap_or(-1);
-        }
-        assert!(start.elapsed() < LIMIT, "osi probe did not end");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let code = p.wait(LIMIT, "osi probe").code().unwrap_or(-1);
     let out = reader.join().unwrap();
     let records = out
         .lines()
@@ -399,8 +364,8 @@ fn osi_probe_finds_both_services_of_osi_listen() {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start osi listen");
-    let mut listen = Proc(child);
-    wait_listening(&mut listen, port, "osi listen");
+    let mut listen = Process { child, port: 0 };
+    listen.wait_listening(port, "osi listen");
     let (code, records) = osi_probe(
         port,
         &[
@@ -464,49 +429,13 @@ fn osi_probe_finds_both_services_of_osi_listen() {
     assert_eq!(a[1]["code"], 3);
 }
 
-/// The peers' Python; panics (failing the test) when there is none.
-fn python() -> PathBuf {
-    const WHY: &str = "no peer python: run `bash .ci/peers.sh` (or set OSI_PEER_PYTHON)";
-    if let Some(p) = std::env::var_os("OSI_PEER_PYTHON") {
-        let p = PathBuf::from(p);
-        assert!(
-            p.exists(),
-            "OSI_PEER_PYTHON={} does not exist: {WHY}",
-            p.display()
-        );
-        return p;
-    }
-    let home = std::env::var_os("HOME").expect(WHY);
-    let p = PathBuf::from(home).join(".cache/osi-stack-peers/venv/bin/python");
-    assert!(p.exists(), "{WHY}");
-    p
-}
-
-/// Starts `tests/peers/<script> PORT ARGS`; panics when it cannot.
-fn peer(script: &str, args: &[&str]) -> (Proc, u16) {
-    let python = python();
-    let port = free_port();
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers");
-    let child = Command::new(&python)
-        .arg(dir.join(script))
-        .arg(port.to_string())
-        .args(args)
-        .current_dir(&dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting {script} with {}: {e}", python.display()));
-    let mut p = Proc(child);
-    wait_listening(&mut p, port, script);
-    (p, port)
-}
-
 /// python-snap7 answering only TSAP 0102 (rack 0, slot 2): the S7 profile finds that one
 /// set and reports every other TSAP as refused at the transport layer (closed after the CR).
 #[test]
 #[ignore = "needs python-snap7/libiec61850 peers: run with .ci/peers.sh + --ignored"]
 fn the_s7_profile_finds_the_one_tsap_of_a_snap7_server() {
-    let (_peer, port) = peer("snap7_tsap_server.py", &["0102"]);
+    let snap7 = peer("snap7_tsap_server.py", &["0102"]);
+    let port = snap7.port;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -549,7 +478,8 @@ fn the_s7_profile_finds_the_one_tsap_of_a_snap7_server() {
 #[test]
 #[ignore = "needs python-snap7/libiec61850 peers: run with .ci/peers.sh + --ignored"]
 fn osi_probe_finds_the_working_sets_of_libiec61850() {
-    let (_peer, port) = peer("iec61850_server.py", &[]);
+    let iec61850 = peer("iec61850_server.py", &[]);
+    let port = iec61850.port;
     let (code, records) = osi_probe(
         port,
         &[

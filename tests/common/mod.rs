@@ -1,5 +1,7 @@
 //! Helpers shared by the integration tests.
 
+pub mod process;
+
 /// Octets from hex text; whitespace between digits is ignored.
 #[allow(dead_code)]
 pub fn hex(s: &str) -> Vec<u8> {
