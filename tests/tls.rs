@@ -336,3 +336,28 @@ fn osi_connect_tls_against_osi_listen_tls() {
     assert_eq!(code, Some(1), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The options reach the rustls configurations of both sides (the versions are exercised by
+/// the associations above): resumption and the client's identity.
+#[test]
+fn options_reach_both_configurations() {
+    let pki = Pki::new();
+    let leaf = pki.leaf("localhost");
+    let server = |resumption| {
+        tls::server_config(
+            &tls::ServerOptions::new(vec![leaf.cert.clone()], leaf.key.clone_key())
+                .with_resumption(resumption),
+        )
+        .unwrap()
+    };
+    assert!(server(true).send_tls13_tickets > 0);
+    assert_eq!(server(false).send_tls13_tickets, 0);
+    let client = |o: tls::ClientOptions| tls::client_config(&o).unwrap();
+    let anonymous = client(tls::ClientOptions::new(vec![pki.ca.clone()]));
+    assert!(!anonymous.client_auth_cert_resolver.has_certs());
+    let identified = client(
+        tls::ClientOptions::new(vec![pki.ca.clone()])
+            .with_identity(vec![leaf.cert.clone()], leaf.key.clone_key()),
+    );
+    assert!(identified.client_auth_cert_resolver.has_certs());
+}

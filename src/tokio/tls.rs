@@ -42,7 +42,10 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 pub use tokio_rustls::rustls;
 use tokio_rustls::rustls::server::WebPkiClientVerifier;
-use tokio_rustls::rustls::{ClientConfig, RootCertStore, ServerConfig};
+use tokio_rustls::rustls::{
+    ClientConfig, ConfigBuilder, ConfigSide, RootCertStore, ServerConfig, WantsVerifier,
+    WantsVersions,
+};
 pub use tokio_rustls::{TlsAcceptor, TlsConnector, client, server};
 
 use super::connection::Connection;
@@ -189,26 +192,70 @@ impl ServerOptions {
     }
 }
 
-/// The rustls server configuration of `opts`.
-pub fn server_config(opts: &ServerOptions) -> Result<Arc<ServerConfig>, TlsError> {
-    let builder = ServerConfig::builder_with_provider(provider())
-        .with_protocol_versions(opts.versions.list())?;
-    let builder = match &opts.client_ca {
-        Some(ca) => {
-            let verifier =
-                WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca)?), provider())
-                    .build()
-                    .map_err(|e| TlsError::Verifier(e.to_string()))?;
-            builder.with_client_cert_verifier(verifier)
-        }
-        None => builder.with_no_client_auth(),
-    };
-    let mut config = builder.with_single_cert(opts.cert_chain.clone(), opts.key.clone_key())?;
-    if !opts.resumption {
+/// What differs between the two sides' rustls configurations; [`build`] does the rest.
+trait Side {
+    /// `ServerConfig` or `ClientConfig`.
+    type Config: ConfigSide;
+    fn versions(&self) -> Versions;
+    fn resumption(&self) -> bool;
+    /// The side's builder with the crate's provider.
+    fn start() -> ConfigBuilder<Self::Config, WantsVersions>;
+    /// The peer's verification and this side's own certificate.
+    fn certificates(
+        &self,
+        builder: ConfigBuilder<Self::Config, WantsVerifier>,
+    ) -> Result<Self::Config, TlsError>;
+    /// Turns session resumption off.
+    fn no_resumption(config: &mut Self::Config);
+}
+
+/// The one builder of both sides' configurations: the ring provider, the versions, the
+/// side's certificates, resumption.
+fn build<O: Side>(opts: &O) -> Result<Arc<O::Config>, TlsError> {
+    let builder = O::start().with_protocol_versions(opts.versions().list())?;
+    let mut config = opts.certificates(builder)?;
+    if !opts.resumption() {
+        O::no_resumption(&mut config);
+    }
+    Ok(Arc::new(config))
+}
+
+impl Side for ServerOptions {
+    type Config = ServerConfig;
+    fn versions(&self) -> Versions {
+        self.versions
+    }
+    fn resumption(&self) -> bool {
+        self.resumption
+    }
+    fn start() -> ConfigBuilder<ServerConfig, WantsVersions> {
+        ServerConfig::builder_with_provider(provider())
+    }
+    fn certificates(
+        &self,
+        builder: ConfigBuilder<ServerConfig, WantsVerifier>,
+    ) -> Result<ServerConfig, TlsError> {
+        let builder = match &self.client_ca {
+            Some(ca) => {
+                let verifier =
+                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca)?), provider())
+                        .build()
+                        .map_err(|e| TlsError::Verifier(e.to_string()))?;
+                builder.with_client_cert_verifier(verifier)
+            }
+            None => builder.with_no_client_auth(),
+        };
+        Ok(builder.with_single_cert(self.cert_chain.clone(), self.key.clone_key())?)
+    }
+    fn no_resumption(config: &mut ServerConfig) {
         config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
         config.send_tls13_tickets = 0;
     }
-    Ok(Arc::new(config))
+}
+
+/// The rustls server configuration of `opts`.
+pub fn server_config(opts: &ServerOptions) -> Result<Arc<ServerConfig>, TlsError> {
+    build(opts)
 }
 
 /// A TLS acceptor for `opts`.
@@ -267,19 +314,35 @@ impl ClientOptions {
     }
 }
 
-/// The rustls client configuration of `opts`.
-pub fn client_config(opts: &ClientOptions) -> Result<Arc<ClientConfig>, TlsError> {
-    let builder = ClientConfig::builder_with_provider(provider())
-        .with_protocol_versions(opts.versions.list())?
-        .with_root_certificates(roots(&opts.roots)?);
-    let mut config = match &opts.identity {
-        Some((chain, key)) => builder.with_client_auth_cert(chain.clone(), key.clone_key())?,
-        None => builder.with_no_client_auth(),
-    };
-    if !opts.resumption {
+impl Side for ClientOptions {
+    type Config = ClientConfig;
+    fn versions(&self) -> Versions {
+        self.versions
+    }
+    fn resumption(&self) -> bool {
+        self.resumption
+    }
+    fn start() -> ConfigBuilder<ClientConfig, WantsVersions> {
+        ClientConfig::builder_with_provider(provider())
+    }
+    fn certificates(
+        &self,
+        builder: ConfigBuilder<ClientConfig, WantsVerifier>,
+    ) -> Result<ClientConfig, TlsError> {
+        let builder = builder.with_root_certificates(roots(&self.roots)?);
+        Ok(match &self.identity {
+            Some((chain, key)) => builder.with_client_auth_cert(chain.clone(), key.clone_key())?,
+            None => builder.with_no_client_auth(),
+        })
+    }
+    fn no_resumption(config: &mut ClientConfig) {
         config.resumption = rustls::client::Resumption::disabled();
     }
-    Ok(Arc::new(config))
+}
+
+/// The rustls client configuration of `opts`.
+pub fn client_config(opts: &ClientOptions) -> Result<Arc<ClientConfig>, TlsError> {
+    build(opts)
 }
 
 /// A TLS connector for `opts`.
