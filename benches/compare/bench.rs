@@ -196,7 +196,7 @@ mod osi {
         let ud = UserData::decode(sdt.user_information(), limits).ok()?;
         let pdv = ud.pdvs().next()?;
         match pdv.values {
-            PdvValues::SingleAsn1Type(v) => Some((pdv.context_id, v)),
+            PdvValues::SingleAsn1Type(v) => Some((i64::from(pdv.context_id), v)),
             _ => None,
         }
     }
@@ -220,12 +220,15 @@ mod osi {
         let (mut acse, mut mms) = (0, 0);
         for d in normal.context_definitions?.iter() {
             if d.abstract_syntax == Oid::ACSE_ABSTRACT_SYNTAX {
-                acse = d.id;
+                acse = d.id.get();
             } else if d.abstract_syntax.as_bytes() == MMS_AS {
-                mms = d.id;
+                mms = d.id.get();
             }
         }
-        let pdv = normal.user_data?.pdvs().find(|p| p.context_id == acse)?;
+        let pdv = normal
+            .user_data?
+            .pdvs()
+            .find(|p| p.context_id.get() == acse)?;
         let PdvValues::SingleAsn1Type(v) = pdv.values else {
             return None;
         };
@@ -893,7 +896,8 @@ fn associated_pair() -> (Association, Association) {
 }
 
 /// The MMS context id of `AssociateRequest::mms()`.
-const PAIR_CONTEXT: i64 = 3;
+const PAIR_CONTEXT: osi_stack::presentation::ContextId =
+    osi_stack::presentation::ContextId::new(3).unwrap();
 
 fn pair_round(c: &mut Association, s: &mut Association, msg: &[u8], now: Instant) -> usize {
     c.send_data(PAIR_CONTEXT, msg, now).unwrap();
