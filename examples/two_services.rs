@@ -32,11 +32,10 @@ fn show(event: &Event) -> String {
         Event::Associated(a) => format!("associated ({} contexts)", a.contexts.len()),
         Event::Refused(r) => format!("{r}"),
         Event::Rejected(r) => format!("rejected: {r}"),
-        Event::Data(d) => format!(
-            "P-DATA on context {:?}: {:02x?}",
-            d.context_id,
-            &d.value[..]
-        ),
+        Event::Data(d) => match d.context_id {
+            Some(c) => format!("P-DATA on context {c}: {:02x?}", &d.value[..]),
+            None => format!("P-DATA: {:02x?}", &d.value[..]),
+        },
         Event::ReleaseIndication => "release indication".to_owned(),
         Event::Released { .. } => "released".to_owned(),
         Event::Aborted(a) => format!("{a}"),
