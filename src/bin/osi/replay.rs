@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use osi_stack::dissect::Direction;
-use osi_stack::replay::{self, CaptureOptions, Step, Unit, Value, Verdict};
+use osi_stack::replay::{self, CaptureOptions, Plays, Start, Step, Unit, Value, Verdict};
 
 use crate::json::{J, Obj};
 use crate::output::Format;
@@ -51,6 +51,7 @@ fn value(v: &Value) -> J {
         Value::Code(c) => J::I(*c),
         Value::Codes(cs) => J::A(cs.iter().map(|c| J::I(*c)).collect()),
         Value::Oid(o) => J::S(o.to_string()),
+        Value::Units(u) => J::S(format!("{u:04x}")),
         _ => J::S("absent".to_owned()),
     }
 }
@@ -74,14 +75,9 @@ fn text(v: &Value) -> String {
     }
 }
 
-/// `TYPE` of a unit: its topmost layer's type.
+/// The PDU types of a unit, bottom up.
 fn label(u: &Unit) -> String {
-    u.fields
-        .iter()
-        .filter(|f| f.name == "type")
-        .map(|f| text(&f.value))
-        .collect::<Vec<_>>()
-        .join(" ")
+    u.label()
 }
 
 fn step_obj(n: usize, s: &Step) -> Obj {
@@ -94,6 +90,7 @@ fn step_obj(n: usize, s: &Step) -> Obj {
         Verdict::Extra => "extra",
         Verdict::Refused(_) => "refused",
         Verdict::ClosedInstead => "closed-instead",
+        Verdict::Carried => "carried",
         _ => "unknown",
     };
     o.set("verdict", verdict);
@@ -138,6 +135,9 @@ fn step_line(n: usize, s: &Step) -> String {
         Verdict::ClosedInstead => {
             format!("#{n} same       {e}: the machine closed the transport connection instead\n")
         }
+        Verdict::Carried => {
+            format!("#{n} carried    {e}: application data, carried as captured, not compared\n")
+        }
         _ => format!("#{n} ?\n"),
     }
 }
@@ -171,9 +171,19 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
     };
     match args.format {
         Format::Text => {
+            if let Start::Established { first } = &report.start {
+                out.push_str(&format!(
+                    "stream {stream}: capture starts after the connection was established (first unit: {first}); replayed from a synthesized transport connection\n"
+                ));
+            }
+            let layers = match report.plays {
+                Plays::Transport => " (transport only: application data carried, not compared)",
+                Plays::Session => " (session only)",
+                Plays::Rts => " (RTS)",
+                _ => "",
+            };
             out.push_str(&format!(
-                "stream {stream}: the machine plays the {machine}{}, fed the {} side\n",
-                if report.rts { " (RTS)" } else { "" },
+                "stream {stream}: the machine plays the {machine}{layers}, fed the {} side\n",
                 if machine == "responder" {
                     "client"
                 } else {
@@ -195,6 +205,10 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
                 o.set("stream", stream);
                 o.set("machine", machine);
                 o.set("rts", report.rts);
+                o.set("plays", report.plays.name());
+                if let Start::Established { first } = &report.start {
+                    o.set("starts_after_connection", first.as_str());
+                }
                 o.extend(step_obj(i + 1, s));
                 out.push_str(&o.to_json());
                 out.push('\n');
