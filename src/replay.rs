@@ -107,6 +107,10 @@ pub struct Unit {
     /// Key fields, bottom up.
     pub fields: Vec<Field>,
     action: Option<Action>,
+    /// What a session user did (a session-only play), and the TSDU a transport user sent (a
+    /// transport-only play): kept until the step is made.
+    session_action: Option<Action>,
+    tsdu: Option<Bytes>,
 }
 
 impl Unit {
@@ -372,10 +376,9 @@ fn unit(rec: &Record<'_>) -> Option<Unit> {
         )),
         _ => {}
     }
-    // A TSDU that is not OSI session (S7comm, RDP …): application data a transport user sends.
-    if let (Some(t), None) = (&f.tsdu, f.upper()) {
-        action = Some(Action::Tsdu(Bytes::copy_from_slice(t.octets)));
-    }
+    // A TSDU: application data, for a transport user (S7comm, RDP …).
+    let tsdu = f.tsdu.as_ref().map(|t| Bytes::copy_from_slice(t.octets));
+    let mut session_act = None;
     if let Some(u) = f.upper() {
         let kinds: Vec<&'static str> = u.session.iter().map(|s| s.kind().abbreviation()).collect();
         fields.push(field(Layer::Session, "type", Value::Kinds(kinds)));
@@ -390,10 +393,8 @@ fn unit(rec: &Record<'_>) -> Option<Unit> {
                 .unwrap_or(crate::session::SessionUserRequirements::DEFAULT);
             fields.push(field(Layer::Session, "requirements", Value::Units(r.0)));
         }
-        // Without a presentation layer (a session-only stream), the session user's own actions.
-        if u.presentation.is_none() {
-            action = session_action(&u.session).or(action);
-        }
+        // What the session user did, for a session-only play.
+        session_act = session_action(&u.session);
         // The tokens given or asked for (Token Item, X.225 §8.3.3.1) and the serial numbers of
         // the synchronization SPDUs (MIP, MIA …): what a checkpointed RTS transfer turns on.
         let tokens: Vec<i64> = u
@@ -508,7 +509,7 @@ fn unit(rec: &Record<'_>) -> Option<Unit> {
                     ));
                     // How many octets the values carry (an RTSE transfer is measured by its
                     // RTTR instead, below).
-                    if u.rtse.is_none() {
+                    if u.rtse.is_none() && u.session.iter().any(|s| s.kind() == SpduKind::Dt) {
                         let n: usize = values.iter().map(|(_, v)| v.len()).sum();
                         fields.push(field(Layer::Presentation, "octets", octets(n)));
                     }
@@ -573,6 +574,8 @@ fn unit(rec: &Record<'_>) -> Option<Unit> {
         offset: rec.offset,
         fields,
         action,
+        session_action: session_act,
+        tsdu,
     })
 }
 
@@ -608,7 +611,8 @@ fn session_action(spdus: &[crate::session::Spdu<'_>]) -> Option<Action> {
                 let reason = s
                     .refuse_reason()
                     .unwrap_or(crate::session::RefuseReason(0));
-                action = Some(Action::SessionRefuse(reason, data()));
+                let d = Bytes::copy_from_slice(s.refuse_user_data().unwrap_or_default());
+                action = Some(Action::SessionRefuse(reason, d));
             }
             SpduKind::Dt => {
                 action = Some(Action::SessionData(Bytes::copy_from_slice(
@@ -1659,13 +1663,22 @@ fn replay_from(
         expected_reader.push(dir, octets, &mut |r| units.extend(unit(&r)));
         for mut e in units {
             if p.produced.is_empty() {
-                let action = match (&e.action, &request) {
-                    (Some(Action::Associate(_)), Some(r)) => Some(r.clone()),
-                    (a, _) => a.clone(),
+                let cr = matches!(e.action, Some(Action::Associate(_)))
+                    && e.get(Layer::Cotp, "type") == Some(&Value::Kind("CR"));
+                let action = match (plays, &e.action, &request) {
+                    // Below the association, the CR opens the transport connection; then the
+                    // session user, or the transport user, does what the capture shows.
+                    (Plays::Transport | Plays::Session, _, _) if cr => e.action.clone(),
+                    (Plays::Transport, _, _) => e.tsdu.clone().map(Action::Tsdu),
+                    (Plays::Session, _, _) => e.session_action.clone(),
+                    (_, Some(Action::Associate(_)), Some(r)) => Some(r.clone()),
+                    (_, a, _) => a.clone(),
                 };
                 if let Some(a) = action {
                     if let Err(err) = p.act(&a) {
                         e.action = None;
+                        e.session_action = None;
+                        e.tsdu = None;
                         steps.push(Step {
                             expected: Some(e),
                             actual: None,
@@ -1677,12 +1690,16 @@ fn replay_from(
                 }
                 p.collect();
             }
-            let carried = plays == Plays::Transport && matches!(e.action, Some(Action::Tsdu(_)));
+            let carried = plays == Plays::Transport && e.tsdu.is_some();
             e.action = None;
+            e.session_action = None;
+            e.tsdu = None;
             let dr = e.get(Layer::Cotp, "type") == Some(&Value::Kind("DR"));
             let step = match p.produced.pop_front() {
                 Some(mut a) => {
                     a.action = None;
+                    a.session_action = None;
+                    a.tsdu = None;
                     let verdict = match compare(&e, &a, proposal) {
                         Verdict::Same if carried => Verdict::Carried,
                         v => v,
@@ -1708,6 +1725,8 @@ fn replay_from(
     }
     while let Some(mut a) = p.produced.pop_front() {
         a.action = None;
+        a.session_action = None;
+        a.tsdu = None;
         steps.push(Step {
             expected: None,
             actual: Some(a),
