@@ -157,6 +157,10 @@ enum Action {
     SessionRefuse(crate::session::RefuseReason, Bytes),
     /// Session only: S-DATA with this user information (DT SPDU).
     SessionData(Bytes),
+    /// Session only: S-TOKEN-GIVE (GT with a Token Item).
+    GiveTokens(crate::session::TokenItem),
+    /// Session only: S-TOKEN-PLEASE (PT with a Token Item and user data).
+    PleaseTokens(crate::session::TokenItem, Bytes),
 }
 
 /// The first field in which two units differ.
@@ -623,6 +627,17 @@ fn session_action(spdus: &[crate::session::Spdu<'_>]) -> Option<Action> {
             SpduKind::Dn => action = Some(Action::ReleaseResponse(true)),
             SpduKind::Nf => action = Some(Action::ReleaseResponse(false)),
             SpduKind::Ab => action = Some(Action::Abort(None)),
+            // A GT alone gives tokens; a GT before a DT (category 0 concatenation) does not.
+            SpduKind::Gt if spdus.len() == 1 => {
+                if let Some(t) = s.token_item().filter(|t| t.0 != 0) {
+                    action = Some(Action::GiveTokens(t));
+                }
+            }
+            SpduKind::Pt => {
+                if let Some(t) = s.token_item().filter(|t| t.0 != 0) {
+                    action = Some(Action::PleaseTokens(t, data()));
+                }
+            }
             _ => {}
         }
     }
@@ -1273,6 +1288,13 @@ impl Player {
                         .release_response(*accept, &[], now)
                         .map_err(session_error),
                     Action::Abort(_) => s.session.abort(&[], now).map_err(session_error),
+                    Action::GiveTokens(t) => {
+                        s.session.give_tokens(*t, now).map_err(session_error)
+                    }
+                    Action::PleaseTokens(t, d) => s
+                        .session
+                        .please_tokens(*t, d, now)
+                        .map_err(session_error),
                     _ => Ok(()),
                 };
                 return r;
@@ -1318,7 +1340,9 @@ impl Player {
             | Action::SessionConnect(_)
             | Action::SessionAccept(_)
             | Action::SessionRefuse(..)
-            | Action::SessionData(_) => Ok(()),
+            | Action::SessionData(_)
+            | Action::GiveTokens(_)
+            | Action::PleaseTokens(..) => Ok(()),
         }
     }
 }
