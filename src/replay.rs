@@ -300,14 +300,12 @@ impl Report {
 
     /// The first step that does not match.
     pub fn first_difference(&self) -> Option<&Step> {
-        self.steps
-            .iter()
-            .find(|s| {
-                !matches!(
-                    s.verdict,
-                    Verdict::Same | Verdict::ClosedInstead | Verdict::Carried
-                )
-            })
+        self.steps.iter().find(|s| {
+            !matches!(
+                s.verdict,
+                Verdict::Same | Verdict::ClosedInstead | Verdict::Carried
+            )
+        })
     }
 }
 
@@ -602,8 +600,7 @@ fn session_action(spdus: &[crate::session::Spdu<'_>]) -> Option<Action> {
                     .unwrap_or(crate::session::SessionUserRequirements::DEFAULT);
                 let request = ConnectRequest::default()
                     .with_selectors(
-                        s.calling_session_selector()
-                            .and_then(|v| SSel::new(v).ok()),
+                        s.calling_session_selector().and_then(|v| SSel::new(v).ok()),
                         s.called_session_selector().and_then(|v| SSel::new(v).ok()),
                     )
                     .with_requirements(requirements, setting)
@@ -612,9 +609,7 @@ fn session_action(spdus: &[crate::session::Spdu<'_>]) -> Option<Action> {
             }
             SpduKind::Ac => action = Some(Action::SessionAccept(data())),
             SpduKind::Rf => {
-                let reason = s
-                    .refuse_reason()
-                    .unwrap_or(crate::session::RefuseReason(0));
+                let reason = s.refuse_reason().unwrap_or(crate::session::RefuseReason(0));
                 let d = Bytes::copy_from_slice(s.refuse_user_data().unwrap_or_default());
                 action = Some(Action::SessionRefuse(reason, d));
             }
@@ -1268,17 +1263,15 @@ impl Player {
                         self.associated = true;
                         s.conn.connect(&s.request, now).map_err(transport_error)
                     }
-                    Action::SessionConnect(r) => s
-                        .session
-                        .connect((**r).clone(), now)
-                        .map_err(session_error),
+                    Action::SessionConnect(r) => {
+                        s.session.connect((**r).clone(), now).map_err(session_error)
+                    }
                     Action::SessionAccept(d) => {
                         s.session.accept(d.clone(), now).map_err(session_error)
                     }
-                    Action::SessionRefuse(reason, d) => s
-                        .session
-                        .refuse(*reason, d, now)
-                        .map_err(session_error),
+                    Action::SessionRefuse(reason, d) => {
+                        s.session.refuse(*reason, d, now).map_err(session_error)
+                    }
                     Action::SessionData(d) => {
                         s.session.send_data(d.clone(), now).map_err(session_error)
                     }
@@ -1288,13 +1281,10 @@ impl Player {
                         .release_response(*accept, &[], now)
                         .map_err(session_error),
                     Action::Abort(_) => s.session.abort(&[], now).map_err(session_error),
-                    Action::GiveTokens(t) => {
-                        s.session.give_tokens(*t, now).map_err(session_error)
+                    Action::GiveTokens(t) => s.session.give_tokens(*t, now).map_err(session_error),
+                    Action::PleaseTokens(t, d) => {
+                        s.session.please_tokens(*t, d, now).map_err(session_error)
                     }
-                    Action::PleaseTokens(t, d) => s
-                        .session
-                        .please_tokens(*t, d, now)
-                        .map_err(session_error),
                     _ => Ok(()),
                 };
                 return r;
@@ -1453,8 +1443,9 @@ fn read_ahead(frames: &[(Direction, &[u8])]) -> Ahead {
             if first_tsdu.is_none() && f.tsdu.is_some() {
                 first_tsdu = Some(match f.upper() {
                     None => Plays::Transport,
-                    Some(u) if u.presentation.is_none()
-                        && u.session.iter().any(|s| s.kind() == SpduKind::Cn) =>
+                    Some(u)
+                        if u.presentation.is_none()
+                            && u.session.iter().any(|s| s.kind() == SpduKind::Cn) =>
                     {
                         Plays::Session
                     }
@@ -1765,7 +1756,10 @@ fn replay_from(
             shift.0
         };
         for s in &mut steps {
-            for u in [s.expected.as_mut(), s.actual.as_mut()].into_iter().flatten() {
+            for u in [s.expected.as_mut(), s.actual.as_mut()]
+                .into_iter()
+                .flatten()
+            {
                 u.offset = u.offset.saturating_sub(d);
             }
         }
@@ -1911,10 +1905,10 @@ pub fn replay_capture(
         .collect();
     let first_tpdu = seen.frames.first().and_then(|(_, _, o)| o.get(5)).copied();
     let starts_with_cr = first_tpdu.is_some_and(|c| c & 0xf0 == 0xe0);
-    let (first_dir, first, cn) = seen
-        .first
-        .clone()
-        .unwrap_or((Direction::Client, String::new(), false));
+    let (first_dir, first, cn) =
+        seen.first
+            .clone()
+            .unwrap_or((Direction::Client, String::new(), false));
     // The machine needs the other side to compare with, and a responder needs the fed side
     // (an initiator starts by itself).
     let has = |side: Direction| seen.frames.iter().any(|(d, _, _)| *d == side);
