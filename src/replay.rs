@@ -1075,11 +1075,7 @@ impl SessionApp {
                     S::Released { .. } => *end = Some(End::Released),
                     S::Refused { .. } | S::Rejected { .. } => *end = Some(End::Refused),
                     S::Aborted(_) => *end = Some(End::Aborted),
-                    S::Closed => {
-                        if !self.conn.is_closed() {
-                            self.conn.disconnect(now);
-                        }
-                    }
+                    S::Closed if !self.conn.is_closed() => self.conn.disconnect(now),
                     _ => {}
                 }
             }
@@ -1471,12 +1467,12 @@ fn read_ahead(frames: &[(Direction, &[u8])]) -> Ahead {
                 let cp = u.get(Layer::Presentation, "type") == Some(&Value::Kind("CP"));
                 if let (true, Some(Action::Associate(mut q))) = (cp, u.action) {
                     let s = &a.selectors;
-                    q.calling_tsel = s.calling_tsel.clone();
-                    q.called_tsel = s.called_tsel.clone();
-                    q.calling_ssel = s.calling_ssel.clone();
-                    q.called_ssel = s.called_ssel.clone();
-                    q.calling_psel = s.calling_psel.clone();
-                    q.called_psel = s.called_psel.clone();
+                    q.calling_tsel = s.calling_tsel;
+                    q.called_tsel = s.called_tsel;
+                    q.calling_ssel = s.calling_ssel;
+                    q.called_ssel = s.called_ssel;
+                    q.calling_psel = s.calling_psel;
+                    q.called_psel = s.called_psel;
                     a.request = Some(Action::Associate(q));
                 }
             }
@@ -1552,10 +1548,10 @@ fn replay_from(
             .with_tpdu_size(config.tpdu_size)
     };
     let mut transport_request = crate::cotp::connection::ConnectRequest::default();
-    if let Some(t) = selectors.calling_tsel.clone() {
+    if let Some(t) = selectors.calling_tsel {
         transport_request = transport_request.with_calling_tsel(t);
     }
-    if let Some(t) = selectors.called_tsel.clone() {
+    if let Some(t) = selectors.called_tsel {
         transport_request = transport_request.with_called_tsel(t);
     }
     let machine = match plan {
