@@ -30,11 +30,21 @@
 //! confirmations are the RTS's own. A refusal without an RTORJ (below RTSE) is played by the
 //! bare association.
 //!
+//! The layers played follow the capture ([`Plays`]): TSDUs that are not OSI session (S7comm,
+//! RDP) are played by a [transport connection](crate::cotp::connection::Connection) alone, whose
+//! application sends the captured TSDUs ([`Verdict::Carried`]: carried, not compared); a CN
+//! without a CP by a [session connection](crate::session::connection::Connection) alone, whose
+//! user does what the captured one did (connect, accept, refuse, data, tokens, release, abort).
+//! The functional units of CN and AC are compared; an AC may choose either of half-duplex and
+//! duplex when the CN proposed both (X.225 §7.1). ROS in X.410-1984 mode opens with the CN's
+//! functional units and `PConnect`. A responder that answered the CR with a DR is played by a
+//! machine whose [`Dispatch`] does not serve that called T-selector.
+//!
 //! [`replay_capture`] and [`replay_timed`] keep the capture's timing: the machine's clock follows
 //! the capture's timestamps and its timers fire where the capture's pauses pass them
-//! ([`replay_frames`] runs on one instant). Not replayed: the machine as initiator of a ROS
-//! association in X.410-1984 mode (the association machine does not open that mode by itself,
-//! and it is not RTS).
+//! ([`replay_frames`] runs on one instant). A capture that starts with a CN, after its transport
+//! connection was established, is replayed from a synthesized CR and CC ([`Start::Established`]);
+//! one that starts later or holds one direction only is declined ([`ReplayError`]).
 //!
 //! ```
 //! use osi_stack::dissect::Direction;
