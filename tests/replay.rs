@@ -152,6 +152,35 @@ fn osi_replay_exit_status() {
         .expect("a different step");
     assert_eq!(diff["difference"]["layer"], "acse");
     assert_eq!(diff["difference"]["field"], "type");
+    assert!(lines.iter().all(|l| l["plays"] == "association"));
+    // S7comm: the transport connection alone, the application data carried.
+    let s7 = captures().join("s7comm__icsnpp__s7ident.pcap");
+    let out = run(&["replay", s7.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "plays the responder (transport only: application data carried, not compared)"
+        ) && text.contains("carried    DT: application data, carried as captured, not compared"),
+        "{text}"
+    );
+    let out = run(&["replay", s7.to_str().expect("path"), "--format", "json"]);
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert!(lines.iter().all(|l| l["plays"] == "transport"));
+    assert!(lines.iter().any(|l| l["verdict"] == "carried"));
+    // A capture holding the server's side only is declined with the reason.
+    let resp = captures().join("mms__robidev__mms_resp.pcap");
+    let out = run(&["replay", resp.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "stream 0: the capture holds only the server side (first unit: CC), nothing to feed the machine"
+        ),
+        "{out:?}"
+    );
 }
 
 /// With the capture's timing, a pause longer than the machine's response timeout (30 s for the
