@@ -171,6 +171,16 @@ enum Action {
     GiveTokens(crate::session::TokenItem),
     /// Session only: S-TOKEN-PLEASE (PT with a Token Item and user data).
     PleaseTokens(crate::session::TokenItem, Bytes),
+    /// Session only: S-CONTROL-GIVE (GTC).
+    GiveControl,
+    /// Session only: S-ACTIVITY-START (AS) with this identifier.
+    ActivityStart(Bytes),
+    /// Session only: S-ACTIVITY-END (AE) and its response (AEA).
+    ActivityEnd,
+    ActivityEndResponse,
+    /// Session only: S-SYNC-MINOR (MIP) and its response (MIA) for this serial number.
+    SyncMinor,
+    SyncMinorResponse(u64),
 }
 
 /// The first field in which two units differ.
@@ -641,6 +651,20 @@ fn session_action(spdus: &[crate::session::Spdu<'_>]) -> Option<Action> {
             SpduKind::Pt => {
                 if let Some(t) = s.token_item().filter(|t| t.0 != 0) {
                     action = Some(Action::PleaseTokens(t, data()));
+                }
+            }
+            SpduKind::Gtc => action = Some(Action::GiveControl),
+            SpduKind::As => {
+                let id = s.activity_identifier().unwrap_or_default();
+                action = Some(Action::ActivityStart(Bytes::copy_from_slice(id)));
+            }
+            SpduKind::Ae => action = Some(Action::ActivityEnd),
+            // SI 42 answers an AE here (AEA); a major synchronization's MAA is not played.
+            SpduKind::MaaOrAea => action = Some(Action::ActivityEndResponse),
+            SpduKind::Mip => action = Some(Action::SyncMinor),
+            SpduKind::Mia => {
+                if let Some(n) = s.serial_number().and_then(|n| n.value()) {
+                    action = Some(Action::SyncMinorResponse(n));
                 }
             }
             _ => {}
@@ -1291,6 +1315,25 @@ impl Player {
                     Action::PleaseTokens(t, d) => {
                         s.session.please_tokens(*t, d, now).map_err(session_error)
                     }
+                    Action::GiveControl => s.session.give_control(now).map_err(session_error),
+                    Action::ActivityStart(id) => {
+                        s.session.activity_start(id, now).map_err(session_error)
+                    }
+                    Action::ActivityEnd => s
+                        .session
+                        .activity_end(now)
+                        .map(|_| ())
+                        .map_err(session_error),
+                    Action::ActivityEndResponse => {
+                        s.session.activity_end_response(now).map_err(session_error)
+                    }
+                    Action::SyncMinor => {
+                        s.session.sync_minor(now).map(|_| ()).map_err(session_error)
+                    }
+                    Action::SyncMinorResponse(n) => s
+                        .session
+                        .sync_minor_response(*n, now)
+                        .map_err(session_error),
                     _ => Ok(()),
                 };
                 return r;
@@ -1338,7 +1381,13 @@ impl Player {
             | Action::SessionRefuse(..)
             | Action::SessionData(_)
             | Action::GiveTokens(_)
-            | Action::PleaseTokens(..) => Ok(()),
+            | Action::PleaseTokens(..)
+            | Action::GiveControl
+            | Action::ActivityStart(_)
+            | Action::ActivityEnd
+            | Action::ActivityEndResponse
+            | Action::SyncMinor
+            | Action::SyncMinorResponse(_) => Ok(()),
         }
     }
 }

@@ -201,8 +201,9 @@ fn cases() -> Vec<Case> {
             "iso-ssap-echo",
             Server,
             Plays::Session,
-            Missing("DT [GT AS]"),
-            "the session user's activity start (S-ACTIVITY-START) is not played",
+            Differs(Layer::Session, "type", kinds(&["PT"]), kinds(&["AB"])),
+            "activity start, data and tokens match; the machine aborts where isoc asked for the \
+             tokens with 512 octets of user data",
         ),
         // Presentation without ACSE (P-selector 0080): the association machine always
         // carries ACSE.
