@@ -1835,7 +1835,7 @@ fn replay_from(
 #[derive(Debug, Clone)]
 pub struct CaptureOptions {
     /// The TCP stream (as numbered by [`crate::dissect::Tracker`]); `None`: the first one that
-    /// carries a CR.
+    /// carries a CR, else the first one.
     pub stream: Option<u64>,
     /// The side whose bytes are fed to the machine.
     pub fed: Direction,

@@ -20,17 +20,20 @@ enum Side {
     Server,
 }
 
-/// Drive the association machine (an RTS over it for an RTS association) with one side of a
-/// capture and compare its answers with the real peer's, PDU by PDU and layer by layer.
+/// Drive the crate's machine with one side of a capture and compare its answers with the real
+/// peer's, PDU by PDU and layer by layer: an association (an RTS over it for an RTS
+/// association), or a session or transport connection alone when the capture carries no more
+/// (S7comm, RDP: application data carried, not compared).
 ///
 /// Exit status: 0 when the machine's behaviour matches the real peer's; 1 when a step differs
-/// or the capture cannot be read or holds no association; 2 on a usage error.
+/// or the capture cannot be read or replayed (no association, one direction only, or it starts
+/// after the connection was established and past the CN); 2 on a usage error.
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
     /// A pcap or pcapng capture
     #[arg(value_name = "FILE.pcap|FILE.pcapng")]
     file: PathBuf,
-    /// The TCP stream to replay (default: the first with a CR)
+    /// The TCP stream to replay (default: the first with a CR, else the first)
     #[arg(long, value_name = "N")]
     stream: Option<u64>,
     /// The side fed to the machine, which plays the other
