@@ -1839,7 +1839,7 @@ pub struct CaptureOptions {
     pub stream: Option<u64>,
     /// The side whose bytes are fed to the machine.
     pub fed: Direction,
-    /// Ports of the streams considered.
+    /// Ports of the streams considered (default 102 and 3389: ISO-TSAP and RDP).
     pub ports: Vec<u16>,
 }
 
@@ -1849,7 +1849,7 @@ impl Default for CaptureOptions {
         CaptureOptions {
             stream: None,
             fed: Direction::Client,
-            ports: vec![102],
+            ports: vec![102, 3389],
         }
     }
 }

@@ -39,7 +39,7 @@ pub struct ReplayArgs {
     /// The side fed to the machine, which plays the other
     #[arg(long, value_enum, default_value_t = Side::Client)]
     side: Side,
-    /// Streams to or from port N (repeatable; default 102)
+    /// Streams to or from port N (repeatable; replaces the defaults 102 and 3389)
     #[arg(long = "port", value_name = "N")]
     ports: Vec<u16>,
     /// Output format
@@ -154,7 +154,7 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
             Side::Server => Direction::Server,
         },
         ports: if args.ports.is_empty() {
-            vec![102]
+            vec![102, 3389]
         } else {
             args.ports.clone()
         },
