@@ -711,965 +711,172 @@ enum Verdict2 {
 fn every_capture_has_its_verdict() {
     use Direction::{Client, Server};
     use Verdict2::{Differs, Fails, Match, Missing, Refused};
-    let table: Vec<(&str, Direction, Option<Plays>, Verdict2)> = vec![
-        (
-            "cotp__wswiki__COTP_Example.pcapng",
-            Client,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "cotp__wswiki__COTP_Example.pcapng",
-            Server,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "cotp__zeek__mmsX.pcap",
-            Client,
-            None,
-            Fails(
-                "the capture holds only the client side (first unit: CR), nothing to compare the machine with",
-            ),
-        ),
-        (
-            "cotp__zeek__mmsX.pcap",
-            Server,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "isode/iso-acse-echo.pcap",
-            Client,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "isode/iso-acse-echo.pcap",
-            Server,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "isode/iso-psap-echo.pcap",
-            Client,
-            Some(Plays::Association),
-            Differs(Layer::Session, "type", kinds(&["AC"]), kinds(&["RF"])),
-        ),
-        (
-            "isode/iso-psap-echo.pcap",
-            Server,
-            Some(Plays::Association),
-            Differs(Layer::Acse, "type", Value::Absent, Value::Kind("AARQ")),
-        ),
-        (
-            "isode/iso-rosap-acse-echo.pcap",
-            Client,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "isode/iso-rosap-acse-echo.pcap",
-            Server,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "isode/iso-rosap-echo-x410.pcap",
-            Client,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "isode/iso-rosap-echo-x410.pcap",
-            Server,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "isode/iso-rtsap-rtse-ckpt.pcap",
-            Client,
-            Some(Plays::Rts),
-            Match,
-        ),
-        (
-            "isode/iso-rtsap-rtse-ckpt.pcap",
-            Server,
-            Some(Plays::Rts),
-            Match,
-        ),
-        (
-            "isode/iso-rtsap-rtse-echo.pcap",
-            Client,
-            Some(Plays::Rts),
-            Match,
-        ),
-        (
-            "isode/iso-rtsap-rtse-echo.pcap",
-            Server,
-            Some(Plays::Rts),
-            Match,
-        ),
-        (
-            "isode/iso-rtsap-rtse-ros-echo.pcap",
-            Client,
-            Some(Plays::Rts),
-            Match,
-        ),
-        (
-            "isode/iso-rtsap-rtse-ros-echo.pcap",
-            Server,
-            Some(Plays::Rts),
-            Match,
-        ),
-        (
-            "isode/iso-rtsap-x410-ckpt.pcap",
-            Client,
-            Some(Plays::Rts),
-            Match,
-        ),
-        (
-            "isode/iso-rtsap-x410-ckpt.pcap",
-            Server,
-            Some(Plays::Rts),
-            Match,
-        ),
-        (
-            "isode/iso-rtsap-x410-echo.pcap",
-            Client,
-            Some(Plays::Rts),
-            Match,
-        ),
-        (
-            "isode/iso-rtsap-x410-echo.pcap",
-            Server,
-            Some(Plays::Rts),
-            Match,
-        ),
-        (
-            "isode/iso-rtsap-x410-ros-echo.pcap",
-            Client,
-            Some(Plays::Rts),
-            Match,
-        ),
-        (
-            "isode/iso-rtsap-x410-ros-echo.pcap",
-            Server,
-            Some(Plays::Rts),
-            Match,
-        ),
-        (
-            "isode/iso-ssap-echo.pcap",
-            Client,
-            Some(Plays::Session),
-            Differs(Layer::Session, "type", kinds(&["PT"]), kinds(&["AB"])),
-        ),
-        (
-            "isode/iso-ssap-echo.pcap",
-            Server,
-            Some(Plays::Session),
-            Differs(Layer::Session, "type", kinds(&["PT"]), kinds(&["AB"])),
-        ),
-        (
-            "isode/iso-tsap-echo.pcap",
-            Client,
-            Some(Plays::Transport),
-            Differs(Layer::Cotp, "type", Value::Kind("ED"), Value::Kind("ER")),
-        ),
-        (
-            "isode/iso-tsap-echo.pcap",
-            Server,
-            Some(Plays::Transport),
-            Missing("ED"),
-        ),
-        (
-            "isode/iso2osi-acse-echo.pcap",
-            Client,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "isode/iso2osi-acse-echo.pcap",
-            Server,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "isode/iso2osi-acse-sink.pcap",
-            Client,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "isode/iso2osi-acse-sink.pcap",
-            Server,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "isode/iso2osi-psap-echo.pcap",
-            Client,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "isode/iso2osi-psap-echo.pcap",
-            Server,
-            Some(Plays::Association),
-            Differs(Layer::Acse, "type", Value::Absent, Value::Kind("AARQ")),
-        ),
-        (
-            "isode/iso2osi-ros-x410-echo.pcap",
-            Client,
-            Some(Plays::Association),
-            Refused("DT [AC] CPA"),
-        ),
-        (
-            "isode/iso2osi-ros-x410-echo.pcap",
-            Server,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "isode/iso2osi-rose-echo.pcap",
-            Client,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "isode/iso2osi-rose-echo.pcap",
-            Server,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "isode/iso2osi-rtse-echo.pcap",
-            Client,
-            Some(Plays::Rts),
-            Differs(Layer::Rtse, "type", Value::Absent, Value::Kind("RTOAC")),
-        ),
-        (
-            "isode/iso2osi-rtse-echo.pcap",
-            Server,
-            Some(Plays::Rts),
-            Match,
-        ),
-        (
-            "isode/iso2osi-rtse-x410-echo.pcap",
-            Client,
-            Some(Plays::Rts),
-            Differs(Layer::Rtse, "type", Value::Absent, Value::Kind("RTOAC")),
-        ),
-        (
-            "isode/iso2osi-rtse-x410-echo.pcap",
-            Server,
-            Some(Plays::Rts),
-            Match,
-        ),
-        (
-            "isode/iso2osi-ssap-echo.pcap",
-            Client,
-            Some(Plays::Session),
-            Match,
-        ),
-        (
-            "isode/iso2osi-ssap-echo.pcap",
-            Server,
-            Some(Plays::Session),
-            Match,
-        ),
-        (
-            "isode/iso2osi-tsap-echo.pcap",
-            Client,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "isode/iso2osi-tsap-echo.pcap",
-            Server,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "isode/osi2iso-acse-abort.pcap",
-            Client,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "isode/osi2iso-acse-abort.pcap",
-            Server,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "isode/osi2iso-acse-echo-20k.pcap",
-            Client,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "isode/osi2iso-acse-echo-20k.pcap",
-            Server,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "isode/osi2iso-acse-echo.pcap",
-            Client,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "isode/osi2iso-acse-echo.pcap",
-            Server,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "isode/osi2iso-acse-sink.pcap",
-            Client,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "isode/osi2iso-acse-sink.pcap",
-            Server,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "isode/osi2iso-bad-tsel.pcap",
-            Client,
-            Some(Plays::Association),
-            Differs(Layer::Cotp, "reason", Value::Code(128), Value::Code(3)),
-        ),
-        (
-            "isode/osi2iso-bad-tsel.pcap",
-            Server,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "isode/osi2iso-psap-echo.pcap",
-            Client,
-            Some(Plays::Association),
-            Differs(
-                Layer::Acse,
-                "type",
-                Value::Kind("AARQ"),
-                Value::Kind("AARE"),
-            ),
-        ),
-        (
-            "isode/osi2iso-psap-echo.pcap",
-            Server,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "isode/osi2iso-rtse-lib-normal-peerturn.pcap",
-            Client,
-            Some(Plays::Rts),
-            Match,
-        ),
-        (
-            "isode/osi2iso-rtse-lib-normal-peerturn.pcap",
-            Server,
-            Some(Plays::Rts),
-            Differs(
-                Layer::Session,
-                "tokens",
-                Value::Codes(vec![21]),
-                Value::Codes(vec![1]),
-            ),
-        ),
-        (
-            "isode/osi2iso-rtse-lib-normal.pcap",
-            Client,
-            Some(Plays::Rts),
-            Differs(Layer::Session, "type", kinds(&["AB"]), kinds(&["GT", "AS"])),
-        ),
-        (
-            "isode/osi2iso-rtse-lib-normal.pcap",
-            Server,
-            Some(Plays::Rts),
-            Differs(Layer::Session, "type", kinds(&["GT"]), kinds(&["GTC"])),
-        ),
-        (
-            "isode/osi2iso-rtse-lib-x410-1984.pcap",
-            Client,
-            Some(Plays::Rts),
-            Differs(Layer::Session, "type", kinds(&["AB"]), kinds(&["GT", "AS"])),
-        ),
-        (
-            "isode/osi2iso-rtse-lib-x410-1984.pcap",
-            Server,
-            Some(Plays::Rts),
-            Differs(Layer::Session, "type", kinds(&["GT"]), kinds(&["GTC"])),
-        ),
-        (
-            "isode/osi2iso-rtse-lib-x410-1988.pcap",
-            Client,
-            Some(Plays::Rts),
-            Differs(Layer::Session, "type", kinds(&["AB"]), kinds(&["GT", "AS"])),
-        ),
-        (
-            "isode/osi2iso-rtse-lib-x410-1988.pcap",
-            Server,
-            Some(Plays::Rts),
-            Differs(Layer::Session, "type", kinds(&["GT"]), kinds(&["GTC"])),
-        ),
-        (
-            "isode/osi2iso-rtse-open.pcap",
-            Client,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "isode/osi2iso-rtse-open.pcap",
-            Server,
-            Some(Plays::Rts),
-            Differs(
-                Layer::Session,
-                "requirements",
-                Value::Units(0x0002),
-                Value::Units(0x0249),
-            ),
-        ),
-        (
-            "isode/osi2iso-ssap-echo.pcap",
-            Client,
-            Some(Plays::Association),
-            Differs(
-                Layer::Acse,
-                "type",
-                Value::Kind("AARQ"),
-                Value::Kind("AARE"),
-            ),
-        ),
-        (
-            "isode/osi2iso-ssap-echo.pcap",
-            Server,
-            Some(Plays::Association),
-            Differs(
-                Layer::Presentation,
-                "type",
-                Value::Kind("ARU"),
-                Value::Kind("ARP"),
-            ),
-        ),
-        (
-            "isode/osi2iso-tsap-echo.pcap",
-            Client,
-            Some(Plays::Association),
-            Refused("DT [CN] CP AARQ"),
-        ),
-        (
-            "isode/osi2iso-tsap-echo.pcap",
-            Server,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "malformed-cotp__ctsamples__mms-cancelRequest.pcap",
-            Client,
-            None,
-            Fails(
-                "the capture holds only the client side (first unit: CR), nothing to compare the machine with",
-            ),
-        ),
-        (
-            "malformed-cotp__ctsamples__mms-cancelRequest.pcap",
-            Server,
-            Some(Plays::Transport),
-            Refused("DT"),
-        ),
-        (
-            "malformed-cotp__ctsamples__mms-readRequest.pcap",
-            Client,
-            None,
-            Fails(
-                "the capture holds only the client side (first unit: CR), nothing to compare the machine with",
-            ),
-        ),
-        (
-            "malformed-cotp__ctsamples__mms-readRequest.pcap",
-            Server,
-            Some(Plays::Transport),
-            Refused("DT"),
-        ),
-        (
-            "malformed-mms__ctsamples__iec.pcap",
-            Client,
-            Some(Plays::Association),
-            Missing("DT []"),
-        ),
-        (
-            "malformed-mms__ctsamples__iec.pcap",
-            Server,
-            Some(Plays::Association),
-            Missing("DT [CN] CP AARQ"),
-        ),
-        (
-            "malformed-mms__robidev__ccc2.pcapng",
-            Client,
-            Some(Plays::Association),
-            Missing("DT [AC]"),
-        ),
-        (
-            "malformed-mms__robidev__ccc2.pcapng",
-            Server,
-            Some(Plays::Association),
-            Differs(Layer::Session, "type", kinds(&["GT", "DT"]), kinds(&["AB"])),
-        ),
-        (
-            "malformed-rdp__zeek__rdp-invalid-length.pcap",
-            Client,
-            None,
-            Fails(
-                "the capture holds only the server side (first unit: CC), nothing to feed the machine",
-            ),
-        ),
-        (
-            "malformed-rdp__zeek__rdp-invalid-length.pcap",
-            Server,
-            None,
-            Fails(
-                "the capture holds only the server side (first unit: CC), nothing to compare the machine with",
-            ),
-        ),
-        (
-            "malformed-ses__ctsamples__iec61850_read.pcap",
-            Client,
-            Some(Plays::Association),
-            Missing("DT []"),
-        ),
-        (
-            "malformed-ses__ctsamples__iec61850_read.pcap",
-            Server,
-            Some(Plays::Association),
-            Missing("DT [CN] CP AARQ"),
-        ),
-        (
-            "malformed-ses__ctsamples__iec61850_release.pcap",
-            Client,
-            Some(Plays::Association),
-            Missing("DT []"),
-        ),
-        (
-            "malformed-ses__ctsamples__iec61850_release.pcap",
-            Server,
-            Some(Plays::Association),
-            Missing("DT [CN] CP AARQ"),
-        ),
-        (
-            "mms__ctsamples__Sample_File_MMS_and_GOOSE.pcap",
-            Client,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "mms__ctsamples__Sample_File_MMS_and_GOOSE.pcap",
-            Server,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "mms__ctsamples__piccolo.pcap",
-            Client,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "mms__ctsamples__piccolo.pcap",
-            Server,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "mms__dina__accept.pcap",
-            Client,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "mms__dina__accept.pcap",
-            Server,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "mms__dina__open_read_write_close.pcap",
-            Client,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "mms__dina__open_read_write_close.pcap",
-            Server,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "mms__dina__refuse.pcapng",
-            Client,
-            Some(Plays::Association),
-            Differs(
-                Layer::Acse,
-                "type",
-                Value::Kind("ABRT"),
-                Value::Kind("AARE"),
-            ),
-        ),
-        (
-            "mms__dina__refuse.pcapng",
-            Server,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "mms__ndpi__iso9506-1-mms.pcap",
-            Client,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "mms__ndpi__iso9506-1-mms.pcap",
-            Server,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "mms__robidev__ccc.pcapng",
-            Client,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "mms__robidev__ccc.pcapng",
-            Server,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "mms__robidev__iec61850.pcapng",
-            Client,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "mms__robidev__iec61850.pcapng",
-            Server,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "mms__robidev__mms_resp.pcap",
-            Client,
-            None,
-            Fails(
-                "the capture holds only the server side (first unit: CC), nothing to feed the machine",
-            ),
-        ),
-        (
-            "mms__robidev__mms_resp.pcap",
-            Server,
-            None,
-            Fails(
-                "the capture holds only the server side (first unit: CC), nothing to compare the machine with",
-            ),
-        ),
-        (
-            "mms__wswiki__mms.pcap",
-            Client,
-            Some(Plays::Association),
-            Match,
-        ),
-        (
-            "mms__wswiki__mms.pcap",
-            Server,
-            Some(Plays::Association),
-            Match,
-        ),
-        ("rdp__ndpi__rdp.pcap", Client, Some(Plays::Transport), Match),
-        ("rdp__ndpi__rdp.pcap", Server, Some(Plays::Transport), Match),
-        (
-            "rdp__ndpi__rdp3.pcap",
-            Client,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "rdp__ndpi__rdp3.pcap",
-            Server,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "rdp__ndpi__rdp_over_tls.pcap",
-            Client,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "rdp__ndpi__rdp_over_tls.pcap",
-            Server,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "rdp__zeek__rdp-no-cookie-mstshash.pcap",
-            Client,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "rdp__zeek__rdp-no-cookie-mstshash.pcap",
-            Server,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "rdp__zeek__rdp-proprietary-encryption.pcap",
-            Client,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "rdp__zeek__rdp-proprietary-encryption.pcap",
-            Server,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "rdp__zeek__rdp-to-ssl.pcap",
-            Client,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "rdp__zeek__rdp-to-ssl.pcap",
-            Server,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "rdp__zeek__rdp-unknown-keyboard.pcap",
-            Client,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "rdp__zeek__rdp-unknown-keyboard.pcap",
-            Server,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "rdp__zeek__rdp-x509.pcap",
-            Client,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "rdp__zeek__rdp-x509.pcap",
-            Server,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "s7comm__icsnpp__s7ident.pcap",
-            Client,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "s7comm__icsnpp__s7ident.pcap",
-            Server,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "s7comm__ndpi__s7comm.pcap",
-            Client,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "s7comm__ndpi__s7comm.pcap",
-            Server,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "s7comm__wswiki__s7comm_downloading_block_db1.pcap",
-            Client,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "s7comm__wswiki__s7comm_downloading_block_db1.pcap",
-            Server,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "s7comm__wswiki__s7comm_program_blocklist_onlineview.pcap",
-            Client,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "s7comm__wswiki__s7comm_program_blocklist_onlineview.pcap",
-            Server,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "s7comm__wswiki__s7comm_reading_plc_status.pcap",
-            Client,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "s7comm__wswiki__s7comm_reading_plc_status.pcap",
-            Server,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "s7comm__wswiki__s7comm_reading_setting_plc_time.pcap",
-            Client,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "s7comm__wswiki__s7comm_reading_setting_plc_time.pcap",
-            Server,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "s7comm__wswiki__s7comm_varservice_libnodavedemo.pcap",
-            Client,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "s7comm__wswiki__s7comm_varservice_libnodavedemo.pcap",
-            Server,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "s7commplus__ctsamples__S7-1200-Uploading-OB1-TIAV12.pcap",
-            Client,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "s7commplus__ctsamples__S7-1200-Uploading-OB1-TIAV12.pcap",
-            Server,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "s7commplus__ctsamples__S7-1511-opc-request-all-types.pcap",
-            Client,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "s7commplus__ctsamples__S7-1511-opc-request-all-types.pcap",
-            Server,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "s7commplus__ctsamples__S7-1511_db3_var1_HMI.pcap",
-            Client,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "s7commplus__ctsamples__S7-1511_db3_var1_HMI.pcap",
-            Server,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "s7commplus__ctsamples__V13_1200_TP1200sim_Timer_sync.pcapng",
-            Client,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "s7commplus__ctsamples__V13_1200_TP1200sim_Timer_sync.pcapng",
-            Server,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "s7commplus__icsnpp__s7comm_plus.pcap",
-            Client,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "s7commplus__icsnpp__s7comm_plus.pcap",
-            Server,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "s7commplus__ndpi__s7comm-plus.pcap",
-            Client,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "s7commplus__ndpi__s7comm-plus.pcap",
-            Server,
-            Some(Plays::Transport),
-            Match,
-        ),
-        (
-            "x400-rtse__wswiki__p772-transfer-success.pcap",
-            Client,
-            Some(Plays::Rts),
-            Match,
-        ),
-        (
-            "x400-rtse__wswiki__p772-transfer-success.pcap",
-            Server,
-            Some(Plays::Rts),
-            Match,
-        ),
-        (
-            "x400-rtse__wswiki__x400-ping-refuse.pcap",
-            Client,
-            Some(Plays::Rts),
-            Match,
-        ),
-        (
-            "x400-rtse__wswiki__x400-ping-refuse.pcap",
-            Server,
-            Some(Plays::Rts),
-            Match,
-        ),
-        (
-            "x400-rtse__wswiki__x400-ping-success.pcap",
-            Client,
-            Some(Plays::Rts),
-            Match,
-        ),
-        (
-            "x400-rtse__wswiki__x400-ping-success.pcap",
-            Server,
-            Some(Plays::Rts),
-            Match,
-        ),
+    const TRANSPORT: Option<Plays> = Some(Plays::Transport);
+    const SESSION: Option<Plays> = Some(Plays::Session);
+    const ASSOCIATION: Option<Plays> = Some(Plays::Association);
+    const RTS: Option<Plays> = Some(Plays::Rts);
+    const DECLINED: Option<Plays> = None;
+    // One row a line: capture, side fed, layers played (DECLINED: not replayed), verdict.
+    macro_rules! rows {
+        ($($file:literal, $side:ident, $plays:expr, $expect:expr;)*) => {
+            vec![$(($file, $side, $plays, $expect)),*]
+        };
+    }
+    let table: Vec<(&str, Direction, Option<Plays>, Verdict2)> = rows![
+        "cotp__wswiki__COTP_Example.pcapng", Client, TRANSPORT, Match;
+        "cotp__wswiki__COTP_Example.pcapng", Server, TRANSPORT, Match;
+        "cotp__zeek__mmsX.pcap", Client, DECLINED, Fails("the capture holds only the client side (first unit: CR), nothing to compare the machine with");
+        "cotp__zeek__mmsX.pcap", Server, ASSOCIATION, Match;
+        "isode/iso-acse-echo.pcap", Client, ASSOCIATION, Match;
+        "isode/iso-acse-echo.pcap", Server, ASSOCIATION, Match;
+        "isode/iso-psap-echo.pcap", Client, ASSOCIATION, Differs(Layer::Session, "type", kinds(&["AC"]), kinds(&["RF"]));
+        "isode/iso-psap-echo.pcap", Server, ASSOCIATION, Differs(Layer::Acse, "type", Value::Absent, Value::Kind("AARQ"));
+        "isode/iso-rosap-acse-echo.pcap", Client, ASSOCIATION, Match;
+        "isode/iso-rosap-acse-echo.pcap", Server, ASSOCIATION, Match;
+        "isode/iso-rosap-echo-x410.pcap", Client, ASSOCIATION, Match;
+        "isode/iso-rosap-echo-x410.pcap", Server, ASSOCIATION, Match;
+        "isode/iso-rtsap-rtse-ckpt.pcap", Client, RTS, Match;
+        "isode/iso-rtsap-rtse-ckpt.pcap", Server, RTS, Match;
+        "isode/iso-rtsap-rtse-echo.pcap", Client, RTS, Match;
+        "isode/iso-rtsap-rtse-echo.pcap", Server, RTS, Match;
+        "isode/iso-rtsap-rtse-ros-echo.pcap", Client, RTS, Match;
+        "isode/iso-rtsap-rtse-ros-echo.pcap", Server, RTS, Match;
+        "isode/iso-rtsap-x410-ckpt.pcap", Client, RTS, Match;
+        "isode/iso-rtsap-x410-ckpt.pcap", Server, RTS, Match;
+        "isode/iso-rtsap-x410-echo.pcap", Client, RTS, Match;
+        "isode/iso-rtsap-x410-echo.pcap", Server, RTS, Match;
+        "isode/iso-rtsap-x410-ros-echo.pcap", Client, RTS, Match;
+        "isode/iso-rtsap-x410-ros-echo.pcap", Server, RTS, Match;
+        "isode/iso-ssap-echo.pcap", Client, SESSION, Differs(Layer::Session, "type", kinds(&["PT"]), kinds(&["AB"]));
+        "isode/iso-ssap-echo.pcap", Server, SESSION, Differs(Layer::Session, "type", kinds(&["PT"]), kinds(&["AB"]));
+        "isode/iso-tsap-echo.pcap", Client, TRANSPORT, Differs(Layer::Cotp, "type", Value::Kind("ED"), Value::Kind("ER"));
+        "isode/iso-tsap-echo.pcap", Server, TRANSPORT, Missing("ED");
+        "isode/iso2osi-acse-echo.pcap", Client, ASSOCIATION, Match;
+        "isode/iso2osi-acse-echo.pcap", Server, ASSOCIATION, Match;
+        "isode/iso2osi-acse-sink.pcap", Client, ASSOCIATION, Match;
+        "isode/iso2osi-acse-sink.pcap", Server, ASSOCIATION, Match;
+        "isode/iso2osi-psap-echo.pcap", Client, ASSOCIATION, Match;
+        "isode/iso2osi-psap-echo.pcap", Server, ASSOCIATION, Differs(Layer::Acse, "type", Value::Absent, Value::Kind("AARQ"));
+        "isode/iso2osi-ros-x410-echo.pcap", Client, ASSOCIATION, Refused("DT [AC] CPA");
+        "isode/iso2osi-ros-x410-echo.pcap", Server, ASSOCIATION, Match;
+        "isode/iso2osi-rose-echo.pcap", Client, ASSOCIATION, Match;
+        "isode/iso2osi-rose-echo.pcap", Server, ASSOCIATION, Match;
+        "isode/iso2osi-rtse-echo.pcap", Client, RTS, Differs(Layer::Rtse, "type", Value::Absent, Value::Kind("RTOAC"));
+        "isode/iso2osi-rtse-echo.pcap", Server, RTS, Match;
+        "isode/iso2osi-rtse-x410-echo.pcap", Client, RTS, Differs(Layer::Rtse, "type", Value::Absent, Value::Kind("RTOAC"));
+        "isode/iso2osi-rtse-x410-echo.pcap", Server, RTS, Match;
+        "isode/iso2osi-ssap-echo.pcap", Client, SESSION, Match;
+        "isode/iso2osi-ssap-echo.pcap", Server, SESSION, Match;
+        "isode/iso2osi-tsap-echo.pcap", Client, TRANSPORT, Match;
+        "isode/iso2osi-tsap-echo.pcap", Server, TRANSPORT, Match;
+        "isode/osi2iso-acse-abort.pcap", Client, ASSOCIATION, Match;
+        "isode/osi2iso-acse-abort.pcap", Server, ASSOCIATION, Match;
+        "isode/osi2iso-acse-echo-20k.pcap", Client, ASSOCIATION, Match;
+        "isode/osi2iso-acse-echo-20k.pcap", Server, ASSOCIATION, Match;
+        "isode/osi2iso-acse-echo.pcap", Client, ASSOCIATION, Match;
+        "isode/osi2iso-acse-echo.pcap", Server, ASSOCIATION, Match;
+        "isode/osi2iso-acse-sink.pcap", Client, ASSOCIATION, Match;
+        "isode/osi2iso-acse-sink.pcap", Server, ASSOCIATION, Match;
+        "isode/osi2iso-bad-tsel.pcap", Client, ASSOCIATION, Differs(Layer::Cotp, "reason", Value::Code(128), Value::Code(3));
+        "isode/osi2iso-bad-tsel.pcap", Server, ASSOCIATION, Match;
+        "isode/osi2iso-psap-echo.pcap", Client, ASSOCIATION, Differs(Layer::Acse, "type", Value::Kind("AARQ"), Value::Kind("AARE"));
+        "isode/osi2iso-psap-echo.pcap", Server, ASSOCIATION, Match;
+        "isode/osi2iso-rtse-lib-normal-peerturn.pcap", Client, RTS, Match;
+        "isode/osi2iso-rtse-lib-normal-peerturn.pcap", Server, RTS, Differs(Layer::Session, "tokens", Value::Codes(vec![21]), Value::Codes(vec![1]));
+        "isode/osi2iso-rtse-lib-normal.pcap", Client, RTS, Differs(Layer::Session, "type", kinds(&["AB"]), kinds(&["GT", "AS"]));
+        "isode/osi2iso-rtse-lib-normal.pcap", Server, RTS, Differs(Layer::Session, "type", kinds(&["GT"]), kinds(&["GTC"]));
+        "isode/osi2iso-rtse-lib-x410-1984.pcap", Client, RTS, Differs(Layer::Session, "type", kinds(&["AB"]), kinds(&["GT", "AS"]));
+        "isode/osi2iso-rtse-lib-x410-1984.pcap", Server, RTS, Differs(Layer::Session, "type", kinds(&["GT"]), kinds(&["GTC"]));
+        "isode/osi2iso-rtse-lib-x410-1988.pcap", Client, RTS, Differs(Layer::Session, "type", kinds(&["AB"]), kinds(&["GT", "AS"]));
+        "isode/osi2iso-rtse-lib-x410-1988.pcap", Server, RTS, Differs(Layer::Session, "type", kinds(&["GT"]), kinds(&["GTC"]));
+        "isode/osi2iso-rtse-open.pcap", Client, ASSOCIATION, Match;
+        "isode/osi2iso-rtse-open.pcap", Server, RTS, Differs(Layer::Session, "requirements", Value::Units(0x0002), Value::Units(0x0249));
+        "isode/osi2iso-ssap-echo.pcap", Client, ASSOCIATION, Differs(Layer::Acse, "type", Value::Kind("AARQ"), Value::Kind("AARE"));
+        "isode/osi2iso-ssap-echo.pcap", Server, ASSOCIATION, Differs(Layer::Presentation, "type", Value::Kind("ARU"), Value::Kind("ARP"));
+        "isode/osi2iso-tsap-echo.pcap", Client, ASSOCIATION, Refused("DT [CN] CP AARQ");
+        "isode/osi2iso-tsap-echo.pcap", Server, ASSOCIATION, Match;
+        "malformed-cotp__ctsamples__mms-cancelRequest.pcap", Client, DECLINED, Fails("the capture holds only the client side (first unit: CR), nothing to compare the machine with");
+        "malformed-cotp__ctsamples__mms-cancelRequest.pcap", Server, TRANSPORT, Refused("DT");
+        "malformed-cotp__ctsamples__mms-readRequest.pcap", Client, DECLINED, Fails("the capture holds only the client side (first unit: CR), nothing to compare the machine with");
+        "malformed-cotp__ctsamples__mms-readRequest.pcap", Server, TRANSPORT, Refused("DT");
+        "malformed-mms__ctsamples__iec.pcap", Client, ASSOCIATION, Missing("DT []");
+        "malformed-mms__ctsamples__iec.pcap", Server, ASSOCIATION, Missing("DT [CN] CP AARQ");
+        "malformed-mms__robidev__ccc2.pcapng", Client, ASSOCIATION, Missing("DT [AC]");
+        "malformed-mms__robidev__ccc2.pcapng", Server, ASSOCIATION, Differs(Layer::Session, "type", kinds(&["GT", "DT"]), kinds(&["AB"]));
+        "malformed-rdp__zeek__rdp-invalid-length.pcap", Client, DECLINED, Fails("the capture holds only the server side (first unit: CC), nothing to feed the machine");
+        "malformed-rdp__zeek__rdp-invalid-length.pcap", Server, DECLINED, Fails("the capture holds only the server side (first unit: CC), nothing to compare the machine with");
+        "malformed-ses__ctsamples__iec61850_read.pcap", Client, ASSOCIATION, Missing("DT []");
+        "malformed-ses__ctsamples__iec61850_read.pcap", Server, ASSOCIATION, Missing("DT [CN] CP AARQ");
+        "malformed-ses__ctsamples__iec61850_release.pcap", Client, ASSOCIATION, Missing("DT []");
+        "malformed-ses__ctsamples__iec61850_release.pcap", Server, ASSOCIATION, Missing("DT [CN] CP AARQ");
+        "mms__ctsamples__Sample_File_MMS_and_GOOSE.pcap", Client, ASSOCIATION, Match;
+        "mms__ctsamples__Sample_File_MMS_and_GOOSE.pcap", Server, ASSOCIATION, Match;
+        "mms__ctsamples__piccolo.pcap", Client, ASSOCIATION, Match;
+        "mms__ctsamples__piccolo.pcap", Server, ASSOCIATION, Match;
+        "mms__dina__accept.pcap", Client, ASSOCIATION, Match;
+        "mms__dina__accept.pcap", Server, ASSOCIATION, Match;
+        "mms__dina__open_read_write_close.pcap", Client, ASSOCIATION, Match;
+        "mms__dina__open_read_write_close.pcap", Server, ASSOCIATION, Match;
+        "mms__dina__refuse.pcapng", Client, ASSOCIATION, Differs(Layer::Acse, "type", Value::Kind("ABRT"), Value::Kind("AARE"));
+        "mms__dina__refuse.pcapng", Server, ASSOCIATION, Match;
+        "mms__ndpi__iso9506-1-mms.pcap", Client, ASSOCIATION, Match;
+        "mms__ndpi__iso9506-1-mms.pcap", Server, ASSOCIATION, Match;
+        "mms__robidev__ccc.pcapng", Client, ASSOCIATION, Match;
+        "mms__robidev__ccc.pcapng", Server, ASSOCIATION, Match;
+        "mms__robidev__iec61850.pcapng", Client, ASSOCIATION, Match;
+        "mms__robidev__iec61850.pcapng", Server, ASSOCIATION, Match;
+        "mms__robidev__mms_resp.pcap", Client, DECLINED, Fails("the capture holds only the server side (first unit: CC), nothing to feed the machine");
+        "mms__robidev__mms_resp.pcap", Server, DECLINED, Fails("the capture holds only the server side (first unit: CC), nothing to compare the machine with");
+        "mms__wswiki__mms.pcap", Client, ASSOCIATION, Match;
+        "mms__wswiki__mms.pcap", Server, ASSOCIATION, Match;
+        "rdp__ndpi__rdp.pcap", Client, TRANSPORT, Match;
+        "rdp__ndpi__rdp.pcap", Server, TRANSPORT, Match;
+        "rdp__ndpi__rdp3.pcap", Client, TRANSPORT, Match;
+        "rdp__ndpi__rdp3.pcap", Server, TRANSPORT, Match;
+        "rdp__ndpi__rdp_over_tls.pcap", Client, TRANSPORT, Match;
+        "rdp__ndpi__rdp_over_tls.pcap", Server, TRANSPORT, Match;
+        "rdp__zeek__rdp-no-cookie-mstshash.pcap", Client, TRANSPORT, Match;
+        "rdp__zeek__rdp-no-cookie-mstshash.pcap", Server, TRANSPORT, Match;
+        "rdp__zeek__rdp-proprietary-encryption.pcap", Client, TRANSPORT, Match;
+        "rdp__zeek__rdp-proprietary-encryption.pcap", Server, TRANSPORT, Match;
+        "rdp__zeek__rdp-to-ssl.pcap", Client, TRANSPORT, Match;
+        "rdp__zeek__rdp-to-ssl.pcap", Server, TRANSPORT, Match;
+        "rdp__zeek__rdp-unknown-keyboard.pcap", Client, TRANSPORT, Match;
+        "rdp__zeek__rdp-unknown-keyboard.pcap", Server, TRANSPORT, Match;
+        "rdp__zeek__rdp-x509.pcap", Client, TRANSPORT, Match;
+        "rdp__zeek__rdp-x509.pcap", Server, TRANSPORT, Match;
+        "s7comm__icsnpp__s7ident.pcap", Client, TRANSPORT, Match;
+        "s7comm__icsnpp__s7ident.pcap", Server, TRANSPORT, Match;
+        "s7comm__ndpi__s7comm.pcap", Client, TRANSPORT, Match;
+        "s7comm__ndpi__s7comm.pcap", Server, TRANSPORT, Match;
+        "s7comm__wswiki__s7comm_downloading_block_db1.pcap", Client, TRANSPORT, Match;
+        "s7comm__wswiki__s7comm_downloading_block_db1.pcap", Server, TRANSPORT, Match;
+        "s7comm__wswiki__s7comm_program_blocklist_onlineview.pcap", Client, TRANSPORT, Match;
+        "s7comm__wswiki__s7comm_program_blocklist_onlineview.pcap", Server, TRANSPORT, Match;
+        "s7comm__wswiki__s7comm_reading_plc_status.pcap", Client, TRANSPORT, Match;
+        "s7comm__wswiki__s7comm_reading_plc_status.pcap", Server, TRANSPORT, Match;
+        "s7comm__wswiki__s7comm_reading_setting_plc_time.pcap", Client, TRANSPORT, Match;
+        "s7comm__wswiki__s7comm_reading_setting_plc_time.pcap", Server, TRANSPORT, Match;
+        "s7comm__wswiki__s7comm_varservice_libnodavedemo.pcap", Client, TRANSPORT, Match;
+        "s7comm__wswiki__s7comm_varservice_libnodavedemo.pcap", Server, TRANSPORT, Match;
+        "s7commplus__ctsamples__S7-1200-Uploading-OB1-TIAV12.pcap", Client, TRANSPORT, Match;
+        "s7commplus__ctsamples__S7-1200-Uploading-OB1-TIAV12.pcap", Server, TRANSPORT, Match;
+        "s7commplus__ctsamples__S7-1511-opc-request-all-types.pcap", Client, TRANSPORT, Match;
+        "s7commplus__ctsamples__S7-1511-opc-request-all-types.pcap", Server, TRANSPORT, Match;
+        "s7commplus__ctsamples__S7-1511_db3_var1_HMI.pcap", Client, TRANSPORT, Match;
+        "s7commplus__ctsamples__S7-1511_db3_var1_HMI.pcap", Server, TRANSPORT, Match;
+        "s7commplus__ctsamples__V13_1200_TP1200sim_Timer_sync.pcapng", Client, TRANSPORT, Match;
+        "s7commplus__ctsamples__V13_1200_TP1200sim_Timer_sync.pcapng", Server, TRANSPORT, Match;
+        "s7commplus__icsnpp__s7comm_plus.pcap", Client, TRANSPORT, Match;
+        "s7commplus__icsnpp__s7comm_plus.pcap", Server, TRANSPORT, Match;
+        "s7commplus__ndpi__s7comm-plus.pcap", Client, TRANSPORT, Match;
+        "s7commplus__ndpi__s7comm-plus.pcap", Server, TRANSPORT, Match;
+        "x400-rtse__wswiki__p772-transfer-success.pcap", Client, RTS, Match;
+        "x400-rtse__wswiki__p772-transfer-success.pcap", Server, RTS, Match;
+        "x400-rtse__wswiki__x400-ping-refuse.pcap", Client, RTS, Match;
+        "x400-rtse__wswiki__x400-ping-refuse.pcap", Server, RTS, Match;
+        "x400-rtse__wswiki__x400-ping-success.pcap", Client, RTS, Match;
+        "x400-rtse__wswiki__x400-ping-success.pcap", Server, RTS, Match;
     ];
     let mut files = Vec::new();
     for dir in ["", "isode/"] {
