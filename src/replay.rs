@@ -1498,8 +1498,11 @@ fn read_ahead(frames: &[(Direction, &[u8])]) -> Ahead {
             if first_tsdu.is_none() && f.tsdu.is_some() {
                 first_tsdu = Some(match f.upper() {
                     None => Plays::Transport,
+                    // A CN whose user data is not a CP (one that failed to decode is a
+                    // malformed CP, not a session-only stream).
                     Some(u)
                         if u.presentation.is_none()
+                            && f.error.is_none()
                             && u.session.iter().any(|s| s.kind() == SpduKind::Cn) =>
                     {
                         Plays::Session
