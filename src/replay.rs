@@ -1498,12 +1498,14 @@ fn read_ahead(frames: &[(Direction, &[u8])]) -> Ahead {
             if first_tsdu.is_none() && f.tsdu.is_some() {
                 first_tsdu = Some(match f.upper() {
                     None => Plays::Transport,
-                    // A CN whose user data is not a CP (one that failed to decode is a
-                    // malformed CP, not a session-only stream).
+                    // A CN whose user data is not a CP: none, or not a SET (a CP that fails
+                    // to decode is a malformed CP, not a session-only stream).
                     Some(u)
                         if u.presentation.is_none()
-                            && f.error.is_none()
-                            && u.session.iter().any(|s| s.kind() == SpduKind::Cn) =>
+                            && u.session.iter().any(|s| {
+                                s.kind() == SpduKind::Cn
+                                    && s.user_data().and_then(|d| d.first()) != Some(&0x31)
+                            }) =>
                     {
                         Plays::Session
                     }
