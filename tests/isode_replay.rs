@@ -590,8 +590,8 @@ fn cpa_echoing_the_cp_is_refused_at_presentation() {
 /// exercises typed data, expedited data, capability data, major synchronization and
 /// resynchronization, which the crate's session machine does not offer. What is checked: the
 /// crate's session responder answers the CN with units inside the proposal and a single one of
-/// half-duplex and duplex (X.225 §7.1), and carries the 512-octet user data back. The rest of
-/// the exchange cannot be replayed until those units exist.
+/// half-duplex and duplex (X.225 §7.1), and carries the 512-octet user data back. The whole
+/// exchange is replayed in `table::cases` (session only), up to its first difference.
 #[test]
 fn ssap_echo_connect_is_answered_within_the_proposal() {
     use osi_stack::session::connection::{Connection, Event};
