@@ -1021,3 +1021,61 @@ fn displays_read_well() {
         "rf 0x81: session selector unknown"
     );
 }
+
+/// A CP proposing an identifier outside 1..=127 (X.226 §8.2) is a CP that does not decode: the
+/// responder refuses the connection as for any such CP, and the rejection names the identifier
+/// with its offset in the CP.
+#[test]
+fn a_cp_proposing_context_zero_is_refused() {
+    let mut p = default_pair();
+    p.client.associate(AssociateRequest::mms(), p.now).unwrap();
+    p.c2s(); // CR
+    p.s2c(); // CC
+    let mut cn = drain(&mut p.client);
+    // The ACSE context definition: 30 LL 02 01 01 06 04 52 01 00 01 …
+    let at = cn
+        .windows(5)
+        .position(|w| w == [0x02, 0x01, 0x01, 0x06, 0x04])
+        .unwrap();
+    cn[at + 2] = 0;
+    // Where the CP starts in the frame: the CN's user data.
+    let cp_start = {
+        let (tpkt, _) = Tpkt::decode(&cn).unwrap();
+        let Tpdu::Dt(dt) = Tpdu::decode(tpkt.payload).unwrap() else {
+            panic!("not a DT")
+        };
+        let spdu = session::spdus(dt.user_data).next().unwrap().unwrap();
+        spdu.user_data().unwrap().as_ptr() as usize - cn.as_ptr() as usize
+    };
+    p.server.handle_input(&cn, p.now);
+    let ev = p.server_events();
+    let [Event::TransportConnected { .. }, Event::Rejected(r)] = &ev[..] else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(
+        r.sent,
+        RefusalReason::Presentation(Some(ProviderReason::REASON_NOT_SPECIFIED))
+    );
+    let RejectionCause::Invalid(e) = &r.cause else {
+        panic!("{r:?}")
+    };
+    assert_eq!(
+        (e.layer(), e.offset(), *e.kind()),
+        (
+            Layer::Presentation,
+            at - cp_start,
+            DecodeErrorKind::InvalidValue {
+                what: "presentation context identifier",
+                value: 0
+            }
+        )
+    );
+    // The initiator hears the CPR.
+    p.s2c();
+    assert!(
+        p.client_events()
+            .iter()
+            .any(|e| matches!(e, Event::Refused(_))),
+        "the client was not refused"
+    );
+}
