@@ -835,7 +835,7 @@ pub fn candidates(profiles: &[Profile], given: Vec<Candidate>) -> Vec<Candidate>
 pub fn mms_request() -> AssociateRequest {
     AssociateRequest::new(Oid::MMS_APPLICATION_CONTEXT.to_owned_oid())
         .with_contexts(vec![crate::association::PresentationContext::ber(
-            crate::presentation::ContextId::known(3),
+            const { crate::presentation::ContextId::known(3) },
             Oid::MMS_ABSTRACT_SYNTAX,
         )])
         .with_user_information(MMS_INITIATE_REQUEST)

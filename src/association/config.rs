@@ -290,7 +290,7 @@ impl AssociateRequest {
     pub fn mms() -> Self {
         let mut r = Self::new(Oid::MMS_APPLICATION_CONTEXT.to_owned_oid());
         r.contexts.push(PresentationContext::ber(
-            ContextId::known(3),
+            const { ContextId::known(3) },
             Oid::MMS_ABSTRACT_SYNTAX,
         ));
         r

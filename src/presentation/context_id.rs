@@ -69,8 +69,9 @@ impl ContextId {
         self.0.get() & 1 == 1
     }
 
-    /// The identifier `n`, for the crate's own constants: `const X: ContextId =
-    /// ContextId::known(3);` fails to compile outside `1..=127`.
+    /// The identifier `n`, for the crate's own constants, always evaluated at compile time
+    /// (`const X: ContextId = ContextId::known(3);` or `const { ContextId::known(3) }`), where
+    /// a value outside `1..=127` fails the build instead of panicking.
     #[allow(clippy::panic)]
     pub(crate) const fn known(n: u8) -> ContextId {
         match ContextId::from_octet(n) {

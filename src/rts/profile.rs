@@ -215,8 +215,8 @@ impl ConnectorProfile {
         rq.encode(&mut user_info)?;
         let request = AssociateRequest::new(Oid::X400_AC_MTS_TRANSFER.to_owned_oid())
             .with_contexts(vec![
-                PresentationContext::ber(ContextId::known(3), self.rtse_syntax.oid()),
-                PresentationContext::ber(ContextId::known(5), Oid::X400_AS_MTSE),
+                PresentationContext::ber(const { ContextId::known(3) }, self.rtse_syntax.oid()),
+                PresentationContext::ber(const { ContextId::known(5) }, Oid::X400_AS_MTSE),
             ])
             .with_called_address(&self.remote)
             .with_user_information(user_info);
