@@ -1666,7 +1666,8 @@ impl Connection {
                     o.release = Release::Received;
                     self.timer = deadline(&self.config, Timer::Wait(Wait::User), now);
                 } else {
-                    // The receiver of DN releases the transport connection (X.225 §7.8.3).
+                    // The receiver of DN releases the transport connection (X.225 §6.6, §7.7); in
+                    // class 0 that is the implicit variant, TCP closed without a DR (X.224).
                     self.close();
                 }
                 Ok(())
