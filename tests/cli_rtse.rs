@@ -885,3 +885,69 @@ fn transport_only_and_rtse_listeners_shed_connections_over_the_per_peer_cap() {
         );
     }
 }
+
+/// `--session-requirements` with `--rtse`: X.228's units (half-duplex, minor synchronize,
+/// activity management, exceptions; no duplex) are checked before anything is sent, extra units
+/// are proposed, and a listener refuses an RT-OPEN whose agreed units lack what it requires.
+#[test]
+fn session_requirements_with_rtse() {
+    // Refused combinations: a usage error naming the rule, on both commands.
+    for (hex, why) in [
+        ("0209", "activity management"),
+        ("0241", "minor synchronize"),
+        ("0049", "exceptions"),
+        ("024b", "duplex"),
+    ] {
+        let out = osi()
+            .args(["connect", "127.0.0.1:1", "--rtse", "normal"])
+            .args(["--session-requirements", hex])
+            .output()
+            .expect("run osi connect");
+        assert_eq!(out.status.code(), Some(2), "{hex}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(why), "{hex}: {err}");
+        let out = osi()
+            .args(["listen", "127.0.0.1:0", "--rtse", "normal"])
+            .args(["--session-requirements", hex])
+            .output()
+            .expect("run osi listen");
+        assert_eq!(out.status.code(), Some(2), "{hex}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(why), "{hex}");
+    }
+    // Typed data proposed beside 0249: the listener answers 0249 and the ping runs.
+    let (mut lproc, _lrx, lport) = listen("normal", &["--echo"]);
+    let out = osi()
+        .args(["connect", &format!("127.0.0.1:{lport}"), "--rtse", "normal"])
+        .args(["--session-requirements", "0649", "--transfer", "0500"])
+        .args(["--expect-echo", "--timeout", "10", "--format", "json"])
+        .output()
+        .expect("run osi connect");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(lproc.exit_code("osi listen"), 0);
+    // A listener requiring more than the peer proposes refuses the RT-OPEN.
+    let (mut lproc, lrx, lport) = listen("normal", &["--session-requirements", "0a49"]);
+    let out = osi()
+        .args(["connect", &format!("127.0.0.1:{lport}"), "--rtse", "normal"])
+        .args(["--timeout", "10", "--format", "json"])
+        .output()
+        .expect("run osi connect");
+    assert_eq!(out.status.code(), Some(1));
+    let records: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        records.iter().any(|r| event(r) == "rt-refused"),
+        "{records:?}"
+    );
+    assert_eq!(lproc.exit_code("osi listen"), 0);
+    // The machine refuses by itself (no open indication reaches the listener's user).
+    let server = drain(&lrx);
+    assert!(server.iter().any(|r| event(r) == "closed"), "{server:?}");
+}

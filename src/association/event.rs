@@ -184,6 +184,11 @@ pub struct AssociateIndication {
     /// `PConnect`). There is no AARQ then. Answer with
     /// [`AcceptResponse::with_x410_parameters`](super::AcceptResponse::with_x410_parameters).
     pub x410_parameters: Option<Bytes>,
+    /// The session functional units the CN proposed (PI 20; absent = the X.225 default
+    /// `0x0349`).
+    pub session_requirements_proposed: crate::session::SessionUserRequirements,
+    /// The session functional units an accept will agree on (what this side answers in the AC).
+    pub session_requirements: crate::session::SessionUserRequirements,
 }
 
 /// An established association.
@@ -732,6 +737,8 @@ impl AssociateIndication {
             user_information: None,
             user_information_context: None,
             x410_parameters: None,
+            session_requirements_proposed: crate::session::SessionUserRequirements::DEFAULT,
+            session_requirements: crate::session::SessionUserRequirements::DEFAULT,
         }
     }
 }
