@@ -432,6 +432,28 @@ pub enum Event {
     ActivityDiscardConfirmed,
     /// The peer reported an exception (ER or ED).
     ExceptionReport(ExceptionReport),
+    /// Typed data from the peer (TD, X.225 §7.13): outside the data token's control.
+    TypedData(Bytes),
+    /// The peer sent capability data (CD, X.225 §7.14): answer with
+    /// [`Connection::capability_data_response`].
+    CapabilityData(Bytes),
+    /// The peer acknowledged this side's capability data (CDA, X.225 §7.15), with its user data.
+    CapabilityDataConfirmed(Bytes),
+    /// The peer set a major synchronization point (MAP): answer with
+    /// [`Connection::sync_major_response`] once the data before it is secured.
+    SyncMajor {
+        /// Its serial number.
+        serial: u64,
+        /// The MAP's user data.
+        user_data: Bytes,
+    },
+    /// The peer confirmed this side's major synchronization point (MAA).
+    SyncMajorConfirmed {
+        /// The serial number confirmed.
+        serial: u64,
+        /// The MAA's user data.
+        user_data: Bytes,
+    },
     /// The machine is finished: release the transport connection. Always the last event.
     Closed,
 }
@@ -979,13 +1001,18 @@ impl Connection {
         if u.exception.is_some() {
             return Err(rule("send_data", "an exception report is in force"));
         }
+        // Inside an activity the data token decides who sends, whoever started it (the
+        // ISODE echo answers in the client's activity).
         if u.activity
             .as_ref()
-            .is_some_and(|a| !a.local || a.await_end.is_some())
+            .is_some_and(|a| a.await_end.is_some() || a.end_indicated.is_some())
         {
+            return Err(rule("send_data", "the activity is ending"));
+        }
+        if u.major_indicated.is_some() {
             return Err(rule(
                 "send_data",
-                "the activity is ending or belongs to the peer",
+                "the peer's major sync point waits for its answer",
             ));
         }
         let head = encode::gt_dt(prefix)?;
@@ -1455,6 +1482,154 @@ impl Connection {
         Ok(())
     }
 
+    /// S-TYPED-DATA request (X.225 §7.13): a TD SPDU carrying `user_data`, sent whoever holds
+    /// the data token. Needs the typed data functional unit; not once an orderly release has
+    /// begun.
+    pub fn send_typed_data(&mut self, user_data: Bytes, _now: Instant) -> Result<(), ServiceError> {
+        let o = self.open_mut("send_typed_data")?;
+        if o.release != Release::None {
+            return Err(rule("send_typed_data", "an orderly release is in progress"));
+        }
+        if !o.units.has_unit(SessionUserRequirements::TYPED_DATA) {
+            return Err(not_negotiated("send_typed_data", "typed data"));
+        }
+        let head = encode::typed_data()?;
+        self.tx.push_back(Transmit {
+            head: head.freeze(),
+            body: user_data,
+        });
+        Ok(())
+    }
+
+    /// S-CAPABILITY-DATA request (X.225 §7.14): GT + CD with `user_data`;
+    /// [`Event::CapabilityDataConfirmed`] follows (CDA), and nothing else may be requested in
+    /// between. Needs the capability data and activity management units, no activity in
+    /// progress, and the data, minor synchronize and major/activity tokens that exist.
+    pub fn capability_data(&mut self, user_data: &[u8], now: Instant) -> Result<(), ServiceError> {
+        let u = self.units_mut("capability_data")?;
+        if !u.has_unit(SessionUserRequirements::CAPABILITY_DATA) {
+            return Err(not_negotiated("capability_data", "capability data"));
+        }
+        if !u.has_unit(SessionUserRequirements::ACTIVITY_MANAGEMENT) {
+            return Err(not_negotiated("capability_data", "activity management"));
+        }
+        if u.activity.is_some() {
+            return Err(rule("capability_data", "an activity is in progress"));
+        }
+        if !u.holds(
+            TokenItem::DATA
+                .with(TokenItem::MINOR_SYNC)
+                .with(TokenItem::MAJOR_ACTIVITY),
+        ) {
+            return Err(rule(
+                "capability_data",
+                "the peer holds the data, minor sync or activity token",
+            ));
+        }
+        if u.exception.is_some() || u.capability_indicated || u.major_indicated.is_some() {
+            return Err(rule(
+                "capability_data",
+                "an exception report or a peer's request is outstanding",
+            ));
+        }
+        let spdus = encode::with_user_data_after(SpduKind::Gt, SpduKind::Cd, user_data)?;
+        u.pending = Some(Pending::Capability);
+        self.push(spdus);
+        self.set_timer(Timer::Wait(Wait::Answer), now);
+        Ok(())
+    }
+
+    /// S-CAPABILITY-DATA response after [`Event::CapabilityData`]: PT + CDA with `user_data`.
+    pub fn capability_data_response(
+        &mut self,
+        user_data: &[u8],
+        _now: Instant,
+    ) -> Result<(), ServiceError> {
+        let u = self.units_mut("capability_data_response")?;
+        if !u.capability_indicated {
+            return Err(rule(
+                "capability_data_response",
+                "no capability data of the peer is outstanding",
+            ));
+        }
+        let spdus = encode::with_user_data_after(SpduKind::Pt, SpduKind::Cda, user_data)?;
+        u.capability_indicated = false;
+        self.push(spdus);
+        Ok(())
+    }
+
+    /// S-SYNC-MAJOR request (X.225 §7.20 and the MAJOR SYNC POINT SPDU): GT + MAP (Sync Type
+    /// Item 1, serial number V(M), `user_data`); returns the serial number.
+    /// [`Event::SyncMajorConfirmed`] follows (MAA); until then nothing else may be requested.
+    /// Needs the major synchronize unit, the data, minor synchronize and major/activity tokens
+    /// that exist, and with activity management an activity this side started.
+    pub fn sync_major(&mut self, user_data: &[u8], now: Instant) -> Result<u64, ServiceError> {
+        let u = self.units_mut("sync_major")?;
+        if !u.has_unit(SessionUserRequirements::MAJOR_SYNCHRONIZE) {
+            return Err(not_negotiated("sync_major", "major synchronize"));
+        }
+        if !u.holds(
+            TokenItem::DATA
+                .with(TokenItem::MINOR_SYNC)
+                .with(TokenItem::MAJOR_ACTIVITY),
+        ) {
+            return Err(rule(
+                "sync_major",
+                "the peer holds the data, minor sync or major token",
+            ));
+        }
+        if u.exception.is_some() {
+            return Err(rule("sync_major", "an exception report is in force"));
+        }
+        if !u.has_unit(SessionUserRequirements::ACTIVITY_MANAGEMENT) && u.plain.is_none() {
+            u.plain = Some(Activity::new(true, 1));
+        }
+        let a = match u.sync_run() {
+            Some(a) if a.local && a.await_end.is_none() => a,
+            Some(_) => {
+                return Err(rule(
+                    "sync_major",
+                    "the activity is ending or belongs to the peer",
+                ));
+            }
+            None => return Err(rule("sync_major", "no activity is in progress")),
+        };
+        let serial = a.next_serial;
+        if serial > 999_999 {
+            return Err(rule("sync_major", "serial numbers have at most 6 digits"));
+        }
+        let spdus = encode::major_sync(serial, user_data)?;
+        a.next_serial = serial.saturating_add(1);
+        u.pending = Some(Pending::Major(serial));
+        self.push(spdus);
+        self.set_timer(Timer::Wait(Wait::Answer), now);
+        Ok(serial)
+    }
+
+    /// S-SYNC-MAJOR response after [`Event::SyncMajor`]: PT + MAA carrying its serial number
+    /// and `user_data`; every earlier sync point of the peer is confirmed with it.
+    pub fn sync_major_response(
+        &mut self,
+        user_data: &[u8],
+        _now: Instant,
+    ) -> Result<(), ServiceError> {
+        let u = self.units_mut("sync_major_response")?;
+        let Some(serial) = u.major_indicated else {
+            return Err(rule(
+                "sync_major_response",
+                "no major sync point of the peer is outstanding",
+            ));
+        };
+        let spdus =
+            encode::with_serial_and_user_data(SpduKind::Pt, SpduKind::MaaOrAea, serial, user_data)?;
+        u.major_indicated = None;
+        if let Some(a) = u.sync_run() {
+            a.confirmed = serial;
+        }
+        self.push(spdus);
+        Ok(())
+    }
+
     // ---------------------------------------------------------------------------------------
     // Input
 
@@ -1880,6 +2055,10 @@ fn is_unit_spdu(kind: SpduKind) -> bool {
             | SpduKind::Gta
             | SpduKind::Er
             | SpduKind::Ed
+            | SpduKind::Td
+            | SpduKind::Cd
+            | SpduKind::Cda
+            | SpduKind::Map
     )
 }
 
@@ -1938,9 +2117,9 @@ fn accept_peer_data(u: &Units, at: usize) -> Result<bool, Violation> {
             "dt from a peer that does not hold the data token",
         ));
     }
+    // Inside an activity the data token decides who sends (checked above), whoever started it.
     match u.activity.as_ref() {
-        Some(a) if a.local => Err(violation(at, "dt inside an activity this side started")),
-        Some(a) if a.end_indicated.is_some() => {
+        Some(a) if a.end_indicated.is_some() || a.await_end.is_some() => {
             Err(violation(at, "dt after the end of the activity"))
         }
         _ => Ok(true),
@@ -2091,6 +2270,22 @@ fn on_unit_spdu(
             if dropping {
                 return Ok(None);
             }
+            if let Some(Pending::Major(sent)) = pending {
+                // 42 after this side's MAP is the MAA (the same encoding as AEA).
+                let serial = serial_of(spdu, at, "maa without a valid serial number (pi 42)")?;
+                if serial != sent {
+                    return Err(bad_value(at, "maa serial number", serial));
+                }
+                u.pending = None;
+                if let Some(a) = u.sync_run() {
+                    a.confirmed = serial;
+                }
+                events.push_back(Event::SyncMajorConfirmed {
+                    serial,
+                    user_data: crate::util::sub(tsdu, spdu.ss_user_data()),
+                });
+                return Ok(None);
+            }
             let serial = serial_of(spdu, at, "aea without a valid serial number (pi 42)")?;
             match u.activity.as_ref().and_then(|a| a.await_end) {
                 Some(s) if s == serial => {
@@ -2196,6 +2391,94 @@ fn on_unit_spdu(
                 u.exception = Some(Exception::Received);
             }
             events.push_back(Event::ExceptionReport(report));
+            Ok(None)
+        }
+        SpduKind::Td => {
+            if !u.has_unit(SessionUserRequirements::TYPED_DATA) {
+                return Err(violation(at, "td without the typed data unit"));
+            }
+            events.push_back(Event::TypedData(crate::util::sub(
+                tsdu,
+                spdu.user_information(),
+            )));
+            Ok(None)
+        }
+        SpduKind::Cd => {
+            if !u.has_unit(SessionUserRequirements::CAPABILITY_DATA)
+                || !u.has_unit(SessionUserRequirements::ACTIVITY_MANAGEMENT)
+            {
+                return Err(violation(
+                    at,
+                    "cd without the capability data and activity management units",
+                ));
+            }
+            if u.activity.is_some() || pending.is_some() || u.capability_indicated {
+                return Err(violation(at, "cd inside an activity or a pending exchange"));
+            }
+            if !u.peer_holds(
+                TokenItem::DATA
+                    .with(TokenItem::MINOR_SYNC)
+                    .with(TokenItem::MAJOR_ACTIVITY),
+            ) {
+                return Err(violation(
+                    at,
+                    "cd from a peer that does not hold the data, minor sync and activity tokens",
+                ));
+            }
+            u.capability_indicated = true;
+            events.push_back(Event::CapabilityData(crate::util::sub(
+                tsdu,
+                spdu.ss_user_data(),
+            )));
+            Ok(None)
+        }
+        SpduKind::Cda => {
+            if pending != Some(Pending::Capability) {
+                return Err(violation(at, "cda without capability data outstanding"));
+            }
+            u.pending = None;
+            events.push_back(Event::CapabilityDataConfirmed(crate::util::sub(
+                tsdu,
+                spdu.ss_user_data(),
+            )));
+            Ok(None)
+        }
+        SpduKind::Map => {
+            if !u.has_unit(SessionUserRequirements::MAJOR_SYNCHRONIZE) {
+                return Err(violation(at, "map without the major synchronize unit"));
+            }
+            if dropping || u.exception == Some(Exception::Sent) {
+                return Ok(None); // crossed our AI / AD, or our exception report is in force
+            }
+            if !u.peer_holds(
+                TokenItem::DATA
+                    .with(TokenItem::MINOR_SYNC)
+                    .with(TokenItem::MAJOR_ACTIVITY),
+            ) {
+                return Err(violation(
+                    at,
+                    "map from a peer that does not hold the data, minor sync and major tokens",
+                ));
+            }
+            let serial = serial_of(spdu, at, "map without a valid serial number (pi 42)")?;
+            if !u.has_unit(SessionUserRequirements::ACTIVITY_MANAGEMENT) && u.plain.is_none() {
+                u.plain = Some(Activity::new(false, 1));
+            }
+            let Some(a) = u
+                .sync_run()
+                .filter(|a| !a.local && a.end_indicated.is_none())
+            else {
+                return Err(violation(at, "map outside an activity of the peer"));
+            };
+            if serial != a.next_serial {
+                return Err(bad_value(at, "map serial number", serial));
+            }
+            a.next_serial = serial.saturating_add(1);
+            u.major_indicated = Some(serial);
+            events.push_back(Event::SyncMajor {
+                serial,
+                user_data: crate::util::sub(tsdu, spdu.ss_user_data()),
+            });
             Ok(None)
         }
         _ => Err(violation(at, "spdu not supported by this machine")),
@@ -2475,6 +2758,51 @@ mod encode {
         let mut p = ParametersBuf::new();
         if let Some(r) = reason {
             p.u8(ParameterCode::REASON_CODE, r.get())?;
+        }
+        concatenated(first, kind, &p)
+    }
+
+    /// TD with no parameters: the user information follows (X.225 §8.3.13).
+    pub(super) fn typed_data() -> Result<BytesMut, EncodeError> {
+        one(SpduKind::Td, &ParametersBuf::new())
+    }
+
+    /// `first` + a category-2 SPDU carrying only user data (CD, CDA).
+    pub(super) fn with_user_data_after(
+        first: SpduKind,
+        kind: SpduKind,
+        user_data: &[u8],
+    ) -> Result<BytesMut, EncodeError> {
+        let mut p = ParametersBuf::new();
+        if !user_data.is_empty() {
+            p.user_data(user_data)?;
+        }
+        concatenated(first, kind, &p)
+    }
+
+    /// GT + MAP: Sync Type Item 1 (PI 15, mandatory in MAP; what ISODE sends), serial number,
+    /// user data.
+    pub(super) fn major_sync(serial: u64, user_data: &[u8]) -> Result<BytesMut, EncodeError> {
+        let mut p = ParametersBuf::new();
+        p.u8(ParameterCode::SYNC_TYPE_ITEM, 1)?
+            .unit(ParameterCode::SERIAL_NUMBER, &serial_digits(serial))?;
+        if !user_data.is_empty() {
+            p.user_data(user_data)?;
+        }
+        concatenated(SpduKind::Gt, SpduKind::Map, &p)
+    }
+
+    /// `first` + a serial-numbered SPDU with user data (PT + MAA).
+    pub(super) fn with_serial_and_user_data(
+        first: SpduKind,
+        kind: SpduKind,
+        serial: u64,
+        user_data: &[u8],
+    ) -> Result<BytesMut, EncodeError> {
+        let mut p = ParametersBuf::new();
+        p.unit(ParameterCode::SERIAL_NUMBER, &serial_digits(serial))?;
+        if !user_data.is_empty() {
+            p.user_data(user_data)?;
         }
         concatenated(first, kind, &p)
     }

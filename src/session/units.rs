@@ -76,6 +76,11 @@ pub(crate) enum Pending {
     Discard,
     /// GTC sent, waiting for GTA.
     Control,
+    /// GT + CD sent, waiting for CDA (X.225 §7.14).
+    Capability,
+    /// GT + MAP with this serial number sent, waiting for MAA (X.225 §7.22 of the 1988
+    /// numbering, MAJOR SYNC POINT SPDU).
+    Major(u64),
 }
 
 /// An exception report in force (X.225 §7.22): data transfer is suspended until the holder of
@@ -103,19 +108,40 @@ pub(crate) struct Units {
     pub(crate) plain: Option<Activity>,
     pub(crate) pending: Option<Pending>,
     pub(crate) exception: Option<Exception>,
+    /// The peer's CD waits for this side's CDA.
+    pub(crate) capability_indicated: bool,
+    /// The peer's MAP with this serial number waits for this side's MAA.
+    pub(crate) major_indicated: Option<u64>,
 }
 
 /// The functional units a responder agrees to, from those a CN asks for: duplex when it is
-/// proposed; otherwise half-duplex with whichever of minor synchronize, activity management and
-/// exceptions were asked for.
+/// proposed without half-duplex, or with half-duplex but none of the token units (minor or
+/// major synchronize, activity management, exceptions); otherwise half-duplex (as ISODE
+/// answers a CN that names both) with whichever of minor synchronize, major synchronize,
+/// activity management, exceptions, typed data and capability data were asked for (capability
+/// data only with activity management, exceptions only with half-duplex: X.225 §9.2).
 pub(crate) fn answer_requirements(requested: SessionUserRequirements) -> SessionUserRequirements {
-    if requested.contains(SessionUserRequirements::DUPLEX) {
-        return SessionUserRequirements::DUPLEX;
+    type R = SessionUserRequirements;
+    let token_units = R::MINOR_SYNCHRONIZE
+        .with(R::MAJOR_SYNCHRONIZE)
+        .with(R::ACTIVITY_MANAGEMENT)
+        .with(R::EXCEPTIONS);
+    if requested.contains(R::DUPLEX)
+        && !(requested.contains(R::HALF_DUPLEX) && requested.0 & token_units.0 != 0)
+    {
+        return R::DUPLEX;
     }
-    let offered = SessionUserRequirements::MINOR_SYNCHRONIZE
-        .with(SessionUserRequirements::ACTIVITY_MANAGEMENT)
-        .with(SessionUserRequirements::EXCEPTIONS);
-    SessionUserRequirements(requested.0 & offered.0).with(SessionUserRequirements::HALF_DUPLEX)
+    let offered = R::MINOR_SYNCHRONIZE
+        .with(R::MAJOR_SYNCHRONIZE)
+        .with(R::ACTIVITY_MANAGEMENT)
+        .with(R::EXCEPTIONS)
+        .with(R::TYPED_DATA)
+        .with(R::CAPABILITY_DATA);
+    let mut agreed = SessionUserRequirements(requested.0 & offered.0).with(R::HALF_DUPLEX);
+    if !agreed.contains(R::ACTIVITY_MANAGEMENT) {
+        agreed = SessionUserRequirements(agreed.0 & !R::CAPABILITY_DATA.0);
+    }
+    agreed
 }
 
 /// The units an initiator ends up with from its proposal and the AC's PI 20 (absent: the X.225

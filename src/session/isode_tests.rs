@@ -1,0 +1,195 @@
+//! The session machine against ISODE's own session echo (`testdata/captures/isode/iso-ssap-echo.pcap`:
+//! `isoc` and `isod` with all eleven functional units): ISODE's side of the exchange is fed to
+//! the machine playing the other role, and what the machine sends is compared with the octets
+//! ISODE sent there, up to the resynchronization (RS/RA, which this machine does not offer).
+//! Expedited TPDUs (EX and PR SPDUs on ISODE's class-0 expedited flow) are left out: class 0 has
+//! no expedited flow in X.224.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::connection::{ConnectRequest, Connection, Event};
+use super::{SessionUserRequirements as R, TokenItem};
+use crate::dissect::capture::for_each_segment;
+
+const CAPTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/testdata/captures/isode/iso-ssap-echo.pcap"
+);
+
+/// The TSDUs of each direction, in order: (client to server, TSDU), DT TPDUs only (one TPKT
+/// each in this capture, EOT set).
+fn tsdus() -> Vec<(bool, Bytes)> {
+    let mut streams: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
+    let mut order = Vec::new();
+    for_each_segment(std::path::Path::new(CAPTURE), |seg| {
+        if seg.payload.is_empty() {
+            return;
+        }
+        let c2s = seg.dst.port() == 102;
+        let s = &mut streams[usize::from(c2s)];
+        s.extend_from_slice(seg.payload);
+        while s.len() >= 4 {
+            let len = usize::from(u16::from_be_bytes([s[2], s[3]]));
+            if s.len() < len {
+                break;
+            }
+            let tpkt: Vec<u8> = s.drain(..len).collect();
+            // TPKT (4) | LI | code: DT 0xf0 with EOT.
+            if tpkt.get(5) == Some(&0xf0) {
+                order.push((c2s, Bytes::copy_from_slice(&tpkt[7..])));
+            }
+        }
+    })
+    .unwrap();
+    order
+}
+
+fn events(c: &mut Connection) -> Vec<Event> {
+    std::iter::from_fn(|| c.poll_event()).collect()
+}
+
+fn sent(c: &mut Connection) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(t) = c.poll_transmit() {
+        out.extend_from_slice(&t.head);
+        out.extend_from_slice(&t.body);
+    }
+    out
+}
+
+/// ISODE's session user data: 512 octets of zeros in every SPDU that carries some.
+fn zeros() -> Vec<u8> {
+    vec![0; 512]
+}
+
+#[test]
+fn crate_responder_plays_isode_echo_server_through_major_sync() {
+    let t = tsdus();
+    let client: Vec<&Bytes> = t.iter().filter(|(c, _)| *c).map(|(_, b)| b).collect();
+    let server: Vec<&Bytes> = t.iter().filter(|(c, _)| !*c).map(|(_, b)| b).collect();
+    let now = Instant::now();
+    let mut s = Connection::responder(super::connection::Config::default());
+    s.handle_transport_connected(now);
+    // CN proposing every unit (0x07ff).
+    s.handle_tsdu(client[0].clone(), now);
+    let ev = events(&mut s);
+    let Some(Event::ConnectIndication(ind)) = ev.first() else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(ind.requirements, R(0x07ff));
+    // What this machine agrees to: half-duplex, minor and major sync, activities, capability
+    // data, exceptions, typed data (no expedited, resync, negotiated release, symmetric sync).
+    assert_eq!(ind.agreed, R(0x0759));
+    s.accept(Bytes::from(zeros()), now).unwrap();
+    let ac = sent(&mut s);
+    assert_eq!(ac[0], 0x0e, "AC");
+    let _ = events(&mut s);
+    // GT + AS "echo".
+    s.handle_tsdu(client[1].clone(), now);
+    assert_eq!(
+        events(&mut s),
+        [Event::ActivityStarted {
+            id: Bytes::from_static(b"echo")
+        }]
+    );
+    // GT + DT "hello world\n\0".
+    s.handle_tsdu(client[2].clone(), now);
+    assert_eq!(
+        events(&mut s),
+        [Event::Data(Bytes::from_static(b"hello world\n\0"))]
+    );
+    // The server asks for the data token: ISODE's PT, octet for octet.
+    s.please_tokens(TokenItem::DATA, &[], now).unwrap();
+    assert_eq!(sent(&mut s), server[1][..]);
+    s.handle_tsdu(client[3].clone(), now);
+    assert_eq!(events(&mut s), [Event::TokensGiven(TokenItem::DATA)]);
+    // The echo: ISODE's GT + DT.
+    s.send_data(Bytes::from_static(b"hello world\n\0"), now)
+        .unwrap();
+    assert_eq!(sent(&mut s), server[2][..]);
+    // The client asks for the data token back (PT with 512 octets), the server gives it.
+    s.handle_tsdu(client[4].clone(), now);
+    assert_eq!(
+        events(&mut s),
+        [Event::TokensPlease {
+            tokens: TokenItem::DATA,
+            user_data: Bytes::from(zeros())
+        }]
+    );
+    s.give_tokens(TokenItem::DATA, now).unwrap();
+    assert_eq!(sent(&mut s), server[3][..]);
+    // GT + MAP serial 1 with 512 octets: S-SYNC-MAJOR indication.
+    s.handle_tsdu(client[5].clone(), now);
+    assert_eq!(
+        events(&mut s),
+        [Event::SyncMajor {
+            serial: 1,
+            user_data: Bytes::from(zeros())
+        }]
+    );
+    // Nothing but the answer: data now would break the major sync rule.
+    assert!(s.send_data(Bytes::from_static(b"x"), now).is_err());
+    // PT + MAA serial 1 with 512 octets, as ISODE answered.
+    s.sync_major_response(&zeros(), now).unwrap();
+    assert_eq!(sent(&mut s), server[4][..]);
+    assert!(s.is_open());
+}
+
+#[test]
+fn crate_initiator_plays_isode_client_through_major_sync() {
+    let t = tsdus();
+    let client: Vec<&Bytes> = t.iter().filter(|(c, _)| *c).map(|(_, b)| b).collect();
+    let server: Vec<&Bytes> = t.iter().filter(|(c, _)| !*c).map(|(_, b)| b).collect();
+    let now = Instant::now();
+    let mut c = Connection::initiator(super::connection::Config::default());
+    c.connect(
+        ConnectRequest::default().with_requirements(R(0x0759), None),
+        now,
+    )
+    .unwrap();
+    c.handle_transport_connected(now);
+    let _ = sent(&mut c);
+    // ISODE's AC (0x07fd): the units agreed are those both name.
+    c.handle_tsdu(server[0].clone(), now);
+    let ev = events(&mut c);
+    assert!(matches!(ev.first(), Some(Event::Connected(_))), "{ev:?}");
+    assert_eq!(c.requirements(), R(0x0759));
+    c.activity_start(b"echo", now).unwrap();
+    let _ = sent(&mut c);
+    c.send_data(Bytes::from_static(b"hello world\n\0"), now)
+        .unwrap();
+    assert_eq!(sent(&mut c), client[2][..]);
+    // PT for the data token, GT back, the echo.
+    c.handle_tsdu(server[1].clone(), now);
+    let ev = events(&mut c);
+    assert!(
+        matches!(ev[..], [Event::TokensPlease { tokens, .. }] if tokens == TokenItem::DATA),
+        "{ev:?}"
+    );
+    c.give_tokens(TokenItem::DATA, now).unwrap();
+    assert_eq!(sent(&mut c), client[3][..]);
+    c.handle_tsdu(server[2].clone(), now);
+    assert_eq!(
+        events(&mut c),
+        [Event::Data(Bytes::from_static(b"hello world\n\0"))]
+    );
+    c.please_tokens(TokenItem::DATA, &zeros(), now).unwrap();
+    assert_eq!(sent(&mut c), client[4][..]);
+    c.handle_tsdu(server[3].clone(), now);
+    assert_eq!(events(&mut c), [Event::TokensGiven(TokenItem::DATA)]);
+    // GT + MAP: ISODE's octets.
+    assert_eq!(c.sync_major(&zeros(), now), Ok(1));
+    assert_eq!(sent(&mut c), client[5][..]);
+    // PT + MAA: confirmed.
+    c.handle_tsdu(server[4].clone(), now);
+    assert_eq!(
+        events(&mut c),
+        [Event::SyncMajorConfirmed {
+            serial: 1,
+            user_data: Bytes::from(zeros())
+        }]
+    );
+    assert!(c.is_open());
+}
