@@ -43,8 +43,10 @@
 //!
 //! The initiator proposes version 2 (both versions on request) and the functional units of its
 //! [`ConnectRequest`]; a responder selects version 2 when offered (else 1), agrees to duplex when
-//! it is proposed and otherwise to half-duplex with whichever of minor synchronize, activity
-//! management and exceptions were asked for. A CN that offers no version this machine knows is
+//! it is proposed (unless half-duplex is proposed too with a unit that needs tokens: then, as
+//! ISODE does, half-duplex) and otherwise to half-duplex with whichever of minor synchronize,
+//! major synchronize, activity management, exceptions, typed data and capability data (with
+//! activity management, X.225 §9.2) were asked for. A CN that offers no version this machine knows is
 //! refused with RF 0x84, a CN with Data Overflow (more than 10 240 octets of user data) with RF
 //! 0x86; both give [`Event::Rejected`]. Orderly release is FN / DN (or NF); when FNs cross, both
 //! sides get [`Event::ReleaseIndication`] with `collision: true` and each answers with
@@ -61,7 +63,10 @@
 //!
 //! | service | SPDUs | needs |
 //! |---|---|---|
-//! | S-DATA | GT DT | the data token if it exists; not inside the peer's activity nor after this side's activity end; no exception report in force |
+//! | S-DATA | GT DT | the data token if it exists (inside an activity too, whoever started it); not once the activity's end was sent or received, nor while the peer's MAP waits for its MAA; no exception report in force |
+//! | S-TYPED-DATA | TD | typed data (X.225 §7.13); any token position |
+//! | S-CAPABILITY-DATA | GT CD, answered by PT CDA | capability data and activity management; no activity; the data, minor and activity tokens that exist (X.225 §7.14–7.15) |
+//! | S-SYNC-MAJOR | GT MAP (Sync Type Item 1), answered by PT MAA | major synchronize; inside this side's activity when activity management is on; the data, minor and major tokens that exist; nothing else until the MAA |
 //! | S-TOKEN-GIVE | GT (Token Item) | the tokens; not the activity token inside an activity |
 //! | S-TOKEN-PLEASE | PT (Token Item, User Data) | tokens the peer holds |
 //! | S-CONTROL-GIVE | GTC, answered by GTA | activity management; no activity; every available token (all go to the peer) |
@@ -81,8 +86,12 @@
 //! the peer's data, and the holder of the data token resolves it by giving the data token, by
 //! interrupting or discarding the activity, or by aborting (X.225 §7.22).
 //!
-//! Not offered: major synchronize, resynchronize, typed and capability data, expedited data,
-//! negotiated release, segmenting (a received SPDU with an Enclosure Item other than "whole" is
+//! MAP and AE share SI 41 (MAP carries the Sync Type Item); MAA and AEA share SI 42 and are told
+//! apart by what this side waits for. A MAP carries V(M) like a MIP; its MAA confirms every
+//! sync point up to it.
+//!
+//! Not offered: resynchronize, expedited data (and PR), negotiated release, symmetric
+//! synchronize, segmenting (a received SPDU with an Enclosure Item other than "whole" is
 //! a protocol error: this machine never proposes a TSDU maximum size), transport reuse.
 
 use std::collections::VecDeque;

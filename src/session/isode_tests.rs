@@ -193,3 +193,128 @@ fn crate_initiator_plays_isode_client_through_major_sync() {
     );
     assert!(c.is_open());
 }
+
+// --- Beyond the capture: typed data and capability data (iso-ssap-echo uses neither) -------
+
+/// An open initiator/responder pair with `units` proposed (all tokens on the initiator's side).
+fn open_pair(units: R) -> (Connection, Connection, Instant) {
+    let now = Instant::now();
+    let mut c = Connection::initiator(super::connection::Config::default());
+    let mut s = Connection::responder(super::connection::Config::default());
+    c.connect(
+        ConnectRequest::default().with_requirements(units, None),
+        now,
+    )
+    .unwrap();
+    c.handle_transport_connected(now);
+    s.handle_transport_connected(now);
+    s.handle_tsdu(Bytes::from(sent(&mut c)), now);
+    let _ = events(&mut s);
+    s.accept(Bytes::new(), now).unwrap();
+    let _ = events(&mut s);
+    c.handle_tsdu(Bytes::from(sent(&mut s)), now);
+    let _ = events(&mut c);
+    assert!(c.is_open() && s.is_open());
+    (c, s, now)
+}
+
+fn aborted_with(ev: &[Event], what: &str) -> bool {
+    ev.iter()
+        .any(|e| matches!(e, Event::Aborted(a) if format!("{:?}", a.reason).contains(what)))
+}
+
+#[test]
+fn typed_data_goes_whoever_holds_the_data_token() {
+    let (mut c, mut s, now) = open_pair(R(0x0401)); // half-duplex + typed data
+    // The responder lacks the data token: S-DATA is refused, S-TYPED-DATA goes (X.225 §7.13).
+    assert!(s.send_data(Bytes::from_static(b"x"), now).is_err());
+    s.send_typed_data(Bytes::from_static(b"typed"), now)
+        .unwrap();
+    let td = sent(&mut s);
+    assert_eq!(
+        td, b"\x21\x00typed",
+        "TD, no parameters, then the user information"
+    );
+    c.handle_tsdu(Bytes::from(td), now);
+    assert_eq!(
+        events(&mut c),
+        [Event::TypedData(Bytes::from_static(b"typed"))]
+    );
+    // Without the unit: refused locally, and a TD received is a protocol error (AB).
+    let (mut c, mut s, now) = open_pair(R(0x0001));
+    assert!(s.send_typed_data(Bytes::from_static(b"t"), now).is_err());
+    c.handle_tsdu(Bytes::from_static(b"\x21\x00t"), now);
+    let ev = events(&mut c);
+    assert!(aborted_with(&ev, "typed data"), "{ev:?}");
+    assert_eq!(sent(&mut c)[0], 0x19, "AB sent");
+}
+
+#[test]
+fn capability_data_outside_activities_with_every_token() {
+    // Half-duplex, minor sync, activity management, capability data.
+    let units = R(0x0149);
+    let (mut c, mut s, now) = open_pair(units);
+    assert_eq!(c.requirements(), units);
+    // The responder holds no token: refused.
+    assert!(s.capability_data(b"cap", now).is_err());
+    c.capability_data(b"cap", now).unwrap();
+    let cd = sent(&mut c);
+    // GT (empty) + CD with PGI 193.
+    assert_eq!(cd, b"\x01\x00\x3d\x05\xc1\x03cap");
+    // Nothing else until the CDA.
+    assert!(c.send_data(Bytes::from_static(b"x"), now).is_err());
+    s.handle_tsdu(Bytes::from(cd), now);
+    assert_eq!(
+        events(&mut s),
+        [Event::CapabilityData(Bytes::from_static(b"cap"))]
+    );
+    s.capability_data_response(b"ok", now).unwrap();
+    let cda = sent(&mut s);
+    assert_eq!(cda, b"\x02\x00\x3e\x04\xc1\x02ok");
+    c.handle_tsdu(Bytes::from(cda), now);
+    assert_eq!(
+        events(&mut c),
+        [Event::CapabilityDataConfirmed(Bytes::from_static(b"ok"))]
+    );
+    // Inside an activity: refused locally; a CD from the peer then is a protocol error.
+    c.activity_start(b"1", now).unwrap();
+    let as_ = sent(&mut c);
+    s.handle_tsdu(Bytes::from(as_), now);
+    let _ = events(&mut s);
+    assert!(c.capability_data(b"cap", now).is_err());
+    s.handle_tsdu(Bytes::from_static(b"\x01\x00\x3d\x00"), now);
+    let ev = events(&mut s);
+    assert!(aborted_with(&ev, "cd inside an activity"), "{ev:?}");
+    // A CDA nobody asked for is a protocol error too.
+    let (mut c, _s, now) = open_pair(units);
+    c.handle_tsdu(Bytes::from_static(b"\x02\x00\x3e\x00"), now);
+    let ev = events(&mut c);
+    assert!(aborted_with(&ev, "cda without"), "{ev:?}");
+}
+
+#[test]
+fn major_sync_needs_its_unit_and_the_tokens() {
+    // Without the major synchronize unit: refused, and a MAP received aborts.
+    let (mut c, mut s, now) = open_pair(R(0x0049));
+    c.activity_start(b"1", now).unwrap();
+    s.handle_tsdu(Bytes::from(sent(&mut c)), now);
+    let _ = events(&mut s);
+    assert!(c.sync_major(&[], now).is_err());
+    s.handle_tsdu(
+        Bytes::from_static(b"\x01\x00\x29\x06\x0f\x01\x01\x2a\x01\x31"),
+        now,
+    );
+    let ev = events(&mut s);
+    assert!(aborted_with(&ev, "major synchronize"), "{ev:?}");
+    // With it, a MAP with the wrong serial number aborts (X.225: V(M)).
+    let (mut c, mut s, now) = open_pair(R(0x0059));
+    c.activity_start(b"1", now).unwrap();
+    s.handle_tsdu(Bytes::from(sent(&mut c)), now);
+    let _ = events(&mut s);
+    s.handle_tsdu(
+        Bytes::from_static(b"\x01\x00\x29\x06\x0f\x01\x01\x2a\x01\x37"),
+        now,
+    );
+    let ev = events(&mut s);
+    assert!(aborted_with(&ev, "map serial number"), "{ev:?}");
+}
