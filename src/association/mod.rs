@@ -89,7 +89,9 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 
 pub use crate::session::connection::{OldConnection, Resumed};
-pub use config::{AcceptResponse, ApAddress, AssociateRequest, Config, PresentationContext};
+pub use config::{
+    AcceptResponse, ApAddress, AssociateRequest, Config, PresentationContext, UserInformation,
+};
 pub use dispatch::{Dispatch, Selector, Service};
 pub use event::{
     Abort, AbortReason, AbortSource, AssociateIndication, Associated, Configured, ContextOutcome,
