@@ -728,9 +728,11 @@ enum Phase {
 /// X.228 (11/88) maps the turn services onto presentation (and so session) services in its
 /// clause 8, "Mapping to used services"; the turn-please and turn-giving procedures are
 /// elements of procedure in its clause 7 (clause titles from the Recommendation's table of
-/// contents, CCITT Blue Book Fascicle VIII.5; the sub-clause text itself could not be consulted
-/// for this crate, so the table states the mapping as ISODE's `rtsap/rt2ps.c` implements it
-/// and the ISODE captures show it, and cites no sub-clause number):
+/// contents, CCITT Blue Book Fascicle VIII.5). The turn-please procedure is §7.4 (the RTTPapdu
+/// in §7.4.2, its priority in §7.4.4.1; the transfer's RTTRapdu is §7.3.2), as a vendor's
+/// X.228 PICS proforma cites them (Tandem OSI PICS Manual, "RTSE for MHS"). The sub-clause of
+/// clause 8 that holds the mapping below could not be consulted for this crate, so the table
+/// states it as ISODE's `rtsap/rt2ps.c` implements it and the ISODE captures show it:
 ///
 /// | RTSE service | used service | when |
 /// |---|---|---|
