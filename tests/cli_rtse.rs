@@ -951,3 +951,97 @@ fn session_requirements_with_rtse() {
     let server = drain(&lrx);
     assert!(server.iter().any(|r| event(r) == "closed"), "{server:?}");
 }
+
+/// `open` without RTSE-user data in an RTORQ and an RTOAC (X.410-1984 mode, where ISODE and
+/// tshark read the PConnect / PAccept): written `a0 02 80 00`, X.228's `[0] IMPLICIT NULL`
+/// inside the explicit `[0]`, as ISODE's `rt2psinitiat.c` writes it. tshark dissects it as
+/// for ISODE's own capture (only the two known X.410-mode reports); the bare `80 00` written
+/// before made it report a malformed packet and an undecoded OID.
+#[test]
+fn open_without_user_data_is_what_tshark_and_isode_read() {
+    use osi_stack::association::{Config, Dispatch};
+    use osi_stack::rts::{ConnectorProfile, Rts, RtsEvent, RtsSettings, TransferState, X400Mode};
+    let now = std::time::Instant::now();
+    let settings = RtsSettings::default().with_mode(X400Mode::Mode1984);
+    let request = ConnectorProfile::new(
+        "\"mta\"/\"mta\"/\"mta\"/Internet=192.0.2.9"
+            .parse()
+            .unwrap(),
+    )
+    .associate_request(None)
+    .unwrap()
+    .unwrap();
+    let mut c = Rts::initiator(Config::default(), settings.clone(), TransferState::new());
+    let mut s = Rts::responder(Config::default(), Dispatch::default(), None, settings);
+    s.handle_transport_accepted(now);
+    c.open(request, None, now).unwrap();
+    let mut record: Vec<(bool, Vec<u8>)> = Vec::new();
+    for _ in 0..10 {
+        let mut moved = false;
+        while let Some(b) = c.poll_transmit() {
+            record.push((true, b.to_vec()));
+            s.handle_input(&b, now);
+            moved = true;
+        }
+        while let Some(e) = s.poll_event() {
+            if let RtsEvent::OpenIndication(_) = e {
+                s.accept_with(None, None, now).unwrap();
+                moved = true;
+            }
+        }
+        while let Some(b) = s.poll_transmit() {
+            record.push((false, b.to_vec()));
+            c.handle_input(&b, now);
+            moved = true;
+        }
+        while c.poll_event().is_some() {}
+        if !moved {
+            break;
+        }
+    }
+    let all: Vec<u8> = record.iter().flat_map(|(_, b)| b.clone()).collect();
+    let find = |needle: &[u8]| all.windows(needle.len()).filter(|w| *w == needle).count();
+    assert_eq!(
+        find(&[0xa3, 0x04, 0xa0, 0x02, 0x80, 0x00]),
+        1,
+        "PConnect open"
+    );
+    assert_eq!(
+        find(&[0xa2, 0x04, 0xa0, 0x02, 0x80, 0x00]),
+        1,
+        "PAccept open"
+    );
+    let Some(tshark) = tshark() else { return };
+    let dir = std::env::temp_dir().join(format!("osi-cli-rtse-open-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("open-null.pcap");
+    std::fs::write(&file, Pcap::write(&record)).unwrap();
+    let out = Command::new(tshark)
+        .arg("-r")
+        .arg(&file)
+        .args(["-V", "-z", "expert"])
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run tshark");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert_eq!(
+        text.matches("connectionDataRQ: open (0)").count(),
+        1,
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("connectionDataAC: open (0)").count(),
+        1,
+        "{text}"
+    );
+    assert!(!text.contains("Malformed"), "{}", file.display());
+    assert!(!text.contains("not implemented"), "{}", file.display());
+    let summary = text.rsplit("Expert Information").next().unwrap_or_default();
+    let problems: Vec<String> = expert_problems(summary)
+        .into_iter()
+        .filter(|row| !TSHARK_X410_KNOWN.iter().any(|k| row.ends_with(k)))
+        .collect();
+    assert!(problems.is_empty(), "{problems:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
