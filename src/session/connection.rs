@@ -45,8 +45,8 @@
 //! [`ConnectRequest`]; a responder selects version 2 when offered (else 1), agrees to duplex when
 //! it is proposed (unless half-duplex is proposed too with a unit that needs tokens: then, as
 //! ISODE does, half-duplex) and otherwise to half-duplex with whichever of minor synchronize,
-//! major synchronize, activity management, exceptions, typed data and capability data (with
-//! activity management, X.225 §9.2) were asked for. A CN that offers no version this machine knows is
+//! major synchronize, resynchronize, activity management, exceptions, typed data and capability
+//! data (with activity management, X.225 §9.2) were asked for. A CN that offers no version this machine knows is
 //! refused with RF 0x84, a CN with Data Overflow (more than 10 240 octets of user data) with RF
 //! 0x86; both give [`Event::Rejected`]. Orderly release is FN / DN (or NF); when FNs cross, both
 //! sides get [`Event::ReleaseIndication`] with `collision: true` and each answers with
@@ -67,6 +67,7 @@
 //! | S-TYPED-DATA | TD | typed data (X.225 §7.13); any token position |
 //! | S-CAPABILITY-DATA | GT CD, answered by PT CDA | capability data and activity management; no activity; the data, minor and activity tokens that exist (X.225 §7.14–7.15) |
 //! | S-SYNC-MAJOR | GT MAP (Sync Type Item 1), answered by PT MAA | major synchronize; inside this side's activity when activity management is on; the data, minor and major tokens that exist; nothing else until the MAA |
+//! | S-RESYNCHRONIZE | GT RS (Token Setting Item, Resync Type, Serial Number), answered by PT RA | resynchronize; an activity when activity management is on; no token; restart at most V(M), abandon at V(M), set anywhere; crossing RSs: abandon before set before restart, two restarts the lower serial number, otherwise the session initiator's |
 //! | S-TOKEN-GIVE | GT (Token Item) | the tokens; not the activity token inside an activity |
 //! | S-TOKEN-PLEASE | PT (Token Item, User Data) | tokens the peer holds |
 //! | S-CONTROL-GIVE | GTC, answered by GTA | activity management; no activity; every available token (all go to the peer) |
@@ -90,8 +91,10 @@
 //! apart by what this side waits for. A MAP carries V(M) like a MIP; its MAA confirms every
 //! sync point up to it.
 //!
-//! Not offered: resynchronize, expedited data (and PR), negotiated release, symmetric
-//! synchronize, segmenting (a received SPDU with an Enclosure Item other than "whole" is
+//! After RA, V(M) is the RS's serial number and the tokens lie where the RA's Token Setting Item
+//! puts them; exception reports and pending exchanges are void.
+//!
+//! Not offered: expedited data (and PR), negotiated release, symmetric synchronize, segmenting (a received SPDU with an Enclosure Item other than "whole" is
 //! a protocol error: this machine never proposes a TSDU maximum size), transport reuse.
 
 use std::collections::VecDeque;
@@ -111,7 +114,7 @@ use crate::cotp::connection::Disconnect;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError, EncodeErrorKind, Layer};
 use crate::limits::Limits;
 
-pub use super::units::{OldConnection, Resumed};
+pub use super::units::{OldConnection, Resumed, ResyncType};
 
 /// Settings of a session connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -461,6 +464,27 @@ pub enum Event {
         /// The serial number confirmed.
         serial: u64,
         /// The MAA's user data.
+        user_data: Bytes,
+    },
+    /// The peer asks to resynchronize (RS, X.225 RESYNCHRONIZE SPDU): answer with
+    /// [`Connection::resynchronize_response`] (or override it with a
+    /// [`Connection::resynchronize`] of higher precedence).
+    Resynchronize {
+        /// Restart, abandon or set.
+        kind: ResyncType,
+        /// The serial number the connection resumes at.
+        serial: u64,
+        /// The token positions the peer proposes.
+        token_setting: TokenSettingItem,
+        /// The RS's user data.
+        user_data: Bytes,
+    },
+    /// The peer acknowledged this side's resynchronization (RA); the tokens are placed as it
+    /// says and V(M) is `serial`.
+    ResynchronizeConfirmed {
+        /// The serial number now in force.
+        serial: u64,
+        /// The RA's user data.
         user_data: Bytes,
     },
     /// The machine is finished: release the transport connection. Always the last event.
@@ -1639,6 +1663,87 @@ impl Connection {
         Ok(())
     }
 
+    /// S-RESYNCHRONIZE request: GT + RS with `kind`, the serial number (restart: `serial`, at
+    /// most V(M); set: `serial`; abandon: V(M), `serial` ignored), the proposed token positions
+    /// and `user_data`; returns the serial number sent. [`Event::ResynchronizeConfirmed`]
+    /// follows (RA). Needs the resynchronize unit and, with activity management, an activity;
+    /// no token. Allowed while other exchanges are pending (they are void once it completes)
+    /// and over a peer's RS of lower precedence (abandon, then set, then restart).
+    pub fn resynchronize(
+        &mut self,
+        kind: ResyncType,
+        serial: u64,
+        token_setting: TokenSettingItem,
+        user_data: &[u8],
+        now: Instant,
+    ) -> Result<u64, ServiceError> {
+        let o = self.open_mut("resynchronize")?;
+        if o.release != Release::None {
+            return Err(rule("resynchronize", "an orderly release is in progress"));
+        }
+        let u = &mut o.units;
+        if !u.has_unit(SessionUserRequirements::RESYNCHRONIZE) {
+            return Err(not_negotiated("resynchronize", "resynchronize"));
+        }
+        if u.has_unit(SessionUserRequirements::ACTIVITY_MANAGEMENT) && u.activity.is_none() {
+            return Err(rule("resynchronize", "no activity is in progress"));
+        }
+        if matches!(u.pending, Some(Pending::Resync(..))) {
+            return Err(rule("resynchronize", "a resynchronization is in progress"));
+        }
+        if u.resync_indicated.is_some() && kind != ResyncType::Abandon {
+            return Err(rule(
+                "resynchronize",
+                "only an abandon overrides the peer's resynchronization",
+            ));
+        }
+        let vm = u.next_serial().unwrap_or(1);
+        let serial = match kind {
+            ResyncType::Abandon => vm,
+            ResyncType::Restart if serial > vm => {
+                return Err(rule("resynchronize", "restart beyond V(M)"));
+            }
+            _ => serial,
+        };
+        if serial > 999_999 {
+            return Err(rule(
+                "resynchronize",
+                "serial numbers have at most 6 digits",
+            ));
+        }
+        let spdus = encode::resync(kind, serial, token_setting, user_data)?;
+        u.resync_indicated = None;
+        u.pending = Some(Pending::Resync(kind, serial, token_setting));
+        self.push(spdus);
+        self.set_timer(Timer::Wait(Wait::Answer), now);
+        Ok(serial)
+    }
+
+    /// S-RESYNCHRONIZE response after [`Event::Resynchronize`]: PT + RA with the final token
+    /// positions (`None`: as the RS proposed; a pair left to this side's choice then counts as
+    /// the session initiator's side, as at connection time) and `user_data`. V(M) becomes the
+    /// RS's serial number.
+    pub fn resynchronize_response(
+        &mut self,
+        token_setting: Option<TokenSettingItem>,
+        user_data: &[u8],
+        _now: Instant,
+    ) -> Result<(), ServiceError> {
+        let o = self.open_mut("resynchronize_response")?;
+        let u = &mut o.units;
+        let Some((serial, proposed)) = u.resync_indicated else {
+            return Err(rule(
+                "resynchronize_response",
+                "no resynchronization of the peer is outstanding",
+            ));
+        };
+        let setting = token_setting.unwrap_or(proposed);
+        let spdus = encode::resync_ack(serial, setting, user_data)?;
+        u.resynchronized(serial, setting);
+        self.push(spdus);
+        Ok(())
+    }
+
     // ---------------------------------------------------------------------------------------
     // Input
 
@@ -2068,6 +2173,8 @@ fn is_unit_spdu(kind: SpduKind) -> bool {
             | SpduKind::Cd
             | SpduKind::Cda
             | SpduKind::Map
+            | SpduKind::Rs
+            | SpduKind::Ra
     )
 }
 
@@ -2490,6 +2597,57 @@ fn on_unit_spdu(
             });
             Ok(None)
         }
+        SpduKind::Rs => {
+            if !u.has_unit(SessionUserRequirements::RESYNCHRONIZE) {
+                return Err(violation(at, "rs without the resynchronize unit"));
+            }
+            let kind = spdu
+                .resync_type()
+                .and_then(ResyncType::from_code)
+                .ok_or(violation(at, "rs without a valid resync type (pi 27)"))?;
+            let serial = serial_of(spdu, at, "rs without a valid serial number (pi 42)")?;
+            let setting = spdu
+                .token_setting()
+                .ok_or(violation(at, "rs without a token setting item (pi 26)"))?;
+            if let Some(Pending::Resync(ours, our_serial, _)) = pending {
+                // Collision: the higher precedence wins; between two restarts the lower serial
+                // number; otherwise the session connection initiator's.
+                let theirs_wins = match kind.precedence().cmp(&ours.precedence()) {
+                    std::cmp::Ordering::Greater => true,
+                    std::cmp::Ordering::Less => false,
+                    std::cmp::Ordering::Equal if kind == ResyncType::Restart => serial < our_serial,
+                    std::cmp::Ordering::Equal => !u.initiator,
+                };
+                if !theirs_wins {
+                    return Ok(None);
+                }
+                u.pending = None;
+            }
+            u.resync_indicated = Some((serial, setting));
+            events.push_back(Event::Resynchronize {
+                kind,
+                serial,
+                token_setting: setting,
+                user_data: crate::util::sub(tsdu, spdu.ss_user_data()),
+            });
+            Ok(None)
+        }
+        SpduKind::Ra => {
+            let Some(Pending::Resync(_, sent, proposed)) = pending else {
+                return Err(violation(at, "ra without a resynchronization outstanding"));
+            };
+            let serial = serial_of(spdu, at, "ra without a valid serial number (pi 42)")?;
+            if serial != sent {
+                return Err(bad_value(at, "ra serial number", serial));
+            }
+            let setting = spdu.token_setting().unwrap_or(proposed);
+            u.resynchronized(serial, setting);
+            events.push_back(Event::ResynchronizeConfirmed {
+                serial,
+                user_data: crate::util::sub(tsdu, spdu.ss_user_data()),
+            });
+            Ok(None)
+        }
         _ => Err(violation(at, "spdu not supported by this machine")),
     }
 }
@@ -2814,6 +2972,38 @@ mod encode {
             p.user_data(user_data)?;
         }
         concatenated(first, kind, &p)
+    }
+
+    /// GT + RS: Token Setting Item, Resync Type, Serial Number, user data (X.225 order).
+    pub(super) fn resync(
+        kind: ResyncType,
+        serial: u64,
+        setting: TokenSettingItem,
+        user_data: &[u8],
+    ) -> Result<BytesMut, EncodeError> {
+        let mut p = ParametersBuf::new();
+        p.u8(ParameterCode::TOKEN_SETTING_ITEM, setting.0)?
+            .u8(ParameterCode::RESYNC_TYPE, kind.code())?
+            .unit(ParameterCode::SERIAL_NUMBER, &serial_digits(serial))?;
+        if !user_data.is_empty() {
+            p.user_data(user_data)?;
+        }
+        concatenated(SpduKind::Gt, SpduKind::Rs, &p)
+    }
+
+    /// PT + RA: Token Setting Item, Serial Number, user data.
+    pub(super) fn resync_ack(
+        serial: u64,
+        setting: TokenSettingItem,
+        user_data: &[u8],
+    ) -> Result<BytesMut, EncodeError> {
+        let mut p = ParametersBuf::new();
+        p.u8(ParameterCode::TOKEN_SETTING_ITEM, setting.0)?
+            .unit(ParameterCode::SERIAL_NUMBER, &serial_digits(serial))?;
+        if !user_data.is_empty() {
+            p.user_data(user_data)?;
+        }
+        concatenated(SpduKind::Pt, SpduKind::Ra, &p)
     }
 
     /// PT + ED with a reason code and user data.
