@@ -45,8 +45,8 @@
 //! [`ConnectRequest`]; a responder selects version 2 when offered (else 1), agrees to duplex when
 //! it is proposed (unless half-duplex is proposed too with a unit that needs tokens: then, as
 //! ISODE does, half-duplex) and otherwise to half-duplex with whichever of minor synchronize,
-//! major synchronize, resynchronize, activity management, exceptions, typed data and capability
-//! data (with activity management, X.225 §9.2) were asked for. A CN that offers no version this machine knows is
+//! major synchronize, resynchronize, negotiated release, activity management, exceptions, typed
+//! data and capability data (with activity management, X.225 §9.2) were asked for. A CN that offers no version this machine knows is
 //! refused with RF 0x84, a CN with Data Overflow (more than 10 240 octets of user data) with RF
 //! 0x86; both give [`Event::Rejected`]. Orderly release is FN / DN (or NF); when FNs cross, both
 //! sides get [`Event::ReleaseIndication`] with `collision: true` and each answers with
@@ -94,7 +94,9 @@
 //! After RA, V(M) is the RS's serial number and the tokens lie where the RA's Token Setting Item
 //! puts them; exception reports and pending exchanges are void.
 //!
-//! Not offered: expedited data (and PR), negotiated release, symmetric synchronize, segmenting (a received SPDU with an Enclosure Item other than "whole" is
+//! With negotiated release the release token exists (FN needs it like every other token).
+//!
+//! Not offered: expedited data (and PR), symmetric synchronize, segmenting (a received SPDU with an Enclosure Item other than "whole" is
 //! a protocol error: this machine never proposes a TSDU maximum size), transport reuse.
 
 use std::collections::VecDeque;

@@ -1,9 +1,10 @@
 //! The session machine against ISODE's own session echo (`testdata/captures/isode/iso-ssap-echo.pcap`:
 //! `isoc` and `isod` with all eleven functional units): ISODE's side of the exchange is fed to
 //! the machine playing the other role, and what the machine sends is compared with the octets
-//! ISODE sent there, through the resynchronization collision (RS set against RS abandon, RA).
-//! After it ISODE's client asks for its release token (negotiated release, which this machine
-//! does not offer), so the replay stops there.
+//! ISODE sent there: as the client to the end (tokens, activity, major sync, the
+//! resynchronization collision, exception report, activity end, control give, release); as the
+//! server to the activity end (isod then gives the activity token inside the activity, which
+//! this machine does not do, and the client's GTC needs it).
 //! Expedited TPDUs (EX and PR SPDUs on ISODE's class-0 expedited flow) are left out: class 0 has
 //! no expedited flow in X.224.
 
@@ -48,6 +49,17 @@ fn tsdus() -> Vec<(bool, Bytes)> {
     order
 }
 
+/// The SPDU kinds of a TSDU with their serial numbers: how an AE / AEA without user data is
+/// compared with ISODE's, which carry 512 octets (this machine's activity end has none).
+fn shape(tsdu: &[u8]) -> Vec<(super::SpduKind, Option<u64>)> {
+    super::spdus(tsdu)
+        .map(|s| {
+            let s = s.unwrap();
+            (s.kind(), s.serial_number().and_then(|n| n.value()))
+        })
+        .collect()
+}
+
 fn events(c: &mut Connection) -> Vec<Event> {
     std::iter::from_fn(|| c.poll_event()).collect()
 }
@@ -67,7 +79,7 @@ fn zeros() -> Vec<u8> {
 }
 
 #[test]
-fn crate_responder_plays_isode_echo_server_through_resync() {
+fn crate_responder_plays_isode_echo_server_through_the_activity_end() {
     let t = tsdus();
     let client: Vec<&Bytes> = t.iter().filter(|(c, _)| *c).map(|(_, b)| b).collect();
     let server: Vec<&Bytes> = t.iter().filter(|(c, _)| !*c).map(|(_, b)| b).collect();
@@ -81,10 +93,10 @@ fn crate_responder_plays_isode_echo_server_through_resync() {
         panic!("{ev:?}")
     };
     assert_eq!(ind.requirements, R(0x07ff));
-    // What this machine agrees to: half-duplex, minor and major sync, resync, activities,
-    // capability data, exceptions, typed data (no expedited, negotiated release, symmetric
+    // What this machine agrees to: half-duplex, minor and major sync, resync, negotiated
+    // release, activities, capability data, exceptions, typed data (no expedited, symmetric
     // sync).
-    assert_eq!(ind.agreed, R(0x0779));
+    assert_eq!(ind.agreed, R(0x07f9));
     s.accept(Bytes::from(zeros()), now).unwrap();
     let ac = sent(&mut s);
     assert_eq!(ac[0], 0x0e, "AC");
@@ -170,23 +182,50 @@ fn crate_responder_plays_isode_echo_server_through_resync() {
             user_data: Bytes::from(zeros())
         }]
     );
-    assert_eq!(s.tokens(), TokenItem(0x15));
-    // Next the client asks for every token with a PT naming the release token too (0x55):
-    // isod agreed to negotiated release (0x07fd), this machine does not offer it, so for it
-    // that PT names a token that does not exist. The replay ends here.
-    assert_eq!(&client[8][..7], &[0x02, 0xff, 0x02, 0x07, 0x10, 0x01, 0x55]);
+    assert_eq!(s.tokens(), TokenItem(0x55));
+    // The client asks for every token (PT 0x55, 512 octets).
+    s.handle_tsdu(client[8].clone(), now);
+    assert_eq!(
+        events(&mut s),
+        [Event::TokensPlease {
+            tokens: TokenItem(0x55),
+            user_data: Bytes::from(zeros())
+        }]
+    );
+    // isod gives all four, the activity token too, inside the activity; this machine keeps
+    // the activity token while an activity is in progress and gives the other three (a GT
+    // all the same).
+    assert!(s.give_tokens(TokenItem(0x55), now).is_err());
+    s.give_tokens(TokenItem(0x45), now).unwrap();
+    assert_eq!(sent(&mut s)[..2], server[6][..2]);
+    // The client gives the data token back and reports an exception (PT + ED).
+    s.handle_tsdu(client[9].clone(), now);
+    assert_eq!(events(&mut s), [Event::TokensGiven(TokenItem::DATA)]);
+    s.handle_tsdu(client[10].clone(), now);
+    let ev = events(&mut s);
+    assert!(matches!(ev[..], [Event::ExceptionReport(_)]), "{ev:?}");
+    // Resolved by giving the data token: ISODE's GT.
+    s.give_tokens(TokenItem::DATA, now).unwrap();
+    assert_eq!(sent(&mut s), server[7][..]);
+    // GT + AE serial 2 (V(M) after the abandon), answered PT + AEA as ISODE did.
+    s.handle_tsdu(client[11].clone(), now);
+    assert_eq!(events(&mut s), [Event::ActivityEnd { serial: 2 }]);
+    s.activity_end_response(now).unwrap();
+    assert_eq!(shape(&sent(&mut s)), shape(server[8]));
+    // The client's GTC next needs every token on its side; here the activity token stayed
+    // (above), so the replay ends with the activity.
     assert!(s.is_open());
 }
 
 #[test]
-fn crate_initiator_plays_isode_client_through_resync() {
+fn crate_initiator_plays_isode_client_to_the_end() {
     let t = tsdus();
     let client: Vec<&Bytes> = t.iter().filter(|(c, _)| *c).map(|(_, b)| b).collect();
     let server: Vec<&Bytes> = t.iter().filter(|(c, _)| !*c).map(|(_, b)| b).collect();
     let now = Instant::now();
     let mut c = Connection::initiator(super::connection::Config::default());
     c.connect(
-        ConnectRequest::default().with_requirements(R(0x0779), None),
+        ConnectRequest::default().with_requirements(R(0x07f9), None),
         now,
     )
     .unwrap();
@@ -196,7 +235,7 @@ fn crate_initiator_plays_isode_client_through_resync() {
     c.handle_tsdu(server[0].clone(), now);
     let ev = events(&mut c);
     assert!(matches!(ev.first(), Some(Event::Connected(_))), "{ev:?}");
-    assert_eq!(c.requirements(), R(0x0779));
+    assert_eq!(c.requirements(), R(0x07f9));
     c.activity_start(b"echo", now).unwrap();
     let _ = sent(&mut c);
     c.send_data(Bytes::from_static(b"hello world\n\0"), now)
@@ -254,7 +293,43 @@ fn crate_initiator_plays_isode_client_through_resync() {
     assert_eq!(sent(&mut c), client[7][..]);
     assert_eq!(c.tokens(), TokenItem::default());
     assert_eq!(c.next_serial(), Some(2));
-    assert!(c.is_open());
+    // PT for every token (with the release token of negotiated release), GT 0x55 back.
+    c.please_tokens(TokenItem(0x55), &zeros(), now).unwrap();
+    assert_eq!(sent(&mut c), client[8][..]);
+    c.handle_tsdu(server[6].clone(), now);
+    assert_eq!(events(&mut c), [Event::TokensGiven(TokenItem(0x55))]);
+    // The data token to isod, then an exception report (PT + ED, reason 0, 512 octets).
+    c.give_tokens(TokenItem::DATA, now).unwrap();
+    assert_eq!(sent(&mut c), client[9][..]);
+    c.exception_report(super::ActivityReason::NO_REASON, &zeros(), now)
+        .unwrap();
+    assert_eq!(sent(&mut c), client[10][..]);
+    // isod resolves it by giving the data token back.
+    c.handle_tsdu(server[7].clone(), now);
+    assert_eq!(events(&mut c), [Event::TokensGiven(TokenItem::DATA)]);
+    assert!(!c.exception_in_force());
+    // GT + AE at V(M) 2, PT + AEA.
+    assert_eq!(c.activity_end(now), Ok(2));
+    assert_eq!(shape(&sent(&mut c)), shape(client[11]));
+    c.handle_tsdu(server[8].clone(), now);
+    assert_eq!(events(&mut c), [Event::ActivityEnded { serial: 2 }]);
+    // GTC / GTA, then isod gives every token back.
+    c.give_control(now).unwrap();
+    assert_eq!(sent(&mut c), client[12][..]);
+    c.handle_tsdu(server[9].clone(), now);
+    assert_eq!(events(&mut c), [Event::ControlGiveConfirmed]);
+    c.handle_tsdu(server[10].clone(), now);
+    assert_eq!(events(&mut c), [Event::TokensGiven(TokenItem(0x55))]);
+    // FN with 512 octets (isoc also writes PI 17 "release the transport connection", which is
+    // what an absent PI 17 means), DN with 512 octets: released.
+    c.release(&zeros(), now).unwrap();
+    let fin = sent(&mut c);
+    assert_eq!(fin[0], client[13][0], "FN");
+    assert_eq!(fin[fin.len() - 512..], client[13][client[13].len() - 512..]);
+    c.handle_tsdu(server[11].clone(), now);
+    let ev = events(&mut c);
+    assert!(matches!(ev[0], Event::Released { .. }), "{ev:?}");
+    assert_eq!(ev.last(), Some(&Event::Closed));
 }
 
 // --- Beyond the capture: typed data and capability data (iso-ssap-echo uses neither) -------

@@ -165,8 +165,8 @@ pub(crate) struct Units {
 /// proposed without half-duplex, or with half-duplex but none of the token units (minor or
 /// major synchronize, activity management, exceptions); otherwise half-duplex (as ISODE
 /// answers a CN that names both) with whichever of minor synchronize, major synchronize,
-/// resynchronize, activity management, exceptions, typed data and capability data were asked
-/// for (capability
+/// resynchronize, negotiated release, activity management, exceptions, typed data and
+/// capability data were asked for (capability
 /// data only with activity management, exceptions only with half-duplex: X.225 §9.2).
 pub(crate) fn answer_requirements(requested: SessionUserRequirements) -> SessionUserRequirements {
     type R = SessionUserRequirements;
@@ -182,6 +182,7 @@ pub(crate) fn answer_requirements(requested: SessionUserRequirements) -> Session
     let offered = R::MINOR_SYNCHRONIZE
         .with(R::MAJOR_SYNCHRONIZE)
         .with(R::RESYNCHRONIZE)
+        .with(R::NEGOTIATED_RELEASE)
         .with(R::ACTIVITY_MANAGEMENT)
         .with(R::EXCEPTIONS)
         .with(R::TYPED_DATA)
@@ -226,6 +227,9 @@ fn available_tokens(r: SessionUserRequirements) -> TokenItem {
         || r.contains(SessionUserRequirements::MAJOR_SYNCHRONIZE)
     {
         t = t.with(TokenItem::MAJOR_ACTIVITY);
+    }
+    if r.contains(SessionUserRequirements::NEGOTIATED_RELEASE) {
+        t = t.with(TokenItem::RELEASE);
     }
     t
 }
