@@ -440,7 +440,7 @@ impl<'a> ConnectionData<'a> {
 ///     a3 LL { a0 open | a1 recover }     [3] connectionDataRQ
 ///     [84 applicationProtocol]           [4] IMPLICIT INTEGER OPTIONAL (X.410-1984 mode only)
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Eq)]
 pub struct Rtorq<'a> {
     /// `checkpointSize`: checkpoint every this many × 1024 octets; 0 = none.
     pub checkpoint_size: Option<i64>,
@@ -453,8 +453,27 @@ pub struct Rtorq<'a> {
     /// `applicationProtocol` (X.410-1984 mode; ISODE's `PConnect` makes it DEFAULT p1(1)).
     pub application_protocol: Option<ApplicationProtocol>,
     /// Set by the decoders when `connectionDataRQ` held `open` as a bare `80 00` instead of
-    /// `a0 02 80 00` (tolerated; see [`ConnectionData`]); ignored by the encoders.
+    /// `a0 02 80 00` (tolerated; see [`ConnectionData`]); ignored by the encoders and by `==`
+    /// (it says how the value was read, not what it is).
     pub bare_null_open: bool,
+}
+
+impl PartialEq for Rtorq<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.checkpoint_size == other.checkpoint_size
+            && self.window_size == other.window_size
+            && self.dialogue_mode == other.dialogue_mode
+            && self.connection_data == other.connection_data
+            && self.application_protocol == other.application_protocol
+    }
+}
+
+impl PartialEq for Rtoac<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.checkpoint_size == other.checkpoint_size
+            && self.window_size == other.window_size
+            && self.connection_data == other.connection_data
+    }
 }
 
 impl<'a> Rtorq<'a> {
@@ -580,7 +599,7 @@ impl<'a> Rtorq<'a> {
 ///     [81 windowSize]                    [1] IMPLICIT INTEGER DEFAULT 3
 ///     a2 LL { a0 open | a1 recover }     [2] connectionDataAC
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Eq)]
 pub struct Rtoac<'a> {
     /// `checkpointSize` the responder accepts (at most the proposal).
     pub checkpoint_size: Option<i64>,
@@ -589,7 +608,8 @@ pub struct Rtoac<'a> {
     /// `connectionDataAC` (mandatory).
     pub connection_data: ConnectionData<'a>,
     /// Set by the decoders when `connectionDataAC` held `open` as a bare `80 00` instead of
-    /// `a0 02 80 00` (tolerated; see [`ConnectionData`]); ignored by the encoders.
+    /// `a0 02 80 00` (tolerated; see [`ConnectionData`]); ignored by the encoders and by `==`
+    /// (it says how the value was read, not what it is).
     pub bare_null_open: bool,
 }
 
