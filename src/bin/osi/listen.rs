@@ -439,6 +439,8 @@ fn machine_timeout(ev: &Event) -> Option<&'static str> {
         return None;
     };
     Some(match t {
+        // The adapter's own timers: their `timeout` record came with the notice.
+        Timeout::Driver(_) => return None,
         Timeout::Transport(TransportWait::Connect)
         | Timeout::Session(SessionWait::Connect | SessionWait::Accept) => "connect",
         Timeout::Transport(TransportWait::Receive) => "io",
