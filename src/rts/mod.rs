@@ -1203,6 +1203,25 @@ impl Rts {
         Ok(())
     }
 
+    /// Aborts because a timer of the driver ran out (the tokio adapter's connect, idle or io
+    /// timer; see [`Association::abort_on_timeout`]): an RT-P-ABORT, on the wire an ABRT from
+    /// the ACSE provider (no RTAB). [`RtsEvent::Aborted`] follows with
+    /// [`RtsAbortCause::Association`] naming the timer
+    /// ([`Timeout::Driver`](crate::association::Timeout::Driver)).
+    pub fn abort_on_timeout(
+        &mut self,
+        which: crate::association::TimerKind,
+        now: Instant,
+    ) -> Result<(), RtsError> {
+        self.aborted = true;
+        self.assoc.abort_on_timeout(which, now)?;
+        if self.phase != Phase::Closed {
+            self.phase = Phase::Closing;
+        }
+        self.drain(now);
+        Ok(())
+    }
+
     /// Bytes received from the transport connection.
     pub fn handle_input(&mut self, data: &[u8], now: Instant) {
         self.assoc.handle_input(data, now);

@@ -164,14 +164,14 @@ impl MemoryBudget {
 
 /// One connection's share of a [`MemoryBudget`]; given back when dropped.
 #[derive(Debug)]
-struct Charge {
-    budget: MemoryBudget,
-    held: usize,
+pub(crate) struct Charge {
+    pub(crate) budget: MemoryBudget,
+    pub(crate) held: usize,
 }
 
 impl Charge {
     /// Sets the share to `now` octets; `false` (share unchanged) when the budget cannot give it.
-    fn set(&mut self, now: usize) -> bool {
+    pub(crate) fn set(&mut self, now: usize) -> bool {
         if now > self.held {
             if !self.budget.try_grow(now.saturating_sub(self.held)) {
                 return false;

@@ -82,6 +82,7 @@ use crate::tpkt;
 
 mod connection;
 mod dialer;
+mod limits;
 mod listener;
 #[cfg(feature = "tls")]
 pub mod tls;
@@ -91,12 +92,13 @@ pub use connection::{
     Connection, ConnectionError, MemoryBudget, Notice, ReleaseOutcome, TimerKind, Timers,
 };
 pub use dialer::{DialError, Dialer, associate_stream};
+pub use limits::ConnectionLimits;
 pub use listener::{
     AcceptGate, Accepted, Admission, Incoming, Listener, ListenerConfig, ShedReason, Slot,
 };
 
 pub mod rts;
-pub use rts::{RtsConnection, RtsDialer, RtsListener};
+pub use rts::{RtsConnection, RtsDialer, RtsIncoming, RtsListener};
 
 // -------------------------------------------------------------------------------------------
 // Codec
