@@ -145,6 +145,20 @@ impl ListenerConfig {
             .with_io(self.io_timeout)
     }
 
+    /// A transport-only service's `config` (COTP class 0 without the layers above) with these
+    /// limits applied: largest TSDU, the connect timer as the wait for the CR, the io timer
+    /// as the receive time-out.
+    pub fn apply_transport(
+        &self,
+        config: crate::cotp::connection::Config,
+    ) -> crate::cotp::connection::Config {
+        let limits = config.limits.with_max_tsdu(self.max_message);
+        let connect = self.connect_timeout.unwrap_or(config.connect_timeout);
+        config
+            .with_limits(limits)
+            .with_timeouts(connect, self.io_timeout)
+    }
+
     /// `config` with these limits applied: largest TSDU and SSDU, receive time-out.
     pub fn apply(&self, config: Config) -> Config {
         let limits = config

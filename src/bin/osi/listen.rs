@@ -175,7 +175,7 @@ const QUEUE: usize = 4096;
 /// writer thread; a line that does not fit is dropped and counted, and the count is printed
 /// (a `dropped` event) as soon as the writer catches up.
 #[derive(Clone)]
-struct Sink {
+pub(crate) struct Sink {
     printer: Printer,
     tx: SyncSender<String>,
     dropped: Arc<AtomicU64>,
@@ -209,7 +209,7 @@ impl Sink {
         )
     }
 
-    fn print(&self, tag: Option<&Tag<'_>>, record: &Record) {
+    pub(crate) fn print(&self, tag: Option<&Tag<'_>>, record: &Record) {
         let line = self.printer.line(tag, record);
         match self.tx.try_send(line) {
             Ok(()) => {}
@@ -291,24 +291,28 @@ pub fn run(a: &ListenArgs) -> ExitCode {
         }
     };
     if a.transport_only {
-        return crate::transport_cmd::listen(crate::transport_cmd::ListenPlan {
+        let plan = crate::transport_cmd::ListenPlan {
             address: &a.address,
             dispatch,
             echo: a.echo,
             max_associations: a.max_associations,
-            format: a.format,
             limits: a.limits(),
+        };
+        return run_service(a.format, a.threads, |sink| {
+            crate::transport_cmd::serve(plan, sink)
         });
     }
     if a.rtse.rtse.is_some() {
-        return crate::rts_cmd::listen(crate::rts_cmd::ListenPlan {
+        let plan = crate::rts_cmd::ListenPlan {
             address: &a.address,
             dispatch,
             echo: a.echo,
             max_associations: a.max_associations,
-            format: a.format,
             rtse: &a.rtse,
             limits: a.limits(),
+        };
+        return run_service(a.format, a.threads, |sink| {
+            crate::rts_cmd::serve(plan, sink)
         });
     }
     let acceptor = match acceptor(a) {
@@ -318,19 +322,32 @@ pub fn run(a: &ListenArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let (sink, done) = Sink::start(a.format);
-    let answers = Arc::new(Answers {
-        sink,
-        accept: match &a.accept_user_info {
-            Some(info) => AcceptResponse::with_user_information(info.0.clone()),
-            None => AcceptResponse::default(),
-        },
-        echo: a.echo,
-        replies: a.replies.clone(),
-        log_data: a.log_data,
-    });
+    run_service(a.format, a.threads, |sink| {
+        let answers = Arc::new(Answers {
+            sink,
+            accept: match &a.accept_user_info {
+                Some(info) => AcceptResponse::with_user_information(info.0.clone()),
+                None => AcceptResponse::default(),
+            },
+            echo: a.echo,
+            replies: a.replies.clone(),
+            log_data: a.log_data,
+        });
+        serve(a, dispatch, acceptor, answers)
+    })
+}
+
+/// Runs a listening service (every mode of `osi listen`) on a multi-threaded runtime of
+/// `threads` workers, its events going through a [`Sink`] (a bounded queue to one writer
+/// thread, so output never blocks the protocol).
+pub(crate) fn run_service<F, Fut>(format: Format, threads: Option<u16>, body: F) -> ExitCode
+where
+    F: FnOnce(Sink) -> Fut,
+    Fut: std::future::Future<Output = ExitCode>,
+{
+    let (sink, done) = Sink::start(format);
     let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = a.threads {
+    if let Some(n) = threads {
         builder.worker_threads(usize::from(n));
     }
     let runtime = match builder.enable_all().build() {
@@ -340,9 +357,8 @@ pub fn run(a: &ListenArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let code = runtime.block_on(serve(a, dispatch, acceptor, Arc::clone(&answers)));
+    let code = runtime.block_on(body(sink));
     runtime.shutdown_timeout(Duration::from_secs(1));
-    drop(answers);
     // Let the writer print what is queued, unless nobody reads the output.
     let _ = done.recv_timeout(Duration::from_secs(5));
     code
@@ -409,12 +425,11 @@ async fn serve(
                     };
                     tasks.spawn(task);
                 }
+                // The library traces these (tokio::AcceptGate, Listener): the record only.
                 Incoming::Shed { peer, reason } => {
-                    tracing::info!(%peer, reason = reason.name(), "shed");
                     sink.print(None, &shed_record(peer, reason));
                 }
                 Incoming::Error { error, retry_in } => {
-                    tracing::warn!(%error, ?retry_in, "accept failed");
                     sink.print(None, &accept_error_record(&error, retry_in));
                 }
                 _ => {}
@@ -449,10 +464,10 @@ fn machine_timeout(ev: &Event) -> Option<&'static str> {
     })
 }
 
-/// The record of a notice of the adapter.
-fn notice_record(n: Notice) -> Option<Record> {
+/// The record of a notice of the adapter (a `timeout`, or a `shed` naming the peer).
+pub(crate) fn notice_record(n: Notice, peer: impl std::fmt::Display) -> Record {
     match n {
-        Notice::Timeout(kind) => Some(timeout_record(kind.name())),
+        Notice::Timeout(kind) => timeout_record(kind.name()),
         Notice::MemoryBudget { wanted } => {
             let mut r = Record::new(
                 "shed",
@@ -460,9 +475,10 @@ fn notice_record(n: Notice) -> Option<Record> {
             );
             r.obj.set("reason", "memory");
             r.obj.set("held", wanted);
-            Some(r)
+            r.obj.set("peer", peer.to_string());
+            r
         }
-        _ => None,
+        _ => Record::new("notice", format!("{n:?}")),
     }
 }
 
@@ -542,13 +558,7 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 association: n,
                 service: service.as_deref(),
             };
-            tracing::info!(?notice, "limit reached");
-            if let Some(mut r) = notice_record(notice) {
-                if r.event == "shed" {
-                    r.obj.set("peer", peer.clone());
-                }
-                printer.print(Some(&tag), &r);
-            }
+            printer.print(Some(&tag), &notice_record(notice, &peer));
         }
         let mut failure = None;
         match &ev {

@@ -16,13 +16,16 @@ use osi_stack::cotp::DisconnectReason;
 use osi_stack::cotp::connection::{
     Config, ConnectRequest, Connection, Disconnect, Event as TpEvent,
 };
-use osi_stack::tokio::{AcceptGate, Admission, ListenerConfig};
+use osi_stack::tokio::{
+    AcceptGate, Admission, ConnectionLimits, ListenerConfig, MemoryBudget, Notice, ShedReason,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
-use crate::events::{Printer, Record, Tag, admission_record};
+use crate::events::{Printer, Record, Tag, admission_record, shed_record};
 use crate::json::hex;
+use crate::listen::Sink;
 use crate::output::Format;
 
 /// One transport connection over one TCP stream.
@@ -265,30 +268,19 @@ pub struct ListenPlan<'a> {
     pub echo: bool,
     /// --max-associations.
     pub max_associations: Option<u64>,
-    /// --format.
-    pub format: Format,
-    /// The service limits of the flags (caps and accept back-off apply here).
+    /// The service limits of the flags: every one applies (caps, accept back-off, connect,
+    /// idle and io timers, largest TSDU, memory budget).
     pub limits: ListenerConfig,
 }
 
-/// How long a transport connection may stay silent.
-const LISTEN_WAIT: Duration = Duration::from_secs(300);
-
-/// Runs `osi listen --transport-only`.
-pub fn listen(plan: ListenPlan<'_>) -> ExitCode {
-    let Some(runtime) = crate::current_thread_runtime("listen") else {
-        return ExitCode::from(1);
-    };
-    runtime.block_on(serve(plan))
-}
-
-async fn serve(plan: ListenPlan<'_>) -> ExitCode {
-    let printer = Printer::new(plan.format);
+/// Serves `osi listen --transport-only` (on the runtime and event sink of
+/// [`crate::listen::run_service`]).
+pub async fn serve(plan: ListenPlan<'_>, sink: Sink) -> ExitCode {
     let listener = match TcpListener::bind(plan.address).await {
         Ok(l) => l,
         Err(e) => {
             let message = format!("cannot listen on {}: {e}", plan.address);
-            printer.print(None, &Record::error("tcp", message.clone()));
+            sink.print(None, &Record::error("tcp", message.clone()));
             let _ = writeln!(io::stderr(), "osi listen: {message}");
             return ExitCode::from(1);
         }
@@ -301,9 +293,10 @@ async fn serve(plan: ListenPlan<'_>) -> ExitCode {
         format!("listening on {bound} (transport only)"),
     );
     r.obj.set("address", bound);
-    printer.print(None, &r);
+    sink.print(None, &r);
     let dispatch = Arc::new(plan.dispatch);
-    let mut gate = AcceptGate::new(plan.limits);
+    let budget = MemoryBudget::new(plan.limits.memory_budget);
+    let mut gate = AcceptGate::new(plan.limits.clone());
     let mut tasks = JoinSet::new();
     let mut accepted = 0u64;
     loop {
@@ -317,25 +310,42 @@ async fn serve(plan: ListenPlan<'_>) -> ExitCode {
         };
         match admission {
             Admission::Admitted { stream, peer, slot } => {
+                if budget.used() >= budget.limit() {
+                    drop((stream, slot));
+                    sink.print(None, &shed_record(peer, ShedReason::Memory));
+                    continue;
+                }
                 accepted = accepted.saturating_add(1);
                 let reference = u16::try_from(accepted % 65_535).unwrap_or(1).max(1);
-                let task = handle(
+                let now = Instant::now();
+                let limits = ConnectionLimits::new(plan.limits.timers(), now)
+                    .with_budget(budget.clone())
+                    .with_slot(slot);
+                let config = plan
+                    .limits
+                    .apply_transport(Config::default())
+                    .with_local_reference(reference);
+                let mut conn = Connection::responder(config);
+                conn.handle_transport_accepted(now);
+                let served = Served {
                     stream,
+                    conn,
+                    buf: vec![0; READ_START],
+                    limits,
+                    eof: false,
+                };
+                tasks.spawn(handle(
+                    served,
                     peer,
                     accepted,
-                    reference,
                     Arc::clone(&dispatch),
                     plan.echo,
-                    printer,
-                );
-                tasks.spawn(async move {
-                    task.await;
-                    drop(slot);
-                });
+                    sink.clone(),
+                ));
             }
             other => {
                 if let Some(r) = admission_record(&other) {
-                    printer.print(None, &r);
+                    sink.print(None, &r);
                 }
             }
         }
@@ -343,35 +353,180 @@ async fn serve(plan: ListenPlan<'_>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn handle(
+/// The read buffer a served connection starts with; it doubles up to [`READ_MAX`] while
+/// reads fill it (the idle cost of a connection stays small).
+const READ_START: usize = 1024;
+/// The largest read buffer.
+const READ_MAX: usize = 64 * 1024;
+
+/// One served transport connection within its [`ConnectionLimits`].
+struct Served {
     stream: TcpStream,
+    conn: Connection,
+    buf: Vec<u8>,
+    limits: ConnectionLimits,
+    eof: bool,
+}
+
+/// What a wait of a served connection gave.
+enum Served1 {
+    /// An event of the machine.
+    Event(TpEvent),
+    /// A limit was reached: the connection is being closed (its events follow).
+    Limit(Notice),
+    /// Nothing more will happen.
+    Gone,
+}
+
+impl Served {
+    /// What the connection holds: input being reassembled, output not written.
+    fn held(&self, writing: usize) -> usize {
+        self.conn
+            .buffered_input()
+            .saturating_add(self.conn.pending_transmit())
+            .saturating_add(writing)
+    }
+
+    /// Closes the transport connection from this side (class 0: no DR once open, X.224
+    /// §6.7.1.4): the machine reports `Disconnected(Local)` and `Closed`.
+    fn give_up(&mut self) {
+        self.conn.disconnect(Instant::now());
+        while self.conn.poll_transmit().is_some() {}
+    }
+
+    /// Writes what the machine has to send within the io timer; `Err` with the notice when
+    /// a limit stopped it.
+    async fn flush(&mut self) -> Result<(), Notice> {
+        while let Some(b) = self.conn.poll_transmit() {
+            let now = Instant::now();
+            self.limits.output(b.len(), now);
+            if let Err(wanted) = self.limits.hold(self.held(b.len())) {
+                self.give_up();
+                return Err(Notice::MemoryBudget { wanted });
+            }
+            let write = self.stream.write_all(&b);
+            let written = match self.limits.deadline() {
+                Some(at) => tokio::time::timeout_at(at.into(), write).await.ok(),
+                None => Some(write.await),
+            };
+            match written {
+                Some(Ok(())) => {
+                    let now = Instant::now();
+                    self.limits.output(0, now);
+                    self.limits.activity(now);
+                }
+                Some(Err(_)) => {
+                    self.eof = true;
+                    self.conn.handle_transport_closed(Instant::now());
+                    return Ok(());
+                }
+                None => {
+                    // The deadline of the limits came first: which one says the notice.
+                    let which = self.limits.expired(Instant::now());
+                    self.eof = true;
+                    self.conn.handle_transport_closed(Instant::now());
+                    while self.conn.poll_transmit().is_some() {}
+                    return match which {
+                        Some(which) => Err(Notice::Timeout(which)),
+                        None => Ok(()),
+                    };
+                }
+            }
+        }
+        let _ = self.limits.hold(self.held(0));
+        Ok(())
+    }
+
+    /// The next event or limit; every wait is bounded by the machine's timers (connect,
+    /// receive) and the limits' (connect, idle, io).
+    async fn next(&mut self) -> Served1 {
+        loop {
+            if let Err(n) = self.flush().await {
+                return Served1::Limit(n);
+            }
+            if let Some(ev) = self.conn.poll_event() {
+                if matches!(ev, TpEvent::Connected(_)) {
+                    self.limits.established(Instant::now());
+                }
+                return Served1::Event(ev);
+            }
+            let timer = [self.conn.poll_timeout(), self.limits.deadline()]
+                .into_iter()
+                .flatten()
+                .min();
+            if self.eof || self.conn.is_closed() {
+                match self.conn.poll_timeout() {
+                    None => return Served1::Gone,
+                    Some(t) => tokio::time::sleep_until(t.into()).await,
+                }
+            } else {
+                let sleep = async {
+                    match timer {
+                        Some(t) => tokio::time::sleep_until(t.into()).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    r = self.stream.read(&mut self.buf) => match r {
+                        Ok(0) | Err(_) => {
+                            self.eof = true;
+                            self.conn.handle_transport_closed(Instant::now());
+                        }
+                        Ok(n) => {
+                            let now = Instant::now();
+                            self.limits.activity(now);
+                            let data = self.buf.get(..n).unwrap_or_default();
+                            self.conn.handle_input(data, now);
+                            if n == self.buf.len() && self.buf.len() < READ_MAX {
+                                let grown = self.buf.len().saturating_mul(2).min(READ_MAX);
+                                self.buf.resize(grown, 0);
+                            }
+                            if let Err(wanted) = self.limits.hold(self.held(0)) {
+                                self.give_up();
+                                return Served1::Limit(Notice::MemoryBudget { wanted });
+                            }
+                        }
+                    },
+                    () = sleep => {}
+                }
+            }
+            let now = Instant::now();
+            if self.conn.poll_timeout().is_some_and(|t| now >= t) {
+                self.conn.handle_timeout(now);
+            }
+            if let Some(which) = self.limits.expired(now) {
+                self.give_up();
+                return Served1::Limit(Notice::Timeout(which));
+            }
+        }
+    }
+}
+
+async fn handle(
+    mut tp: Served,
     peer: std::net::SocketAddr,
     n: u64,
-    reference: u16,
     dispatch: Arc<Dispatch>,
     echo: bool,
-    printer: Printer,
+    sink: Sink,
 ) {
-    let _ = stream.set_nodelay(true);
-    let mut conn = Connection::responder(Config::default().with_local_reference(reference));
-    conn.handle_transport_accepted(Instant::now());
-    let mut tp = Tp::new(stream, conn);
     let mut service: Option<String> = None;
     loop {
-        let ev = match tp.next(LISTEN_WAIT).await {
-            Next::Event(ev) => ev,
-            Next::TimedOut => {
-                tp.conn.disconnect(Instant::now());
-                tp.flush(LISTEN_WAIT).await;
-                break;
+        let ev = match tp.next().await {
+            Served1::Event(ev) => ev,
+            Served1::Limit(notice) => {
+                let t = Tag {
+                    association: n,
+                    service: service.as_deref(),
+                };
+                sink.print(Some(&t), &crate::listen::notice_record(notice, peer));
+                continue;
             }
-            Next::Gone => break,
+            Served1::Gone => break,
         };
-        let tag = |service: &Option<String>| -> (u64, Option<String>) { (n, service.clone()) };
-        let (association, svc) = tag(&service);
         let t = Tag {
-            association,
-            service: svc.as_deref(),
+            association: n,
+            service: service.as_deref(),
         };
         match ev {
             TpEvent::ConnectIndication(ind) => {
@@ -409,7 +564,7 @@ async fn handle(
                         r.obj
                             .set("code", i64::from(DisconnectReason::ADDRESS_UNKNOWN.0));
                         r.obj.set("peer", peer.to_string());
-                        printer.print(Some(&t), &r);
+                        sink.print(Some(&t), &r);
                     }
                 }
             }
@@ -424,23 +579,26 @@ async fn handle(
                 );
                 r.obj.set("tpdu_size", c.tpdu_size);
                 r.obj.set("peer", peer.to_string());
-                printer.print(Some(&t), &r);
+                sink.print(Some(&t), &r);
             }
             TpEvent::Tsdu(d) => {
-                printer.print(Some(&t), &tsdu_record(&d));
+                sink.print(Some(&t), &tsdu_record(&d));
                 if echo {
                     if let Err(e) = tp.conn.send(d, Instant::now()) {
-                        printer.print(Some(&t), &Record::error("transport", e.to_string()));
+                        sink.print(Some(&t), &Record::error("transport", e.to_string()));
                     }
                 }
             }
             TpEvent::Disconnected(d) => {
-                printer.print(Some(&t), &disconnect_record("disconnected", &d));
+                sink.print(Some(&t), &disconnect_record("disconnected", &d));
             }
             TpEvent::Closed => {
-                tp.flush(Duration::from_secs(5)).await;
-                let _ = tp.stream.shutdown().await;
-                printer.print(Some(&t), &Record::new("closed", "closed"));
+                if !tp.eof {
+                    let _ = tp.flush().await;
+                    let io = tp.limits.timers().io.unwrap_or(Duration::from_secs(5));
+                    let _ = tokio::time::timeout(io, tp.stream.shutdown()).await;
+                }
+                sink.print(Some(&t), &Record::new("closed", "closed"));
                 break;
             }
             _ => {}
