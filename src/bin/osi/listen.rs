@@ -441,7 +441,7 @@ async fn serve(
 }
 
 /// The `timeout` record of an adapter notice or of an association's own time-out.
-fn timeout_record(which: &str) -> Record {
+pub(crate) fn timeout_record(which: &str) -> Record {
     let mut r = Record::new("timeout", format!("{which} time-out"));
     r.obj.set("which", which);
     r
@@ -450,6 +450,12 @@ fn timeout_record(which: &str) -> Record {
 /// The `which` of an association's own time-out.
 fn machine_timeout(ev: &Event) -> Option<&'static str> {
     let Event::Aborted(a) = ev else { return None };
+    abort_timeout(a)
+}
+
+/// The `which` of an abort caused by one of the machines' own time-outs (not the adapter's,
+/// whose `timeout` record comes with its notice).
+pub(crate) fn abort_timeout(a: &osi_stack::association::Abort) -> Option<&'static str> {
     let AbortReason::Timeout(t) = a.reason else {
         return None;
     };

@@ -816,7 +816,15 @@ async fn handle(mut conn: RtsConnection, n: u64, answers: Arc<Answers>) {
             }
             RtsEvent::Confirmed { seq } => out.push(seq_record("confirmed", *seq, None)),
             RtsEvent::Released => out.push(Record::new("rt-closed", "rt-closed")),
-            RtsEvent::Aborted { cause, rtab } => out.push(rt_aborted(cause, *rtab)),
+            RtsEvent::Aborted { cause, rtab } => {
+                if let Some(which) = cause
+                    .association_abort()
+                    .and_then(crate::listen::abort_timeout)
+                {
+                    out.push(crate::listen::timeout_record(which));
+                }
+                out.push(rt_aborted(cause, *rtab));
+            }
             RtsEvent::Refused { .. } | RtsEvent::TransferFailed { .. } | RtsEvent::Closed => {}
             _ => {}
         }

@@ -14,7 +14,7 @@ use osi_stack::address::TSel;
 use osi_stack::association::Dispatch;
 use osi_stack::cotp::DisconnectReason;
 use osi_stack::cotp::connection::{
-    Config, ConnectRequest, Connection, Disconnect, Event as TpEvent,
+    Config, ConnectRequest, Connection, Disconnect, Event as TpEvent, Wait as TransportWait,
 };
 use osi_stack::tokio::{
     AcceptGate, Admission, ConnectionLimits, ListenerConfig, MemoryBudget, Notice, ShedReason,
@@ -107,12 +107,39 @@ impl Tp {
     }
 }
 
+/// The record of a transport disconnection, typed from cotp's [`Disconnect`]: `kind` (`dr`,
+/// `er`, `protocol-error`, `refused`, `timeout`, `transport-closed`, `local`), the reason, and
+/// the DR reason or ER cause code. TCP closed on an open connection is class 0's normal
+/// release (X.224 §6.7.1.4: no DR once connected): `"normal": true`.
 fn disconnect_record(event: &'static str, d: &Disconnect) -> Record {
-    let mut r = Record::new(event, format!("{event}: {d}"));
+    let normal = matches!(d, Disconnect::TransportClosed | Disconnect::Local);
+    let text = if normal {
+        format!("{event}: {d} (the class-0 release)")
+    } else {
+        format!("{event}: {d}")
+    };
+    let mut r = Record::new(event, text);
     r.obj.set("layer", "transport");
+    let kind = match d {
+        Disconnect::Dr(_) => "dr",
+        Disconnect::Er(_) => "er",
+        Disconnect::ProtocolError(_) => "protocol-error",
+        Disconnect::Refused(_) => "refused",
+        Disconnect::Timeout(_) => "timeout",
+        Disconnect::TransportClosed => "transport-closed",
+        Disconnect::Local => "local",
+        _ => "other",
+    };
+    r.obj.set("kind", kind);
     r.obj.set("reason", d.to_string());
+    r.obj.set("normal", normal);
     match d {
-        Disconnect::Dr(reason) => r.obj.set("code", i64::from(reason.0)),
+        Disconnect::Dr(reason) => {
+            r.obj.set("code", i64::from(reason.0));
+            if let Some(why) = reason.description() {
+                r.obj.set("description", why);
+            }
+        }
         Disconnect::Er(cause) => r.obj.set("code", i64::from(cause.0)),
         _ => {}
     }
@@ -254,7 +281,13 @@ async fn ping(plan: &ConnectPlan<'_>, printer: Printer) -> Result<(), String> {
     tp.conn.disconnect(Instant::now());
     tp.flush(t).await;
     let _ = tp.stream.shutdown().await;
-    printer.print(None, &Record::new("disconnected", "disconnected (dr sent)"));
+    // Class 0 has no DR once connected (X.224 §6.7.1.4): closing TCP is the release.
+    let mut r = Record::new(
+        "disconnected",
+        "disconnected (tcp closed: the class-0 release, no dr once connected)",
+    );
+    r.obj.set("kind", "local");
+    printer.print(None, &r);
     Ok(())
 }
 
@@ -590,6 +623,13 @@ async fn handle(
                 }
             }
             TpEvent::Disconnected(d) => {
+                if let Disconnect::Timeout(w) = d {
+                    let which = match w {
+                        TransportWait::Connect => "connect",
+                        _ => "io",
+                    };
+                    sink.print(Some(&t), &crate::listen::timeout_record(which));
+                }
                 sink.print(Some(&t), &disconnect_record("disconnected", &d));
             }
             TpEvent::Closed => {
