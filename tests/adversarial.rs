@@ -371,7 +371,12 @@ fn stop_after_the_cn() {
     l.wait_for("timeout idle", |v| {
         v["event"] == "timeout" && v["which"] == "idle"
     });
-    l.wait_for("aborted", is("aborted"));
+    // The abort is typed: this side's provider, the idle time-out (not a user abort).
+    let ab = l.wait_for("aborted", is("aborted"));
+    assert_eq!(ab["source"], "local-provider", "{ab}");
+    assert_eq!(ab["timeout"], "idle", "{ab}");
+    assert_eq!(ab["reason"], "idle time-out", "{ab}");
+    // On the wire: an AB whose ARU carries an ABRT from the ACSE provider.
     figure("legitimate client associated after", client.join().unwrap());
 }
 
