@@ -411,6 +411,19 @@ fn stop_in_the_middle_of_a_release() {
 }
 
 #[test]
+fn stop_in_the_middle_of_a_release_with_a_shorter_tim() {
+    // --disconnect-wait sets X.225's TIM: the DN's sender closes after 1 s, not 5 s.
+    let l = listen(&["--disconnect-wait", "1"]);
+    let mut r = Raw::associated(l.addr);
+    r.a.release(Instant::now()).unwrap();
+    r.send();
+    let t = closed_within(&mut r.s, Duration::from_secs(20));
+    figure("stop mid-release (TIM 1 s) closed after", t);
+    assert!(t < Duration::from_secs(4), "{t:?}");
+    l.wait_for("released", is("released"));
+}
+
+#[test]
 fn a_peer_that_never_reads() {
     let l = listen(&["--echo", "--io-timeout", "1", "--max-message", "2MiB"]);
     let mut r = Raw::associated(l.addr);

@@ -35,9 +35,14 @@ use super::listener::Slot;
 /// )
 /// .with_budget(MemoryBudget::new(1000));
 /// assert_eq!(limits.deadline(), Some(start + Duration::from_secs(1)));
-/// assert_eq!(limits.expired(start + Duration::from_secs(2)), Some(TimerKind::Connect));
 /// assert!(limits.hold(600).is_ok());
-/// assert_eq!(limits.hold(1200), Err(1200));
+/// assert_eq!(limits.expired(start + Duration::from_millis(500)), None);
+/// assert_eq!(limits.expired(start + Duration::from_secs(2)), Some(TimerKind::Connect));
+/// // Once a limit was reached (the owner aborts), no timer runs and the charge only goes down.
+/// assert_eq!(limits.deadline(), None);
+///
+/// let mut other = ConnectionLimits::new(Timers::NONE, start).with_budget(MemoryBudget::new(1000));
+/// assert_eq!(other.hold(1200), Err(1200));
 /// ```
 #[derive(Debug)]
 pub struct ConnectionLimits {

@@ -60,6 +60,11 @@ pub struct ListenerConfig {
     pub accept_backoff: Duration,
     /// Longest wait after failed `accept`s. Default 1 s.
     pub accept_backoff_max: Duration,
+    /// X.225's TIM ([`Config::disconnect_wait`]): after sending DN, AB or RF, how long a
+    /// connection waits for the peer to close the transport before closing it here (what an
+    /// X.400 connector calls "disconnect"). `None` (default): the association [`Config`]'s
+    /// own (5 s by default).
+    pub disconnect_wait: Option<Duration>,
 }
 
 impl Default for ListenerConfig {
@@ -76,6 +81,7 @@ impl Default for ListenerConfig {
             nodelay: true,
             accept_backoff: Duration::from_millis(10),
             accept_backoff_max: Duration::from_secs(1),
+            disconnect_wait: None,
         }
     }
 }
@@ -137,6 +143,13 @@ impl ListenerConfig {
         self
     }
 
+    /// With another X.225 TIM (`None`: the association [`Config`]'s own).
+    #[must_use]
+    pub fn with_disconnect_wait(mut self, wait: Option<Duration>) -> Self {
+        self.disconnect_wait = wait;
+        self
+    }
+
     /// The timers each connection gets.
     pub fn timers(&self) -> Timers {
         Timers::NONE
@@ -159,16 +172,26 @@ impl ListenerConfig {
             .with_timeouts(connect, self.io_timeout)
     }
 
-    /// `config` with these limits applied: largest TSDU and SSDU, receive time-out.
+    /// `config` with these limits applied: largest TSDU and SSDU, receive time-out, and
+    /// X.225's TIM when [`ListenerConfig::disconnect_wait`] is set.
+    ///
+    /// The association's own [`Config::idle_lifetime`] (an orderly release after no data) is
+    /// left as it is (off by default): the listener's protection against idle peers is
+    /// [`ListenerConfig::idle_timeout`] (on by default, 300 s, as `osi listen`'s contract
+    /// says), which aborts; releasing idle associations is an application's policy (an MMS
+    /// client may poll once an hour), and an RTS responder may not release at all (X.228:
+    /// only the association-initiator issues RT-CLOSE).
     pub fn apply(&self, config: Config) -> Config {
         let limits = config
             .limits
             .with_max_tsdu(self.max_message)
             .with_max_ssdu(self.max_message);
         let user = config.user_timeout.or(Some(Duration::from_secs(30)));
+        let wait = self.disconnect_wait.unwrap_or(config.disconnect_wait);
         config
             .with_limits(limits)
             .with_user_and_receive_timeouts(user, self.io_timeout)
+            .with_disconnect_wait(wait)
     }
 }
 

@@ -103,6 +103,11 @@ pub struct ListenArgs {
     /// that would exceed it is aborted
     #[arg(long, value_name = "BYTES", default_value = "268435456", value_parser = args::byte_count)]
     memory_budget: usize,
+    /// X.225's TIM: after sending a release answer (DN), an abort (AB) or a refusal (RF), wait
+    /// this long for the peer to close TCP before closing it here (an X.400 connector's
+    /// "disconnect")
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = args::seconds)]
+    disconnect_wait: Duration,
     /// How data events print: not at all, their length, or their octets in hex
     #[arg(long, value_enum, default_value_t = LogData::Len)]
     log_data: LogData,
@@ -147,6 +152,7 @@ impl ListenArgs {
             .with_io_timeout(Some(self.io_timeout))
             .with_max_message(self.max_message)
             .with_memory_budget(self.memory_budget)
+            .with_disconnect_wait(Some(self.disconnect_wait))
     }
 }
 
