@@ -9,6 +9,15 @@
 //! frame or TSDU, the application's answers) and the adapter's [`Timers`] (connect, idle, the
 //! peer reading the output). Each async method documents its cancel safety.
 //!
+//! The service limits of a [`ListenerConfig`] are made of pieces an owner of another machine
+//! uses too: [`AcceptGate`] (connection caps, accept back-off, socket options),
+//! [`ConnectionLimits`] (one connection's timers, its share of a [`MemoryBudget`], its cap
+//! slot) and [`ListenerConfig::apply`] / [`ListenerConfig::apply_transport`] (largest message,
+//! receive time-out). [`Listener`] and [`RtsListener`] apply all of them; a connect or idle
+//! time-out aborts with a typed cause ([`Timeout::Driver`](crate::association::Timeout::Driver)).
+//!
+//! [`RtsListener`]: rts::RtsListener
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use osi_stack::association::{AssociateRequest, Config, Event};

@@ -75,7 +75,9 @@
 //!   connection. The methods that wait for something the peer does ([`RtsConnection::close`],
 //!   [`RtsConnection::wait_opened`], [`RtsConnection::wait_confirmed`], …) take a time-out and
 //!   return [`RtsWaitError::Timeout`] when it runs out; [`RtsConnection::next_event`] is bounded
-//!   only by the machine's time-outs, [`RtsConnection::next_event_within`] by the caller's.
+//!   only by the machine's time-outs (and, for a connection of an [`RtsListener`], by the
+//!   listener's [`ConnectionLimits`]: connect, idle and io timers, a share of the memory
+//!   budget), [`RtsConnection::next_event_within`] by the caller's.
 //! - **Events are never lost.** A `wait_*` method keeps every event it is not waiting for (in
 //!   order, at most [`DriverOptions::max_backlog`]) and [`RtsConnection::next_event`] returns
 //!   them first. A wait that ends because the association ended (refused, rejected, aborted,
