@@ -132,7 +132,11 @@ use crate::tokio::{
     ShedReason, TimerKind,
 };
 
-/// Octets asked for per read.
+/// The read buffer a connection starts with (an idle connection costs little); it doubles up
+/// to [`READ_CHUNK`] while reads fill it.
+const READ_START: usize = 1024;
+
+/// Octets asked for per read, at most.
 const READ_CHUNK: usize = 64 * 1024;
 
 /// Buffers handed to one vectored write.
@@ -327,7 +331,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RtsConnection<S> {
         let mut c = RtsConnection {
             stream,
             rts,
-            buf: vec![0; READ_CHUNK],
+            buf: vec![0; READ_START],
             out: VecDeque::new(),
             stalled_since: None,
             backlog: VecDeque::new(),
@@ -838,6 +842,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RtsConnection<S> {
                 if !self.transport_closed {
                     let data = self.buf.get(..n).unwrap_or_default();
                     self.rts.handle_input(data, now);
+                    if n == self.buf.len() && self.buf.len() < READ_CHUNK {
+                        let grown = self.buf.len().saturating_mul(2).min(READ_CHUNK);
+                        self.buf.resize(grown, 0);
+                    }
                     if let Some(l) = &mut self.limits {
                         l.activity(now);
                     }
