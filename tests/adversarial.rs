@@ -1118,3 +1118,68 @@ fn every_mode_shares_the_memory_budget() {
         );
     }
 }
+
+#[test]
+fn every_mode_keeps_serving_with_a_stdout_nobody_reads() {
+    for mode in MODES {
+        let mut args = mode.args().to_vec();
+        args.retain(|a| *a != "--echo");
+        let (mut proc, addr, reader) = spawn_listen(osi(), &args);
+        // The pipe holds 64 KiB and the queue 4096 lines: 8000 TSDUs (transfers) print more.
+        let start = Instant::now();
+        let mut cmd = osi();
+        cmd.arg("connect").arg(addr.to_string());
+        match mode {
+            Mode::Transport => {
+                // Without --echo the listener answers nothing: send, then close (the last
+                // --send would wait for an answer, so the values go as one TSDU each through
+                // a raw client instead).
+                let mut s = transport_open(addr);
+                let dt = [3u8, 0, 0, 8, 2, 0xf0, 0x80, 0x42];
+                let many: Vec<u8> = dt.iter().copied().cycle().take(dt.len() * 8000).collect();
+                s.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
+                s.write_all(&many)
+                    .expect("the listener stopped reading behind its unread stdout");
+                drop(s);
+                cmd.args(["--transport-only"]);
+            }
+            Mode::Rtse => {
+                cmd.args(["--rtse", "normal"]);
+                for _ in 0..8000 {
+                    cmd.args(["--transfer", "00"]);
+                }
+            }
+        }
+        // A client that needs answers: it gets through within its time-out.
+        cmd.args(["--timeout", "10"]);
+        let status = run_bounded(cmd, Duration::from_secs(60))
+            .expect("the client stalled behind the unread stdout");
+        assert!(status.success(), "{mode:?}: {status:?}");
+        figure(
+            &format!("{mode:?}: 8000 messages and a client with stdout unread"),
+            start.elapsed(),
+        );
+        assert!(proc.0.try_wait().unwrap().is_none());
+        let records = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&records);
+        std::thread::spawn(move || {
+            for line in reader.lines() {
+                let Ok(line) = line else { break };
+                if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                    sink.lock().unwrap().push(v);
+                }
+            }
+        });
+        let l = Listen {
+            proc,
+            records,
+            addr,
+        };
+        let d = l.wait_for("dropped", is("dropped"));
+        eprintln!(
+            "figure: {mode:?}: events dropped while stdout was not read: {}",
+            d["count"]
+        );
+        assert!(d["count"].as_u64().unwrap() > 0);
+    }
+}

@@ -130,7 +130,7 @@ pub struct ListenArgs {
 
 /// `--log-data`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum LogData {
+pub(crate) enum LogData {
     /// Data events are not printed.
     None,
     /// The context and the length.
@@ -303,6 +303,7 @@ pub fn run(a: &ListenArgs) -> ExitCode {
             echo: a.echo,
             max_associations: a.max_associations,
             limits: a.limits(),
+            log_data: a.log_data,
         };
         return run_service(a.format, a.threads, |sink| {
             crate::transport_cmd::serve(plan, sink)

@@ -631,6 +631,8 @@ struct Answers {
     /// The MTA-bind a peer must present, and this side's answer.
     profile: ConnectorProfile,
     mode: RtseMode,
+    /// Octets waiting to be echoed, at most (--max-message).
+    max_echo: usize,
 }
 
 /// Serves `osi listen --rtse` (on the runtime and event sink of
@@ -668,6 +670,7 @@ pub async fn serve(plan: ListenPlan<'_>, printer: Sink) -> ExitCode {
             plan.rtse.mta_password.as_deref(),
         ),
         mode: plan.rtse.rtse.unwrap_or(RtseMode::Normal),
+        max_echo: plan.limits.max_message,
     });
     let mut tasks = JoinSet::new();
     let mut accepted = 0u64;
@@ -803,7 +806,18 @@ async fn handle(mut conn: RtsConnection, n: u64, answers: Arc<Answers>) {
             }
             RtsEvent::Received(b) => {
                 out.push(received(b));
-                if answers.echo {
+                // What waits for the turn to be echoed is bounded (--max-message in all):
+                // a peer that never gives the turn back cannot make this side hold more.
+                let waiting: usize = to_echo.iter().map(Bytes::len).sum();
+                if answers.echo && waiting.saturating_add(b.len()) > answers.max_echo {
+                    out.push(Record::error(
+                        "rtse",
+                        format!(
+                            "not echoed: {} octets already wait for the turn (at most {})",
+                            waiting, answers.max_echo
+                        ),
+                    ));
+                } else if answers.echo {
                     to_echo.push(b.clone());
                 }
             }

@@ -25,7 +25,7 @@ use tokio::task::JoinSet;
 
 use crate::events::{Printer, Record, Tag, admission_record, shed_record};
 use crate::json::hex;
-use crate::listen::Sink;
+use crate::listen::{LogData, Sink};
 use crate::output::Format;
 
 /// One transport connection over one TCP stream.
@@ -304,6 +304,8 @@ pub struct ListenPlan<'a> {
     /// The service limits of the flags: every one applies (caps, accept back-off, connect,
     /// idle and io timers, largest TSDU, memory budget).
     pub limits: ListenerConfig,
+    /// --log-data: how TSDUs print.
+    pub log_data: LogData,
 }
 
 /// Serves `osi listen --transport-only` (on the runtime and event sink of
@@ -372,7 +374,7 @@ pub async fn serve(plan: ListenPlan<'_>, sink: Sink) -> ExitCode {
                     peer,
                     accepted,
                     Arc::clone(&dispatch),
-                    plan.echo,
+                    (plan.echo, plan.log_data),
                     sink.clone(),
                 ));
             }
@@ -540,7 +542,7 @@ async fn handle(
     peer: std::net::SocketAddr,
     n: u64,
     dispatch: Arc<Dispatch>,
-    echo: bool,
+    (echo, log_data): (bool, LogData),
     sink: Sink,
 ) {
     let mut service: Option<String> = None;
@@ -615,7 +617,15 @@ async fn handle(
                 sink.print(Some(&t), &r);
             }
             TpEvent::Tsdu(d) => {
-                sink.print(Some(&t), &tsdu_record(&d));
+                match log_data {
+                    LogData::Hex => sink.print(Some(&t), &tsdu_record(&d)),
+                    LogData::Len => {
+                        let mut r = Record::new("data", format!("tsdu: {} octets", d.len()));
+                        r.obj.set("length", d.len());
+                        sink.print(Some(&t), &r);
+                    }
+                    LogData::None => {}
+                }
                 if echo {
                     if let Err(e) = tp.conn.send(d, Instant::now()) {
                         sink.print(Some(&t), &Record::error("transport", e.to_string()));
