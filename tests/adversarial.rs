@@ -1183,3 +1183,34 @@ fn every_mode_keeps_serving_with_a_stdout_nobody_reads() {
         assert!(d["count"].as_u64().unwrap() > 0);
     }
 }
+
+/// Not a check: what an idle connection (before its CR) costs `osi listen --transport-only`
+/// and `--rtse`, from `/proc/PID/status`. Run with `--ignored --nocapture`.
+#[test]
+#[ignore = "a measurement, not a check: run with --ignored --nocapture"]
+fn idle_connection_cost_in_every_mode() {
+    for mode in MODES {
+        let l = mode.listen(&[
+            "--max-connections-per-peer",
+            "2000",
+            "--connect-timeout",
+            "120",
+            "--threads",
+            "2",
+        ]);
+        let pid = l.proc.0.id();
+        std::thread::sleep(Duration::from_millis(300));
+        let mut conns: Vec<TcpStream> = (0..500).map(|_| connect(l.addr)).collect();
+        std::thread::sleep(Duration::from_secs(1));
+        let at500 = rss_kib(pid);
+        conns.extend((0..500).map(|_| connect(l.addr)));
+        std::thread::sleep(Duration::from_secs(1));
+        let at1000 = rss_kib(pid);
+        eprintln!(
+            "figure: {mode:?}: RSS {at500} KiB with 500 idle connections, {at1000} KiB with 1000 \
+             (the second 500: {:.1} KiB each)",
+            at1000.saturating_sub(at500) as f64 / 500.0
+        );
+        drop(conns);
+    }
+}
