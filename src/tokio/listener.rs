@@ -278,10 +278,10 @@ impl Slots {
 
 /// Admission of TCP connections under a [`ListenerConfig`]'s connection caps (in total and
 /// per peer address), with the back-off after a failed `accept` (EMFILE, ENFILE,
-/// ECONNABORTED …) and the socket options (TCP_NODELAY, keep-alive). [`Listener`] accepts
-/// through one; an owner that runs another machine on the connections (the RTS driver's
-/// [`RtsListener::responder_for`](super::rts::RtsListener::responder_for), a transport-only
-/// service) uses one directly.
+/// ECONNABORTED …) and the socket options (TCP_NODELAY, keep-alive). [`Listener`] and
+/// [`RtsListener`](super::rts::RtsListener) accept through one; an owner that runs another
+/// machine on the connections (a transport-only service) uses one directly, with a
+/// [`ConnectionLimits`](super::ConnectionLimits) per connection.
 #[derive(Debug)]
 pub struct AcceptGate {
     limits: ListenerConfig,

@@ -404,7 +404,7 @@ struct Served {
 }
 
 /// What a wait of a served connection gave.
-enum Served1 {
+enum Step {
     /// An event of the machine.
     Event(TpEvent),
     /// A limit was reached: the connection is being closed (its events follow).
@@ -474,16 +474,16 @@ impl Served {
 
     /// The next event or limit; every wait is bounded by the machine's timers (connect,
     /// receive) and the limits' (connect, idle, io).
-    async fn next(&mut self) -> Served1 {
+    async fn next(&mut self) -> Step {
         loop {
             if let Err(n) = self.flush().await {
-                return Served1::Limit(n);
+                return Step::Limit(n);
             }
             if let Some(ev) = self.conn.poll_event() {
                 if matches!(ev, TpEvent::Connected(_)) {
                     self.limits.established(Instant::now());
                 }
-                return Served1::Event(ev);
+                return Step::Event(ev);
             }
             let timer = [self.conn.poll_timeout(), self.limits.deadline()]
                 .into_iter()
@@ -491,7 +491,7 @@ impl Served {
                 .min();
             if self.eof || self.conn.is_closed() {
                 match self.conn.poll_timeout() {
-                    None => return Served1::Gone,
+                    None => return Step::Gone,
                     Some(t) => tokio::time::sleep_until(t.into()).await,
                 }
             } else {
@@ -518,7 +518,7 @@ impl Served {
                             }
                             if let Err(wanted) = self.limits.hold(self.held(0)) {
                                 self.give_up();
-                                return Served1::Limit(Notice::MemoryBudget { wanted });
+                                return Step::Limit(Notice::MemoryBudget { wanted });
                             }
                         }
                     },
@@ -531,7 +531,7 @@ impl Served {
             }
             if let Some(which) = self.limits.expired(now) {
                 self.give_up();
-                return Served1::Limit(Notice::Timeout(which));
+                return Step::Limit(Notice::Timeout(which));
             }
         }
     }
@@ -548,8 +548,8 @@ async fn handle(
     let mut service: Option<String> = None;
     loop {
         let ev = match tp.next().await {
-            Served1::Event(ev) => ev,
-            Served1::Limit(notice) => {
+            Step::Event(ev) => ev,
+            Step::Limit(notice) => {
                 let t = Tag {
                     association: n,
                     service: service.as_deref(),
@@ -557,7 +557,7 @@ async fn handle(
                 sink.print(Some(&t), &crate::listen::notice_record(notice, peer));
                 continue;
             }
-            Served1::Gone => break,
+            Step::Gone => break,
         };
         let t = Tag {
             association: n,
