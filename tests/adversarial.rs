@@ -1214,3 +1214,35 @@ fn idle_connection_cost_in_every_mode() {
         drop(conns);
     }
 }
+
+#[test]
+fn every_mode_closes_a_peer_that_never_opens_within_its_connect_timer() {
+    for mode in MODES {
+        let l = mode.listen(&["--connect-timeout", "1"]);
+        // One peer silent after TCP accept, one silent after its CR (in the RTSE mode the
+        // connect timer runs until the RTS association is open).
+        let mut silent = connect(l.addr);
+        let mut after_cr = connect(l.addr);
+        after_cr
+            .write_all(&[3, 0, 0, 11, 6, 0xe0, 0, 0, 0, 1, 0])
+            .unwrap();
+        let client = legitimate_in_during(mode, l.addr);
+        let t = closed_within(&mut silent, Duration::from_secs(5));
+        figure(
+            &format!("{mode:?}: silent TCP (connect timer 1 s) closed after"),
+            t,
+        );
+        if mode == Mode::Rtse {
+            let t = closed_within(&mut after_cr, Duration::from_secs(5));
+            figure(
+                &format!("{mode:?}: stop after CR (connect timer 1 s) closed after"),
+                t,
+            );
+        }
+        l.wait_for("timeout connect", timeout_is("connect"));
+        figure(
+            &format!("{mode:?}: legitimate client got through after"),
+            client.join().unwrap(),
+        );
+    }
+}
