@@ -149,6 +149,7 @@ fn disconnect_record(event: &'static str, d: &Disconnect) -> Record {
 fn tsdu_record(data: &[u8]) -> Record {
     let mut r = Record::new("data", format!("tsdu: {}", hex(data)));
     r.obj.set("data", hex(data));
+    r.obj.set("length", data.len());
     r
 }
 
