@@ -500,6 +500,12 @@ fn partial_messages_past_the_memory_budget() {
     let aborted = l.count(|v| v["event"] == "shed" && v["reason"] == "memory");
     eprintln!("figure: peers aborted by the 256 KiB budget (4 × 96 KiB): {aborted}");
     assert!((1..4).contains(&aborted));
+    // The abort is typed: this side's provider, over the budget.
+    l.wait_for("aborted over the budget", |v| {
+        v["event"] == "aborted"
+            && v["source"] == "local-provider"
+            && v["reason"] == "memory budget exceeded"
+    });
     eprintln!(
         "figure: listener RSS after the attack: {} KiB",
         rss_kib(l.proc.0.id())

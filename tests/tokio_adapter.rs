@@ -451,10 +451,16 @@ async fn input_past_the_memory_budget_aborts() {
         big.extend(std::iter::repeat_n(7u8, 0xfff0));
         let _ = conn.send_data(3, &big).await;
         while let Ok(Some(_)) = conn.next_event().await {}
-        let (notices, _) = server.await.unwrap();
+        let (notices, seen) = server.await.unwrap();
         assert!(
             matches!(notices.as_slice(), [Notice::MemoryBudget { wanted }] if *wanted > 16 * 1024),
             "{notices:?}"
+        );
+        // Typed: this side's provider, over the budget (not a user abort).
+        assert!(
+            seen.iter().any(|e| matches!(e, Event::Aborted(a)
+                if a.source == AbortSource::LocalProvider && a.reason == AbortReason::MemoryBudget)),
+            "{seen:?}"
         );
         assert_eq!(budget.used(), 0);
     })

@@ -631,6 +631,10 @@ pub enum AbortReason {
     AcseProvider(Option<AbortDiagnostic>),
     /// A user abort (ABRT from the ACSE user, an ARU, an X.410 ARU; this side's `abort()`).
     User,
+    /// This side's driver aborted because holding what the peer sent (or did not read) would
+    /// exceed its memory budget (the tokio adapter's `MemoryBudget`;
+    /// [`Association::abort_over_budget`](super::Association::abort_over_budget)).
+    MemoryBudget,
 }
 
 impl AbortReason {
@@ -643,6 +647,7 @@ impl AbortReason {
             AbortReason::Presentation(_) => Layer::Presentation,
             AbortReason::Timeout(Timeout::Driver(_))
             | AbortReason::AcseProvider(_)
+            | AbortReason::MemoryBudget
             | AbortReason::User => Layer::Acse,
         }
     }
@@ -662,6 +667,7 @@ impl fmt::Display for AbortReason {
             }
             AbortReason::AcseProvider(None) => f.write_str("abrt from the acse provider"),
             AbortReason::User => f.write_str("a-abort by the user"),
+            AbortReason::MemoryBudget => f.write_str("memory budget exceeded"),
         }
     }
 }

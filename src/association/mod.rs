@@ -449,12 +449,25 @@ impl Association {
     /// [`AbortReason::Timeout`]`(`[`Timeout::Driver`]`(which))`: X.224, X.225 and X.227 have no
     /// code for a local time-out, so only this side knows the cause.
     pub fn abort_on_timeout(&mut self, which: TimerKind, now: Instant) -> Result<(), ServiceError> {
+        self.abort_as_provider(AbortReason::Timeout(Timeout::Driver(which)), now)
+    }
+
+    /// Aborts the association because its driver cannot hold what the peer sends (or does
+    /// not read) within its memory budget: on the wire as
+    /// [`abort_on_timeout`](Self::abort_on_timeout); the [`Event::Aborted`] says
+    /// `LocalProvider` and [`AbortReason::MemoryBudget`].
+    pub fn abort_over_budget(&mut self, now: Instant) -> Result<(), ServiceError> {
+        self.abort_as_provider(AbortReason::MemoryBudget, now)
+    }
+
+    /// A provider abort of this side's own, reported with `reason`.
+    fn abort_as_provider(&mut self, reason: AbortReason, now: Instant) -> Result<(), ServiceError> {
         if matches!(self.state(), State::Closed | State::AwaitClose) {
             return Err(self.wrong_state("abort"));
         }
         self.local_abort = Some(Abort {
             source: AbortSource::LocalProvider,
-            reason: AbortReason::Timeout(Timeout::Driver(which)),
+            reason,
             user_information: None,
         });
         let data = self.control.provider_abort_request();

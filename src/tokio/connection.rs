@@ -400,7 +400,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection<S> {
         self.drop_output();
         let aborted = match timer {
             Some(which) => self.association.abort_on_timeout(which, now),
-            None => self.association.abort(now),
+            // The only other reason the adapter aborts: the memory budget.
+            None => self.association.abort_over_budget(now),
         };
         if aborted.is_err() && !self.association.is_closed() {
             self.association.handle_transport_closed(now);
