@@ -833,6 +833,15 @@ impl Rts {
         )
     }
 
+    /// Octets this machine holds from the peer: the association's input being reassembled
+    /// and the part of an incoming transfer received so far (at most
+    /// [`RtsSettings::max_apdu`]). A driver counts them against a memory budget.
+    pub fn buffered_input(&self) -> usize {
+        self.assoc
+            .buffered_input()
+            .saturating_add(self.state.incoming.as_ref().map_or(0, |i| i.data.len()))
+    }
+
     /// The association below (read-only).
     pub fn association(&self) -> &Association {
         &self.assoc

@@ -385,7 +385,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RtsConnection<S> {
         limits.output(self.out_len, now);
         let held = self
             .rts
-            .association()
             .buffered_input()
             .saturating_add(self.rts.association().pending_transmit())
             .saturating_add(self.out_len);
