@@ -1190,8 +1190,9 @@ impl RtsDialer {
 /// [`AcceptGate`]), and each connection runs within [`ConnectionLimits`]: the connect timer
 /// until the RTS association is open, the idle timer after it, the io timer on output the
 /// peer does not read, the largest message and the receive time-out
-/// ([`ListenerConfig::apply`]) and a share of the memory budget all connections use
-/// ([`RtsListener::budget`]).
+/// ([`ListenerConfig::apply`]: a P-DATA, so one checkpoint's worth of a transfer) and a share
+/// of the memory budget all connections use ([`RtsListener::budget`]: input being reassembled,
+/// the unfinished incoming transfer, at most [`RtsSettings::max_apdu`], and output not read).
 #[derive(Debug)]
 pub struct RtsListener {
     listener: TcpListener,
