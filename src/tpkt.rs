@@ -95,6 +95,51 @@ fn header_len(header: [u8; 4]) -> Result<usize, DecodeError> {
     Ok(len)
 }
 
+/// The error [`Tpkt::decode`] reports for an input its fast path refused: a short header, a
+/// bad header, or a frame longer than the input.
+#[cold]
+#[inline(never)]
+fn decode_error(input: &[u8]) -> DecodeError {
+    let Some(header) = input.first_chunk::<4>() else {
+        return err(
+            0,
+            DecodeErrorKind::Truncated {
+                what: "tpkt header",
+                needed: HEADER_LEN,
+                available: input.len(),
+            },
+        );
+    };
+    match header_len(*header) {
+        Err(e) => e,
+        Ok(len) => err(
+            0,
+            DecodeErrorKind::Truncated {
+                what: "tpkt",
+                needed: len,
+                available: input.len(),
+            },
+        ),
+    }
+}
+
+/// The error [`Tpkt::decode_exact`] reports: that of [`Tpkt::decode`], or trailing octets
+/// after a valid frame.
+#[cold]
+#[inline(never)]
+fn decode_exact_error(input: &[u8]) -> DecodeError {
+    match input.first_chunk::<4>().map(|h| header_len(*h)) {
+        Some(Ok(len)) if len < input.len() => err(
+            len,
+            DecodeErrorKind::TrailingData {
+                what: "tpkt",
+                len: input.len().saturating_sub(len),
+            },
+        ),
+        _ => decode_error(input),
+    }
+}
+
 /// The length of the TPKT at the start of `buf`, for framing a TCP byte stream.
 ///
 /// Returns `Ok(None)` while fewer than 4 octets are available, `Ok(Some(len))` once the header is
@@ -122,7 +167,8 @@ impl<'a> Tpkt<'a> {
     /// stream first.
     #[inline]
     pub fn decode(input: &'a [u8]) -> Result<(Tpkt<'a>, &'a [u8]), DecodeError> {
-        // Fast path, inlined into the caller: a valid header whose frame is all there.
+        // Inlined into the caller: every valid input takes this path (version 3, length at
+        // least 7, the whole frame there); the error is built out of line.
         if let [VERSION, reserved, hi, lo, ..] = *input {
             let len = usize::from(u16::from_be_bytes([hi, lo]));
             if len >= MIN_LEN {
@@ -132,59 +178,20 @@ impl<'a> Tpkt<'a> {
                 }
             }
         }
-        Self::decode_slow(input)
-    }
-
-    /// Every other input: the same decoding, with the error that names the fault.
-    #[inline(never)]
-    fn decode_slow(input: &'a [u8]) -> Result<(Tpkt<'a>, &'a [u8]), DecodeError> {
-        let Some(header) = input.first_chunk::<4>() else {
-            return Err(err(
-                0,
-                DecodeErrorKind::Truncated {
-                    what: "tpkt header",
-                    needed: HEADER_LEN,
-                    available: input.len(),
-                },
-            ));
-        };
-        let len = header_len(*header)?;
-        if input.len() < len {
-            return Err(err(
-                0,
-                DecodeErrorKind::Truncated {
-                    what: "tpkt",
-                    needed: len,
-                    available: input.len(),
-                },
-            ));
-        }
-        let (frame, rest) = input.split_at(len);
-        let payload = frame.get(HEADER_LEN..).unwrap_or_default();
-        Ok((
-            Tpkt {
-                reserved: header[1],
-                payload,
-            },
-            rest,
-        ))
+        Err(decode_error(input))
     }
 
     /// Decodes exactly one TPKT that fills `input`; trailing bytes are an error.
     #[inline]
     pub fn decode_exact(input: &'a [u8]) -> Result<Tpkt<'a>, DecodeError> {
-        let (tpkt, rest) = Tpkt::decode(input)?;
-        if rest.is_empty() {
-            Ok(tpkt)
-        } else {
-            Err(err(
-                input.len().saturating_sub(rest.len()),
-                DecodeErrorKind::TrailingData {
-                    what: "tpkt",
-                    len: rest.len(),
-                },
-            ))
+        // The checks of `decode` with the length equal to the input's, in one comparison.
+        if let [VERSION, reserved, hi, lo, ref payload @ ..] = *input {
+            let len = usize::from(u16::from_be_bytes([hi, lo]));
+            if len >= MIN_LEN && len == input.len() {
+                return Ok(Tpkt { reserved, payload });
+            }
         }
+        Err(decode_exact_error(input))
     }
 
     /// A TPKT carrying `payload`, with the reserved octet 0.

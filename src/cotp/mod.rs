@@ -694,6 +694,8 @@ fn derr(offset: usize, kind: DecodeErrorKind) -> DecodeError {
     DecodeError::new(Layer::Cotp, offset, kind)
 }
 
+#[cold]
+#[inline(never)]
 fn li_error(li: usize, min: usize, max: usize) -> DecodeError {
     derr(
         0,
@@ -1242,9 +1244,15 @@ fn decode_connect(li: usize, code: TpduCode, after: &[u8]) -> Result<Tpdu<'_>, D
     let [d1, d0, s1, s0, class, var @ ..] = header else {
         return Err(li_error(li, 6, 254));
     };
-    let kind = code.kind();
-    let (params, header_data) =
-        Params::parse_with_trailer(kind, var).map_err(|e| e.shifted(var_offset(6)))?;
+    // `code` is in 0xD0..=0xEF (see `decode_other`): a CR or a CC.
+    let kind = if code.0 >= 0xe0 {
+        TpduKind::Cr
+    } else {
+        TpduKind::Cc
+    };
+    let Some((params, header_data)) = Params::split_trailer(kind, var) else {
+        return Err(Params::trailer_error(kind, var).shifted(var_offset(6)));
+    };
     let c = Connect {
         cdt: code.0 & 0x0f,
         dst_ref: u16::from_be_bytes([*d1, *d0]),

@@ -197,6 +197,7 @@ pub enum Param<'a> {
 
 /// Which parameter codes X.224 defines for which TPDU (Tables 14–35, §13.x.4). Codes outside
 /// this list are "not defined" for the TPDU: ignored in a CR, a protocol error elsewhere.
+#[inline]
 pub(crate) fn is_defined(kind: TpduKind, code: ParamCode) -> bool {
     use ParamCode as P;
     match kind {
@@ -241,6 +242,20 @@ const fn fixed_length(code: ParamCode) -> Option<(usize, usize)> {
         _ => None,
     }
 }
+
+/// [`fixed_length`] as a table indexed by the code: `(min, max - min)`, `(0, 255)` for a code
+/// of any length, so that a length `len` is allowed when `len - min` (wrapping) `<= max - min`.
+static FIXED_LENGTHS: [(u8, u8); 256] = {
+    let mut t = [(0u8, 255u8); 256];
+    let mut code = 0usize;
+    while code < 256 {
+        if let Some((min, max)) = fixed_length(ParamCode(code as u8)) {
+            t[code] = (min as u8, (max - min) as u8);
+        }
+        code += 1;
+    }
+    t
+};
 
 /// [`fixed_length`] for the parameters defined in a TPDU of `kind`.
 fn length_range(kind: TpduKind, code: ParamCode) -> Option<(usize, usize)> {
@@ -373,7 +388,63 @@ impl<'a> Params<'a> {
     /// past the variable part. RDP (MS-RDPBCGR 2.2.1.1, 2.2.1.2) puts its routing token or cookie
     /// and its negotiation request or response there. A defined parameter that runs past the
     /// variable part is still an error.
+    #[inline]
     pub fn parse_with_trailer(
+        kind: TpduKind,
+        raw: &'a [u8],
+    ) -> Result<(Self, &'a [u8]), DecodeError> {
+        match Self::split_trailer(kind, raw) {
+            Some(split) => Ok(split),
+            None => Err(Self::trailer_error(kind, raw)),
+        }
+    }
+
+    /// [`Params::parse_with_trailer`] without the error: `None` on a fault, which
+    /// [`Params::trailer_error`] then names. One pass: each parameter's length against the
+    /// variable part and, through a table, against X.224's length for the fixed-length codes.
+    #[inline]
+    pub(crate) fn split_trailer(kind: TpduKind, raw: &'a [u8]) -> Option<(Self, &'a [u8])> {
+        let mut rest = raw;
+        while let [code, tail @ ..] = rest {
+            let code = *code;
+            if code & 0xc0 == 0 {
+                break;
+            }
+            match tail {
+                [len, value @ ..] if usize::from(*len) <= value.len() => {
+                    let (min, span) = FIXED_LENGTHS[usize::from(code)];
+                    if len.wrapping_sub(min) > span {
+                        return None;
+                    }
+                    rest = value.get(usize::from(*len)..).unwrap_or_default();
+                }
+                _ if is_defined(kind, ParamCode(code)) => return None,
+                _ => break,
+            }
+        }
+        let (params, trailer) = raw
+            .split_at_checked(raw.len().saturating_sub(rest.len()))
+            .unwrap_or((raw, &[]));
+        Some((Params { raw: params }, trailer))
+    }
+
+    /// The fault [`Params::parse_with_trailer`] found, named by the step-by-step walk.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn trailer_error(kind: TpduKind, raw: &'a [u8]) -> DecodeError {
+        match Self::parse_with_trailer_checked(kind, raw) {
+            Err(e) => e,
+            // Not reached: both walks accept the same variable parts.
+            Ok(_) => DecodeError::new(
+                Layer::Cotp,
+                0,
+                DecodeErrorKind::Missing { what: "parameter" },
+            ),
+        }
+    }
+
+    /// [`Params::parse_with_trailer`] step by step, tracking the offset for the error.
+    fn parse_with_trailer_checked(
         kind: TpduKind,
         raw: &'a [u8],
     ) -> Result<(Self, &'a [u8]), DecodeError> {
