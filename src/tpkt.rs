@@ -221,18 +221,37 @@ impl<'a> Tpkt<'a> {
 #[inline]
 pub fn encode_header<B: BufMut + ?Sized>(tpdu_len: usize, buf: &mut B) -> Result<(), EncodeError> {
     let total = tpdu_len.saturating_add(HEADER_LEN);
-    if !(MIN_LEN..=MAX_LEN).contains(&total) {
-        return Err(length_error(total));
+    let remaining = buf.remaining_mut();
+    // Both checks, one out-of-line error.
+    if !(MIN_LEN..=MAX_LEN).contains(&total) || remaining < HEADER_LEN {
+        return Err(header_error(total, remaining));
     }
-    ensure_room(Layer::Tpkt, buf, HEADER_LEN)?;
     let [hi, lo] = u16::try_from(total).unwrap_or(u16::MAX).to_be_bytes();
     buf.put_slice(&[VERSION, 0, hi, lo]);
     Ok(())
 }
 
+/// The error of [`encode_header`]: the length first, then the room.
 #[cold]
 #[inline(never)]
-fn length_error(total: usize) -> EncodeError {
+fn header_error(total: usize, remaining: usize) -> EncodeError {
+    if (MIN_LEN..=MAX_LEN).contains(&total) {
+        EncodeError::new(
+            Layer::Tpkt,
+            EncodeErrorKind::BufferTooSmall {
+                needed: HEADER_LEN,
+                remaining,
+            },
+        )
+    } else {
+        length_error(total)
+    }
+}
+
+/// The error for a packet length outside `7..=65535`.
+#[cold]
+#[inline(never)]
+pub(crate) fn length_error(total: usize) -> EncodeError {
     EncodeError::new(
         Layer::Tpkt,
         if total > MAX_LEN {

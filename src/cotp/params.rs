@@ -198,7 +198,7 @@ pub enum Param<'a> {
 /// Which parameter codes X.224 defines for which TPDU (Tables 14–35, §13.x.4). Codes outside
 /// this list are "not defined" for the TPDU: ignored in a CR, a protocol error elsewhere.
 #[inline]
-pub(crate) fn is_defined(kind: TpduKind, code: ParamCode) -> bool {
+pub(crate) const fn is_defined(kind: TpduKind, code: ParamCode) -> bool {
     use ParamCode as P;
     match kind {
         TpduKind::Cr | TpduKind::Cc => matches!(
@@ -227,7 +227,7 @@ pub(crate) fn is_defined(kind: TpduKind, code: ParamCode) -> bool {
             code,
             P::CHECKSUM | P::SUBSEQUENCE_NUMBER | P::FLOW_CONTROL_CONFIRMATION | P::SELECTIVE_ACK
         ),
-        TpduKind::Dc | TpduKind::Ea | TpduKind::Rj => code == P::CHECKSUM,
+        TpduKind::Dc | TpduKind::Ea | TpduKind::Rj => matches!(code, P::CHECKSUM),
         TpduKind::Unknown => false,
     }
 }
@@ -243,15 +243,21 @@ const fn fixed_length(code: ParamCode) -> Option<(usize, usize)> {
     }
 }
 
-/// [`fixed_length`] as a table indexed by the code: `(min, max - min)`, `(0, 255)` for a code
-/// of any length, so that a length `len` is allowed when `len - min` (wrapping) `<= max - min`.
-static FIXED_LENGTHS: [(u8, u8); 256] = {
-    let mut t = [(0u8, 255u8); 256];
+/// Per parameter code, for the one walk of a CR/CC variable part: `[min, max - min, slot,
+/// defined]`: the allowed length of a fixed-length code (`[0, 255]` for any length, so that a
+/// length `len` is allowed when `len - min` (wrapping) `<= max - min`), its [`cr_slot`], and
+/// whether X.224 defines it for a CR/CC.
+static CR_CODES: [[u8; 4]; 256] = {
+    let mut t = [[0u8, 255, 0, 0]; 256];
     let mut code = 0usize;
     while code < 256 {
-        if let Some((min, max)) = fixed_length(ParamCode(code as u8)) {
-            t[code] = (min as u8, (max - min) as u8);
+        let c = ParamCode(code as u8);
+        if let Some((min, max)) = fixed_length(c) {
+            t[code][0] = min as u8;
+            t[code][1] = (max - min) as u8;
         }
+        t[code][2] = cr_slot(c) as u8;
+        t[code][3] = is_defined(TpduKind::Cr, c) as u8;
         code += 1;
     }
     t
@@ -328,9 +334,60 @@ impl<'a> RawParam<'a> {
 }
 
 /// A validated variable part, borrowed from the TPDU.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+///
+/// Two values are equal when their octets are (the index below is derived from them).
+#[derive(Clone, Copy, Default)]
 pub struct Params<'a> {
     raw: &'a [u8],
+    /// Where the CR/CC parameters that [`Connect`](crate::cotp::Connect) reads are, recorded
+    /// by the one walk of [`Params::parse_with_trailer`].
+    index: CrIndex,
+}
+
+/// For each CR/CC parameter X.224 defines with a typed accessor ([`CR_SLOTS`]), the offset of
+/// the length octet of its last occurrence (X.224 §13.2.3: a repeated parameter's last value
+/// counts), or 0 when absent. Only meaningful when `indexed`: the variable part was walked by
+/// [`Params::split_trailer`] and is shorter than 255 octets (offsets fit an octet).
+#[derive(Clone, Copy, Default)]
+struct CrIndex {
+    /// One entry a slot, and a last one that collects every other code.
+    at: [u8; CR_SLOTS + 1],
+    indexed: bool,
+}
+
+/// Number of CR/CC parameters with a slot in [`CrIndex`]: TPDU size, preferred maximum TPDU
+/// size, calling and called TSAP, additional options, alternative classes, version,
+/// protection, checksum (in that slot order).
+pub(crate) const CR_SLOTS: usize = 9;
+
+/// The slot of a CR/CC parameter code in [`CrIndex`] (`CR_SLOTS` for the others).
+pub(crate) const fn cr_slot(code: ParamCode) -> usize {
+    match code.0 {
+        0xc0 => 0,
+        0xf0 => 1,
+        0xc1 => 2,
+        0xc2 => 3,
+        0xc6 => 4,
+        0xc7 => 5,
+        0xc4 => 6,
+        0xc5 => 7,
+        0xc3 => 8,
+        _ => CR_SLOTS,
+    }
+}
+
+impl PartialEq for Params<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw
+    }
+}
+
+impl Eq for Params<'_> {}
+
+impl core::hash::Hash for Params<'_> {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.raw.hash(state);
+    }
 }
 
 impl fmt::Debug for Params<'_> {
@@ -343,7 +400,46 @@ impl fmt::Debug for Params<'_> {
 
 impl<'a> Params<'a> {
     /// An empty variable part.
-    pub const EMPTY: Params<'static> = Params { raw: &[] };
+    pub const EMPTY: Params<'static> = Params::unindexed(&[]);
+
+    const fn unindexed(raw: &'a [u8]) -> Self {
+        Params {
+            raw,
+            index: CrIndex {
+                at: [0; CR_SLOTS + 1],
+                indexed: false,
+            },
+        }
+    }
+
+    /// Whether this variable part carries the positions of its CR/CC parameters (decoded by
+    /// [`Params::parse_with_trailer`]; not when built by hand or walked by [`Params::parse`]).
+    #[inline]
+    pub(crate) const fn is_indexed(&self) -> bool {
+        self.index.indexed
+    }
+
+    /// The value of the CR/CC parameter in `slot` (see [`cr_slot`]) from the index: `Some(None)`
+    /// when the index says it is absent, `None` when this value has no index.
+    #[inline]
+    pub(crate) fn indexed_value(&self, slot: usize) -> Option<Option<&'a [u8]>> {
+        if !self.index.indexed {
+            return None;
+        }
+        Some(self.value_at(slot))
+    }
+
+    /// The value the index records in `slot`; `None` when absent (or not indexed).
+    #[inline]
+    pub(crate) fn value_at(&self, slot: usize) -> Option<&'a [u8]> {
+        let at = usize::from(*self.index.at.get(slot)?);
+        if at == 0 {
+            return None;
+        }
+        let len = usize::from(*self.raw.get(at)?);
+        let start = at.saturating_add(1);
+        self.raw.get(start..start.saturating_add(len))
+    }
 
     /// Checks that `raw` is a sequence of complete parameters and that the fixed-length
     /// parameters X.224 defines for `kind` have their defined lengths. Offsets in errors are
@@ -379,7 +475,7 @@ impl<'a> Params<'a> {
             pos = pos.saturating_add(2).saturating_add(len);
             rest = after;
         }
-        Ok(Params { raw })
+        Ok(Params::unindexed(raw))
     }
 
     /// Like [`Params::parse`] for a CR or CC, but stops at the first octet that cannot start an
@@ -404,28 +500,38 @@ impl<'a> Params<'a> {
     /// variable part and, through a table, against X.224's length for the fixed-length codes.
     #[inline]
     pub(crate) fn split_trailer(kind: TpduKind, raw: &'a [u8]) -> Option<(Self, &'a [u8])> {
+        let cr = matches!(kind, TpduKind::Cr | TpduKind::Cc);
+        let mut index = CrIndex::default();
         let mut rest = raw;
         while let [code, tail @ ..] = rest {
             let code = *code;
             if code & 0xc0 == 0 {
                 break;
             }
+            let [min, span, slot, defined] = CR_CODES[usize::from(code)];
             match tail {
                 [len, value @ ..] if usize::from(*len) <= value.len() => {
-                    let (min, span) = FIXED_LENGTHS[usize::from(code)];
                     if len.wrapping_sub(min) > span {
                         return None;
                     }
+                    // The offset of the length octet (wraps past 255: then not indexed).
+                    let at = raw.len().wrapping_sub(tail.len()) as u8;
+                    if let Some(entry) = index.at.get_mut(usize::from(slot)) {
+                        *entry = at;
+                    }
                     rest = value.get(usize::from(*len)..).unwrap_or_default();
                 }
-                _ if is_defined(kind, ParamCode(code)) => return None,
+                _ if (cr && defined != 0) || (!cr && is_defined(kind, ParamCode(code))) => {
+                    return None;
+                }
                 _ => break,
             }
         }
         let (params, trailer) = raw
             .split_at_checked(raw.len().saturating_sub(rest.len()))
             .unwrap_or((raw, &[]));
-        Some((Params { raw: params }, trailer))
+        index.indexed = cr && raw.len() < 255;
+        Some((Params { raw: params, index }, trailer))
     }
 
     /// The fault [`Params::parse_with_trailer`] found, named by the step-by-step walk.
@@ -481,7 +587,7 @@ impl<'a> Params<'a> {
             rest = after_len.get(len..).unwrap_or_default();
         }
         let (params, trailer) = raw.split_at_checked(pos).unwrap_or((raw, &[]));
-        Ok((Params { raw: params }, trailer))
+        Ok((Params::unindexed(params), trailer))
     }
 
     /// The variable part as received.
@@ -652,7 +758,7 @@ impl ParamsBuf {
 
     /// The variable part as [`Params`] for a TPDU struct.
     pub fn as_params(&self) -> Params<'_> {
-        Params { raw: &self.raw }
+        Params::unindexed(&self.raw)
     }
 }
 
