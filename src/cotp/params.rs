@@ -247,6 +247,8 @@ const fn fixed_length(code: ParamCode) -> Option<(usize, usize)> {
 /// defined]`: the allowed length of a fixed-length code (`[0, 255]` for any length, so that a
 /// length `len` is allowed when `len - min` (wrapping) `<= max - min`), its [`cr_slot`], and
 /// whether X.224 defines it for a CR/CC.
+// Indexing in the initialiser runs at compile time: an index out of range fails the build.
+#[allow(clippy::indexing_slicing)]
 static CR_CODES: [[u8; 4]; 256] = {
     let mut t = [[0u8, 255, 0, 0]; 256];
     let mut code = 0usize;
@@ -508,7 +510,9 @@ impl<'a> Params<'a> {
             if code & 0xc0 == 0 {
                 break;
             }
-            let [min, span, slot, defined] = CR_CODES[usize::from(code)];
+            // Any octet indexes the 256 entries.
+            let [min, span, slot, defined] =
+                CR_CODES.get(usize::from(code)).copied().unwrap_or_default();
             match tail {
                 [len, value @ ..] if usize::from(*len) <= value.len() => {
                     if len.wrapping_sub(min) > span {
