@@ -390,4 +390,48 @@ mod tests {
         assert_eq!(e.offset(), 7);
         assert!(frames.next().is_none());
     }
+
+    /// The errors of the out-of-line paths: layer, offset and kind as before the fast paths.
+    #[test]
+    fn decode_errors_name_the_fault() {
+        let e = Tpkt::decode(&[3, 0]).unwrap_err();
+        assert!(matches!(
+            e.kind(),
+            DecodeErrorKind::Truncated {
+                needed: 4,
+                available: 2,
+                ..
+            }
+        ));
+        let e = Tpkt::decode(&[4, 0, 0, 7, 2, 0xf0, 0x80]).unwrap_err();
+        assert_eq!((e.layer(), e.offset()), (Layer::Tpkt, 0));
+        let e = Tpkt::decode(&[3, 0, 0, 6, 2, 0xf0]).unwrap_err();
+        assert_eq!(e.offset(), 2);
+        let e = Tpkt::decode(&[3, 0, 0, 9, 2, 0xf0, 0x80]).unwrap_err();
+        assert!(matches!(
+            e.kind(),
+            DecodeErrorKind::Truncated {
+                needed: 9,
+                available: 7,
+                ..
+            }
+        ));
+        let e = Tpkt::decode_exact(&[3, 0, 0, 7, 2, 0xf0, 0x80, 0xaa, 0xbb]).unwrap_err();
+        assert_eq!(e.offset(), 7);
+        assert!(matches!(
+            e.kind(),
+            DecodeErrorKind::TrailingData { len: 2, .. }
+        ));
+        let e = Tpkt::decode_exact(&[3, 0, 0, 9, 2, 0xf0, 0x80]).unwrap_err();
+        assert!(matches!(e.kind(), DecodeErrorKind::Truncated { .. }));
+        let mut room = [0u8; 3];
+        let e = encode_header(5, &mut &mut room[..]).unwrap_err();
+        assert!(matches!(
+            e.kind(),
+            EncodeErrorKind::BufferTooSmall {
+                needed: 4,
+                remaining: 3
+            }
+        ));
+    }
 }

@@ -832,4 +832,96 @@ mod tests {
         b.param(&Param::PreferredMaxTpduSize(0)).unwrap();
         assert_eq!(&b.as_bytes()[8..], &[0xf0, 1, 0]);
     }
+
+    /// The positions recorded by the decoder's walk give what walking the variable part again
+    /// gives, for every parameter, repeated ones included (the last counts).
+    #[test]
+    fn indexed_parameters_match_a_fresh_walk() {
+        use crate::cotp::{Connect, ConnectParameters, Tpdu};
+        let var: &[u8] = &[
+            0xc0, 1, 0x0d, 0xc2, 2, 0, 1, 0xc1, 2, 0, 2, 0xc2, 3, 9, 8, 7, 0xf0, 2, 1, 2, 0xc6, 1,
+            1, 0xc7, 2, 0x20, 0x10, 0xc4, 1, 1, 0xc5, 0, 0xc3, 2, 0xab, 0xcd, 0x85, 1, 0,
+        ];
+        let mut tpdu = vec![0u8, 0xe0, 0, 0, 0, 1, 0];
+        tpdu.extend_from_slice(var);
+        tpdu.extend_from_slice(b"Cookie: x\r\n");
+        tpdu[0] = u8::try_from(tpdu.len() - 1).unwrap();
+        let Tpdu::Cr(cr) = Tpdu::decode(&tpdu).unwrap() else {
+            panic!("not a CR")
+        };
+        assert!(cr.params.is_indexed());
+        assert_eq!(cr.header_data, b"Cookie: x\r\n");
+        // The same variable part without an index: every accessor walks it.
+        let walked = Connect {
+            params: Params::parse(TpduKind::Cr, var).unwrap(),
+            ..cr
+        };
+        assert!(!walked.params.is_indexed());
+        assert_eq!(walked.params, cr.params);
+        let p = cr.parameters();
+        assert_eq!(p, walked.parameters());
+        assert_eq!(p.called_tsel, Some(&[9, 8, 7][..]));
+        assert_eq!(p.calling_tsel, Some(&[0, 2][..]));
+        assert_eq!(p.tpdu_size, Some(TpduSize::S8192));
+        assert_eq!(p.preferred_max_tpdu_size, Some(0x102));
+        assert_eq!(p.checksum, Some(0xabcd));
+        assert_eq!(p.protection, Some(&[][..]));
+        assert_eq!(
+            (
+                cr.called_tsel(),
+                cr.calling_tsel(),
+                cr.tpdu_size(),
+                cr.version()
+            ),
+            (p.called_tsel, p.calling_tsel, p.tpdu_size, Some(1))
+        );
+        assert_eq!(
+            (
+                cr.additional_options(),
+                cr.alternative_classes(),
+                cr.checksum()
+            ),
+            (Some(1), Some(&[0x20, 0x10][..]), Some(0xabcd))
+        );
+        // A CR without parameters: all absent, from the index.
+        let Tpdu::Cr(bare) = Tpdu::decode(&[6, 0xe0, 0, 0, 0, 1, 0]).unwrap() else {
+            panic!("not a CR")
+        };
+        assert_eq!(bare.parameters(), ConnectParameters::default());
+    }
+
+    /// Faults found by the one-pass walk are named as the step-by-step walk names them.
+    #[test]
+    fn trailer_walk_faults_keep_their_offsets() {
+        // TPDU size of 2 octets, after a valid called TSAP: the length octet at offset 5.
+        let e = Params::parse_with_trailer(TpduKind::Cr, &[0xc2, 1, 0, 0xc0, 2, 1, 1]).unwrap_err();
+        assert_eq!(e.offset(), 4);
+        assert!(matches!(
+            e.kind(),
+            DecodeErrorKind::LengthOutOfRange { value: 2, .. }
+        ));
+        // A defined parameter running past the variable part.
+        let e = Params::parse_with_trailer(TpduKind::Cr, &[0xc0, 1, 7, 0xc1, 5, 0]).unwrap_err();
+        assert_eq!(e.offset(), 3);
+        // An undefined code running past it starts the trailer.
+        let (p, trailer) =
+            Params::parse_with_trailer(TpduKind::Cr, &[0xc0, 1, 7, 0x43, 0x6f]).unwrap();
+        assert_eq!(
+            (p.as_bytes(), trailer),
+            (&[0xc0, 1, 7][..], &[0x43, 0x6f][..])
+        );
+        // A variable part too long for octet offsets is walked, not indexed.
+        let long: Vec<u8> = [0xc5, 250]
+            .iter()
+            .copied()
+            .chain([0; 250])
+            .chain([0xc1, 1, 4])
+            .collect();
+        let (p, _) = Params::parse_with_trailer(TpduKind::Cr, &long).unwrap();
+        assert!(!p.is_indexed());
+        assert_eq!(
+            p.get(ParamCode::CALLING_TSAP).map(|p| p.value),
+            Some(&[4][..])
+        );
+    }
 }

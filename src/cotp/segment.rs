@@ -503,4 +503,32 @@ mod tests {
         ));
         assert_eq!(r.pending_len(), 0);
     }
+
+    /// The one-write header is the octets of the two layers' encoders, and a failure writes
+    /// nothing.
+    #[test]
+    fn dt_header_is_both_encoders_octets() {
+        for (len, eot) in [(0, true), (5, false), (65_528, true)] {
+            let mut one = Vec::new();
+            encode_dt_header(len, eot, &mut one).unwrap();
+            let mut two = Vec::new();
+            let dt = crate::cotp::Tpdu::Dt(Data::class0(&[], eot));
+            tpkt::encode_header(dt.encoded_len() + len, &mut two).unwrap();
+            dt.encode(&mut two).unwrap();
+            assert_eq!(one, two);
+        }
+        let e = encode_dt_header(65_529, true, &mut Vec::new()).unwrap_err();
+        assert!(matches!(e.kind(), EncodeErrorKind::ValueTooLarge { .. }));
+        let mut small = [0u8; 6];
+        let mut buf = &mut small[..];
+        let e = encode_dt_header(1, true, &mut buf).unwrap_err();
+        assert!(matches!(
+            e.kind(),
+            EncodeErrorKind::BufferTooSmall {
+                needed: 7,
+                remaining: 6
+            }
+        ));
+        assert_eq!(small, [0; 6]);
+    }
 }
