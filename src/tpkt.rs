@@ -171,11 +171,10 @@ impl<'a> Tpkt<'a> {
         // least 7, the whole frame there); the error is built out of line.
         if let [VERSION, reserved, hi, lo, ..] = *input {
             let len = usize::from(u16::from_be_bytes([hi, lo]));
-            if len >= MIN_LEN {
-                if let Some((frame, rest)) = input.split_at_checked(len) {
-                    let payload = frame.get(HEADER_LEN..).unwrap_or_default();
-                    return Ok((Tpkt { reserved, payload }, rest));
-                }
+            if len >= MIN_LEN && len <= input.len() {
+                let (frame, rest) = input.split_at_checked(len).unwrap_or((input, &[]));
+                let payload = frame.get(HEADER_LEN..).unwrap_or_default();
+                return Ok((Tpkt { reserved, payload }, rest));
             }
         }
         Err(decode_error(input))

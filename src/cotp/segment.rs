@@ -345,16 +345,14 @@ impl Reassembler {
             }
             return Ok(Step::Whole);
         }
-        let segments = self.segments.saturating_add(1);
-        if segments > self.limits.max_segments {
+        if self.segments >= self.limits.max_segments {
             return Err(self.limit("max segments", self.limits.max_segments));
         }
-        let total = self.buf.len().saturating_add(data.len());
-        if total > self.limits.max_tsdu {
+        if data.len() > self.limits.max_tsdu.saturating_sub(self.buf.len()) {
             return Err(self.limit("max tsdu", self.limits.max_tsdu));
         }
         self.buf.extend_from_slice(data);
-        self.segments = segments;
+        self.segments = self.segments.saturating_add(1);
         if dt.eot {
             self.segments = 0;
             Ok(Step::Done)
