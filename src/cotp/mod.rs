@@ -1268,32 +1268,46 @@ impl<'a> Tpdu<'a> {
     }
 }
 
-/// Decodes a CR or CC given its LI, its code and the octets after the code. Inlined into
-/// `decode_other`, which the caller's `Tpdu::decode` calls for every TPDU but the DT.
-#[inline(always)]
-fn decode_connect(li: usize, code: TpduCode, after: &[u8]) -> Result<Tpdu<'_>, DecodeError> {
+/// The error of a CR/CC whose LI is 255, runs past the TPDU, or is shorter than the fixed part,
+/// in that order; `after` octets follow the LI.
+#[cold]
+#[inline(never)]
+fn connect_li_error(li: usize, after: usize) -> DecodeError {
     if li == 255 {
-        return Err(derr(
+        derr(
             0,
             DecodeErrorKind::InvalidValue {
                 what: "length indicator",
                 value: 255,
             },
-        ));
-    }
-    // `after` starts one octet into the LI's span (the code).
-    let Some((header, user_data)) = after.split_at_checked(li.saturating_sub(1)) else {
-        return Err(derr(
+        )
+    } else if li.saturating_sub(1) > after {
+        derr(
             0,
             DecodeErrorKind::Overrun {
                 what: "length indicator",
                 declared: li,
-                available: after.len().saturating_add(1),
+                available: after.saturating_add(1),
             },
-        ));
+        )
+    } else {
+        li_error(li, 6, 254)
+    }
+}
+
+/// Decodes a CR or CC given its LI, its code and the octets after the code. Inlined into
+/// `decode_other`, which the caller's `Tpdu::decode` calls for every TPDU but the DT.
+#[inline(always)]
+fn decode_connect(li: usize, code: TpduCode, after: &[u8]) -> Result<Tpdu<'_>, DecodeError> {
+    // The LI covers the code and the five octets after it and is at most 254 (255 is
+    // reserved); `after` starts one octet into its span (at the code). One range check and
+    // one length check; the fault is named out of line.
+    let header = match after.split_at_checked(li.wrapping_sub(1)) {
+        Some(split) if (6..=254).contains(&li) => split,
+        _ => return Err(connect_li_error(li, after.len())),
     };
-    let [d1, d0, s1, s0, class, var @ ..] = header else {
-        return Err(li_error(li, 6, 254));
+    let ([d1, d0, s1, s0, class, var @ ..], user_data) = header else {
+        return Err(connect_li_error(li, after.len()));
     };
     // `code` is in 0xD0..=0xEF (see `decode_other`): a CR or a CC.
     let kind = if code.0 >= 0xe0 {
