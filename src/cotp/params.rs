@@ -924,4 +924,33 @@ mod tests {
             Some(&[4][..])
         );
     }
+
+    /// The CR/CC length-indicator faults, named as before the one-comparison check.
+    #[test]
+    fn connect_li_faults() {
+        use crate::cotp::Tpdu;
+        let e = Tpdu::decode(&[255, 0xe0, 0, 0, 0, 1, 0]).unwrap_err();
+        assert!(matches!(
+            e.kind(),
+            DecodeErrorKind::InvalidValue { value: 255, .. }
+        ));
+        let e = Tpdu::decode(&[9, 0xe0, 0, 0, 0, 1, 0]).unwrap_err();
+        assert!(matches!(
+            e.kind(),
+            DecodeErrorKind::Overrun {
+                declared: 9,
+                available: 6,
+                ..
+            }
+        ));
+        for li in [0, 1, 5] {
+            let e = Tpdu::decode(&[li, 0xd0, 0, 0, 0, 1, 0]).unwrap_err();
+            assert!(
+                matches!(e.kind(), DecodeErrorKind::LengthOutOfRange { min: 6, .. }),
+                "{li}"
+            );
+            assert_eq!(e.offset(), 0);
+        }
+        assert!(Tpdu::decode(&[6, 0xd0, 0, 0, 0, 1, 0]).is_ok());
+    }
 }
