@@ -49,7 +49,10 @@ pub struct Config {
     /// transport connection before closing it here. Default 5 s.
     pub disconnect_wait: Duration,
     /// Release the association after it carried no data for this long (an MTA's "association
-    /// lifetime"). Default `None`: never.
+    /// lifetime"). Default `None`: never. An orderly release is the application's policy (an
+    /// MMS client may poll once an hour; X.228 lets only the RTS association-initiator
+    /// release); a listener facing the network is protected by the tokio adapter's idle timer
+    /// instead (`tokio::ListenerConfig::idle_timeout`, on by default), which aborts.
     pub idle_lifetime: Option<Duration>,
     /// Treat parameters class 0 does not use in a CR/CC as protocol errors (X.224 allows either).
     /// Default false: interoperate.
@@ -391,6 +394,38 @@ pub struct AcceptResponse {
     /// checkpointSize 0, windowSize 3), so an X.410-mode accept always carries the mandatory
     /// connectionDataAC.
     pub x410_parameters: Option<Bytes>,
+    /// AARE user-information as several EXTERNALs, in order (X.227 `Association-information`
+    /// is a SEQUENCE OF EXTERNAL). When not empty it replaces `user_information`. Each goes on
+    /// its own context when that context was accepted (else on the one `user_information`
+    /// would use), with its direct-reference when given. See [`AcceptResponse::echoing`].
+    pub user_information_list: Vec<UserInformation>,
+}
+
+/// One user-information EXTERNAL of an AARQ or AARE (X.227 `Association-information`), in
+/// single-ASN1-type or octet-aligned form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UserInformation {
+    /// indirect-reference: the presentation context (`None`: absent).
+    pub context: Option<ContextId>,
+    /// direct-reference: the transfer syntax (ISODE names BER, 2.1.1, in every EXTERNAL).
+    pub direct_reference: Option<crate::oid::OwnedOid>,
+    /// The value: one BER value (single-ASN1-type), or the octets (octet-aligned).
+    pub value: Bytes,
+    /// Octet-aligned (`true`) rather than single-ASN1-type.
+    pub octet_aligned: bool,
+}
+
+impl UserInformation {
+    /// A single-ASN1-type EXTERNAL holding `value` on `context`.
+    pub fn new(context: Option<ContextId>, value: impl Into<Bytes>) -> Self {
+        UserInformation {
+            context,
+            direct_reference: None,
+            value: value.into(),
+            octet_aligned: false,
+        }
+    }
 }
 
 impl AcceptResponse {
@@ -398,17 +433,28 @@ impl AcceptResponse {
     pub fn with_user_information(value: impl Into<Bytes>) -> Self {
         AcceptResponse {
             user_information: Some(value.into()),
-            responding: ApAddress::default(),
-            x410_parameters: None,
+            ..AcceptResponse::default()
         }
     }
 
     /// An X.410-1984-mode answer carrying these `PAccept` parameters.
     pub fn with_x410_parameters(value: impl Into<Bytes>) -> Self {
         AcceptResponse {
-            user_information: None,
-            responding: ApAddress::default(),
             x410_parameters: Some(value.into()),
+            ..AcceptResponse::default()
+        }
+    }
+
+    /// An answer that returns every user-information EXTERNAL of the request
+    /// ([`AssociateIndication::user_information_list`](super::AssociateIndication::user_information_list)),
+    /// each on its context with its direct-reference: what ISODE's ACSE echo server (`isod`)
+    /// sends and its client (`isoc`) checks ("expecting 3 hellos",
+    /// `testdata/captures/isode/iso-acse-echo.pcap`). An application echo, not an ACSE rule:
+    /// X.227 leaves the AARE's user-information to the accepting user.
+    pub fn echoing(indication: &super::AssociateIndication) -> Self {
+        AcceptResponse {
+            user_information_list: indication.user_information_list.clone(),
+            ..AcceptResponse::default()
         }
     }
 }

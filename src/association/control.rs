@@ -533,6 +533,8 @@ impl Control {
         indication.contexts = self.contexts.clone();
         indication.user_information = apdu::first_external(data, aarq.user_information.as_ref());
         indication.user_information_context = user_context;
+        indication.user_information_list =
+            apdu::all_externals(data, aarq.user_information.as_ref());
         self.state = State::Indicated(Box::new(Answer {
             responding_psel: responding.map(|s| sub(data, s)),
             answers,
@@ -590,7 +592,17 @@ impl Control {
             .user_information
             .as_deref()
             .map(|i| (info_context, i));
-        let aare = apdu::aare_accepted(context, &response.responding, info)?;
+        let aare = if response.user_information_list.is_empty() {
+            apdu::aare_accepted(context, &response.responding, info)?
+        } else {
+            apdu::aare_accepted_list(
+                context,
+                &response.responding,
+                &response.user_information_list,
+                info_context,
+                |c| self.accepted(c),
+            )?
+        };
         let cpa = ppdu::cpa(
             answer.responding_psel.as_deref(),
             &answer.answers,
@@ -804,6 +816,18 @@ impl Control {
         }
         let abrt = apdu::abrt_user(info.map(|i| (self.user_context(), i)))?;
         Ok(ppdu::aru(self.acse_context, &abrt)?)
+    }
+
+    /// The AB's user data for a provider abort of this side's own (a driver's time-out): an
+    /// ARU carrying an ABRT from the ACSE provider; nothing before the presentation connection
+    /// (responder before its AARQ) and in X.410 mode.
+    pub(crate) fn provider_abort_request(&self) -> Bytes {
+        if self.x410 || matches!(self.state, State::Listening) && self.role == Role::Responder {
+            return Bytes::new();
+        }
+        apdu::abrt_provider()
+            .and_then(|a| ppdu::aru(self.acse_context, &a))
+            .unwrap_or_default()
     }
 
     /// The AB's user data for a provider abort caused by `error`: an ARP for a presentation

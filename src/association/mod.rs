@@ -97,12 +97,14 @@ use bytes::{Bytes, BytesMut};
 
 pub use crate::presentation::ContextId;
 pub use crate::session::connection::{OldConnection, Resumed};
-pub use config::{AcceptResponse, ApAddress, AssociateRequest, Config, PresentationContext};
+pub use config::{
+    AcceptResponse, ApAddress, AssociateRequest, Config, PresentationContext, UserInformation,
+};
 pub use dispatch::{Dispatch, Selector, Service};
 pub use event::{
     Abort, AbortReason, AbortSource, AssociateIndication, Associated, Configured, ContextOutcome,
     Criterion, Data, Event, Mismatch, Received, Refusal, RefusalReason, Rejection, RejectionCause,
-    ServiceError, Timeout,
+    ServiceError, Timeout, TimerKind,
 };
 pub use state::{Role, State};
 
@@ -137,6 +139,8 @@ pub struct Association {
     events: VecDeque<Event>,
     idle_deadline: Option<Instant>,
     collision: bool,
+    /// The abort [`Association::abort_on_timeout`] reports in place of a user abort.
+    local_abort: Option<Abort>,
     /// A refusal, rejection or abort was reported: the rest is the machines winding down.
     ended: bool,
     closed: bool,
@@ -168,6 +172,7 @@ impl Association {
             indication: None,
             events: VecDeque::new(),
             idle_deadline: None,
+            local_abort: None,
             collision: false,
             ended: false,
             closed: false,
@@ -347,6 +352,10 @@ impl Association {
     }
 
     fn end(&mut self, event: Event) {
+        let event = match (event, self.local_abort.take()) {
+            (Event::Aborted(_), Some(local)) => Event::Aborted(local),
+            (event, _) => event,
+        };
         if !self.ended {
             self.ended = true;
             self.events.push_back(event);

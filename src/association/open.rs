@@ -146,6 +146,8 @@ impl Association {
             .unwrap_or_else(|| Box::new(AssociateIndication::new(self.peer, None, None)));
         base.calling_ssel = ind.calling_ssel;
         base.called_ssel = ind.called_ssel;
+        base.session_requirements_proposed = ind.requirements;
+        base.session_requirements = ind.agreed;
         match self
             .control
             .on_connect(&ind.user_data, &self.dispatch, &mut self.candidates, base)
