@@ -500,6 +500,69 @@ pub(crate) fn check_elements(input: &[u8], limits: &crate::Limits) -> Result<(),
     walk(Reader::new(ctx, input, 0))
 }
 
+/// One BER element in exactly the forms that [`Reader::read`] takes without its general
+/// path: a one-octet identifier (not the high-tag-number form, not end-of-contents) and a
+/// definite length in at most two octets, within `b`. Returns (identifier, header length,
+/// contents, what follows). The step of the one-pass decoders (`Cp::decode`,
+/// `UserData::decode`, `Apdu::decode`): whatever it does not take, they hand to their general
+/// decoder, which reads the same element the same way or names the fault.
+#[inline(always)]
+pub(crate) fn quick_tlv(b: &[u8]) -> Option<(u8, usize, &[u8], &[u8])> {
+    let [id, l0, after @ ..] = b else {
+        return None;
+    };
+    if id & 0x1f == 0x1f || (*id, *l0) == (0, 0) {
+        return None;
+    }
+    let (len, hl) = match (*l0, after) {
+        (0..=0x7f, _) => (usize::from(*l0), 2usize),
+        (0x81, [l, ..]) => (usize::from(*l), 3),
+        (0x82, [h, l, ..]) => (usize::from(u16::from_be_bytes([*h, *l])), 4),
+        _ => return None,
+    };
+    let (raw, rest) = b.split_at_checked(hl.checked_add(len)?)?;
+    Some((*id, hl, raw.get(hl..)?, rest))
+}
+
+/// The value of INTEGER contents that [`integer`] accepts (1 to 8 octets), `None` where it
+/// fails: the same computation without its error reports.
+#[inline(always)]
+pub(crate) fn trusted_int(c: &[u8]) -> Option<i64> {
+    if c.is_empty() || c.len() > 8 {
+        return None;
+    }
+    let mut v: i64 = if c.first().is_some_and(|b| b & 0x80 != 0) {
+        -1
+    } else {
+        0
+    };
+    for &b in c {
+        v = (v << 8) | i64::from(b);
+    }
+    Some(v)
+}
+
+/// The value of BIT STRING contents that [`bits`] accepts, `None` where it fails.
+#[inline(always)]
+pub(crate) fn quick_bits(c: &[u8]) -> Option<u32> {
+    let (&unused, data) = c.split_first()?;
+    if unused > 7 || (data.is_empty() && unused != 0) {
+        return None;
+    }
+    Some(bits_value(data))
+}
+
+/// The first 32 named bits of a BIT STRING's data octets, bit n (bit 0 = most significant bit
+/// of the first octet) at `1 << n`.
+#[inline(always)]
+fn bits_value(data: &[u8]) -> u32 {
+    let mut v = 0u32;
+    for (i, &b) in data.iter().take(4).enumerate() {
+        v |= u32::from(b.reverse_bits()).wrapping_shl((i as u32).wrapping_mul(8));
+    }
+    v
+}
+
 /// The contents of a primitive element.
 pub(crate) fn primitive<'a>(
     ctx: &Ctx,
@@ -548,16 +611,7 @@ pub(crate) fn bits(ctx: &Ctx, tlv: &Tlv<'_>) -> Result<u32, DecodeError> {
     if unused > 7 || (data.is_empty() && unused != 0) {
         return Err(ctx.ber(tlv.offset, "invalid bit string unused-bit count"));
     }
-    let mut v = 0u32;
-    for (i, &b) in data.iter().take(4).enumerate() {
-        for j in 0..8u32 {
-            if b & (0x80 >> j) != 0 {
-                let n = (i as u32).saturating_mul(8).saturating_add(j);
-                v |= 1u32.checked_shl(n).unwrap_or(0);
-            }
-        }
-    }
-    Ok(v)
+    Ok(bits_value(data))
 }
 
 /// Checks a string type's contents in either form (X.690 §8.7.3, §8.23): a primitive element
@@ -1083,6 +1137,39 @@ macro_rules! seq_of {
                 }
             }
 
+            /// A decoded list over `content` (first octet at absolute `base`, elements at
+            /// `depth`), whose elements the caller checked as `decode` does.
+            #[allow(dead_code)]
+            pub(crate) const fn checked(
+                content: &'a [u8],
+                base: usize,
+                depth: usize,
+                ctx: $crate::ber::Ctx,
+            ) -> Self {
+                $list {
+                    repr: $crate::ber::SeqRepr::Encoded {
+                        content,
+                        base,
+                        depth,
+                        ctx,
+                        first: <$cache as $crate::ber::FirstCache<'a, $item>>::NONE,
+                    },
+                }
+            }
+
+            /// Where a decoded list's elements are: (contents address and length, base,
+            /// depth), for tests comparing two decoders.
+            #[cfg(test)]
+            #[allow(dead_code)]
+            pub(crate) fn encoded_parts(&self) -> Option<(usize, usize, usize, usize)> {
+                match self.repr {
+                    $crate::ber::SeqRepr::Encoded { content, base, depth, .. } => {
+                        Some((content.as_ptr() as usize, content.len(), base, depth))
+                    }
+                    $crate::ber::SeqRepr::Slice(_) => None,
+                }
+            }
+
             /// Decodes and checks every element of constructed `tlv`, at most `max` of them.
             #[allow(dead_code)]
             pub(crate) fn decode(
@@ -1299,3 +1386,42 @@ macro_rules! bit_set {
     };
 }
 pub(crate) use bit_set;
+
+/// Single-octet mutations of `base` (and its truncations) for the tests that hold a one-pass
+/// decoder against its general decoder: every octet replaced by values that change a tag's
+/// class, form or number, a length's form, or a value's sign.
+#[cfg(test)]
+pub(crate) fn mutations(base: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = vec![base.to_vec()];
+    for n in 0..base.len() {
+        out.push(base.get(..n).unwrap_or_default().to_vec());
+    }
+    for (i, &b) in base.iter().enumerate() {
+        for m in [
+            0x00,
+            0x01,
+            0x02,
+            0x06,
+            0x30,
+            0x7f,
+            0x80,
+            0x81,
+            0x82,
+            0x83,
+            0x1f,
+            0xff,
+            b ^ 0x20,
+            b ^ 0x40,
+            b ^ 0x80,
+            b.wrapping_add(1),
+            b.wrapping_sub(1),
+        ] {
+            let mut x = base.to_vec();
+            if let Some(o) = x.get_mut(i) {
+                *o = m;
+            }
+            out.push(x);
+        }
+    }
+    out
+}
