@@ -514,14 +514,33 @@ pub(crate) fn quick_tlv(b: &[u8]) -> Option<(u8, usize, &[u8], &[u8])> {
     if id & 0x1f == 0x1f || (*id, *l0) == (0, 0) {
         return None;
     }
-    let (len, hl) = match (*l0, after) {
-        (0..=0x7f, _) => (usize::from(*l0), 2usize),
-        (0x81, [l, ..]) => (usize::from(*l), 3),
-        (0x82, [h, l, ..]) => (usize::from(u16::from_be_bytes([*h, *l])), 4),
+    let (hl, content, rest) = quick_length(*l0, after)?;
+    Some((*id, hl, content, rest))
+}
+
+/// [`quick_tlv`] of an element whose identifier must be `want` (a one-octet identifier, not
+/// `00`): (header length, contents, what follows), `None` for any other identifier.
+#[inline(always)]
+pub(crate) fn quick_tlv_of(b: &[u8], want: u8) -> Option<(usize, &[u8], &[u8])> {
+    debug_assert!(want & 0x1f != 0x1f && want != 0);
+    match b {
+        [id, l0, after @ ..] if *id == want => quick_length(*l0, after),
+        _ => None,
+    }
+}
+
+/// A definite length in at most two octets (first octet `l0`, then `after`) and the contents
+/// it delimits: (header length with a one-octet identifier, contents, what follows).
+#[inline(always)]
+fn quick_length(l0: u8, after: &[u8]) -> Option<(usize, &[u8], &[u8])> {
+    let (len, hl, body) = match (l0, after) {
+        (0..=0x7f, _) => (usize::from(l0), 2usize, after),
+        (0x81, [l, body @ ..]) => (usize::from(*l), 3, body),
+        (0x82, [h, l, body @ ..]) => (usize::from(u16::from_be_bytes([*h, *l])), 4, body),
         _ => return None,
     };
-    let (raw, rest) = b.split_at_checked(hl.checked_add(len)?)?;
-    Some((*id, hl, raw.get(hl..)?, rest))
+    let (content, rest) = body.split_at_checked(len)?;
+    Some((hl, content, rest))
 }
 
 /// The value of INTEGER contents that [`integer`] accepts (1 to 8 octets), `None` where it
@@ -1293,19 +1312,13 @@ macro_rules! seq_of {
             reader: Option<$crate::ber::Reader<'a>>,
         }
 
-        impl<'a> Iterator for $iter<'a> {
-            type Item = $item;
-            #[inline]
-            fn next(&mut self) -> Option<$item> {
-                if let Some(first) = self.first.take() {
-                    return Some(first);
-                }
+        impl<'a> $iter<'a> {
+            /// The next element read from the encoded list (out of line: the kept first
+            /// element and slices are handed out inline).
+            #[inline(never)]
+            fn read_next(&mut self) -> Option<$item> {
                 match &mut self.reader {
-                    None => {
-                        let (first, rest) = self.slice.split_first()?;
-                        self.slice = rest;
-                        Some(*first)
-                    }
+                    None => None,
                     Some(r) => {
                         if r.is_empty() {
                             return None;
@@ -1321,6 +1334,22 @@ macro_rules! seq_of {
                         }
                     }
                 }
+            }
+        }
+
+        impl<'a> Iterator for $iter<'a> {
+            type Item = $item;
+            #[inline(always)]
+            fn next(&mut self) -> Option<$item> {
+                if let Some(first) = self.first.take() {
+                    return Some(first);
+                }
+                if self.reader.is_none() {
+                    let (first, rest) = self.slice.split_first()?;
+                    self.slice = rest;
+                    return Some(*first);
+                }
+                self.read_next()
             }
         }
     };

@@ -1053,18 +1053,16 @@ fn quick_user_info(content: &[u8], base: usize, c: Ctx) -> Option<ExternalList<'
     }
     let mut b = content;
     while !b.is_empty() {
-        let (0x28, _, mut e, next) = ber::quick_tlv(b)? else {
-            return None;
-        };
-        if let Some((0x06, _, oid, r)) = ber::quick_tlv(e) {
+        let (_, mut e, next) = ber::quick_tlv_of(b, 0x28)?;
+        if let Some((_, oid, r)) = ber::quick_tlv_of(e, 0x06) {
             Oid::new(oid).ok()?;
             e = r;
         }
-        if let Some((0x02, _, i, r)) = ber::quick_tlv(e) {
+        if let Some((_, i, r)) = ber::quick_tlv_of(e, 0x02) {
             ber::trusted_int(i)?;
             e = r;
         }
-        if let Some((0x07, _, _, r)) = ber::quick_tlv(e) {
+        if let Some((_, _, r)) = ber::quick_tlv_of(e, 0x07) {
             e = r;
         }
         let (id, _, v, []) = ber::quick_tlv(e)? else {
@@ -1093,7 +1091,7 @@ fn quick_user_info(content: &[u8], base: usize, c: Ctx) -> Option<ExternalList<'
 /// [`Apdu::decode`]'s one-pass path for an AARQ (see the section comment).
 #[inline]
 fn quick_aarq<'a>(input: &'a [u8], limits: &Limits) -> Option<Aarq<'a>> {
-    let (0x60, hl, content, []) = ber::quick_tlv(input)? else {
+    let (hl, content, []) = ber::quick_tlv_of(input, 0x60)? else {
         return None;
     };
     if limits.max_ber_depth < QUICK_AARQ_DEPTH {

@@ -4,7 +4,7 @@ use bytes::BufMut;
 
 use crate::ber::{
     self, APPLICATION, CONTEXT, Ctx, Reader, Tag, Tlv, UNIVERSAL, bit_set, int_code, quick_tlv,
-    seq_of, trusted_int,
+    quick_tlv_of, seq_of, trusted_int,
 };
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError, Layer};
 use crate::limits::Limits;
@@ -324,9 +324,7 @@ pub(crate) fn quick_oid_list<'a>(
     let mut b = content;
     let mut n = 0usize;
     while !b.is_empty() {
-        let (0x06, _, oid, r) = quick_tlv(b)? else {
-            return None;
-        };
+        let (_, oid, r) = quick_tlv_of(b, 0x06)?;
         n = n.wrapping_add(1);
         if n > max {
             return None;
@@ -375,7 +373,7 @@ fn quick_oid_items(l: OidList<'_>) -> bool {
         return false;
     };
     while !content.is_empty() {
-        let Some((0x06, _, oid, rest)) = quick_tlv(content) else {
+        let Some((_, oid, rest)) = quick_tlv_of(content, 0x06) else {
             return false;
         };
         if Oid::new(oid).is_err() {
@@ -423,13 +421,9 @@ fn trusted_context_def<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<ContextDefinition<'a>
 
 #[inline(always)]
 fn quick_context_def<'a>(c: &Ctx, t: &Tlv<'a>) -> Option<ContextDefinition<'a>> {
-    let (0x02, _, id, after_id) = quick_tlv(t.content)? else {
-        return None;
-    };
-    let (0x06, _, abstract_syntax, ts_tlv) = quick_tlv(after_id)? else {
-        return None;
-    };
-    let (0x30, ts_header, ts, []) = quick_tlv(ts_tlv)? else {
+    let (_, id, after_id) = quick_tlv_of(t.content, 0x02)?;
+    let (_, abstract_syntax, ts_tlv) = quick_tlv_of(after_id, 0x06)?;
+    let (ts_header, ts, []) = quick_tlv_of(ts_tlv, 0x30)? else {
         return None;
     };
     let ts_offset = t.content.len().checked_sub(ts_tlv.len())?;
@@ -796,10 +790,10 @@ fn decode_pdv<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<Pdv<'a>, DecodeError> {
 /// else is decoded again.
 #[inline]
 fn trusted_pdv<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<Pdv<'a>, DecodeError> {
-    if let Some((0x02, _, id, after_id)) = quick_tlv(t.content) {
+    if let Some((_, id, after_id)) = quick_tlv_of(t.content, 0x02) {
         // `decode_pdv_values` checked that the `a0` contents are exactly one element.
-        if let (Some((0xa0, _, value, [])), Some(context_id)) =
-            (quick_tlv(after_id), trusted_int(id))
+        if let (Some((_, value, [])), Some(context_id)) =
+            (quick_tlv_of(after_id, 0xa0), trusted_int(id))
         {
             return Ok(Pdv {
                 transfer_syntax: None,
@@ -930,16 +924,16 @@ impl<'a> UserData<'a> {
         if limits.max_ber_depth < 4 || limits.max_pdvs == 0 {
             return None;
         }
-        let (0x61, list_offset, list, []) = quick_tlv(input)? else {
+        let (list_offset, list, []) = quick_tlv_of(input, 0x61)? else {
             return None;
         };
-        let (0x30, _, pdv, []) = quick_tlv(list)? else {
+        let (_, pdv, []) = quick_tlv_of(list, 0x30)? else {
             return None;
         };
-        let (0x02, _, &[id], rest) = quick_tlv(pdv)? else {
+        let (_, &[id], rest) = quick_tlv_of(pdv, 0x02)? else {
             return None;
         };
-        let (0xa0, _, value, []) = quick_tlv(rest)? else {
+        let (_, value, []) = quick_tlv_of(rest, 0xa0)? else {
             return None;
         };
         let (_, _, _, []) = quick_tlv(value)? else {
@@ -1338,9 +1332,7 @@ fn quick_cp<'a>(input: &'a [u8], limits: &Limits) -> Option<(Cp<'a>, &'a [u8])> 
     if limits.max_ber_depth < QUICK_CP_DEPTH {
         return None;
     }
-    let (0x31, set_hl, set, rest) = quick_tlv(input)? else {
-        return None;
-    };
+    let (set_hl, set, rest) = quick_tlv_of(input, 0x31)?;
     let (mut mode, mut x410_parameters, mut normal) = (None, None, None);
     let mut b = set;
     while !b.is_empty() {
@@ -1348,9 +1340,7 @@ fn quick_cp<'a>(input: &'a [u8], limits: &Limits) -> Option<(Cp<'a>, &'a [u8])> 
         match id {
             // mode-selector { [0] IMPLICIT INTEGER }: the value is the first element.
             0xa0 => {
-                let (0x80, _, v, _) = quick_tlv(content)? else {
-                    return None;
-                };
+                let (_, v, _) = quick_tlv_of(content, 0x80)?;
                 mode = Some(Mode(trusted_int(v)?));
             }
             0xa1 => x410_parameters = Some(content),
@@ -1395,12 +1385,8 @@ fn quick_cp_normal<'a>(content: &'a [u8], base: usize, limits: &Limits) -> Optio
             0x82 => n.called_selector = Some(v),
             0xa4 => n.context_definitions = Some(quick_context_list(v, v_at(), limits)?),
             0xa6 => {
-                let (0x80, _, abs, r) = quick_tlv(v)? else {
-                    return None;
-                };
-                let (0x81, _, ts, _) = quick_tlv(r)? else {
-                    return None;
-                };
+                let (_, abs, r) = quick_tlv_of(v, 0x80)?;
+                let (_, ts, _) = quick_tlv_of(r, 0x81)?;
                 n.default_context = Some(DefaultContext {
                     abstract_syntax: Oid::new(abs).ok()?,
                     transfer_syntax: Oid::new(ts).ok()?,
@@ -1431,28 +1417,20 @@ fn quick_context_list<'a>(
     let mut b = content;
     let mut n = 0usize;
     while !b.is_empty() {
-        let (0x30, _, d, next) = quick_tlv(b)? else {
-            return None;
-        };
+        let (_, d, next) = quick_tlv_of(b, 0x30)?;
         n = n.wrapping_add(1);
         if n > limits.max_contexts {
             return None;
         }
-        let (0x02, _, id, after_id) = quick_tlv(d)? else {
-            return None;
-        };
-        let (0x06, _, abs, ts_tlv) = quick_tlv(after_id)? else {
-            return None;
-        };
-        let (0x30, _, mut ts, []) = quick_tlv(ts_tlv)? else {
+        let (_, id, after_id) = quick_tlv_of(d, 0x02)?;
+        let (_, abs, ts_tlv) = quick_tlv_of(after_id, 0x06)?;
+        let (_, mut ts, []) = quick_tlv_of(ts_tlv, 0x30)? else {
             return None;
         };
         trusted_int(id)?;
         Oid::new(abs).ok()?;
         while !ts.is_empty() {
-            let (0x06, _, oid, r) = quick_tlv(ts)? else {
-                return None;
-            };
+            let (_, oid, r) = quick_tlv_of(ts, 0x06)?;
             Oid::new(oid).ok()?;
             ts = r;
         }
@@ -1484,20 +1462,18 @@ fn quick_pdv_list<'a>(
     let mut n = 0usize;
     let mut first = None;
     while !b.is_empty() {
-        let (0x30, _, p, next) = quick_tlv(b)? else {
-            return None;
-        };
+        let (_, p, next) = quick_tlv_of(b, 0x30)?;
         n = n.wrapping_add(1);
         if n > limits.max_pdvs {
             return None;
         }
-        let (mut id_tag, _, mut id, mut r) = quick_tlv(p)?;
-        let plain = id_tag == 0x02;
-        if id_tag == 0x06 {
-            Oid::new(id).ok()?;
-            (id_tag, _, id, r) = quick_tlv(r)?;
+        let (mut q, mut plain) = (p, true);
+        if let Some((_, oid, r)) = quick_tlv_of(q, 0x06) {
+            Oid::new(oid).ok()?;
+            (q, plain) = (r, false);
         }
-        let (0x02, (0xa0, _, value, [])) = (id_tag, quick_tlv(r)?) else {
+        let (_, id, r) = quick_tlv_of(q, 0x02)?;
+        let (_, value, []) = quick_tlv_of(r, 0xa0)? else {
             return None;
         };
         let (_, _, _, []) = quick_tlv(value)? else {
