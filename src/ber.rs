@@ -394,6 +394,22 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// The next element if it is in the forms of [`quick_tlv`]: (identifier, contents,
+    /// absolute offset of the contents); the reader moves past it.
+    #[inline(always)]
+    pub(crate) fn read_quick(&mut self) -> Option<(u8, &'a [u8], usize)> {
+        let (id, hl, content, rest) = quick_tlv(self.rest)?;
+        let at = self.pos;
+        self.pos = at.saturating_add(self.rest.len().wrapping_sub(rest.len()));
+        self.rest = rest;
+        Some((id, content, at.saturating_add(hl)))
+    }
+
+    /// Nesting depth of the elements this reader reads.
+    pub(crate) fn depth(&self) -> usize {
+        self.depth
+    }
+
     /// The tag of the next element, if any and readable.
     pub(crate) fn peek_tag(&self) -> Option<Tag> {
         header(&self.ctx, self.rest, self.pos)
@@ -580,6 +596,12 @@ fn bits_value(data: &[u8]) -> u32 {
         v |= u32::from(b.reverse_bits()).wrapping_shl((i as u32).wrapping_mul(8));
     }
     v
+}
+
+/// The `quick` reader of `seq_of!` lists that have none: every element goes to `trusted`.
+#[inline(always)]
+pub(crate) fn no_quick<T>(_: &Ctx, _: u8, _: &[u8], _: usize, _: usize) -> Option<T> {
+    None
 }
 
 /// The contents of a primitive element.
@@ -1086,24 +1108,27 @@ impl<T> FirstCache<'_, T> for () {
 /// writes it. The element type is `$item<'a>` (it borrows from the input), or, written
 /// `copy T`, a plain `Copy` type `T` such as an integer code.
 ///
-/// Written `$item, $decode, trusted $trusted, …`, iterating a decoded list reads each element
-/// with `$trusted(&Ctx, &Tlv)` instead of `$decode`: the elements were checked by `$decode`
-/// when the list was decoded, so `$trusted` may take the common shape without repeating the
-/// checks (it must give the value `$decode` gives, and hand anything else to `$decode`).
+/// Written `$item, $decode, trusted $trusted, quick $quick, …`, iterating a decoded list reads
+/// each element with `$trusted(&Ctx, &Tlv)` instead of `$decode`: the elements were checked by
+/// `$decode` when the list was decoded, so `$trusted` may take the common shape without
+/// repeating the checks (it must give the value `$decode` gives, and hand anything else to
+/// `$decode`). Before that, an element in the forms of [`quick_tlv`] is given to
+/// `$quick(&Ctx, identifier, contents, contents offset, depth)`, which may answer from the
+/// contents alone (the value `$decode` gives) or `None` to leave it to `$trusted`.
 macro_rules! seq_of {
     ($(#[$m:meta])* $list:ident, $iter:ident, copy $item:ty, $decode:path, $len:path, $encode:path) => {
-        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item, [()], $decode, $decode, $len, $encode);
+        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item, [()], $decode, $decode, $crate::ber::no_quick, $len, $encode);
     };
-    ($(#[$m:meta])* $list:ident, $iter:ident, first $cache:ty, $item:ident, $decode:path, trusted $trusted:path, $len:path, $encode:path) => {
-        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item<'a>, [$cache], $decode, $trusted, $len, $encode);
+    ($(#[$m:meta])* $list:ident, $iter:ident, first $cache:ty, $item:ident, $decode:path, trusted $trusted:path, quick $quick:path, $len:path, $encode:path) => {
+        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item<'a>, [$cache], $decode, $trusted, $quick, $len, $encode);
     };
-    ($(#[$m:meta])* $list:ident, $iter:ident, $item:ident, $decode:path, trusted $trusted:path, $len:path, $encode:path) => {
-        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item<'a>, [()], $decode, $trusted, $len, $encode);
+    ($(#[$m:meta])* $list:ident, $iter:ident, $item:ident, $decode:path, trusted $trusted:path, quick $quick:path, $len:path, $encode:path) => {
+        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item<'a>, [()], $decode, $trusted, $quick, $len, $encode);
     };
     ($(#[$m:meta])* $list:ident, $iter:ident, $item:ident, $decode:path, $len:path, $encode:path) => {
-        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item<'a>, [()], $decode, $decode, $len, $encode);
+        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item<'a>, [()], $decode, $decode, $crate::ber::no_quick, $len, $encode);
     };
-    (@list $(#[$m:meta])* $list:ident, $iter:ident, $item:ty, [$cache:ty], $decode:path, $trusted:path, $len:path, $encode:path) => {
+    (@list $(#[$m:meta])* $list:ident, $iter:ident, $item:ty, [$cache:ty], $decode:path, $trusted:path, $quick:path, $len:path, $encode:path) => {
         $(#[$m])*
         ///
         /// Decoded lists borrow the encoded elements (checked once when the PDU was decoded);
@@ -1324,6 +1349,14 @@ macro_rules! seq_of {
                             return None;
                         }
                         let ctx = r.ctx();
+                        // An element in the quick forms, read by `$quick` from its contents.
+                        let mut q = r.clone();
+                        if let Some((id, content, at)) = q.read_quick() {
+                            if let Some(v) = $quick(&ctx, id, content, at, q.depth()) {
+                                *r = q;
+                                return Some(v);
+                            }
+                        }
                         let item = r.read().and_then(|t| $trusted(&ctx, &t));
                         match item {
                             Ok(v) => Some(v),

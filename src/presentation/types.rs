@@ -304,10 +304,16 @@ fn trusted_oid_item<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<Oid<'a>, DecodeError> {
     decode_oid_item(c, t)
 }
 
+/// [`trusted_oid_item`] from an element's identifier and contents (`seq_of!`, `quick`).
+#[inline(always)]
+fn quick_oid_item<'a>(_: &Ctx, id: u8, content: &'a [u8], _: usize, _: usize) -> Option<Oid<'a>> {
+    (id == 0x06).then_some(Oid::checked(content))
+}
+
 seq_of! {
     /// `SEQUENCE OF OBJECT IDENTIFIER`: a transfer-syntax-name list (X.226 §8.2) or an ACSE
     /// application-context-name list (X.227 §9.1).
-    OidList, OidIter, Oid, decode_oid_item, trusted trusted_oid_item, oid_item_len, put_oid_item
+    OidList, OidIter, Oid, decode_oid_item, trusted trusted_oid_item, quick quick_oid_item, oid_item_len, put_oid_item
 }
 
 /// An `OidList` of `content` (absolute `base`, elements at `depth`) whose elements are all
@@ -421,24 +427,51 @@ fn trusted_context_def<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<ContextDefinition<'a>
 
 #[inline(always)]
 fn quick_context_def<'a>(c: &Ctx, t: &Tlv<'a>) -> Option<ContextDefinition<'a>> {
-    let (_, id, after_id) = quick_tlv_of(t.content, 0x02)?;
+    quick_context_def_at(c, t.content, t.content_offset, t.depth)
+}
+
+/// [`trusted_context_def`] from an element's identifier, contents and place (`seq_of!`,
+/// `quick`): the common shape only.
+#[inline(always)]
+fn quick_context_item<'a>(
+    c: &Ctx,
+    id: u8,
+    content: &'a [u8],
+    content_offset: usize,
+    depth: usize,
+) -> Option<ContextDefinition<'a>> {
+    if id != 0x30 {
+        return None;
+    }
+    quick_context_def_at(c, content, content_offset, depth)
+}
+
+/// The definition `30 { 02 id  06 oid  30 {…} }` whose contents `content` start at absolute
+/// `content_offset`, the definition at `depth`.
+#[inline(always)]
+fn quick_context_def_at<'a>(
+    c: &Ctx,
+    content: &'a [u8],
+    content_offset: usize,
+    depth: usize,
+) -> Option<ContextDefinition<'a>> {
+    let (_, id, after_id) = quick_tlv_of(content, 0x02)?;
     let (_, abstract_syntax, ts_tlv) = quick_tlv_of(after_id, 0x06)?;
     let (ts_header, ts, []) = quick_tlv_of(ts_tlv, 0x30)? else {
         return None;
     };
-    let ts_offset = t.content.len().checked_sub(ts_tlv.len())?;
+    let ts_offset = content.len().checked_sub(ts_tlv.len())?;
     Some(ContextDefinition {
         id: trusted_int(id)?,
         abstract_syntax: Oid::checked(abstract_syntax),
         transfer_syntaxes: OidList {
             repr: ber::SeqRepr::Encoded {
                 content: ts,
-                base: t
-                    .content_offset
+                base: content_offset
                     .saturating_add(ts_offset)
                     .saturating_add(ts_header),
                 // The definition's children are one level below it, the list's one more.
-                depth: t.depth.saturating_add(2),
+                depth: depth.saturating_add(2),
                 ctx: *c,
                 first: (),
             },
@@ -472,7 +505,7 @@ fn put_context_def<B: BufMut + ?Sized>(
 
 seq_of! {
     /// Presentation-context-definition-list of a CP-PPDU (X.226 §8.2, `Context-list`).
-    ContextList, ContextIter, ContextDefinition, decode_context_def, trusted trusted_context_def, context_def_len, put_context_def
+    ContextList, ContextIter, ContextDefinition, decode_context_def, trusted trusted_context_def, quick quick_context_item, context_def_len, put_context_def
 }
 
 /// One entry of a presentation context definition result list (X.226 §8.2, `Result-list`).
@@ -805,6 +838,25 @@ fn trusted_pdv<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<Pdv<'a>, DecodeError> {
     decode_pdv(c, t)
 }
 
+/// [`trusted_pdv`] from an element's identifier and contents (`seq_of!`, `quick`): the
+/// common shape `30 { 02 id  a0 { value } }` only.
+#[inline(always)]
+fn quick_pdv_item<'a>(_: &Ctx, id: u8, content: &'a [u8], _: usize, _: usize) -> Option<Pdv<'a>> {
+    if id != 0x30 {
+        return None;
+    }
+    let (_, id, after_id) = quick_tlv_of(content, 0x02)?;
+    // `decode_pdv_values` checked that the `a0` contents are exactly one element.
+    let (_, value, []) = quick_tlv_of(after_id, 0xa0)? else {
+        return None;
+    };
+    Some(Pdv {
+        transfer_syntax: None,
+        context_id: trusted_int(id)?,
+        values: PdvValues::SingleAsn1Type(value),
+    })
+}
+
 fn pdv_content_len(p: &Pdv<'_>) -> usize {
     opt_len(&p.transfer_syntax, oid_item_len)
         .saturating_add(ber::int_len(Tag::INTEGER, p.context_id))
@@ -859,7 +911,7 @@ impl<'a> ber::FirstCache<'a, Pdv<'a>> for Option<SinglePdvAt> {
 
 seq_of! {
     /// Fully-encoded-data: a `SEQUENCE OF PDV-list` (X.226 §8.2, §8.4.2).
-    PdvList, PdvIter, first Option<SinglePdvAt>, Pdv, decode_pdv, trusted trusted_pdv, pdv_len, put_pdv
+    PdvList, PdvIter, first Option<SinglePdvAt>, Pdv, decode_pdv, trusted trusted_pdv, quick quick_pdv_item, pdv_len, put_pdv
 }
 
 /// User-data (X.226 §8.2, §8.4): simply encoded (`40`) or fully encoded (`61`).
@@ -2488,7 +2540,43 @@ pub(crate) mod tests {
                 },
             ) = (trusted, full);
             assert_eq!(format!("{:?}", a.repr), format!("{:?}", b.repr), "{d:02x?}");
+            // The iterators' reader from contents alone: the same value, or none.
+            let id = t.raw.first().copied().unwrap_or(0);
+            if let Some(q) = quick_context_item(&c, id, t.content, t.content_offset, t.depth) {
+                assert_eq!(q, full, "{d:02x?}");
+                let (
+                    ContextDefinition {
+                        transfer_syntaxes: q,
+                        ..
+                    },
+                    _,
+                ) = (q, ());
+                assert_eq!(format!("{:?}", q.repr), format!("{:?}", b.repr), "{d:02x?}");
+            }
         }
+        // The PDV-list reader from contents alone gives `decode_pdv`'s value or none.
+        let pdvs: [&[u8]; 4] = [
+            &[0x30, 0x07, 0x02, 0x01, 0x03, 0xa0, 0x02, 0x05, 0x00],
+            &[0x30, 0x08, 0x02, 0x02, 0xff, 0x0b, 0xa0, 0x02, 0x05, 0x00],
+            &[
+                0x30, 0x0b, 0x06, 0x02, 0x51, 0x01, 0x02, 0x01, 0x03, 0xa0, 0x02, 0x05, 0x00,
+            ],
+            &[0x30, 0x07, 0x02, 0x01, 0x03, 0x81, 0x02, 0x05, 0x00],
+        ];
+        let mut quick = 0;
+        for p in pdvs {
+            let t = Reader::new(c, p, 3).read().unwrap();
+            let full = decode_pdv(&c, &t).unwrap();
+            let id = t.raw.first().copied().unwrap_or(0);
+            if let Some(q) = quick_pdv_item(&c, id, t.content, t.content_offset, t.depth) {
+                assert_eq!(q, full, "{p:02x?}");
+                quick += 1;
+            }
+            let o = quick_oid_item(&c, 0x06, &[0x51, 0x01], 0, 0);
+            assert_eq!(o, Some(Oid::new(&[0x51, 0x01]).unwrap()));
+            assert_eq!(quick_oid_item(&c, 0x26, &[0x51, 0x01], 0, 0), None);
+        }
+        assert_eq!(quick, 2);
         // The one-pass check defers to the general decoder at every depth limit and on
         // every fault (a non-minimal abstract syntax, a transfer syntax that is no OID).
         for max_depth in 0..=4 {
