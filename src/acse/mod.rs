@@ -1090,7 +1090,17 @@ fn quick_user_info(content: &[u8], base: usize, c: Ctx) -> Option<ExternalList<'
 
 /// [`Apdu::decode`]'s one-pass path for an AARQ (see the section comment).
 #[inline]
+#[cfg(test)]
 fn quick_aarq<'a>(input: &'a [u8], limits: &Limits) -> Option<Aarq<'a>> {
+    let mut out = Aarq::new(Oid::BER);
+    quick_aarq_into(input, limits, &mut out)?;
+    Some(out)
+}
+
+/// [`quick_aarq`] writing the fields into `out` (an `Aarq::new`), where the caller keeps it:
+/// the APDU is built once in place instead of being moved out of the decoder.
+#[inline]
+fn quick_aarq_into<'a>(input: &'a [u8], limits: &Limits, out: &mut Aarq<'a>) -> Option<()> {
     let (hl, content, []) = ber::quick_tlv_of(input, 0x60)? else {
         return None;
     };
@@ -1101,7 +1111,6 @@ fn quick_aarq<'a>(input: &'a [u8], limits: &Limits) -> Option<Aarq<'a>> {
         layer: L,
         max_depth: limits.max_ber_depth,
     };
-    let mut out = Aarq::new(Oid::BER);
     let mut name = None;
     let mut b = content;
     while !b.is_empty() {
@@ -1142,7 +1151,7 @@ fn quick_aarq<'a>(input: &'a [u8], limits: &Limits) -> Option<Aarq<'a>> {
         b = next;
     }
     out.application_context_name = name?;
-    Some(out)
+    Some(())
 }
 
 /// An ACSE APDU (X.227 §9.1), told apart by its `[APPLICATION n]` tag.
@@ -1170,8 +1179,9 @@ impl<'a> Apdu<'a> {
     /// decoder, which finds the same value or names the fault (layer and offset).
     #[inline]
     pub fn decode(input: &'a [u8], limits: &Limits) -> Result<Self, DecodeError> {
-        match quick_aarq(input, limits) {
-            Some(a) => Ok(Apdu::Aarq(a)),
+        let mut a = Aarq::new(Oid::BER);
+        match quick_aarq_into(input, limits, &mut a) {
+            Some(()) => Ok(Apdu::Aarq(a)),
             None => Self::decode_general(input, limits),
         }
     }

@@ -1379,13 +1379,23 @@ fn context_in(id: u8, known: u32) -> bool {
 }
 
 /// [`Cp::decode`]'s one-pass path (see the section comment).
-#[inline]
+#[cfg(test)]
 fn quick_cp<'a>(input: &'a [u8], limits: &Limits) -> Option<(Cp<'a>, &'a [u8])> {
+    let mut cp = Cp::EMPTY;
+    let rest = quick_cp_into(input, limits, &mut cp)?;
+    Some((cp, rest))
+}
+
+/// [`quick_cp`] writing the CP into `out` (a [`Cp::EMPTY`]), where the caller keeps it: the
+/// PPDU is built once in place instead of being moved out of the decoder. Returns the octets
+/// after the CP-type.
+#[inline]
+fn quick_cp_into<'a>(input: &'a [u8], limits: &Limits, out: &mut Cp<'a>) -> Option<&'a [u8]> {
     if limits.max_ber_depth < QUICK_CP_DEPTH {
         return None;
     }
     let (set_hl, set, rest) = quick_tlv_of(input, 0x31)?;
-    let (mut mode, mut x410_parameters, mut normal) = (None, None, None);
+    let mut mode = None;
     let mut b = set;
     while !b.is_empty() {
         let (id, hl, content, next) = quick_tlv(b)?;
@@ -1395,32 +1405,35 @@ fn quick_cp<'a>(input: &'a [u8], limits: &Limits) -> Option<(Cp<'a>, &'a [u8])> 
                 let (_, v, _) = quick_tlv_of(content, 0x80)?;
                 mode = Some(Mode(trusted_int(v)?));
             }
-            0xa1 => x410_parameters = Some(content),
+            0xa1 => out.x410_parameters = Some(content),
             0xa2 => {
                 let base = set_hl
                     .wrapping_add(set.len().wrapping_sub(b.len()))
                     .wrapping_add(hl);
-                normal = Some(quick_cp_normal(content, base, limits)?);
+                quick_cp_normal(
+                    content,
+                    base,
+                    limits,
+                    out.normal.insert(CpNormal::default()),
+                )?;
             }
             0x80..=0x82 => return None,
             _ => {}
         }
         b = next;
     }
-    Some((
-        Cp {
-            mode: mode?,
-            x410_parameters,
-            normal,
-        },
-        rest,
-    ))
+    out.mode = mode?;
+    Some(rest)
 }
 
 /// The normal-mode parameters (`[2]` contents at absolute `base`, elements at depth 3).
 #[inline]
-fn quick_cp_normal<'a>(content: &'a [u8], base: usize, limits: &Limits) -> Option<CpNormal<'a>> {
-    let mut n = CpNormal::default();
+fn quick_cp_normal<'a>(
+    content: &'a [u8],
+    base: usize,
+    limits: &Limits,
+    n: &mut CpNormal<'a>,
+) -> Option<()> {
     let mut b = content;
     while !b.is_empty() {
         let (id, hl, v, next) = quick_tlv(b)?;
@@ -1455,7 +1468,7 @@ fn quick_cp_normal<'a>(content: &'a [u8], base: usize, limits: &Limits) -> Optio
         }
         b = next;
     }
-    Some(n)
+    Some(())
 }
 
 /// A presentation-context-definition-list (`[4]` contents at absolute `base`, elements at
@@ -1553,6 +1566,13 @@ fn quick_pdv_list<'a>(
 }
 
 impl<'a> Cp<'a> {
+    /// What the one-pass decoder fills in.
+    const EMPTY: Cp<'a> = Cp {
+        mode: Mode(0),
+        x410_parameters: None,
+        normal: None,
+    };
+
     /// Decodes a CP-type from the user data of a CN SPDU, returning it and the octets that
     /// follow it (CPC-type values, X.226 §7.1.1; usually empty). Unknown elements are ignored
     /// (§8.5). A CP without User-data is valid (the ASN.1 makes it optional).
@@ -1564,8 +1584,9 @@ impl<'a> Cp<'a> {
     /// general decoder, which finds the same value or names the fault (layer and offset).
     #[inline]
     pub fn decode(input: &'a [u8], limits: &Limits) -> Result<(Self, &'a [u8]), DecodeError> {
-        match quick_cp(input, limits) {
-            Some(v) => Ok(v),
+        let mut cp = Cp::EMPTY;
+        match quick_cp_into(input, limits, &mut cp) {
+            Some(rest) => Ok((cp, rest)),
             None => Self::decode_general(input, limits),
         }
     }
