@@ -1339,32 +1339,35 @@ macro_rules! seq_of {
 
         impl<'a> $iter<'a> {
             /// The next element read from the encoded list (out of line: the kept first
-            /// element and slices are handed out inline).
+            /// element and slices are handed out inline): by `$quick` where it takes the
+            /// element, else by [`Self::read_trusted`].
             #[inline(never)]
             fn read_next(&mut self) -> Option<$item> {
-                match &mut self.reader {
-                    None => None,
-                    Some(r) => {
-                        if r.is_empty() {
-                            return None;
-                        }
-                        let ctx = r.ctx();
-                        // An element in the quick forms, read by `$quick` from its contents.
-                        let mut q = r.clone();
-                        if let Some((id, content, at)) = q.read_quick() {
-                            if let Some(v) = $quick(&ctx, id, content, at, q.depth()) {
-                                *r = q;
-                                return Some(v);
-                            }
-                        }
-                        let item = r.read().and_then(|t| $trusted(&ctx, &t));
-                        match item {
-                            Ok(v) => Some(v),
-                            Err(_) => {
-                                self.reader = Some($crate::ber::Reader::at_depth(ctx, &[], 0, 0));
-                                None
-                            }
-                        }
+                let r = self.reader.as_mut()?;
+                if r.is_empty() {
+                    return None;
+                }
+                let ctx = r.ctx();
+                let mut q = r.clone();
+                if let Some((id, content, at)) = q.read_quick() {
+                    if let Some(v) = $quick(&ctx, id, content, at, q.depth()) {
+                        *r = q;
+                        return Some(v);
+                    }
+                }
+                self.read_trusted()
+            }
+
+            /// The next element, read as a [`Tlv`]($crate::ber::Tlv) and given to `$trusted`.
+            #[inline(never)]
+            fn read_trusted(&mut self) -> Option<$item> {
+                let r = self.reader.as_mut()?;
+                let ctx = r.ctx();
+                match r.read().and_then(|t| $trusted(&ctx, &t)) {
+                    Ok(v) => Some(v),
+                    Err(_) => {
+                        self.reader = Some($crate::ber::Reader::at_depth(ctx, &[], 0, 0));
+                        None
                     }
                 }
             }
