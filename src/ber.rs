@@ -1380,12 +1380,15 @@ macro_rules! seq_of {
                 if let Some(first) = self.first.take() {
                     return Some(first);
                 }
-                if self.reader.is_none() {
-                    let (first, rest) = self.slice.split_first()?;
-                    self.slice = rest;
-                    return Some(*first);
+                match &self.reader {
+                    None => {
+                        let (first, rest) = self.slice.split_first()?;
+                        self.slice = rest;
+                        Some(*first)
+                    }
+                    Some(r) if r.is_empty() => None,
+                    Some(_) => self.read_next(),
                 }
-                self.read_next()
             }
         }
     };
