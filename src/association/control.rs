@@ -9,7 +9,7 @@
 //! decides; the PPDUs and APDUs come from [`super::ppdu`] and [`super::apdu`], which call the
 //! presentation and ACSE encoders.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use crate::acse::{
     Apdu, AssociateResult, AssociateSourceDiagnostic, ProviderDiagnostic, UserDiagnostic,
@@ -673,28 +673,34 @@ impl Control {
         &self,
         context: i64,
         value_len: usize,
-    ) -> Result<BytesMut, ServiceError> {
+    ) -> Result<ppdu::DataHeader, ServiceError> {
         if self.x410 {
-            return Ok(BytesMut::new());
+            return Ok(ppdu::DataHeader::EMPTY);
         }
         if !self.accepted(context) {
             return Err(ServiceError::UnknownContext(context));
         }
-        Ok(ppdu::data_header(context, value_len)?)
+        Ok(ppdu::DataHeader::new(context, value_len)?)
     }
 
     /// A P-DATA arrived (the DT's user information): its PDVs. Every PDV must name an
     /// accepted context (X.226 §8.4.2; otherwise an ARP, invalid-ppdu-parameter-value).
-    pub(crate) fn on_data(&self, data: &Bytes, out: &mut Vec<Data>) -> Result<(), DecodeError> {
+    /// Each PDV is given to `out` as soon as it is checked; on an error the caller drops what
+    /// it was given.
+    pub(crate) fn on_data(
+        &self,
+        data: &Bytes,
+        mut out: impl FnMut(Data),
+    ) -> Result<(), DecodeError> {
         if self.x410 {
-            out.push(Data {
+            out(Data {
                 context_id: None,
                 value: data.clone(),
             });
             return Ok(());
         }
         match ppdu::decode_user_data(data, &self.limits)? {
-            UserData::Simple(v) => out.push(Data {
+            UserData::Simple(v) => out(Data {
                 context_id: None,
                 value: sub(data, v),
             }),
@@ -717,7 +723,7 @@ impl Control {
                             },
                         ));
                     }
-                    out.push(Data {
+                    out(Data {
                         context_id: Some(pdv.context_id),
                         value: sub(data, ppdu::pdv_value(&pdv.values)),
                     });
@@ -747,9 +753,13 @@ impl Control {
         if data.is_empty() {
             return Ok(None);
         }
-        let mut all = Vec::new();
-        self.on_data(data, &mut all)?;
-        Ok(all.into_iter().next())
+        let mut first = None;
+        self.on_data(data, |d| {
+            if first.is_none() {
+                first = Some(d);
+            }
+        })?;
+        Ok(first)
     }
 
     // ---------------------------------------------------------------------------------------

@@ -86,7 +86,7 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 pub use crate::session::connection::{OldConnection, Resumed};
 pub use config::{AcceptResponse, ApAddress, AssociateRequest, Config, PresentationContext};
@@ -107,10 +107,6 @@ use crate::cotp::{self, class0};
 use crate::error::{DecodeError, DecodeErrorKind, Layer};
 use crate::session;
 use crate::session::connection::{self as sess, AbortReason as SessionAbort, Phase};
-
-/// P-DATA values up to this size are copied next to their headers; larger ones are sent from
-/// their own buffer.
-const COPY_LIMIT: usize = 4096;
 
 /// One association over one transport connection (sans-IO). See the [module docs](self).
 #[derive(Debug)]
@@ -345,44 +341,68 @@ impl Association {
         value: &[u8],
         now: Instant,
     ) -> Result<(), ServiceError> {
-        let mut head = self.control.data_header(context_id, value.len())?;
-        let body = if value.len() <= COPY_LIMIT {
-            head.extend_from_slice(value);
-            Bytes::new()
-        } else {
-            Bytes::copy_from_slice(value)
-        };
-        self.send_parts(head, body, now)
+        let head = self.data_header(context_id, value.len())?;
+        self.transport.send_copied(
+            &[&session::Connection::DATA_HEADER, head.as_slice()],
+            value,
+            now,
+        )?;
+        self.sent_data(now);
+        Ok(())
     }
 
-    /// [`send_data`](Self::send_data) for a value already in a [`Bytes`]: it is sent without
-    /// being copied.
+    /// [`send_data`](Self::send_data) for a value already in a [`Bytes`]: a value of 4 KiB
+    /// or more is not copied; [`poll_transmit`](Self::poll_transmit) hands out the DT and
+    /// upper-layer headers and slices of `value` in turn (write them with one vectored
+    /// write, as the tokio adapter does).
     pub fn send_data_bytes(
         &mut self,
         context_id: i64,
         value: Bytes,
         now: Instant,
     ) -> Result<(), ServiceError> {
-        let head = self.control.data_header(context_id, value.len())?;
-        self.send_parts(head, value, now)
+        let head = self.data_header(context_id, value.len())?;
+        self.transport.send_shared(
+            &[&session::Connection::DATA_HEADER, head.as_slice()],
+            &value,
+            now,
+        )?;
+        self.sent_data(now);
+        Ok(())
     }
 
-    fn send_parts(
+    /// The checks of a P-DATA request (state, session tokens and rules, presentation
+    /// context) and its User-data header. The session's earlier output goes to the transport
+    /// first, so that the order on the wire stays the order of the requests.
+    fn data_header(
         &mut self,
-        head: BytesMut,
-        body: Bytes,
-        now: Instant,
-    ) -> Result<(), ServiceError> {
+        context_id: i64,
+        value_len: usize,
+    ) -> Result<ppdu::DataHeader, ServiceError> {
         if !matches!(
             self.session.phase(),
             Phase::Open | Phase::AwaitReleaseResponse
         ) {
             return Err(self.wrong_state("send_data"));
         }
-        self.session.send_data_parts(&head, body, now)?;
+        self.session.check_send_data()?;
+        let head = self.control.data_header(context_id, value_len)?;
+        if self.session.pending_transmit() != 0 {
+            self.flush_session(Instant::now());
+        }
+        Ok(head)
+    }
+
+    /// After a P-DATA went to the transport.
+    fn sent_data(&mut self, now: Instant) {
         self.touch(now);
-        self.pump(now);
-        Ok(())
+    }
+
+    fn flush_session(&mut self, now: Instant) {
+        while let Some(t) = self.session.poll_transmit() {
+            // Fails only once the transport is gone; then nothing can be sent anyway.
+            let _ = self.transport.send_parts(&[t.head, t.body], now);
+        }
     }
 
     /// A-RELEASE request: FN carrying RLRQ. In half-duplex this side must hold every available
@@ -484,9 +504,8 @@ impl Association {
     fn pump(&mut self, now: Instant) {
         loop {
             let mut moved = false;
-            while let Some(t) = self.session.poll_transmit() {
-                // Fails only once the transport is gone; then nothing can be sent anyway.
-                let _ = self.transport.send_parts(&[t.head, t.body], now);
+            if self.session.pending_transmit() != 0 {
+                self.flush_session(now);
                 moved = true;
             }
             while let Some(e) = self.transport.poll_event() {
@@ -621,13 +640,17 @@ impl Association {
                 self.end(Event::Refused(refusal));
             }
             sess::Event::Data(data) => {
-                let mut values = Vec::new();
-                match self.control.on_data(&data, &mut values) {
-                    Ok(()) => {
-                        self.events.extend(values.into_iter().map(Event::Data));
-                        self.touch(now);
+                let before = self.events.len();
+                let events = &mut self.events;
+                match self
+                    .control
+                    .on_data(&data, |d| events.push_back(Event::Data(d)))
+                {
+                    Ok(()) => self.touch(now),
+                    Err(e) => {
+                        self.events.truncate(before);
+                        self.violation(e, now);
                     }
-                    Err(e) => self.violation(e, now),
                 }
             }
             sess::Event::ReleaseIndication {

@@ -49,12 +49,38 @@ pub(crate) fn user_data(context: i64, value: &[u8]) -> Result<Bytes, EncodeError
     to_bytes(|b| UserData::Full(PdvList::from_slice(&pdv)).encode(b))
 }
 
-/// The header of a P-DATA's User-data in front of a value of `value_len` octets (the value
+/// The header of a P-DATA's User-data in front of a value (built on the stack; the value
 /// itself is sent from the caller's buffer).
-pub(crate) fn data_header(context: i64, value_len: usize) -> Result<BytesMut, EncodeError> {
-    let mut out = BytesMut::with_capacity(UserData::single_header_len(context, value_len));
-    UserData::encode_single_header(context, value_len, &mut out)?;
-    Ok(out)
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DataHeader {
+    buf: [u8; DataHeader::MAX],
+    len: usize,
+}
+
+impl DataHeader {
+    /// [1] + SEQUENCE + INTEGER context + [0] headers: 4 identifiers, 3 lengths of at most
+    /// 9 octets, an INTEGER of at most 9 contents octets and its length octet.
+    const MAX: usize = 48;
+
+    /// No header: X.410-1984 mode sends the value as the session user data.
+    pub(crate) const EMPTY: DataHeader = DataHeader {
+        buf: [0; DataHeader::MAX],
+        len: 0,
+    };
+
+    /// The header of fully encoded User-data with one single-ASN1-type PDV on `context`
+    /// in front of `value_len` octets, written by [`UserData::encode_single_header`].
+    pub(crate) fn new(context: i64, value_len: usize) -> Result<DataHeader, EncodeError> {
+        let mut buf = [0u8; DataHeader::MAX];
+        let mut w = &mut buf[..];
+        UserData::encode_single_header(context, value_len, &mut w)?;
+        let len = DataHeader::MAX.saturating_sub(w.len());
+        Ok(DataHeader { buf, len })
+    }
+
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
 }
 
 /// The normal-mode CP-type: selectors, the ACSE context and the request's contexts (BER), the

@@ -962,7 +962,34 @@ impl Connection {
         body: Bytes,
         _now: Instant,
     ) -> Result<(), ServiceError> {
-        let o = self.open_mut("send_data")?;
+        self.check_send_data()?;
+        let head = encode::gt_dt(prefix)?;
+        self.tx.push_back(Transmit {
+            head: head.freeze(),
+            body,
+        });
+        Ok(())
+    }
+
+    /// The SPDUs in front of the user information of an S-DATA: an empty GT (no Token Item)
+    /// and a DT without parameters (X.225 §8.3.14, basic concatenation §6.3.7). What
+    /// [`Connection::send_data`] writes before the user data; `tests` check it against the
+    /// SPDU encoder.
+    pub const DATA_HEADER: [u8; 4] = [0x01, 0x00, 0x01, 0x00];
+
+    /// Whether an S-DATA request may be sent now (the checks of [`Connection::send_data`]);
+    /// a caller that frames the TSDU itself ([`Connection::DATA_HEADER`] then the user
+    /// information) hands it to the transport directly.
+    pub fn check_send_data(&self) -> Result<(), ServiceError> {
+        let o = match &self.state {
+            State::Open(o) => o,
+            _ => {
+                return Err(ServiceError::WrongState {
+                    request: "send_data",
+                    state: self.state.name(),
+                });
+            }
+        };
         if matches!(o.release, Release::Sent { .. }) {
             return Err(rule("send_data", "an orderly release is in progress"));
         }
@@ -988,11 +1015,6 @@ impl Connection {
                 "the activity is ending or belongs to the peer",
             ));
         }
-        let head = encode::gt_dt(prefix)?;
-        self.tx.push_back(Transmit {
-            head: head.freeze(),
-            body,
-        });
         Ok(())
     }
 
