@@ -69,8 +69,39 @@ impl DataHeader {
     };
 
     /// The header of fully encoded User-data with one single-ASN1-type PDV on `context`
-    /// in front of `value_len` octets, written by [`UserData::encode_single_header`].
+    /// in front of `value_len` octets: `61 L { 30 L { 02 01 id a0 L { value } } }`, what
+    /// [`UserData::encode_single_header`] writes (a unit test compares them). A context
+    /// identifier of one contents octet (0..=127, every context this crate proposes) is
+    /// written here directly; any other by the encoder.
     pub(crate) fn new(context: i64, value_len: usize) -> Result<DataHeader, EncodeError> {
+        if let Ok(id @ 0..=127) = u8::try_from(context) {
+            let (l3, n3) = ber_len(value_len);
+            let pdv = 4usize.saturating_add(n3).saturating_add(value_len);
+            let (l2, n2) = ber_len(pdv);
+            let list = 1usize.saturating_add(n2).saturating_add(pdv);
+            let (l1, n1) = ber_len(list);
+            let mut h = DataHeader::EMPTY;
+            h.push(&[0x61]);
+            h.push(l1.get(..n1).unwrap_or_default());
+            h.push(&[0x30]);
+            h.push(l2.get(..n2).unwrap_or_default());
+            h.push(&[0x02, 0x01, id, 0xa0]);
+            h.push(l3.get(..n3).unwrap_or_default());
+            return Ok(h);
+        }
+        Self::encoded(context, value_len)
+    }
+
+    fn push(&mut self, octets: &[u8]) {
+        let end = self.len.saturating_add(octets.len());
+        if let Some(dst) = self.buf.get_mut(self.len..end) {
+            dst.copy_from_slice(octets);
+            self.len = end;
+        }
+    }
+
+    /// The same header from the presentation encoder.
+    fn encoded(context: i64, value_len: usize) -> Result<DataHeader, EncodeError> {
         let mut buf = [0u8; DataHeader::MAX];
         let mut w = &mut buf[..];
         UserData::encode_single_header(context, value_len, &mut w)?;
@@ -81,6 +112,23 @@ impl DataHeader {
     pub(crate) fn as_slice(&self) -> &[u8] {
         self.buf.get(..self.len).unwrap_or_default()
     }
+}
+
+/// A BER definite length in its shortest form (X.690 §8.1.3): the octets and how many.
+fn ber_len(len: usize) -> ([u8; 9], usize) {
+    let mut out = [0u8; 9];
+    if len < 0x80 {
+        out[0] = len as u8;
+        return (out, 1);
+    }
+    let be = (len as u64).to_be_bytes();
+    let skip = be.iter().take_while(|&&b| b == 0).count();
+    let n = be.len().saturating_sub(skip);
+    out[0] = 0x80 | n as u8;
+    if let (Some(dst), Some(src)) = (out.get_mut(1..=n), be.get(skip..)) {
+        dst.copy_from_slice(src);
+    }
+    (out, n.saturating_add(1))
 }
 
 /// The normal-mode CP-type: selectors, the ACSE context and the request's contexts (BER), the
@@ -342,4 +390,32 @@ pub(crate) fn check_no_cp_elements(input: &[u8], limits: &Limits) -> Result<(), 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_header_is_what_the_presentation_encoder_writes() {
+        for context in [0i64, 1, 3, 127, 128, 255, 300, -1, i64::MAX] {
+            for len in [
+                0usize,
+                1,
+                127,
+                128,
+                255,
+                256,
+                65_535,
+                65_536,
+                1 << 24,
+                usize::MAX >> 8,
+            ] {
+                let mut want = BytesMut::new();
+                UserData::encode_single_header(context, len, &mut want).unwrap();
+                let got = DataHeader::new(context, len).unwrap();
+                assert_eq!(got.as_slice(), &want[..], "context {context} len {len}");
+            }
+        }
+    }
 }

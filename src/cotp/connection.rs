@@ -392,6 +392,24 @@ impl State {
 /// out as slices of themselves.
 const COPY_LIMIT: usize = 4096;
 
+/// The TPKT and class-0 DT headers of a DT carrying `len` octets (at most
+/// [`segment::max_dt_data`]): what [`segment::encode_dt_header`] writes (a unit test checks
+/// it), without its general encoder on the data path.
+#[inline]
+fn dt_frame_header(len: usize, eot: bool) -> [u8; segment::FRAME_HEADER_LEN] {
+    let total = u16::try_from(len.saturating_add(segment::FRAME_HEADER_LEN)).unwrap_or(u16::MAX);
+    let [hi, lo] = total.to_be_bytes();
+    [
+        tpkt::VERSION,
+        0,
+        hi,
+        lo,
+        2,
+        0xf0,
+        if eot { 0x80 } else { 0 },
+    ]
+}
+
 /// One piece of a TSDU to send.
 #[derive(Clone, Copy)]
 enum Piece<'a> {
@@ -690,6 +708,19 @@ impl Connection {
         };
         let total = pieces.iter().map(Piece::len).fold(0, usize::saturating_add);
         let max = segment::max_dt_data(tpdu_size);
+        if total <= max && pieces.iter().all(|p| matches!(p, Piece::Copy(_))) {
+            // One DT: its header, then the pieces.
+            self.txbuf
+                .reserve(total.saturating_add(segment::FRAME_HEADER_LEN));
+            self.txbuf.put_slice(&dt_frame_header(total, true));
+            for p in pieces {
+                if let Piece::Copy(b) = p {
+                    self.txbuf.put_slice(b);
+                }
+            }
+            self.tx.push_back(self.txbuf.split().freeze());
+            return Ok(());
+        }
         let dts = total.div_ceil(max).max(1);
         let copied = pieces
             .iter()
@@ -707,7 +738,7 @@ impl Connection {
         loop {
             let take = left.min(max);
             left = left.saturating_sub(take);
-            segment::encode_dt_header(take, left == 0, &mut self.txbuf)?;
+            self.txbuf.put_slice(&dt_frame_header(take, left == 0));
             let mut need = take;
             while need > 0 {
                 let Some(p) = pieces.get(part) else { break };
@@ -1070,5 +1101,21 @@ fn reject_cause(e: &DecodeError) -> RejectCause {
         DecodeErrorKind::ForbiddenParameter { .. } => RejectCause::INVALID_PARAMETER_CODE,
         DecodeErrorKind::InvalidValue { .. } => RejectCause::INVALID_PARAMETER_VALUE,
         _ => RejectCause::NOT_SPECIFIED,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dt_frame_header_is_what_the_encoder_writes() {
+        for len in [0usize, 1, 127, 128, 4089, 8185, 65524] {
+            for eot in [false, true] {
+                let mut want = BytesMut::new();
+                segment::encode_dt_header(len, eot, &mut want).unwrap();
+                assert_eq!(&dt_frame_header(len, eot)[..], &want[..], "{len} {eot}");
+            }
+        }
     }
 }
