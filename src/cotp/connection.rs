@@ -410,6 +410,19 @@ fn dt_frame_header(len: usize, eot: bool) -> [u8; segment::FRAME_HEADER_LEN] {
     ]
 }
 
+/// Small TSDUs and frames are cut from blocks of at least this size (the `BytesMut` arena
+/// pattern): one reservation serves many of them, and a block is reused from its front once
+/// everything cut from it was dropped.
+const ARENA: usize = 8192;
+
+/// Makes room for `n` more octets in `buf`, reserving a whole block when it must reserve.
+#[inline]
+fn arena_reserve(buf: &mut BytesMut, n: usize) {
+    if buf.capacity().saturating_sub(buf.len()) < n {
+        buf.reserve(n.max(ARENA));
+    }
+}
+
 /// One piece of a TSDU to send.
 #[derive(Clone, Copy)]
 enum Piece<'a> {
@@ -710,8 +723,10 @@ impl Connection {
         let max = segment::max_dt_data(tpdu_size);
         if total <= max && pieces.iter().all(|p| matches!(p, Piece::Copy(_))) {
             // One DT: its header, then the pieces.
-            self.txbuf
-                .reserve(total.saturating_add(segment::FRAME_HEADER_LEN));
+            arena_reserve(
+                &mut self.txbuf,
+                total.saturating_add(segment::FRAME_HEADER_LEN),
+            );
             self.txbuf.put_slice(&dt_frame_header(total, true));
             for p in pieces {
                 if let Piece::Copy(b) = p {
@@ -729,7 +744,8 @@ impl Connection {
                 Piece::Share(_) => None,
             })
             .fold(0, usize::saturating_add);
-        self.txbuf.reserve(
+        arena_reserve(
+            &mut self.txbuf,
             dts.saturating_mul(segment::FRAME_HEADER_LEN)
                 .saturating_add(copied),
         );
@@ -946,7 +962,8 @@ impl Connection {
                         let tsdu = match owner {
                             Some(b) => crate::util::sub(b, s),
                             None => {
-                                self.whole.extend_from_slice(s);
+                                arena_reserve(&mut self.whole, s.len());
+                                self.whole.put_slice(s);
                                 self.whole.split().freeze()
                             }
                         };

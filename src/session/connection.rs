@@ -1550,6 +1550,21 @@ impl Connection {
     }
 
     fn on_tsdu(&mut self, tsdu: &Bytes, now: Instant) -> Result<(), Violation> {
+        if let [0x01, 0x00, 0x01, 0x00, _, ..] = tsdu[..] {
+            // The data path: an empty GT (no parameters, so no Token Item: nothing for
+            // `on_category0` to do) and a DT without parameters (no Enclosure Item) whose
+            // user information is the rest. The checks are those `on_spdu` makes for a DT.
+            let state = self.state.name();
+            if let State::Open(o) = &mut self.state {
+                if matches!(o.release, Release::Sent { answered: true, .. }) {
+                    return Err(unexpected(2, SpduKind::Dt, state));
+                }
+                if accept_peer_data(&o.units, 2)? {
+                    self.events.push_back(Event::Data(tsdu.slice(4..)));
+                }
+                return Ok(());
+            }
+        }
         // Basic concatenation (X.225 §6.3.7): the category-0 SPDU (GT or PT) is processed after
         // the category-2 SPDU that follows it.
         let mut first: Option<(usize, Spdu<'_>)> = None;
