@@ -81,22 +81,25 @@ impl DataHeader {
             let list = 1usize.saturating_add(n2).saturating_add(pdv);
             let (l1, n1) = ber_len(list);
             let mut h = DataHeader::EMPTY;
-            h.push(&[0x61]);
-            h.push(l1.get(..n1).unwrap_or_default());
-            h.push(&[0x30]);
-            h.push(l2.get(..n2).unwrap_or_default());
-            h.push(&[0x02, 0x01, id, 0xa0]);
-            h.push(l3.get(..n3).unwrap_or_default());
+            h.push(&[0x61], 1);
+            h.push(&l1, n1);
+            h.push(&[0x30], 1);
+            h.push(&l2, n2);
+            h.push(&[0x02, 0x01, id, 0xa0], 4);
+            h.push(&l3, n3);
             return Ok(h);
         }
         Self::encoded(context, value_len)
     }
 
-    fn push(&mut self, octets: &[u8]) {
-        let end = self.len.saturating_add(octets.len());
+    /// Appends the first `n` octets of `octets` (a fixed-size copy: no call on the data
+    /// path; `MAX` leaves room for the whole array after the longest header).
+    #[inline(always)]
+    fn push<const N: usize>(&mut self, octets: &[u8; N], n: usize) {
+        let end = self.len.saturating_add(N);
         if let Some(dst) = self.buf.get_mut(self.len..end) {
             dst.copy_from_slice(octets);
-            self.len = end;
+            self.len = self.len.saturating_add(n.min(N));
         }
     }
 
@@ -395,6 +398,23 @@ pub(crate) fn check_no_cp_elements(input: &[u8], limits: &Limits) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_large_single_pdv_decodes_in_one_pass_to_what_was_sent() {
+        // An OCTET STRING of 70 000 octets: three length octets at every level.
+        let n = 70_000usize;
+        let mut value = vec![0x04, 0x83, (n >> 16) as u8, (n >> 8) as u8, n as u8];
+        value.extend((0..n).map(|i| i as u8));
+        let mut ppdu = DataHeader::new(3, value.len()).unwrap().as_slice().to_vec();
+        ppdu.extend_from_slice(&value);
+        let ud = UserData::decode(&ppdu, &Limits::default()).unwrap();
+        let pdvs: Vec<_> = ud.pdvs().collect();
+        assert_eq!(pdvs.len(), 1);
+        assert_eq!(pdvs[0].context_id, 3);
+        assert_eq!(pdv_value(&pdvs[0].values), &value[..]);
+        // One octet short: the general decoder names the fault.
+        assert!(UserData::decode(&ppdu[..ppdu.len() - 1], &Limits::default()).is_err());
+    }
 
     #[test]
     fn data_header_is_what_the_presentation_encoder_writes() {

@@ -1016,9 +1016,10 @@ impl<'a> UserData<'a> {
     }
 }
 
-/// One BER element in exactly the forms that [`ber::Reader::read`] takes without its general
-/// path: a one-octet identifier (not the high-tag-number form, not end-of-contents) and a
-/// definite length in at most two octets, within `b`. Returns (identifier, header length,
+/// One BER element in the forms that [`ber::Reader::read`] takes without its general path,
+/// plus three-octet lengths (which the general path reads to the same value): a one-octet
+/// identifier (not the high-tag-number form, not end-of-contents) and a definite length in at
+/// most three octets, within `b`. Returns (identifier, header length,
 /// contents, what follows).
 #[inline(always)]
 fn quick_tlv(b: &[u8]) -> Option<(u8, usize, &[u8], &[u8])> {
@@ -1032,6 +1033,12 @@ fn quick_tlv(b: &[u8]) -> Option<(u8, usize, &[u8], &[u8])> {
         (0..=0x7f, _) => (usize::from(*l0), 2usize),
         (0x81, [l, ..]) => (usize::from(*l), 3),
         (0x82, [h, l, ..]) => (usize::from(u16::from_be_bytes([*h, *l])), 4),
+        // Three length octets: a P-DATA value of 64 KiB or more (the general decoder reads
+        // the same length, `ber::header`).
+        (0x83, [a, b, c, ..]) => (
+            usize::from(*a) << 16 | usize::from(u16::from_be_bytes([*b, *c])),
+            5,
+        ),
         _ => return None,
     };
     let (raw, rest) = b.split_at_checked(hl.checked_add(len)?)?;
