@@ -644,7 +644,7 @@ impl Association {
                 let events = &mut self.events;
                 match self
                     .control
-                    .on_data(&data, |d| events.push_back(Event::Data(d)))
+                    .on_data(data, |d| events.push_back(Event::Data(d)))
                 {
                     Ok(()) => self.touch(now),
                     Err(e) => {

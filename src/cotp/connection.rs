@@ -682,6 +682,26 @@ impl Connection {
         value: &[u8],
         _now: Instant,
     ) -> Result<(), ServiceError> {
+        if let State::Open { tpdu_size, .. } = self.state {
+            let total = head
+                .iter()
+                .map(|h| h.len())
+                .fold(value.len(), usize::saturating_add);
+            if total <= segment::max_dt_data(tpdu_size) {
+                // One DT: its header, the pieces, the value.
+                arena_reserve(
+                    &mut self.txbuf,
+                    total.saturating_add(segment::FRAME_HEADER_LEN),
+                );
+                self.txbuf.put_slice(&dt_frame_header(total, true));
+                for h in head {
+                    self.txbuf.put_slice(h);
+                }
+                self.txbuf.put_slice(value);
+                self.tx.push_back(self.txbuf.split().freeze());
+                return Ok(());
+            }
+        }
         let mut pieces = [Piece::Copy(&[]); 4];
         let n = head.len().min(3);
         for (slot, h) in pieces.iter_mut().zip(head.iter().take(n)) {

@@ -89,7 +89,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use super::units::{Activity, Exception, Pending, Units, accept_token_setting};
 use super::{
@@ -1539,7 +1539,12 @@ impl Connection {
         if matches!(self.state, State::Closed | State::AwaitClose | State::Idle) {
             return; // X.225: after AB, DN or RF everything but the disconnect is ignored
         }
-        if let Err(e) = self.on_tsdu(&tsdu, now) {
+        let result = match self.on_data_tsdu(tsdu) {
+            Ok(Some(tsdu)) => self.on_tsdu(&tsdu, now),
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
             self.send_abort(
                 TransportDisconnect::RELEASED.with(TransportDisconnect::PROTOCOL_ERROR),
                 &[],
@@ -1549,22 +1554,30 @@ impl Connection {
         }
     }
 
-    fn on_tsdu(&mut self, tsdu: &Bytes, now: Instant) -> Result<(), Violation> {
-        if let [0x01, 0x00, 0x01, 0x00, _, ..] = tsdu[..] {
-            // The data path: an empty GT (no parameters, so no Token Item: nothing for
-            // `on_category0` to do) and a DT without parameters (no Enclosure Item) whose
-            // user information is the rest. The checks are those `on_spdu` makes for a DT.
-            let state = self.state.name();
-            if let State::Open(o) = &mut self.state {
-                if matches!(o.release, Release::Sent { answered: true, .. }) {
-                    return Err(unexpected(2, SpduKind::Dt, state));
-                }
-                if accept_peer_data(&o.units, 2)? {
-                    self.events.push_back(Event::Data(tsdu.slice(4..)));
-                }
-                return Ok(());
-            }
+    /// The data path: an empty GT (no parameters, so no Token Item: nothing for
+    /// `on_category0` to do) and a DT without parameters (no Enclosure Item) whose user
+    /// information is the rest, in the data transfer phase. The checks are those `on_spdu`
+    /// makes for a DT; the user information is the TSDU itself, advanced past the SPDU
+    /// headers. Any other TSDU is given back for the general walk.
+    fn on_data_tsdu(&mut self, mut tsdu: Bytes) -> Result<Option<Bytes>, Violation> {
+        if !matches!(tsdu[..], [0x01, 0x00, 0x01, 0x00, _, ..]) {
+            return Ok(Some(tsdu));
         }
+        let state = self.state.name();
+        let State::Open(o) = &mut self.state else {
+            return Ok(Some(tsdu));
+        };
+        if matches!(o.release, Release::Sent { answered: true, .. }) {
+            return Err(unexpected(2, SpduKind::Dt, state));
+        }
+        if accept_peer_data(&o.units, 2)? {
+            tsdu.advance(4);
+            self.events.push_back(Event::Data(tsdu));
+        }
+        Ok(None)
+    }
+
+    fn on_tsdu(&mut self, tsdu: &Bytes, now: Instant) -> Result<(), Violation> {
         // Basic concatenation (X.225 §6.3.7): the category-0 SPDU (GT or PT) is processed after
         // the category-2 SPDU that follows it.
         let mut first: Option<(usize, Spdu<'_>)> = None;
