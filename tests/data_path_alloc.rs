@@ -91,7 +91,7 @@ fn a_p_data_round_allocates_nothing_once_warm() {
         let (lens, allocations) = count(|| {
             (0..20)
                 .map(|_| round(&mut c, &mut s, &msg, now))
-                .fold(0, |a, n| a + n)
+                .sum::<usize>()
         });
         assert_eq!(lens, 20 * size);
         assert_eq!(allocations, 0, "P-DATA of {size} octets");
