@@ -3,13 +3,16 @@
 //!
 //! [`Connection`] turns the bytes of one TCP connection into transport events and transport
 //! requests into bytes: CR/CC (class and TPDU-size negotiation by [`class0`]), DT segmentation
-//! ([`Segments`]) and reassembly ([`Reassembler`], bounded by [`Limits`]), DR, ER. It never
+//! (as [`Segments`](crate::cotp::Segments) cuts a TSDU, written into one reused buffer; a large
+//! shared part goes out as slices of itself, see [`Connection::send_shared`]) and reassembly
+//! ([`Reassembler`], bounded by [`Limits`]), DR, ER. It never
 //! touches a socket, a clock or a random number generator; the owner:
 //!
 //! - feeds received bytes to [`Connection::handle_input`] (any chunking), tells it when TCP was
 //!   accepted ([`Connection::handle_transport_accepted`], a responder) and when it closed
 //!   ([`Connection::handle_transport_closed`]);
-//! - sends what [`Connection::poll_transmit`] returns, in order;
+//! - sends what [`Connection::poll_transmit`] returns, in order (several at once with a
+//!   vectored write, if it likes: a DT's header and its user data may be separate pieces);
 //! - reads [`Connection::poll_event`] until `None` after every call;
 //! - calls [`Connection::handle_timeout`] at [`Connection::poll_timeout`];
 //! - closes TCP after [`Event::Closed`] (once the remaining transmits are sent).
