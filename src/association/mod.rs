@@ -572,7 +572,11 @@ impl Association {
                     None => self.session.handle_transport_connected(now),
                 }
             }
-            transport::Event::Tsdu(t) => self.session.handle_tsdu(t, now),
+            transport::Event::Tsdu(t) => match self.session.take_data(t, now) {
+                Ok(Some(data)) => self.on_data(data, now),
+                Ok(None) => {}
+                Err(t) => self.session.handle_tsdu(t, now),
+            },
             transport::Event::Disconnected(d) => {
                 if self.session.phase() == Phase::Idle {
                     self.transport_ended(d);
@@ -639,20 +643,7 @@ impl Association {
                 let refusal = self.control.on_refuse(reason, &user_data);
                 self.end(Event::Refused(refusal));
             }
-            sess::Event::Data(data) => {
-                let before = self.events.len();
-                let events = &mut self.events;
-                match self
-                    .control
-                    .on_data(data, |d| events.push_back(Event::Data(d)))
-                {
-                    Ok(()) => self.touch(now),
-                    Err(e) => {
-                        self.events.truncate(before);
-                        self.violation(e, now);
-                    }
-                }
-            }
+            sess::Event::Data(data) => self.on_data(data, now),
             sess::Event::ReleaseIndication {
                 user_data,
                 collision,
@@ -746,6 +737,23 @@ impl Association {
             Err(reject) => {
                 self.end(Event::Rejected(reject.rejection));
                 let _ = self.session.refuse(reject.reason, &reject.user_data, now);
+            }
+        }
+    }
+
+    /// S-DATA indication: the P-DATA's values, each an [`Event::Data`]; none of them if one
+    /// PDV is wrong (then the ARP).
+    fn on_data(&mut self, data: Bytes, now: Instant) {
+        let before = self.events.len();
+        let events = &mut self.events;
+        match self
+            .control
+            .on_data(data, |d| events.push_back(Event::Data(d)))
+        {
+            Ok(()) => self.touch(now),
+            Err(e) => {
+                self.events.truncate(before);
+                self.violation(e, now);
             }
         }
     }

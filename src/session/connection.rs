@@ -1559,22 +1559,59 @@ impl Connection {
     /// information is the rest, in the data transfer phase. The checks are those `on_spdu`
     /// makes for a DT; the user information is the TSDU itself, advanced past the SPDU
     /// headers. Any other TSDU is given back for the general walk.
-    fn on_data_tsdu(&mut self, mut tsdu: Bytes) -> Result<Option<Bytes>, Violation> {
+    fn on_data_tsdu(&mut self, tsdu: Bytes) -> Result<Option<Bytes>, Violation> {
+        match self.data_tsdu(tsdu)? {
+            DataTsdu::Data(d) => {
+                self.events.push_back(Event::Data(d));
+                Ok(None)
+            }
+            DataTsdu::Ignored => Ok(None),
+            DataTsdu::Other(t) => Ok(Some(t)),
+        }
+    }
+
+    #[inline]
+    fn data_tsdu(&mut self, mut tsdu: Bytes) -> Result<DataTsdu, Violation> {
         if !matches!(tsdu[..], [0x01, 0x00, 0x01, 0x00, _, ..]) {
-            return Ok(Some(tsdu));
+            return Ok(DataTsdu::Other(tsdu));
         }
         let state = self.state.name();
         let State::Open(o) = &mut self.state else {
-            return Ok(Some(tsdu));
+            return Ok(DataTsdu::Other(tsdu));
         };
         if matches!(o.release, Release::Sent { answered: true, .. }) {
             return Err(unexpected(2, SpduKind::Dt, state));
         }
         if accept_peer_data(&o.units, 2)? {
             tsdu.advance(4);
-            self.events.push_back(Event::Data(tsdu));
+            return Ok(DataTsdu::Data(tsdu));
         }
-        Ok(None)
+        Ok(DataTsdu::Ignored)
+    }
+
+    /// The data path for a composer that delivers S-DATA itself: what
+    /// [`Connection::handle_tsdu`] does with a TSDU of an empty GT and a DT without parameters
+    /// in the data transfer phase, the user information returned instead of queued as
+    /// [`Event::Data`] (`Ok(None)`: handled, nothing to deliver). Any other TSDU, or any while
+    /// events are queued (their order must stay), comes back as `Err` for `handle_tsdu`.
+    pub(crate) fn take_data(&mut self, tsdu: Bytes, now: Instant) -> Result<Option<Bytes>, Bytes> {
+        if !self.events.is_empty() {
+            return Err(tsdu);
+        }
+        match self.data_tsdu(tsdu) {
+            Ok(DataTsdu::Data(d)) => Ok(Some(d)),
+            Ok(DataTsdu::Ignored) => Ok(None),
+            Ok(DataTsdu::Other(t)) => Err(t),
+            Err(e) => {
+                self.send_abort(
+                    TransportDisconnect::RELEASED.with(TransportDisconnect::PROTOCOL_ERROR),
+                    &[],
+                    AbortReason::ProtocolError(e),
+                    now,
+                );
+                Ok(None)
+            }
+        }
     }
 
     fn on_tsdu(&mut self, tsdu: &Bytes, now: Instant) -> Result<(), Violation> {
@@ -1910,6 +1947,16 @@ impl Connection {
         }
         Ok(())
     }
+}
+
+/// What the data path made of a TSDU.
+enum DataTsdu {
+    /// GT + DT: the user information.
+    Data(Bytes),
+    /// GT + DT whose data is discarded (an interrupt or discard in progress, X.225 §7.19).
+    Ignored,
+    /// Not the data shape: the general walk decides.
+    Other(Bytes),
 }
 
 fn is_unit_spdu(kind: SpduKind) -> bool {
