@@ -335,6 +335,12 @@ impl Association {
     /// sent as fully encoded data with one PDV in single-ASN1-type form, in as many DTs as the
     /// TPDU size asks. In X.410-1984 mode `value` is the raw session user data (any octets)
     /// and `context_id` is ignored.
+    ///
+    /// The empty GT and the DT (X.225 §8.3.14, §6.3.7), the User-data header (X.226 §8.4) and
+    /// the TPKT and DT headers are written straight into the transport's frame buffer, and
+    /// `value` is copied once, next to them; once the frames handed out before were sent and
+    /// dropped, the buffer is reused and nothing is allocated. To send a large value without
+    /// that copy, use [`send_data_bytes`](Self::send_data_bytes).
     pub fn send_data(
         &mut self,
         context_id: i64,
