@@ -30,11 +30,21 @@
 //! confirmations are the RTS's own. A refusal without an RTORJ (below RTSE) is played by the
 //! bare association.
 //!
+//! The layers played follow the capture ([`Plays`]): TSDUs that are not OSI session (S7comm,
+//! RDP) are played by a [transport connection](crate::cotp::connection::Connection) alone, whose
+//! application sends the captured TSDUs ([`Verdict::Carried`]: carried, not compared); a CN
+//! without a CP by a [session connection](crate::session::connection::Connection) alone, whose
+//! user does what the captured one did (connect, accept, refuse, data, tokens, release, abort).
+//! The functional units of CN and AC are compared; an AC may choose either of half-duplex and
+//! duplex when the CN proposed both (X.225 §7.1). ROS in X.410-1984 mode opens with the CN's
+//! functional units and `PConnect`. A responder that answered the CR with a DR is played by a
+//! machine whose [`Dispatch`] does not serve that called T-selector.
+//!
 //! [`replay_capture`] and [`replay_timed`] keep the capture's timing: the machine's clock follows
 //! the capture's timestamps and its timers fire where the capture's pauses pass them
-//! ([`replay_frames`] runs on one instant). Not replayed: the machine as initiator of a ROS
-//! association in X.410-1984 mode (the association machine does not open that mode by itself,
-//! and it is not RTS).
+//! ([`replay_frames`] runs on one instant). A capture that starts with a CN, after its transport
+//! connection was established, is replayed from a synthesized CR and CC ([`Start::Established`]);
+//! one that starts later or holds one direction only is declined ([`ReplayError`]).
 //!
 //! ```
 //! use osi_stack::dissect::Direction;
@@ -81,6 +91,9 @@ pub enum Value {
     Codes(Vec<i64>),
     /// An object identifier.
     Oid(OwnedOid),
+    /// Session functional units (PI 20, X.225 §8.3.1.16), the value in force: an absent PI 20
+    /// counts as X.225's default `0x0349`.
+    Units(u16),
     /// The field is not there.
     Absent,
 }
@@ -104,9 +117,26 @@ pub struct Unit {
     /// Key fields, bottom up.
     pub fields: Vec<Field>,
     action: Option<Action>,
+    /// What a session user did (a session-only play), and the TSDU a transport user sent (a
+    /// transport-only play): kept until the step is made.
+    session_action: Option<Action>,
+    tsdu: Option<Bytes>,
 }
 
 impl Unit {
+    /// The unit's PDU types, bottom up (`DT [CN] CP AARQ`): the `type` field of each layer.
+    pub fn label(&self) -> String {
+        let mut parts = Vec::new();
+        for f in self.fields.iter().filter(|f| f.name == "type") {
+            parts.push(match &f.value {
+                Value::Kind(k) => (*k).to_owned(),
+                Value::Kinds(ks) => format!("[{}]", ks.join(" ")),
+                _ => String::new(),
+            });
+        }
+        parts.join(" ")
+    }
+
     /// The value of `layer`'s field `name`.
     pub fn get(&self, layer: Layer, name: &str) -> Option<&Value> {
         self.fields
@@ -127,6 +157,30 @@ enum Action {
     Release,
     ReleaseResponse(bool),
     Abort(Option<Bytes>),
+    /// Transport only: a TSDU of application data, carried as captured.
+    Tsdu(Bytes),
+    /// Session only: the S-CONNECT request of a CN whose user data is not a CP.
+    SessionConnect(Box<crate::session::connection::ConnectRequest>),
+    /// Session only: accept with this user data (AC).
+    SessionAccept(Bytes),
+    /// Session only: refuse with this reason and user data (RF).
+    SessionRefuse(crate::session::RefuseReason, Bytes),
+    /// Session only: S-DATA with this user information (DT SPDU).
+    SessionData(Bytes),
+    /// Session only: S-TOKEN-GIVE (GT with a Token Item).
+    GiveTokens(crate::session::TokenItem),
+    /// Session only: S-TOKEN-PLEASE (PT with a Token Item and user data).
+    PleaseTokens(crate::session::TokenItem, Bytes),
+    /// Session only: S-CONTROL-GIVE (GTC).
+    GiveControl,
+    /// Session only: S-ACTIVITY-START (AS) with this identifier.
+    ActivityStart(Bytes),
+    /// Session only: S-ACTIVITY-END (AE) and its response (AEA).
+    ActivityEnd,
+    ActivityEndResponse,
+    /// Session only: S-SYNC-MINOR (MIP) and its response (MIA) for this serial number.
+    SyncMinor,
+    SyncMinorResponse(u64),
 }
 
 /// The first field in which two units differ.
@@ -156,6 +210,10 @@ pub enum Verdict {
     Extra,
     /// The machine's application could not do what the real peer's did (wrong state …).
     Refused(ServiceError),
+    /// Transport only: a TSDU of application data above the layers the machine plays. Its
+    /// application sent the captured octets (carried, not compared); the transport fields are
+    /// the same. Counts as a match.
+    Carried,
     /// The real peer sent a DR after the association had ended; the machine closed the
     /// transport connection without one, which is class 0's implicit release (X.224 §6.7, RFC
     /// 1006 §5). Counts as a match.
@@ -181,21 +239,93 @@ pub struct Report {
     /// The machine was an [`Rts`](crate::rts::Rts) over the association (the capture's is an
     /// RTS association), not a bare [`Association`].
     pub rts: bool,
+    /// The layers the machine played (how deep the capture's association goes).
+    pub plays: Plays,
+    /// Where the replay began.
+    pub start: Start,
+    /// How the machine's connection or association ended, if it did (its last
+    /// released/refused/aborted/disconnected event).
+    pub end: Option<End>,
+    /// The machine finished (it reported `Closed`).
+    pub closed: bool,
     /// Every step, in order.
     pub steps: Vec<Step>,
 }
 
+/// The layers the machine plays, chosen from what the capture carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Plays {
+    /// A [`cotp::connection::Connection`](crate::cotp::connection::Connection) alone: the TSDUs
+    /// are not OSI session (S7comm, RDP, ISODE's transport echo), or the capture shows nothing
+    /// above a transport connection that was accepted. Application data is carried, not
+    /// compared ([`Verdict::Carried`]).
+    Transport,
+    /// A [`session::connection::Connection`](crate::session::connection::Connection) over a
+    /// transport connection: the CN's user data is not a CP.
+    Session,
+    /// An [`Association`] (presentation and ACSE over session and transport).
+    Association,
+    /// An [`Rts`](crate::rts::Rts) over an association.
+    Rts,
+}
+
+impl Plays {
+    /// A short name: `transport`, `session`, `association`, `rts`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Plays::Transport => "transport",
+            Plays::Session => "session",
+            Plays::Association => "association",
+            Plays::Rts => "rts",
+        }
+    }
+}
+
+/// Where a replay began.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Start {
+    /// At the captured CR (or at the first TPKT given to [`replay_frames`]).
+    Connect,
+    /// The capture starts after the transport connection was established, with a CN (first
+    /// unit: the label): the machine's transport connection was established first by a CR and
+    /// CC that are not in the capture and not compared.
+    Established {
+        /// The label of the capture's first unit ([`Unit::label`]).
+        first: String,
+    },
+}
+
+/// How the machine's connection or association ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum End {
+    /// Released in order.
+    Released,
+    /// Refused (either side).
+    Refused,
+    /// Aborted (either side, or by a provider).
+    Aborted,
+    /// Transport only: the transport connection ended.
+    Disconnected,
+}
+
 impl Report {
-    /// Whether every step is [`Verdict::Same`] (or [`Verdict::ClosedInstead`]).
+    /// Whether every step is [`Verdict::Same`] (or [`Verdict::ClosedInstead`],
+    /// [`Verdict::Carried`]).
     pub fn matches(&self) -> bool {
         self.first_difference().is_none()
     }
 
     /// The first step that does not match.
     pub fn first_difference(&self) -> Option<&Step> {
-        self.steps
-            .iter()
-            .find(|s| !matches!(s.verdict, Verdict::Same | Verdict::ClosedInstead))
+        self.steps.iter().find(|s| {
+            !matches!(
+                s.verdict,
+                Verdict::Same | Verdict::ClosedInstead | Verdict::Carried
+            )
+        })
     }
 }
 
@@ -268,9 +398,25 @@ fn unit(rec: &Record<'_>) -> Option<Unit> {
         )),
         _ => {}
     }
+    // A TSDU: application data, for a transport user (S7comm, RDP …).
+    let tsdu = f.tsdu.as_ref().map(|t| Bytes::copy_from_slice(t.octets));
+    let mut session_act = None;
     if let Some(u) = f.upper() {
         let kinds: Vec<&'static str> = u.session.iter().map(|s| s.kind().abbreviation()).collect();
         fields.push(field(Layer::Session, "type", Value::Kinds(kinds)));
+        // The functional units of CN and AC, as in force (absent: X.225's default).
+        for s in u
+            .session
+            .iter()
+            .filter(|s| matches!(s.kind(), SpduKind::Cn | SpduKind::Ac))
+        {
+            let r = s
+                .session_user_requirements()
+                .unwrap_or(crate::session::SessionUserRequirements::DEFAULT);
+            fields.push(field(Layer::Session, "requirements", Value::Units(r.0)));
+        }
+        // What the session user did, for a session-only play.
+        session_act = session_action(&u.session);
         // The tokens given or asked for (Token Item, X.225 §8.3.3.1) and the serial numbers of
         // the synchronization SPDUs (MIP, MIA …): what a checkpointed RTS transfer turns on.
         let tokens: Vec<i64> = u
@@ -317,10 +463,20 @@ fn unit(rec: &Record<'_>) -> Option<Unit> {
                             fields.push(field(Layer::Presentation, "contexts", Value::Codes(ids)));
                         }
                     }
-                    action = Some(Action::Associate(Box::new(request_from(
-                        cp,
-                        u.acse.as_ref(),
-                    ))));
+                    let mut request = request_from(cp, u.acse.as_ref());
+                    // The CN's functional units and token positions, and in X.410-1984 mode the
+                    // PConnect (ROS in X.410 mode opens this way).
+                    if let Some(cn) = u.session.iter().find(|s| s.kind() == SpduKind::Cn) {
+                        request = request.with_session(
+                            cn.session_user_requirements()
+                                .unwrap_or(crate::session::SessionUserRequirements::DEFAULT),
+                            cn.connect_accept_item().and_then(|c| c.token_setting_item),
+                        );
+                    }
+                    if let Some(p) = cp.x410_parameters {
+                        request = request.with_x410_parameters(Bytes::copy_from_slice(p));
+                    }
+                    action = Some(Action::Associate(Box::new(request)));
                 }
                 Presentation::Cpa(cpa) => {
                     if let Some(list) = cpa.normal.as_ref().and_then(|n| n.context_results.as_ref())
@@ -373,6 +529,12 @@ fn unit(rec: &Record<'_>) -> Option<Unit> {
                         "pdvs",
                         Value::Codes(values.iter().map(|(c, _)| *c).collect()),
                     ));
+                    // How many octets the values carry (an RTSE transfer is measured by its
+                    // RTTR instead, below).
+                    if u.rtse.is_none() && u.session.iter().any(|s| s.kind() == SpduKind::Dt) {
+                        let n: usize = values.iter().map(|(_, v)| v.len()).sum();
+                        fields.push(field(Layer::Presentation, "octets", octets(n)));
+                    }
                     if u.session.iter().any(|s| s.kind() == SpduKind::Dt) {
                         action = Some(Action::Data(values));
                     }
@@ -380,6 +542,7 @@ fn unit(rec: &Record<'_>) -> Option<Unit> {
                 Presentation::X410Data(raw)
                     if u.session.iter().any(|s| s.kind() == SpduKind::Dt) =>
                 {
+                    fields.push(field(Layer::Presentation, "octets", octets(raw.len())));
                     action = Some(Action::Data(vec![(0, Bytes::copy_from_slice(raw))]));
                 }
                 _ => {}
@@ -433,7 +596,81 @@ fn unit(rec: &Record<'_>) -> Option<Unit> {
         offset: rec.offset,
         fields,
         action,
+        session_action: session_act,
+        tsdu,
     })
+}
+
+fn octets(n: usize) -> Value {
+    Value::Code(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+/// What the session user did in a TSDU of a session-only stream (no CP in the CN).
+fn session_action(spdus: &[crate::session::Spdu<'_>]) -> Option<Action> {
+    use crate::address::SSel;
+    use crate::session::connection::ConnectRequest;
+    let mut action = None;
+    for s in spdus {
+        let data = || Bytes::copy_from_slice(s.user_data().unwrap_or_default());
+        match s.kind() {
+            SpduKind::Cn => {
+                let setting = s.connect_accept_item().and_then(|c| c.token_setting_item);
+                let requirements = s
+                    .session_user_requirements()
+                    .unwrap_or(crate::session::SessionUserRequirements::DEFAULT);
+                let request = ConnectRequest::default()
+                    .with_selectors(
+                        s.calling_session_selector().and_then(|v| SSel::new(v).ok()),
+                        s.called_session_selector().and_then(|v| SSel::new(v).ok()),
+                    )
+                    .with_requirements(requirements, setting)
+                    .with_user_data(data());
+                action = Some(Action::SessionConnect(Box::new(request)));
+            }
+            SpduKind::Ac => action = Some(Action::SessionAccept(data())),
+            SpduKind::Rf => {
+                let reason = s.refuse_reason().unwrap_or(crate::session::RefuseReason(0));
+                let d = Bytes::copy_from_slice(s.refuse_user_data().unwrap_or_default());
+                action = Some(Action::SessionRefuse(reason, d));
+            }
+            SpduKind::Dt => {
+                action = Some(Action::SessionData(Bytes::copy_from_slice(
+                    s.user_information(),
+                )));
+            }
+            SpduKind::Fn => action = Some(Action::Release),
+            SpduKind::Dn => action = Some(Action::ReleaseResponse(true)),
+            SpduKind::Nf => action = Some(Action::ReleaseResponse(false)),
+            SpduKind::Ab => action = Some(Action::Abort(None)),
+            // A GT alone gives tokens; a GT before a DT (category 0 concatenation) does not.
+            SpduKind::Gt if spdus.len() == 1 => {
+                if let Some(t) = s.token_item().filter(|t| t.0 != 0) {
+                    action = Some(Action::GiveTokens(t));
+                }
+            }
+            SpduKind::Pt => {
+                if let Some(t) = s.token_item().filter(|t| t.0 != 0) {
+                    action = Some(Action::PleaseTokens(t, data()));
+                }
+            }
+            SpduKind::Gtc => action = Some(Action::GiveControl),
+            SpduKind::As => {
+                let id = s.activity_identifier().unwrap_or_default();
+                action = Some(Action::ActivityStart(Bytes::copy_from_slice(id)));
+            }
+            SpduKind::Ae => action = Some(Action::ActivityEnd),
+            // SI 42 answers an AE here (AEA); a major synchronization's MAA is not played.
+            SpduKind::MaaOrAea => action = Some(Action::ActivityEndResponse),
+            SpduKind::Mip => action = Some(Action::SyncMinor),
+            SpduKind::Mia => {
+                if let Some(n) = s.serial_number().and_then(|n| n.value()) {
+                    action = Some(Action::SyncMinorResponse(n));
+                }
+            }
+            _ => {}
+        }
+    }
+    action
 }
 
 fn acse_name(a: &Apdu<'_>) -> &'static str {
@@ -521,13 +758,31 @@ fn take_selectors(rec: &Record<'_>, r: &mut AssociateRequest) {
     }
 }
 
-/// Compares two units field by field, bottom up.
-fn compare(expected: &Unit, actual: &Unit) -> Verdict {
+/// Half-duplex and duplex (X.225 §8.3.1.16 bits 1 and 2).
+const DUPLEXES: u16 = 0x0003;
+
+/// Whether the machine's AC answers `proposal` (the CN's units) as a responder may where the CN
+/// proposed both half-duplex and duplex: the responder chooses one (X.225 §7.1, ISODE takes
+/// half-duplex, this crate duplex), and answers within the proposal.
+fn responder_choice(unit: &Unit, value: &Value, proposal: Option<u16>) -> bool {
+    let (Some(p), Value::Units(a)) = (proposal, value) else {
+        return false;
+    };
+    let ac = matches!(unit.get(Layer::Session, "type"), Some(Value::Kinds(k)) if k.contains(&"AC"));
+    ac && p & DUPLEXES == DUPLEXES && a & !p == 0 && (a & DUPLEXES).count_ones() == 1
+}
+
+/// Compares two units field by field, bottom up. `proposal`: the functional units of the
+/// capture's CN.
+fn compare(expected: &Unit, actual: &Unit, proposal: Option<u16>) -> Verdict {
     for e in &expected.fields {
         let a = actual
             .get(e.layer, e.name)
             .cloned()
             .unwrap_or(Value::Absent);
+        if e.name == "requirements" && responder_choice(actual, &a, proposal) {
+            continue;
+        }
         if a != e.value {
             return Verdict::Different(Difference {
                 layer: e.layer,
@@ -806,15 +1061,86 @@ impl RtsApp {
     }
 }
 
-/// The machine replay drives: a bare association, or an RTS with its application.
+/// A transport connection alone, for TSDUs that are not OSI session: the responder accepts
+/// every CR; the application sends the captured TSDUs (X.224 class 0 over RFC 1006).
+struct TransportApp {
+    conn: crate::cotp::connection::Connection,
+    /// Initiator: the CR's T-selectors.
+    request: crate::cotp::connection::ConnectRequest,
+}
+
+/// A session connection over a transport connection (the CN's user data is not a CP).
+struct SessionApp {
+    conn: crate::cotp::connection::Connection,
+    session: crate::session::Connection,
+    request: crate::cotp::connection::ConnectRequest,
+}
+
+impl SessionApp {
+    /// Moves everything between the two machines; what the transport sends goes to `out`.
+    fn pump(&mut self, now: Instant, out: &mut Vec<Bytes>, end: &mut Option<End>) -> bool {
+        use crate::cotp::connection::Event as T;
+        use crate::session::connection::Event as S;
+        let mut closed = false;
+        loop {
+            let mut moved = false;
+            while let Some(t) = self.session.poll_transmit() {
+                moved = true;
+                let _ = self.conn.send(t.to_bytes(), now);
+            }
+            while let Some(b) = self.conn.poll_transmit() {
+                out.push(b);
+            }
+            if let Some(e) = self.conn.poll_event() {
+                moved = true;
+                match e {
+                    T::ConnectIndication(_) => {
+                        let _ = self.conn.accept(now);
+                    }
+                    T::Connected(_) => self.session.handle_transport_connected(now),
+                    T::Tsdu(t) => self.session.handle_tsdu(t, now),
+                    T::Disconnected(d) => self.session.handle_transport_disconnected(d, now),
+                    T::Closed => closed = true,
+                }
+            }
+            if let Some(e) = self.session.poll_event() {
+                moved = true;
+                match e {
+                    S::Released { .. } => *end = Some(End::Released),
+                    S::Refused { .. } | S::Rejected { .. } => *end = Some(End::Refused),
+                    S::Aborted(_) => *end = Some(End::Aborted),
+                    S::Closed if !self.conn.is_closed() => self.conn.disconnect(now),
+                    _ => {}
+                }
+            }
+            if !moved {
+                return closed;
+            }
+        }
+    }
+}
+
+/// The machine replay drives: a transport connection, a session connection, a bare
+/// association, or an RTS with its application.
 enum Machine {
+    Transport(Box<TransportApp>),
+    Session(Box<SessionApp>),
     Association(Box<Association>),
     Rts(Box<RtsApp>),
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 impl Machine {
     fn poll_timeout(&self) -> Option<Instant> {
         match self {
+            Machine::Transport(t) => t.conn.poll_timeout(),
+            Machine::Session(s) => earliest(s.conn.poll_timeout(), s.session.poll_timeout()),
             Machine::Association(m) => m.poll_timeout(),
             Machine::Rts(a) => a.rts.poll_timeout(),
         }
@@ -822,6 +1148,11 @@ impl Machine {
 
     fn handle_timeout(&mut self, now: Instant) {
         match self {
+            Machine::Transport(t) => t.conn.handle_timeout(now),
+            Machine::Session(s) => {
+                s.conn.handle_timeout(now);
+                s.session.handle_timeout(now);
+            }
             Machine::Association(m) => m.handle_timeout(now),
             Machine::Rts(a) => a.rts.handle_timeout(now),
         }
@@ -829,29 +1160,60 @@ impl Machine {
 
     fn handle_input(&mut self, octets: &[u8], now: Instant) {
         match self {
+            Machine::Transport(t) => t.conn.handle_input(octets, now),
+            Machine::Session(s) => s.conn.handle_input(octets, now),
             Machine::Association(m) => m.handle_input(octets, now),
             Machine::Rts(a) => a.rts.handle_input(octets, now),
         }
     }
 
     /// Everything the machine sends now, its application reacting to its events on the way;
-    /// whether it finished.
-    fn drain(&mut self, now: Instant, out: &mut Vec<Bytes>) -> bool {
+    /// whether it finished. `end` takes the last ending event.
+    fn drain(&mut self, now: Instant, out: &mut Vec<Bytes>, end: &mut Option<End>) -> bool {
+        use crate::association::Event as A;
+        use crate::rts::RtsEvent as R;
         let mut closed = false;
         match self {
+            Machine::Transport(t) => loop {
+                use crate::cotp::connection::Event as T;
+                out.extend(std::iter::from_fn(|| t.conn.poll_transmit()));
+                let Some(e) = t.conn.poll_event() else { break };
+                match e {
+                    T::ConnectIndication(_) => {
+                        let _ = t.conn.accept(now);
+                    }
+                    T::Disconnected(_) => *end = Some(End::Disconnected),
+                    T::Closed => closed = true,
+                    _ => {}
+                }
+            },
+            Machine::Session(s) => closed |= s.pump(now, out, end),
             Machine::Association(m) => {
+                let mut note = |e: &A| match e {
+                    A::Released { .. } => *end = Some(End::Released),
+                    A::Refused(_) | A::Rejected(_) => *end = Some(End::Refused),
+                    A::Aborted(_) => *end = Some(End::Aborted),
+                    A::Closed => closed = true,
+                    _ => {}
+                };
                 while let Some(e) = m.poll_event() {
-                    closed |= matches!(e, crate::association::Event::Closed);
+                    note(&e);
                 }
                 out.extend(std::iter::from_fn(|| m.poll_transmit()));
                 while let Some(e) = m.poll_event() {
-                    closed |= matches!(e, crate::association::Event::Closed);
+                    note(&e);
                 }
             }
             Machine::Rts(a) => loop {
                 out.extend(std::iter::from_fn(|| a.rts.poll_transmit()));
                 let Some(e) = a.rts.poll_event() else { break };
-                closed |= matches!(e, crate::rts::RtsEvent::Closed);
+                match &e {
+                    R::Released => *end = Some(End::Released),
+                    R::Refused { .. } | R::Rejected(_) => *end = Some(End::Refused),
+                    R::Aborted { .. } => *end = Some(End::Aborted),
+                    R::Closed => closed = true,
+                    _ => {}
+                }
                 a.react(&e, now);
             },
         }
@@ -872,12 +1234,13 @@ struct Player {
     /// The machine reported [`Event::Closed`](crate::association::Event::Closed) (or
     /// [`RtsEvent::Closed`](crate::rts::RtsEvent::Closed)).
     closed: bool,
+    end: Option<End>,
 }
 
 impl Player {
     fn collect(&mut self) {
         let mut out = Vec::new();
-        self.closed |= self.machine.drain(self.now, &mut out);
+        self.closed |= self.machine.drain(self.now, &mut out, &mut self.end);
         for bytes in out {
             let produced = &mut self.produced;
             self.reader.push(self.machine_dir, &bytes, &mut |r| {
@@ -914,6 +1277,67 @@ impl Player {
     fn act(&mut self, action: &Action) -> Result<(), ServiceError> {
         let now = self.now;
         let m = match &mut self.machine {
+            Machine::Transport(t) => {
+                return match action {
+                    Action::Associate(_) if !self.associated => {
+                        self.associated = true;
+                        t.conn.connect(&t.request, now).map_err(transport_error)
+                    }
+                    Action::Tsdu(data) => t.conn.send(data.clone(), now).map_err(transport_error),
+                    _ => Ok(()),
+                };
+            }
+            Machine::Session(s) => {
+                let r = match action {
+                    Action::Associate(_) if !self.associated => {
+                        self.associated = true;
+                        s.conn.connect(&s.request, now).map_err(transport_error)
+                    }
+                    Action::SessionConnect(r) => {
+                        s.session.connect((**r).clone(), now).map_err(session_error)
+                    }
+                    Action::SessionAccept(d) => {
+                        s.session.accept(d.clone(), now).map_err(session_error)
+                    }
+                    Action::SessionRefuse(reason, d) => {
+                        s.session.refuse(*reason, d, now).map_err(session_error)
+                    }
+                    Action::SessionData(d) => {
+                        s.session.send_data(d.clone(), now).map_err(session_error)
+                    }
+                    Action::Release => s.session.release(&[], now).map_err(session_error),
+                    Action::ReleaseResponse(accept) => s
+                        .session
+                        .release_response(*accept, &[], now)
+                        .map_err(session_error),
+                    Action::Abort(_) => s.session.abort(&[], now).map_err(session_error),
+                    Action::GiveTokens(t) => s.session.give_tokens(*t, now).map_err(session_error),
+                    Action::PleaseTokens(t, d) => {
+                        s.session.please_tokens(*t, d, now).map_err(session_error)
+                    }
+                    Action::GiveControl => s.session.give_control(now).map_err(session_error),
+                    Action::ActivityStart(id) => {
+                        s.session.activity_start(id, now).map_err(session_error)
+                    }
+                    Action::ActivityEnd => s
+                        .session
+                        .activity_end(now)
+                        .map(|_| ())
+                        .map_err(session_error),
+                    Action::ActivityEndResponse => {
+                        s.session.activity_end_response(now).map_err(session_error)
+                    }
+                    Action::SyncMinor => {
+                        s.session.sync_minor(now).map(|_| ()).map_err(session_error)
+                    }
+                    Action::SyncMinorResponse(n) => s
+                        .session
+                        .sync_minor_response(*n, now)
+                        .map_err(session_error),
+                    _ => Ok(()),
+                };
+                return r;
+            }
             Machine::Association(m) => m,
             Machine::Rts(app) => {
                 // The RTS application reacts to the machine's events; only the open and an
@@ -949,8 +1373,31 @@ impl Player {
             Action::Release => m.release(now),
             Action::ReleaseResponse(accept) => m.release_response(*accept, now),
             Action::Abort(info) => m.abort_with(info.as_deref(), now),
+            // Below the association: not its application's to do (the machine's own reaction
+            // shows in what it sends).
+            Action::Tsdu(_)
+            | Action::SessionConnect(_)
+            | Action::SessionAccept(_)
+            | Action::SessionRefuse(..)
+            | Action::SessionData(_)
+            | Action::GiveTokens(_)
+            | Action::PleaseTokens(..)
+            | Action::GiveControl
+            | Action::ActivityStart(_)
+            | Action::ActivityEnd
+            | Action::ActivityEndResponse
+            | Action::SyncMinor
+            | Action::SyncMinorResponse(_) => Ok(()),
         }
     }
+}
+
+fn transport_error(e: crate::cotp::connection::ServiceError) -> ServiceError {
+    ServiceError::Transport(e)
+}
+
+fn session_error(e: crate::session::connection::ServiceError) -> ServiceError {
+    ServiceError::Session(e)
 }
 
 /// The association-level error of an RTS request ([`Verdict::Refused`] carries those); an RTS
@@ -984,53 +1431,155 @@ pub fn replay_timed<'a>(
     frames: impl IntoIterator<Item = (Direction, Option<Duration>, &'a [u8])>,
     fed: Direction,
 ) -> Report {
-    let start = Instant::now();
-    let now = start;
     let timed: Vec<(Direction, Option<Duration>, &[u8])> = frames.into_iter().collect();
-    let origin = timed.iter().find_map(|(_, t, _)| *t);
-    let frames: Vec<(Direction, &[u8])> = timed.iter().map(|(d, _, o)| (*d, *o)).collect();
-    // The initiator's A-ASSOCIATE request comes from the captured CR, CN and CP, its transport
-    // reference and TPDU size from the CR: read ahead.
-    let mut request: Option<Action> = None;
-    let mut config = Config::default();
-    if fed == Direction::Server {
-        let mut r = Stream::new();
-        let mut selectors = AssociateRequest::mms();
-        for (d, o) in &frames {
-            r.push(*d, o, &mut |rec| {
-                if rec.direction != Direction::Client || request.is_some() {
-                    return;
-                }
-                if let RecordKind::Frame(f) = &rec.kind {
-                    if let Some(Tpdu::Cr(cr)) = f.tpdu() {
-                        config = config.clone().with_local_reference(cr.src_ref);
-                        for p in cr.params.iter() {
-                            if let crate::cotp::Param::TpduSize(size) =
-                                p.typed(crate::cotp::TpduKind::Cr)
-                            {
+    replay_from(&timed, fed, 0, Start::Connect)
+}
+
+/// What replay reads ahead in a capture before playing it.
+struct Ahead {
+    /// The initiator's A-ASSOCIATE request (from the CR, CN and CP).
+    request: Option<Action>,
+    /// Transport reference and TPDU size of the CR.
+    config: Config,
+    /// The CR's selectors (and the CN's and CP's).
+    selectors: AssociateRequest,
+    plays: Plays,
+    /// The functional units the CN proposed.
+    proposal: Option<u16>,
+    /// The real responder answered the CR with a DR: the called T-selector it did not serve
+    /// (`Some(None)`: a CR without one).
+    refused_tsel: Option<Option<Bytes>>,
+}
+
+fn read_ahead(frames: &[(Direction, &[u8])]) -> Ahead {
+    let mut a = Ahead {
+        request: None,
+        config: Config::default(),
+        selectors: AssociateRequest::mms(),
+        plays: Plays::Association,
+        proposal: None,
+        refused_tsel: None,
+    };
+    // The first TSDU, and how the CR was answered.
+    let mut first_tsdu: Option<Plays> = None;
+    let mut cr_answer: Option<&'static str> = None;
+    let mut called_tsel: Option<Bytes> = None;
+    let mut r = Stream::new();
+    for (d, o) in frames {
+        r.push(*d, o, &mut |rec| {
+            let RecordKind::Frame(f) = &rec.kind else {
+                return;
+            };
+            let client = rec.direction == Direction::Client;
+            match f.tpdu() {
+                Some(Tpdu::Cr(cr)) if client && a.request.is_none() => {
+                    a.config = a.config.clone().with_local_reference(cr.src_ref);
+                    for p in cr.params.iter() {
+                        match p.typed(crate::cotp::TpduKind::Cr) {
+                            crate::cotp::Param::TpduSize(size) => {
                                 if let Some(n) = size.octets() {
-                                    config = config.clone().with_tpdu_size(n);
+                                    a.config = a.config.clone().with_tpdu_size(n);
                                 }
                             }
+                            crate::cotp::Param::CalledTsel(v) => {
+                                called_tsel = Some(Bytes::copy_from_slice(v));
+                            }
+                            _ => {}
                         }
                     }
                 }
-                take_selectors(&rec, &mut selectors);
-                if let Some(u) = unit(&rec) {
-                    let cp = u.get(Layer::Presentation, "type") == Some(&Value::Kind("CP"));
-                    if let (true, Some(Action::Associate(mut a))) = (cp, u.action) {
-                        a.calling_tsel = selectors.calling_tsel;
-                        a.called_tsel = selectors.called_tsel;
-                        a.calling_ssel = selectors.calling_ssel;
-                        a.called_ssel = selectors.called_ssel;
-                        a.calling_psel = selectors.calling_psel;
-                        a.called_psel = selectors.called_psel;
-                        request = Some(Action::Associate(a));
+                Some(t @ (Tpdu::Cc(_) | Tpdu::Dr(_) | Tpdu::Er(_)))
+                    if !client && cr_answer.is_none() =>
+                {
+                    cr_answer = Some(t.kind().name());
+                }
+                _ => {}
+            }
+            if first_tsdu.is_none() && f.tsdu.is_some() {
+                first_tsdu = Some(match f.upper() {
+                    None => Plays::Transport,
+                    // A CN whose user data is not a CP: none, or not a SET (a CP that fails
+                    // to decode is a malformed CP, not a session-only stream).
+                    Some(u)
+                        if u.presentation.is_none()
+                            && u.session.iter().any(|s| {
+                                s.kind() == SpduKind::Cn
+                                    && s.user_data().and_then(|d| d.first()) != Some(&0x31)
+                            }) =>
+                    {
+                        Plays::Session
+                    }
+                    Some(_) => Plays::Association,
+                });
+            }
+            if let Some(u) = f.upper() {
+                if client && a.proposal.is_none() {
+                    if let Some(cn) = u.session.iter().find(|s| s.kind() == SpduKind::Cn) {
+                        a.proposal = Some(
+                            cn.session_user_requirements()
+                                .unwrap_or(crate::session::SessionUserRequirements::DEFAULT)
+                                .0,
+                        );
                     }
                 }
-            });
-        }
+            }
+            if !client || a.request.is_some() {
+                return;
+            }
+            take_selectors(&rec, &mut a.selectors);
+            if let Some(u) = unit(&rec) {
+                let cp = u.get(Layer::Presentation, "type") == Some(&Value::Kind("CP"));
+                if let (true, Some(Action::Associate(mut q))) = (cp, u.action) {
+                    let s = &a.selectors;
+                    q.calling_tsel = s.calling_tsel;
+                    q.called_tsel = s.called_tsel;
+                    q.calling_ssel = s.calling_ssel;
+                    q.called_ssel = s.called_ssel;
+                    q.calling_psel = s.calling_psel;
+                    q.called_psel = s.called_psel;
+                    a.request = Some(Action::Associate(q));
+                }
+            }
+        });
     }
+    a.plays = match (first_tsdu, cr_answer) {
+        (Some(p), _) => p,
+        // Nothing above a transport connection that was accepted (RDP before TLS …).
+        (None, Some("CC")) => Plays::Transport,
+        _ => Plays::Association,
+    };
+    if cr_answer == Some("DR") {
+        a.refused_tsel = Some(called_tsel.filter(|t| !t.is_empty()));
+    }
+    a
+}
+
+/// [`replay_timed`] after `synthetic` frames that are not in the capture (a CR and CC that
+/// establish the transport connection of a capture that starts after it): they are played, and
+/// their steps dropped.
+fn replay_from(
+    timed: &[(Direction, Option<Duration>, &[u8])],
+    fed: Direction,
+    synthetic: usize,
+    begin: Start,
+) -> Report {
+    let start = Instant::now();
+    let now = start;
+    let origin = timed.iter().find_map(|(_, t, _)| *t);
+    let frames: Vec<(Direction, &[u8])> = timed.iter().map(|(d, _, o)| (*d, *o)).collect();
+    let Ahead {
+        request,
+        config,
+        selectors,
+        mut plays,
+        proposal,
+        refused_tsel,
+    } = read_ahead(&frames);
+    let request = if fed == Direction::Server {
+        request
+    } else {
+        None
+    };
     // An RTS association is played by an RTS with its application, unless the real responder
     // refused it below RTSE (no RTORJ): the RTS user only refuses with one.
     let plan = rts_plan(&frames).filter(|p| !(fed == Direction::Client && p.refused_below));
@@ -1040,6 +1589,35 @@ pub fn replay_timed<'a>(
         Direction::Server
     };
     let rts = plan.is_some();
+    if rts {
+        plays = Plays::Rts;
+    }
+    // The real responder refused the CR: the machine serves every T-selector but that one
+    // (its dispatch then refuses it with DR "address unknown", X.224 §13.5.3).
+    let dispatch = match &refused_tsel {
+        Some(Some(_)) => Dispatch::new(vec![
+            crate::association::Service::new("replay")
+                .with_tsel(crate::association::Selector::Absent),
+        ]),
+        Some(None) => Dispatch::new(vec![crate::association::Service::new("replay").with_tsel(
+            crate::association::Selector::Is(
+                crate::address::TSel::new(b"replay").unwrap_or_default(),
+            ),
+        )]),
+        None => Dispatch::default(),
+    };
+    let transport_config = || {
+        crate::cotp::connection::Config::default()
+            .with_local_reference(config.local_reference)
+            .with_tpdu_size(config.tpdu_size)
+    };
+    let mut transport_request = crate::cotp::connection::ConnectRequest::default();
+    if let Some(t) = selectors.calling_tsel {
+        transport_request = transport_request.with_calling_tsel(t);
+    }
+    if let Some(t) = selectors.called_tsel {
+        transport_request = transport_request.with_called_tsel(t);
+    }
     let machine = match plan {
         Some(plan) => {
             let initiator = fed == Direction::Server;
@@ -1065,7 +1643,7 @@ pub fn replay_timed<'a>(
             let mut rts = if initiator {
                 crate::rts::Rts::initiator(config, settings, crate::rts::TransferState::new())
             } else {
-                crate::rts::Rts::responder(config, Dispatch::default(), None, settings)
+                crate::rts::Rts::responder(config, dispatch, None, settings)
             };
             if !initiator {
                 rts.handle_transport_accepted(now);
@@ -1078,11 +1656,41 @@ pub fn replay_timed<'a>(
                 answers: 0,
             }))
         }
+        None if plays == Plays::Transport => {
+            let conn = if fed == Direction::Server {
+                crate::cotp::connection::Connection::initiator(transport_config())
+            } else {
+                let mut c = crate::cotp::connection::Connection::responder(transport_config());
+                c.handle_transport_accepted(now);
+                c
+            };
+            Machine::Transport(Box::new(TransportApp {
+                conn,
+                request: transport_request,
+            }))
+        }
+        None if plays == Plays::Session => {
+            let (conn, session) = if fed == Direction::Server {
+                (
+                    crate::cotp::connection::Connection::initiator(transport_config()),
+                    crate::session::Connection::initiator(Default::default()),
+                )
+            } else {
+                let mut c = crate::cotp::connection::Connection::responder(transport_config());
+                c.handle_transport_accepted(now);
+                (c, crate::session::Connection::responder(Default::default()))
+            };
+            Machine::Session(Box::new(SessionApp {
+                conn,
+                session,
+                request: transport_request,
+            }))
+        }
         None if fed == Direction::Server => {
             Machine::Association(Box::new(Association::initiator(config)))
         }
         None => {
-            let mut m = Association::responder(config, Dispatch::default(), None);
+            let mut m = Association::responder(config, dispatch, None);
             m.handle_transport_accepted(now);
             Machine::Association(Box::new(m))
         }
@@ -1096,10 +1704,25 @@ pub fn replay_timed<'a>(
         now,
         associated: false,
         closed: false,
+        end: None,
     };
     let mut expected_reader = Stream::new();
     let mut steps = Vec::new();
-    for (&(dir, octets), (_, time, _)) in frames.iter().zip(&timed) {
+    // The synthetic frames' octets, per direction (client, server): the capture's offsets
+    // start after them.
+    let mut shift = (0u64, 0u64);
+    for (i, (&(dir, octets), (_, time, _))) in frames.iter().zip(timed).enumerate() {
+        if i == synthetic && synthetic > 0 {
+            steps.clear();
+        }
+        if i < synthetic {
+            let n = u64::try_from(octets.len()).unwrap_or(u64::MAX);
+            if dir == Direction::Client {
+                shift.0 = shift.0.saturating_add(n);
+            } else {
+                shift.1 = shift.1.saturating_add(n);
+            }
+        }
         if let (Some(t), Some(o)) = (time, origin) {
             if let Some(at) = start.checked_add(t.saturating_sub(o)) {
                 p.advance(at);
@@ -1115,13 +1738,22 @@ pub fn replay_timed<'a>(
         expected_reader.push(dir, octets, &mut |r| units.extend(unit(&r)));
         for mut e in units {
             if p.produced.is_empty() {
-                let action = match (&e.action, &request) {
-                    (Some(Action::Associate(_)), Some(r)) => Some(r.clone()),
-                    (a, _) => a.clone(),
+                let cr = matches!(e.action, Some(Action::Associate(_)))
+                    && e.get(Layer::Cotp, "type") == Some(&Value::Kind("CR"));
+                let action = match (plays, &e.action, &request) {
+                    // Below the association, the CR opens the transport connection; then the
+                    // session user, or the transport user, does what the capture shows.
+                    (Plays::Transport | Plays::Session, _, _) if cr => e.action.clone(),
+                    (Plays::Transport, _, _) => e.tsdu.clone().map(Action::Tsdu),
+                    (Plays::Session, _, _) => e.session_action.clone(),
+                    (_, Some(Action::Associate(_)), Some(r)) => Some(r.clone()),
+                    (_, a, _) => a.clone(),
                 };
                 if let Some(a) = action {
                     if let Err(err) = p.act(&a) {
                         e.action = None;
+                        e.session_action = None;
+                        e.tsdu = None;
                         steps.push(Step {
                             expected: Some(e),
                             actual: None,
@@ -1133,13 +1765,22 @@ pub fn replay_timed<'a>(
                 }
                 p.collect();
             }
+            let carried = plays == Plays::Transport && e.tsdu.is_some();
             e.action = None;
+            e.session_action = None;
+            e.tsdu = None;
             let dr = e.get(Layer::Cotp, "type") == Some(&Value::Kind("DR"));
             let step = match p.produced.pop_front() {
                 Some(mut a) => {
                     a.action = None;
+                    a.session_action = None;
+                    a.tsdu = None;
+                    let verdict = match compare(&e, &a, proposal) {
+                        Verdict::Same if carried => Verdict::Carried,
+                        v => v,
+                    };
                     Step {
-                        verdict: compare(&e, &a),
+                        verdict,
                         expected: Some(e),
                         actual: Some(a),
                     }
@@ -1159,13 +1800,39 @@ pub fn replay_timed<'a>(
     }
     while let Some(mut a) = p.produced.pop_front() {
         a.action = None;
+        a.session_action = None;
+        a.tsdu = None;
         steps.push(Step {
             expected: None,
             actual: Some(a),
             verdict: Verdict::Extra,
         });
     }
-    Report { fed, rts, steps }
+    if synthetic > 0 {
+        // Both the expected and the machine's units are the side not fed.
+        let d = if fed == Direction::Client {
+            shift.1
+        } else {
+            shift.0
+        };
+        for s in &mut steps {
+            for u in [s.expected.as_mut(), s.actual.as_mut()]
+                .into_iter()
+                .flatten()
+            {
+                u.offset = u.offset.saturating_sub(d);
+            }
+        }
+    }
+    Report {
+        fed,
+        rts,
+        plays,
+        start: begin,
+        end: p.end,
+        closed: p.closed,
+        steps,
+    }
 }
 
 /// Which association of a capture to replay, and which side to feed.
@@ -1173,11 +1840,11 @@ pub fn replay_timed<'a>(
 #[derive(Debug, Clone)]
 pub struct CaptureOptions {
     /// The TCP stream (as numbered by [`crate::dissect::Tracker`]); `None`: the first one that
-    /// carries a CR.
+    /// carries a CR, else the first one.
     pub stream: Option<u64>,
     /// The side whose bytes are fed to the machine.
     pub fed: Direction,
-    /// Ports of the streams considered.
+    /// Ports of the streams considered (default 102 and 3389: ISO-TSAP and RDP).
     pub ports: Vec<u16>,
 }
 
@@ -1187,7 +1854,7 @@ impl Default for CaptureOptions {
         CaptureOptions {
             stream: None,
             fed: Direction::Client,
-            ports: vec![102],
+            ports: vec![102, 3389],
         }
     }
 }
@@ -1200,23 +1867,72 @@ pub enum ReplayError {
     /// The capture could not be read.
     #[error(transparent)]
     Capture(#[from] crate::dissect::capture::CaptureError),
-    /// No such stream, or no stream with a CR.
+    /// No such stream, or no stream with TPKTs on the ports considered.
     #[error("no association to replay")]
     NoAssociation,
+    /// The stream starts after the connection was established, past its CN: the state the
+    /// machine would need (presentation contexts, tokens, the association itself) is not in the
+    /// capture.
+    #[error(
+        "stream {stream}: capture starts after the connection was established (first unit: {first}): the association's state is not in the capture, not replayed"
+    )]
+    MidAssociation {
+        /// The stream.
+        stream: u64,
+        /// The label of its first unit ([`Unit::label`]).
+        first: String,
+    },
+    /// The capture holds only one direction of the stream: nothing to feed the machine, or
+    /// nothing to compare what it sends with.
+    #[error(
+        "stream {stream}: the capture holds only the {only} side (first unit: {first}), nothing to {what}"
+    )]
+    OneSided {
+        /// The stream.
+        stream: u64,
+        /// The side the capture holds: `client` or `server`.
+        only: &'static str,
+        /// The label of its first unit.
+        first: String,
+        /// What is missing: `feed the machine` or `compare the machine with`.
+        what: &'static str,
+    },
 }
+
+/// A CR and a CC (X.224 §13.3, §13.4, class 0, TPDU size 8192) that establish the transport
+/// connection of a capture that starts after it.
+#[cfg(feature = "pcap")]
+const SYNTHETIC_CR: [u8; 14] = [
+    0x03, 0x00, 0x00, 0x0e, 0x09, 0xe0, 0x00, 0x00, 0x00, 0x01, 0x00, 0xc0, 0x01, 0x0d,
+];
+#[cfg(feature = "pcap")]
+const SYNTHETIC_CC: [u8; 14] = [
+    0x03, 0x00, 0x00, 0x0e, 0x09, 0xd0, 0x00, 0x01, 0x00, 0x01, 0x00, 0xc0, 0x01, 0x0d,
+];
 
 /// Replays one association of the pcap or pcapng file at `path` (see [`replay_frames`]);
 /// returns the stream replayed and the report.
+///
+/// Without [`CaptureOptions::stream`] the first stream with a CR is replayed, else the first
+/// stream. A stream that starts after its transport connection was established, with a CN, is
+/// replayed from a synthesized transport connection ([`Start::Established`]); one that starts
+/// later ([`ReplayError::MidAssociation`]) or holds one direction only
+/// ([`ReplayError::OneSided`]) is not.
 #[cfg(feature = "pcap")]
 pub fn replay_capture(
     path: &std::path::Path,
     options: &CaptureOptions,
 ) -> Result<(u64, Report), ReplayError> {
     use crate::dissect::Tracker;
-    // Each stream's TPKTs, in capture order, and whether it carried a CR.
+    // Each stream's TPKTs, in capture order, whether it carried a CR, and its first unit.
     type Frames = Vec<(Direction, Option<std::time::Duration>, Vec<u8>)>;
-    let mut streams: std::collections::BTreeMap<u64, (bool, Frames)> =
-        std::collections::BTreeMap::new();
+    #[derive(Default)]
+    struct Seen {
+        cr: bool,
+        first: Option<(Direction, String, bool)>,
+        frames: Frames,
+    }
+    let mut streams: std::collections::BTreeMap<u64, Seen> = std::collections::BTreeMap::new();
     let mut tracker = Tracker::new(options.ports.clone());
     let mut keep = |r: Record<'_>| {
         let (Some(id), RecordKind::Frame(f)) = (r.stream, &r.kind) else {
@@ -1226,19 +1942,80 @@ pub fn replay_capture(
             return;
         }
         let entry = streams.entry(id).or_default();
-        entry.0 |= matches!(f.tpdu(), Some(Tpdu::Cr(_)));
-        entry.1.push((r.direction, r.time, f.octets.to_vec()));
+        entry.cr |= matches!(f.tpdu(), Some(Tpdu::Cr(_)));
+        if entry.first.is_none() {
+            if let Some(u) = unit(&r) {
+                let cn = f
+                    .upper()
+                    .is_some_and(|u| u.session.first().is_some_and(|s| s.kind() == SpduKind::Cn));
+                entry.first = Some((r.direction, u.label(), cn));
+            }
+        }
+        entry.frames.push((r.direction, r.time, f.octets.to_vec()));
     };
     crate::dissect::capture::for_each_segment(path, |seg| tracker.segment(&seg, &mut keep))?;
     tracker.finish(&mut keep);
-    let (id, frames) = streams
-        .into_iter()
-        .find(|(_, (cr, _))| *cr || options.stream.is_some())
-        .map(|(id, (_, frames))| (id, frames))
-        .ok_or(ReplayError::NoAssociation)?;
-    let report = replay_timed(
-        frames.iter().map(|(d, t, o)| (*d, *t, o.as_slice())),
+    let (id, seen) = match streams.iter().find(|(_, s)| s.cr).map(|(id, _)| *id) {
+        Some(id) => streams.remove_entry(&id),
+        None => streams.pop_first(),
+    }
+    .ok_or(ReplayError::NoAssociation)?;
+    let timed: Vec<(Direction, Option<Duration>, &[u8])> = seen
+        .frames
+        .iter()
+        .map(|(d, t, o)| (*d, *t, o.as_slice()))
+        .collect();
+    let first_tpdu = seen.frames.first().and_then(|(_, _, o)| o.get(5)).copied();
+    let starts_with_cr = first_tpdu.is_some_and(|c| c & 0xf0 == 0xe0);
+    let (first_dir, first, cn) =
+        seen.first
+            .clone()
+            .unwrap_or((Direction::Client, String::new(), false));
+    // The machine needs the other side to compare with, and a responder needs the fed side
+    // (an initiator starts by itself).
+    let has = |side: Direction| seen.frames.iter().any(|(d, _, _)| *d == side);
+    let other = if options.fed == Direction::Client {
+        Direction::Server
+    } else {
+        Direction::Client
+    };
+    let missing = if !has(other) {
+        Some("compare the machine with")
+    } else if !has(options.fed) && options.fed == Direction::Client {
+        Some("feed the machine")
+    } else {
+        None
+    };
+    if let Some(what) = missing {
+        let only = if has(Direction::Client) {
+            "client"
+        } else {
+            "server"
+        };
+        return Err(ReplayError::OneSided {
+            stream: id,
+            only,
+            first,
+            what,
+        });
+    }
+    if starts_with_cr || seen.cr {
+        return Ok((id, replay_from(&timed, options.fed, 0, Start::Connect)));
+    }
+    if !(cn && first_dir == Direction::Client) {
+        return Err(ReplayError::MidAssociation { stream: id, first });
+    }
+    // The transport connection was established before the capture began: a CR and a CC first.
+    let mut with_transport: Vec<(Direction, Option<Duration>, &[u8])> = vec![
+        (Direction::Client, None, &SYNTHETIC_CR[..]),
+        (Direction::Server, None, &SYNTHETIC_CC[..]),
+    ];
+    with_transport.extend(timed);
+    let report = replay_from(
+        &with_transport,
         options.fed,
+        2,
+        Start::Established { first },
     );
     Ok((id, report))
 }

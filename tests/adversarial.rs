@@ -371,7 +371,12 @@ fn stop_after_the_cn() {
     l.wait_for("timeout idle", |v| {
         v["event"] == "timeout" && v["which"] == "idle"
     });
-    l.wait_for("aborted", is("aborted"));
+    // The abort is typed: this side's provider, the idle time-out (not a user abort).
+    let ab = l.wait_for("aborted", is("aborted"));
+    assert_eq!(ab["source"], "local-provider", "{ab}");
+    assert_eq!(ab["timeout"], "idle", "{ab}");
+    assert_eq!(ab["reason"], "idle time-out", "{ab}");
+    // On the wire: an AB whose ARU carries an ABRT from the ACSE provider.
     figure("legitimate client associated after", client.join().unwrap());
 }
 
@@ -403,6 +408,19 @@ fn stop_in_the_middle_of_a_release() {
     figure("stop mid-release (TIM 5 s) closed after", t);
     l.wait_for("released", is("released"));
     figure("legitimate client associated after", client.join().unwrap());
+}
+
+#[test]
+fn stop_in_the_middle_of_a_release_with_a_shorter_tim() {
+    // --disconnect-wait sets X.225's TIM: the DN's sender closes after 1 s, not 5 s.
+    let l = listen(&["--disconnect-wait", "1"]);
+    let mut r = Raw::associated(l.addr);
+    r.a.release(Instant::now()).unwrap();
+    r.send();
+    let t = closed_within(&mut r.s, Duration::from_secs(20));
+    figure("stop mid-release (TIM 1 s) closed after", t);
+    assert!(t < Duration::from_secs(4), "{t:?}");
+    l.wait_for("released", is("released"));
 }
 
 #[test]
@@ -482,6 +500,12 @@ fn partial_messages_past_the_memory_budget() {
     let aborted = l.count(|v| v["event"] == "shed" && v["reason"] == "memory");
     eprintln!("figure: peers aborted by the 256 KiB budget (4 × 96 KiB): {aborted}");
     assert!((1..4).contains(&aborted));
+    // The abort is typed: this side's provider, over the budget.
+    l.wait_for("aborted over the budget", |v| {
+        v["event"] == "aborted"
+            && v["source"] == "local-provider"
+            && v["reason"] == "memory budget exceeded"
+    });
     eprintln!(
         "figure: listener RSS after the attack: {} KiB",
         rss_kib(l.proc.0.id())
@@ -746,4 +770,490 @@ fn latency_while_two_peers_stream() {
             worst.as_millis()
         );
     });
+}
+
+// -------------------------------------------------------------------------------------------
+// The other modes: `osi listen --transport-only` and `osi listen --rtse` obey every service
+// limit the association mode obeys (the library's ConnectionLimits, RtsListener).
+
+/// A listening mode other than the association mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Transport,
+    Rtse,
+}
+
+const MODES: [Mode; 2] = [Mode::Transport, Mode::Rtse];
+
+impl Mode {
+    fn args(self) -> &'static [&'static str] {
+        match self {
+            Mode::Transport => &["--transport-only", "--echo"],
+            Mode::Rtse => &["--rtse", "normal", "--echo"],
+        }
+    }
+
+    fn listen(self, limits: &[&str]) -> Listen {
+        let mut args = self.args().to_vec();
+        args.extend_from_slice(limits);
+        listen(&args)
+    }
+}
+
+/// Runs `cmd` to its end within `limit` (killed by PID after it); its exit status.
+fn run_bounded(mut cmd: Command, limit: Duration) -> Option<std::process::ExitStatus> {
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start osi connect");
+    let mut proc = Proc(child);
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if let Some(status) = proc.0.try_wait().expect("wait") {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// A legitimate client of `mode` (`osi connect --transport-only` sending a TSDU echoed back,
+/// `osi connect --rtse` transferring an APDU), retried while the listener sheds it
+/// (bounded); how long until one succeeded.
+fn legitimate_in(mode: Mode, addr: SocketAddr) -> Duration {
+    let start = Instant::now();
+    loop {
+        let mut cmd = osi();
+        cmd.arg("connect").arg(addr.to_string());
+        match mode {
+            Mode::Transport => cmd.args(["--transport-only", "--send", "0102"]),
+            Mode::Rtse => cmd.args(["--rtse", "normal", "--transfer", "040100"]),
+        };
+        cmd.args(["--timeout", "5"]);
+        if run_bounded(cmd, Duration::from_secs(10)).is_some_and(|s| s.success()) {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < LIMIT,
+            "{mode:?}: the legitimate client did not get through within {LIMIT:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn legitimate_in_during(mode: Mode, addr: SocketAddr) -> std::thread::JoinHandle<Duration> {
+    std::thread::spawn(move || legitimate_in(mode, addr))
+}
+
+/// A CR, and the CC read back: a transport connection, open.
+fn transport_open(addr: SocketAddr) -> TcpStream {
+    let mut s = connect(addr);
+    s.write_all(&[3, 0, 0, 11, 6, 0xe0, 0, 0, 0, 1, 0]).unwrap();
+    let mut cc = [0u8; 4];
+    let start = Instant::now();
+    let mut got = 0;
+    while got < 4 {
+        assert!(start.elapsed() < LIMIT, "no cc");
+        match s.read(&mut cc[got..]) {
+            Ok(0) => panic!("closed before the cc"),
+            Ok(n) => got += n,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let len = usize::from(u16::from_be_bytes([cc[2], cc[3]]));
+    let mut rest = vec![0u8; len - 4];
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.read_exact(&mut rest).expect("the cc");
+    assert_eq!(rest[1], 0xd0, "a cc: {rest:02x?}");
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    s
+}
+
+/// An RTS association opened by this crate's RTS dialer (no MTA-bind): the listener's side is
+/// open, so its idle timer runs.
+fn rts_open(
+    rt: &tokio::runtime::Runtime,
+    addr: SocketAddr,
+) -> osi_stack::tokio::rts::RtsConnection {
+    use osi_stack::rts::{ConnectorProfile, TransferState};
+    use osi_stack::tokio::rts::RtsDialer;
+    let address = format!("\"\"/\"\"/\"\"/Internet={}+{}", addr.ip(), addr.port());
+    let profile = ConnectorProfile::new(address.parse().expect("presentation address"));
+    let dialer = RtsDialer::from_profile(&profile)
+        .unwrap()
+        .with_open_timeout(Duration::from_secs(10));
+    let (conn, _opened) = rt
+        .block_on(async {
+            tokio::time::timeout(LIMIT, dialer.dial(None, TransferState::new())).await
+        })
+        .expect("rt-open in time")
+        .expect("rt-open");
+    conn
+}
+
+/// The `timeout` record with `which` (any association).
+fn timeout_is(which: &'static str) -> impl Fn(&Value) -> bool {
+    move |v| v["event"] == "timeout" && v["which"] == which
+}
+
+#[test]
+fn every_mode_closes_a_silent_peer_within_its_idle_timer() {
+    for mode in MODES {
+        let l = mode.listen(&["--idle-timeout", "1"]);
+        let client = legitimate_in_during(mode, l.addr);
+        let t = match mode {
+            Mode::Transport => {
+                let mut s = transport_open(l.addr);
+                closed_within(&mut s, Duration::from_secs(5))
+            }
+            Mode::Rtse => {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                let mut conn = rts_open(&rt, l.addr);
+                let start = Instant::now();
+                // Silent: the listener aborts; this side sees the abort and the end.
+                rt.block_on(async {
+                    tokio::time::timeout(Duration::from_secs(5), async {
+                        while conn.next_event().await.is_some() {}
+                    })
+                    .await
+                })
+                .expect("the silent rts peer was still open after 5 s");
+                start.elapsed()
+            }
+        };
+        figure(
+            &format!("{mode:?}: silent peer (idle timer 1 s) closed after"),
+            t,
+        );
+        assert!(t < Duration::from_secs(5), "{mode:?}: {t:?}");
+        l.wait_for("timeout idle", timeout_is("idle"));
+        if mode == Mode::Rtse {
+            // The abort says which timer: a provider abort naming the idle time-out.
+            let ab = l.wait_for("rt-aborted", is("rt-aborted"));
+            let reason = ab["reason"].as_str().unwrap_or_default();
+            assert!(
+                reason.contains("local-provider") && reason.contains("idle time-out"),
+                "{ab}"
+            );
+        }
+        figure(
+            &format!("{mode:?}: legitimate client got through after"),
+            client.join().unwrap(),
+        );
+    }
+}
+
+#[test]
+fn every_mode_closes_a_trickled_frame_within_its_io_timer() {
+    for mode in MODES {
+        let l = mode.listen(&["--io-timeout", "1", "--connect-timeout", "30"]);
+        let mut s = connect(l.addr);
+        let client = legitimate_in_during(mode, l.addr);
+        // A CR, one octet every 200 ms: trickled octets do not restart the timer.
+        let cr = [3u8, 0, 0, 11, 6, 0xe0, 0, 0, 0, 1, 0];
+        let start = Instant::now();
+        for b in cr.iter().take(10) {
+            if s.write_all(&[*b]).is_err() {
+                break;
+            }
+            let mut buf = [0u8; 64];
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Err(e) if !matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let t = closed_within(&mut s, Duration::from_secs(5)).max(start.elapsed());
+        figure(
+            &format!("{mode:?}: trickled frame (io timer 1 s) closed after"),
+            t,
+        );
+        assert!(t < Duration::from_secs(5), "{mode:?}: {t:?}");
+        l.wait_for("timeout io", timeout_is("io"));
+        figure(
+            &format!("{mode:?}: legitimate client during a trickle got through after"),
+            client.join().unwrap(),
+        );
+    }
+}
+
+#[test]
+fn every_mode_refuses_an_oversized_message() {
+    for mode in MODES {
+        let l = mode.listen(&["--max-message", "64K"]);
+        let client = legitimate_in_during(mode, l.addr);
+        match mode {
+            Mode::Transport => {
+                // 12 DTs of 8 KiB, the last with EOT: a 96 KiB TSDU over the 64 KiB limit.
+                let mut s = transport_open(l.addr);
+                let mut seen = Vec::new();
+                for i in 0..12 {
+                    let eot = if i == 11 { 0x80 } else { 0x00 };
+                    let mut f = vec![3u8, 0, 0x20, 0x04, 2, 0xf0, eot];
+                    f.resize(0x2004, 0x11);
+                    if s.write_all(&f).is_err() {
+                        break;
+                    }
+                }
+                // X.224's reaction: an ER, then the close.
+                let start = Instant::now();
+                let mut buf = [0u8; 256];
+                loop {
+                    assert!(start.elapsed() < Duration::from_secs(5), "not closed");
+                    match s.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        Err(e)
+                            if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                        Err(_) => break,
+                    }
+                }
+                assert!(
+                    seen.len() >= 6 && seen[0] == 3 && seen[5] == 0x70,
+                    "an er before the close: {seen:02x?}"
+                );
+                // (The legitimate client's own end is a `disconnected` too: kind
+                // transport-closed.)
+                let d = l.wait_for("disconnected by a protocol error", |v| {
+                    v["event"] == "disconnected" && v["kind"] == "protocol-error"
+                });
+                assert!(
+                    d["reason"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains("protocol error"),
+                    "{d}"
+                );
+            }
+            Mode::Rtse => {
+                // One 96 KiB APDU in one SSDU (no checkpoints): over the 64 KiB limit.
+                let file = std::env::temp_dir().join(format!(
+                    "osi-adversarial-{}-oversized.bin",
+                    std::process::id()
+                ));
+                std::fs::write(&file, vec![0x55u8; 96 * 1024]).unwrap();
+                let mut cmd = osi();
+                cmd.arg("connect").arg(l.addr.to_string());
+                cmd.args(["--rtse", "normal", "--checkpoint", "0", "--timeout", "5"]);
+                cmd.arg("--transfer").arg(format!("@{}", file.display()));
+                let status = run_bounded(cmd, Duration::from_secs(15));
+                let _ = std::fs::remove_file(&file);
+                let status = status.expect("the offender was still running after 15 s");
+                assert!(!status.success(), "the oversized transfer was accepted");
+                // A provider abort of the listener's (the limit error names the layer).
+                l.wait_for("rt-aborted by the local provider", |v| {
+                    v["event"] == "rt-aborted"
+                        && v["reason"]
+                            .as_str()
+                            .is_some_and(|r| r.contains("local-provider"))
+                });
+            }
+        }
+        figure(
+            &format!("{mode:?}: legitimate client during an oversized message got through after"),
+            client.join().unwrap(),
+        );
+    }
+}
+
+#[test]
+fn every_mode_shares_the_memory_budget() {
+    for mode in MODES {
+        let l = mode.listen(&["--memory-budget", "256K", "--io-timeout", "10"]);
+        // Each peer holds 96 KiB of an unfinished TSDU (the CN's, in the RTSE mode): the
+        // third one would exceed the budget.
+        let mut peers: Vec<TcpStream> = (0..4).map(|_| transport_open(l.addr)).collect();
+        let dt = {
+            let mut f = vec![3u8, 0, 0x20, 0x04, 2, 0xf0, 0x00];
+            f.resize(0x2004, 0x11);
+            f
+        };
+        for p in &mut peers {
+            for _ in 0..12 {
+                if p.write_all(&dt).is_err() {
+                    break;
+                }
+            }
+        }
+        l.wait_for("shed memory", |v| {
+            v["event"] == "shed" && v["reason"] == "memory"
+        });
+        let aborted = l.count(|v| v["event"] == "shed" && v["reason"] == "memory");
+        eprintln!("figure: {mode:?}: peers aborted by the 256 KiB budget (4 × 96 KiB): {aborted}");
+        assert!((1..4).contains(&aborted), "{mode:?}: {aborted}");
+        // The offenders over the budget are closed (each reads to its end within 5 s).
+        let mut closed = 0;
+        for p in &mut peers {
+            let start = Instant::now();
+            let mut buf = [0u8; 4096];
+            while start.elapsed() < Duration::from_secs(5) {
+                match p.read(&mut buf) {
+                    Ok(0) => {
+                        closed += 1;
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                        if closed >= aborted {
+                            break;
+                        }
+                    }
+                    Err(_) => {
+                        closed += 1;
+                        break;
+                    }
+                }
+            }
+        }
+        assert!(
+            closed >= aborted,
+            "{mode:?}: {closed} closed, {aborted} aborted"
+        );
+        drop(peers);
+        figure(
+            &format!("{mode:?}: legitimate client after the budget attack got through after"),
+            legitimate_in(mode, l.addr),
+        );
+    }
+}
+
+#[test]
+fn every_mode_keeps_serving_with_a_stdout_nobody_reads() {
+    for mode in MODES {
+        let mut args = mode.args().to_vec();
+        args.retain(|a| *a != "--echo");
+        let (mut proc, addr, reader) = spawn_listen(osi(), &args);
+        // The pipe holds 64 KiB and the queue 4096 lines: 8000 TSDUs (transfers) print more.
+        let start = Instant::now();
+        let mut cmd = osi();
+        cmd.arg("connect").arg(addr.to_string());
+        match mode {
+            Mode::Transport => {
+                // Without --echo the listener answers nothing: send, then close (the last
+                // --send would wait for an answer, so the values go as one TSDU each through
+                // a raw client instead).
+                let mut s = transport_open(addr);
+                let dt = [3u8, 0, 0, 8, 2, 0xf0, 0x80, 0x42];
+                let many: Vec<u8> = dt.iter().copied().cycle().take(dt.len() * 8000).collect();
+                s.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
+                s.write_all(&many)
+                    .expect("the listener stopped reading behind its unread stdout");
+                drop(s);
+                cmd.args(["--transport-only"]);
+            }
+            Mode::Rtse => {
+                cmd.args(["--rtse", "normal"]);
+                for _ in 0..8000 {
+                    cmd.args(["--transfer", "00"]);
+                }
+            }
+        }
+        // A client that needs answers: it gets through within its time-out.
+        cmd.args(["--timeout", "10"]);
+        let status = run_bounded(cmd, Duration::from_secs(60))
+            .expect("the client stalled behind the unread stdout");
+        assert!(status.success(), "{mode:?}: {status:?}");
+        figure(
+            &format!("{mode:?}: 8000 messages and a client with stdout unread"),
+            start.elapsed(),
+        );
+        assert!(proc.0.try_wait().unwrap().is_none());
+        let records = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&records);
+        std::thread::spawn(move || {
+            for line in reader.lines() {
+                let Ok(line) = line else { break };
+                if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                    sink.lock().unwrap().push(v);
+                }
+            }
+        });
+        let l = Listen {
+            proc,
+            records,
+            addr,
+        };
+        let d = l.wait_for("dropped", is("dropped"));
+        eprintln!(
+            "figure: {mode:?}: events dropped while stdout was not read: {}",
+            d["count"]
+        );
+        assert!(d["count"].as_u64().unwrap() > 0);
+    }
+}
+
+/// Not a check: what an idle connection (before its CR) costs `osi listen --transport-only`
+/// and `--rtse`, from `/proc/PID/status`. Run with `--ignored --nocapture`.
+#[test]
+#[ignore = "a measurement, not a check: run with --ignored --nocapture"]
+fn idle_connection_cost_in_every_mode() {
+    for mode in MODES {
+        let l = mode.listen(&[
+            "--max-connections-per-peer",
+            "2000",
+            "--connect-timeout",
+            "120",
+            "--threads",
+            "2",
+        ]);
+        let pid = l.proc.0.id();
+        std::thread::sleep(Duration::from_millis(300));
+        let mut conns: Vec<TcpStream> = (0..500).map(|_| connect(l.addr)).collect();
+        std::thread::sleep(Duration::from_secs(1));
+        let at500 = rss_kib(pid);
+        conns.extend((0..500).map(|_| connect(l.addr)));
+        std::thread::sleep(Duration::from_secs(1));
+        let at1000 = rss_kib(pid);
+        eprintln!(
+            "figure: {mode:?}: RSS {at500} KiB with 500 idle connections, {at1000} KiB with 1000 \
+             (the second 500: {:.1} KiB each)",
+            at1000.saturating_sub(at500) as f64 / 500.0
+        );
+        drop(conns);
+    }
+}
+
+#[test]
+fn every_mode_closes_a_peer_that_never_opens_within_its_connect_timer() {
+    for mode in MODES {
+        let l = mode.listen(&["--connect-timeout", "1"]);
+        // One peer silent after TCP accept, one silent after its CR (in the RTSE mode the
+        // connect timer runs until the RTS association is open).
+        let mut silent = connect(l.addr);
+        let mut after_cr = connect(l.addr);
+        after_cr
+            .write_all(&[3, 0, 0, 11, 6, 0xe0, 0, 0, 0, 1, 0])
+            .unwrap();
+        let start = Instant::now();
+        let client = legitimate_in_during(mode, l.addr);
+        closed_within(&mut silent, Duration::from_secs(5));
+        let t = start.elapsed();
+        figure(
+            &format!("{mode:?}: silent TCP (connect timer 1 s) closed after"),
+            t,
+        );
+        assert!(t < Duration::from_secs(5), "{t:?}");
+        if mode == Mode::Rtse {
+            closed_within(&mut after_cr, Duration::from_secs(5));
+            let t = start.elapsed();
+            figure(
+                &format!("{mode:?}: stop after CR (connect timer 1 s) closed after"),
+                t,
+            );
+            assert!(t < Duration::from_secs(5), "{t:?}");
+        }
+        l.wait_for("timeout connect", timeout_is("connect"));
+        figure(
+            &format!("{mode:?}: legitimate client got through after"),
+            client.join().unwrap(),
+        );
+    }
 }

@@ -885,3 +885,63 @@ fn transport_only_and_rtse_listeners_shed_connections_over_the_per_peer_cap() {
         );
     }
 }
+
+/// A peer's DR is reported typed, with its reason (association mode: the `aborted` record's
+/// `code`; transport only: `kind` `dr`), and TCP closed on an open class-0 connection (what
+/// `osi connect --transport-only` does: class 0 has no DR once connected, X.224 §6.7.1.4) is
+/// the normal release.
+#[test]
+fn a_peers_dr_and_the_class_0_release_are_reported_typed() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    let cr = [3u8, 0, 0, 11, 6, 0xe0, 0, 0, 0, 1, 0];
+    // DR, reason 0x80 (normal disconnect initiated by the session entity).
+    let dr = [3u8, 0, 0, 11, 6, 0x80, 0, 1, 0, 1, 0x80];
+    let dr_after_cc = |port: u16| {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(LIMIT)).unwrap();
+        s.write_all(&cr).unwrap();
+        let mut cc = [0u8; 64];
+        assert!(s.read(&mut cc).unwrap() > 5 && cc[5] == 0xd0, "a cc");
+        s.write_all(&dr).unwrap();
+        let mut rest = [0u8; 16];
+        let _ = s.read(&mut rest);
+    };
+    let wait = |rx: &Receiver<String>, what: &str| -> Value {
+        for _ in 0..POLLS {
+            let line = rx.recv_timeout(LIMIT).expect("a record");
+            let v: Value = serde_json::from_str(&line).unwrap();
+            if event(&v) == what {
+                return v;
+            }
+        }
+        panic!("no {what} record");
+    };
+
+    let (_proc, rx, port) = spawn_listen(&[]);
+    dr_after_cc(port);
+    let ab = wait(&rx, "aborted");
+    assert_eq!(ab["source"], "peer-provider", "{ab}");
+    assert_eq!(ab["code"], 0x80, "{ab}");
+    assert!(
+        ab["reason"].as_str().unwrap().starts_with("dr 0x80"),
+        "{ab}"
+    );
+
+    let (_proc, rx, port) = spawn_listen(&["--transport-only"]);
+    dr_after_cc(port);
+    let d = wait(&rx, "disconnected");
+    assert_eq!(d["kind"], "dr", "{d}");
+    assert_eq!(d["code"], 0x80, "{d}");
+    assert_eq!(d["normal"], false, "{d}");
+    let out = osi()
+        .args(["connect", &format!("127.0.0.1:{port}"), "--transport-only"])
+        .args(["--timeout", "10", "--format", "json"])
+        .output()
+        .expect("osi connect");
+    assert!(out.status.success());
+    let d = wait(&rx, "disconnected");
+    assert_eq!(d["kind"], "transport-closed", "{d}");
+    assert_eq!(d["normal"], true, "{d}");
+}

@@ -2213,3 +2213,40 @@ fn capture_from_stdin() {
         );
     }
 }
+
+/// ISODE's session echo uses the session service without presentation: its CN carries 512
+/// octets of test data, not a CP. The dissector keeps to the session layer for that stream
+/// (no presentation errors), while a stream whose CN carries a CP is still decoded above it.
+#[test]
+fn a_session_stream_without_presentation_is_not_decoded_as_presentation() {
+    let isode = testdata().join("captures/isode");
+    let run = dump_json(&isode.join("iso-ssap-echo.pcap"));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let cn = run
+        .records
+        .iter()
+        .find(|r| r["session"][0]["type"] == "CN")
+        .expect("a CN record");
+    assert_eq!(u(&cn["session"][0], "user_data_len"), Some(512));
+    assert!(cn.get("presentation").is_none(), "{cn}");
+    let errors: Vec<&Value> = run
+        .records
+        .iter()
+        .filter(|r| r.get("error").is_some())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    // Data SPDUs were seen and left undecoded above the session too.
+    assert!(run.records.iter().any(|r| {
+        r["session"]
+            .as_array()
+            .is_some_and(|l| l.iter().any(|s| s["type"] == "DT"))
+    }));
+
+    let run = dump_json(&isode.join("iso-psap-echo.pcap"));
+    let cn = run
+        .records
+        .iter()
+        .find(|r| r["session"][0]["type"] == "CN")
+        .expect("a CN record");
+    assert!(cn.get("presentation").is_some(), "{cn}");
+}

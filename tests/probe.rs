@@ -503,6 +503,11 @@ fn peer(script: &str, args: &[&str]) -> (Proc, u16) {
 
 /// python-snap7 answering only TSAP 0102 (rack 0, slot 2): the S7 profile finds that one
 /// set and reports every other TSAP as refused at the transport layer (closed after the CR).
+///
+/// python-snap7 itself (3.3.0, the latest release) cannot be started with a TSAP of its own:
+/// its server parses the CR's TSAPs only to copy them into the CC, and `Server.set_param`
+/// takes no TSAP. `tests/peers/snap7_tsap_server.py` therefore wraps that CR parsing to refuse
+/// the other TSAPs, as a CPU does.
 #[test]
 #[ignore = "needs python-snap7/libiec61850 peers: run with .ci/peers.sh + --ignored"]
 fn the_s7_profile_finds_the_one_tsap_of_a_snap7_server() {
@@ -541,8 +546,10 @@ fn the_s7_profile_finds_the_one_tsap_of_a_snap7_server() {
     assert_eq!(ok.outcome, Outcome::TransportConnected { tpdu_size: 8192 });
 }
 
-/// libiec61850's MMS server (which accepts any selectors; pyiec61850 offers no way to set
-/// its own): the IEC 61850 profile and a given non-default set associate; the X.400 sets are
+/// libiec61850's MMS server (which accepts any selectors: its `IsoServer` keeps no local
+/// selectors and `IedServer` offers `setLocalIpAddress` only, in pyiec61850-ng 1.6.1.10, the
+/// latest, as in libiec61850's sources): the IEC 61850 profile and a given non-default set
+/// associate, so no refusal by selector can be shown with it; the X.400 sets are
 /// refused silently above the transport (the server closes after an AARQ without an MMS
 /// initiate-request).
 #[cfg(feature = "cli")]

@@ -656,3 +656,69 @@ async fn wrong_s_and_p_selectors_are_refused_by_their_layers() {
         assert_eq!(m.criterion, criterion);
     }
 }
+
+/// `RtsListener` has a `Listener`'s admission and limits: a connection over the per-peer cap
+/// is shed (closed at once), and the idle timer aborts a silent RTS association with a typed
+/// cause (this side's provider, the idle time-out) after a notice.
+#[tokio::test]
+async fn the_rts_listener_sheds_over_its_caps_and_aborts_a_silent_association() {
+    use osi_stack::association::{Timeout, TimerKind};
+    use osi_stack::tokio::rts::RtsIncoming;
+    use osi_stack::tokio::{ListenerConfig, Notice, ShedReason};
+    use tokio::io::AsyncReadExt;
+
+    tokio::time::timeout(STEP, async {
+        let limits = ListenerConfig::default()
+            .with_max_connections_per_peer(1)
+            .with_idle_timeout(Some(Duration::from_millis(300)));
+        let (l, port) = listener(Dispatch::default()).await;
+        let mut l = l.with_limits(limits);
+        assert_eq!(l.limits().max_connections_per_peer, 1);
+        let server = tokio::spawn(async move {
+            let mut conn = match l.next_incoming().await {
+                RtsIncoming::Accepted(c) => *c,
+                other => panic!("{other:?}"),
+            };
+            conn.wait_open_indication(STEP).await.unwrap();
+            conn.accept(None, None).await.unwrap();
+            // The second connection, from the same address: shed while this one runs.
+            let shed = l.next_incoming().await;
+            assert!(
+                matches!(shed, RtsIncoming::Shed { reason: ShedReason::PerPeer, .. }),
+                "{shed:?}"
+            );
+            assert_eq!(l.open_connections(), 1);
+            let mut notices = Vec::new();
+            let mut events = Vec::new();
+            while let Some(ev) = conn.next_event().await {
+                while let Some(n) = conn.poll_notice() {
+                    notices.push(n);
+                }
+                events.push(ev);
+            }
+            (notices, events)
+        });
+        let dialer = RtsDialer::from_profile(&profile(port, "mta", X400Mode::Normal1988)).unwrap();
+        let (mut conn, _opened) = dialer.dial(None, TransferState::new()).await.unwrap();
+        let mut over = tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+            .await
+            .unwrap();
+        let mut buf = [0u8; 16];
+        assert!(matches!(over.read(&mut buf).await, Ok(0) | Err(_)), "not shed");
+        // Silent: the listener's idle timer aborts.
+        let ended = async { while conn.next_event().await.is_some() {} };
+        tokio::time::timeout(Duration::from_secs(5), ended)
+            .await
+            .expect("the silent association was not aborted");
+        let (notices, events) = server.await.unwrap();
+        assert_eq!(notices, [Notice::Timeout(TimerKind::Idle)]);
+        assert!(
+            events.iter().any(|e| matches!(e, RtsEvent::Aborted { cause, .. }
+                if cause.association_abort().is_some_and(|a| a.source == AbortSource::LocalProvider
+                    && a.reason == AssociationAbortReason::Timeout(Timeout::Driver(TimerKind::Idle))))),
+            "{events:?}"
+        );
+    })
+    .await
+    .expect("bounded");
+}

@@ -9,8 +9,8 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use osi_stack::address::TSel;
 use osi_stack::association::{
-    AbortSource, AcceptResponse, AssociateRequest, Association, Config, Dispatch, Event,
-    RefusalReason, Selector, Service,
+    AbortReason, AbortSource, AcceptResponse, AssociateRequest, Association, Config, Dispatch,
+    Event, RefusalReason, Selector, Service, Timeout,
 };
 use osi_stack::cotp::DisconnectReason;
 use osi_stack::cotp::connection::Disconnect;
@@ -404,14 +404,18 @@ async fn the_idle_timer_aborts_a_silent_association() {
         }
         let (notices, seen) = server.await.unwrap();
         assert_eq!(notices, [Notice::Timeout(TimerKind::Idle)]);
+        // Typed: this side's provider, the idle timer (not a user abort).
         assert!(
-            seen.iter()
-                .any(|e| matches!(e, Event::Aborted(a) if a.source == AbortSource::LocalUser)),
+            seen.iter().any(|e| matches!(e, Event::Aborted(a)
+                if a.source == AbortSource::LocalProvider
+                    && a.reason == AbortReason::Timeout(Timeout::Driver(TimerKind::Idle)))),
             "{seen:?}"
         );
+        // The peer reads an ABRT from the ACSE provider (X.227 abort-source 1).
         assert!(
-            mine.iter()
-                .any(|e| matches!(e, Event::Aborted(a) if a.source == AbortSource::PeerUser)),
+            mine.iter().any(|e| matches!(e, Event::Aborted(a)
+                if a.source == AbortSource::PeerProvider
+                    && matches!(a.reason, AbortReason::AcseProvider(_)))),
             "{mine:?}"
         );
     })
@@ -493,10 +497,16 @@ async fn input_past_the_memory_budget_aborts() {
         big.extend(std::iter::repeat_n(7u8, 0xfff0));
         let _ = conn.send_data(3, &big).await;
         while let Ok(Some(_)) = conn.next_event().await {}
-        let (notices, _) = server.await.unwrap();
+        let (notices, seen) = server.await.unwrap();
         assert!(
             matches!(notices.as_slice(), [Notice::MemoryBudget { wanted }] if *wanted > 16 * 1024),
             "{notices:?}"
+        );
+        // Typed: this side's provider, over the budget (not a user abort).
+        assert!(
+            seen.iter().any(|e| matches!(e, Event::Aborted(a)
+                if a.source == AbortSource::LocalProvider && a.reason == AbortReason::MemoryBudget)),
+            "{seen:?}"
         );
         assert_eq!(budget.used(), 0);
     })

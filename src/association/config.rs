@@ -48,7 +48,10 @@ pub struct Config {
     /// transport connection before closing it here. Default 5 s.
     pub disconnect_wait: Duration,
     /// Release the association after it carried no data for this long (an MTA's "association
-    /// lifetime"). Default `None`: never.
+    /// lifetime"). Default `None`: never. An orderly release is the application's policy (an
+    /// MMS client may poll once an hour; X.228 lets only the RTS association-initiator
+    /// release); a listener facing the network is protected by the tokio adapter's idle timer
+    /// instead (`tokio::ListenerConfig::idle_timeout`, on by default), which aborts.
     pub idle_lifetime: Option<Duration>,
     /// Treat parameters class 0 does not use in a CR/CC as protocol errors (X.224 allows either).
     /// Default false: interoperate.

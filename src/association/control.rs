@@ -833,6 +833,18 @@ impl Control {
         Ok(ppdu::aru(self.acse_context, &abrt)?)
     }
 
+    /// The AB's user data for a provider abort of this side's own (a driver's time-out): an
+    /// ARU carrying an ABRT from the ACSE provider; nothing before the presentation connection
+    /// (responder before its AARQ) and in X.410 mode.
+    pub(crate) fn provider_abort_request(&self) -> Bytes {
+        if self.x410 || matches!(self.state, State::Listening) && self.role == Role::Responder {
+            return Bytes::new();
+        }
+        apdu::abrt_provider()
+            .and_then(|a| ppdu::aru(self.acse_context, &a))
+            .unwrap_or_default()
+    }
+
     /// The AB's user data for a provider abort caused by `error`: an ARP for a presentation
     /// error, an ARU carrying an ABRT from the ACSE provider for an ACSE error, nothing
     /// otherwise (and in X.410 mode).

@@ -566,6 +566,9 @@ pub enum Timeout {
     Transport(TransportWait),
     /// A session wait (CN, AC, DN, the user's answer …).
     Session(SessionWait),
+    /// A timer of whoever drives the association (the tokio adapter's connect, idle and io
+    /// timers), which aborted it with [`Association::abort_on_timeout`](super::Association::abort_on_timeout).
+    Driver(TimerKind),
 }
 
 impl fmt::Display for Timeout {
@@ -573,6 +576,37 @@ impl fmt::Display for Timeout {
         match self {
             Timeout::Transport(w) => write!(f, "transport {} time-out", w.name()),
             Timeout::Session(w) => write!(f, "session {} time-out", w.name()),
+            Timeout::Driver(k) => write!(f, "{} time-out", k.name()),
+        }
+    }
+}
+
+/// A timer of the driver of a connection (the tokio adapter's
+/// [`Timers`](crate::tokio::Timers) when the feature is on), as opposed to the protocol
+/// machines' own waits.
+///
+/// X.224 class 0, X.225 and X.227 define no code for such a local time-out: the abort that
+/// follows is a provider abort on the wire (an AB whose ARU carries an ABRT with
+/// abort-source acse-service-provider, X.227 §7.3.3.4), and the time-out is only known locally,
+/// in the [`Abort`] event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TimerKind {
+    /// From the start of the connection until the association is established.
+    Connect,
+    /// No octet either way for this long.
+    Idle,
+    /// A started frame or TSDU not completed, or output the peer does not read.
+    Io,
+}
+
+impl TimerKind {
+    /// `connect`, `idle`, `io` (the `which` of `osi listen`'s `timeout` event).
+    pub const fn name(self) -> &'static str {
+        match self {
+            TimerKind::Connect => "connect",
+            TimerKind::Idle => "idle",
+            TimerKind::Io => "io",
         }
     }
 }
@@ -597,6 +631,10 @@ pub enum AbortReason {
     AcseProvider(Option<AbortDiagnostic>),
     /// A user abort (ABRT from the ACSE user, an ARU, an X.410 ARU; this side's `abort()`).
     User,
+    /// This side's driver aborted because holding what the peer sent (or did not read) would
+    /// exceed its memory budget (the tokio adapter's `MemoryBudget`;
+    /// [`Association::abort_over_budget`](super::Association::abort_over_budget)).
+    MemoryBudget,
 }
 
 impl AbortReason {
@@ -607,7 +645,10 @@ impl AbortReason {
             AbortReason::Timeout(Timeout::Transport(_)) | AbortReason::Transport(_) => Layer::Cotp,
             AbortReason::Timeout(Timeout::Session(_)) | AbortReason::Session(_) => Layer::Session,
             AbortReason::Presentation(_) => Layer::Presentation,
-            AbortReason::AcseProvider(_) | AbortReason::User => Layer::Acse,
+            AbortReason::Timeout(Timeout::Driver(_))
+            | AbortReason::AcseProvider(_)
+            | AbortReason::MemoryBudget
+            | AbortReason::User => Layer::Acse,
         }
     }
 }
@@ -626,6 +667,7 @@ impl fmt::Display for AbortReason {
             }
             AbortReason::AcseProvider(None) => f.write_str("abrt from the acse provider"),
             AbortReason::User => f.write_str("a-abort by the user"),
+            AbortReason::MemoryBudget => f.write_str("memory budget exceeded"),
         }
     }
 }

@@ -94,7 +94,7 @@ pub use dispatch::{Dispatch, Selector, Service};
 pub use event::{
     Abort, AbortReason, AbortSource, AssociateIndication, Associated, Configured, ContextOutcome,
     Criterion, Data, Event, Mismatch, Received, Refusal, RefusalReason, Rejection, RejectionCause,
-    ServiceError, Timeout,
+    ServiceError, Timeout, TimerKind,
 };
 pub use state::{Role, State};
 
@@ -126,6 +126,8 @@ pub struct Association {
     events: VecDeque<Event>,
     idle_deadline: Option<Instant>,
     collision: bool,
+    /// The abort [`Association::abort_on_timeout`] reports in place of a user abort.
+    local_abort: Option<Abort>,
     /// A refusal, rejection or abort was reported: the rest is the machines winding down.
     ended: bool,
     closed: bool,
@@ -157,6 +159,7 @@ impl Association {
             indication: None,
             events: VecDeque::new(),
             idle_deadline: None,
+            local_abort: None,
             collision: false,
             ended: false,
             closed: false,
@@ -464,6 +467,44 @@ impl Association {
         Ok(())
     }
 
+    /// Aborts the association because a timer of its driver ran out (the tokio adapter's
+    /// connect, idle or io timer): on the wire a provider abort (an AB whose ARU carries an
+    /// ABRT with abort-source acse-service-provider; before the presentation connection exists
+    /// an AB without user data, or just the end of the transport connection). The
+    /// [`Event::Aborted`] that follows says `LocalProvider` and
+    /// [`AbortReason::Timeout`]`(`[`Timeout::Driver`]`(which))`: X.224, X.225 and X.227 have no
+    /// code for a local time-out, so only this side knows the cause.
+    pub fn abort_on_timeout(&mut self, which: TimerKind, now: Instant) -> Result<(), ServiceError> {
+        self.abort_as_provider(AbortReason::Timeout(Timeout::Driver(which)), now)
+    }
+
+    /// Aborts the association because its driver cannot hold what the peer sends (or does
+    /// not read) within its memory budget: on the wire as
+    /// [`abort_on_timeout`](Self::abort_on_timeout); the [`Event::Aborted`] says
+    /// `LocalProvider` and [`AbortReason::MemoryBudget`].
+    pub fn abort_over_budget(&mut self, now: Instant) -> Result<(), ServiceError> {
+        self.abort_as_provider(AbortReason::MemoryBudget, now)
+    }
+
+    /// A provider abort of this side's own, reported with `reason`.
+    fn abort_as_provider(&mut self, reason: AbortReason, now: Instant) -> Result<(), ServiceError> {
+        if matches!(self.state(), State::Closed | State::AwaitClose) {
+            return Err(self.wrong_state("abort"));
+        }
+        self.local_abort = Some(Abort {
+            source: AbortSource::LocalProvider,
+            reason,
+            user_information: None,
+        });
+        let data = self.control.provider_abort_request();
+        if let Err(e) = self.session.abort(&data, now) {
+            self.local_abort = None;
+            return Err(e.into());
+        }
+        self.pump(now);
+        Ok(())
+    }
+
     // ---------------------------------------------------------------------------------------
     // Input and time
 
@@ -529,6 +570,10 @@ impl Association {
     }
 
     fn end(&mut self, event: Event) {
+        let event = match (event, self.local_abort.take()) {
+            (Event::Aborted(_), Some(local)) => Event::Aborted(local),
+            (event, _) => event,
+        };
         if !self.ended {
             self.ended = true;
             self.events.push_back(event);

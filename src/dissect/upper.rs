@@ -39,6 +39,11 @@ pub struct Contexts {
     pub rtse_context: Option<i64>,
     /// The association runs in X.410-1984 mode (the CP or CPA said so).
     pub x410: bool,
+    /// The CN's user data was not a CP (its first octet is not the SET tag `31` that starts
+    /// both a normal-mode CP and an X.410-1984 PConnect, X.226 §8.2): the session is used
+    /// without presentation, as ISODE's session echo does, and the SPDUs' user data is not
+    /// decoded as presentation.
+    pub session_only: bool,
 }
 
 /// The PPDU an SPDU carried (X.226 §8), or the raw user data of an X.410-1984-mode S-DATA or
@@ -223,6 +228,12 @@ fn presentation<'a>(c: &mut Contexts, s: &Spdu<'a>) -> Option<Layers<'a>> {
     let mut out = Layers::default();
     // RTSE found in the PPDU itself (X.410-1984 mode), decoded below.
     let mut x410 = None;
+    if s.kind() == SpduKind::Cn {
+        c.session_only = data.first() != Some(&0x31);
+    }
+    if c.session_only {
+        return None;
+    }
     let result: Result<Option<Values<'a>>, DecodeError> = match s.kind() {
         SpduKind::Cn => Cp::decode(data, &limits).map(|(cp, _)| {
             // A new association: its own mode and contexts.

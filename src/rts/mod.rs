@@ -833,6 +833,15 @@ impl Rts {
         )
     }
 
+    /// Octets this machine holds from the peer: the association's input being reassembled
+    /// and the part of an incoming transfer received so far (at most
+    /// [`RtsSettings::max_apdu`]). A driver counts them against a memory budget.
+    pub fn buffered_input(&self) -> usize {
+        self.assoc
+            .buffered_input()
+            .saturating_add(self.state.incoming.as_ref().map_or(0, |i| i.data.len()))
+    }
+
     /// The association below (read-only).
     pub fn association(&self) -> &Association {
         &self.assoc
@@ -1196,6 +1205,25 @@ impl Rts {
         // what it still has queued from the peer belongs to an association this user gave up.
         self.aborted = true;
         self.assoc.abort_with(Some(&info), now)?;
+        if self.phase != Phase::Closed {
+            self.phase = Phase::Closing;
+        }
+        self.drain(now);
+        Ok(())
+    }
+
+    /// Aborts because a timer of the driver ran out (the tokio adapter's connect, idle or io
+    /// timer; see [`Association::abort_on_timeout`]): an RT-P-ABORT, on the wire an ABRT from
+    /// the ACSE provider (no RTAB). [`RtsEvent::Aborted`] follows with
+    /// [`RtsAbortCause::Association`] naming the timer
+    /// ([`Timeout::Driver`](crate::association::Timeout::Driver)).
+    pub fn abort_on_timeout(
+        &mut self,
+        which: crate::association::TimerKind,
+        now: Instant,
+    ) -> Result<(), RtsError> {
+        self.aborted = true;
+        self.assoc.abort_on_timeout(which, now)?;
         if self.phase != Phase::Closed {
             self.phase = Phase::Closing;
         }

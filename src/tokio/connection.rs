@@ -82,28 +82,10 @@ impl Timers {
     }
 }
 
-/// Which of the adapter's timers ran out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum TimerKind {
-    /// [`Timers::connect`].
-    Connect,
-    /// [`Timers::idle`].
-    Idle,
-    /// [`Timers::io`]: the peer did not read the output.
-    Io,
-}
-
-impl TimerKind {
-    /// `connect`, `idle`, `io` (the `which` of `osi listen`'s `timeout` event).
-    pub const fn name(self) -> &'static str {
-        match self {
-            TimerKind::Connect => "connect",
-            TimerKind::Idle => "idle",
-            TimerKind::Io => "io",
-        }
-    }
-}
+/// Which of the adapter's timers ran out (the association's [`TimerKind`], re-exported: the
+/// [`Event::Aborted`] that follows an adapter time-out names it in
+/// [`Timeout::Driver`](crate::association::Timeout::Driver)).
+pub use crate::association::TimerKind;
 
 /// Something the adapter did on its own, reported before the events it causes (see
 /// [`Connection::poll_notice`]).
@@ -182,14 +164,14 @@ impl MemoryBudget {
 
 /// One connection's share of a [`MemoryBudget`]; given back when dropped.
 #[derive(Debug)]
-struct Charge {
-    budget: MemoryBudget,
-    held: usize,
+pub(crate) struct Charge {
+    pub(crate) budget: MemoryBudget,
+    pub(crate) held: usize,
 }
 
 impl Charge {
     /// Sets the share to `now` octets; `false` (share unchanged) when the budget cannot give it.
-    fn set(&mut self, now: usize) -> bool {
+    pub(crate) fn set(&mut self, now: usize) -> bool {
         if now > self.held {
             if !self.budget.try_grow(now.saturating_sub(self.held)) {
                 return false;
@@ -412,11 +394,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection<S> {
 
     /// Ends the association from the adapter: abort (AB with ARU, or a plain close before a
     /// session exists), then close the transport once that is written.
-    fn abort_here(&mut self) {
+    fn abort_here(&mut self, timer: Option<TimerKind>) {
         let now = Instant::now();
         // What cannot be held any more is dropped; the abort goes out on its own.
         self.drop_output();
-        if self.association.abort(now).is_err() && !self.association.is_closed() {
+        let aborted = match timer {
+            Some(which) => self.association.abort_on_timeout(which, now),
+            // The only other reason the adapter aborts: the memory budget.
+            None => self.association.abort_over_budget(now),
+        };
+        if aborted.is_err() && !self.association.is_closed() {
             self.association.handle_transport_closed(now);
         }
         self.close_after_flush = true;
@@ -462,7 +449,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection<S> {
     /// Cancel safety: cancel safe; what was not written stays queued for the next call.
     pub async fn flush(&mut self) -> io::Result<()> {
         if !self.collect() {
-            self.abort_here();
+            self.abort_here(None);
         }
         while !self.out.is_empty() {
             let write = async {
@@ -560,7 +547,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection<S> {
             if !established(&self.association) {
                 super::trace::info!(peer = ?self.peer, "connect timeout: aborting");
                 self.notices.push_back(Notice::Timeout(TimerKind::Connect));
-                self.abort_here();
+                self.abort_here(Some(TimerKind::Connect));
                 return;
             }
         }
@@ -574,7 +561,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection<S> {
         {
             super::trace::info!(peer = ?self.peer, "idle timeout: aborting");
             self.notices.push_back(Notice::Timeout(TimerKind::Idle));
-            self.abort_here();
+            self.abort_here(Some(TimerKind::Idle));
             return;
         }
         if self.association.poll_timeout().is_some_and(|d| now >= d) {
@@ -647,7 +634,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection<S> {
                         self.buf.shrink_to_fit();
                     }
                     if !self.recharge() {
-                        self.abort_here();
+                        self.abort_here(None);
                     }
                 }
             }

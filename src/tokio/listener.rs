@@ -60,6 +60,11 @@ pub struct ListenerConfig {
     pub accept_backoff: Duration,
     /// Longest wait after failed `accept`s. Default 1 s.
     pub accept_backoff_max: Duration,
+    /// X.225's TIM ([`Config::disconnect_wait`]): after sending DN, AB or RF, how long a
+    /// connection waits for the peer to close the transport before closing it here (what an
+    /// X.400 connector calls "disconnect"). `None` (default): the association [`Config`]'s
+    /// own (5 s by default).
+    pub disconnect_wait: Option<Duration>,
 }
 
 impl Default for ListenerConfig {
@@ -76,6 +81,7 @@ impl Default for ListenerConfig {
             nodelay: true,
             accept_backoff: Duration::from_millis(10),
             accept_backoff_max: Duration::from_secs(1),
+            disconnect_wait: None,
         }
     }
 }
@@ -137,6 +143,13 @@ impl ListenerConfig {
         self
     }
 
+    /// With another X.225 TIM (`None`: the association [`Config`]'s own).
+    #[must_use]
+    pub fn with_disconnect_wait(mut self, wait: Option<Duration>) -> Self {
+        self.disconnect_wait = wait;
+        self
+    }
+
     /// The timers each connection gets.
     pub fn timers(&self) -> Timers {
         Timers::NONE
@@ -145,16 +158,40 @@ impl ListenerConfig {
             .with_io(self.io_timeout)
     }
 
-    /// `config` with these limits applied: largest TSDU and SSDU, receive time-out.
+    /// A transport-only service's `config` (COTP class 0 without the layers above) with these
+    /// limits applied: largest TSDU, the connect timer as the wait for the CR, the io timer
+    /// as the receive time-out.
+    pub fn apply_transport(
+        &self,
+        config: crate::cotp::connection::Config,
+    ) -> crate::cotp::connection::Config {
+        let limits = config.limits.with_max_tsdu(self.max_message);
+        let connect = self.connect_timeout.unwrap_or(config.connect_timeout);
+        config
+            .with_limits(limits)
+            .with_timeouts(connect, self.io_timeout)
+    }
+
+    /// `config` with these limits applied: largest TSDU and SSDU, receive time-out, and
+    /// X.225's TIM when [`ListenerConfig::disconnect_wait`] is set.
+    ///
+    /// The association's own [`Config::idle_lifetime`] (an orderly release after no data) is
+    /// left as it is (off by default): the listener's protection against idle peers is
+    /// [`ListenerConfig::idle_timeout`] (on by default, 300 s, as `osi listen`'s contract
+    /// says), which aborts; releasing idle associations is an application's policy (an MMS
+    /// client may poll once an hour), and an RTS responder may not release at all (X.228:
+    /// only the association-initiator issues RT-CLOSE).
     pub fn apply(&self, config: Config) -> Config {
         let limits = config
             .limits
             .with_max_tsdu(self.max_message)
             .with_max_ssdu(self.max_message);
         let user = config.user_timeout.or(Some(Duration::from_secs(30)));
+        let wait = self.disconnect_wait.unwrap_or(config.disconnect_wait);
         config
             .with_limits(limits)
             .with_user_and_receive_timeouts(user, self.io_timeout)
+            .with_disconnect_wait(wait)
     }
 }
 
@@ -241,10 +278,10 @@ impl Slots {
 
 /// Admission of TCP connections under a [`ListenerConfig`]'s connection caps (in total and
 /// per peer address), with the back-off after a failed `accept` (EMFILE, ENFILE,
-/// ECONNABORTED …) and the socket options (TCP_NODELAY, keep-alive). [`Listener`] accepts
-/// through one; an owner that runs another machine on the connections (the RTS driver's
-/// [`RtsListener::responder_for`](super::rts::RtsListener::responder_for), a transport-only
-/// service) uses one directly.
+/// ECONNABORTED …) and the socket options (TCP_NODELAY, keep-alive). [`Listener`] and
+/// [`RtsListener`](super::rts::RtsListener) accept through one; an owner that runs another
+/// machine on the connections (a transport-only service) uses one directly, with a
+/// [`ConnectionLimits`](super::ConnectionLimits) per connection.
 #[derive(Debug)]
 pub struct AcceptGate {
     limits: ListenerConfig,

@@ -9,6 +9,15 @@
 //! frame or TSDU, the application's answers) and the adapter's [`Timers`] (connect, idle, the
 //! peer reading the output). Each async method documents its cancel safety.
 //!
+//! The service limits of a [`ListenerConfig`] are made of pieces an owner of another machine
+//! uses too: [`AcceptGate`] (connection caps, accept back-off, socket options),
+//! [`ConnectionLimits`] (one connection's timers, its share of a [`MemoryBudget`], its cap
+//! slot) and [`ListenerConfig::apply`] / [`ListenerConfig::apply_transport`] (largest message,
+//! receive time-out). [`Listener`] and [`RtsListener`] apply all of them; a connect or idle
+//! time-out aborts with a typed cause ([`Timeout::Driver`](crate::association::Timeout::Driver)).
+//!
+//! [`RtsListener`]: rts::RtsListener
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use osi_stack::association::{AssociateRequest, Config, Event};
@@ -82,6 +91,7 @@ use crate::tpkt;
 
 mod connection;
 mod dialer;
+mod limits;
 mod listener;
 #[cfg(feature = "tls")]
 pub mod tls;
@@ -91,12 +101,13 @@ pub use connection::{
     Connection, ConnectionError, MemoryBudget, Notice, ReleaseOutcome, TimerKind, Timers,
 };
 pub use dialer::{DialError, Dialer, associate_stream};
+pub use limits::ConnectionLimits;
 pub use listener::{
     AcceptGate, Accepted, Admission, Incoming, Listener, ListenerConfig, ShedReason, Slot,
 };
 
 pub mod rts;
-pub use rts::{RtsConnection, RtsDialer, RtsListener};
+pub use rts::{RtsConnection, RtsDialer, RtsIncoming, RtsListener};
 
 // -------------------------------------------------------------------------------------------
 // Codec

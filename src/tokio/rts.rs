@@ -75,7 +75,9 @@
 //!   connection. The methods that wait for something the peer does ([`RtsConnection::close`],
 //!   [`RtsConnection::wait_opened`], [`RtsConnection::wait_confirmed`], …) take a time-out and
 //!   return [`RtsWaitError::Timeout`] when it runs out; [`RtsConnection::next_event`] is bounded
-//!   only by the machine's time-outs, [`RtsConnection::next_event_within`] by the caller's.
+//!   only by the machine's time-outs (and, for a connection of an [`RtsListener`], by the
+//!   listener's [`ConnectionLimits`]: connect, idle and io timers, a share of the memory
+//!   budget), [`RtsConnection::next_event_within`] by the caller's.
 //! - **Events are never lost.** A `wait_*` method keeps every event it is not waiting for (in
 //!   order, at most [`DriverOptions::max_backlog`]) and [`RtsConnection::next_event`] returns
 //!   them first. A wait that ends because the association ended (refused, rejected, aborted,
@@ -125,9 +127,16 @@ use crate::rts::{
     RtsSettings, TransferState, X400Mode,
 };
 use crate::rtse::{AbortReason, RefuseReason};
-use crate::tokio::Dialer;
+use crate::tokio::{
+    AcceptGate, Admission, ConnectionLimits, Dialer, ListenerConfig, MemoryBudget, Notice,
+    ShedReason, TimerKind,
+};
 
-/// Octets asked for per read.
+/// The read buffer a connection starts with (an idle connection costs little); it doubles up
+/// to [`READ_CHUNK`] while reads fill it.
+const READ_START: usize = 1024;
+
+/// Octets asked for per read, at most.
 const READ_CHUNK: usize = 64 * 1024;
 
 /// Buffers handed to one vectored write.
@@ -304,6 +313,14 @@ pub struct RtsConnection<S = TcpStream> {
     finished: bool,
     io_error: Option<io::Error>,
     options: DriverOptions,
+    /// Octets in `out`.
+    out_len: usize,
+    /// The service limits, when a listener gave them ([`RtsConnection::with_limits`]).
+    limits: Option<ConnectionLimits>,
+    /// What the driver did on its own (a timer ran out, the budget was exceeded).
+    notices: VecDeque<Notice>,
+    /// Close the transport once the output is written (after an abort of the driver's own).
+    close_after_flush: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> RtsConnection<S> {
@@ -314,7 +331,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RtsConnection<S> {
         let mut c = RtsConnection {
             stream,
             rts,
-            buf: vec![0; READ_CHUNK],
+            buf: vec![0; READ_START],
             out: VecDeque::new(),
             stalled_since: None,
             backlog: VecDeque::new(),
@@ -326,9 +343,93 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RtsConnection<S> {
             finished: false,
             io_error: None,
             options,
+            out_len: 0,
+            limits: None,
+            notices: VecDeque::new(),
+            close_after_flush: false,
         };
         c.collect();
         c
+    }
+
+    /// The same connection within `limits` (timers, a share of a memory budget, a place under
+    /// the connection caps), as [`RtsListener`] gives its connections. A connect or idle timer
+    /// that runs out aborts the association ([`Rts::abort_on_timeout`]: the
+    /// [`RtsEvent::Aborted`] names the timer), an io timer (the peer does not read) or a
+    /// refused memory share ends the transport connection; each is reported first by
+    /// [`poll_notice`](Self::poll_notice).
+    #[must_use]
+    pub fn with_limits(mut self, limits: ConnectionLimits) -> Self {
+        self.limits = Some(limits);
+        self.account(Instant::now());
+        self
+    }
+
+    /// What the driver did on its own since the last call (a timer of its
+    /// [`ConnectionLimits`] ran out, the memory budget was exceeded), in order; the events it
+    /// causes follow.
+    pub fn poll_notice(&mut self) -> Option<Notice> {
+        self.notices.pop_front()
+    }
+
+    /// Octets of output queued and not yet written.
+    pub fn pending_output(&self) -> usize {
+        self.out_len
+    }
+
+    /// Tells the limits what is held and queued; aborts when the budget refuses it.
+    fn account(&mut self, now: Instant) {
+        let Some(limits) = &mut self.limits else {
+            return;
+        };
+        limits.output(self.out_len, now);
+        let held = self
+            .rts
+            .buffered_input()
+            .saturating_add(self.rts.association().pending_transmit())
+            .saturating_add(self.out_len);
+        if let Err(wanted) = limits.hold(held) {
+            self.notices.push_back(Notice::MemoryBudget { wanted });
+            self.give_up(None);
+        }
+    }
+
+    /// Ends the association from the driver: an abort (a provider abort naming the timer,
+    /// or RTAB localSystemProblem for the budget), then the transport once that is written.
+    fn give_up(&mut self, timer: Option<TimerKind>) {
+        let now = Instant::now();
+        self.out.clear();
+        self.out_len = 0;
+        self.stalled_since = None;
+        let aborted = match timer {
+            Some(which) => self.rts.abort_on_timeout(which, now).is_ok(),
+            None => self
+                .rts
+                .abort(Some(AbortReason::LOCAL_SYSTEM_PROBLEM), now)
+                .is_ok(),
+        };
+        self.close_after_flush = true;
+        self.collect();
+        if !aborted || self.out.is_empty() {
+            self.close_after_flush = false;
+            self.read_closed = true;
+            self.transport_gone(None);
+        }
+    }
+
+    /// A timer of the limits ran out at `now`.
+    fn on_limit(&mut self, now: Instant) {
+        let Some(which) = self.limits.as_mut().and_then(|l| l.expired(now)) else {
+            return;
+        };
+        self.notices.push_back(Notice::Timeout(which));
+        match which {
+            TimerKind::Io => self.write_broke(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the peer did not read the output within the io time-out",
+            )),
+            other => self.give_up(Some(other)),
+        }
     }
 
     /// The machine (read-only: state, turn, association below).
@@ -630,7 +731,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RtsConnection<S> {
             if self.out.is_empty() {
                 self.stalled_since = Some(Instant::now());
             }
+            self.out_len = self.out_len.saturating_add(b.len());
             self.out.push_back(b);
+        }
+        if self.limits.is_some() {
+            self.account(Instant::now());
         }
     }
 
@@ -649,6 +754,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RtsConnection<S> {
         self.write_broken = true;
         self.read_closed = true;
         self.out.clear();
+        self.out_len = 0;
+        self.close_after_flush = false;
         self.stalled_since = None;
         self.transport_gone(Some(error));
     }
@@ -675,7 +782,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RtsConnection<S> {
         } else {
             self.rts.poll_timeout()
         };
-        let timer = [machine, write_deadline, deadline]
+        let limit = self.limits.as_ref().and_then(ConnectionLimits::deadline);
+        let timer = [machine, write_deadline, deadline, limit]
             .into_iter()
             .flatten()
             .min();
@@ -733,6 +841,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RtsConnection<S> {
                 if !self.transport_closed {
                     let data = self.buf.get(..n).unwrap_or_default();
                     self.rts.handle_input(data, now);
+                    if n == self.buf.len() && self.buf.len() < READ_CHUNK {
+                        let grown = self.buf.len().saturating_mul(2).min(READ_CHUNK);
+                        self.buf.resize(grown, 0);
+                    }
+                    if let Some(l) = &mut self.limits {
+                        l.activity(now);
+                    }
                 }
             }
             Step::ReadFailed(e) => {
@@ -740,6 +855,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RtsConnection<S> {
                 self.transport_gone(Some(e));
             }
             Step::Wrote(mut n) => {
+                self.out_len = self.out_len.saturating_sub(n);
+                if let Some(l) = &mut self.limits {
+                    l.activity(now);
+                }
                 while let Some(b) = self.out.front_mut() {
                     if n >= b.len() {
                         n = n.saturating_sub(b.len());
@@ -750,6 +869,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RtsConnection<S> {
                     }
                 }
                 self.stalled_since = if self.out.is_empty() { None } else { Some(now) };
+                if self.out.is_empty() && self.close_after_flush {
+                    // The driver's abort is written: the transport connection ends.
+                    self.close_after_flush = false;
+                    self.read_closed = true;
+                    self.transport_gone(None);
+                }
             }
             Step::WriteFailed(e) => self.write_broke(e),
             Step::Timer => {
@@ -761,6 +886,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RtsConnection<S> {
                 }
                 if machine.is_some_and(|d| now >= d) {
                     self.rts.handle_timeout(now);
+                }
+                if limit.is_some_and(|d| now >= d) {
+                    self.on_limit(now);
                 }
             }
         }
@@ -786,6 +914,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RtsConnection<S> {
             }
             self.collect();
             if let Some(ev) = self.rts.poll_event() {
+                if let (RtsEvent::Opened(_), Some(l)) = (&ev, &mut self.limits) {
+                    l.established(Instant::now());
+                }
                 if ev == RtsEvent::Closed {
                     self.closing = true;
                     continue;
@@ -1052,6 +1183,16 @@ impl RtsDialer {
 /// which service matched), then [`RtsConnection::accept`] or [`RtsConnection::reject`]. An
 /// association that matches no service is refused by the layer that failed and reported as
 /// [`RtsEvent::Rejected`].
+///
+/// The listener has the service limits of a [`Listener`](super::Listener) (a
+/// [`ListenerConfig`], the defaults unless [`RtsListener::with_limits`] is used): connections
+/// over the caps are accepted and closed at once, failed `accept`s back off (an
+/// [`AcceptGate`]), and each connection runs within [`ConnectionLimits`]: the connect timer
+/// until the RTS association is open, the idle timer after it, the io timer on output the
+/// peer does not read, the largest message and the receive time-out
+/// ([`ListenerConfig::apply`]: a P-DATA, so one checkpoint's worth of a transfer) and a share
+/// of the memory budget all connections use ([`RtsListener::budget`]: input being reassembled,
+/// the unfinished incoming transfer, at most [`RtsSettings::max_apdu`], and output not read).
 #[derive(Debug)]
 pub struct RtsListener {
     listener: TcpListener,
@@ -1060,16 +1201,41 @@ pub struct RtsListener {
     settings: RtsSettings,
     options: DriverOptions,
     next_reference: u16,
+    gate: AcceptGate,
+    budget: MemoryBudget,
+}
+
+/// What [`RtsListener::next_incoming`] saw.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RtsIncoming {
+    /// A connection within the limits: its responder, to be run (in its own task).
+    Accepted(Box<RtsConnection>),
+    /// A connection over a limit, closed at once.
+    Shed {
+        /// The peer.
+        peer: SocketAddr,
+        /// The limit.
+        reason: ShedReason,
+    },
+    /// `accept` failed; the listener waits `retry_in` before accepting again.
+    Error {
+        /// The failure.
+        error: io::Error,
+        /// The back-off before the next attempt.
+        retry_in: Duration,
+    },
 }
 
 impl RtsListener {
-    /// Binds `addr`.
+    /// Binds `addr`, with the default [`ListenerConfig`].
     pub async fn bind(
         addr: impl ToSocketAddrs,
         config: Config,
         dispatch: Dispatch,
         settings: RtsSettings,
     ) -> io::Result<Self> {
+        let limits = ListenerConfig::default();
         Ok(RtsListener {
             listener: TcpListener::bind(addr).await?,
             config,
@@ -1077,6 +1243,8 @@ impl RtsListener {
             settings,
             options: DriverOptions::default(),
             next_reference: 1,
+            budget: MemoryBudget::new(limits.memory_budget),
+            gate: AcceptGate::new(limits),
         })
     }
 
@@ -1087,40 +1255,116 @@ impl RtsListener {
         self
     }
 
+    /// The same listener with these service limits (a new memory budget of their size).
+    #[must_use]
+    pub fn with_limits(mut self, limits: ListenerConfig) -> Self {
+        self.budget = MemoryBudget::new(limits.memory_budget);
+        self.gate = AcceptGate::new(limits);
+        self
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &ListenerConfig {
+        self.gate.limits()
+    }
+
+    /// The memory budget all connections share.
+    pub fn budget(&self) -> &MemoryBudget {
+        &self.budget
+    }
+
+    /// Open connections now (under the caps).
+    pub fn open_connections(&self) -> usize {
+        self.gate.open_connections()
+    }
+
     /// The bound address (useful after binding port 0).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
     }
 
-    /// Accepts one TCP connection and returns its responder. The machine's response time-out
-    /// runs from now: a peer that sends no CR is dropped. Cancel safe.
-    pub async fn accept(&mut self) -> io::Result<RtsConnection> {
-        let (stream, peer) = self.listener.accept().await?;
-        // Latency only: a socket that refuses NODELAY still works.
-        let _ = stream.set_nodelay(true);
-        Ok(self.responder_for(stream, peer))
+    /// Accepts the next connection: within the limits (its responder, the connect timer
+    /// running), over a limit (closed at once; also while the memory budget is used up), or
+    /// a failed `accept` (after which the next call first waits, 10 ms doubling up to 1 s by
+    /// default).
+    ///
+    /// Cancel safety: cancel safe.
+    pub async fn next_incoming(&mut self) -> RtsIncoming {
+        let (stream, peer, slot) = match self.gate.accept(&self.listener).await {
+            Admission::Admitted { stream, peer, slot } => (stream, peer, slot),
+            Admission::Shed { peer, reason } => return RtsIncoming::Shed { peer, reason },
+            Admission::Error { error, retry_in } => return RtsIncoming::Error { error, retry_in },
+        };
+        if self.budget.used() >= self.budget.limit() {
+            super::trace::info!(%peer, reason = "memory", "connection shed");
+            return RtsIncoming::Shed {
+                peer,
+                reason: ShedReason::Memory,
+            };
+        }
+        let conn = self.responder(stream, peer, Some(slot));
+        RtsIncoming::Accepted(Box::new(conn))
     }
 
-    /// The TCP listener, for an owner that accepts under its own admission control (caps,
-    /// back-off after failed accepts) and then calls [`RtsListener::responder_for`].
+    /// Accepts one connection within the limits and returns its responder (connections over
+    /// a limit are closed and skipped). A failed `accept` is returned; the next call waits
+    /// the back-off first. The machine's response time-out and the connect timer run from
+    /// now: a peer that sends no CR is dropped.
+    ///
+    /// Cancel safety: cancel safe.
+    pub async fn accept(&mut self) -> io::Result<RtsConnection> {
+        loop {
+            match self.next_incoming().await {
+                RtsIncoming::Accepted(c) => return Ok(*c),
+                RtsIncoming::Shed { .. } => {}
+                RtsIncoming::Error { error, .. } => return Err(error),
+            }
+        }
+    }
+
+    /// The TCP listener, for an owner that accepts under its own admission control and then
+    /// calls [`RtsListener::responder_for`].
     pub fn tcp_listener(&self) -> &TcpListener {
         &self.listener
     }
 
     /// The responder for a connection accepted from [`RtsListener::tcp_listener`]: what
-    /// [`RtsListener::accept`] returns, with this listener's configuration, dispatch table and
-    /// settings. The machine's response time-out runs from now.
+    /// [`RtsListener::accept`] returns (this listener's configuration, dispatch table,
+    /// settings, timers and memory budget), without a place under the connection caps. The
+    /// machine's response time-out and the connect timer run from now.
     pub fn responder_for(&mut self, stream: TcpStream, peer: SocketAddr) -> RtsConnection {
+        self.responder(stream, peer, None)
+    }
+
+    fn responder(
+        &mut self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        slot: Option<super::Slot>,
+    ) -> RtsConnection {
         let reference = self.next_reference;
         self.next_reference = self.next_reference.checked_add(1).unwrap_or(1);
-        let config = self.config.clone().with_local_reference(reference);
+        let limits = self.gate.limits();
+        let config = limits
+            .apply(self.config.clone())
+            .with_local_reference(reference);
+        let now = Instant::now();
         let mut rts = Rts::responder(
             config,
             self.dispatch.clone(),
             Some(peer.ip()),
             self.settings.clone(),
         );
-        rts.handle_transport_accepted(Instant::now());
-        RtsConnection::new(stream, rts, Some(peer), self.options)
+        rts.handle_transport_accepted(now);
+        let mut guard =
+            ConnectionLimits::new(limits.timers(), now).with_budget(self.budget.clone());
+        if let Some(slot) = slot {
+            guard = guard.with_slot(slot);
+        }
+        let mut options = self.options;
+        if let Some(io) = limits.io_timeout {
+            options.write_timeout = options.write_timeout.min(io);
+        }
+        RtsConnection::new(stream, rts, Some(peer), options).with_limits(guard)
     }
 }

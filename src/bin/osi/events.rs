@@ -204,6 +204,20 @@ pub fn record(event: &Event) -> Option<Record> {
             r.obj.set("source", a.source.name());
             r.obj.set("layer", layer);
             r.obj.set("reason", reason);
+            match a.reason {
+                // The peer's DR or ER, typed: its reason or cause code.
+                osi_stack::association::AbortReason::Transport(
+                    osi_stack::cotp::connection::Disconnect::Dr(dr),
+                ) => r.obj.set("code", i64::from(dr.0)),
+                osi_stack::association::AbortReason::Transport(
+                    osi_stack::cotp::connection::Disconnect::Er(er),
+                ) => r.obj.set("code", i64::from(er.0)),
+                // A timer of the adapter (connect, idle, io).
+                osi_stack::association::AbortReason::Timeout(
+                    osi_stack::association::Timeout::Driver(which),
+                ) => r.obj.set("timeout", which.name()),
+                _ => {}
+            }
             r
         }
         _ => return None,

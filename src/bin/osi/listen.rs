@@ -103,6 +103,11 @@ pub struct ListenArgs {
     /// that would exceed it is aborted
     #[arg(long, value_name = "BYTES", default_value = "268435456", value_parser = args::byte_count)]
     memory_budget: usize,
+    /// X.225's TIM: after sending a release answer (DN), an abort (AB) or a refusal (RF), wait
+    /// this long for the peer to close TCP before closing it here (an X.400 connector's
+    /// "disconnect")
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = args::seconds)]
+    disconnect_wait: Duration,
     /// How data events print: not at all, their length, or their octets in hex
     #[arg(long, value_enum, default_value_t = LogData::Len)]
     log_data: LogData,
@@ -125,7 +130,7 @@ pub struct ListenArgs {
 
 /// `--log-data`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum LogData {
+pub(crate) enum LogData {
     /// Data events are not printed.
     None,
     /// The context and the length.
@@ -147,6 +152,7 @@ impl ListenArgs {
             .with_io_timeout(Some(self.io_timeout))
             .with_max_message(self.max_message)
             .with_memory_budget(self.memory_budget)
+            .with_disconnect_wait(Some(self.disconnect_wait))
     }
 }
 
@@ -175,7 +181,7 @@ const QUEUE: usize = 4096;
 /// writer thread; a line that does not fit is dropped and counted, and the count is printed
 /// (a `dropped` event) as soon as the writer catches up.
 #[derive(Clone)]
-struct Sink {
+pub(crate) struct Sink {
     printer: Printer,
     tx: SyncSender<String>,
     dropped: Arc<AtomicU64>,
@@ -209,7 +215,7 @@ impl Sink {
         )
     }
 
-    fn print(&self, tag: Option<&Tag<'_>>, record: &Record) {
+    pub(crate) fn print(&self, tag: Option<&Tag<'_>>, record: &Record) {
         let line = self.printer.line(tag, record);
         match self.tx.try_send(line) {
             Ok(()) => {}
@@ -291,24 +297,29 @@ pub fn run(a: &ListenArgs) -> ExitCode {
         }
     };
     if a.transport_only {
-        return crate::transport_cmd::listen(crate::transport_cmd::ListenPlan {
+        let plan = crate::transport_cmd::ListenPlan {
             address: &a.address,
             dispatch,
             echo: a.echo,
             max_associations: a.max_associations,
-            format: a.format,
             limits: a.limits(),
+            log_data: a.log_data,
+        };
+        return run_service(a.format, a.threads, |sink| {
+            crate::transport_cmd::serve(plan, sink)
         });
     }
     if a.rtse.rtse.is_some() {
-        return crate::rts_cmd::listen(crate::rts_cmd::ListenPlan {
+        let plan = crate::rts_cmd::ListenPlan {
             address: &a.address,
             dispatch,
             echo: a.echo,
             max_associations: a.max_associations,
-            format: a.format,
             rtse: &a.rtse,
             limits: a.limits(),
+        };
+        return run_service(a.format, a.threads, |sink| {
+            crate::rts_cmd::serve(plan, sink)
         });
     }
     let acceptor = match acceptor(a) {
@@ -318,19 +329,32 @@ pub fn run(a: &ListenArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let (sink, done) = Sink::start(a.format);
-    let answers = Arc::new(Answers {
-        sink,
-        accept: match &a.accept_user_info {
-            Some(info) => AcceptResponse::with_user_information(info.0.clone()),
-            None => AcceptResponse::default(),
-        },
-        echo: a.echo,
-        replies: a.replies.clone(),
-        log_data: a.log_data,
-    });
+    run_service(a.format, a.threads, |sink| {
+        let answers = Arc::new(Answers {
+            sink,
+            accept: match &a.accept_user_info {
+                Some(info) => AcceptResponse::with_user_information(info.0.clone()),
+                None => AcceptResponse::default(),
+            },
+            echo: a.echo,
+            replies: a.replies.clone(),
+            log_data: a.log_data,
+        });
+        serve(a, dispatch, acceptor, answers)
+    })
+}
+
+/// Runs a listening service (every mode of `osi listen`) on a multi-threaded runtime of
+/// `threads` workers, its events going through a [`Sink`] (a bounded queue to one writer
+/// thread, so output never blocks the protocol).
+pub(crate) fn run_service<F, Fut>(format: Format, threads: Option<u16>, body: F) -> ExitCode
+where
+    F: FnOnce(Sink) -> Fut,
+    Fut: std::future::Future<Output = ExitCode>,
+{
+    let (sink, done) = Sink::start(format);
     let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = a.threads {
+    if let Some(n) = threads {
         builder.worker_threads(usize::from(n));
     }
     let runtime = match builder.enable_all().build() {
@@ -340,9 +364,8 @@ pub fn run(a: &ListenArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let code = runtime.block_on(serve(a, dispatch, acceptor, Arc::clone(&answers)));
+    let code = runtime.block_on(body(sink));
     runtime.shutdown_timeout(Duration::from_secs(1));
-    drop(answers);
     // Let the writer print what is queued, unless nobody reads the output.
     let _ = done.recv_timeout(Duration::from_secs(5));
     code
@@ -409,12 +432,11 @@ async fn serve(
                     };
                     tasks.spawn(task);
                 }
+                // The library traces these (tokio::AcceptGate, Listener): the record only.
                 Incoming::Shed { peer, reason } => {
-                    tracing::info!(%peer, reason = reason.name(), "shed");
                     sink.print(None, &shed_record(peer, reason));
                 }
                 Incoming::Error { error, retry_in } => {
-                    tracing::warn!(%error, ?retry_in, "accept failed");
                     sink.print(None, &accept_error_record(&error, retry_in));
                 }
                 _ => {}
@@ -426,7 +448,7 @@ async fn serve(
 }
 
 /// The `timeout` record of an adapter notice or of an association's own time-out.
-fn timeout_record(which: &str) -> Record {
+pub(crate) fn timeout_record(which: &str) -> Record {
     let mut r = Record::new("timeout", format!("{which} time-out"));
     r.obj.set("which", which);
     r
@@ -435,10 +457,18 @@ fn timeout_record(which: &str) -> Record {
 /// The `which` of an association's own time-out.
 fn machine_timeout(ev: &Event) -> Option<&'static str> {
     let Event::Aborted(a) = ev else { return None };
+    abort_timeout(a)
+}
+
+/// The `which` of an abort caused by one of the machines' own time-outs (not the adapter's,
+/// whose `timeout` record comes with its notice).
+pub(crate) fn abort_timeout(a: &osi_stack::association::Abort) -> Option<&'static str> {
     let AbortReason::Timeout(t) = a.reason else {
         return None;
     };
     Some(match t {
+        // The adapter's own timers: their `timeout` record came with the notice.
+        Timeout::Driver(_) => return None,
         Timeout::Transport(TransportWait::Connect)
         | Timeout::Session(SessionWait::Connect | SessionWait::Accept) => "connect",
         Timeout::Transport(TransportWait::Receive) => "io",
@@ -447,10 +477,10 @@ fn machine_timeout(ev: &Event) -> Option<&'static str> {
     })
 }
 
-/// The record of a notice of the adapter.
-fn notice_record(n: Notice) -> Option<Record> {
+/// The record of a notice of the adapter (a `timeout`, or a `shed` naming the peer).
+pub(crate) fn notice_record(n: Notice, peer: impl std::fmt::Display) -> Record {
     match n {
-        Notice::Timeout(kind) => Some(timeout_record(kind.name())),
+        Notice::Timeout(kind) => timeout_record(kind.name()),
         Notice::MemoryBudget { wanted } => {
             let mut r = Record::new(
                 "shed",
@@ -458,9 +488,10 @@ fn notice_record(n: Notice) -> Option<Record> {
             );
             r.obj.set("reason", "memory");
             r.obj.set("held", wanted);
-            Some(r)
+            r.obj.set("peer", peer.to_string());
+            r
         }
-        _ => None,
+        _ => Record::new("notice", format!("{n:?}")),
     }
 }
 
@@ -540,13 +571,7 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 association: n,
                 service: service.as_deref(),
             };
-            tracing::info!(?notice, "limit reached");
-            if let Some(mut r) = notice_record(notice) {
-                if r.event == "shed" {
-                    r.obj.set("peer", peer.clone());
-                }
-                printer.print(Some(&tag), &r);
-            }
+            printer.print(Some(&tag), &notice_record(notice, &peer));
         }
         let mut failure = None;
         match &ev {

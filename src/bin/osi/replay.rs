@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use osi_stack::dissect::Direction;
-use osi_stack::replay::{self, CaptureOptions, Step, Unit, Value, Verdict};
+use osi_stack::replay::{self, CaptureOptions, Plays, Start, Step, Unit, Value, Verdict};
 
 use crate::json::{J, Obj};
 use crate::output::Format;
@@ -20,23 +20,26 @@ enum Side {
     Server,
 }
 
-/// Drive the association machine (an RTS over it for an RTS association) with one side of a
-/// capture and compare its answers with the real peer's, PDU by PDU and layer by layer.
+/// Drive the crate's machine with one side of a capture and compare its answers with the real
+/// peer's, PDU by PDU and layer by layer: an association (an RTS over it for an RTS
+/// association), or a session or transport connection alone when the capture carries no more
+/// (S7comm, RDP: application data carried, not compared).
 ///
 /// Exit status: 0 when the machine's behaviour matches the real peer's; 1 when a step differs
-/// or the capture cannot be read or holds no association; 2 on a usage error.
+/// or the capture cannot be read or replayed (no association, one direction only, or it starts
+/// after the connection was established and past the CN); 2 on a usage error.
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
     /// A pcap or pcapng capture
     #[arg(value_name = "FILE.pcap|FILE.pcapng")]
     file: PathBuf,
-    /// The TCP stream to replay (default: the first with a CR)
+    /// The TCP stream to replay (default: the first with a CR, else the first)
     #[arg(long, value_name = "N")]
     stream: Option<u64>,
     /// The side fed to the machine, which plays the other
     #[arg(long, value_enum, default_value_t = Side::Client)]
     side: Side,
-    /// Streams to or from port N (repeatable; default 102)
+    /// Streams to or from port N (repeatable; replaces the defaults 102 and 3389)
     #[arg(long = "port", value_name = "N")]
     ports: Vec<u16>,
     /// Output format
@@ -51,6 +54,7 @@ fn value(v: &Value) -> J {
         Value::Code(c) => J::I(*c),
         Value::Codes(cs) => J::A(cs.iter().map(|c| J::I(*c)).collect()),
         Value::Oid(o) => J::S(o.to_string()),
+        Value::Units(u) => J::S(format!("{u:04x}")),
         _ => J::S("absent".to_owned()),
     }
 }
@@ -74,14 +78,9 @@ fn text(v: &Value) -> String {
     }
 }
 
-/// `TYPE` of a unit: its topmost layer's type.
+/// The PDU types of a unit, bottom up.
 fn label(u: &Unit) -> String {
-    u.fields
-        .iter()
-        .filter(|f| f.name == "type")
-        .map(|f| text(&f.value))
-        .collect::<Vec<_>>()
-        .join(" ")
+    u.label()
 }
 
 fn step_obj(n: usize, s: &Step) -> Obj {
@@ -94,6 +93,7 @@ fn step_obj(n: usize, s: &Step) -> Obj {
         Verdict::Extra => "extra",
         Verdict::Refused(_) => "refused",
         Verdict::ClosedInstead => "closed-instead",
+        Verdict::Carried => "carried",
         _ => "unknown",
     };
     o.set("verdict", verdict);
@@ -138,6 +138,9 @@ fn step_line(n: usize, s: &Step) -> String {
         Verdict::ClosedInstead => {
             format!("#{n} same       {e}: the machine closed the transport connection instead\n")
         }
+        Verdict::Carried => {
+            format!("#{n} carried    {e}: application data, carried as captured, not compared\n")
+        }
         _ => format!("#{n} ?\n"),
     }
 }
@@ -151,7 +154,7 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
             Side::Server => Direction::Server,
         },
         ports: if args.ports.is_empty() {
-            vec![102]
+            vec![102, 3389]
         } else {
             args.ports.clone()
         },
@@ -171,9 +174,19 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
     };
     match args.format {
         Format::Text => {
+            if let Start::Established { first } = &report.start {
+                out.push_str(&format!(
+                    "stream {stream}: capture starts after the connection was established (first unit: {first}); replayed from a synthesized transport connection\n"
+                ));
+            }
+            let layers = match report.plays {
+                Plays::Transport => " (transport only: application data carried, not compared)",
+                Plays::Session => " (session only)",
+                Plays::Rts => " (RTS)",
+                _ => "",
+            };
             out.push_str(&format!(
-                "stream {stream}: the machine plays the {machine}{}, fed the {} side\n",
-                if report.rts { " (RTS)" } else { "" },
+                "stream {stream}: the machine plays the {machine}{layers}, fed the {} side\n",
                 if machine == "responder" {
                     "client"
                 } else {
@@ -195,6 +208,10 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
                 o.set("stream", stream);
                 o.set("machine", machine);
                 o.set("rts", report.rts);
+                o.set("plays", report.plays.name());
+                if let Start::Established { first } = &report.start {
+                    o.set("starts_after_connection", first.as_str());
+                }
                 o.extend(step_obj(i + 1, s));
                 out.push_str(&o.to_json());
                 out.push('\n');

@@ -25,13 +25,16 @@ use osi_stack::rtse::{
     ConnectorProfile, DialogueMode, OpenIndication, RefuseReason, RtsEvent, RtsSettings,
     TransferState, X400Mode,
 };
-use osi_stack::tokio::rts::{RtsConnection, RtsDialer, RtsListener, RtsWaitError};
-use osi_stack::tokio::{AcceptGate, Admission, ListenerConfig};
+use osi_stack::tokio::ListenerConfig;
+use osi_stack::tokio::rts::{RtsConnection, RtsDialer, RtsIncoming, RtsListener, RtsWaitError};
 use tokio::task::JoinSet;
 
 use crate::args;
-use crate::events::{Printer, Record, Tag, admission_record, layer_name, record, set_selectors};
+use crate::events::{
+    Printer, Record, Tag, accept_error_record, layer_name, record, set_selectors, shed_record,
+};
 use crate::json::hex;
+use crate::listen::Sink;
 use crate::output::Format;
 
 /// `--rtse`: the X.400 conformance mode.
@@ -166,11 +169,9 @@ pub struct ListenPlan<'a> {
     pub echo: bool,
     /// --max-associations.
     pub max_associations: Option<u64>,
-    /// --format.
-    pub format: Format,
     /// The --rtse flags.
     pub rtse: &'a RtseListenArgs,
-    /// The service limits of the flags (caps and accept back-off apply here).
+    /// The service limits of the flags: every one applies (the [`RtsListener`]'s).
     pub limits: ListenerConfig,
 }
 
@@ -624,24 +625,19 @@ impl Ping {
 // -------------------------------------------------------------------------------------------
 // osi listen --rtse
 
-/// Runs `osi listen --rtse`.
-pub fn listen(plan: ListenPlan<'_>) -> ExitCode {
-    let Some(runtime) = crate::current_thread_runtime("listen") else {
-        return ExitCode::from(1);
-    };
-    runtime.block_on(serve(plan))
-}
-
 struct Answers {
-    printer: Printer,
+    printer: Sink,
     echo: bool,
     /// The MTA-bind a peer must present, and this side's answer.
     profile: ConnectorProfile,
     mode: RtseMode,
+    /// Octets waiting to be echoed, at most (--max-message).
+    max_echo: usize,
 }
 
-async fn serve(plan: ListenPlan<'_>) -> ExitCode {
-    let printer = Printer::new(plan.format);
+/// Serves `osi listen --rtse` (on the runtime and event sink of
+/// [`crate::listen::run_service`]).
+pub async fn serve(plan: ListenPlan<'_>, printer: Sink) -> ExitCode {
     let mut listener = match RtsListener::bind(
         plan.address,
         Config::default(),
@@ -650,7 +646,7 @@ async fn serve(plan: ListenPlan<'_>) -> ExitCode {
     )
     .await
     {
-        Ok(l) => l,
+        Ok(l) => l.with_limits(plan.limits.clone()),
         Err(e) => {
             let message = format!("cannot listen on {}: {e}", plan.address);
             printer.print(None, &Record::error("tcp", message.clone()));
@@ -667,15 +663,15 @@ async fn serve(plan: ListenPlan<'_>) -> ExitCode {
         .set("rtse", plan.rtse.rtse.unwrap_or(RtseMode::Normal).name());
     printer.print(None, &r);
     let answers = Arc::new(Answers {
-        printer,
+        printer: printer.clone(),
         echo: plan.echo,
         profile: listen_profile(
             plan.rtse.mta_name.as_deref(),
             plan.rtse.mta_password.as_deref(),
         ),
         mode: plan.rtse.rtse.unwrap_or(RtseMode::Normal),
+        max_echo: plan.limits.max_message,
     });
-    let mut gate = AcceptGate::new(plan.limits);
     let mut tasks = JoinSet::new();
     let mut accepted = 0u64;
     loop {
@@ -683,25 +679,21 @@ async fn serve(plan: ListenPlan<'_>) -> ExitCode {
         if !more && tasks.is_empty() {
             break;
         }
-        let admission = tokio::select! {
-            a = gate.accept(listener.tcp_listener()), if more => a,
+        let incoming = tokio::select! {
+            a = listener.next_incoming(), if more => a,
             Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
         };
-        match admission {
-            Admission::Admitted { stream, peer, slot } => {
+        match incoming {
+            RtsIncoming::Accepted(conn) => {
                 accepted = accepted.saturating_add(1);
-                let conn = listener.responder_for(stream, peer);
                 let answers = Arc::clone(&answers);
-                tasks.spawn(async move {
-                    handle(conn, accepted, answers).await;
-                    drop(slot);
-                });
+                tasks.spawn(handle(*conn, accepted, answers));
             }
-            other => {
-                if let Some(r) = admission_record(&other) {
-                    printer.print(None, &r);
-                }
+            RtsIncoming::Shed { peer, reason } => printer.print(None, &shed_record(peer, reason)),
+            RtsIncoming::Error { error, retry_in } => {
+                printer.print(None, &accept_error_record(&error, retry_in));
             }
+            _ => {}
         }
     }
     ExitCode::SUCCESS
@@ -744,12 +736,9 @@ fn open_record(ind: &OpenIndication, peer: &str) -> Record {
     r
 }
 
-/// How long a responder waits for anything from the peer.
-const LISTEN_WAIT: Duration = Duration::from_secs(300);
-
 /// Drives one RTS association to its end.
 async fn handle(mut conn: RtsConnection, n: u64, answers: Arc<Answers>) {
-    let printer = answers.printer;
+    let printer = answers.printer.clone();
     let peer = conn
         .peer_addr()
         .map_or_else(|| "unknown".to_owned(), |p| p.to_string());
@@ -757,19 +746,18 @@ async fn handle(mut conn: RtsConnection, n: u64, answers: Arc<Answers>) {
     let mut to_echo: Vec<Bytes> = Vec::new();
     let mut please = false;
     loop {
-        let ev = match conn.next_event_within(LISTEN_WAIT).await {
-            Ok(Some(ev)) => ev,
-            Ok(None) => break,
-            Err(e) => {
-                let tag = Tag {
-                    association: n,
-                    service: service.as_deref(),
-                };
-                printer.print(Some(&tag), &Record::error("rtse", e.to_string()));
-                let _ = conn.abort(None, Duration::from_secs(5)).await;
-                break;
-            }
+        // Every wait is bounded by the listener's limits (connect, idle, io timers) and the
+        // machine's own time-outs.
+        let Some(ev) = conn.next_event().await else {
+            break;
         };
+        while let Some(notice) = conn.poll_notice() {
+            let tag = Tag {
+                association: n,
+                service: service.as_deref(),
+            };
+            printer.print(Some(&tag), &crate::listen::notice_record(notice, &peer));
+        }
         if let RtsEvent::OpenIndication(ind) = &ev {
             service = ind.associate.service_name.clone();
         }
@@ -818,7 +806,18 @@ async fn handle(mut conn: RtsConnection, n: u64, answers: Arc<Answers>) {
             }
             RtsEvent::Received(b) => {
                 out.push(received(b));
-                if answers.echo {
+                // What waits for the turn to be echoed is bounded (--max-message in all):
+                // a peer that never gives the turn back cannot make this side hold more.
+                let waiting: usize = to_echo.iter().map(Bytes::len).sum();
+                if answers.echo && waiting.saturating_add(b.len()) > answers.max_echo {
+                    out.push(Record::error(
+                        "rtse",
+                        format!(
+                            "not echoed: {} octets already wait for the turn (at most {})",
+                            waiting, answers.max_echo
+                        ),
+                    ));
+                } else if answers.echo {
                     to_echo.push(b.clone());
                 }
             }
@@ -831,7 +830,15 @@ async fn handle(mut conn: RtsConnection, n: u64, answers: Arc<Answers>) {
             }
             RtsEvent::Confirmed { seq } => out.push(seq_record("confirmed", *seq, None)),
             RtsEvent::Released => out.push(Record::new("rt-closed", "rt-closed")),
-            RtsEvent::Aborted { cause, rtab } => out.push(rt_aborted(cause, *rtab)),
+            RtsEvent::Aborted { cause, rtab } => {
+                if let Some(which) = cause
+                    .association_abort()
+                    .and_then(crate::listen::abort_timeout)
+                {
+                    out.push(crate::listen::timeout_record(which));
+                }
+                out.push(rt_aborted(cause, *rtab));
+            }
             RtsEvent::Refused { .. } | RtsEvent::TransferFailed { .. } | RtsEvent::Closed => {}
             _ => {}
         }

@@ -14,15 +14,18 @@ use osi_stack::address::TSel;
 use osi_stack::association::Dispatch;
 use osi_stack::cotp::DisconnectReason;
 use osi_stack::cotp::connection::{
-    Config, ConnectRequest, Connection, Disconnect, Event as TpEvent,
+    Config, ConnectRequest, Connection, Disconnect, Event as TpEvent, Wait as TransportWait,
 };
-use osi_stack::tokio::{AcceptGate, Admission, ListenerConfig};
+use osi_stack::tokio::{
+    AcceptGate, Admission, ConnectionLimits, ListenerConfig, MemoryBudget, Notice, ShedReason,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
-use crate::events::{Printer, Record, Tag, admission_record};
+use crate::events::{Printer, Record, Tag, admission_record, shed_record};
 use crate::json::hex;
+use crate::listen::{LogData, Sink};
 use crate::output::Format;
 
 /// One transport connection over one TCP stream.
@@ -104,12 +107,39 @@ impl Tp {
     }
 }
 
+/// The record of a transport disconnection, typed from cotp's [`Disconnect`]: `kind` (`dr`,
+/// `er`, `protocol-error`, `refused`, `timeout`, `transport-closed`, `local`), the reason, and
+/// the DR reason or ER cause code. TCP closed on an open connection is class 0's normal
+/// release (X.224 §6.7.1.4: no DR once connected): `"normal": true`.
 fn disconnect_record(event: &'static str, d: &Disconnect) -> Record {
-    let mut r = Record::new(event, format!("{event}: {d}"));
+    let normal = matches!(d, Disconnect::TransportClosed | Disconnect::Local);
+    let text = if normal {
+        format!("{event}: {d} (the class-0 release)")
+    } else {
+        format!("{event}: {d}")
+    };
+    let mut r = Record::new(event, text);
     r.obj.set("layer", "transport");
+    let kind = match d {
+        Disconnect::Dr(_) => "dr",
+        Disconnect::Er(_) => "er",
+        Disconnect::ProtocolError(_) => "protocol-error",
+        Disconnect::Refused(_) => "refused",
+        Disconnect::Timeout(_) => "timeout",
+        Disconnect::TransportClosed => "transport-closed",
+        Disconnect::Local => "local",
+        _ => "other",
+    };
+    r.obj.set("kind", kind);
     r.obj.set("reason", d.to_string());
+    r.obj.set("normal", normal);
     match d {
-        Disconnect::Dr(reason) => r.obj.set("code", i64::from(reason.0)),
+        Disconnect::Dr(reason) => {
+            r.obj.set("code", i64::from(reason.0));
+            if let Some(why) = reason.description() {
+                r.obj.set("description", why);
+            }
+        }
         Disconnect::Er(cause) => r.obj.set("code", i64::from(cause.0)),
         _ => {}
     }
@@ -119,6 +149,7 @@ fn disconnect_record(event: &'static str, d: &Disconnect) -> Record {
 fn tsdu_record(data: &[u8]) -> Record {
     let mut r = Record::new("data", format!("tsdu: {}", hex(data)));
     r.obj.set("data", hex(data));
+    r.obj.set("length", data.len());
     r
 }
 
@@ -251,7 +282,13 @@ async fn ping(plan: &ConnectPlan<'_>, printer: Printer) -> Result<(), String> {
     tp.conn.disconnect(Instant::now());
     tp.flush(t).await;
     let _ = tp.stream.shutdown().await;
-    printer.print(None, &Record::new("disconnected", "disconnected (dr sent)"));
+    // Class 0 has no DR once connected (X.224 §6.7.1.4): closing TCP is the release.
+    let mut r = Record::new(
+        "disconnected",
+        "disconnected (tcp closed: the class-0 release, no dr once connected)",
+    );
+    r.obj.set("kind", "local");
+    printer.print(None, &r);
     Ok(())
 }
 
@@ -265,30 +302,21 @@ pub struct ListenPlan<'a> {
     pub echo: bool,
     /// --max-associations.
     pub max_associations: Option<u64>,
-    /// --format.
-    pub format: Format,
-    /// The service limits of the flags (caps and accept back-off apply here).
+    /// The service limits of the flags: every one applies (caps, accept back-off, connect,
+    /// idle and io timers, largest TSDU, memory budget).
     pub limits: ListenerConfig,
+    /// --log-data: how TSDUs print.
+    pub log_data: LogData,
 }
 
-/// How long a transport connection may stay silent.
-const LISTEN_WAIT: Duration = Duration::from_secs(300);
-
-/// Runs `osi listen --transport-only`.
-pub fn listen(plan: ListenPlan<'_>) -> ExitCode {
-    let Some(runtime) = crate::current_thread_runtime("listen") else {
-        return ExitCode::from(1);
-    };
-    runtime.block_on(serve(plan))
-}
-
-async fn serve(plan: ListenPlan<'_>) -> ExitCode {
-    let printer = Printer::new(plan.format);
+/// Serves `osi listen --transport-only` (on the runtime and event sink of
+/// [`crate::listen::run_service`]).
+pub async fn serve(plan: ListenPlan<'_>, sink: Sink) -> ExitCode {
     let listener = match TcpListener::bind(plan.address).await {
         Ok(l) => l,
         Err(e) => {
             let message = format!("cannot listen on {}: {e}", plan.address);
-            printer.print(None, &Record::error("tcp", message.clone()));
+            sink.print(None, &Record::error("tcp", message.clone()));
             let _ = writeln!(io::stderr(), "osi listen: {message}");
             return ExitCode::from(1);
         }
@@ -301,9 +329,10 @@ async fn serve(plan: ListenPlan<'_>) -> ExitCode {
         format!("listening on {bound} (transport only)"),
     );
     r.obj.set("address", bound);
-    printer.print(None, &r);
+    sink.print(None, &r);
     let dispatch = Arc::new(plan.dispatch);
-    let mut gate = AcceptGate::new(plan.limits);
+    let budget = MemoryBudget::new(plan.limits.memory_budget);
+    let mut gate = AcceptGate::new(plan.limits.clone());
     let mut tasks = JoinSet::new();
     let mut accepted = 0u64;
     loop {
@@ -317,25 +346,42 @@ async fn serve(plan: ListenPlan<'_>) -> ExitCode {
         };
         match admission {
             Admission::Admitted { stream, peer, slot } => {
+                if budget.used() >= budget.limit() {
+                    drop((stream, slot));
+                    sink.print(None, &shed_record(peer, ShedReason::Memory));
+                    continue;
+                }
                 accepted = accepted.saturating_add(1);
                 let reference = u16::try_from(accepted % 65_535).unwrap_or(1).max(1);
-                let task = handle(
+                let now = Instant::now();
+                let limits = ConnectionLimits::new(plan.limits.timers(), now)
+                    .with_budget(budget.clone())
+                    .with_slot(slot);
+                let config = plan
+                    .limits
+                    .apply_transport(Config::default())
+                    .with_local_reference(reference);
+                let mut conn = Connection::responder(config);
+                conn.handle_transport_accepted(now);
+                let served = Served {
                     stream,
+                    conn,
+                    buf: vec![0; READ_START],
+                    limits,
+                    eof: false,
+                };
+                tasks.spawn(handle(
+                    served,
                     peer,
                     accepted,
-                    reference,
                     Arc::clone(&dispatch),
-                    plan.echo,
-                    printer,
-                );
-                tasks.spawn(async move {
-                    task.await;
-                    drop(slot);
-                });
+                    (plan.echo, plan.log_data),
+                    sink.clone(),
+                ));
             }
             other => {
                 if let Some(r) = admission_record(&other) {
-                    printer.print(None, &r);
+                    sink.print(None, &r);
                 }
             }
         }
@@ -343,35 +389,180 @@ async fn serve(plan: ListenPlan<'_>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn handle(
+/// The read buffer a served connection starts with; it doubles up to [`READ_MAX`] while
+/// reads fill it (the idle cost of a connection stays small).
+const READ_START: usize = 1024;
+/// The largest read buffer.
+const READ_MAX: usize = 64 * 1024;
+
+/// One served transport connection within its [`ConnectionLimits`].
+struct Served {
     stream: TcpStream,
+    conn: Connection,
+    buf: Vec<u8>,
+    limits: ConnectionLimits,
+    eof: bool,
+}
+
+/// What a wait of a served connection gave.
+enum Step {
+    /// An event of the machine.
+    Event(TpEvent),
+    /// A limit was reached: the connection is being closed (its events follow).
+    Limit(Notice),
+    /// Nothing more will happen.
+    Gone,
+}
+
+impl Served {
+    /// What the connection holds: input being reassembled, output not written.
+    fn held(&self, writing: usize) -> usize {
+        self.conn
+            .buffered_input()
+            .saturating_add(self.conn.pending_transmit())
+            .saturating_add(writing)
+    }
+
+    /// Closes the transport connection from this side (class 0: no DR once open, X.224
+    /// §6.7.1.4): the machine reports `Disconnected(Local)` and `Closed`.
+    fn give_up(&mut self) {
+        self.conn.disconnect(Instant::now());
+        while self.conn.poll_transmit().is_some() {}
+    }
+
+    /// Writes what the machine has to send within the io timer; `Err` with the notice when
+    /// a limit stopped it.
+    async fn flush(&mut self) -> Result<(), Notice> {
+        while let Some(b) = self.conn.poll_transmit() {
+            let now = Instant::now();
+            self.limits.output(b.len(), now);
+            if let Err(wanted) = self.limits.hold(self.held(b.len())) {
+                self.give_up();
+                return Err(Notice::MemoryBudget { wanted });
+            }
+            let write = self.stream.write_all(&b);
+            let written = match self.limits.deadline() {
+                Some(at) => tokio::time::timeout_at(at.into(), write).await.ok(),
+                None => Some(write.await),
+            };
+            match written {
+                Some(Ok(())) => {
+                    let now = Instant::now();
+                    self.limits.output(0, now);
+                    self.limits.activity(now);
+                }
+                Some(Err(_)) => {
+                    self.eof = true;
+                    self.conn.handle_transport_closed(Instant::now());
+                    return Ok(());
+                }
+                None => {
+                    // The deadline of the limits came first: which one says the notice.
+                    let which = self.limits.expired(Instant::now());
+                    self.eof = true;
+                    self.conn.handle_transport_closed(Instant::now());
+                    while self.conn.poll_transmit().is_some() {}
+                    return match which {
+                        Some(which) => Err(Notice::Timeout(which)),
+                        None => Ok(()),
+                    };
+                }
+            }
+        }
+        let _ = self.limits.hold(self.held(0));
+        Ok(())
+    }
+
+    /// The next event or limit; every wait is bounded by the machine's timers (connect,
+    /// receive) and the limits' (connect, idle, io).
+    async fn next(&mut self) -> Step {
+        loop {
+            if let Err(n) = self.flush().await {
+                return Step::Limit(n);
+            }
+            if let Some(ev) = self.conn.poll_event() {
+                if matches!(ev, TpEvent::Connected(_)) {
+                    self.limits.established(Instant::now());
+                }
+                return Step::Event(ev);
+            }
+            let timer = [self.conn.poll_timeout(), self.limits.deadline()]
+                .into_iter()
+                .flatten()
+                .min();
+            if self.eof || self.conn.is_closed() {
+                match self.conn.poll_timeout() {
+                    None => return Step::Gone,
+                    Some(t) => tokio::time::sleep_until(t.into()).await,
+                }
+            } else {
+                let sleep = async {
+                    match timer {
+                        Some(t) => tokio::time::sleep_until(t.into()).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    r = self.stream.read(&mut self.buf) => match r {
+                        Ok(0) | Err(_) => {
+                            self.eof = true;
+                            self.conn.handle_transport_closed(Instant::now());
+                        }
+                        Ok(n) => {
+                            let now = Instant::now();
+                            self.limits.activity(now);
+                            let data = self.buf.get(..n).unwrap_or_default();
+                            self.conn.handle_input(data, now);
+                            if n == self.buf.len() && self.buf.len() < READ_MAX {
+                                let grown = self.buf.len().saturating_mul(2).min(READ_MAX);
+                                self.buf.resize(grown, 0);
+                            }
+                            if let Err(wanted) = self.limits.hold(self.held(0)) {
+                                self.give_up();
+                                return Step::Limit(Notice::MemoryBudget { wanted });
+                            }
+                        }
+                    },
+                    () = sleep => {}
+                }
+            }
+            let now = Instant::now();
+            if self.conn.poll_timeout().is_some_and(|t| now >= t) {
+                self.conn.handle_timeout(now);
+            }
+            if let Some(which) = self.limits.expired(now) {
+                self.give_up();
+                return Step::Limit(Notice::Timeout(which));
+            }
+        }
+    }
+}
+
+async fn handle(
+    mut tp: Served,
     peer: std::net::SocketAddr,
     n: u64,
-    reference: u16,
     dispatch: Arc<Dispatch>,
-    echo: bool,
-    printer: Printer,
+    (echo, log_data): (bool, LogData),
+    sink: Sink,
 ) {
-    let _ = stream.set_nodelay(true);
-    let mut conn = Connection::responder(Config::default().with_local_reference(reference));
-    conn.handle_transport_accepted(Instant::now());
-    let mut tp = Tp::new(stream, conn);
     let mut service: Option<String> = None;
     loop {
-        let ev = match tp.next(LISTEN_WAIT).await {
-            Next::Event(ev) => ev,
-            Next::TimedOut => {
-                tp.conn.disconnect(Instant::now());
-                tp.flush(LISTEN_WAIT).await;
-                break;
+        let ev = match tp.next().await {
+            Step::Event(ev) => ev,
+            Step::Limit(notice) => {
+                let t = Tag {
+                    association: n,
+                    service: service.as_deref(),
+                };
+                sink.print(Some(&t), &crate::listen::notice_record(notice, peer));
+                continue;
             }
-            Next::Gone => break,
+            Step::Gone => break,
         };
-        let tag = |service: &Option<String>| -> (u64, Option<String>) { (n, service.clone()) };
-        let (association, svc) = tag(&service);
         let t = Tag {
-            association,
-            service: svc.as_deref(),
+            association: n,
+            service: service.as_deref(),
         };
         match ev {
             TpEvent::ConnectIndication(ind) => {
@@ -409,7 +600,7 @@ async fn handle(
                         r.obj
                             .set("code", i64::from(DisconnectReason::ADDRESS_UNKNOWN.0));
                         r.obj.set("peer", peer.to_string());
-                        printer.print(Some(&t), &r);
+                        sink.print(Some(&t), &r);
                     }
                 }
             }
@@ -424,23 +615,41 @@ async fn handle(
                 );
                 r.obj.set("tpdu_size", c.tpdu_size);
                 r.obj.set("peer", peer.to_string());
-                printer.print(Some(&t), &r);
+                sink.print(Some(&t), &r);
             }
             TpEvent::Tsdu(d) => {
-                printer.print(Some(&t), &tsdu_record(&d));
+                match log_data {
+                    LogData::Hex => sink.print(Some(&t), &tsdu_record(&d)),
+                    LogData::Len => {
+                        let mut r = Record::new("data", format!("tsdu: {} octets", d.len()));
+                        r.obj.set("length", d.len());
+                        sink.print(Some(&t), &r);
+                    }
+                    LogData::None => {}
+                }
                 if echo {
                     if let Err(e) = tp.conn.send(d, Instant::now()) {
-                        printer.print(Some(&t), &Record::error("transport", e.to_string()));
+                        sink.print(Some(&t), &Record::error("transport", e.to_string()));
                     }
                 }
             }
             TpEvent::Disconnected(d) => {
-                printer.print(Some(&t), &disconnect_record("disconnected", &d));
+                if let Disconnect::Timeout(w) = d {
+                    let which = match w {
+                        TransportWait::Connect => "connect",
+                        _ => "io",
+                    };
+                    sink.print(Some(&t), &crate::listen::timeout_record(which));
+                }
+                sink.print(Some(&t), &disconnect_record("disconnected", &d));
             }
             TpEvent::Closed => {
-                tp.flush(Duration::from_secs(5)).await;
-                let _ = tp.stream.shutdown().await;
-                printer.print(Some(&t), &Record::new("closed", "closed"));
+                if !tp.eof {
+                    let _ = tp.flush().await;
+                    let io = tp.limits.timers().io.unwrap_or(Duration::from_secs(5));
+                    let _ = tokio::time::timeout(io, tp.stream.shutdown()).await;
+                }
+                sink.print(Some(&t), &Record::new("closed", "closed"));
                 break;
             }
             _ => {}
