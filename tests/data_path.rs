@@ -168,3 +168,41 @@ fn a_pdv_on_a_context_not_negotiated_is_refused_without_delivering_data() {
         "{events:?}"
     );
 }
+
+#[test]
+fn a_bad_frame_after_data_is_found_in_any_chunking() {
+    let now = Instant::now();
+    let mut wire = expected_wire(&value(300));
+    // A TPKT header of version 4 (RFC 1006 §6: version 3), then a data frame that must not be
+    // delivered.
+    wire.extend([
+        0x04, 0x00, 0x00, 0x0b, 0x02, 0xf0, 0x80, 0x01, 0x00, 0x01, 0x00,
+    ]);
+    wire.extend(expected_wire(&value(5)));
+    for step in [1usize, 2, 5, 320, wire.len()] {
+        let (_c, mut s) = pair();
+        for chunk in wire.chunks(step) {
+            s.handle_input(chunk, now);
+        }
+        // An ER (TPKT, then LI and the ER code 0111 0000, X.224 §13.12), whatever the chunking.
+        let sent: Vec<u8> = std::iter::from_fn(|| s.poll_transmit())
+            .flat_map(|b| b.to_vec())
+            .collect();
+        assert_eq!(sent.get(..2), Some(&[3, 0][..]), "step {step}");
+        assert_eq!(sent.get(5), Some(&0x70), "step {step}: {sent:?}");
+        let events: Vec<Event> = std::iter::from_fn(|| s.poll_event()).collect();
+        let data: Vec<usize> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Data(d) => Some(d.value.len()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(data, vec![value(300).len()], "step {step}: {events:?}");
+        assert!(
+            events.iter().any(|e| matches!(e, Event::Aborted(_))),
+            "step {step}: {events:?}"
+        );
+        assert_eq!(events.last(), Some(&Event::Closed), "step {step}");
+    }
+}
