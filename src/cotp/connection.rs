@@ -705,15 +705,7 @@ impl Connection {
                 return Ok(());
             }
         }
-        let mut pieces = [Piece::Copy(&[]); 4];
-        let n = head.len().min(3);
-        for (slot, h) in pieces.iter_mut().zip(head.iter().take(n)) {
-            *slot = Piece::Copy(h);
-        }
-        if let Some(slot) = pieces.get_mut(n) {
-            *slot = Piece::Copy(value);
-        }
-        self.send_pieces(pieces.get(..=n).unwrap_or_default())
+        self.send_head_and(head, Piece::Copy(value))
     }
 
     /// Sends one TSDU that is `head` (small pieces, copied) followed by `value`: a large value
@@ -725,15 +717,25 @@ impl Connection {
         value: &Bytes,
         _now: Instant,
     ) -> Result<(), ServiceError> {
+        self.send_head_and(head, Piece::of(value))
+    }
+
+    /// `head` (copied) then `last`, through [`Connection::send_pieces`].
+    fn send_head_and(&mut self, head: &[&[u8]], last: Piece<'_>) -> Result<(), ServiceError> {
         let mut pieces = [Piece::Copy(&[]); 4];
-        let n = head.len().min(3);
-        for (slot, h) in pieces.iter_mut().zip(head.iter().take(n)) {
-            *slot = Piece::Copy(h);
+        if head.len() < pieces.len() {
+            for (slot, h) in pieces.iter_mut().zip(head) {
+                *slot = Piece::Copy(h);
+            }
+            let n = head.len();
+            if let Some(slot) = pieces.get_mut(n) {
+                *slot = last;
+            }
+            return self.send_pieces(pieces.get(..=n).unwrap_or_default());
         }
-        if let Some(slot) = pieces.get_mut(n) {
-            *slot = Piece::of(value);
-        }
-        self.send_pieces(pieces.get(..=n).unwrap_or_default())
+        let mut pieces: Vec<Piece<'_>> = head.iter().map(|h| Piece::Copy(h)).collect();
+        pieces.push(last);
+        self.send_pieces(&pieces)
     }
 
     /// The segmentation of every send: DT headers and copied pieces are written into one
