@@ -206,3 +206,41 @@ fn a_bad_frame_after_data_is_found_in_any_chunking() {
         assert_eq!(events.last(), Some(&Event::Closed), "step {step}");
     }
 }
+
+#[test]
+fn the_transport_sends_header_pieces_and_a_value_as_one_tsdu() {
+    use osi_stack::cotp::connection::{Config as TConfig, ConnectRequest, Connection, Event as T};
+    let now = Instant::now();
+    let config = TConfig::default().with_tpdu_size(128);
+    let mut client = Connection::initiator(config.clone());
+    let mut server = Connection::responder(config);
+    client.connect(&ConnectRequest::default(), now).unwrap();
+    let pump = |from: &mut Connection, to: &mut Connection| {
+        while let Some(b) = from.poll_transmit() {
+            to.handle_input(&b, now);
+        }
+    };
+    pump(&mut client, &mut server);
+    assert!(matches!(server.poll_event(), Some(T::ConnectIndication(_))));
+    server.accept(now).unwrap();
+    pump(&mut server, &mut client);
+    assert!(matches!(client.poll_event(), Some(T::Connected(_))));
+    assert!(matches!(server.poll_event(), Some(T::Connected(_))));
+    let heads: [&[u8]; 5] = [b"a", b"bc", b"", b"def", &[7; 200]];
+    for n in [0usize, 10, 5_000] {
+        let value: Vec<u8> = (0..n).map(|i| (i % 13) as u8).collect();
+        let mut want: Vec<u8> = heads.concat();
+        want.extend_from_slice(&value);
+        client.send_copied(&heads, &value, now).unwrap();
+        client
+            .send_shared(&heads, &Bytes::from(value.clone()), now)
+            .unwrap();
+        pump(&mut client, &mut server);
+        for _ in 0..2 {
+            match server.poll_event() {
+                Some(T::Tsdu(t)) => assert_eq!(t[..], want[..], "value of {n}"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}
