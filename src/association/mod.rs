@@ -350,12 +350,10 @@ impl Association {
         value: &[u8],
         now: Instant,
     ) -> Result<(), ServiceError> {
-        let head = self.data_header(context_id, value.len())?;
-        self.transport.send_copied(
-            &[&session::Connection::DATA_HEADER, head.as_slice()],
-            value,
-            now,
-        )?;
+        let head = self
+            .data_header(context_id, value.len())?
+            .behind(&session::Connection::DATA_HEADER);
+        self.transport.send_copied(&[head.as_slice()], value, now)?;
         self.sent_data(now);
         Ok(())
     }
@@ -370,12 +368,11 @@ impl Association {
         value: Bytes,
         now: Instant,
     ) -> Result<(), ServiceError> {
-        let head = self.data_header(context_id, value.len())?;
-        self.transport.send_shared(
-            &[&session::Connection::DATA_HEADER, head.as_slice()],
-            &value,
-            now,
-        )?;
+        let head = self
+            .data_header(context_id, value.len())?
+            .behind(&session::Connection::DATA_HEADER);
+        self.transport
+            .send_shared(&[head.as_slice()], &value, now)?;
         self.sent_data(now);
         Ok(())
     }

@@ -112,6 +112,33 @@ impl DataHeader {
         Ok(DataHeader { buf, len })
     }
 
+    #[cfg(test)]
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+
+    /// `prefix` (the session's SPDU headers) followed by this header, as one piece: built
+    /// with fixed-size copies, so the data path writes one header piece before the value.
+    pub(crate) fn behind(&self, prefix: &[u8; 4]) -> TsduHeader {
+        let mut buf = [0u8; 4 + DataHeader::MAX];
+        let (p, h) = buf.split_at_mut(4);
+        p.copy_from_slice(prefix);
+        h.copy_from_slice(&self.buf);
+        TsduHeader {
+            buf,
+            len: self.len.saturating_add(4),
+        }
+    }
+}
+
+/// The octets of a P-DATA's TSDU in front of the value: SPDU headers and User-data header.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TsduHeader {
+    buf: [u8; 4 + DataHeader::MAX],
+    len: usize,
+}
+
+impl TsduHeader {
     pub(crate) fn as_slice(&self) -> &[u8] {
         self.buf.get(..self.len).unwrap_or_default()
     }
@@ -124,12 +151,13 @@ fn ber_len(len: usize) -> ([u8; 9], usize) {
         out[0] = len as u8;
         return (out, 1);
     }
-    let be = (len as u64).to_be_bytes();
-    let skip = be.iter().take_while(|&&b| b == 0).count();
-    let n = be.len().saturating_sub(skip);
+    let len = len as u64;
+    // Octets of the length (1..=8), written left-aligned with one fixed-size copy (no call).
+    let n = 8usize.saturating_sub(len.leading_zeros() as usize / 8);
+    let aligned = len << (8 * (8usize.saturating_sub(n)) as u32);
     out[0] = 0x80 | n as u8;
-    if let (Some(dst), Some(src)) = (out.get_mut(1..=n), be.get(skip..)) {
-        dst.copy_from_slice(src);
+    if let Some(dst) = out.get_mut(1..9) {
+        dst.copy_from_slice(&aligned.to_be_bytes());
     }
     (out, n.saturating_add(1))
 }
