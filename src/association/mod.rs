@@ -351,7 +351,7 @@ impl Association {
         now: Instant,
     ) -> Result<(), ServiceError> {
         let head = self
-            .data_header(context_id, value.len())?
+            .data_header(context_id, value.len(), now)?
             .behind(&session::Connection::DATA_HEADER);
         self.transport.send_copied(&[head.as_slice()], value, now)?;
         self.sent_data(now);
@@ -369,7 +369,7 @@ impl Association {
         now: Instant,
     ) -> Result<(), ServiceError> {
         let head = self
-            .data_header(context_id, value.len())?
+            .data_header(context_id, value.len(), now)?
             .behind(&session::Connection::DATA_HEADER);
         self.transport
             .send_shared(&[head.as_slice()], &value, now)?;
@@ -384,6 +384,7 @@ impl Association {
         &mut self,
         context_id: i64,
         value_len: usize,
+        now: Instant,
     ) -> Result<ppdu::DataHeader, ServiceError> {
         if !matches!(
             self.session.phase(),
@@ -393,8 +394,8 @@ impl Association {
         }
         self.session.check_send_data()?;
         let head = self.control.data_header(context_id, value_len)?;
-        if self.session.pending_transmit() != 0 {
-            self.flush_session(Instant::now());
+        if self.session.has_transmit() {
+            self.flush_session(now);
         }
         Ok(head)
     }
@@ -547,20 +548,20 @@ impl Association {
     /// Moves TSDUs and events between the machines until none has anything left.
     fn pump(&mut self, now: Instant) {
         loop {
-            let mut moved = false;
-            if self.session.pending_transmit() != 0 {
+            if self.session.has_transmit() {
                 self.flush_session(now);
-                moved = true;
             }
             while let Some(e) = self.transport.poll_event() {
                 self.on_transport(e, now);
-                moved = true;
             }
             while let Some(e) = self.session.poll_event() {
                 self.on_session(e, now);
-                moved = true;
             }
-            if !moved {
+            // Whatever the handlers queued goes round again; nothing queued, nothing to move.
+            if !self.session.has_transmit()
+                && !self.transport.has_events()
+                && !self.session.has_events()
+            {
                 break;
             }
         }

@@ -787,6 +787,16 @@ impl Connection {
         self.tx.pop_front()
     }
 
+    /// Whether [`Connection::poll_transmit`] has something.
+    pub(crate) fn has_transmit(&self) -> bool {
+        !self.tx.is_empty()
+    }
+
+    /// Whether [`Connection::poll_event`] has something.
+    pub(crate) fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     /// Octets waiting in [`Connection::poll_transmit`].
     pub fn pending_transmit(&self) -> usize {
         self.tx
