@@ -353,7 +353,8 @@ impl Association {
         let head = self
             .data_header(context_id, value.len(), now)?
             .behind(&session::Connection::DATA_HEADER);
-        self.transport.send_copied(&[head.as_slice()], value, now)?;
+        let (array, len) = head.as_array();
+        self.transport.send_copied_fixed(array, len, value, now)?;
         self.sent_data(now);
         Ok(())
     }

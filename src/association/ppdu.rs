@@ -142,6 +142,11 @@ impl TsduHeader {
     pub(crate) fn as_slice(&self) -> &[u8] {
         self.buf.get(..self.len).unwrap_or_default()
     }
+
+    /// The whole array and how many of its octets are the header.
+    pub(crate) fn as_array(&self) -> (&[u8; 4 + DataHeader::MAX], usize) {
+        (&self.buf, self.len)
+    }
 }
 
 /// A BER definite length in its shortest form (X.690 §8.1.3): the octets and how many.

@@ -713,6 +713,38 @@ impl Connection {
         self.send_head_and(head, Piece::Copy(value))
     }
 
+    /// [`Connection::send_copied`] with one header given as the first `head_len` octets of a
+    /// fixed-size array: the header is written with a fixed-size copy (no `memcpy` call for a
+    /// piece of a few octets).
+    pub(crate) fn send_copied_fixed<const N: usize>(
+        &mut self,
+        head: &[u8; N],
+        head_len: usize,
+        value: &[u8],
+        now: Instant,
+    ) -> Result<(), ServiceError> {
+        let head_len = head_len.min(N);
+        if let State::Open { tpdu_size, .. } = self.state {
+            let total = head_len.saturating_add(value.len());
+            if total <= segment::max_dt_data(tpdu_size) {
+                arena_reserve(
+                    &mut self.txbuf,
+                    total
+                        .saturating_add(segment::FRAME_HEADER_LEN)
+                        .saturating_add(N),
+                );
+                self.txbuf.put_slice(&dt_frame_header(total, true));
+                let at = self.txbuf.len();
+                self.txbuf.put_slice(head);
+                self.txbuf.truncate(at.saturating_add(head_len));
+                self.txbuf.put_slice(value);
+                self.tx.push_back(self.txbuf.split().freeze());
+                return Ok(());
+            }
+        }
+        self.send_copied(&[head.get(..head_len).unwrap_or_default()], value, now)
+    }
+
     /// Sends one TSDU that is `head` (small pieces, copied) followed by `value`: a large value
     /// goes out as slices of itself between the DT headers (no copy; see
     /// [`Connection::poll_transmit`]), a small one is copied next to its headers.
