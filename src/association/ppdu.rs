@@ -159,7 +159,8 @@ fn ber_len(len: usize) -> ([u8; 9], usize) {
     let len = len as u64;
     // Octets of the length (1..=8), written left-aligned with one fixed-size copy (no call).
     let n = 8usize.saturating_sub(len.leading_zeros() as usize / 8);
-    let aligned = len << (8 * (8usize.saturating_sub(n)) as u32);
+    let shift = 8u32.saturating_mul(8u32.saturating_sub(n as u32));
+    let aligned = len.checked_shl(shift).unwrap_or(0);
     out[0] = 0x80 | n as u8;
     if let Some(dst) = out.get_mut(1..9) {
         dst.copy_from_slice(&aligned.to_be_bytes());
