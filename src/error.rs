@@ -309,6 +309,7 @@ impl EncodeError {
 
 /// Checks that `buf` has room for `needed` octets, the guard every encoder runs before writing
 /// (`BufMut::put_*` would panic on a full fixed-size buffer).
+#[inline]
 pub(crate) fn ensure_room<B: bytes::BufMut + ?Sized>(
     layer: Layer,
     buf: &B,
@@ -316,13 +317,17 @@ pub(crate) fn ensure_room<B: bytes::BufMut + ?Sized>(
 ) -> Result<(), EncodeError> {
     let remaining = buf.remaining_mut();
     if remaining < needed {
-        Err(EncodeError::new(
-            layer,
-            EncodeErrorKind::BufferTooSmall { needed, remaining },
-        ))
+        Err(buffer_too_small(layer, needed, remaining))
     } else {
         Ok(())
     }
+}
+
+/// The error of [`ensure_room`], built out of line.
+#[cold]
+#[inline(never)]
+fn buffer_too_small(layer: Layer, needed: usize, remaining: usize) -> EncodeError {
+    EncodeError::new(layer, EncodeErrorKind::BufferTooSmall { needed, remaining })
 }
 
 #[cfg(test)]

@@ -95,6 +95,51 @@ fn header_len(header: [u8; 4]) -> Result<usize, DecodeError> {
     Ok(len)
 }
 
+/// The error [`Tpkt::decode`] reports for an input its fast path refused: a short header, a
+/// bad header, or a frame longer than the input.
+#[cold]
+#[inline(never)]
+fn decode_error(input: &[u8]) -> DecodeError {
+    let Some(header) = input.first_chunk::<4>() else {
+        return err(
+            0,
+            DecodeErrorKind::Truncated {
+                what: "tpkt header",
+                needed: HEADER_LEN,
+                available: input.len(),
+            },
+        );
+    };
+    match header_len(*header) {
+        Err(e) => e,
+        Ok(len) => err(
+            0,
+            DecodeErrorKind::Truncated {
+                what: "tpkt",
+                needed: len,
+                available: input.len(),
+            },
+        ),
+    }
+}
+
+/// The error [`Tpkt::decode_exact`] reports: that of [`Tpkt::decode`], or trailing octets
+/// after a valid frame.
+#[cold]
+#[inline(never)]
+fn decode_exact_error(input: &[u8]) -> DecodeError {
+    match input.first_chunk::<4>().map(|h| header_len(*h)) {
+        Some(Ok(len)) if len < input.len() => err(
+            len,
+            DecodeErrorKind::TrailingData {
+                what: "tpkt",
+                len: input.len().saturating_sub(len),
+            },
+        ),
+        _ => decode_error(input),
+    }
+}
+
 /// The length of the TPKT at the start of `buf`, for framing a TCP byte stream.
 ///
 /// Returns `Ok(None)` while fewer than 4 octets are available, `Ok(Some(len))` once the header is
@@ -122,69 +167,30 @@ impl<'a> Tpkt<'a> {
     /// stream first.
     #[inline]
     pub fn decode(input: &'a [u8]) -> Result<(Tpkt<'a>, &'a [u8]), DecodeError> {
-        // Fast path, inlined into the caller: a valid header whose frame is all there.
+        // Inlined into the caller: every valid input takes this path (version 3, length at
+        // least 7, the whole frame there); the error is built out of line.
         if let [VERSION, reserved, hi, lo, ..] = *input {
             let len = usize::from(u16::from_be_bytes([hi, lo]));
-            if len >= MIN_LEN {
-                if let Some((frame, rest)) = input.split_at_checked(len) {
-                    let payload = frame.get(HEADER_LEN..).unwrap_or_default();
-                    return Ok((Tpkt { reserved, payload }, rest));
-                }
+            if len >= MIN_LEN && len <= input.len() {
+                let (frame, rest) = input.split_at_checked(len).unwrap_or((input, &[]));
+                let payload = frame.get(HEADER_LEN..).unwrap_or_default();
+                return Ok((Tpkt { reserved, payload }, rest));
             }
         }
-        Self::decode_slow(input)
-    }
-
-    /// Every other input: the same decoding, with the error that names the fault.
-    #[inline(never)]
-    fn decode_slow(input: &'a [u8]) -> Result<(Tpkt<'a>, &'a [u8]), DecodeError> {
-        let Some(header) = input.first_chunk::<4>() else {
-            return Err(err(
-                0,
-                DecodeErrorKind::Truncated {
-                    what: "tpkt header",
-                    needed: HEADER_LEN,
-                    available: input.len(),
-                },
-            ));
-        };
-        let len = header_len(*header)?;
-        if input.len() < len {
-            return Err(err(
-                0,
-                DecodeErrorKind::Truncated {
-                    what: "tpkt",
-                    needed: len,
-                    available: input.len(),
-                },
-            ));
-        }
-        let (frame, rest) = input.split_at(len);
-        let payload = frame.get(HEADER_LEN..).unwrap_or_default();
-        Ok((
-            Tpkt {
-                reserved: header[1],
-                payload,
-            },
-            rest,
-        ))
+        Err(decode_error(input))
     }
 
     /// Decodes exactly one TPKT that fills `input`; trailing bytes are an error.
     #[inline]
     pub fn decode_exact(input: &'a [u8]) -> Result<Tpkt<'a>, DecodeError> {
-        let (tpkt, rest) = Tpkt::decode(input)?;
-        if rest.is_empty() {
-            Ok(tpkt)
-        } else {
-            Err(err(
-                input.len().saturating_sub(rest.len()),
-                DecodeErrorKind::TrailingData {
-                    what: "tpkt",
-                    len: rest.len(),
-                },
-            ))
+        // The checks of `decode` with the length equal to the input's, in one comparison.
+        if let [VERSION, reserved, hi, lo, ref payload @ ..] = *input {
+            let len = usize::from(u16::from_be_bytes([hi, lo]));
+            if len >= MIN_LEN && len == input.len() {
+                return Ok(Tpkt { reserved, payload });
+            }
         }
+        Err(decode_exact_error(input))
     }
 
     /// A TPKT carrying `payload`, with the reserved octet 0.
@@ -214,18 +220,37 @@ impl<'a> Tpkt<'a> {
 #[inline]
 pub fn encode_header<B: BufMut + ?Sized>(tpdu_len: usize, buf: &mut B) -> Result<(), EncodeError> {
     let total = tpdu_len.saturating_add(HEADER_LEN);
-    if !(MIN_LEN..=MAX_LEN).contains(&total) {
-        return Err(length_error(total));
+    let remaining = buf.remaining_mut();
+    // Both checks, one out-of-line error.
+    if !(MIN_LEN..=MAX_LEN).contains(&total) || remaining < HEADER_LEN {
+        return Err(header_error(total, remaining));
     }
-    ensure_room(Layer::Tpkt, buf, HEADER_LEN)?;
     let [hi, lo] = u16::try_from(total).unwrap_or(u16::MAX).to_be_bytes();
     buf.put_slice(&[VERSION, 0, hi, lo]);
     Ok(())
 }
 
+/// The error of [`encode_header`]: the length first, then the room.
 #[cold]
 #[inline(never)]
-fn length_error(total: usize) -> EncodeError {
+fn header_error(total: usize, remaining: usize) -> EncodeError {
+    if (MIN_LEN..=MAX_LEN).contains(&total) {
+        EncodeError::new(
+            Layer::Tpkt,
+            EncodeErrorKind::BufferTooSmall {
+                needed: HEADER_LEN,
+                remaining,
+            },
+        )
+    } else {
+        length_error(total)
+    }
+}
+
+/// The error for a packet length outside `7..=65535`.
+#[cold]
+#[inline(never)]
+pub(crate) fn length_error(total: usize) -> EncodeError {
     EncodeError::new(
         Layer::Tpkt,
         if total > MAX_LEN {
@@ -363,5 +388,49 @@ mod tests {
         let e = frames.next().unwrap().unwrap_err();
         assert_eq!(e.offset(), 7);
         assert!(frames.next().is_none());
+    }
+
+    /// The errors of the out-of-line paths: layer, offset and kind as before the fast paths.
+    #[test]
+    fn decode_errors_name_the_fault() {
+        let e = Tpkt::decode(&[3, 0]).unwrap_err();
+        assert!(matches!(
+            e.kind(),
+            DecodeErrorKind::Truncated {
+                needed: 4,
+                available: 2,
+                ..
+            }
+        ));
+        let e = Tpkt::decode(&[4, 0, 0, 7, 2, 0xf0, 0x80]).unwrap_err();
+        assert_eq!((e.layer(), e.offset()), (Layer::Tpkt, 0));
+        let e = Tpkt::decode(&[3, 0, 0, 6, 2, 0xf0]).unwrap_err();
+        assert_eq!(e.offset(), 2);
+        let e = Tpkt::decode(&[3, 0, 0, 9, 2, 0xf0, 0x80]).unwrap_err();
+        assert!(matches!(
+            e.kind(),
+            DecodeErrorKind::Truncated {
+                needed: 9,
+                available: 7,
+                ..
+            }
+        ));
+        let e = Tpkt::decode_exact(&[3, 0, 0, 7, 2, 0xf0, 0x80, 0xaa, 0xbb]).unwrap_err();
+        assert_eq!(e.offset(), 7);
+        assert!(matches!(
+            e.kind(),
+            DecodeErrorKind::TrailingData { len: 2, .. }
+        ));
+        let e = Tpkt::decode_exact(&[3, 0, 0, 9, 2, 0xf0, 0x80]).unwrap_err();
+        assert!(matches!(e.kind(), DecodeErrorKind::Truncated { .. }));
+        let mut room = [0u8; 3];
+        let e = encode_header(5, &mut &mut room[..]).unwrap_err();
+        assert!(matches!(
+            e.kind(),
+            EncodeErrorKind::BufferTooSmall {
+                needed: 4,
+                remaining: 3
+            }
+        ));
     }
 }

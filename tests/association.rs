@@ -991,3 +991,60 @@ fn displays_read_well() {
         "rf 0x81: session selector unknown"
     );
 }
+
+/// Who releases the transport connection after an orderly release (X.225 §6.6 and §7.7, the
+/// DISCONNECT SPDU: the receiver of DN issues T-DISCONNECT, the sender of DN waits TIM; X.224
+/// class 0 releases implicitly, by closing the network connection, so no DR TPDU is sent).
+/// ISODE, receiving DN, also sends a class-0 DR before it closes TCP
+/// (`testdata/captures/isode/iso-rtsap-rtse-echo.pcap`, frame 71): the DN sender takes it as
+/// the expected end.
+#[test]
+fn after_dn_the_receiver_closes_and_a_dr_from_it_ends_the_sender_cleanly() {
+    // Crate as the releasing initiator: DN received, nothing more sent, the machine asks the
+    // owner to close TCP (Closed).
+    let mut p = default_pair();
+    associate(&mut p, AssociateRequest::mms(), AcceptResponse::default());
+    let now = p.now;
+    p.client.release(now).unwrap();
+    p.c2s();
+    assert_eq!(p.server_events(), [Event::ReleaseIndication]);
+    p.server.release_response(true, now).unwrap();
+    assert_eq!(spdu_kinds(&p.s2c()), [SpduKind::Dn]);
+    assert_eq!(
+        p.client_events(),
+        [Event::Released { collision: false }, Event::Closed]
+    );
+    assert!(p.client.is_closed());
+    assert!(
+        drain(&mut p.client).is_empty(),
+        "no DR in class 0 after DN: the release is implicit (TCP close)"
+    );
+    // Crate as the DN sender: ISODE's DR (class 0, reason 0 "normal") ends it cleanly.
+    assert_eq!(p.server_events(), [Event::Released { collision: false }]);
+    assert_eq!(p.server.state(), State::AwaitClose);
+    p.server
+        .handle_input(&common::hex("03 00 00 0b 06 80 5a 88 5a 87 80"), now);
+    let ev = p.server_events();
+    assert_eq!(ev.last(), Some(&Event::Closed), "{ev:?}");
+    assert!(
+        !ev.iter().any(|e| matches!(e, Event::Aborted(_))),
+        "a DR after DN is the expected end, not an abort: {ev:?}"
+    );
+    assert!(p.server.is_closed());
+
+    // Without anything from the peer, the DN sender closes when TIM runs out.
+    let mut p = default_pair();
+    associate(&mut p, AssociateRequest::mms(), AcceptResponse::default());
+    let now = p.now;
+    p.client.release(now).unwrap();
+    p.c2s();
+    p.server_events();
+    p.server.release_response(true, now).unwrap();
+    let _ = drain(&mut p.server);
+    p.server_events();
+    let tim = p.server.poll_timeout().expect("TIM runs after DN");
+    assert!(tim > now);
+    p.server.handle_timeout(tim);
+    assert_eq!(p.server_events().last(), Some(&Event::Closed));
+    assert!(p.server.is_closed());
+}

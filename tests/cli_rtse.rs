@@ -886,6 +886,166 @@ fn transport_only_and_rtse_listeners_shed_connections_over_the_per_peer_cap() {
     }
 }
 
+/// `--session-requirements` with `--rtse`: X.228's units (half-duplex, minor synchronize,
+/// activity management, exceptions; no duplex) are checked before anything is sent, extra units
+/// are proposed, and a listener refuses an RT-OPEN whose agreed units lack what it requires.
+#[test]
+fn session_requirements_with_rtse() {
+    // Refused combinations: a usage error naming the rule, on both commands.
+    for (hex, why) in [
+        ("0209", "activity management"),
+        ("0241", "minor synchronize"),
+        ("0049", "exceptions"),
+        ("024b", "duplex"),
+    ] {
+        let out = osi()
+            .args(["connect", "127.0.0.1:1", "--rtse", "normal"])
+            .args(["--session-requirements", hex])
+            .output()
+            .expect("run osi connect");
+        assert_eq!(out.status.code(), Some(2), "{hex}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(why), "{hex}: {err}");
+        let out = osi()
+            .args(["listen", "127.0.0.1:0", "--rtse", "normal"])
+            .args(["--session-requirements", hex])
+            .output()
+            .expect("run osi listen");
+        assert_eq!(out.status.code(), Some(2), "{hex}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(why), "{hex}");
+    }
+    // Typed data proposed beside 0249: the listener answers 0249 and the ping runs.
+    let (mut lproc, _lrx, lport) = listen("normal", &["--echo"]);
+    let out = osi()
+        .args(["connect", &format!("127.0.0.1:{lport}"), "--rtse", "normal"])
+        .args(["--session-requirements", "0649", "--transfer", "0500"])
+        .args(["--expect-echo", "--timeout", "10", "--format", "json"])
+        .output()
+        .expect("run osi connect");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(lproc.exit_code("osi listen"), 0);
+    // A listener requiring more than the peer proposes refuses the RT-OPEN.
+    let (mut lproc, lrx, lport) = listen("normal", &["--session-requirements", "0a49"]);
+    let out = osi()
+        .args(["connect", &format!("127.0.0.1:{lport}"), "--rtse", "normal"])
+        .args(["--timeout", "10", "--format", "json"])
+        .output()
+        .expect("run osi connect");
+    assert_eq!(out.status.code(), Some(1));
+    let records: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        records.iter().any(|r| event(r) == "rt-refused"),
+        "{records:?}"
+    );
+    assert_eq!(lproc.exit_code("osi listen"), 0);
+    // The machine refuses by itself (no open indication reaches the listener's user).
+    let server = drain(&lrx);
+    assert!(server.iter().any(|r| event(r) == "closed"), "{server:?}");
+}
+
+/// `open` without RTSE-user data in an RTORQ and an RTOAC (X.410-1984 mode, where ISODE and
+/// tshark read the PConnect / PAccept): written `a0 02 80 00`, X.228's `[0] IMPLICIT NULL`
+/// inside the explicit `[0]`, as ISODE's `rt2psinitiat.c` writes it. tshark dissects it as
+/// for ISODE's own capture (only the two known X.410-mode reports); the bare `80 00` written
+/// before made it report a malformed packet and an undecoded OID.
+#[test]
+fn open_without_user_data_is_what_tshark_and_isode_read() {
+    use osi_stack::association::{Config, Dispatch};
+    use osi_stack::rts::{ConnectorProfile, Rts, RtsEvent, RtsSettings, TransferState, X400Mode};
+    let now = std::time::Instant::now();
+    let settings = RtsSettings::default().with_mode(X400Mode::Mode1984);
+    let request = ConnectorProfile::new(
+        "\"mta\"/\"mta\"/\"mta\"/Internet=192.0.2.9"
+            .parse()
+            .unwrap(),
+    )
+    .associate_request(None)
+    .unwrap()
+    .unwrap();
+    let mut c = Rts::initiator(Config::default(), settings.clone(), TransferState::new());
+    let mut s = Rts::responder(Config::default(), Dispatch::default(), None, settings);
+    s.handle_transport_accepted(now);
+    c.open(request, None, now).unwrap();
+    let mut record: Vec<(bool, Vec<u8>)> = Vec::new();
+    for _ in 0..10 {
+        let mut moved = false;
+        while let Some(b) = c.poll_transmit() {
+            record.push((true, b.to_vec()));
+            s.handle_input(&b, now);
+            moved = true;
+        }
+        while let Some(e) = s.poll_event() {
+            if let RtsEvent::OpenIndication(_) = e {
+                s.accept_with(None, None, now).unwrap();
+                moved = true;
+            }
+        }
+        while let Some(b) = s.poll_transmit() {
+            record.push((false, b.to_vec()));
+            c.handle_input(&b, now);
+            moved = true;
+        }
+        while c.poll_event().is_some() {}
+        if !moved {
+            break;
+        }
+    }
+    let all: Vec<u8> = record.iter().flat_map(|(_, b)| b.clone()).collect();
+    let find = |needle: &[u8]| all.windows(needle.len()).filter(|w| *w == needle).count();
+    assert_eq!(
+        find(&[0xa3, 0x04, 0xa0, 0x02, 0x80, 0x00]),
+        1,
+        "PConnect open"
+    );
+    assert_eq!(
+        find(&[0xa2, 0x04, 0xa0, 0x02, 0x80, 0x00]),
+        1,
+        "PAccept open"
+    );
+    let Some(tshark) = tshark() else { return };
+    let dir = std::env::temp_dir().join(format!("osi-cli-rtse-open-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("open-null.pcap");
+    std::fs::write(&file, Pcap::write(&record)).unwrap();
+    let out = Command::new(tshark)
+        .arg("-r")
+        .arg(&file)
+        .args(["-V", "-z", "expert"])
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run tshark");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert_eq!(
+        text.matches("connectionDataRQ: open (0)").count(),
+        1,
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("connectionDataAC: open (0)").count(),
+        1,
+        "{text}"
+    );
+    assert!(!text.contains("Malformed"), "{}", file.display());
+    assert!(!text.contains("not implemented"), "{}", file.display());
+    let summary = text.rsplit("Expert Information").next().unwrap_or_default();
+    let problems: Vec<String> = expert_problems(summary)
+        .into_iter()
+        .filter(|row| !TSHARK_X410_KNOWN.iter().any(|k| row.ends_with(k)))
+        .collect();
+    assert!(problems.is_empty(), "{problems:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A peer's DR is reported typed, with its reason (association mode: the `aborted` record's
 /// `code`; transport only: `kind` `dr`), and TCP closed on an open class-0 connection (what
 /// `osi connect --transport-only` does: class 0 has no DR once connected, X.224 §6.7.1.4) is

@@ -2214,6 +2214,29 @@ fn capture_from_stdin() {
     }
 }
 
+/// A PConnect whose `open` has no user data, as this crate wrote it before (`a3 02 80 00`, the
+/// bare `[0] IMPLICIT NULL`) and as ISODE and X.228 write it (`a3 04 a0 02 80 00`): both read,
+/// the first reported as tolerated.
+#[test]
+fn rtse_open_as_a_bare_null_is_read_and_reported() {
+    let bare = "0300002e02f0800d25050613010016010214020249c1173115a003800100a10e80013f820101a302800084020080";
+    let run = osi(&["dump", "--hex", bare, "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = &run.records[0]["rtse"];
+    assert_eq!(s(r, "type"), Some("RTORQ"));
+    assert_eq!(s(r, "connection_data"), Some("open"));
+    assert!(
+        s(r, "tolerated").is_some_and(|t| t.contains("80 00")),
+        "{r}"
+    );
+    let standard = "0300003002f0800d27050613010016010214020249c1193117a003800100a11080013f820101a304a002800084020080";
+    let run = osi(&["dump", "--hex", standard, "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = &run.records[0]["rtse"];
+    assert_eq!(s(r, "connection_data"), Some("open"));
+    assert_eq!(r.get("tolerated"), None, "{r}");
+}
+
 /// ISODE's session echo uses the session service without presentation: its CN carries 512
 /// octets of test data, not a CP. The dissector keeps to the session layer for that stream
 /// (no presentation errors), while a stream whose CN carries a CP is still decoded above it.

@@ -747,8 +747,8 @@ fn every_capture_has_its_verdict() {
         "isode/iso-rtsap-x410-echo.pcap", Server, RTS, Match;
         "isode/iso-rtsap-x410-ros-echo.pcap", Client, RTS, Match;
         "isode/iso-rtsap-x410-ros-echo.pcap", Server, RTS, Match;
-        "isode/iso-ssap-echo.pcap", Client, SESSION, Differs(Layer::Session, "type", kinds(&["PT"]), kinds(&["AB"]));
-        "isode/iso-ssap-echo.pcap", Server, SESSION, Differs(Layer::Session, "type", kinds(&["PT"]), kinds(&["AB"]));
+        "isode/iso-ssap-echo.pcap", Client, SESSION, Missing("ED");
+        "isode/iso-ssap-echo.pcap", Server, SESSION, Missing("DT [GT MAP]");
         "isode/iso-tsap-echo.pcap", Client, TRANSPORT, Differs(Layer::Cotp, "type", Value::Kind("ED"), Value::Kind("ER"));
         "isode/iso-tsap-echo.pcap", Server, TRANSPORT, Missing("ED");
         "isode/iso2osi-acse-echo.pcap", Client, ASSOCIATION, Match;

@@ -129,8 +129,9 @@ const DISAGREEMENTS: &[(&str, u64, &str, &str, &str)] = &[
         33,
         "application_protocol",
         "1",
-        "open = [0] IMPLICIT NULL (80 00, X.228's encoding of absent RTSE-user data): tshark \
-         always unwraps open as explicit, finds no value and dissects nothing after it",
+        "open as a bare [0] IMPLICIT NULL (80 00, the crate's encoding before it wrote \
+         ISODE's a0 02 80 00; still read, flagged bare_null_open): tshark always unwraps open \
+         as explicit, finds no value and dissects nothing after it",
     ),
 ];
 
@@ -180,6 +181,7 @@ fn re_encode_equal(apdu: &Apdu<'_>, x410: bool) {
         }
         other => panic!("{other:?}"),
     };
+    // `==` ignores bare_null_open: the tolerated `80 00` reads back as the same value.
     assert_eq!(&back, apdu);
 }
 
@@ -391,7 +393,7 @@ fn codes_are_open_and_print() {
     };
     let mut out = Vec::new();
     rq.encode(&mut out).unwrap();
-    assert_eq!(out, hex("b0 07 82 01 63 a3 02 80 00"));
+    assert_eq!(out, hex("b0 09 82 01 63 a3 04 a0 02 80 00"));
     assert_eq!(Rtorq::decode(&out, &LIM).unwrap(), rq);
 }
 
@@ -659,16 +661,35 @@ fn structural_errors() {
 #[test]
 fn lenient_where_peers_differ() {
     // Unknown SET elements (ISODE's X.410 protocolVersion [5]) are skipped.
-    let c = hex("a3 02 80 00 85 01 01 9f 20 00");
+    let c = hex("a3 04 a0 02 80 00 85 01 01 9f 20 00");
     let rq = Rtorq::decode_components(&c, &LIM).unwrap();
     assert_eq!(rq, Rtorq::new(ConnectionData::Open(None)));
-    // An empty explicit open reads as no user data, and is written as 80 00.
+    // open as a bare [0] NULL (the crate's encoding before): tolerated and flagged.
+    let c = hex("a3 02 80 00");
+    let rq = Rtorq::decode_components(&c, &LIM).unwrap();
+    assert_eq!(rq.connection_data, ConnectionData::Open(None));
+    assert!(rq.bare_null_open);
+    let rq_flagged = Rtorq {
+        bare_null_open: true,
+        ..Rtorq::new(ConnectionData::Open(None))
+    };
+    assert_eq!(rq, rq_flagged);
+    // An empty explicit open reads as no user data, and is written as ISODE writes it
+    // (rt2psinitiat.c: [0] around [0] IMPLICIT NULL).
     let ac = hex("b1 04 a2 02 a0 00");
     let e = Rtoac::decode(&ac, &LIM).unwrap();
     assert_eq!(e.connection_data, ConnectionData::Open(None));
+    assert!(!e.bare_null_open);
     let mut out = Vec::new();
     e.encode(&mut out).unwrap();
-    assert_eq!(out, hex("b1 04 a2 02 80 00"));
+    assert_eq!(out, hex("b1 06 a2 04 a0 02 80 00"));
+    // The flag is not written: a flagged RTOAC encodes the standard way.
+    let bare = hex("b1 04 a2 02 80 00");
+    let flagged = Rtoac::decode(&bare, &LIM).unwrap();
+    assert!(flagged.bare_null_open);
+    let mut out2 = Vec::new();
+    flagged.encode(&mut out2).unwrap();
+    assert_eq!(out2, out);
     // Indefinite lengths everywhere.
     let ind = hex("b6 80 80 01 04 a2 80 05 00 00 00 00 00");
     let ab = Rtab::decode(&ind, &LIM).unwrap();
@@ -695,6 +716,7 @@ fn encoders_refuse_short_buffers() {
             additional_reference_information: Some(b"x"),
         }),
         application_protocol: Some(ApplicationProtocol(1)),
+        bare_null_open: false,
     };
     let apdus: [Apdu<'_>; 6] = [
         rq.into(),
@@ -833,6 +855,7 @@ proptest! {
             dialogue_mode: ints.2.map(DialogueMode),
             connection_data: cd(&seed),
             application_protocol: ints.3.map(ApplicationProtocol),
+            bare_null_open: false,
         };
         check(&a.into())?;
         // The typed entry point agrees with the enum.
@@ -847,6 +870,7 @@ proptest! {
             checkpoint_size: ints.0,
             window_size: ints.1,
             connection_data: cd(&seed),
+            bare_null_open: false,
         };
         check(&a.into())?;
         let mut out = Vec::new();

@@ -659,10 +659,11 @@ fn x410_mode_on_the_wire() {
             .with_checkpoints(30, 5);
         let mut pair = Pair::new(settings.clone(), settings);
         let mut c2s = settle(&mut pair);
-        // CP-type 31 LL { a0 03 80 01 00  a1 LL { 80 01 1e 81 01 05 a3 02 80 00 84 01 pp } }
+        // CP-type 31 LL { a0 03 80 01 00  a1 LL { 80 01 1e 81 01 05 a3 04 a0 02 80 00
+        // 84 01 pp } } (open without user data: X.228's [0] IMPLICIT NULL inside [0])
         let pconnect = [
-            0xa0, 0x03, 0x80, 0x01, 0x00, 0xa1, 0x0d, 0x80, 0x01, 0x1e, 0x81, 0x01, 0x05, 0xa3,
-            0x02, 0x80, 0x00, 0x84, 0x01, protocol,
+            0xa0, 0x03, 0x80, 0x01, 0x00, 0xa1, 0x0f, 0x80, 0x01, 0x1e, 0x81, 0x01, 0x05, 0xa3,
+            0x04, 0xa0, 0x02, 0x80, 0x00, 0x84, 0x01, protocol,
         ];
         assert_eq!(count(&c2s, &pconnect), 1, "{mode:?}: {c2s:02x?}");
         assert_eq!(count(&c2s, &[0x60]), 0, "no aarq");

@@ -72,6 +72,66 @@ pub(crate) fn aare(
     encode(&Apdu::Aare(a))
 }
 
+/// The user-information EXTERNALs of `list` (all but arbitrary-encoded ones) as owned values.
+pub(crate) fn all_externals(
+    whole: &Bytes,
+    list: Option<&ExternalList<'_>>,
+) -> Vec<super::config::UserInformation> {
+    let Some(list) = list else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|e| {
+            let (value, octet_aligned) = match e.encoding {
+                PdvValues::SingleAsn1Type(b) => (b, false),
+                PdvValues::OctetAligned(b) => (b, true),
+                _ => return None,
+            };
+            let mut u = super::config::UserInformation::new(
+                e.indirect_reference,
+                crate::util::sub(whole, value),
+            );
+            u.direct_reference = e.direct_reference.map(|o| o.to_owned_oid());
+            u.octet_aligned = octet_aligned;
+            Some(u)
+        })
+        .collect()
+}
+
+/// An accepting AARE with several user-information EXTERNALs: each on its own context when
+/// `context_ok` accepts it, else on `fallback`.
+pub(crate) fn aare_accepted_list(
+    application_context: Oid<'_>,
+    responding: &ApAddress,
+    list: &[super::config::UserInformation],
+    fallback: i64,
+    context_ok: impl Fn(i64) -> bool,
+) -> Result<Vec<u8>, EncodeError> {
+    let mut a = Aare::new(
+        application_context,
+        AssociateResult::ACCEPTED,
+        AssociateSourceDiagnostic::User(UserDiagnostic::NULL),
+    );
+    a.responding = invocation(responding);
+    let ext: Vec<External<'_>> = list
+        .iter()
+        .map(|u| External {
+            direct_reference: u.direct_reference.as_ref().map(|o| o.as_oid()),
+            indirect_reference: Some(u.context.filter(|&c| context_ok(c)).unwrap_or(fallback)),
+            data_value_descriptor: None,
+            encoding: if u.octet_aligned {
+                PdvValues::OctetAligned(&u.value)
+            } else {
+                PdvValues::SingleAsn1Type(&u.value)
+            },
+        })
+        .collect();
+    if !ext.is_empty() {
+        a.user_information = Some(ExternalList::from_slice(&ext));
+    }
+    encode(&Apdu::Aare(a))
+}
+
 /// An accepting AARE.
 pub(crate) fn aare_accepted(
     application_context: Oid<'_>,

@@ -391,6 +391,38 @@ pub struct AcceptResponse {
     /// checkpointSize 0, windowSize 3), so an X.410-mode accept always carries the mandatory
     /// connectionDataAC.
     pub x410_parameters: Option<Bytes>,
+    /// AARE user-information as several EXTERNALs, in order (X.227 `Association-information`
+    /// is a SEQUENCE OF EXTERNAL). When not empty it replaces `user_information`. Each goes on
+    /// its own context when that context was accepted (else on the one `user_information`
+    /// would use), with its direct-reference when given. See [`AcceptResponse::echoing`].
+    pub user_information_list: Vec<UserInformation>,
+}
+
+/// One user-information EXTERNAL of an AARQ or AARE (X.227 `Association-information`), in
+/// single-ASN1-type or octet-aligned form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UserInformation {
+    /// indirect-reference: the presentation context (`None`: absent).
+    pub context: Option<i64>,
+    /// direct-reference: the transfer syntax (ISODE names BER, 2.1.1, in every EXTERNAL).
+    pub direct_reference: Option<crate::oid::OwnedOid>,
+    /// The value: one BER value (single-ASN1-type), or the octets (octet-aligned).
+    pub value: Bytes,
+    /// Octet-aligned (`true`) rather than single-ASN1-type.
+    pub octet_aligned: bool,
+}
+
+impl UserInformation {
+    /// A single-ASN1-type EXTERNAL holding `value` on `context`.
+    pub fn new(context: Option<i64>, value: impl Into<Bytes>) -> Self {
+        UserInformation {
+            context,
+            direct_reference: None,
+            value: value.into(),
+            octet_aligned: false,
+        }
+    }
 }
 
 impl AcceptResponse {
@@ -398,17 +430,28 @@ impl AcceptResponse {
     pub fn with_user_information(value: impl Into<Bytes>) -> Self {
         AcceptResponse {
             user_information: Some(value.into()),
-            responding: ApAddress::default(),
-            x410_parameters: None,
+            ..AcceptResponse::default()
         }
     }
 
     /// An X.410-1984-mode answer carrying these `PAccept` parameters.
     pub fn with_x410_parameters(value: impl Into<Bytes>) -> Self {
         AcceptResponse {
-            user_information: None,
-            responding: ApAddress::default(),
             x410_parameters: Some(value.into()),
+            ..AcceptResponse::default()
+        }
+    }
+
+    /// An answer that returns every user-information EXTERNAL of the request
+    /// ([`AssociateIndication::user_information_list`](super::AssociateIndication::user_information_list)),
+    /// each on its context with its direct-reference: what ISODE's ACSE echo server (`isod`)
+    /// sends and its client (`isoc`) checks ("expecting 3 hellos",
+    /// `testdata/captures/isode/iso-acse-echo.pcap`). An application echo, not an ACSE rule:
+    /// X.227 leaves the AARE's user-information to the accepting user.
+    pub fn echoing(indication: &super::AssociateIndication) -> Self {
+        AcceptResponse {
+            user_information_list: indication.user_information_list.clone(),
+            ..AcceptResponse::default()
         }
     }
 }

@@ -532,6 +532,8 @@ impl Control {
         indication.contexts = self.contexts.clone();
         indication.user_information = apdu::first_external(data, aarq.user_information.as_ref());
         indication.user_information_context = user_context;
+        indication.user_information_list =
+            apdu::all_externals(data, aarq.user_information.as_ref());
         self.state = State::Indicated(Box::new(Answer {
             responding_psel: responding.map(|s| sub(data, s)),
             answers,
@@ -589,7 +591,17 @@ impl Control {
             .user_information
             .as_deref()
             .map(|i| (info_context, i));
-        let aare = apdu::aare_accepted(context, &response.responding, info)?;
+        let aare = if response.user_information_list.is_empty() {
+            apdu::aare_accepted(context, &response.responding, info)?
+        } else {
+            apdu::aare_accepted_list(
+                context,
+                &response.responding,
+                &response.user_information_list,
+                info_context,
+                |c| self.accepted(c),
+            )?
+        };
         let cpa = ppdu::cpa(
             answer.responding_psel.as_deref(),
             &answer.answers,

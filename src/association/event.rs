@@ -184,6 +184,14 @@ pub struct AssociateIndication {
     /// `PConnect`). There is no AARQ then. Answer with
     /// [`AcceptResponse::with_x410_parameters`](super::AcceptResponse::with_x410_parameters).
     pub x410_parameters: Option<Bytes>,
+    /// Every user-information EXTERNAL of the AARQ, in order (single-ASN1-type and
+    /// octet-aligned ones; `user_information` is the first one's value).
+    pub user_information_list: Vec<super::config::UserInformation>,
+    /// The session functional units the CN proposed (PI 20; absent = the X.225 default
+    /// `0x0349`).
+    pub session_requirements_proposed: crate::session::SessionUserRequirements,
+    /// The session functional units an accept will agree on (what this side answers in the AC).
+    pub session_requirements: crate::session::SessionUserRequirements,
 }
 
 /// An established association.
@@ -774,6 +782,9 @@ impl AssociateIndication {
             user_information: None,
             user_information_context: None,
             x410_parameters: None,
+            user_information_list: Vec::new(),
+            session_requirements_proposed: crate::session::SessionUserRequirements::DEFAULT,
+            session_requirements: crate::session::SessionUserRequirements::DEFAULT,
         }
     }
 }

@@ -89,7 +89,9 @@ use std::time::Instant;
 use bytes::Bytes;
 
 pub use crate::session::connection::{OldConnection, Resumed};
-pub use config::{AcceptResponse, ApAddress, AssociateRequest, Config, PresentationContext};
+pub use config::{
+    AcceptResponse, ApAddress, AssociateRequest, Config, PresentationContext, UserInformation,
+};
 pub use dispatch::{Dispatch, Selector, Service};
 pub use event::{
     Abort, AbortReason, AbortSource, AssociateIndication, Associated, Configured, ContextOutcome,
@@ -777,6 +779,8 @@ impl Association {
             .unwrap_or_else(|| Box::new(AssociateIndication::new(self.peer, None, None)));
         base.calling_ssel = ind.calling_ssel;
         base.called_ssel = ind.called_ssel;
+        base.session_requirements_proposed = ind.requirements;
+        base.session_requirements = ind.agreed;
         match self
             .control
             .on_connect(&ind.user_data, &self.dispatch, &mut self.candidates, base)

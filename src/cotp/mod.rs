@@ -355,9 +355,31 @@ pub struct ConnectParameters<'a> {
     pub checksum: Option<u16>,
 }
 
+/// The octet of a one-octet parameter value.
+#[inline]
+fn one_octet(value: Option<&[u8]>) -> Option<u8> {
+    match value {
+        Some(&[b]) => Some(b),
+        _ => None,
+    }
+}
+
+/// A big-endian unsigned value of up to 4 octets (the preferred maximum TPDU size).
+#[inline]
+fn be_u32(value: &[u8]) -> u32 {
+    value
+        .iter()
+        .fold(0u32, |acc, &b| acc.wrapping_shl(8) | u32::from(b))
+}
+
 impl<'a> Connect<'a> {
+    #[inline]
     fn param(&self, code: ParamCode) -> Option<&'a [u8]> {
-        self.params.get(code).map(|p| p.value)
+        // A decoded CR/CC carries the positions its one walk recorded.
+        match self.params.indexed_value(params::cr_slot(code)) {
+            Some(value) => value,
+            None => self.params.get(code).map(|p| p.value),
+        }
     }
 
     /// All the parameters in one walk of the variable part, for a caller that needs several
@@ -374,6 +396,25 @@ impl<'a> Connect<'a> {
     /// ```
     #[inline]
     pub fn parameters(&self) -> ConnectParameters<'a> {
+        if self.params.is_indexed() {
+            // Decoded: every parameter from the positions the decoder's walk recorded (each
+            // fixed-length value of its length: the walk checked it).
+            let v = |code| self.params.value_at(params::cr_slot(code));
+            return ConnectParameters {
+                tpdu_size: one_octet(v(ParamCode::TPDU_SIZE)).map(TpduSize),
+                preferred_max_tpdu_size: v(ParamCode::PREFERRED_MAX_TPDU_SIZE).map(be_u32),
+                calling_tsel: v(ParamCode::CALLING_TSAP),
+                called_tsel: v(ParamCode::CALLED_TSAP),
+                additional_options: one_octet(v(ParamCode::ADDITIONAL_OPTIONS)),
+                alternative_classes: v(ParamCode::ALTERNATIVE_CLASSES),
+                version: one_octet(v(ParamCode::VERSION)),
+                protection: v(ParamCode::PROTECTION),
+                checksum: match v(ParamCode::CHECKSUM) {
+                    Some(&[a, b]) => Some(u16::from_be_bytes([a, b])),
+                    _ => None,
+                },
+            };
+        }
         let mut p = ConnectParameters::default();
         // The variable part was checked by `decode` (every length within it, every defined
         // fixed-length parameter of its length); a value that is not, in a value built by
@@ -424,6 +465,7 @@ impl<'a> Connect<'a> {
 
     /// The TPDU size parameter (0xC0), if present. Its code may be invalid (see
     /// [`TpduSize::octets`]); [`class0`] decides what to do with that.
+    #[inline]
     pub fn tpdu_size(&self) -> Option<TpduSize> {
         match self.param(ParamCode::TPDU_SIZE) {
             Some(&[b]) => Some(TpduSize(b)),
@@ -432,6 +474,7 @@ impl<'a> Connect<'a> {
     }
 
     /// The preferred maximum TPDU size (0xF0) in units of 128 octets, if present.
+    #[inline]
     pub fn preferred_max_tpdu_size(&self) -> Option<u32> {
         self.param(ParamCode::PREFERRED_MAX_TPDU_SIZE).map(|v| {
             v.iter()
@@ -440,17 +483,20 @@ impl<'a> Connect<'a> {
     }
 
     /// The calling transport selector (0xC1), exactly as sent; `None` when absent.
+    #[inline]
     pub fn calling_tsel(&self) -> Option<&'a [u8]> {
         self.param(ParamCode::CALLING_TSAP)
     }
 
     /// The called (CR) or responding (CC) transport selector (0xC2); `None` when absent. A
     /// present selector of length 0 is the nil selector.
+    #[inline]
     pub fn called_tsel(&self) -> Option<&'a [u8]> {
         self.param(ParamCode::CALLED_TSAP)
     }
 
     /// The additional option selection (0xC6), if present.
+    #[inline]
     pub fn additional_options(&self) -> Option<u8> {
         match self.param(ParamCode::ADDITIONAL_OPTIONS) {
             Some(&[b]) => Some(b),
@@ -459,11 +505,13 @@ impl<'a> Connect<'a> {
     }
 
     /// The alternative protocol classes (0xC7), one octet a class, if present.
+    #[inline]
     pub fn alternative_classes(&self) -> Option<&'a [u8]> {
         self.param(ParamCode::ALTERNATIVE_CLASSES)
     }
 
     /// The version number (0xC4), if present.
+    #[inline]
     pub fn version(&self) -> Option<u8> {
         match self.param(ParamCode::VERSION) {
             Some(&[b]) => Some(b),
@@ -472,11 +520,13 @@ impl<'a> Connect<'a> {
     }
 
     /// The protection parameters (0xC5), if present.
+    #[inline]
     pub fn protection(&self) -> Option<&'a [u8]> {
         self.param(ParamCode::PROTECTION)
     }
 
     /// The checksum (0xC3), if present.
+    #[inline]
     pub fn checksum(&self) -> Option<u16> {
         match self.param(ParamCode::CHECKSUM) {
             Some(&[a, b]) => Some(u16::from_be_bytes([a, b])),
@@ -694,6 +744,8 @@ fn derr(offset: usize, kind: DecodeErrorKind) -> DecodeError {
     DecodeError::new(Layer::Cotp, offset, kind)
 }
 
+#[cold]
+#[inline(never)]
 fn li_error(li: usize, min: usize, max: usize) -> DecodeError {
     derr(
         0,
@@ -1216,35 +1268,56 @@ impl<'a> Tpdu<'a> {
     }
 }
 
-/// Decodes a CR or CC given its LI, its code and the octets after the code.
+/// The error of a CR/CC whose LI is 255, runs past the TPDU, or is shorter than the fixed part,
+/// in that order; `after` octets follow the LI.
+#[cold]
 #[inline(never)]
-fn decode_connect(li: usize, code: TpduCode, after: &[u8]) -> Result<Tpdu<'_>, DecodeError> {
+fn connect_li_error(li: usize, after: usize) -> DecodeError {
     if li == 255 {
-        return Err(derr(
+        derr(
             0,
             DecodeErrorKind::InvalidValue {
                 what: "length indicator",
                 value: 255,
             },
-        ));
-    }
-    // `after` starts one octet into the LI's span (the code).
-    let Some((header, user_data)) = after.split_at_checked(li.saturating_sub(1)) else {
-        return Err(derr(
+        )
+    } else if li.saturating_sub(1) > after {
+        derr(
             0,
             DecodeErrorKind::Overrun {
                 what: "length indicator",
                 declared: li,
-                available: after.len().saturating_add(1),
+                available: after.saturating_add(1),
             },
-        ));
+        )
+    } else {
+        li_error(li, 6, 254)
+    }
+}
+
+/// Decodes a CR or CC given its LI, its code and the octets after the code. Inlined into
+/// `decode_other`, which the caller's `Tpdu::decode` calls for every TPDU but the DT.
+#[inline(always)]
+fn decode_connect(li: usize, code: TpduCode, after: &[u8]) -> Result<Tpdu<'_>, DecodeError> {
+    // The LI covers the code and the five octets after it and is at most 254 (255 is
+    // reserved); `after` starts one octet into its span (at the code). One range check and
+    // one length check; the fault is named out of line.
+    let header = match after.split_at_checked(li.wrapping_sub(1)) {
+        Some(split) if (6..=254).contains(&li) => split,
+        _ => return Err(connect_li_error(li, after.len())),
     };
-    let [d1, d0, s1, s0, class, var @ ..] = header else {
-        return Err(li_error(li, 6, 254));
+    let ([d1, d0, s1, s0, class, var @ ..], user_data) = header else {
+        return Err(connect_li_error(li, after.len()));
     };
-    let kind = code.kind();
-    let (params, header_data) =
-        Params::parse_with_trailer(kind, var).map_err(|e| e.shifted(var_offset(6)))?;
+    // `code` is in 0xD0..=0xEF (see `decode_other`): a CR or a CC.
+    let kind = if code.0 >= 0xe0 {
+        TpduKind::Cr
+    } else {
+        TpduKind::Cc
+    };
+    let Some((params, header_data)) = Params::split_trailer(kind, var) else {
+        return Err(Params::trailer_error(kind, var).shifted(var_offset(6)));
+    };
     let c = Connect {
         cdt: code.0 & 0x0f,
         dst_ref: u16::from_be_bytes([*d1, *d0]),

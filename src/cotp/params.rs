@@ -197,7 +197,8 @@ pub enum Param<'a> {
 
 /// Which parameter codes X.224 defines for which TPDU (Tables 14–35, §13.x.4). Codes outside
 /// this list are "not defined" for the TPDU: ignored in a CR, a protocol error elsewhere.
-pub(crate) fn is_defined(kind: TpduKind, code: ParamCode) -> bool {
+#[inline]
+pub(crate) const fn is_defined(kind: TpduKind, code: ParamCode) -> bool {
     use ParamCode as P;
     match kind {
         TpduKind::Cr | TpduKind::Cc => matches!(
@@ -226,7 +227,7 @@ pub(crate) fn is_defined(kind: TpduKind, code: ParamCode) -> bool {
             code,
             P::CHECKSUM | P::SUBSEQUENCE_NUMBER | P::FLOW_CONTROL_CONFIRMATION | P::SELECTIVE_ACK
         ),
-        TpduKind::Dc | TpduKind::Ea | TpduKind::Rj => code == P::CHECKSUM,
+        TpduKind::Dc | TpduKind::Ea | TpduKind::Rj => matches!(code, P::CHECKSUM),
         TpduKind::Unknown => false,
     }
 }
@@ -241,6 +242,28 @@ const fn fixed_length(code: ParamCode) -> Option<(usize, usize)> {
         _ => None,
     }
 }
+
+/// Per parameter code, for the one walk of a CR/CC variable part: `[min, max - min, slot,
+/// defined]`: the allowed length of a fixed-length code (`[0, 255]` for any length, so that a
+/// length `len` is allowed when `len - min` (wrapping) `<= max - min`), its [`cr_slot`], and
+/// whether X.224 defines it for a CR/CC.
+// Indexing in the initialiser runs at compile time: an index out of range fails the build.
+#[allow(clippy::indexing_slicing)]
+static CR_CODES: [[u8; 4]; 256] = {
+    let mut t = [[0u8, 255, 0, 0]; 256];
+    let mut code = 0usize;
+    while code < 256 {
+        let c = ParamCode(code as u8);
+        if let Some((min, max)) = fixed_length(c) {
+            t[code][0] = min as u8;
+            t[code][1] = (max - min) as u8;
+        }
+        t[code][2] = cr_slot(c) as u8;
+        t[code][3] = is_defined(TpduKind::Cr, c) as u8;
+        code += 1;
+    }
+    t
+};
 
 /// [`fixed_length`] for the parameters defined in a TPDU of `kind`.
 fn length_range(kind: TpduKind, code: ParamCode) -> Option<(usize, usize)> {
@@ -313,9 +336,60 @@ impl<'a> RawParam<'a> {
 }
 
 /// A validated variable part, borrowed from the TPDU.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+///
+/// Two values are equal when their octets are (the index below is derived from them).
+#[derive(Clone, Copy, Default)]
 pub struct Params<'a> {
     raw: &'a [u8],
+    /// Where the CR/CC parameters that [`Connect`](crate::cotp::Connect) reads are, recorded
+    /// by the one walk of [`Params::parse_with_trailer`].
+    index: CrIndex,
+}
+
+/// For each CR/CC parameter X.224 defines with a typed accessor ([`CR_SLOTS`]), the offset of
+/// the length octet of its last occurrence (X.224 §13.2.3: a repeated parameter's last value
+/// counts), or 0 when absent. Only meaningful when `indexed`: the variable part was walked by
+/// [`Params::split_trailer`] and is shorter than 255 octets (offsets fit an octet).
+#[derive(Clone, Copy, Default)]
+struct CrIndex {
+    /// One entry a slot, and a last one that collects every other code.
+    at: [u8; CR_SLOTS + 1],
+    indexed: bool,
+}
+
+/// Number of CR/CC parameters with a slot in [`CrIndex`]: TPDU size, preferred maximum TPDU
+/// size, calling and called TSAP, additional options, alternative classes, version,
+/// protection, checksum (in that slot order).
+pub(crate) const CR_SLOTS: usize = 9;
+
+/// The slot of a CR/CC parameter code in [`CrIndex`] (`CR_SLOTS` for the others).
+pub(crate) const fn cr_slot(code: ParamCode) -> usize {
+    match code.0 {
+        0xc0 => 0,
+        0xf0 => 1,
+        0xc1 => 2,
+        0xc2 => 3,
+        0xc6 => 4,
+        0xc7 => 5,
+        0xc4 => 6,
+        0xc5 => 7,
+        0xc3 => 8,
+        _ => CR_SLOTS,
+    }
+}
+
+impl PartialEq for Params<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw
+    }
+}
+
+impl Eq for Params<'_> {}
+
+impl core::hash::Hash for Params<'_> {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.raw.hash(state);
+    }
 }
 
 impl fmt::Debug for Params<'_> {
@@ -328,7 +402,46 @@ impl fmt::Debug for Params<'_> {
 
 impl<'a> Params<'a> {
     /// An empty variable part.
-    pub const EMPTY: Params<'static> = Params { raw: &[] };
+    pub const EMPTY: Params<'static> = Params::unindexed(&[]);
+
+    const fn unindexed(raw: &'a [u8]) -> Self {
+        Params {
+            raw,
+            index: CrIndex {
+                at: [0; CR_SLOTS + 1],
+                indexed: false,
+            },
+        }
+    }
+
+    /// Whether this variable part carries the positions of its CR/CC parameters (decoded by
+    /// [`Params::parse_with_trailer`]; not when built by hand or walked by [`Params::parse`]).
+    #[inline]
+    pub(crate) const fn is_indexed(&self) -> bool {
+        self.index.indexed
+    }
+
+    /// The value of the CR/CC parameter in `slot` (see [`cr_slot`]) from the index: `Some(None)`
+    /// when the index says it is absent, `None` when this value has no index.
+    #[inline]
+    pub(crate) fn indexed_value(&self, slot: usize) -> Option<Option<&'a [u8]>> {
+        if !self.index.indexed {
+            return None;
+        }
+        Some(self.value_at(slot))
+    }
+
+    /// The value the index records in `slot`; `None` when absent (or not indexed).
+    #[inline]
+    pub(crate) fn value_at(&self, slot: usize) -> Option<&'a [u8]> {
+        let at = usize::from(*self.index.at.get(slot)?);
+        if at == 0 {
+            return None;
+        }
+        let len = usize::from(*self.raw.get(at)?);
+        let start = at.saturating_add(1);
+        self.raw.get(start..start.saturating_add(len))
+    }
 
     /// Checks that `raw` is a sequence of complete parameters and that the fixed-length
     /// parameters X.224 defines for `kind` have their defined lengths. Offsets in errors are
@@ -364,7 +477,7 @@ impl<'a> Params<'a> {
             pos = pos.saturating_add(2).saturating_add(len);
             rest = after;
         }
-        Ok(Params { raw })
+        Ok(Params::unindexed(raw))
     }
 
     /// Like [`Params::parse`] for a CR or CC, but stops at the first octet that cannot start an
@@ -373,7 +486,75 @@ impl<'a> Params<'a> {
     /// past the variable part. RDP (MS-RDPBCGR 2.2.1.1, 2.2.1.2) puts its routing token or cookie
     /// and its negotiation request or response there. A defined parameter that runs past the
     /// variable part is still an error.
+    #[inline]
     pub fn parse_with_trailer(
+        kind: TpduKind,
+        raw: &'a [u8],
+    ) -> Result<(Self, &'a [u8]), DecodeError> {
+        match Self::split_trailer(kind, raw) {
+            Some(split) => Ok(split),
+            None => Err(Self::trailer_error(kind, raw)),
+        }
+    }
+
+    /// [`Params::parse_with_trailer`] without the error: `None` on a fault, which
+    /// [`Params::trailer_error`] then names. One pass: each parameter's length against the
+    /// variable part and, through a table, against X.224's length for the fixed-length codes.
+    #[inline]
+    pub(crate) fn split_trailer(kind: TpduKind, raw: &'a [u8]) -> Option<(Self, &'a [u8])> {
+        let cr = matches!(kind, TpduKind::Cr | TpduKind::Cc);
+        let mut index = CrIndex::default();
+        let mut rest = raw;
+        while let [code, tail @ ..] = rest {
+            let code = *code;
+            if code & 0xc0 == 0 {
+                break;
+            }
+            // Any octet indexes the 256 entries.
+            let [min, span, slot, defined] =
+                CR_CODES.get(usize::from(code)).copied().unwrap_or_default();
+            match tail {
+                [len, value @ ..] if usize::from(*len) <= value.len() => {
+                    if len.wrapping_sub(min) > span {
+                        return None;
+                    }
+                    // The offset of the length octet (wraps past 255: then not indexed).
+                    let at = raw.len().wrapping_sub(tail.len()) as u8;
+                    if let Some(entry) = index.at.get_mut(usize::from(slot)) {
+                        *entry = at;
+                    }
+                    rest = value.get(usize::from(*len)..).unwrap_or_default();
+                }
+                _ if (cr && defined != 0) || (!cr && is_defined(kind, ParamCode(code))) => {
+                    return None;
+                }
+                _ => break,
+            }
+        }
+        let (params, trailer) = raw
+            .split_at_checked(raw.len().saturating_sub(rest.len()))
+            .unwrap_or((raw, &[]));
+        index.indexed = cr && raw.len() < 255;
+        Some((Params { raw: params, index }, trailer))
+    }
+
+    /// The fault [`Params::parse_with_trailer`] found, named by the step-by-step walk.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn trailer_error(kind: TpduKind, raw: &'a [u8]) -> DecodeError {
+        match Self::parse_with_trailer_checked(kind, raw) {
+            Err(e) => e,
+            // Not reached: both walks accept the same variable parts.
+            Ok(_) => DecodeError::new(
+                Layer::Cotp,
+                0,
+                DecodeErrorKind::Missing { what: "parameter" },
+            ),
+        }
+    }
+
+    /// [`Params::parse_with_trailer`] step by step, tracking the offset for the error.
+    fn parse_with_trailer_checked(
         kind: TpduKind,
         raw: &'a [u8],
     ) -> Result<(Self, &'a [u8]), DecodeError> {
@@ -410,7 +591,7 @@ impl<'a> Params<'a> {
             rest = after_len.get(len..).unwrap_or_default();
         }
         let (params, trailer) = raw.split_at_checked(pos).unwrap_or((raw, &[]));
-        Ok((Params { raw: params }, trailer))
+        Ok((Params::unindexed(params), trailer))
     }
 
     /// The variable part as received.
@@ -581,7 +762,7 @@ impl ParamsBuf {
 
     /// The variable part as [`Params`] for a TPDU struct.
     pub fn as_params(&self) -> Params<'_> {
-        Params { raw: &self.raw }
+        Params::unindexed(&self.raw)
     }
 }
 
@@ -650,5 +831,126 @@ mod tests {
         assert_eq!(b.as_bytes(), &[0xf0, 1, 64, 0xf0, 3, 1, 0, 0]);
         b.param(&Param::PreferredMaxTpduSize(0)).unwrap();
         assert_eq!(&b.as_bytes()[8..], &[0xf0, 1, 0]);
+    }
+
+    /// The positions recorded by the decoder's walk give what walking the variable part again
+    /// gives, for every parameter, repeated ones included (the last counts).
+    #[test]
+    fn indexed_parameters_match_a_fresh_walk() {
+        use crate::cotp::{Connect, ConnectParameters, Tpdu};
+        let var: &[u8] = &[
+            0xc0, 1, 0x0d, 0xc2, 2, 0, 1, 0xc1, 2, 0, 2, 0xc2, 3, 9, 8, 7, 0xf0, 2, 1, 2, 0xc6, 1,
+            1, 0xc7, 2, 0x20, 0x10, 0xc4, 1, 1, 0xc5, 0, 0xc3, 2, 0xab, 0xcd, 0x85, 1, 0,
+        ];
+        let mut tpdu = vec![0u8, 0xe0, 0, 0, 0, 1, 0];
+        tpdu.extend_from_slice(var);
+        tpdu.extend_from_slice(b"Cookie: x\r\n");
+        tpdu[0] = u8::try_from(tpdu.len() - 1).unwrap();
+        let Tpdu::Cr(cr) = Tpdu::decode(&tpdu).unwrap() else {
+            panic!("not a CR")
+        };
+        assert!(cr.params.is_indexed());
+        assert_eq!(cr.header_data, b"Cookie: x\r\n");
+        // The same variable part without an index: every accessor walks it.
+        let walked = Connect {
+            params: Params::parse(TpduKind::Cr, var).unwrap(),
+            ..cr
+        };
+        assert!(!walked.params.is_indexed());
+        assert_eq!(walked.params, cr.params);
+        let p = cr.parameters();
+        assert_eq!(p, walked.parameters());
+        assert_eq!(p.called_tsel, Some(&[9, 8, 7][..]));
+        assert_eq!(p.calling_tsel, Some(&[0, 2][..]));
+        assert_eq!(p.tpdu_size, Some(TpduSize::S8192));
+        assert_eq!(p.preferred_max_tpdu_size, Some(0x102));
+        assert_eq!(p.checksum, Some(0xabcd));
+        assert_eq!(p.protection, Some(&[][..]));
+        assert_eq!(
+            (
+                cr.called_tsel(),
+                cr.calling_tsel(),
+                cr.tpdu_size(),
+                cr.version()
+            ),
+            (p.called_tsel, p.calling_tsel, p.tpdu_size, Some(1))
+        );
+        assert_eq!(
+            (
+                cr.additional_options(),
+                cr.alternative_classes(),
+                cr.checksum()
+            ),
+            (Some(1), Some(&[0x20, 0x10][..]), Some(0xabcd))
+        );
+        // A CR without parameters: all absent, from the index.
+        let Tpdu::Cr(bare) = Tpdu::decode(&[6, 0xe0, 0, 0, 0, 1, 0]).unwrap() else {
+            panic!("not a CR")
+        };
+        assert_eq!(bare.parameters(), ConnectParameters::default());
+    }
+
+    /// Faults found by the one-pass walk are named as the step-by-step walk names them.
+    #[test]
+    fn trailer_walk_faults_keep_their_offsets() {
+        // TPDU size of 2 octets, after a valid called TSAP: the length octet at offset 5.
+        let e = Params::parse_with_trailer(TpduKind::Cr, &[0xc2, 1, 0, 0xc0, 2, 1, 1]).unwrap_err();
+        assert_eq!(e.offset(), 4);
+        assert!(matches!(
+            e.kind(),
+            DecodeErrorKind::LengthOutOfRange { value: 2, .. }
+        ));
+        // A defined parameter running past the variable part.
+        let e = Params::parse_with_trailer(TpduKind::Cr, &[0xc0, 1, 7, 0xc1, 5, 0]).unwrap_err();
+        assert_eq!(e.offset(), 3);
+        // An undefined code running past it starts the trailer.
+        let (p, trailer) =
+            Params::parse_with_trailer(TpduKind::Cr, &[0xc0, 1, 7, 0x43, 0x6f]).unwrap();
+        assert_eq!(
+            (p.as_bytes(), trailer),
+            (&[0xc0, 1, 7][..], &[0x43, 0x6f][..])
+        );
+        // A variable part too long for octet offsets is walked, not indexed.
+        let long: Vec<u8> = [0xc5, 250]
+            .iter()
+            .copied()
+            .chain([0; 250])
+            .chain([0xc1, 1, 4])
+            .collect();
+        let (p, _) = Params::parse_with_trailer(TpduKind::Cr, &long).unwrap();
+        assert!(!p.is_indexed());
+        assert_eq!(
+            p.get(ParamCode::CALLING_TSAP).map(|p| p.value),
+            Some(&[4][..])
+        );
+    }
+
+    /// The CR/CC length-indicator faults, named as before the one-comparison check.
+    #[test]
+    fn connect_li_faults() {
+        use crate::cotp::Tpdu;
+        let e = Tpdu::decode(&[255, 0xe0, 0, 0, 0, 1, 0]).unwrap_err();
+        assert!(matches!(
+            e.kind(),
+            DecodeErrorKind::InvalidValue { value: 255, .. }
+        ));
+        let e = Tpdu::decode(&[9, 0xe0, 0, 0, 0, 1, 0]).unwrap_err();
+        assert!(matches!(
+            e.kind(),
+            DecodeErrorKind::Overrun {
+                declared: 9,
+                available: 6,
+                ..
+            }
+        ));
+        for li in [0, 1, 5] {
+            let e = Tpdu::decode(&[li, 0xd0, 0, 0, 0, 1, 0]).unwrap_err();
+            assert!(
+                matches!(e.kind(), DecodeErrorKind::LengthOutOfRange { min: 6, .. }),
+                "{li}"
+            );
+            assert_eq!(e.offset(), 0);
+        }
+        assert!(Tpdu::decode(&[6, 0xd0, 0, 0, 0, 1, 0]).is_ok());
     }
 }

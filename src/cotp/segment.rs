@@ -35,7 +35,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::cotp::{Data, Tpdu};
+use crate::cotp::{Data, TpduCode};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError, EncodeErrorKind, Layer};
 use crate::limits::Limits;
 use crate::tpkt;
@@ -125,16 +125,58 @@ impl<'a> Segments<'a> {
 pub const FRAME_HEADER_LEN: usize = tpkt::HEADER_LEN + DT_HEADER_LEN;
 
 /// Writes the TPKT header and the class-0 DT header of one DT that carries `len` octets of user
-/// data (the caller writes, or sends from its own buffer, the user data itself). Both headers come
-/// from their layer's encoder ([`tpkt::encode_header`], [`Tpdu::encode`]).
+/// data (the caller writes, or sends from its own buffer, the user data itself): the octets
+/// [`tpkt::encode_header`] and [`Tpdu::encode`](crate::cotp::Tpdu::encode) write for that DT (`03 00 len 02 F0 EOT`), in
+/// one write after one check. Fails, writing nothing, when the TPKT would be longer than 65535
+/// octets or `buf` has less room than [`FRAME_HEADER_LEN`].
+///
+/// ```
+/// use osi_stack::cotp::segment::encode_dt_header;
+/// let mut out = Vec::new();
+/// encode_dt_header(2, true, &mut out)?;
+/// out.extend_from_slice(b"hi");
+/// assert_eq!(out, [0x03, 0x00, 0x00, 0x09, 0x02, 0xf0, 0x80, b'h', b'i']);
+/// # Ok::<(), osi_stack::EncodeError>(())
+/// ```
+#[inline]
 pub fn encode_dt_header<B: BufMut + ?Sized>(
     len: usize,
     eot: bool,
     buf: &mut B,
 ) -> Result<(), EncodeError> {
-    let header = Tpdu::Dt(Data::class0(&[], eot));
-    tpkt::encode_header(header.encoded_len().saturating_add(len), buf)?;
-    header.encode(buf)
+    let total = len.saturating_add(FRAME_HEADER_LEN);
+    let remaining = buf.remaining_mut();
+    if total > tpkt::MAX_LEN || remaining < FRAME_HEADER_LEN {
+        return Err(dt_header_error(total, remaining));
+    }
+    let [hi, lo] = u16::try_from(total).unwrap_or(u16::MAX).to_be_bytes();
+    buf.put_slice(&[
+        tpkt::VERSION,
+        0,
+        hi,
+        lo,
+        2,
+        TpduCode::DT.0,
+        u8::from(eot) << 7,
+    ]);
+    Ok(())
+}
+
+/// The error of [`encode_dt_header`]: the TPKT length first, then the room.
+#[cold]
+#[inline(never)]
+fn dt_header_error(total: usize, remaining: usize) -> EncodeError {
+    if total > tpkt::MAX_LEN {
+        tpkt::length_error(total)
+    } else {
+        EncodeError::new(
+            Layer::Tpkt,
+            EncodeErrorKind::BufferTooSmall {
+                needed: FRAME_HEADER_LEN,
+                remaining,
+            },
+        )
+    }
 }
 
 impl<'a> Iterator for Segments<'a> {
@@ -303,12 +345,10 @@ impl Reassembler {
             }
             return Ok(Step::Whole);
         }
-        let segments = self.segments.saturating_add(1);
-        if segments > self.limits.max_segments {
+        if self.segments >= self.limits.max_segments {
             return Err(self.limit("max segments", self.limits.max_segments));
         }
-        let total = self.buf.len().saturating_add(data.len());
-        if total > self.limits.max_tsdu {
+        if data.len() > self.limits.max_tsdu.saturating_sub(self.buf.len()) {
             return Err(self.limit("max tsdu", self.limits.max_tsdu));
         }
         if self.buf.is_empty() {
@@ -318,7 +358,7 @@ impl Reassembler {
             let _ = self.buf.try_reclaim(self.buf.capacity().saturating_add(1));
         }
         self.buf.extend_from_slice(data);
-        self.segments = segments;
+        self.segments = self.segments.saturating_add(1);
         if dt.eot {
             self.segments = 0;
             Ok(Step::Done)
@@ -466,5 +506,33 @@ mod tests {
             }
         ));
         assert_eq!(r.pending_len(), 0);
+    }
+
+    /// The one-write header is the octets of the two layers' encoders, and a failure writes
+    /// nothing.
+    #[test]
+    fn dt_header_is_both_encoders_octets() {
+        for (len, eot) in [(0, true), (5, false), (65_528, true)] {
+            let mut one = Vec::new();
+            encode_dt_header(len, eot, &mut one).unwrap();
+            let mut two = Vec::new();
+            let dt = crate::cotp::Tpdu::Dt(Data::class0(&[], eot));
+            tpkt::encode_header(dt.encoded_len() + len, &mut two).unwrap();
+            dt.encode(&mut two).unwrap();
+            assert_eq!(one, two);
+        }
+        let e = encode_dt_header(65_529, true, &mut Vec::new()).unwrap_err();
+        assert!(matches!(e.kind(), EncodeErrorKind::ValueTooLarge { .. }));
+        let mut small = [0u8; 6];
+        let mut buf = &mut small[..];
+        let e = encode_dt_header(1, true, &mut buf).unwrap_err();
+        assert!(matches!(
+            e.kind(),
+            EncodeErrorKind::BufferTooSmall {
+                needed: 7,
+                remaining: 6
+            }
+        ));
+        assert_eq!(small, [0; 6]);
     }
 }

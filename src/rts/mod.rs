@@ -82,8 +82,62 @@ use crate::rtse::{
 };
 
 /// RTS session functional units: half-duplex, minor synchronize, activity management,
-/// exceptions (`0x0249`).
+/// exceptions (`0x0249`, ISODE's `RTS_MYREQUIRE`). X.228 uses them in both dialogue modes: the
+/// turn is the data token (half-duplex; in monologue the initiator simply keeps it), each
+/// transfer is an activity with minor synchronization points, and exception reports end a
+/// transfer (see [Exception reports](Rts#exception-reports)). The default of
+/// [`RtsSettings::session_requirements`]; see [`check_session_requirements`].
 pub const RTS_REQUIREMENTS: SessionUserRequirements = SessionUserRequirements(0x0249);
+
+/// Whether an RTS association can run on the session functional units `r` (proposed by an
+/// initiator, or agreed on by a responder): `Err` names the rule broken.
+///
+/// - Half-duplex, minor synchronize, activity management and exceptions are all needed
+///   ([`RTS_REQUIREMENTS`]): the turn is the data token, a transfer is an activity with minor
+///   synchronization points, exceptions interrupt or discard it. ISODE refuses anything less
+///   (`rtsap/rt2psrespond.c`: "desired session requirements unavailable") and, as initiator,
+///   anything else in the accept ("desired session requirements denied").
+/// - Duplex is refused: with both proposed the responder may choose duplex (this crate does, as
+///   X.225 allows), and a duplex connection has no data token to be the turn.
+/// - Other units (typed data, capability data, expedited data, major synchronize,
+///   resynchronize, negotiated release, symmetric synchronize, data separation) are allowed:
+///   RTS does not use them, and a peer answering without them still satisfies the rules above;
+///   an ISODE initiator, though, aborts when its accept carries anything but `0x0249`.
+///
+/// ```
+/// use osi_stack::rts::{check_session_requirements, RTS_REQUIREMENTS};
+/// use osi_stack::session::SessionUserRequirements as R;
+///
+/// assert!(check_session_requirements(RTS_REQUIREMENTS).is_ok());
+/// assert!(check_session_requirements(RTS_REQUIREMENTS.with(R::TYPED_DATA)).is_ok());
+/// assert!(check_session_requirements(R(0x0209)).is_err()); // no activity management
+/// assert!(check_session_requirements(RTS_REQUIREMENTS.with(R::DUPLEX)).is_err());
+/// ```
+pub fn check_session_requirements(r: SessionUserRequirements) -> Result<(), &'static str> {
+    type R = SessionUserRequirements;
+    if r.contains(R::DUPLEX) {
+        return Err(
+            "rts cannot use the duplex functional unit (the turn is the data token of \
+                    half-duplex)",
+        );
+    }
+    if !r.contains(R::HALF_DUPLEX) {
+        return Err("rts needs the half-duplex functional unit (the turn is the data token)");
+    }
+    if !r.contains(R::MINOR_SYNCHRONIZE) {
+        return Err("rts needs the minor synchronize functional unit (checkpoints)");
+    }
+    if !r.contains(R::ACTIVITY_MANAGEMENT) {
+        return Err(
+            "rts needs the activity management functional unit (one activity per \
+                    transfer)",
+        );
+    }
+    if !r.contains(R::EXCEPTIONS) {
+        return Err("rts needs the exceptions functional unit");
+    }
+    Ok(())
+}
 
 /// Largest RTTR segment without checkpoints.
 const SEGMENT: usize = 64 * 1024;
@@ -126,6 +180,12 @@ pub struct RtsSettings {
     /// [`RtsEvent::Aborted`]'s cause ([`RtsAbortCause::IsodeRtab`]). Default `true`: the abort reason of the reference
     /// implementation is worth reading; `false` treats it as an abort without RTAB.
     pub tolerate_isode_rtab: bool,
+    /// Session functional units: what [`Rts::open`] proposes in the CN, and what a responder
+    /// requires of the units agreed on with the peer (it refuses the RT-OPEN otherwise, as
+    /// ISODE's `rt2psrespond.c` does). Default [`RTS_REQUIREMENTS`] (`0x0249`); a value that
+    /// [`check_session_requirements`] rejects makes [`Rts::open`] fail with
+    /// [`RtsError::NotAllowed`] naming the rule.
+    pub session_requirements: SessionUserRequirements,
 }
 
 impl Default for RtsSettings {
@@ -144,6 +204,7 @@ impl Default for RtsSettings {
             transfer_retries: 2,
             transfer_interval: Duration::from_secs(120),
             tolerate_isode_rtab: true,
+            session_requirements: RTS_REQUIREMENTS,
         }
     }
 }
@@ -160,6 +221,7 @@ impl RtsSettings {
             recovery_timeout: profile.recovery_timeout,
             transfer_retries: profile.transfer_retries,
             transfer_interval: profile.transfer_interval,
+            session_requirements: profile.session_requirements,
             ..RtsSettings::default()
         }
     }
@@ -177,6 +239,14 @@ impl RtsSettings {
     pub fn with_dialogue(mut self, two_way_alternate: bool, local_initial_turn: bool) -> Self {
         self.two_way_alternate = two_way_alternate;
         self.local_initial_turn = local_initial_turn;
+        self
+    }
+
+    /// The same settings with other session functional units (see
+    /// [`RtsSettings::session_requirements`]).
+    #[must_use]
+    pub fn with_session_requirements(mut self, requirements: SessionUserRequirements) -> Self {
+        self.session_requirements = requirements;
         self
     }
 
@@ -658,9 +728,11 @@ enum Phase {
 /// X.228 (11/88) maps the turn services onto presentation (and so session) services in its
 /// clause 8, "Mapping to used services"; the turn-please and turn-giving procedures are
 /// elements of procedure in its clause 7 (clause titles from the Recommendation's table of
-/// contents, CCITT Blue Book Fascicle VIII.5; the sub-clause text itself could not be consulted
-/// for this crate, so the table states the mapping as ISODE's `rtsap/rt2ps.c` implements it
-/// and the ISODE captures show it, and cites no sub-clause number):
+/// contents, CCITT Blue Book Fascicle VIII.5). The turn-please procedure is §7.4 (the RTTPapdu
+/// in §7.4.2, its priority in §7.4.4.1; the transfer's RTTRapdu is §7.3.2), as a vendor's
+/// X.228 PICS proforma cites them (Tandem OSI PICS Manual, "RTSE for MHS"). The sub-clause of
+/// clause 8 that holds the mapping below could not be consulted for this crate, so the table
+/// states it as ISODE's `rtsap/rt2ps.c` implements it and the ISODE captures show it:
 ///
 /// | RTSE service | used service | when |
 /// |---|---|---|
@@ -894,6 +966,12 @@ impl Rts {
                 reason: "only a new initiator opens",
             });
         }
+        check_session_requirements(self.settings.session_requirements).map_err(|reason| {
+            RtsError::NotAllowed {
+                request: "open",
+                reason,
+            }
+        })?;
         let within = self.state.broken_at.is_none_or(|at| {
             now.checked_duration_since(at)
                 .is_none_or(|d| d <= self.settings.recovery_timeout)
@@ -959,7 +1037,7 @@ impl Rts {
             request.user_information = Some(Bytes::from(info));
             request.user_information_context = Some(self.rtse_context);
         }
-        request.session_requirements = RTS_REQUIREMENTS;
+        request.session_requirements = self.settings.session_requirements;
         request.token_setting = setting;
         self.assoc.associate(request, now)?;
         self.phase = Phase::Opening;
@@ -1525,6 +1603,20 @@ impl Rts {
                 return;
             }
         };
+        // The units the accept would agree on must carry RTS (check_session_requirements) and
+        // include what this side requires; otherwise refuse, as ISODE's rt2psrespond.c does
+        // ("desired session requirements unavailable"), with an RTORJ the initiator can read.
+        let agreed = ind.session_requirements;
+        let own = self.settings.session_requirements;
+        if check_session_requirements(agreed).is_err() || !agreed.contains(own) {
+            let _ = self.refuse(
+                RefuseReason::VALIDATION_FAILURE,
+                None,
+                crate::acse::AssociateResult::REJECTED_PERMANENT,
+                now,
+            );
+            return;
+        }
         let own_cp = i64::from(self.settings.checkpoint_size_kb);
         let cp = rq.checkpoint_size_or_default().clamp(0, own_cp);
         let own_w = i64::from(self.settings.window_size.max(1));

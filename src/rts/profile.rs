@@ -144,6 +144,10 @@ pub struct ConnectorProfile {
     pub tpdu_size: usize,
     /// Abstract syntax of the RTSE presentation context (1988 normal mode).
     pub rtse_syntax: RtseSyntax,
+    /// Session functional units the RT-OPEN proposes (initiator) or requires of the peer's
+    /// proposal (responder); default [`RTS_REQUIREMENTS`](super::RTS_REQUIREMENTS) (`0x0249`).
+    /// See [`RtsSettings::session_requirements`](super::RtsSettings::session_requirements).
+    pub session_requirements: crate::session::SessionUserRequirements,
 }
 
 impl ConnectorProfile {
@@ -170,6 +174,7 @@ impl ConnectorProfile {
             local_bind: None,
             tpdu_size: 8192,
             rtse_syntax: RtseSyntax::default(),
+            session_requirements: super::RTS_REQUIREMENTS,
         }
     }
 

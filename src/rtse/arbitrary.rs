@@ -36,7 +36,9 @@ fn any<'a>(u: &mut Unstructured<'a>) -> Result<&'a [u8]> {
 impl<'a> Arbitrary<'a> for ConnectionData<'a> {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
         Ok(if u.arbitrary()? {
-            ConnectionData::Open(opt(u, any)?)
+            // `80 00` as the value is X.228's marker for "no RTSE-user data" and reads back
+            // as `None`.
+            ConnectionData::Open(opt(u, any)?.filter(|v| *v != [0x80, 0x00]))
         } else {
             ConnectionData::Recover(SessionConnectionIdentifier {
                 calling_ss_user_reference: if u.arbitrary()? {
@@ -72,11 +74,13 @@ impl<'a> Arbitrary<'a> for Apdu<'a> {
                 dialogue_mode: opt(u, |u| Ok(DialogueMode(u.arbitrary()?)))?,
                 connection_data: u.arbitrary()?,
                 application_protocol: opt(u, |u| Ok(ApplicationProtocol(u.arbitrary()?)))?,
+                bare_null_open: false,
             }),
             1 => Apdu::Rtoac(Rtoac {
                 checkpoint_size: u.arbitrary()?,
                 window_size: u.arbitrary()?,
                 connection_data: u.arbitrary()?,
+                bare_null_open: false,
             }),
             2 => Apdu::Rtorj(Rtorj {
                 refuse_reason: opt(u, |u| Ok(RefuseReason(u.arbitrary()?)))?,

@@ -40,9 +40,12 @@
 //! - **Codes are open**: [`DialogueMode`], [`RefuseReason`], [`AbortReason`] and
 //!   [`ApplicationProtocol`] are `i64` newtypes with named constants, so any value survives a
 //!   round trip and prints (`Display` gives the ASN.1 name, or the number when unknown).
-//! - **`open` without user data.** X.228's module comment asks for `[0] IMPLICIT NULL`
-//!   (`80 00`) when there is no RTSE-user data; that and an empty explicit `a0 00` both decode
-//!   to [`ConnectionData::Open`]`(None)`, which encodes as `80 00`.
+//! - **`open` without user data.** X.228's module comment asks for `[0] IMPLICIT NULL` in
+//!   place of the `ANY` when there is no RTSE-user data; `open` itself keeps its explicit
+//!   `[0]`, so [`ConnectionData::Open`]`(None)` encodes as `a0 02 80 00`, as ISODE writes it and
+//!   tshark reads it. The bare `80 00` (this crate's encoding up to 0.x) and an empty `a0 00`
+//!   decode to `Open(None)` too; a bare `80 00` sets `bare_null_open` on the [`Rtorq`] /
+//!   [`Rtoac`], and `osi dump` reports it.
 //! - **Unknown elements** of the SETs are skipped (as the presentation and ACSE modules do):
 //!   ISODE's X.410 `PConnect` adds a `[5] protocolVersion` that nothing else defines.
 //! - **BER** as in the rest of the crate: definite and indefinite lengths are read, nesting is
@@ -65,7 +68,7 @@
 //! };
 //! let mut bytes = Vec::new();
 //! rq.encode(&mut bytes)?;
-//! assert_eq!(bytes, [0xb0, 0x07, 0x82, 0x01, 0x01, 0xa3, 0x02, 0x80, 0x00]);
+//! assert_eq!(bytes, [0xb0, 0x09, 0x82, 0x01, 0x01, 0xa3, 0x04, 0xa0, 0x02, 0x80, 0x00]);
 //! let Apdu::Rtorq(back) = Apdu::decode(&bytes, &Limits::default())? else { unreachable!() };
 //! assert_eq!(back, rq);
 //! assert_eq!(back.window_size_or_default(), 3); // X.228's DEFAULT

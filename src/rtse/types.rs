@@ -330,13 +330,23 @@ impl<'a> SessionConnectionIdentifier<'a> {
 ///
 /// ```text
 ///  [3] (RTORQ) / [2] (RTOAC) explicit:  a3|a2 LL { a0 LL <one BER value>   open
-///                                                 | 80 00                  open, no user data
+///                                                 | a0 02 80 00            open, no user data
 ///                                                 | a1 LL {…}              recover }
 /// ```
+///
+/// `open` is `[0] ANY` in a module without `IMPLICIT TAGS`, so its tag is always explicit; X.228's
+/// comment "encoded as `[0] IMPLICIT NULL` in the case of absence of RTSE user data" names the
+/// type that replaces the `ANY`, giving `a0 02 80 00`. That is what ISODE writes
+/// (`rtsap/rt2psinitiat.c`: a constructed `[0]` holding an empty primitive `[0]`) and what
+/// tshark's RTSE dissector expects. The bare `80 00` (the whole `open` read as
+/// `[0] IMPLICIT NULL`, written by this crate up to 0.x) and an empty `a0 00` are accepted too;
+/// the decoders of [`Rtorq`] and [`Rtoac`] say so in their `bare_null_open` field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectionData<'a> {
     /// `open [0] RTSE-user-data`: the one BER value (tag included), e.g. an X.411 MTA-bind
-    /// argument or result; `None` when the peer sent no user data (`80 00`, or `a0 00`).
+    /// argument or result; `None` when the peer sent no user data (`a0 02 80 00`; also read
+    /// from `80 00` and `a0 00`). `Some(&[0x80, 0x00])` is written like `None` and reads back
+    /// as `None`.
     Open(Option<&'a [u8]>),
     /// `recover [1] IMPLICIT SessionConnectionIdentifier`.
     Recover(SessionConnectionIdentifier<'a>),
@@ -351,8 +361,9 @@ impl<'a> ConnectionData<'a> {
         }
     }
 
-    /// Decodes the CHOICE inside explicit `t` (`a3` of an RTORQ, `a2` of an RTOAC).
-    fn decode(c: &Ctx, t: &Tlv<'a>) -> Result<Self, DecodeError> {
+    /// Decodes the CHOICE inside explicit `t` (`a3` of an RTORQ, `a2` of an RTOAC); the flag
+    /// is true when `open` came as the bare `80 00` (tolerated, see the type's docs).
+    fn decode(c: &Ctx, t: &Tlv<'a>) -> Result<(Self, bool), DecodeError> {
         let mut r = ber::children(*c, t)?;
         if r.is_empty() {
             return Err(missing(c, t.offset, "connection data"));
@@ -360,19 +371,24 @@ impl<'a> ConnectionData<'a> {
         let e = r.read()?;
         r.finish("connection data")?;
         match (e.tag.class, e.tag.number, e.tag.constructed) {
-            (CONTEXT, 0, false) if e.content.is_empty() => Ok(ConnectionData::Open(None)),
+            (CONTEXT, 0, false) if e.content.is_empty() => Ok((ConnectionData::Open(None), true)),
             (CONTEXT, 0, false) => Err(c.ber(e.offset, "open user data: null with contents")),
             (CONTEXT, 0, true) => {
                 let mut inner = ber::children(*c, &e)?;
                 if inner.is_empty() {
-                    return Ok(ConnectionData::Open(None));
+                    return Ok((ConnectionData::Open(None), false));
                 }
                 let v = inner.read()?;
                 inner.finish("open user data")?;
-                Ok(ConnectionData::Open(Some(v.raw)))
+                // X.228's "[0] IMPLICIT NULL" standing for absent RTSE-user data.
+                if v.tag.is(CONTEXT, 0) && !v.tag.constructed && v.content.is_empty() {
+                    return Ok((ConnectionData::Open(None), false));
+                }
+                Ok((ConnectionData::Open(Some(v.raw)), false))
             }
-            (CONTEXT, 1, true) => Ok(ConnectionData::Recover(
-                SessionConnectionIdentifier::decode(c, &e)?,
+            (CONTEXT, 1, true) => Ok((
+                ConnectionData::Recover(SessionConnectionIdentifier::decode(c, &e)?),
+                false,
             )),
             _ => Err(unexpected(c, &e, "connection data tag")),
         }
@@ -381,7 +397,7 @@ impl<'a> ConnectionData<'a> {
     /// Size of the CHOICE element (without the explicit wrapper).
     fn choice_len(&self) -> usize {
         match self {
-            ConnectionData::Open(None) => 2,
+            ConnectionData::Open(None) => 4,
             ConnectionData::Open(Some(raw)) => explicit_any_len(raw),
             ConnectionData::Recover(s) => ber::tlv_len(Tag::ctx_cons(1), s.content_len()),
         }
@@ -396,7 +412,10 @@ impl<'a> ConnectionData<'a> {
     fn encode<B: BufMut + ?Sized>(&self, n: u32, buf: &mut B) -> Result<(), EncodeError> {
         ber::put_header(L, buf, Tag::ctx_cons(n), self.choice_len())?;
         match self {
-            ConnectionData::Open(None) => ber::put_prim(L, buf, Tag::ctx(0), &[]),
+            ConnectionData::Open(None) => {
+                ber::put_header(L, buf, Tag::ctx_cons(0), 2)?;
+                ber::put_prim(L, buf, Tag::ctx(0), &[])
+            }
             ConnectionData::Open(Some(raw)) => put_explicit_any(buf, 0, Some(raw)),
             ConnectionData::Recover(s) => {
                 ber::put_header(L, buf, Tag::ctx_cons(1), s.content_len())?;
@@ -421,7 +440,7 @@ impl<'a> ConnectionData<'a> {
 ///     a3 LL { a0 open | a1 recover }     [3] connectionDataRQ
 ///     [84 applicationProtocol]           [4] IMPLICIT INTEGER OPTIONAL (X.410-1984 mode only)
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Eq)]
 pub struct Rtorq<'a> {
     /// `checkpointSize`: checkpoint every this many × 1024 octets; 0 = none.
     pub checkpoint_size: Option<i64>,
@@ -433,6 +452,28 @@ pub struct Rtorq<'a> {
     pub connection_data: ConnectionData<'a>,
     /// `applicationProtocol` (X.410-1984 mode; ISODE's `PConnect` makes it DEFAULT p1(1)).
     pub application_protocol: Option<ApplicationProtocol>,
+    /// Set by the decoders when `connectionDataRQ` held `open` as a bare `80 00` instead of
+    /// `a0 02 80 00` (tolerated; see [`ConnectionData`]); ignored by the encoders and by `==`
+    /// (it says how the value was read, not what it is).
+    pub bare_null_open: bool,
+}
+
+impl PartialEq for Rtorq<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.checkpoint_size == other.checkpoint_size
+            && self.window_size == other.window_size
+            && self.dialogue_mode == other.dialogue_mode
+            && self.connection_data == other.connection_data
+            && self.application_protocol == other.application_protocol
+    }
+}
+
+impl PartialEq for Rtoac<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.checkpoint_size == other.checkpoint_size
+            && self.window_size == other.window_size
+            && self.connection_data == other.connection_data
+    }
 }
 
 impl<'a> Rtorq<'a> {
@@ -444,6 +485,7 @@ impl<'a> Rtorq<'a> {
             dialogue_mode: None,
             connection_data,
             application_protocol: None,
+            bare_null_open: false,
         }
     }
 
@@ -494,7 +536,11 @@ impl<'a> Rtorq<'a> {
                 0 => out.checkpoint_size = Some(ber::integer(c, &e)?),
                 1 => out.window_size = Some(ber::integer(c, &e)?),
                 2 => out.dialogue_mode = Some(DialogueMode(ber::integer(c, &e)?)),
-                3 => connection_data = Some(ConnectionData::decode(c, &e)?),
+                3 => {
+                    let (d, bare) = ConnectionData::decode(c, &e)?;
+                    connection_data = Some(d);
+                    out.bare_null_open = bare;
+                }
                 4 => out.application_protocol = Some(ApplicationProtocol(ber::integer(c, &e)?)),
                 _ => {}
             }
@@ -553,7 +599,7 @@ impl<'a> Rtorq<'a> {
 ///     [81 windowSize]                    [1] IMPLICIT INTEGER DEFAULT 3
 ///     a2 LL { a0 open | a1 recover }     [2] connectionDataAC
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Eq)]
 pub struct Rtoac<'a> {
     /// `checkpointSize` the responder accepts (at most the proposal).
     pub checkpoint_size: Option<i64>,
@@ -561,6 +607,10 @@ pub struct Rtoac<'a> {
     pub window_size: Option<i64>,
     /// `connectionDataAC` (mandatory).
     pub connection_data: ConnectionData<'a>,
+    /// Set by the decoders when `connectionDataAC` held `open` as a bare `80 00` instead of
+    /// `a0 02 80 00` (tolerated; see [`ConnectionData`]); ignored by the encoders and by `==`
+    /// (it says how the value was read, not what it is).
+    pub bare_null_open: bool,
 }
 
 impl<'a> Rtoac<'a> {
@@ -570,6 +620,7 @@ impl<'a> Rtoac<'a> {
             checkpoint_size: None,
             window_size: None,
             connection_data,
+            bare_null_open: false,
         }
     }
 
@@ -612,7 +663,11 @@ impl<'a> Rtoac<'a> {
             match e.tag.number {
                 0 => out.checkpoint_size = Some(ber::integer(c, &e)?),
                 1 => out.window_size = Some(ber::integer(c, &e)?),
-                2 => connection_data = Some(ConnectionData::decode(c, &e)?),
+                2 => {
+                    let (d, bare) = ConnectionData::decode(c, &e)?;
+                    connection_data = Some(d);
+                    out.bare_null_open = bare;
+                }
                 _ => {}
             }
         }

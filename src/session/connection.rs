@@ -43,8 +43,10 @@
 //!
 //! The initiator proposes version 2 (both versions on request) and the functional units of its
 //! [`ConnectRequest`]; a responder selects version 2 when offered (else 1), agrees to duplex when
-//! it is proposed and otherwise to half-duplex with whichever of minor synchronize, activity
-//! management and exceptions were asked for. A CN that offers no version this machine knows is
+//! it is proposed (unless half-duplex is proposed too with a unit that needs tokens: then, as
+//! ISODE does, half-duplex) and otherwise to half-duplex with whichever of minor synchronize,
+//! major synchronize, resynchronize, negotiated release, activity management, exceptions, typed
+//! data and capability data (with activity management, X.225 §9.2) were asked for. A CN that offers no version this machine knows is
 //! refused with RF 0x84, a CN with Data Overflow (more than 10 240 octets of user data) with RF
 //! 0x86; both give [`Event::Rejected`]. Orderly release is FN / DN (or NF); when FNs cross, both
 //! sides get [`Event::ReleaseIndication`] with `collision: true` and each answers with
@@ -61,7 +63,11 @@
 //!
 //! | service | SPDUs | needs |
 //! |---|---|---|
-//! | S-DATA | GT DT | the data token if it exists; not inside the peer's activity nor after this side's activity end; no exception report in force |
+//! | S-DATA | GT DT | the data token if it exists (inside an activity too, whoever started it); not once the activity's end was sent or received, nor while the peer's MAP waits for its MAA; no exception report in force |
+//! | S-TYPED-DATA | TD | typed data (X.225 §7.13); any token position |
+//! | S-CAPABILITY-DATA | GT CD, answered by PT CDA | capability data and activity management; no activity; the data, minor and activity tokens that exist (X.225 §7.14–7.15) |
+//! | S-SYNC-MAJOR | GT MAP (Sync Type Item 1), answered by PT MAA | major synchronize; inside this side's activity when activity management is on; the data, minor and major tokens that exist; nothing else until the MAA |
+//! | S-RESYNCHRONIZE | GT RS (Token Setting Item, Resync Type, Serial Number), answered by PT RA | resynchronize; an activity when activity management is on; no token; restart at most V(M), abandon at V(M), set anywhere; crossing RSs: abandon before set before restart, two restarts the lower serial number, otherwise the session initiator's |
 //! | S-TOKEN-GIVE | GT (Token Item) | the tokens; not the activity token inside an activity |
 //! | S-TOKEN-PLEASE | PT (Token Item, User Data) | tokens the peer holds |
 //! | S-CONTROL-GIVE | GTC, answered by GTA | activity management; no activity; every available token (all go to the peer) |
@@ -81,8 +87,16 @@
 //! the peer's data, and the holder of the data token resolves it by giving the data token, by
 //! interrupting or discarding the activity, or by aborting (X.225 §7.22).
 //!
-//! Not offered: major synchronize, resynchronize, typed and capability data, expedited data,
-//! negotiated release, segmenting (a received SPDU with an Enclosure Item other than "whole" is
+//! MAP and AE share SI 41 (MAP carries the Sync Type Item); MAA and AEA share SI 42 and are told
+//! apart by what this side waits for. A MAP carries V(M) like a MIP; its MAA confirms every
+//! sync point up to it.
+//!
+//! After RA, V(M) is the RS's serial number and the tokens lie where the RA's Token Setting Item
+//! puts them; exception reports and pending exchanges are void.
+//!
+//! With negotiated release the release token exists (FN needs it like every other token).
+//!
+//! Not offered: expedited data (and PR), symmetric synchronize, segmenting (a received SPDU with an Enclosure Item other than "whole" is
 //! a protocol error: this machine never proposes a TSDU maximum size), transport reuse.
 
 use std::collections::VecDeque;
@@ -102,7 +116,7 @@ use crate::cotp::connection::Disconnect;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError, EncodeErrorKind, Layer};
 use crate::limits::Limits;
 
-pub use super::units::{OldConnection, Resumed};
+pub use super::units::{OldConnection, Resumed, ResyncType};
 
 /// Settings of a session connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -432,6 +446,49 @@ pub enum Event {
     ActivityDiscardConfirmed,
     /// The peer reported an exception (ER or ED).
     ExceptionReport(ExceptionReport),
+    /// Typed data from the peer (TD, X.225 §7.13): outside the data token's control.
+    TypedData(Bytes),
+    /// The peer sent capability data (CD, X.225 §7.14): answer with
+    /// [`Connection::capability_data_response`].
+    CapabilityData(Bytes),
+    /// The peer acknowledged this side's capability data (CDA, X.225 §7.15), with its user data.
+    CapabilityDataConfirmed(Bytes),
+    /// The peer set a major synchronization point (MAP): answer with
+    /// [`Connection::sync_major_response`] once the data before it is secured.
+    SyncMajor {
+        /// Its serial number.
+        serial: u64,
+        /// The MAP's user data.
+        user_data: Bytes,
+    },
+    /// The peer confirmed this side's major synchronization point (MAA).
+    SyncMajorConfirmed {
+        /// The serial number confirmed.
+        serial: u64,
+        /// The MAA's user data.
+        user_data: Bytes,
+    },
+    /// The peer asks to resynchronize (RS, X.225 RESYNCHRONIZE SPDU): answer with
+    /// [`Connection::resynchronize_response`] (or override it with a
+    /// [`Connection::resynchronize`] of higher precedence).
+    Resynchronize {
+        /// Restart, abandon or set.
+        kind: ResyncType,
+        /// The serial number the connection resumes at.
+        serial: u64,
+        /// The token positions the peer proposes.
+        token_setting: TokenSettingItem,
+        /// The RS's user data.
+        user_data: Bytes,
+    },
+    /// The peer acknowledged this side's resynchronization (RA); the tokens are placed as it
+    /// says and V(M) is `serial`.
+    ResynchronizeConfirmed {
+        /// The serial number now in force.
+        serial: u64,
+        /// The RA's user data.
+        user_data: Bytes,
+    },
     /// The machine is finished: release the transport connection. Always the last event.
     Closed,
 }
@@ -1016,13 +1073,18 @@ impl Connection {
         if u.exception.is_some() {
             return Err(rule("send_data", "an exception report is in force"));
         }
+        // Inside an activity the data token decides who sends, whoever started it (the
+        // ISODE echo answers in the client's activity).
         if u.activity
             .as_ref()
-            .is_some_and(|a| !a.local || a.await_end.is_some())
+            .is_some_and(|a| a.await_end.is_some() || a.end_indicated.is_some())
         {
+            return Err(rule("send_data", "the activity is ending"));
+        }
+        if u.major_indicated.is_some() {
             return Err(rule(
                 "send_data",
-                "the activity is ending or belongs to the peer",
+                "the peer's major sync point waits for its answer",
             ));
         }
         Ok(())
@@ -1487,6 +1549,235 @@ impl Connection {
         Ok(())
     }
 
+    /// S-TYPED-DATA request (X.225 §7.13): a TD SPDU carrying `user_data`, sent whoever holds
+    /// the data token. Needs the typed data functional unit; not once an orderly release has
+    /// begun.
+    pub fn send_typed_data(&mut self, user_data: Bytes, _now: Instant) -> Result<(), ServiceError> {
+        let o = self.open_mut("send_typed_data")?;
+        if o.release != Release::None {
+            return Err(rule("send_typed_data", "an orderly release is in progress"));
+        }
+        if !o.units.has_unit(SessionUserRequirements::TYPED_DATA) {
+            return Err(not_negotiated("send_typed_data", "typed data"));
+        }
+        let head = encode::typed_data()?;
+        self.tx.push_back(Transmit {
+            head: head.freeze(),
+            body: user_data,
+        });
+        Ok(())
+    }
+
+    /// S-CAPABILITY-DATA request (X.225 §7.14): GT + CD with `user_data`;
+    /// [`Event::CapabilityDataConfirmed`] follows (CDA), and nothing else may be requested in
+    /// between. Needs the capability data and activity management units, no activity in
+    /// progress, and the data, minor synchronize and major/activity tokens that exist.
+    pub fn capability_data(&mut self, user_data: &[u8], now: Instant) -> Result<(), ServiceError> {
+        let u = self.units_mut("capability_data")?;
+        if !u.has_unit(SessionUserRequirements::CAPABILITY_DATA) {
+            return Err(not_negotiated("capability_data", "capability data"));
+        }
+        if !u.has_unit(SessionUserRequirements::ACTIVITY_MANAGEMENT) {
+            return Err(not_negotiated("capability_data", "activity management"));
+        }
+        if u.activity.is_some() {
+            return Err(rule("capability_data", "an activity is in progress"));
+        }
+        if !u.holds(
+            TokenItem::DATA
+                .with(TokenItem::MINOR_SYNC)
+                .with(TokenItem::MAJOR_ACTIVITY),
+        ) {
+            return Err(rule(
+                "capability_data",
+                "the peer holds the data, minor sync or activity token",
+            ));
+        }
+        if u.exception.is_some() || u.capability_indicated || u.major_indicated.is_some() {
+            return Err(rule(
+                "capability_data",
+                "an exception report or a peer's request is outstanding",
+            ));
+        }
+        let spdus = encode::with_user_data_after(SpduKind::Gt, SpduKind::Cd, user_data)?;
+        u.pending = Some(Pending::Capability);
+        self.push(spdus);
+        self.set_timer(Timer::Wait(Wait::Answer), now);
+        Ok(())
+    }
+
+    /// S-CAPABILITY-DATA response after [`Event::CapabilityData`]: PT + CDA with `user_data`.
+    pub fn capability_data_response(
+        &mut self,
+        user_data: &[u8],
+        _now: Instant,
+    ) -> Result<(), ServiceError> {
+        let u = self.units_mut("capability_data_response")?;
+        if !u.capability_indicated {
+            return Err(rule(
+                "capability_data_response",
+                "no capability data of the peer is outstanding",
+            ));
+        }
+        let spdus = encode::with_user_data_after(SpduKind::Pt, SpduKind::Cda, user_data)?;
+        u.capability_indicated = false;
+        self.push(spdus);
+        Ok(())
+    }
+
+    /// S-SYNC-MAJOR request (X.225 §7.20 and the MAJOR SYNC POINT SPDU): GT + MAP (Sync Type
+    /// Item 1, serial number V(M), `user_data`); returns the serial number.
+    /// [`Event::SyncMajorConfirmed`] follows (MAA); until then nothing else may be requested.
+    /// Needs the major synchronize unit, the data, minor synchronize and major/activity tokens
+    /// that exist, and with activity management an activity this side started.
+    pub fn sync_major(&mut self, user_data: &[u8], now: Instant) -> Result<u64, ServiceError> {
+        let u = self.units_mut("sync_major")?;
+        if !u.has_unit(SessionUserRequirements::MAJOR_SYNCHRONIZE) {
+            return Err(not_negotiated("sync_major", "major synchronize"));
+        }
+        if !u.holds(
+            TokenItem::DATA
+                .with(TokenItem::MINOR_SYNC)
+                .with(TokenItem::MAJOR_ACTIVITY),
+        ) {
+            return Err(rule(
+                "sync_major",
+                "the peer holds the data, minor sync or major token",
+            ));
+        }
+        if u.exception.is_some() {
+            return Err(rule("sync_major", "an exception report is in force"));
+        }
+        if !u.has_unit(SessionUserRequirements::ACTIVITY_MANAGEMENT) && u.plain.is_none() {
+            u.plain = Some(Activity::new(true, 1));
+        }
+        let a = match u.sync_run() {
+            Some(a) if a.local && a.await_end.is_none() => a,
+            Some(_) => {
+                return Err(rule(
+                    "sync_major",
+                    "the activity is ending or belongs to the peer",
+                ));
+            }
+            None => return Err(rule("sync_major", "no activity is in progress")),
+        };
+        let serial = a.next_serial;
+        if serial > 999_999 {
+            return Err(rule("sync_major", "serial numbers have at most 6 digits"));
+        }
+        let spdus = encode::major_sync(serial, user_data)?;
+        a.next_serial = serial.saturating_add(1);
+        u.pending = Some(Pending::Major(serial));
+        self.push(spdus);
+        self.set_timer(Timer::Wait(Wait::Answer), now);
+        Ok(serial)
+    }
+
+    /// S-SYNC-MAJOR response after [`Event::SyncMajor`]: PT + MAA carrying its serial number
+    /// and `user_data`; every earlier sync point of the peer is confirmed with it.
+    pub fn sync_major_response(
+        &mut self,
+        user_data: &[u8],
+        _now: Instant,
+    ) -> Result<(), ServiceError> {
+        let u = self.units_mut("sync_major_response")?;
+        let Some(serial) = u.major_indicated else {
+            return Err(rule(
+                "sync_major_response",
+                "no major sync point of the peer is outstanding",
+            ));
+        };
+        let spdus =
+            encode::with_serial_and_user_data(SpduKind::Pt, SpduKind::MaaOrAea, serial, user_data)?;
+        u.major_indicated = None;
+        if let Some(a) = u.sync_run() {
+            a.confirmed = serial;
+        }
+        self.push(spdus);
+        Ok(())
+    }
+
+    /// S-RESYNCHRONIZE request: GT + RS with `kind`, the serial number (restart: `serial`, at
+    /// most V(M); set: `serial`; abandon: V(M), `serial` ignored), the proposed token positions
+    /// and `user_data`; returns the serial number sent. [`Event::ResynchronizeConfirmed`]
+    /// follows (RA). Needs the resynchronize unit and, with activity management, an activity;
+    /// no token. Allowed while other exchanges are pending (they are void once it completes)
+    /// and over a peer's RS of lower precedence (abandon, then set, then restart).
+    pub fn resynchronize(
+        &mut self,
+        kind: ResyncType,
+        serial: u64,
+        token_setting: TokenSettingItem,
+        user_data: &[u8],
+        now: Instant,
+    ) -> Result<u64, ServiceError> {
+        let o = self.open_mut("resynchronize")?;
+        if o.release != Release::None {
+            return Err(rule("resynchronize", "an orderly release is in progress"));
+        }
+        let u = &mut o.units;
+        if !u.has_unit(SessionUserRequirements::RESYNCHRONIZE) {
+            return Err(not_negotiated("resynchronize", "resynchronize"));
+        }
+        if u.has_unit(SessionUserRequirements::ACTIVITY_MANAGEMENT) && u.activity.is_none() {
+            return Err(rule("resynchronize", "no activity is in progress"));
+        }
+        if matches!(u.pending, Some(Pending::Resync(..))) {
+            return Err(rule("resynchronize", "a resynchronization is in progress"));
+        }
+        if u.resync_indicated.is_some() && kind != ResyncType::Abandon {
+            return Err(rule(
+                "resynchronize",
+                "only an abandon overrides the peer's resynchronization",
+            ));
+        }
+        let vm = u.next_serial().unwrap_or(1);
+        let serial = match kind {
+            ResyncType::Abandon => vm,
+            ResyncType::Restart if serial > vm => {
+                return Err(rule("resynchronize", "restart beyond V(M)"));
+            }
+            _ => serial,
+        };
+        if serial > 999_999 {
+            return Err(rule(
+                "resynchronize",
+                "serial numbers have at most 6 digits",
+            ));
+        }
+        let spdus = encode::resync(kind, serial, token_setting, user_data)?;
+        u.resync_indicated = None;
+        u.pending = Some(Pending::Resync(kind, serial, token_setting));
+        self.push(spdus);
+        self.set_timer(Timer::Wait(Wait::Answer), now);
+        Ok(serial)
+    }
+
+    /// S-RESYNCHRONIZE response after [`Event::Resynchronize`]: PT + RA with the final token
+    /// positions (`None`: as the RS proposed; a pair left to this side's choice then counts as
+    /// the session initiator's side, as at connection time) and `user_data`. V(M) becomes the
+    /// RS's serial number.
+    pub fn resynchronize_response(
+        &mut self,
+        token_setting: Option<TokenSettingItem>,
+        user_data: &[u8],
+        _now: Instant,
+    ) -> Result<(), ServiceError> {
+        let o = self.open_mut("resynchronize_response")?;
+        let u = &mut o.units;
+        let Some((serial, proposed)) = u.resync_indicated else {
+            return Err(rule(
+                "resynchronize_response",
+                "no resynchronization of the peer is outstanding",
+            ));
+        };
+        let setting = token_setting.unwrap_or(proposed);
+        let spdus = encode::resync_ack(serial, setting, user_data)?;
+        u.resynchronized(serial, setting);
+        self.push(spdus);
+        Ok(())
+    }
+
     // ---------------------------------------------------------------------------------------
     // Input
 
@@ -1763,7 +2054,8 @@ impl Connection {
                     o.release = Release::Received;
                     self.timer = deadline(&self.config, Timer::Wait(Wait::User), now);
                 } else {
-                    // The receiver of DN releases the transport connection (X.225 §7.8.3).
+                    // The receiver of DN releases the transport connection (X.225 §6.6, §7.7); in
+                    // class 0 that is the implicit variant, TCP closed without a DR (X.224).
                     self.close();
                 }
                 Ok(())
@@ -1986,6 +2278,12 @@ fn is_unit_spdu(kind: SpduKind) -> bool {
             | SpduKind::Gta
             | SpduKind::Er
             | SpduKind::Ed
+            | SpduKind::Td
+            | SpduKind::Cd
+            | SpduKind::Cda
+            | SpduKind::Map
+            | SpduKind::Rs
+            | SpduKind::Ra
     )
 }
 
@@ -2044,9 +2342,9 @@ fn accept_peer_data(u: &Units, at: usize) -> Result<bool, Violation> {
             "dt from a peer that does not hold the data token",
         ));
     }
+    // Inside an activity the data token decides who sends (checked above), whoever started it.
     match u.activity.as_ref() {
-        Some(a) if a.local => Err(violation(at, "dt inside an activity this side started")),
-        Some(a) if a.end_indicated.is_some() => {
+        Some(a) if a.end_indicated.is_some() || a.await_end.is_some() => {
             Err(violation(at, "dt after the end of the activity"))
         }
         _ => Ok(true),
@@ -2197,6 +2495,22 @@ fn on_unit_spdu(
             if dropping {
                 return Ok(None);
             }
+            if let Some(Pending::Major(sent)) = pending {
+                // 42 after this side's MAP is the MAA (the same encoding as AEA).
+                let serial = serial_of(spdu, at, "maa without a valid serial number (pi 42)")?;
+                if serial != sent {
+                    return Err(bad_value(at, "maa serial number", serial));
+                }
+                u.pending = None;
+                if let Some(a) = u.sync_run() {
+                    a.confirmed = serial;
+                }
+                events.push_back(Event::SyncMajorConfirmed {
+                    serial,
+                    user_data: crate::util::sub(tsdu, spdu.ss_user_data()),
+                });
+                return Ok(None);
+            }
             let serial = serial_of(spdu, at, "aea without a valid serial number (pi 42)")?;
             match u.activity.as_ref().and_then(|a| a.await_end) {
                 Some(s) if s == serial => {
@@ -2302,6 +2616,145 @@ fn on_unit_spdu(
                 u.exception = Some(Exception::Received);
             }
             events.push_back(Event::ExceptionReport(report));
+            Ok(None)
+        }
+        SpduKind::Td => {
+            if !u.has_unit(SessionUserRequirements::TYPED_DATA) {
+                return Err(violation(at, "td without the typed data unit"));
+            }
+            events.push_back(Event::TypedData(crate::util::sub(
+                tsdu,
+                spdu.user_information(),
+            )));
+            Ok(None)
+        }
+        SpduKind::Cd => {
+            if !u.has_unit(SessionUserRequirements::CAPABILITY_DATA)
+                || !u.has_unit(SessionUserRequirements::ACTIVITY_MANAGEMENT)
+            {
+                return Err(violation(
+                    at,
+                    "cd without the capability data and activity management units",
+                ));
+            }
+            if u.activity.is_some() || pending.is_some() || u.capability_indicated {
+                return Err(violation(at, "cd inside an activity or a pending exchange"));
+            }
+            if !u.peer_holds(
+                TokenItem::DATA
+                    .with(TokenItem::MINOR_SYNC)
+                    .with(TokenItem::MAJOR_ACTIVITY),
+            ) {
+                return Err(violation(
+                    at,
+                    "cd from a peer that does not hold the data, minor sync and activity tokens",
+                ));
+            }
+            u.capability_indicated = true;
+            events.push_back(Event::CapabilityData(crate::util::sub(
+                tsdu,
+                spdu.ss_user_data(),
+            )));
+            Ok(None)
+        }
+        SpduKind::Cda => {
+            if pending != Some(Pending::Capability) {
+                return Err(violation(at, "cda without capability data outstanding"));
+            }
+            u.pending = None;
+            events.push_back(Event::CapabilityDataConfirmed(crate::util::sub(
+                tsdu,
+                spdu.ss_user_data(),
+            )));
+            Ok(None)
+        }
+        SpduKind::Map => {
+            if !u.has_unit(SessionUserRequirements::MAJOR_SYNCHRONIZE) {
+                return Err(violation(at, "map without the major synchronize unit"));
+            }
+            if dropping || u.exception == Some(Exception::Sent) {
+                return Ok(None); // crossed our AI / AD, or our exception report is in force
+            }
+            if !u.peer_holds(
+                TokenItem::DATA
+                    .with(TokenItem::MINOR_SYNC)
+                    .with(TokenItem::MAJOR_ACTIVITY),
+            ) {
+                return Err(violation(
+                    at,
+                    "map from a peer that does not hold the data, minor sync and major tokens",
+                ));
+            }
+            let serial = serial_of(spdu, at, "map without a valid serial number (pi 42)")?;
+            if !u.has_unit(SessionUserRequirements::ACTIVITY_MANAGEMENT) && u.plain.is_none() {
+                u.plain = Some(Activity::new(false, 1));
+            }
+            let Some(a) = u
+                .sync_run()
+                .filter(|a| !a.local && a.end_indicated.is_none())
+            else {
+                return Err(violation(at, "map outside an activity of the peer"));
+            };
+            if serial != a.next_serial {
+                return Err(bad_value(at, "map serial number", serial));
+            }
+            a.next_serial = serial.saturating_add(1);
+            u.major_indicated = Some(serial);
+            events.push_back(Event::SyncMajor {
+                serial,
+                user_data: crate::util::sub(tsdu, spdu.ss_user_data()),
+            });
+            Ok(None)
+        }
+        SpduKind::Rs => {
+            if !u.has_unit(SessionUserRequirements::RESYNCHRONIZE) {
+                return Err(violation(at, "rs without the resynchronize unit"));
+            }
+            let kind = spdu
+                .resync_type()
+                .and_then(ResyncType::from_code)
+                .ok_or(violation(at, "rs without a valid resync type (pi 27)"))?;
+            let serial = serial_of(spdu, at, "rs without a valid serial number (pi 42)")?;
+            let setting = spdu
+                .token_setting()
+                .ok_or(violation(at, "rs without a token setting item (pi 26)"))?;
+            if let Some(Pending::Resync(ours, our_serial, _)) = pending {
+                // Collision: the higher precedence wins; between two restarts the lower serial
+                // number; otherwise the session connection initiator's.
+                let theirs_wins = match kind.precedence().cmp(&ours.precedence()) {
+                    std::cmp::Ordering::Greater => true,
+                    std::cmp::Ordering::Less => false,
+                    std::cmp::Ordering::Equal if kind == ResyncType::Restart => serial < our_serial,
+                    std::cmp::Ordering::Equal => !u.initiator,
+                };
+                if !theirs_wins {
+                    return Ok(None);
+                }
+                u.pending = None;
+            }
+            u.resync_indicated = Some((serial, setting));
+            events.push_back(Event::Resynchronize {
+                kind,
+                serial,
+                token_setting: setting,
+                user_data: crate::util::sub(tsdu, spdu.ss_user_data()),
+            });
+            Ok(None)
+        }
+        SpduKind::Ra => {
+            let Some(Pending::Resync(_, sent, proposed)) = pending else {
+                return Err(violation(at, "ra without a resynchronization outstanding"));
+            };
+            let serial = serial_of(spdu, at, "ra without a valid serial number (pi 42)")?;
+            if serial != sent {
+                return Err(bad_value(at, "ra serial number", serial));
+            }
+            let setting = spdu.token_setting().unwrap_or(proposed);
+            u.resynchronized(serial, setting);
+            events.push_back(Event::ResynchronizeConfirmed {
+                serial,
+                user_data: crate::util::sub(tsdu, spdu.ss_user_data()),
+            });
             Ok(None)
         }
         _ => Err(violation(at, "spdu not supported by this machine")),
@@ -2583,6 +3036,83 @@ mod encode {
             p.u8(ParameterCode::REASON_CODE, r.get())?;
         }
         concatenated(first, kind, &p)
+    }
+
+    /// TD with no parameters: the user information follows (X.225 §8.3.13).
+    pub(super) fn typed_data() -> Result<BytesMut, EncodeError> {
+        one(SpduKind::Td, &ParametersBuf::new())
+    }
+
+    /// `first` + a category-2 SPDU carrying only user data (CD, CDA).
+    pub(super) fn with_user_data_after(
+        first: SpduKind,
+        kind: SpduKind,
+        user_data: &[u8],
+    ) -> Result<BytesMut, EncodeError> {
+        let mut p = ParametersBuf::new();
+        if !user_data.is_empty() {
+            p.user_data(user_data)?;
+        }
+        concatenated(first, kind, &p)
+    }
+
+    /// GT + MAP: Sync Type Item 1 (PI 15, mandatory in MAP; what ISODE sends), serial number,
+    /// user data.
+    pub(super) fn major_sync(serial: u64, user_data: &[u8]) -> Result<BytesMut, EncodeError> {
+        let mut p = ParametersBuf::new();
+        p.u8(ParameterCode::SYNC_TYPE_ITEM, 1)?
+            .unit(ParameterCode::SERIAL_NUMBER, &serial_digits(serial))?;
+        if !user_data.is_empty() {
+            p.user_data(user_data)?;
+        }
+        concatenated(SpduKind::Gt, SpduKind::Map, &p)
+    }
+
+    /// `first` + a serial-numbered SPDU with user data (PT + MAA).
+    pub(super) fn with_serial_and_user_data(
+        first: SpduKind,
+        kind: SpduKind,
+        serial: u64,
+        user_data: &[u8],
+    ) -> Result<BytesMut, EncodeError> {
+        let mut p = ParametersBuf::new();
+        p.unit(ParameterCode::SERIAL_NUMBER, &serial_digits(serial))?;
+        if !user_data.is_empty() {
+            p.user_data(user_data)?;
+        }
+        concatenated(first, kind, &p)
+    }
+
+    /// GT + RS: Token Setting Item, Resync Type, Serial Number, user data (X.225 order).
+    pub(super) fn resync(
+        kind: ResyncType,
+        serial: u64,
+        setting: TokenSettingItem,
+        user_data: &[u8],
+    ) -> Result<BytesMut, EncodeError> {
+        let mut p = ParametersBuf::new();
+        p.u8(ParameterCode::TOKEN_SETTING_ITEM, setting.0)?
+            .u8(ParameterCode::RESYNC_TYPE, kind.code())?
+            .unit(ParameterCode::SERIAL_NUMBER, &serial_digits(serial))?;
+        if !user_data.is_empty() {
+            p.user_data(user_data)?;
+        }
+        concatenated(SpduKind::Gt, SpduKind::Rs, &p)
+    }
+
+    /// PT + RA: Token Setting Item, Serial Number, user data.
+    pub(super) fn resync_ack(
+        serial: u64,
+        setting: TokenSettingItem,
+        user_data: &[u8],
+    ) -> Result<BytesMut, EncodeError> {
+        let mut p = ParametersBuf::new();
+        p.u8(ParameterCode::TOKEN_SETTING_ITEM, setting.0)?
+            .unit(ParameterCode::SERIAL_NUMBER, &serial_digits(serial))?;
+        if !user_data.is_empty() {
+            p.user_data(user_data)?;
+        }
+        concatenated(SpduKind::Pt, SpduKind::Ra, &p)
     }
 
     /// PT + ED with a reason code and user data.

@@ -103,3 +103,6 @@ pub use segment::{
 pub use spdu::{
     ConnectAcceptItem, ConnectionIdentifier, EX_USER_DATA_MAX, LinkingInformation, Spdu,
 };
+
+#[cfg(test)]
+mod isode_tests;

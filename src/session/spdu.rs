@@ -795,6 +795,12 @@ impl<'a> Spdu<'a> {
         self.top_u8(ParameterCode::PREPARE_TYPE)
     }
 
+    /// PI 26 Token Setting Item at the top level (RS, RA).
+    pub fn token_setting(&self) -> Option<TokenSettingItem> {
+        self.top_u8(ParameterCode::TOKEN_SETTING_ITEM)
+            .map(TokenSettingItem)
+    }
+
     /// PI 27 Resync Type (RS).
     pub fn resync_type(&self) -> Option<u8> {
         self.top_u8(ParameterCode::RESYNC_TYPE)

@@ -76,6 +76,54 @@ pub(crate) enum Pending {
     Discard,
     /// GTC sent, waiting for GTA.
     Control,
+    /// GT + CD sent, waiting for CDA (X.225 §7.14).
+    Capability,
+    /// GT + MAP with this serial number sent, waiting for MAA (X.225 §7.22 of the 1988
+    /// numbering, MAJOR SYNC POINT SPDU).
+    Major(u64),
+    /// GT + RS sent (type, serial number, proposed token setting), waiting for RA.
+    Resync(ResyncType, u64, TokenSettingItem),
+}
+
+/// The Resync Type of an RS (X.225 PI 27): restart (0), abandon (1) or set (2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResyncType {
+    /// Restart at a confirmed sync point (serial number at most V(M)).
+    Restart,
+    /// Abandon: V(M) stays, nothing is resumed.
+    Abandon,
+    /// Set: a new serial number of the user's choice.
+    Set,
+}
+
+impl ResyncType {
+    /// The PI 27 value.
+    pub const fn code(self) -> u8 {
+        match self {
+            ResyncType::Restart => 0,
+            ResyncType::Abandon => 1,
+            ResyncType::Set => 2,
+        }
+    }
+
+    /// The type of a PI 27 value.
+    pub const fn from_code(code: u8) -> Option<Self> {
+        match code {
+            0 => Some(ResyncType::Restart),
+            1 => Some(ResyncType::Abandon),
+            2 => Some(ResyncType::Set),
+            _ => None,
+        }
+    }
+
+    /// Precedence in a resynchronization collision (X.225: abandon, then set, then restart).
+    pub(crate) const fn precedence(self) -> u8 {
+        match self {
+            ResyncType::Abandon => 2,
+            ResyncType::Set => 1,
+            ResyncType::Restart => 0,
+        }
+    }
 }
 
 /// An exception report in force (X.225 §7.22): data transfer is suspended until the holder of
@@ -103,19 +151,47 @@ pub(crate) struct Units {
     pub(crate) plain: Option<Activity>,
     pub(crate) pending: Option<Pending>,
     pub(crate) exception: Option<Exception>,
+    /// The peer's CD waits for this side's CDA.
+    pub(crate) capability_indicated: bool,
+    /// The peer's MAP with this serial number waits for this side's MAA.
+    pub(crate) major_indicated: Option<u64>,
+    /// The peer's RS (serial number, proposed token setting) waits for this side's RA.
+    pub(crate) resync_indicated: Option<(u64, TokenSettingItem)>,
+    /// This side initiated the session connection (token settings name its side "initiator").
+    pub(crate) initiator: bool,
 }
 
 /// The functional units a responder agrees to, from those a CN asks for: duplex when it is
-/// proposed; otherwise half-duplex with whichever of minor synchronize, activity management and
-/// exceptions were asked for.
+/// proposed without half-duplex, or with half-duplex but none of the token units (minor or
+/// major synchronize, activity management, exceptions); otherwise half-duplex (as ISODE
+/// answers a CN that names both) with whichever of minor synchronize, major synchronize,
+/// resynchronize, negotiated release, activity management, exceptions, typed data and
+/// capability data were asked for (capability
+/// data only with activity management, exceptions only with half-duplex: X.225 §9.2).
 pub(crate) fn answer_requirements(requested: SessionUserRequirements) -> SessionUserRequirements {
-    if requested.contains(SessionUserRequirements::DUPLEX) {
-        return SessionUserRequirements::DUPLEX;
+    type R = SessionUserRequirements;
+    let token_units = R::MINOR_SYNCHRONIZE
+        .with(R::MAJOR_SYNCHRONIZE)
+        .with(R::ACTIVITY_MANAGEMENT)
+        .with(R::EXCEPTIONS);
+    if requested.contains(R::DUPLEX)
+        && !(requested.contains(R::HALF_DUPLEX) && requested.0 & token_units.0 != 0)
+    {
+        return R::DUPLEX;
     }
-    let offered = SessionUserRequirements::MINOR_SYNCHRONIZE
-        .with(SessionUserRequirements::ACTIVITY_MANAGEMENT)
-        .with(SessionUserRequirements::EXCEPTIONS);
-    SessionUserRequirements(requested.0 & offered.0).with(SessionUserRequirements::HALF_DUPLEX)
+    let offered = R::MINOR_SYNCHRONIZE
+        .with(R::MAJOR_SYNCHRONIZE)
+        .with(R::RESYNCHRONIZE)
+        .with(R::NEGOTIATED_RELEASE)
+        .with(R::ACTIVITY_MANAGEMENT)
+        .with(R::EXCEPTIONS)
+        .with(R::TYPED_DATA)
+        .with(R::CAPABILITY_DATA);
+    let mut agreed = SessionUserRequirements(requested.0 & offered.0).with(R::HALF_DUPLEX);
+    if !agreed.contains(R::ACTIVITY_MANAGEMENT) {
+        agreed = SessionUserRequirements(agreed.0 & !R::CAPABILITY_DATA.0);
+    }
+    agreed
 }
 
 /// The units an initiator ends up with from its proposal and the AC's PI 20 (absent: the X.225
@@ -151,6 +227,9 @@ fn available_tokens(r: SessionUserRequirements) -> TokenItem {
         || r.contains(SessionUserRequirements::MAJOR_SYNCHRONIZE)
     {
         t = t.with(TokenItem::MAJOR_ACTIVITY);
+    }
+    if r.contains(SessionUserRequirements::NEGOTIATED_RELEASE) {
+        t = t.with(TokenItem::RELEASE);
     }
     t
 }
@@ -210,8 +289,37 @@ impl Units {
             requirements,
             available,
             owned,
+            initiator,
             ..Units::default()
         }
+    }
+
+    /// The tokens this side holds under Token Setting Item `setting` (pairs set to "called
+    /// user's choice" count as the initiator's side, as at connection time).
+    pub(crate) fn owned_under(&self, setting: TokenSettingItem) -> TokenItem {
+        let at_initiator = initiator_tokens(self.available, Some(setting));
+        if self.initiator {
+            at_initiator
+        } else {
+            TokenItem(self.available.0 & !at_initiator.0)
+        }
+    }
+
+    /// After a resynchronization to `serial` with tokens placed by `setting`: V(M) = `serial`,
+    /// every sync point before it settled, exception reports and pending exchanges void.
+    pub(crate) fn resynchronized(&mut self, serial: u64, setting: TokenSettingItem) {
+        self.owned = self.owned_under(setting);
+        if let Some(a) = self.sync_run() {
+            a.next_serial = serial;
+            a.confirmed = serial.saturating_sub(1);
+            a.await_end = None;
+            a.end_indicated = None;
+        }
+        self.exception = None;
+        self.pending = None;
+        self.capability_indicated = false;
+        self.major_indicated = None;
+        self.resync_indicated = None;
     }
 
     pub(crate) fn has_unit(&self, unit: SessionUserRequirements) -> bool {

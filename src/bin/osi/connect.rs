@@ -111,10 +111,10 @@ pub struct ConnectArgs {
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = args::seconds)]
     timeout: Duration,
     /// Session functional units to propose, hex (X.225 Session User Requirements, e.g. 0249:
-    /// half-duplex, minor synchronize, activity management, exceptions; default 0002, duplex).
-    /// --rtse always proposes what RTSE needs (0249)
-    #[arg(long, value_name = "HEX", value_parser = args::session_requirements,
-          conflicts_with = "rtse")]
+    /// half-duplex, minor synchronize, activity management, exceptions; default 0002, duplex;
+    /// with --rtse default 0249, and it must keep half-duplex, minor synchronize, activity
+    /// management and exceptions, without duplex)
+    #[arg(long, value_name = "HEX", value_parser = args::session_requirements)]
     session_requirements: Option<SessionUserRequirements>,
     /// An "OSI ping" at the transport layer: CR/CC, then each --send HEX as a TSDU (DT …
     /// EOT), waiting for one TSDU back after each, then DR
@@ -273,6 +273,7 @@ pub fn run(a: &ConnectArgs) -> ExitCode {
             abort: a.abort,
             format: a.format,
             rtse: &a.rtse,
+            session_requirements: a.session_requirements,
         });
     }
     let Some(runtime) = crate::current_thread_runtime("connect") else {

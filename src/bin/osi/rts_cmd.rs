@@ -20,11 +20,12 @@ use osi_stack::Limits;
 use osi_stack::address::PresentationAddress;
 use osi_stack::association::{AssociateIndication, AssociateRequest, Config, Dispatch, Event};
 use osi_stack::oid::OwnedOid;
-use osi_stack::rts::{MtaBind, RtsAbortCause};
+use osi_stack::rts::{MtaBind, RtsAbortCause, check_session_requirements};
 use osi_stack::rtse::{
     ConnectorProfile, DialogueMode, OpenIndication, RefuseReason, RtsEvent, RtsSettings,
     TransferState, X400Mode,
 };
+use osi_stack::session::SessionUserRequirements;
 use osi_stack::tokio::ListenerConfig;
 use osi_stack::tokio::rts::{RtsConnection, RtsDialer, RtsIncoming, RtsListener, RtsWaitError};
 use tokio::task::JoinSet;
@@ -157,6 +158,11 @@ pub struct RtseListenArgs {
     /// The MTA-bind password a peer must present (with --rtse)
     #[arg(long, value_name = "PW", requires = "rtse")]
     pub mta_password: Option<String>,
+    /// Session functional units a peer's RT-OPEN must leave agreed on, hex (default 0249:
+    /// half-duplex, minor synchronize, activity management, exceptions; duplex is refused)
+    #[arg(long, value_name = "HEX", value_parser = args::session_requirements,
+          requires = "rtse")]
+    pub session_requirements: Option<SessionUserRequirements>,
 }
 
 /// What `osi listen --rtse` needs from the rest of `osi listen`'s flags.
@@ -197,6 +203,8 @@ pub struct ConnectPlan<'a> {
     pub format: Format,
     /// The --rtse flags.
     pub rtse: &'a RtseConnectArgs,
+    /// --session-requirements (default 0249).
+    pub session_requirements: Option<SessionUserRequirements>,
 }
 
 // -------------------------------------------------------------------------------------------
@@ -348,6 +356,15 @@ pub fn connect(plan: ConnectPlan<'_>) -> ExitCode {
         return ExitCode::from(2);
     };
     let a = plan.rtse;
+    if let Some(r) = plan.session_requirements {
+        if let Err(why) = check_session_requirements(r) {
+            complain(&format!(
+                "--session-requirements {:04x} cannot carry --rtse: {why}",
+                r.get()
+            ));
+            return ExitCode::from(2);
+        }
+    }
     if a.dialogue == Dialogue::Monologue
         && (a.expect_echo || a.turn_please || a.initial_turn == InitialTurn::Remote)
     {
@@ -480,6 +497,9 @@ impl Ping {
         profile.open_interval = plan.open_interval;
         profile.local_bind = plan.bind;
         profile.tpdu_size = plan.tpdu_size;
+        if let Some(r) = plan.session_requirements {
+            profile.session_requirements = r;
+        }
         let mut dialer = match RtsDialer::from_profile(&profile) {
             Ok(d) => d,
             Err(e) => {
@@ -638,11 +658,25 @@ struct Answers {
 /// Serves `osi listen --rtse` (on the runtime and event sink of
 /// [`crate::listen::run_service`]).
 pub async fn serve(plan: ListenPlan<'_>, printer: Sink) -> ExitCode {
+    if let Some(r) = plan.rtse.session_requirements {
+        if let Err(why) = check_session_requirements(r) {
+            let _ = writeln!(
+                io::stderr(),
+                "osi listen: --session-requirements {:04x} cannot carry --rtse: {why}",
+                r.get()
+            );
+            return ExitCode::from(2);
+        }
+    }
     let mut listener = match RtsListener::bind(
         plan.address,
         Config::default(),
         plan.dispatch.clone(),
-        RtsSettings::default(),
+        RtsSettings::default().with_session_requirements(
+            plan.rtse
+                .session_requirements
+                .unwrap_or(osi_stack::rts::RTS_REQUIREMENTS),
+        ),
     )
     .await
     {

@@ -159,6 +159,7 @@ fn rtse_obj(apdu: &rtse::Apdu<'_>) -> Obj {
             o.set("window_size", a.window_size_or_default());
             o.set("dialogue_mode", a.dialogue_mode_or_default().to_string());
             o.set("connection_data", a.connection_data.name());
+            bare_null_open(&mut o, a.bare_null_open);
             if let Some(p) = a.application_protocol {
                 o.set("application_protocol", p.0);
             }
@@ -167,6 +168,7 @@ fn rtse_obj(apdu: &rtse::Apdu<'_>) -> Obj {
             o.set("checkpoint_size", a.checkpoint_size_or_default());
             o.set("window_size", a.window_size_or_default());
             o.set("connection_data", a.connection_data.name());
+            bare_null_open(&mut o, a.bare_null_open);
         }
         rtse::Apdu::Rtorj(a) => {
             if let Some(r) = a.refuse_reason {
@@ -191,6 +193,17 @@ fn rtse_obj(apdu: &rtse::Apdu<'_>) -> Obj {
         }
     }
     o
+}
+
+/// The tolerated `open` without its explicit tag (`80 00` for `a0 02 80 00`, X.228
+/// `ConnectionData`), reported as a note.
+fn bare_null_open(o: &mut Obj, bare: bool) {
+    if bare {
+        o.set(
+            "tolerated",
+            "connection data open as a bare [0] NULL (80 00) instead of a0 02 80 00",
+        );
+    }
 }
 
 fn mode_name(m: Mode) -> &'static str {
