@@ -516,9 +516,10 @@ pub(crate) fn check_elements(input: &[u8], limits: &crate::Limits) -> Result<(),
     walk(Reader::new(ctx, input, 0))
 }
 
-/// One BER element in exactly the forms that [`Reader::read`] takes without its general
-/// path: a one-octet identifier (not the high-tag-number form, not end-of-contents) and a
-/// definite length in at most two octets, within `b`. Returns (identifier, header length,
+/// One BER element in the forms that [`Reader::read`] takes without its general path, plus
+/// three-octet lengths (which the general path reads to the same value): a one-octet
+/// identifier (not the high-tag-number form, not end-of-contents) and a definite length in at
+/// most three octets, within `b`. Returns (identifier, header length,
 /// contents, what follows). The step of the one-pass decoders (`Cp::decode`,
 /// `UserData::decode`, `Apdu::decode`): whatever it does not take, they hand to their general
 /// decoder, which reads the same element the same way or names the fault.
@@ -545,14 +546,21 @@ pub(crate) fn quick_tlv_of(b: &[u8], want: u8) -> Option<(usize, &[u8], &[u8])> 
     }
 }
 
-/// A definite length in at most two octets (first octet `l0`, then `after`) and the contents
-/// it delimits: (header length with a one-octet identifier, contents, what follows).
+/// A definite length in at most three octets (first octet `l0`, then `after`) and the contents
+/// it delimits: (header length with a one-octet identifier, contents, what follows). Three
+/// length octets carry a P-DATA value of 64 KiB or more; the general reader reads every one of
+/// these lengths to the same value.
 #[inline(always)]
 fn quick_length(l0: u8, after: &[u8]) -> Option<(usize, &[u8], &[u8])> {
     let (len, hl, body) = match (l0, after) {
         (0..=0x7f, _) => (usize::from(l0), 2usize, after),
         (0x81, [l, body @ ..]) => (usize::from(*l), 3, body),
         (0x82, [h, l, body @ ..]) => (usize::from(u16::from_be_bytes([*h, *l])), 4, body),
+        (0x83, [a, h, l, body @ ..]) => (
+            usize::from(*a) << 16 | usize::from(u16::from_be_bytes([*h, *l])),
+            5,
+            body,
+        ),
         _ => return None,
     };
     let (content, rest) = body.split_at_checked(len)?;

@@ -363,6 +363,12 @@ impl Reassembler {
         if data.len() > self.limits.max_tsdu.saturating_sub(self.buf.len()) {
             return Err(self.limit("max tsdu", self.limits.max_tsdu));
         }
+        if self.buf.is_empty() {
+            // A new TSDU: start at the front of the buffer when the previous TSDU handed out
+            // from it was dropped, so that it is put together without moving (BytesMut would
+            // otherwise go on behind it and copy the TSDU back once the end is reached).
+            let _ = self.buf.try_reclaim(self.buf.capacity().saturating_add(1));
+        }
         self.buf.extend_from_slice(data);
         self.segments = self.segments.saturating_add(1);
         if dt.eot {
