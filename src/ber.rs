@@ -394,6 +394,22 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// The next element if it is in the forms of [`quick_tlv`]: (identifier, contents,
+    /// absolute offset of the contents); the reader moves past it.
+    #[inline(always)]
+    pub(crate) fn read_quick(&mut self) -> Option<(u8, &'a [u8], usize)> {
+        let (id, hl, content, rest) = quick_tlv(self.rest)?;
+        let at = self.pos;
+        self.pos = at.saturating_add(self.rest.len().wrapping_sub(rest.len()));
+        self.rest = rest;
+        Some((id, content, at.saturating_add(hl)))
+    }
+
+    /// Nesting depth of the elements this reader reads.
+    pub(crate) fn depth(&self) -> usize {
+        self.depth
+    }
+
     /// The tag of the next element, if any and readable.
     pub(crate) fn peek_tag(&self) -> Option<Tag> {
         header(&self.ctx, self.rest, self.pos)
@@ -500,6 +516,102 @@ pub(crate) fn check_elements(input: &[u8], limits: &crate::Limits) -> Result<(),
     walk(Reader::new(ctx, input, 0))
 }
 
+/// One BER element in the forms that [`Reader::read`] takes without its general path, plus
+/// three-octet lengths (which the general path reads to the same value): a one-octet
+/// identifier (not the high-tag-number form, not end-of-contents) and a definite length in at
+/// most three octets, within `b`. Returns (identifier, header length,
+/// contents, what follows). The step of the one-pass decoders (`Cp::decode`,
+/// `UserData::decode`, `Apdu::decode`): whatever it does not take, they hand to their general
+/// decoder, which reads the same element the same way or names the fault.
+#[inline(always)]
+pub(crate) fn quick_tlv(b: &[u8]) -> Option<(u8, usize, &[u8], &[u8])> {
+    let [id, l0, after @ ..] = b else {
+        return None;
+    };
+    if id & 0x1f == 0x1f || (*id, *l0) == (0, 0) {
+        return None;
+    }
+    let (hl, content, rest) = quick_length(*l0, after)?;
+    Some((*id, hl, content, rest))
+}
+
+/// [`quick_tlv`] of an element whose identifier must be `want` (a one-octet identifier, not
+/// `00`): (header length, contents, what follows), `None` for any other identifier.
+#[inline(always)]
+pub(crate) fn quick_tlv_of(b: &[u8], want: u8) -> Option<(usize, &[u8], &[u8])> {
+    debug_assert!(want & 0x1f != 0x1f && want != 0);
+    match b {
+        [id, l0, after @ ..] if *id == want => quick_length(*l0, after),
+        _ => None,
+    }
+}
+
+/// A definite length in at most three octets (first octet `l0`, then `after`) and the contents
+/// it delimits: (header length with a one-octet identifier, contents, what follows). Three
+/// length octets carry a P-DATA value of 64 KiB or more; the general reader reads every one of
+/// these lengths to the same value.
+#[inline(always)]
+fn quick_length(l0: u8, after: &[u8]) -> Option<(usize, &[u8], &[u8])> {
+    let (len, hl, body) = match (l0, after) {
+        (0..=0x7f, _) => (usize::from(l0), 2usize, after),
+        (0x81, [l, body @ ..]) => (usize::from(*l), 3, body),
+        (0x82, [h, l, body @ ..]) => (usize::from(u16::from_be_bytes([*h, *l])), 4, body),
+        (0x83, [a, h, l, body @ ..]) => (
+            usize::from(*a) << 16 | usize::from(u16::from_be_bytes([*h, *l])),
+            5,
+            body,
+        ),
+        _ => return None,
+    };
+    let (content, rest) = body.split_at_checked(len)?;
+    Some((hl, content, rest))
+}
+
+/// The value of INTEGER contents that [`integer`] accepts (1 to 8 octets), `None` where it
+/// fails: the same computation without its error reports.
+#[inline(always)]
+pub(crate) fn trusted_int(c: &[u8]) -> Option<i64> {
+    if c.is_empty() || c.len() > 8 {
+        return None;
+    }
+    let mut v: i64 = if c.first().is_some_and(|b| b & 0x80 != 0) {
+        -1
+    } else {
+        0
+    };
+    for &b in c {
+        v = (v << 8) | i64::from(b);
+    }
+    Some(v)
+}
+
+/// The value of BIT STRING contents that [`bits`] accepts, `None` where it fails.
+#[inline(always)]
+pub(crate) fn quick_bits(c: &[u8]) -> Option<u32> {
+    let (&unused, data) = c.split_first()?;
+    if unused > 7 || (data.is_empty() && unused != 0) {
+        return None;
+    }
+    Some(bits_value(data))
+}
+
+/// The first 32 named bits of a BIT STRING's data octets, bit n (bit 0 = most significant bit
+/// of the first octet) at `1 << n`.
+#[inline(always)]
+fn bits_value(data: &[u8]) -> u32 {
+    let mut v = 0u32;
+    for (i, &b) in data.iter().take(4).enumerate() {
+        v |= u32::from(b.reverse_bits()).wrapping_shl((i as u32).wrapping_mul(8));
+    }
+    v
+}
+
+/// The `quick` reader of `seq_of!` lists that have none: every element goes to `trusted`.
+#[inline(always)]
+pub(crate) fn no_quick<T>(_: &Ctx, _: u8, _: &[u8], _: usize, _: usize) -> Option<T> {
+    None
+}
+
 /// The contents of a primitive element.
 pub(crate) fn primitive<'a>(
     ctx: &Ctx,
@@ -548,16 +660,7 @@ pub(crate) fn bits(ctx: &Ctx, tlv: &Tlv<'_>) -> Result<u32, DecodeError> {
     if unused > 7 || (data.is_empty() && unused != 0) {
         return Err(ctx.ber(tlv.offset, "invalid bit string unused-bit count"));
     }
-    let mut v = 0u32;
-    for (i, &b) in data.iter().take(4).enumerate() {
-        for j in 0..8u32 {
-            if b & (0x80 >> j) != 0 {
-                let n = (i as u32).saturating_mul(8).saturating_add(j);
-                v |= 1u32.checked_shl(n).unwrap_or(0);
-            }
-        }
-    }
-    Ok(v)
+    Ok(bits_value(data))
 }
 
 /// Checks a string type's contents in either form (X.690 §8.7.3, §8.23): a primitive element
@@ -1013,24 +1116,27 @@ impl<T> FirstCache<'_, T> for () {
 /// writes it. The element type is `$item<'a>` (it borrows from the input), or, written
 /// `copy T`, a plain `Copy` type `T` such as an integer code.
 ///
-/// Written `$item, $decode, trusted $trusted, …`, iterating a decoded list reads each element
-/// with `$trusted(&Ctx, &Tlv)` instead of `$decode`: the elements were checked by `$decode`
-/// when the list was decoded, so `$trusted` may take the common shape without repeating the
-/// checks (it must give the value `$decode` gives, and hand anything else to `$decode`).
+/// Written `$item, $decode, trusted $trusted, quick $quick, …`, iterating a decoded list reads
+/// each element with `$trusted(&Ctx, &Tlv)` instead of `$decode`: the elements were checked by
+/// `$decode` when the list was decoded, so `$trusted` may take the common shape without
+/// repeating the checks (it must give the value `$decode` gives, and hand anything else to
+/// `$decode`). Before that, an element in the forms of [`quick_tlv`] is given to
+/// `$quick(&Ctx, identifier, contents, contents offset, depth)`, which may answer from the
+/// contents alone (the value `$decode` gives) or `None` to leave it to `$trusted`.
 macro_rules! seq_of {
     ($(#[$m:meta])* $list:ident, $iter:ident, copy $item:ty, $decode:path, $len:path, $encode:path) => {
-        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item, [()], $decode, $decode, $len, $encode);
+        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item, [()], $decode, $decode, $crate::ber::no_quick, $len, $encode);
     };
-    ($(#[$m:meta])* $list:ident, $iter:ident, first $cache:ty, $item:ident, $decode:path, trusted $trusted:path, $len:path, $encode:path) => {
-        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item<'a>, [$cache], $decode, $trusted, $len, $encode);
+    ($(#[$m:meta])* $list:ident, $iter:ident, first $cache:ty, $item:ident, $decode:path, trusted $trusted:path, quick $quick:path, $len:path, $encode:path) => {
+        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item<'a>, [$cache], $decode, $trusted, $quick, $len, $encode);
     };
-    ($(#[$m:meta])* $list:ident, $iter:ident, $item:ident, $decode:path, trusted $trusted:path, $len:path, $encode:path) => {
-        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item<'a>, [()], $decode, $trusted, $len, $encode);
+    ($(#[$m:meta])* $list:ident, $iter:ident, $item:ident, $decode:path, trusted $trusted:path, quick $quick:path, $len:path, $encode:path) => {
+        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item<'a>, [()], $decode, $trusted, $quick, $len, $encode);
     };
     ($(#[$m:meta])* $list:ident, $iter:ident, $item:ident, $decode:path, $len:path, $encode:path) => {
-        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item<'a>, [()], $decode, $decode, $len, $encode);
+        $crate::ber::seq_of!(@list $(#[$m])* $list, $iter, $item<'a>, [()], $decode, $decode, $crate::ber::no_quick, $len, $encode);
     };
-    (@list $(#[$m:meta])* $list:ident, $iter:ident, $item:ty, [$cache:ty], $decode:path, $trusted:path, $len:path, $encode:path) => {
+    (@list $(#[$m:meta])* $list:ident, $iter:ident, $item:ty, [$cache:ty], $decode:path, $trusted:path, $quick:path, $len:path, $encode:path) => {
         $(#[$m])*
         ///
         /// Decoded lists borrow the encoded elements (checked once when the PDU was decoded);
@@ -1080,6 +1186,39 @@ macro_rules! seq_of {
                     // one iff it has contents.
                     $crate::ber::SeqRepr::Encoded { content, .. } => content.is_empty(),
                     $crate::ber::SeqRepr::Slice(s) => s.is_empty(),
+                }
+            }
+
+            /// A decoded list over `content` (first octet at absolute `base`, elements at
+            /// `depth`), whose elements the caller checked as `decode` does.
+            #[allow(dead_code)]
+            pub(crate) const fn checked(
+                content: &'a [u8],
+                base: usize,
+                depth: usize,
+                ctx: $crate::ber::Ctx,
+            ) -> Self {
+                $list {
+                    repr: $crate::ber::SeqRepr::Encoded {
+                        content,
+                        base,
+                        depth,
+                        ctx,
+                        first: <$cache as $crate::ber::FirstCache<'a, $item>>::NONE,
+                    },
+                }
+            }
+
+            /// Where a decoded list's elements are: (contents address and length, base,
+            /// depth), for tests comparing two decoders.
+            #[cfg(test)]
+            #[allow(dead_code)]
+            pub(crate) fn encoded_parts(&self) -> Option<(usize, usize, usize, usize)> {
+                match self.repr {
+                    $crate::ber::SeqRepr::Encoded { content, base, depth, .. } => {
+                        Some((content.as_ptr() as usize, content.len(), base, depth))
+                    }
+                    $crate::ber::SeqRepr::Slice(_) => None,
                 }
             }
 
@@ -1206,33 +1345,57 @@ macro_rules! seq_of {
             reader: Option<$crate::ber::Reader<'a>>,
         }
 
+        impl<'a> $iter<'a> {
+            /// The next element read from the encoded list (out of line: the kept first
+            /// element and slices are handed out inline): by `$quick` where it takes the
+            /// element, else by [`Self::read_trusted`].
+            #[inline(never)]
+            fn read_next(&mut self) -> Option<$item> {
+                let r = self.reader.as_mut()?;
+                if r.is_empty() {
+                    return None;
+                }
+                let ctx = r.ctx();
+                let mut q = r.clone();
+                if let Some((id, content, at)) = q.read_quick() {
+                    if let Some(v) = $quick(&ctx, id, content, at, q.depth()) {
+                        *r = q;
+                        return Some(v);
+                    }
+                }
+                self.read_trusted()
+            }
+
+            /// The next element, read as a [`Tlv`]($crate::ber::Tlv) and given to `$trusted`.
+            #[inline(never)]
+            fn read_trusted(&mut self) -> Option<$item> {
+                let r = self.reader.as_mut()?;
+                let ctx = r.ctx();
+                match r.read().and_then(|t| $trusted(&ctx, &t)) {
+                    Ok(v) => Some(v),
+                    Err(_) => {
+                        self.reader = Some($crate::ber::Reader::at_depth(ctx, &[], 0, 0));
+                        None
+                    }
+                }
+            }
+        }
+
         impl<'a> Iterator for $iter<'a> {
             type Item = $item;
-            #[inline]
+            #[inline(always)]
             fn next(&mut self) -> Option<$item> {
                 if let Some(first) = self.first.take() {
                     return Some(first);
                 }
-                match &mut self.reader {
+                match &self.reader {
                     None => {
                         let (first, rest) = self.slice.split_first()?;
                         self.slice = rest;
                         Some(*first)
                     }
-                    Some(r) => {
-                        if r.is_empty() {
-                            return None;
-                        }
-                        let ctx = r.ctx();
-                        let item = r.read().and_then(|t| $trusted(&ctx, &t));
-                        match item {
-                            Ok(v) => Some(v),
-                            Err(_) => {
-                                self.reader = Some($crate::ber::Reader::at_depth(ctx, &[], 0, 0));
-                                None
-                            }
-                        }
-                    }
+                    Some(r) if r.is_empty() => None,
+                    Some(_) => self.read_next(),
                 }
             }
         }
@@ -1299,3 +1462,42 @@ macro_rules! bit_set {
     };
 }
 pub(crate) use bit_set;
+
+/// Single-octet mutations of `base` (and its truncations) for the tests that hold a one-pass
+/// decoder against its general decoder: every octet replaced by values that change a tag's
+/// class, form or number, a length's form, or a value's sign.
+#[cfg(test)]
+pub(crate) fn mutations(base: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = vec![base.to_vec()];
+    for n in 0..base.len() {
+        out.push(base.get(..n).unwrap_or_default().to_vec());
+    }
+    for (i, &b) in base.iter().enumerate() {
+        for m in [
+            0x00,
+            0x01,
+            0x02,
+            0x06,
+            0x30,
+            0x7f,
+            0x80,
+            0x81,
+            0x82,
+            0x83,
+            0x1f,
+            0xff,
+            b ^ 0x20,
+            b ^ 0x40,
+            b ^ 0x80,
+            b.wrapping_add(1),
+            b.wrapping_sub(1),
+        ] {
+            let mut x = base.to_vec();
+            if let Some(o) = x.get_mut(i) {
+                *o = m;
+            }
+            out.push(x);
+        }
+    }
+    out
+}

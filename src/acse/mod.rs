@@ -53,6 +53,7 @@ use crate::limits::Limits;
 use crate::oid::Oid;
 use crate::presentation::{
     ContextId, OidList, PdvValues, decode_pdv_values, pdv_values_len, put_pdv_values,
+    quick_oid_list,
 };
 
 #[cfg(feature = "arbitrary")]
@@ -973,6 +974,188 @@ pub struct Abrt<'a> {
     pub user_information: Option<ExternalList<'a>>,
 }
 
+// ---------------------------------------------------------------------------------------------
+// One-pass AARQ decoder
+//
+// It accepts a subset of what the general decoder accepts (elements as `ber::quick_tlv` reads
+// them, every form the general decoder would reject sent back with `None`) and builds the value
+// the general decoder builds (lists as the same `SeqRepr::Encoded`). `None` is never an answer
+// to the caller: it sends the input to the general decoder, which decides.
+
+/// Depth the one-pass AARQ decoder needs from `max_ber_depth` (the general decoder's count):
+/// AARQ 1, its fields 2, explicit contents and list elements 3, EXTERNAL children 4, the
+/// single-ASN1-type value 5.
+const QUICK_AARQ_DEPTH: usize = 5;
+
+/// The one element inside an explicit tag's contents `v`: (identifier, contents, whole
+/// element), as [`explicit`] reads it.
+#[inline(always)]
+fn quick_explicit(v: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (id, _, content, []) = ber::quick_tlv(v)? else {
+        return None;
+    };
+    Some((id, content, v))
+}
+
+/// [`ap_title`] of explicit contents `v`.
+#[inline(always)]
+fn quick_ap_title(v: &[u8]) -> Option<ApTitle<'_>> {
+    match quick_explicit(v)? {
+        (0x06, oid, _) => Some(ApTitle::Form2(Oid::new(oid).ok()?)),
+        (0x30, _, raw) => Some(ApTitle::Form1(raw)),
+        _ => None,
+    }
+}
+
+/// [`ae_qualifier`] of explicit contents `v`.
+#[inline(always)]
+fn quick_ae_qualifier(v: &[u8]) -> Option<AeQualifier<'_>> {
+    match quick_explicit(v)? {
+        (0x02, i, _) => Some(AeQualifier::Form2(ber::trusted_int(i)?)),
+        (0x31, _, raw) => Some(AeQualifier::Form1(raw)),
+        _ => None,
+    }
+}
+
+/// [`explicit_int`] of explicit contents `v`.
+#[inline(always)]
+fn quick_explicit_int(v: &[u8]) -> Option<i64> {
+    let (0x02, i, _) = quick_explicit(v)? else {
+        return None;
+    };
+    ber::trusted_int(i)
+}
+
+/// [`auth_value`] of explicit contents `v`.
+#[inline(always)]
+fn quick_auth_value(v: &[u8]) -> Option<AuthenticationValue<'_>> {
+    match quick_explicit(v)? {
+        (0x80, s, _) => Some(AuthenticationValue::Charstring(s)),
+        (0x81, b, _) => {
+            let (&unused_bits, data) = b.split_first()?;
+            if unused_bits > 7 || (data.is_empty() && unused_bits != 0) {
+                return None;
+            }
+            Some(AuthenticationValue::BitString { unused_bits, data })
+        }
+        (0xa2, e, _) => Some(AuthenticationValue::External(e)),
+        (0xa3, o, _) => Some(AuthenticationValue::Other(o)),
+        _ => None,
+    }
+}
+
+/// User-information contents (`[30]` at absolute `base`, EXTERNALs at depth 3): what
+/// [`decode_user_info`] checks, for EXTERNALs `28 { [06] [02] [07] a0 {value} | 81 | 82 }`.
+#[inline]
+fn quick_user_info(content: &[u8], base: usize, c: Ctx) -> Option<ExternalList<'_>> {
+    if content.is_empty() {
+        return None;
+    }
+    let mut b = content;
+    while !b.is_empty() {
+        let (_, mut e, next) = ber::quick_tlv_of(b, 0x28)?;
+        if let Some((_, oid, r)) = ber::quick_tlv_of(e, 0x06) {
+            Oid::new(oid).ok()?;
+            e = r;
+        }
+        if let Some((_, i, r)) = ber::quick_tlv_of(e, 0x02) {
+            // An indirect-reference outside 1..=127 goes to the general decoder, which
+            // refuses it.
+            ber::trusted_int(i).and_then(ContextId::new)?;
+            e = r;
+        }
+        if let Some((_, _, r)) = ber::quick_tlv_of(e, 0x07) {
+            e = r;
+        }
+        let (id, _, v, []) = ber::quick_tlv(e)? else {
+            return None;
+        };
+        match id {
+            0xa0 => {
+                let (_, _, _, []) = ber::quick_tlv(v)? else {
+                    return None;
+                };
+            }
+            0x81 => {}
+            0x82 => {
+                let (&unused, data) = v.split_first()?;
+                if unused > 7 || (data.is_empty() && unused != 0) {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+        b = next;
+    }
+    Some(ExternalList::checked(content, base, 3, c))
+}
+
+/// [`Apdu::decode`]'s one-pass path for an AARQ (see the section comment).
+#[inline]
+#[cfg(test)]
+fn quick_aarq<'a>(input: &'a [u8], limits: &Limits) -> Option<Aarq<'a>> {
+    let mut out = Aarq::new(Oid::BER);
+    quick_aarq_into(input, limits, &mut out)?;
+    Some(out)
+}
+
+/// [`quick_aarq`] writing the fields into `out` (an `Aarq::new`), where the caller keeps it:
+/// the APDU is built once in place instead of being moved out of the decoder.
+#[inline]
+fn quick_aarq_into<'a>(input: &'a [u8], limits: &Limits, out: &mut Aarq<'a>) -> Option<()> {
+    let (hl, content, []) = ber::quick_tlv_of(input, 0x60)? else {
+        return None;
+    };
+    if limits.max_ber_depth < QUICK_AARQ_DEPTH {
+        return None;
+    }
+    let c = Ctx {
+        layer: L,
+        max_depth: limits.max_ber_depth,
+    };
+    let mut name = None;
+    let mut b = content;
+    while !b.is_empty() {
+        let (id, ehl, v, next) = ber::quick_tlv(b)?;
+        let v_at = || {
+            hl.wrapping_add(content.len().wrapping_sub(b.len()))
+                .wrapping_add(ehl)
+        };
+        match id {
+            0x80 => out.protocol_version = Some(ProtocolVersion(ber::quick_bits(v)?)),
+            0xa1 => {
+                let (0x06, oid, _) = quick_explicit(v)? else {
+                    return None;
+                };
+                name = Some(Oid::new(oid).ok()?);
+            }
+            0xa2 => out.called.ap_title = Some(quick_ap_title(v)?),
+            0xa3 => out.called.ae_qualifier = Some(quick_ae_qualifier(v)?),
+            0xa4 => out.called.ap_invocation_id = Some(quick_explicit_int(v)?),
+            0xa5 => out.called.ae_invocation_id = Some(quick_explicit_int(v)?),
+            0xa6 => out.calling.ap_title = Some(quick_ap_title(v)?),
+            0xa7 => out.calling.ae_qualifier = Some(quick_ae_qualifier(v)?),
+            0xa8 => out.calling.ap_invocation_id = Some(quick_explicit_int(v)?),
+            0xa9 => out.calling.ae_invocation_id = Some(quick_explicit_int(v)?),
+            0x8a => out.sender_requirements = Some(AcseRequirements(ber::quick_bits(v)?)),
+            0x8b => out.mechanism_name = Some(Oid::new(v).ok()?),
+            0xac => out.authentication_value = Some(quick_auth_value(v)?),
+            0xad => {
+                out.application_context_name_list =
+                    Some(quick_oid_list(v, v_at(), 3, c, limits.max_contexts)?)
+            }
+            0x9d => out.implementation_information = Some(v),
+            0xbe => out.user_information = Some(quick_user_info(v, v_at(), c)?),
+            // Other forms of the fields above: errors the general decoder names.
+            _ if id & 0xc0 == 0x80 && matches!(id & 0x1f, 0..=13 | 29 | 30) => return None,
+            _ => {}
+        }
+        b = next;
+    }
+    out.application_context_name = name?;
+    Some(())
+}
+
 /// An ACSE APDU (X.227 §9.1), told apart by its `[APPLICATION n]` tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Apdu<'a> {
@@ -991,7 +1174,22 @@ pub enum Apdu<'a> {
 impl<'a> Apdu<'a> {
     /// Decodes one APDU; the whole input must be the APDU (typically the
     /// [`PdvValues::SingleAsn1Type`] value of the ACSE presentation context).
+    ///
+    /// An AARQ in the common shape (every element in the one-octet-identifier,
+    /// short-or-two-octet-length forms, nesting within the depth bound) is decoded in one pass
+    /// that makes every check of the general decoder; any other input goes to the general
+    /// decoder, which finds the same value or names the fault (layer and offset).
+    #[inline]
     pub fn decode(input: &'a [u8], limits: &Limits) -> Result<Self, DecodeError> {
+        let mut a = Aarq::new(Oid::BER);
+        match quick_aarq_into(input, limits, &mut a) {
+            Some(()) => Ok(Apdu::Aarq(a)),
+            None => Self::decode_general(input, limits),
+        }
+    }
+
+    #[inline(never)]
+    fn decode_general(input: &'a [u8], limits: &Limits) -> Result<Self, DecodeError> {
         let c = Ctx {
             layer: L,
             max_depth: limits.max_ber_depth,
@@ -1107,5 +1305,63 @@ impl<'a> Apdu<'a> {
                 put_user_info(&a.user_information, buf)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::presentation::tests::{hex, limit_variants};
+
+    /// `Apdu::decode`'s one-pass AARQ path takes only what the general decoder accepts, and
+    /// gives its value with the lists in the same place (contents, base, depth): on AARQ
+    /// vectors (a capture's and ones with every field) and every single-octet mutation of
+    /// them, under limits around its bounds.
+    #[test]
+    fn quick_aarq_matches_general_decoder() {
+        let vectors: [&str; 5] = [
+            // mms__dina__refuse.pcapng frame 7 (the bench's AARQ)
+            "6055a107060528ca220203a20706052901876701a30302010ca606060429018767a70302010cbe2f282d020103a028a826800300fde881010582010583010aa416800101810305f100820c03ee1c00000408000079ef18",
+            // every field; EXTERNALs with references, descriptor, octet-aligned, arbitrary
+            "60819880020780a107060528ca220203a20e300c310a30080603550403130178a30431020500a403020105a5040202ff01a60706052901876701a70302010ca803020107a9030201088a0207808b055203000301ac088006736563726574ad0e060528ca220203060528ca2202029d04696d706c8e0100be22281106025101020103070164a005a803800100280702010381020102280482020780",
+            // the other authentication-value forms
+            "601da107060528ca220203ac0481020780be0c280a020103a005a803800100",
+            "600fa107060528ca220203ac04a3020500",
+            // a two-octet length
+            &format!(
+                "6081e6a107060528ca220203ac04a2020500be81d42881d1020103a081cba881c8{}",
+                "00".repeat(200)
+            ),
+        ];
+        let mut quick = 0usize;
+        for v in vectors {
+            let base = hex(v);
+            assert!(quick_aarq(&base, &Limits::default()).is_some(), "{v}");
+            for x in ber::mutations(&base) {
+                for limits in limit_variants() {
+                    let general = Apdu::decode_general(&x, &limits);
+                    assert_eq!(Apdu::decode(&x, &limits), general, "{x:02x?}");
+                    let Some(q) = quick_aarq(&x, &limits) else {
+                        continue;
+                    };
+                    quick += 1;
+                    let Ok(Apdu::Aarq(g)) = general else {
+                        panic!("{x:02x?}: {general:?}");
+                    };
+                    assert_eq!(q, g, "{x:02x?}");
+                    assert_eq!(
+                        q.application_context_name_list
+                            .and_then(|l| l.encoded_parts()),
+                        g.application_context_name_list
+                            .and_then(|l| l.encoded_parts())
+                    );
+                    assert_eq!(
+                        q.user_information.and_then(|l| l.encoded_parts()),
+                        g.user_information.and_then(|l| l.encoded_parts())
+                    );
+                }
+            }
+        }
+        assert!(quick > 1000, "{quick}");
     }
 }

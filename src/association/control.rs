@@ -9,7 +9,7 @@
 //! decides; the PPDUs and APDUs come from [`super::ppdu`] and [`super::apdu`], which call the
 //! presentation and ACSE encoders.
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 
 use crate::acse::{
     Apdu, AssociateResult, AssociateSourceDiagnostic, ProviderDiagnostic, UserDiagnostic,
@@ -686,41 +686,55 @@ impl Control {
         &self,
         context: ContextId,
         value_len: usize,
-    ) -> Result<BytesMut, ServiceError> {
+    ) -> Result<ppdu::DataHeader, ServiceError> {
         if self.x410 {
-            return Ok(BytesMut::new());
+            return Ok(ppdu::DataHeader::EMPTY);
         }
         if !self.accepted(context) {
             return Err(ServiceError::UnknownContext(context));
         }
-        Ok(ppdu::data_header(context, value_len)?)
+        Ok(ppdu::DataHeader::new(context, value_len)?)
     }
 
     /// A P-DATA arrived (the DT's user information): its PDVs. Every PDV must name an
     /// accepted context (X.226 §8.4.2; otherwise an ARP, invalid-ppdu-parameter-value).
-    pub(crate) fn on_data(&self, data: &Bytes, out: &mut Vec<Data>) -> Result<(), DecodeError> {
+    /// Each PDV is given to `out` as soon as it is checked; on an error the caller drops what
+    /// it was given.
+    pub(crate) fn on_data(
+        &self,
+        data: Bytes,
+        mut out: impl FnMut(Data),
+    ) -> Result<(), DecodeError> {
         if self.x410 {
-            out.push(Data {
+            out(Data {
                 context_id: None,
-                value: data.clone(),
+                value: data,
             });
             return Ok(());
         }
-        match ppdu::decode_user_data(data, &self.limits)? {
-            UserData::Simple(v) => out.push(Data {
-                context_id: None,
-                value: sub(data, v),
-            }),
+        // The last (nearly always the only) value is `data` itself narrowed to it: no
+        // reference count is taken for it.
+        let last = match ppdu::decode_user_data(&data, &self.limits)? {
+            UserData::Simple(v) => match span(&data, v) {
+                Some(at) => (None, at),
+                None => {
+                    out(Data {
+                        context_id: None,
+                        value: Bytes::copy_from_slice(v),
+                    });
+                    return Ok(());
+                }
+            },
             UserData::Full(list) => {
-                for pdv in list.iter() {
+                let mut pdvs = list.iter();
+                let mut current = pdvs.next();
+                let mut last = None;
+                while let Some(pdv) = current {
+                    let value = ppdu::pdv_value(&pdv.values);
                     if !self.accepted(pdv.context_id) {
                         // The offset of the PDV's value in the PPDU: exact, from the slice the
                         // decoder returned (the context identifier precedes it).
-                        let value = ppdu::pdv_value(&pdv.values);
-                        let at = (value.as_ptr() as usize)
-                            .checked_sub(data.as_ptr() as usize)
-                            .filter(|&o| o <= data.len())
-                            .unwrap_or(0);
+                        let at = span(&data, value).map_or(0, |(start, _)| start);
                         return Err(DecodeError::new(
                             Layer::Presentation,
                             at,
@@ -730,13 +744,26 @@ impl Control {
                             },
                         ));
                     }
-                    out.push(Data {
-                        context_id: Some(pdv.context_id),
-                        value: sub(data, ppdu::pdv_value(&pdv.values)),
-                    });
+                    current = pdvs.next();
+                    match span(&data, value) {
+                        Some(at) if current.is_none() => last = Some((Some(pdv.context_id), at)),
+                        _ => out(Data {
+                            context_id: Some(pdv.context_id),
+                            value: sub(&data, value),
+                        }),
+                    }
+                }
+                match last {
+                    Some(l) => l,
+                    None => return Ok(()),
                 }
             }
-        }
+        };
+        let (context_id, (start, end)) = last;
+        let mut value = data;
+        value.truncate(end);
+        value.advance(start);
+        out(Data { context_id, value });
         Ok(())
     }
 
@@ -763,9 +790,13 @@ impl Control {
         if data.is_empty() {
             return Ok(None);
         }
-        let mut all = Vec::new();
-        self.on_data(data, &mut all)?;
-        Ok(all.into_iter().next())
+        let mut first = None;
+        self.on_data(data.clone(), |d| {
+            if first.is_none() {
+                first = Some(d);
+            }
+        })?;
+        Ok(first)
     }
 
     // ---------------------------------------------------------------------------------------
@@ -923,4 +954,11 @@ fn form2_qualifier(q: &Option<crate::acse::AeQualifier<'_>>) -> Option<i64> {
         Some(crate::acse::AeQualifier::Form2(v)) => Some(*v),
         _ => None,
     }
+}
+
+/// Where `part` (a slice of `whole`) lies in it: (start, end).
+fn span(whole: &[u8], part: &[u8]) -> Option<(usize, usize)> {
+    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    (end <= whole.len()).then_some((start, end))
 }

@@ -55,7 +55,12 @@ impl Association {
                     None => self.session.handle_transport_connected(now),
                 }
             }
-            transport::Event::Tsdu(t) => self.session.handle_tsdu(t, now),
+            // The P-DATA path: an S-DATA goes straight to the presentation control.
+            transport::Event::Tsdu(t) => match self.session.take_data(t, now) {
+                Ok(Some(data)) => self.on_data(data, now),
+                Ok(None) => {}
+                Err(t) => self.session.handle_tsdu(t, now),
+            },
             transport::Event::Disconnected(d) => {
                 if self.session.phase() == Phase::Idle {
                     self.transport_ended(d);

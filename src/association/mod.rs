@@ -93,7 +93,7 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 pub use crate::presentation::ContextId;
 pub use crate::session::connection::{OldConnection, Resumed};
@@ -116,10 +116,6 @@ use crate::cotp;
 use crate::error::{DecodeError, DecodeErrorKind, Layer};
 use crate::session;
 use crate::session::connection::{self as sess, AbortReason as SessionAbort, Phase};
-
-/// P-DATA values up to this size are copied next to their headers; larger ones are sent from
-/// their own buffer.
-const COPY_LIMIT: usize = 4096;
 
 /// One association over one transport connection (sans-IO). See the [module docs](self).
 #[derive(Debug)]
@@ -240,50 +236,79 @@ impl Association {
     /// sent as fully encoded data with one PDV in single-ASN1-type form, in as many DTs as the
     /// TPDU size asks. In X.410-1984 mode `value` is the raw session user data (any octets)
     /// and `context_id` is ignored.
+    ///
+    /// The empty GT and the DT (X.225 §8.3.14, §6.3.7), the User-data header (X.226 §8.4) and
+    /// the TPKT and DT headers are written straight into the transport's frame buffer, and
+    /// `value` is copied once, next to them; once the frames handed out before were sent and
+    /// dropped, the buffer is reused and nothing is allocated. To send a large value without
+    /// that copy, use [`send_data_bytes`](Self::send_data_bytes).
     pub fn send_data(
         &mut self,
         context_id: ContextId,
         value: &[u8],
         now: Instant,
     ) -> Result<(), ServiceError> {
-        let mut head = self.control.data_header(context_id, value.len())?;
-        let body = if value.len() <= COPY_LIMIT {
-            head.extend_from_slice(value);
-            Bytes::new()
-        } else {
-            Bytes::copy_from_slice(value)
-        };
-        self.send_parts(head, body, now)
+        let head = self
+            .data_header(context_id, value.len(), now)?
+            .behind(&session::Connection::DATA_HEADER);
+        let (array, len) = head.as_array();
+        self.transport.send_copied_fixed(array, len, value, now)?;
+        self.sent_data(now);
+        Ok(())
     }
 
-    /// [`send_data`](Self::send_data) for a value already in a [`Bytes`]: it is sent without
-    /// being copied.
+    /// [`send_data`](Self::send_data) for a value already in a [`Bytes`]: a value of 4 KiB
+    /// or more is not copied; [`poll_transmit`](Self::poll_transmit) hands out the DT and
+    /// upper-layer headers and slices of `value` in turn (write them with one vectored
+    /// write, as the tokio adapter does).
     pub fn send_data_bytes(
         &mut self,
         context_id: ContextId,
         value: Bytes,
         now: Instant,
     ) -> Result<(), ServiceError> {
-        let head = self.control.data_header(context_id, value.len())?;
-        self.send_parts(head, value, now)
+        let head = self
+            .data_header(context_id, value.len(), now)?
+            .behind(&session::Connection::DATA_HEADER);
+        self.transport
+            .send_shared(&[head.as_slice()], &value, now)?;
+        self.sent_data(now);
+        Ok(())
     }
 
-    fn send_parts(
+    /// The checks of a P-DATA request (state, session tokens and rules, presentation
+    /// context) and its User-data header. The session's earlier output goes to the transport
+    /// first, so that the order on the wire stays the order of the requests.
+    fn data_header(
         &mut self,
-        head: BytesMut,
-        body: Bytes,
+        context_id: ContextId,
+        value_len: usize,
         now: Instant,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<ppdu::DataHeader, ServiceError> {
         if !matches!(
             self.session.phase(),
             Phase::Open | Phase::AwaitReleaseResponse
         ) {
             return Err(self.wrong_state("send_data"));
         }
-        self.session.send_data_parts(&head, body, now)?;
+        self.session.check_send_data()?;
+        let head = self.control.data_header(context_id, value_len)?;
+        if self.session.has_transmit() {
+            self.flush_session(now);
+        }
+        Ok(head)
+    }
+
+    /// After a P-DATA went to the transport.
+    fn sent_data(&mut self, now: Instant) {
         self.touch(now);
-        self.pump(now);
-        Ok(())
+    }
+
+    fn flush_session(&mut self, now: Instant) {
+        while let Some(t) = self.session.poll_transmit() {
+            // Fails only once the transport is gone; then nothing can be sent anyway.
+            let _ = self.transport.send_parts(&[t.head, t.body], now);
+        }
     }
 
     // ---------------------------------------------------------------------------------------
@@ -331,21 +356,20 @@ impl Association {
     /// Moves TSDUs and events between the machines until none has anything left.
     fn pump(&mut self, now: Instant) {
         loop {
-            let mut moved = false;
-            while let Some(t) = self.session.poll_transmit() {
-                // Fails only once the transport is gone; then nothing can be sent anyway.
-                let _ = self.transport.send_parts(&[t.head, t.body], now);
-                moved = true;
+            if self.session.has_transmit() {
+                self.flush_session(now);
             }
             while let Some(e) = self.transport.poll_event() {
                 self.on_transport(e, now);
-                moved = true;
             }
             while let Some(e) = self.session.poll_event() {
                 self.on_session(e, now);
-                moved = true;
             }
-            if !moved {
+            // Whatever the handlers queued goes round again; nothing queued, nothing to move.
+            if !self.session.has_transmit()
+                && !self.transport.has_events()
+                && !self.session.has_events()
+            {
                 break;
             }
         }
@@ -402,16 +426,7 @@ impl Association {
                 let refusal = self.control.on_refuse(reason, &user_data);
                 self.end(Event::Refused(refusal));
             }
-            sess::Event::Data(data) => {
-                let mut values = Vec::new();
-                match self.control.on_data(&data, &mut values) {
-                    Ok(()) => {
-                        self.events.extend(values.into_iter().map(Event::Data));
-                        self.touch(now);
-                    }
-                    Err(e) => self.violation(e, now),
-                }
-            }
+            sess::Event::Data(data) => self.on_data(data, now),
             sess::Event::ReleaseIndication {
                 user_data,
                 collision,
@@ -471,6 +486,23 @@ impl Association {
                     self.events.push_back(e);
                     self.touch(now);
                 }
+            }
+        }
+    }
+
+    /// S-DATA indication: the P-DATA's values, each an [`Event::Data`]; none of them if one
+    /// PDV is wrong (then the ARP).
+    fn on_data(&mut self, data: Bytes, now: Instant) {
+        let before = self.events.len();
+        let events = &mut self.events;
+        match self
+            .control
+            .on_data(data, |d| events.push_back(Event::Data(d)))
+        {
+            Ok(()) => self.touch(now),
+            Err(e) => {
+                self.events.truncate(before);
+                self.violation(e, now);
             }
         }
     }

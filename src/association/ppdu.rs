@@ -49,12 +49,123 @@ pub(crate) fn user_data(context: ContextId, value: &[u8]) -> Result<Bytes, Encod
     to_bytes(|b| UserData::Full(PdvList::from_slice(&pdv)).encode(b))
 }
 
-/// The header of a P-DATA's User-data in front of a value of `value_len` octets (the value
+/// The header of a P-DATA's User-data in front of a value (built on the stack; the value
 /// itself is sent from the caller's buffer).
-pub(crate) fn data_header(context: ContextId, value_len: usize) -> Result<BytesMut, EncodeError> {
-    let mut out = BytesMut::with_capacity(UserData::single_header_len(context, value_len));
-    UserData::encode_single_header(context, value_len, &mut out)?;
-    Ok(out)
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DataHeader {
+    buf: [u8; DataHeader::MAX],
+    len: usize,
+}
+
+impl DataHeader {
+    /// [1] + SEQUENCE + INTEGER context + [0] headers: 4 identifiers, 3 lengths of at most
+    /// 9 octets, an INTEGER of at most 9 contents octets and its length octet.
+    const MAX: usize = 48;
+
+    /// No header: X.410-1984 mode sends the value as the session user data.
+    pub(crate) const EMPTY: DataHeader = DataHeader {
+        buf: [0; DataHeader::MAX],
+        len: 0,
+    };
+
+    /// The header of fully encoded User-data with one single-ASN1-type PDV on `context`
+    /// in front of `value_len` octets: `61 L { 30 L { 02 01 id a0 L { value } } }`, what
+    /// [`UserData::encode_single_header`] writes (a unit test compares them). A context
+    /// identifier of one contents octet (0..=127, every context this crate proposes) is
+    /// written here directly; any other by the encoder.
+    pub(crate) fn new(context: ContextId, value_len: usize) -> Result<DataHeader, EncodeError> {
+        if let Ok(id @ 0..=127) = u8::try_from(context.get()) {
+            let (l3, n3) = ber_len(value_len);
+            let pdv = 4usize.saturating_add(n3).saturating_add(value_len);
+            let (l2, n2) = ber_len(pdv);
+            let list = 1usize.saturating_add(n2).saturating_add(pdv);
+            let (l1, n1) = ber_len(list);
+            let mut h = DataHeader::EMPTY;
+            h.push(&[0x61], 1);
+            h.push(&l1, n1);
+            h.push(&[0x30], 1);
+            h.push(&l2, n2);
+            h.push(&[0x02, 0x01, id, 0xa0], 4);
+            h.push(&l3, n3);
+            return Ok(h);
+        }
+        Self::encoded(context, value_len)
+    }
+
+    /// Appends the first `n` octets of `octets` (a fixed-size copy: no call on the data
+    /// path; `MAX` leaves room for the whole array after the longest header).
+    #[inline(always)]
+    fn push<const N: usize>(&mut self, octets: &[u8; N], n: usize) {
+        let end = self.len.saturating_add(N);
+        if let Some(dst) = self.buf.get_mut(self.len..end) {
+            dst.copy_from_slice(octets);
+            self.len = self.len.saturating_add(n.min(N));
+        }
+    }
+
+    /// The same header from the presentation encoder.
+    fn encoded(context: ContextId, value_len: usize) -> Result<DataHeader, EncodeError> {
+        let mut buf = [0u8; DataHeader::MAX];
+        let mut w = &mut buf[..];
+        UserData::encode_single_header(context, value_len, &mut w)?;
+        let len = DataHeader::MAX.saturating_sub(w.len());
+        Ok(DataHeader { buf, len })
+    }
+
+    #[cfg(test)]
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+
+    /// `prefix` (the session's SPDU headers) followed by this header, as one piece: built
+    /// with fixed-size copies, so the data path writes one header piece before the value.
+    pub(crate) fn behind(&self, prefix: &[u8; 4]) -> TsduHeader {
+        let mut buf = [0u8; 4 + DataHeader::MAX];
+        let (p, h) = buf.split_at_mut(4);
+        p.copy_from_slice(prefix);
+        h.copy_from_slice(&self.buf);
+        TsduHeader {
+            buf,
+            len: self.len.saturating_add(4),
+        }
+    }
+}
+
+/// The octets of a P-DATA's TSDU in front of the value: SPDU headers and User-data header.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TsduHeader {
+    buf: [u8; 4 + DataHeader::MAX],
+    len: usize,
+}
+
+impl TsduHeader {
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+
+    /// The whole array and how many of its octets are the header.
+    pub(crate) fn as_array(&self) -> (&[u8; 4 + DataHeader::MAX], usize) {
+        (&self.buf, self.len)
+    }
+}
+
+/// A BER definite length in its shortest form (X.690 §8.1.3): the octets and how many.
+fn ber_len(len: usize) -> ([u8; 9], usize) {
+    let mut out = [0u8; 9];
+    if len < 0x80 {
+        out[0] = len as u8;
+        return (out, 1);
+    }
+    let len = len as u64;
+    // Octets of the length (1..=8), written left-aligned with one fixed-size copy (no call).
+    let n = 8usize.saturating_sub(len.leading_zeros() as usize / 8);
+    let shift = 8u32.saturating_mul(8u32.saturating_sub(n as u32));
+    let aligned = len.checked_shl(shift).unwrap_or(0);
+    out[0] = 0x80 | n as u8;
+    if let Some(dst) = out.get_mut(1..9) {
+        dst.copy_from_slice(&aligned.to_be_bytes());
+    }
+    (out, n.saturating_add(1))
 }
 
 /// The normal-mode CP-type: selectors, the ACSE context and the request's contexts (BER), the
@@ -316,4 +427,53 @@ pub(crate) fn check_no_cp_elements(input: &[u8], limits: &Limits) -> Result<(), 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_large_single_pdv_decodes_in_one_pass_to_what_was_sent() {
+        // An OCTET STRING of 70 000 octets: three length octets at every level.
+        let n = 70_000usize;
+        let mut value = vec![0x04, 0x83, (n >> 16) as u8, (n >> 8) as u8, n as u8];
+        value.extend((0..n).map(|i| i as u8));
+        let mut ppdu = DataHeader::new(ContextId::known(3), value.len())
+            .unwrap()
+            .as_slice()
+            .to_vec();
+        ppdu.extend_from_slice(&value);
+        let ud = UserData::decode(&ppdu, &Limits::default()).unwrap();
+        let pdvs: Vec<_> = ud.pdvs().collect();
+        assert_eq!(pdvs.len(), 1);
+        assert_eq!(pdvs[0].context_id.get(), 3);
+        assert_eq!(pdv_value(&pdvs[0].values), &value[..]);
+        // One octet short: the general decoder names the fault.
+        assert!(UserData::decode(&ppdu[..ppdu.len() - 1], &Limits::default()).is_err());
+    }
+
+    #[test]
+    fn data_header_is_what_the_presentation_encoder_writes() {
+        // Every identifier (a ContextId is 1..=127).
+        for context in (1..=127).filter_map(ContextId::new) {
+            for len in [
+                0usize,
+                1,
+                127,
+                128,
+                255,
+                256,
+                65_535,
+                65_536,
+                1 << 24,
+                usize::MAX >> 8,
+            ] {
+                let mut want = BytesMut::new();
+                UserData::encode_single_header(context, len, &mut want).unwrap();
+                let got = DataHeader::new(context, len).unwrap();
+                assert_eq!(got.as_slice(), &want[..], "context {context} len {len}");
+            }
+        }
+    }
 }

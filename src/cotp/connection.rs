@@ -3,13 +3,16 @@
 //!
 //! [`Connection`] turns the bytes of one TCP connection into transport events and transport
 //! requests into bytes: CR/CC (class and TPDU-size negotiation by [`class0`]), DT segmentation
-//! ([`Segments`]) and reassembly ([`Reassembler`], bounded by [`Limits`]), DR, ER. It never
+//! (as [`Segments`](crate::cotp::Segments) cuts a TSDU, written into one reused buffer; a large
+//! shared part goes out as slices of itself, see [`Connection::send_shared`]) and reassembly
+//! ([`Reassembler`], bounded by [`Limits`]), DR, ER. It never
 //! touches a socket, a clock or a random number generator; the owner:
 //!
 //! - feeds received bytes to [`Connection::handle_input`] (any chunking), tells it when TCP was
 //!   accepted ([`Connection::handle_transport_accepted`], a responder) and when it closed
 //!   ([`Connection::handle_transport_closed`]);
-//! - sends what [`Connection::poll_transmit`] returns, in order;
+//! - sends what [`Connection::poll_transmit`] returns, in order (several at once with a
+//!   vectored write, if it likes: a DT's header and its user data may be separate pieces);
 //! - reads [`Connection::poll_event`] until `None` after every call;
 //! - calls [`Connection::handle_timeout`] at [`Connection::poll_timeout`];
 //! - closes TCP after [`Event::Closed`] (once the remaining transmits are sent).
@@ -66,8 +69,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::address::TSel;
 use crate::cotp::{
-    DisconnectReason, Params, ParamsBuf, Reassembler, RejectCause, Segments, Tpdu, TpduSize,
-    class0, segment,
+    DisconnectReason, Params, ParamsBuf, Reassembler, RejectCause, Tpdu, TpduSize, class0, segment,
 };
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError, Layer};
 use crate::limits::Limits;
@@ -389,9 +391,66 @@ impl State {
     }
 }
 
-/// TSDUs up to this size are framed into one buffer (a copy); larger ones go out as headers
-/// and slices of the TSDU.
+/// Shared parts of a TSDU shorter than this are copied next to the DT headers; longer ones go
+/// out as slices of themselves.
 const COPY_LIMIT: usize = 4096;
+
+/// The TPKT and class-0 DT headers of a DT carrying `len` octets (at most
+/// [`segment::max_dt_data`]): what [`segment::encode_dt_header`] writes (a unit test checks
+/// it), without its general encoder on the data path.
+#[inline]
+fn dt_frame_header(len: usize, eot: bool) -> [u8; segment::FRAME_HEADER_LEN] {
+    let total = u16::try_from(len.saturating_add(segment::FRAME_HEADER_LEN)).unwrap_or(u16::MAX);
+    let [hi, lo] = total.to_be_bytes();
+    [
+        tpkt::VERSION,
+        0,
+        hi,
+        lo,
+        2,
+        0xf0,
+        if eot { 0x80 } else { 0 },
+    ]
+}
+
+/// Small TSDUs and frames are cut from blocks of at least this size (the `BytesMut` arena
+/// pattern): one reservation serves many of them, and a block is reused from its front once
+/// everything cut from it was dropped.
+const ARENA: usize = 8192;
+
+/// Makes room for `n` more octets in `buf`, reserving a whole block when it must reserve.
+#[inline]
+fn arena_reserve(buf: &mut BytesMut, n: usize) {
+    if buf.capacity().saturating_sub(buf.len()) < n {
+        buf.reserve(n.max(ARENA));
+    }
+}
+
+/// One piece of a TSDU to send.
+#[derive(Clone, Copy)]
+enum Piece<'a> {
+    /// Copied into the DTs.
+    Copy(&'a [u8]),
+    /// Sent as slices of itself.
+    Share(&'a Bytes),
+}
+
+impl<'a> Piece<'a> {
+    fn of(b: &'a Bytes) -> Self {
+        if b.len() < COPY_LIMIT {
+            Piece::Copy(b)
+        } else {
+            Piece::Share(b)
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Piece::Copy(b) => b.len(),
+            Piece::Share(b) => b.len(),
+        }
+    }
+}
 
 /// One class-0 transport connection (sans-IO). See the [module docs](self).
 #[derive(Debug)]
@@ -401,6 +460,11 @@ pub struct Connection {
     state: State,
     /// Received octets not yet framed.
     rx: BytesMut,
+    /// Where DT headers and copied user data are written; reused once what it handed out was
+    /// sent and dropped.
+    txbuf: BytesMut,
+    /// Holds the user data of a single-DT TSDU framed straight from the caller's input.
+    whole: BytesMut,
     tx: VecDeque<Bytes>,
     events: VecDeque<Event>,
     /// The connect deadline.
@@ -416,6 +480,8 @@ impl Connection {
             config,
             state,
             rx: BytesMut::new(),
+            txbuf: BytesMut::new(),
+            whole: BytesMut::new(),
             tx: VecDeque::new(),
             events: VecDeque::new(),
             connect_deadline: None,
@@ -492,6 +558,11 @@ impl Connection {
     /// The next event.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
+    }
+
+    /// Whether [`Connection::poll_event`] has something.
+    pub(crate) fn has_events(&self) -> bool {
+        !self.events.is_empty()
     }
 
     /// When [`Connection::handle_timeout`] must be called next.
@@ -598,36 +669,162 @@ impl Connection {
     /// Sends one TSDU given as consecutive parts (for example a header and a body), without
     /// first joining them: DTs that fall inside a large part carry a slice of it.
     pub fn send_parts(&mut self, parts: &[Bytes], _now: Instant) -> Result<(), ServiceError> {
+        let mut pieces = [Piece::Copy(&[]); 4];
+        if parts.len() <= pieces.len() {
+            for (slot, p) in pieces.iter_mut().zip(parts) {
+                *slot = Piece::of(p);
+            }
+            let n = parts.len();
+            return self.send_pieces(pieces.get(..n).unwrap_or_default());
+        }
+        let pieces: Vec<Piece<'_>> = parts.iter().map(Piece::of).collect();
+        self.send_pieces(&pieces)
+    }
+
+    /// Sends one TSDU that is `head` (small pieces: headers, copied) followed by `value`, which
+    /// is copied into the DTs: the data path of a caller holding a borrowed value. Nothing is
+    /// allocated once the transmit buffer has grown and the previous output was sent.
+    pub fn send_copied(
+        &mut self,
+        head: &[&[u8]],
+        value: &[u8],
+        _now: Instant,
+    ) -> Result<(), ServiceError> {
+        if let State::Open { tpdu_size, .. } = self.state {
+            let total = head
+                .iter()
+                .map(|h| h.len())
+                .fold(value.len(), usize::saturating_add);
+            if total <= segment::max_dt_data(tpdu_size) {
+                // One DT: its header, the pieces, the value.
+                arena_reserve(
+                    &mut self.txbuf,
+                    total.saturating_add(segment::FRAME_HEADER_LEN),
+                );
+                self.txbuf.put_slice(&dt_frame_header(total, true));
+                for h in head {
+                    self.txbuf.put_slice(h);
+                }
+                self.txbuf.put_slice(value);
+                self.tx.push_back(self.txbuf.split().freeze());
+                return Ok(());
+            }
+        }
+        self.send_head_and(head, Piece::Copy(value))
+    }
+
+    /// [`Connection::send_copied`] with one header given as the first `head_len` octets of a
+    /// fixed-size array: the header is written with a fixed-size copy (no `memcpy` call for a
+    /// piece of a few octets).
+    pub(crate) fn send_copied_fixed<const N: usize>(
+        &mut self,
+        head: &[u8; N],
+        head_len: usize,
+        value: &[u8],
+        now: Instant,
+    ) -> Result<(), ServiceError> {
+        let head_len = head_len.min(N);
+        if let State::Open { tpdu_size, .. } = self.state {
+            let total = head_len.saturating_add(value.len());
+            if total <= segment::max_dt_data(tpdu_size) {
+                arena_reserve(
+                    &mut self.txbuf,
+                    total
+                        .saturating_add(segment::FRAME_HEADER_LEN)
+                        .saturating_add(N),
+                );
+                self.txbuf.put_slice(&dt_frame_header(total, true));
+                let at = self.txbuf.len();
+                self.txbuf.put_slice(head);
+                self.txbuf.truncate(at.saturating_add(head_len));
+                self.txbuf.put_slice(value);
+                self.tx.push_back(self.txbuf.split().freeze());
+                return Ok(());
+            }
+        }
+        self.send_copied(&[head.get(..head_len).unwrap_or_default()], value, now)
+    }
+
+    /// Sends one TSDU that is `head` (small pieces, copied) followed by `value`: a large value
+    /// goes out as slices of itself between the DT headers (no copy; see
+    /// [`Connection::poll_transmit`]), a small one is copied next to its headers.
+    pub fn send_shared(
+        &mut self,
+        head: &[&[u8]],
+        value: &Bytes,
+        _now: Instant,
+    ) -> Result<(), ServiceError> {
+        self.send_head_and(head, Piece::of(value))
+    }
+
+    /// `head` (copied) then `last`, through [`Connection::send_pieces`].
+    fn send_head_and(&mut self, head: &[&[u8]], last: Piece<'_>) -> Result<(), ServiceError> {
+        let mut pieces = [Piece::Copy(&[]); 4];
+        if head.len() < pieces.len() {
+            for (slot, h) in pieces.iter_mut().zip(head) {
+                *slot = Piece::Copy(h);
+            }
+            let n = head.len();
+            if let Some(slot) = pieces.get_mut(n) {
+                *slot = last;
+            }
+            return self.send_pieces(pieces.get(..=n).unwrap_or_default());
+        }
+        let mut pieces: Vec<Piece<'_>> = head.iter().map(|h| Piece::Copy(h)).collect();
+        pieces.push(last);
+        self.send_pieces(&pieces)
+    }
+
+    /// The segmentation of every send: DT headers and copied pieces are written into one
+    /// reused buffer; a shared piece's octets go out as slices of it.
+    fn send_pieces(&mut self, pieces: &[Piece<'_>]) -> Result<(), ServiceError> {
         let State::Open { tpdu_size, .. } = self.state else {
             return Err(self.wrong_state("send"));
         };
-        let total = parts.iter().map(Bytes::len).fold(0, usize::saturating_add);
-        if total <= COPY_LIMIT {
-            let mut tsdu = BytesMut::with_capacity(total);
-            for p in parts {
-                tsdu.put_slice(p);
+        let total = pieces.iter().map(Piece::len).fold(0, usize::saturating_add);
+        let max = segment::max_dt_data(tpdu_size);
+        if total <= max && pieces.iter().all(|p| matches!(p, Piece::Copy(_))) {
+            // One DT: its header, then the pieces.
+            arena_reserve(
+                &mut self.txbuf,
+                total.saturating_add(segment::FRAME_HEADER_LEN),
+            );
+            self.txbuf.put_slice(&dt_frame_header(total, true));
+            for p in pieces {
+                if let Piece::Copy(b) = p {
+                    self.txbuf.put_slice(b);
+                }
             }
-            let segments = Segments::new(&tsdu, tpdu_size);
-            let mut out = BytesMut::with_capacity(Segments::encoded_len(tsdu.len(), tpdu_size));
-            segments.encode(&mut out)?;
-            self.tx.push_back(out.freeze());
+            self.tx.push_back(self.txbuf.split().freeze());
             return Ok(());
         }
-        // Large TSDU: a header (and any small pieces) per DT, big pieces as slices.
-        let max = segment::max_dt_data(tpdu_size);
+        let dts = total.div_ceil(max).max(1);
+        let copied = pieces
+            .iter()
+            .filter_map(|p| match p {
+                Piece::Copy(b) => Some(b.len()),
+                Piece::Share(_) => None,
+            })
+            .fold(0, usize::saturating_add);
+        arena_reserve(
+            &mut self.txbuf,
+            dts.saturating_mul(segment::FRAME_HEADER_LEN)
+                .saturating_add(copied),
+        );
         let mut left = total;
-        let mut part = 0usize;
-        let mut at = 0usize;
-        while left > 0 {
+        let (mut part, mut at) = (0usize, 0usize);
+        loop {
             let take = left.min(max);
             left = left.saturating_sub(take);
-            let mut head = BytesMut::with_capacity(segment::FRAME_HEADER_LEN.saturating_add(64));
-            segment::encode_dt_header(take, left == 0, &mut head)?;
+            self.txbuf.put_slice(&dt_frame_header(take, left == 0));
             let mut need = take;
-            let mut slices: Vec<Bytes> = Vec::new();
             while need > 0 {
-                let Some(p) = parts.get(part) else { break };
-                let avail = p.len().saturating_sub(at);
+                let Some(p) = pieces.get(part) else { break };
+                let (whole, shared) = match p {
+                    Piece::Copy(b) => (*b, None),
+                    Piece::Share(b) => (&b[..], Some(*b)),
+                };
+                let avail = whole.len().saturating_sub(at);
                 if avail == 0 {
                     part = part.saturating_add(1);
                     at = 0;
@@ -635,16 +832,24 @@ impl Connection {
                 }
                 let n = avail.min(need);
                 let end = at.saturating_add(n);
-                if n <= 256 && slices.is_empty() {
-                    head.put_slice(p.get(at..end).unwrap_or_default());
-                } else {
-                    slices.push(p.slice(at..end));
+                match shared {
+                    Some(b) => {
+                        if !self.txbuf.is_empty() {
+                            self.tx.push_back(self.txbuf.split().freeze());
+                        }
+                        self.tx.push_back(b.slice(at..end));
+                    }
+                    None => self.txbuf.put_slice(whole.get(at..end).unwrap_or_default()),
                 }
                 at = end;
                 need = need.saturating_sub(n);
             }
-            self.tx.push_back(head.freeze());
-            self.tx.extend(slices);
+            if left == 0 {
+                break;
+            }
+        }
+        if !self.txbuf.is_empty() {
+            self.tx.push_back(self.txbuf.split().freeze());
         }
         Ok(())
     }
@@ -694,23 +899,59 @@ impl Connection {
     }
 
     /// Bytes received on TCP (any chunking).
-    pub fn handle_input(&mut self, data: &[u8], now: Instant) {
+    ///
+    /// Frames that lie whole in `data` are decoded where they are; only an incomplete frame
+    /// is kept (copied) until the rest arrives. The user data of DTs is copied once: into
+    /// the reassembly buffer, or for a TSDU that one DT carries into the buffer its
+    /// [`Event::Tsdu`] shares.
+    pub fn handle_input(&mut self, mut data: &[u8], now: Instant) {
         if matches!(self.state, State::Closed | State::Idle) || data.is_empty() {
             return;
         }
-        self.rx.extend_from_slice(data);
-        while !self.is_closed() {
+        if !self.rx.is_empty() {
+            // Complete the frame held from earlier input first.
+            let head = tpkt::HEADER_LEN
+                .saturating_sub(self.rx.len())
+                .min(data.len());
+            let (h, rest) = data.split_at(head);
+            self.rx.extend_from_slice(h);
+            data = rest;
             let n = match tpkt::frame_len(&self.rx) {
-                Ok(Some(n)) if n <= self.rx.len() => n,
-                Ok(_) => break,
+                Ok(Some(n)) => n,
+                Ok(None) => return self.track_partial(now),
                 Err(e) => {
-                    let bad = self.rx.split().freeze();
+                    let mut bad = self.rx.split();
+                    bad.extend_from_slice(data);
                     self.protocol_error(e, &bad, RejectCause::NOT_SPECIFIED);
-                    break;
+                    return self.track_partial(now);
                 }
             };
-            let frame = self.rx.split_to(n).freeze();
-            self.on_frame(&frame);
+            let more = n.saturating_sub(self.rx.len()).min(data.len());
+            let (m, rest) = data.split_at(more);
+            self.rx.extend_from_slice(m);
+            data = rest;
+            if self.rx.len() < n {
+                return self.track_partial(now);
+            }
+            let frame = self.rx.split().freeze();
+            self.on_frame(&frame, Some(&frame));
+        }
+        while !self.is_closed() && !data.is_empty() {
+            match tpkt::frame_len(data) {
+                Ok(Some(n)) if n <= data.len() => {
+                    let (frame, rest) = data.split_at(n);
+                    self.on_frame(frame, None);
+                    data = rest;
+                }
+                Ok(_) => {
+                    self.rx.extend_from_slice(data);
+                    break;
+                }
+                Err(e) => {
+                    self.protocol_error(e, data, RejectCause::NOT_SPECIFIED);
+                    break;
+                }
+            }
         }
         self.track_partial(now);
     }
@@ -724,7 +965,8 @@ impl Connection {
         }
     }
 
-    fn on_frame(&mut self, frame: &Bytes) {
+    /// One whole TPKT frame; `owner` is the buffer it lies in, if it is shared.
+    fn on_frame(&mut self, frame: &[u8], owner: Option<&Bytes>) {
         let payload = frame.get(tpkt::HEADER_LEN..).unwrap_or_default();
         let tpdu = match Tpdu::decode(payload) {
             Ok(t) => t,
@@ -779,8 +1021,15 @@ impl Connection {
                 match reassembler.push(&dt) {
                     Ok(None) => {}
                     Ok(Some(crate::cotp::Tsdu::Whole(s))) => {
-                        self.events
-                            .push_back(Event::Tsdu(crate::util::sub(frame, s)));
+                        let tsdu = match owner {
+                            Some(b) => crate::util::sub(b, s),
+                            None => {
+                                arena_reserve(&mut self.whole, s.len());
+                                self.whole.put_slice(s);
+                                self.whole.split().freeze()
+                            }
+                        };
+                        self.events.push_back(Event::Tsdu(tsdu));
                     }
                     Ok(Some(crate::cotp::Tsdu::Reassembled(b))) => {
                         self.events.push_back(Event::Tsdu(b));
@@ -899,6 +1148,8 @@ impl Connection {
         self.connect_deadline = None;
         self.partial_since = None;
         self.rx = BytesMut::new();
+        self.whole = BytesMut::new();
+        self.txbuf = BytesMut::new();
         self.events.push_back(Event::Disconnected(why));
         self.events.push_back(Event::Closed);
     }
@@ -929,5 +1180,21 @@ fn reject_cause(e: &DecodeError) -> RejectCause {
         DecodeErrorKind::ForbiddenParameter { .. } => RejectCause::INVALID_PARAMETER_CODE,
         DecodeErrorKind::InvalidValue { .. } => RejectCause::INVALID_PARAMETER_VALUE,
         _ => RejectCause::NOT_SPECIFIED,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dt_frame_header_is_what_the_encoder_writes() {
+        for len in [0usize, 1, 127, 128, 4089, 8185, 65524] {
+            for eot in [false, true] {
+                let mut want = BytesMut::new();
+                segment::encode_dt_header(len, eot, &mut want).unwrap();
+                assert_eq!(&dt_frame_header(len, eot)[..], &want[..], "{len} {eot}");
+            }
+        }
     }
 }

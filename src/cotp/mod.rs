@@ -39,6 +39,12 @@
 //! let mut out = Vec::new();
 //! Tpdu::Dt(Data::class0(b"hi", true)).encode(&mut out)?;
 //! assert_eq!(out, [0x02, 0xf0, 0x80, b'h', b'i']);
+//!
+//! // To send data, frame the TSDU: as many TPKT+DT frames as the TPDU size needs (one here),
+//! // written straight into the output buffer.
+//! let mut wire = Vec::new();
+//! osi_stack::cotp::Segments::new(b"hi", 8192).encode(&mut wire)?;
+//! assert_eq!(wire, [0x03, 0x00, 0x00, 0x09, 0x02, 0xf0, 0x80, b'h', b'i']);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -1071,6 +1077,18 @@ impl<'a> Tpdu<'a> {
     /// The number of octets [`Tpdu::encode`] writes.
     #[inline]
     pub fn encoded_len(&self) -> usize {
+        // The class-0 DT, as `encode`'s fast path writes it: `02 F0 EOT|NR` and the data.
+        if let Tpdu::Dt(Data {
+            format: DataFormat::Short,
+            params,
+            user_data,
+            ..
+        }) = self
+        {
+            if params.is_empty() {
+                return user_data.len().saturating_add(3);
+            }
+        }
         self.header_len()
             .saturating_add(1)
             .saturating_add(self.user_data().len())

@@ -98,12 +98,24 @@ impl<'a> Segments<'a> {
 
     /// Writes every remaining DT, each in its own TPKT, into `buf`. Checks the room first, so
     /// nothing is written when `buf` is too small.
+    #[inline]
     pub fn encode<B: BufMut + ?Sized>(self, buf: &mut B) -> Result<(), EncodeError> {
         if self.done {
             return Ok(());
         }
-        let needed =
-            Self::encoded_len(self.rest.len(), self.max_data.saturating_add(DT_HEADER_LEN));
+        let len = self.rest.len();
+        let needed = if len <= self.max_data {
+            // One DT carries the whole rest (the common case): its header, then the data.
+            let needed = FRAME_HEADER_LEN.saturating_add(len);
+            if buf.remaining_mut() >= needed {
+                encode_dt_header(len, true, buf)?;
+                buf.put_slice(self.rest);
+                return Ok(());
+            }
+            needed
+        } else {
+            Self::encoded_len(len, self.max_data.saturating_add(DT_HEADER_LEN))
+        };
         if buf.remaining_mut() < needed {
             return Err(EncodeError::new(
                 Layer::Cotp,
@@ -351,6 +363,12 @@ impl Reassembler {
         if data.len() > self.limits.max_tsdu.saturating_sub(self.buf.len()) {
             return Err(self.limit("max tsdu", self.limits.max_tsdu));
         }
+        if self.buf.is_empty() {
+            // A new TSDU: start at the front of the buffer when the previous TSDU handed out
+            // from it was dropped, so that it is put together without moving (BytesMut would
+            // otherwise go on behind it and copy the TSDU back once the end is reached).
+            let _ = self.buf.try_reclaim(self.buf.capacity().saturating_add(1));
+        }
         self.buf.extend_from_slice(data);
         self.segments = self.segments.saturating_add(1);
         if dt.eot {
@@ -407,6 +425,28 @@ mod tests {
                 .is_err()
         );
         assert_eq!(small, [0u8; 100], "nothing written on error");
+    }
+
+    #[test]
+    fn a_tsdu_in_one_dt_is_the_tpdu_encoders_frame() {
+        for len in [0usize, 1, 64, 125] {
+            let tsdu = vec![0xa5u8; len];
+            let mut out = Vec::new();
+            Segments::new(&tsdu, 128).encode(&mut out).unwrap();
+            let dt = crate::cotp::Tpdu::Dt(Data::class0(&tsdu, true));
+            let mut want = Vec::new();
+            tpkt::encode_header(dt.encoded_len(), &mut want).unwrap();
+            dt.encode(&mut want).unwrap();
+            assert_eq!(out, want, "{len}");
+            assert_eq!(out.len(), Segments::encoded_len(len, 128));
+            // One octet short: an error, and nothing written.
+            let mut small = vec![0u8; out.len() - 1];
+            let err = Segments::new(&tsdu, 128)
+                .encode(&mut &mut small[..])
+                .unwrap_err();
+            assert_eq!(err.layer(), Layer::Cotp);
+            assert!(small.iter().all(|&b| b == 0), "{len}");
+        }
     }
 
     #[test]

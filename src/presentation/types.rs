@@ -3,7 +3,8 @@
 use bytes::BufMut;
 
 use crate::ber::{
-    self, APPLICATION, CONTEXT, Ctx, Reader, Tag, Tlv, UNIVERSAL, bit_set, int_code, seq_of,
+    self, APPLICATION, CONTEXT, Ctx, Reader, Tag, Tlv, UNIVERSAL, bit_set, int_code, quick_tlv,
+    quick_tlv_of, seq_of, trusted_int,
 };
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError, Layer};
 use crate::limits::Limits;
@@ -305,28 +306,41 @@ fn trusted_oid_item<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<Oid<'a>, DecodeError> {
     decode_oid_item(c, t)
 }
 
+/// [`trusted_oid_item`] from an element's identifier and contents (`seq_of!`, `quick`).
+#[inline(always)]
+fn quick_oid_item<'a>(_: &Ctx, id: u8, content: &'a [u8], _: usize, _: usize) -> Option<Oid<'a>> {
+    (id == 0x06).then_some(Oid::checked(content))
+}
+
 seq_of! {
     /// `SEQUENCE OF OBJECT IDENTIFIER`: a transfer-syntax-name list (X.226 §8.2) or an ACSE
     /// application-context-name list (X.227 §9.1).
-    OidList, OidIter, Oid, decode_oid_item, trusted trusted_oid_item, oid_item_len, put_oid_item
+    OidList, OidIter, Oid, decode_oid_item, trusted trusted_oid_item, quick quick_oid_item, oid_item_len, put_oid_item
 }
 
-/// The value of INTEGER contents that [`ber::integer`] accepted: the same computation, without
-/// its error reports.
-#[inline(always)]
-fn trusted_int(c: &[u8]) -> Option<i64> {
-    if c.is_empty() || c.len() > 8 {
-        return None;
+/// An `OidList` of `content` (absolute `base`, elements at `depth`) whose elements are all
+/// `06 LL` in the forms of [`quick_tlv`] with contents [`Oid::new`] accepts, at most `max`:
+/// what [`OidList::decode`] checks (`None` otherwise, for the general decoder to decide).
+#[inline]
+pub(crate) fn quick_oid_list<'a>(
+    content: &'a [u8],
+    base: usize,
+    depth: usize,
+    c: Ctx,
+    max: usize,
+) -> Option<OidList<'a>> {
+    let mut b = content;
+    let mut n = 0usize;
+    while !b.is_empty() {
+        let (_, oid, r) = quick_tlv_of(b, 0x06)?;
+        n = n.wrapping_add(1);
+        if n > max {
+            return None;
+        }
+        Oid::new(oid).ok()?;
+        b = r;
     }
-    let mut v: i64 = if c.first().is_some_and(|b| b & 0x80 != 0) {
-        -1
-    } else {
-        0
-    };
-    for &b in c {
-        v = (v << 8) | i64::from(b);
-    }
-    Some(v)
+    Some(OidList::checked(content, base, depth, c))
 }
 
 /// One entry of a presentation context definition list (X.226 §8.2, `Context-list`).
@@ -367,7 +381,7 @@ fn quick_oid_items(l: OidList<'_>) -> bool {
         return false;
     };
     while !content.is_empty() {
-        let Some((0x06, _, oid, rest)) = quick_tlv(content) else {
+        let Some((_, oid, rest)) = quick_tlv_of(content, 0x06) else {
             return false;
         };
         if Oid::new(oid).is_err() {
@@ -415,28 +429,51 @@ fn trusted_context_def<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<ContextDefinition<'a>
 
 #[inline(always)]
 fn quick_context_def<'a>(c: &Ctx, t: &Tlv<'a>) -> Option<ContextDefinition<'a>> {
-    let (0x02, _, id, after_id) = quick_tlv(t.content)? else {
+    quick_context_def_at(c, t.content, t.content_offset, t.depth)
+}
+
+/// [`trusted_context_def`] from an element's identifier, contents and place (`seq_of!`,
+/// `quick`): the common shape only.
+#[inline(always)]
+fn quick_context_item<'a>(
+    c: &Ctx,
+    id: u8,
+    content: &'a [u8],
+    content_offset: usize,
+    depth: usize,
+) -> Option<ContextDefinition<'a>> {
+    if id != 0x30 {
+        return None;
+    }
+    quick_context_def_at(c, content, content_offset, depth)
+}
+
+/// The definition `30 { 02 id  06 oid  30 {…} }` whose contents `content` start at absolute
+/// `content_offset`, the definition at `depth`.
+#[inline(always)]
+fn quick_context_def_at<'a>(
+    c: &Ctx,
+    content: &'a [u8],
+    content_offset: usize,
+    depth: usize,
+) -> Option<ContextDefinition<'a>> {
+    let (_, id, after_id) = quick_tlv_of(content, 0x02)?;
+    let (_, abstract_syntax, ts_tlv) = quick_tlv_of(after_id, 0x06)?;
+    let (ts_header, ts, []) = quick_tlv_of(ts_tlv, 0x30)? else {
         return None;
     };
-    let (0x06, _, abstract_syntax, ts_tlv) = quick_tlv(after_id)? else {
-        return None;
-    };
-    let (0x30, ts_header, ts, []) = quick_tlv(ts_tlv)? else {
-        return None;
-    };
-    let ts_offset = t.content.len().checked_sub(ts_tlv.len())?;
+    let ts_offset = content.len().checked_sub(ts_tlv.len())?;
     Some(ContextDefinition {
         id: trusted_int(id).and_then(ContextId::new)?,
         abstract_syntax: Oid::checked(abstract_syntax),
         transfer_syntaxes: OidList {
             repr: ber::SeqRepr::Encoded {
                 content: ts,
-                base: t
-                    .content_offset
+                base: content_offset
                     .saturating_add(ts_offset)
                     .saturating_add(ts_header),
                 // The definition's children are one level below it, the list's one more.
-                depth: t.depth.saturating_add(2),
+                depth: depth.saturating_add(2),
                 ctx: *c,
                 first: (),
             },
@@ -470,7 +507,7 @@ fn put_context_def<B: BufMut + ?Sized>(
 
 seq_of! {
     /// Presentation-context-definition-list of a CP-PPDU (X.226 §8.2, `Context-list`).
-    ContextList, ContextIter, ContextDefinition, decode_context_def, trusted trusted_context_def, context_def_len, put_context_def
+    ContextList, ContextIter, ContextDefinition, decode_context_def, trusted trusted_context_def, quick quick_context_item, context_def_len, put_context_def
 }
 
 /// One entry of a presentation context definition result list (X.226 §8.2, `Result-list`).
@@ -804,10 +841,10 @@ fn decode_pdv<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<Pdv<'a>, DecodeError> {
 /// else is decoded again.
 #[inline]
 fn trusted_pdv<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<Pdv<'a>, DecodeError> {
-    if let Some((0x02, _, id, after_id)) = quick_tlv(t.content) {
+    if let Some((_, id, after_id)) = quick_tlv_of(t.content, 0x02) {
         // `decode_pdv_values` checked that the `a0` contents are exactly one element.
-        if let (Some((0xa0, _, value, [])), Some(context_id)) = (
-            quick_tlv(after_id),
+        if let (Some((_, value, [])), Some(context_id)) = (
+            quick_tlv_of(after_id, 0xa0),
             trusted_int(id).and_then(ContextId::new),
         ) {
             return Ok(Pdv {
@@ -818,6 +855,25 @@ fn trusted_pdv<'a>(c: &Ctx, t: &Tlv<'a>) -> Result<Pdv<'a>, DecodeError> {
         }
     }
     decode_pdv(c, t)
+}
+
+/// [`trusted_pdv`] from an element's identifier and contents (`seq_of!`, `quick`): the
+/// common shape `30 { 02 id  a0 { value } }` only.
+#[inline(always)]
+fn quick_pdv_item<'a>(_: &Ctx, id: u8, content: &'a [u8], _: usize, _: usize) -> Option<Pdv<'a>> {
+    if id != 0x30 {
+        return None;
+    }
+    let (_, id, after_id) = quick_tlv_of(content, 0x02)?;
+    // `decode_pdv_values` checked that the `a0` contents are exactly one element.
+    let (_, value, []) = quick_tlv_of(after_id, 0xa0)? else {
+        return None;
+    };
+    Some(Pdv {
+        transfer_syntax: None,
+        context_id: trusted_int(id).and_then(ContextId::new)?,
+        values: PdvValues::SingleAsn1Type(value),
+    })
 }
 
 fn pdv_content_len(p: &Pdv<'_>) -> usize {
@@ -874,7 +930,7 @@ impl<'a> ber::FirstCache<'a, Pdv<'a>> for Option<SinglePdvAt> {
 
 seq_of! {
     /// Fully-encoded-data: a `SEQUENCE OF PDV-list` (X.226 §8.2, §8.4.2).
-    PdvList, PdvIter, first Option<SinglePdvAt>, Pdv, decode_pdv, trusted trusted_pdv, pdv_len, put_pdv
+    PdvList, PdvIter, first Option<SinglePdvAt>, Pdv, decode_pdv, trusted trusted_pdv, quick quick_pdv_item, pdv_len, put_pdv
 }
 
 /// User-data (X.226 §8.2, §8.4): simply encoded (`40`) or fully encoded (`61`).
@@ -939,18 +995,18 @@ impl<'a> UserData<'a> {
         if limits.max_ber_depth < 4 || limits.max_pdvs == 0 {
             return None;
         }
-        let (0x61, list_offset, list, []) = quick_tlv(input)? else {
+        let (list_offset, list, []) = quick_tlv_of(input, 0x61)? else {
             return None;
         };
-        let (0x30, _, pdv, []) = quick_tlv(list)? else {
+        let (_, pdv, []) = quick_tlv_of(list, 0x30)? else {
             return None;
         };
-        let (0x02, _, &[id], rest) = quick_tlv(pdv)? else {
+        let (_, &[id], rest) = quick_tlv_of(pdv, 0x02)? else {
             return None;
         };
         // An identifier outside 1..=127 goes to the general decoder, which refuses it.
         let context_id = ContextId::from_octet(id)?;
-        let (0xa0, _, value, []) = quick_tlv(rest)? else {
+        let (_, value, []) = quick_tlv_of(rest, 0xa0)? else {
             return None;
         };
         let (_, _, _, []) = quick_tlv(value)? else {
@@ -1037,28 +1093,6 @@ impl<'a> UserData<'a> {
             UserData::Simple(_) => PdvList::default().iter(),
         }
     }
-}
-
-/// One BER element in exactly the forms that [`ber::Reader::read`] takes without its general
-/// path: a one-octet identifier (not the high-tag-number form, not end-of-contents) and a
-/// definite length in at most two octets, within `b`. Returns (identifier, header length,
-/// contents, what follows).
-#[inline(always)]
-fn quick_tlv(b: &[u8]) -> Option<(u8, usize, &[u8], &[u8])> {
-    let [id, l0, after @ ..] = b else {
-        return None;
-    };
-    if id & 0x1f == 0x1f || (*id, *l0) == (0, 0) {
-        return None;
-    }
-    let (len, hl) = match (*l0, after) {
-        (0..=0x7f, _) => (usize::from(*l0), 2usize),
-        (0x81, [l, ..]) => (usize::from(*l), 3),
-        (0x82, [h, l, ..]) => (usize::from(u16::from_be_bytes([*h, *l])), 4),
-        _ => return None,
-    };
-    let (raw, rest) = b.split_at_checked(hl.checked_add(len)?)?;
-    Some((*id, hl, raw.get(hl..)?, rest))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1346,11 +1380,244 @@ fn decode_connect_set<'a, N>(
     Ok((mode, x410, n))
 }
 
+// ---------------------------------------------------------------------------------------------
+// One-pass decoders of the common CP shape
+//
+// Each accepts a subset of what the general decoder accepts (elements as `ber::quick_tlv`
+// reads them, every form the general decoder would reject sent back with `None`) and builds
+// the value the general decoder builds: the lists are the same `SeqRepr::Encoded` (contents,
+// absolute base, depth) that `seq_of!`'s `decode` makes. `None` is never an answer to the
+// caller: it sends the input to the general decoder, which decides.
+
+/// Depth the one-pass CP decoder needs from `max_ber_depth` (the general decoder's count):
+/// CP SET 1, `[2]` 2, its elements 3, list elements 4, their children 5 (`a0`'s value and the
+/// transfer-syntax names 6).
+const QUICK_CP_DEPTH: usize = 6;
+
+/// Whether `id` names a `[CONTEXT n]` element with `n` in `known` (a bit set of tag numbers
+/// below 32): a form of a known element that the one-pass decoders do not take.
+#[inline(always)]
+fn context_in(id: u8, known: u32) -> bool {
+    id & 0xc0 == 0x80 && known & (1u32 << (id & 0x1f)) != 0
+}
+
+/// [`Cp::decode`]'s one-pass path (see the section comment).
+#[cfg(test)]
+fn quick_cp<'a>(input: &'a [u8], limits: &Limits) -> Option<(Cp<'a>, &'a [u8])> {
+    let mut cp = Cp::EMPTY;
+    let rest = quick_cp_into(input, limits, &mut cp)?;
+    Some((cp, rest))
+}
+
+/// [`quick_cp`] writing the CP into `out` (a [`Cp::EMPTY`]), where the caller keeps it: the
+/// PPDU is built once in place instead of being moved out of the decoder. Returns the octets
+/// after the CP-type.
+#[inline]
+fn quick_cp_into<'a>(input: &'a [u8], limits: &Limits, out: &mut Cp<'a>) -> Option<&'a [u8]> {
+    if limits.max_ber_depth < QUICK_CP_DEPTH {
+        return None;
+    }
+    let (set_hl, set, rest) = quick_tlv_of(input, 0x31)?;
+    let mut mode = None;
+    let mut b = set;
+    while !b.is_empty() {
+        let (id, hl, content, next) = quick_tlv(b)?;
+        match id {
+            // mode-selector { [0] IMPLICIT INTEGER }: the value is the first element.
+            0xa0 => {
+                let (_, v, _) = quick_tlv_of(content, 0x80)?;
+                mode = Some(Mode(trusted_int(v)?));
+            }
+            0xa1 => out.x410_parameters = Some(content),
+            0xa2 => {
+                let base = set_hl
+                    .wrapping_add(set.len().wrapping_sub(b.len()))
+                    .wrapping_add(hl);
+                quick_cp_normal(
+                    content,
+                    base,
+                    limits,
+                    out.normal.insert(CpNormal::default()),
+                )?;
+            }
+            0x80..=0x82 => return None,
+            _ => {}
+        }
+        b = next;
+    }
+    out.mode = mode?;
+    Some(rest)
+}
+
+/// The normal-mode parameters (`[2]` contents at absolute `base`, elements at depth 3).
+#[inline]
+fn quick_cp_normal<'a>(
+    content: &'a [u8],
+    base: usize,
+    limits: &Limits,
+    n: &mut CpNormal<'a>,
+) -> Option<()> {
+    let mut b = content;
+    while !b.is_empty() {
+        let (id, hl, v, next) = quick_tlv(b)?;
+        let v_at = || {
+            base.wrapping_add(content.len().wrapping_sub(b.len()))
+                .wrapping_add(hl)
+        };
+        match id {
+            0x40 => n.user_data = Some(UserData::Simple(v)),
+            0x61 => n.user_data = Some(UserData::Full(quick_pdv_list(v, v_at(), 4, limits)?)),
+            0x41 | 0x60 => return None,
+            0x80 => n.protocol_version = Some(ProtocolVersion(ber::quick_bits(v)?)),
+            0x81 => n.calling_selector = Some(v),
+            0x82 => n.called_selector = Some(v),
+            0xa4 => n.context_definitions = Some(quick_context_list(v, v_at(), limits)?),
+            0xa6 => {
+                let (_, abs, r) = quick_tlv_of(v, 0x80)?;
+                let (_, ts, _) = quick_tlv_of(r, 0x81)?;
+                n.default_context = Some(DefaultContext {
+                    abstract_syntax: Oid::new(abs).ok()?,
+                    transfer_syntax: Oid::new(ts).ok()?,
+                });
+            }
+            0x88 => {
+                n.presentation_requirements = Some(PresentationRequirements(ber::quick_bits(v)?))
+            }
+            0x89 => {
+                n.user_session_requirements = Some(UserSessionRequirements(ber::quick_bits(v)?))
+            }
+            _ if context_in(id, 0b11_0101_0111) => return None,
+            _ => {}
+        }
+        b = next;
+    }
+    Some(())
+}
+
+/// A presentation-context-definition-list (`[4]` contents at absolute `base`, elements at
+/// depth 4): what [`ContextList::decode`] with [`decode_context_def`] checks.
+#[inline]
+fn quick_context_list<'a>(
+    content: &'a [u8],
+    base: usize,
+    limits: &Limits,
+) -> Option<ContextList<'a>> {
+    let mut b = content;
+    let mut n = 0usize;
+    while !b.is_empty() {
+        let (_, d, next) = quick_tlv_of(b, 0x30)?;
+        n = n.wrapping_add(1);
+        if n > limits.max_contexts {
+            return None;
+        }
+        let (_, id, after_id) = quick_tlv_of(d, 0x02)?;
+        let (_, abs, ts_tlv) = quick_tlv_of(after_id, 0x06)?;
+        let (_, mut ts, []) = quick_tlv_of(ts_tlv, 0x30)? else {
+            return None;
+        };
+        // An identifier outside 1..=127 goes to the general decoder, which refuses it.
+        trusted_int(id).and_then(ContextId::new)?;
+        Oid::new(abs).ok()?;
+        while !ts.is_empty() {
+            let (_, oid, r) = quick_tlv_of(ts, 0x06)?;
+            Oid::new(oid).ok()?;
+            ts = r;
+        }
+        b = next;
+    }
+    Some(ContextList {
+        repr: ber::SeqRepr::Encoded {
+            content,
+            base,
+            depth: 4,
+            ctx: ctx(limits),
+            first: (),
+        },
+    })
+}
+
+/// Fully-encoded-data contents at absolute `base`, PDV-lists at `depth`: what
+/// [`PdvList::decode`] with [`decode_pdv`] checks, for PDVs `30 { [06 ts] 02 id a0 {value} }`.
+/// A list of one PDV without transfer syntax and with a one-octet identifier keeps where it
+/// is ([`SinglePdvAt`]). Needs `max_ber_depth` ≥ `depth + 2`.
+#[inline]
+fn quick_pdv_list<'a>(
+    content: &'a [u8],
+    base: usize,
+    depth: usize,
+    limits: &Limits,
+) -> Option<PdvList<'a>> {
+    let mut b = content;
+    let mut n = 0usize;
+    let mut first = None;
+    while !b.is_empty() {
+        let (_, p, next) = quick_tlv_of(b, 0x30)?;
+        n = n.wrapping_add(1);
+        if n > limits.max_pdvs {
+            return None;
+        }
+        let (mut q, mut plain) = (p, true);
+        if let Some((_, oid, r)) = quick_tlv_of(q, 0x06) {
+            Oid::new(oid).ok()?;
+            (q, plain) = (r, false);
+        }
+        let (_, id, r) = quick_tlv_of(q, 0x02)?;
+        let (_, value, []) = quick_tlv_of(r, 0xa0)? else {
+            return None;
+        };
+        let (_, _, _, []) = quick_tlv(value)? else {
+            return None;
+        };
+        // An identifier outside 1..=127 goes to the general decoder, which refuses it.
+        let context_id = trusted_int(id).and_then(ContextId::new)?;
+        if let (true, true, &[_]) = (plain && n == 1, next.is_empty(), id) {
+            first = Some(SinglePdvAt {
+                value_start: u32::try_from(content.len().wrapping_sub(value.len())).ok()?,
+                value_len: u32::try_from(value.len()).ok()?,
+                context_id,
+            });
+        }
+        b = next;
+    }
+    Some(PdvList {
+        repr: ber::SeqRepr::Encoded {
+            content,
+            base,
+            depth,
+            ctx: ctx(limits),
+            first,
+        },
+    })
+}
+
 impl<'a> Cp<'a> {
+    /// What the one-pass decoder fills in.
+    const EMPTY: Cp<'a> = Cp {
+        mode: Mode(0),
+        x410_parameters: None,
+        normal: None,
+    };
+
     /// Decodes a CP-type from the user data of a CN SPDU, returning it and the octets that
     /// follow it (CPC-type values, X.226 §7.1.1; usually empty). Unknown elements are ignored
     /// (§8.5). A CP without User-data is valid (the ASN.1 makes it optional).
+    ///
+    /// The common shape (every element in the one-octet-identifier, short-or-two-octet-length
+    /// forms, nesting within the depth bound) is decoded in one pass that makes every check of
+    /// the general decoder, and keeps where a single PDV of the User-data is so that
+    /// [`UserData::pdvs`] hands it out without reading it again; anything else goes to the
+    /// general decoder, which finds the same value or names the fault (layer and offset).
+    #[inline]
     pub fn decode(input: &'a [u8], limits: &Limits) -> Result<(Self, &'a [u8]), DecodeError> {
+        let mut cp = Cp::EMPTY;
+        match quick_cp_into(input, limits, &mut cp) {
+            Some(rest) => Ok((cp, rest)),
+            None => Self::decode_general(input, limits),
+        }
+    }
+
+    #[inline(never)]
+    fn decode_general(input: &'a [u8], limits: &Limits) -> Result<(Self, &'a [u8]), DecodeError> {
         let c = ctx(limits);
         let (t, _) = top(c, input, "cp-type")?;
         let (mode, x410_parameters, normal) =
@@ -2123,8 +2390,82 @@ impl<'a> Rsa<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    pub(crate) fn hex(s: &str) -> Vec<u8> {
+        (0..s.len() / 2)
+            .filter_map(|i| s.get(2 * i..2 * i + 2))
+            .map(|b| u8::from_str_radix(b, 16).unwrap())
+            .collect()
+    }
+
+    /// Limits around the bounds the one-pass decoders check.
+    pub(crate) fn limit_variants() -> Vec<Limits> {
+        let mut v = vec![Limits::default()];
+        for max_ber_depth in 0..=7 {
+            v.push(Limits {
+                max_ber_depth,
+                ..Limits::default()
+            });
+        }
+        for n in 0..=2 {
+            v.push(Limits {
+                max_contexts: n,
+                max_pdvs: n,
+                ..Limits::default()
+            });
+        }
+        v
+    }
+
+    /// `Cp::decode`'s one-pass path takes only what the general decoder accepts, and gives its
+    /// value with the lists in the same place (contents, base, depth): on CP vectors of
+    /// captures and every single-octet mutation of them, under limits around its bounds.
+    #[test]
+    fn quick_cp_matches_general_decoder() {
+        let vectors = [
+            // mms__dina__refuse.pcapng frame 7 (CP + AARQ, the bench's CN)
+            "318199a003800101a28191810400000001820400000001a423300f0201010604520100013004060251013010020103060528ca220201300406025101615e305c020101a0576055a107060528ca220203a20706052901876701a30302010ca606060429018767a70302010cbe2f282d020103a028a826800300fde881010582010583010aa416800101810305f100820c03ee1c00000408000079ef18",
+            // version, requirements, default context, simple user data, x410 and unknown elements
+            "3136a003800101a1020500a228800207808802068089020640a60a8003510101810351010183010040060102030405068701000500840100",
+            // two PDVs, one with a transfer syntax name; a two-octet context id
+            "314ba003800101a244810101820102a4153013020101060452010001300806025101060251026125300d0202010ba0073005020107800030140602510102010ba00b3009020105800301020300",
+        ];
+        let parts = |l: Option<ContextList<'_>>| l.and_then(|l| l.encoded_parts());
+        let pdv_parts = |u: Option<UserData<'_>>| match u {
+            Some(UserData::Full(l)) => l.encoded_parts(),
+            _ => None,
+        };
+        let mut quick = 0usize;
+        for v in vectors {
+            let base = hex(v);
+            assert!(quick_cp(&base, &Limits::default()).is_some(), "{v}");
+            for x in ber::mutations(&base) {
+                for limits in limit_variants() {
+                    let general = Cp::decode_general(&x, &limits);
+                    assert_eq!(Cp::decode(&x, &limits), general, "{x:02x?}");
+                    let Some((q, rest)) = quick_cp(&x, &limits) else {
+                        continue;
+                    };
+                    quick += 1;
+                    let (g, g_rest) = general.unwrap();
+                    assert_eq!((q, rest), (g, g_rest), "{x:02x?}");
+                    let (qn, gn) = (q.normal.unwrap_or_default(), g.normal.unwrap_or_default());
+                    assert_eq!(parts(qn.context_definitions), parts(gn.context_definitions));
+                    assert_eq!(pdv_parts(qn.user_data), pdv_parts(gn.user_data));
+                    assert!(
+                        qn.user_data.map(|u| u.pdvs()).into_iter().flatten().eq(gn
+                            .user_data
+                            .map(|u| u.pdvs())
+                            .into_iter()
+                            .flatten())
+                    );
+                }
+            }
+        }
+        assert!(quick > 1000, "{quick}");
+    }
 
     /// The one-pass P-DATA decoder gives what the general decoder gives, value for value, and
     /// leaves every input it does not take to it.
@@ -2245,7 +2586,43 @@ mod tests {
                 },
             ) = (trusted, full);
             assert_eq!(format!("{:?}", a.repr), format!("{:?}", b.repr), "{d:02x?}");
+            // The iterators' reader from contents alone: the same value, or none.
+            let id = t.raw.first().copied().unwrap_or(0);
+            if let Some(q) = quick_context_item(&c, id, t.content, t.content_offset, t.depth) {
+                assert_eq!(q, full, "{d:02x?}");
+                let (
+                    ContextDefinition {
+                        transfer_syntaxes: q,
+                        ..
+                    },
+                    _,
+                ) = (q, ());
+                assert_eq!(format!("{:?}", q.repr), format!("{:?}", b.repr), "{d:02x?}");
+            }
         }
+        // The PDV-list reader from contents alone gives `decode_pdv`'s value or none.
+        let pdvs: [&[u8]; 4] = [
+            &[0x30, 0x07, 0x02, 0x01, 0x03, 0xa0, 0x02, 0x05, 0x00],
+            &[0x30, 0x08, 0x02, 0x02, 0xff, 0x0b, 0xa0, 0x02, 0x05, 0x00],
+            &[
+                0x30, 0x0b, 0x06, 0x02, 0x51, 0x01, 0x02, 0x01, 0x03, 0xa0, 0x02, 0x05, 0x00,
+            ],
+            &[0x30, 0x07, 0x02, 0x01, 0x03, 0x81, 0x02, 0x05, 0x00],
+        ];
+        let mut quick = 0;
+        for p in pdvs {
+            let t = Reader::new(c, p, 3).read().unwrap();
+            let full = decode_pdv(&c, &t).unwrap();
+            let id = t.raw.first().copied().unwrap_or(0);
+            if let Some(q) = quick_pdv_item(&c, id, t.content, t.content_offset, t.depth) {
+                assert_eq!(q, full, "{p:02x?}");
+                quick += 1;
+            }
+            let o = quick_oid_item(&c, 0x06, &[0x51, 0x01], 0, 0);
+            assert_eq!(o, Some(Oid::new(&[0x51, 0x01]).unwrap()));
+            assert_eq!(quick_oid_item(&c, 0x26, &[0x51, 0x01], 0, 0), None);
+        }
+        assert_eq!(quick, 2);
         // The one-pass check defers to the general decoder at every depth limit and on
         // every fault (a non-minimal abstract syntax, a transfer syntax that is no OID).
         for max_depth in 0..=4 {

@@ -103,7 +103,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use super::units::{Activity, Exception, Pending, Units, accept_token_setting};
 use super::{
@@ -844,6 +844,16 @@ impl Connection {
         self.tx.pop_front()
     }
 
+    /// Whether [`Connection::poll_transmit`] has something.
+    pub(crate) fn has_transmit(&self) -> bool {
+        !self.tx.is_empty()
+    }
+
+    /// Whether [`Connection::poll_event`] has something.
+    pub(crate) fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     /// Octets waiting in [`Connection::poll_transmit`].
     pub fn pending_transmit(&self) -> usize {
         self.tx
@@ -1019,7 +1029,34 @@ impl Connection {
         body: Bytes,
         _now: Instant,
     ) -> Result<(), ServiceError> {
-        let o = self.open_mut("send_data")?;
+        self.check_send_data()?;
+        let head = encode::gt_dt(prefix)?;
+        self.tx.push_back(Transmit {
+            head: head.freeze(),
+            body,
+        });
+        Ok(())
+    }
+
+    /// The SPDUs in front of the user information of an S-DATA: an empty GT (no Token Item)
+    /// and a DT without parameters (X.225 §8.3.14, basic concatenation §6.3.7). What
+    /// [`Connection::send_data`] writes before the user data; `tests` check it against the
+    /// SPDU encoder.
+    pub const DATA_HEADER: [u8; 4] = [0x01, 0x00, 0x01, 0x00];
+
+    /// Whether an S-DATA request may be sent now (the checks of [`Connection::send_data`]);
+    /// a caller that frames the TSDU itself ([`Connection::DATA_HEADER`] then the user
+    /// information) hands it to the transport directly.
+    pub fn check_send_data(&self) -> Result<(), ServiceError> {
+        let o = match &self.state {
+            State::Open(o) => o,
+            _ => {
+                return Err(ServiceError::WrongState {
+                    request: "send_data",
+                    state: self.state.name(),
+                });
+            }
+        };
         if matches!(o.release, Release::Sent { .. }) {
             return Err(rule("send_data", "an orderly release is in progress"));
         }
@@ -1050,11 +1087,6 @@ impl Connection {
                 "the peer's major sync point waits for its answer",
             ));
         }
-        let head = encode::gt_dt(prefix)?;
-        self.tx.push_back(Transmit {
-            head: head.freeze(),
-            body,
-        });
         Ok(())
     }
 
@@ -1808,13 +1840,78 @@ impl Connection {
         if matches!(self.state, State::Closed | State::AwaitClose | State::Idle) {
             return; // X.225: after AB, DN or RF everything but the disconnect is ignored
         }
-        if let Err(e) = self.on_tsdu(&tsdu, now) {
+        let result = match self.on_data_tsdu(tsdu) {
+            Ok(Some(tsdu)) => self.on_tsdu(&tsdu, now),
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
             self.send_abort(
                 TransportDisconnect::RELEASED.with(TransportDisconnect::PROTOCOL_ERROR),
                 &[],
                 AbortReason::ProtocolError(e),
                 now,
             );
+        }
+    }
+
+    /// The data path: an empty GT (no parameters, so no Token Item: nothing for
+    /// `on_category0` to do) and a DT without parameters (no Enclosure Item) whose user
+    /// information is the rest, in the data transfer phase. The checks are those `on_spdu`
+    /// makes for a DT; the user information is the TSDU itself, advanced past the SPDU
+    /// headers. Any other TSDU is given back for the general walk.
+    fn on_data_tsdu(&mut self, tsdu: Bytes) -> Result<Option<Bytes>, Violation> {
+        match self.data_tsdu(tsdu)? {
+            DataTsdu::Data(d) => {
+                self.events.push_back(Event::Data(d));
+                Ok(None)
+            }
+            DataTsdu::Ignored => Ok(None),
+            DataTsdu::Other(t) => Ok(Some(t)),
+        }
+    }
+
+    #[inline]
+    fn data_tsdu(&mut self, mut tsdu: Bytes) -> Result<DataTsdu, Violation> {
+        if !matches!(tsdu[..], [0x01, 0x00, 0x01, 0x00, _, ..]) {
+            return Ok(DataTsdu::Other(tsdu));
+        }
+        let state = self.state.name();
+        let State::Open(o) = &mut self.state else {
+            return Ok(DataTsdu::Other(tsdu));
+        };
+        if matches!(o.release, Release::Sent { answered: true, .. }) {
+            return Err(unexpected(2, SpduKind::Dt, state));
+        }
+        if accept_peer_data(&o.units, 2)? {
+            tsdu.advance(4);
+            return Ok(DataTsdu::Data(tsdu));
+        }
+        Ok(DataTsdu::Ignored)
+    }
+
+    /// The data path for a composer that delivers S-DATA itself: what
+    /// [`Connection::handle_tsdu`] does with a TSDU of an empty GT and a DT without parameters
+    /// in the data transfer phase, the user information returned instead of queued as
+    /// [`Event::Data`] (`Ok(None)`: handled, nothing to deliver). Any other TSDU, or any while
+    /// events are queued (their order must stay), comes back as `Err` for `handle_tsdu`.
+    pub(crate) fn take_data(&mut self, tsdu: Bytes, now: Instant) -> Result<Option<Bytes>, Bytes> {
+        if !self.events.is_empty() {
+            return Err(tsdu);
+        }
+        match self.data_tsdu(tsdu) {
+            Ok(DataTsdu::Data(d)) => Ok(Some(d)),
+            Ok(DataTsdu::Ignored) => Ok(None),
+            Ok(DataTsdu::Other(t)) => Err(t),
+            Err(e) => {
+                self.send_abort(
+                    TransportDisconnect::RELEASED.with(TransportDisconnect::PROTOCOL_ERROR),
+                    &[],
+                    AbortReason::ProtocolError(e),
+                    now,
+                );
+                Ok(None)
+            }
         }
     }
 
@@ -2152,6 +2249,16 @@ impl Connection {
         }
         Ok(())
     }
+}
+
+/// What the data path made of a TSDU.
+enum DataTsdu {
+    /// GT + DT: the user information.
+    Data(Bytes),
+    /// GT + DT whose data is discarded (an interrupt or discard in progress, X.225 §7.19).
+    Ignored,
+    /// Not the data shape: the general walk decides.
+    Other(Bytes),
 }
 
 fn is_unit_spdu(kind: SpduKind) -> bool {

@@ -454,9 +454,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection<S> {
         }
         while !self.out.is_empty() {
             let write = async {
-                let slices: Vec<IoSlice<'_>> =
-                    self.out.iter().take(64).map(|b| IoSlice::new(b)).collect();
-                self.stream.write_vectored(&slices).await
+                // Up to 64 queued pieces (DT headers and, for a large value sent with
+                // `send_data_bytes`, slices of the value itself) in one vectored write.
+                let mut slices = [IoSlice::new(&[]); 64];
+                let mut n = 0usize;
+                for (slot, b) in slices.iter_mut().zip(self.out.iter()) {
+                    *slot = IoSlice::new(b);
+                    n = n.saturating_add(1);
+                }
+                self.stream
+                    .write_vectored(slices.get(..n).unwrap_or_default())
+                    .await
             };
             let written = match self.write_deadline {
                 Some(at) => {
@@ -660,6 +668,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection<S> {
     ) -> Result<(), ConnectionError> {
         self.association
             .send_data(context_id, value, Instant::now())?;
+        Ok(self.flush().await?)
+    }
+
+    /// P-DATA request with a value already in a [`Bytes`] (see
+    /// [`Association::send_data_bytes`]), flushed: a value of 4 KiB or more is not copied,
+    /// it goes to the socket from its own buffer between the DT and upper-layer headers, in
+    /// vectored writes (a partial write resumes where it stopped).
+    ///
+    /// Cancel safety: as [`send_data`](Self::send_data).
+    pub async fn send_data_bytes(
+        &mut self,
+        context_id: ContextId,
+        value: Bytes,
+    ) -> Result<(), ConnectionError> {
+        self.association
+            .send_data_bytes(context_id, value, Instant::now())?;
         Ok(self.flush().await?)
     }
 
