@@ -250,3 +250,46 @@ fn missing_mandatory_fields() {
         DecodeErrorKind::UnexpectedCode { code: 0x65, .. }
     ));
 }
+
+/// An EXTERNAL's indirect-reference is a presentation-context-identifier (X.227 §7.1.4.1,
+/// X.226 §8.2: 1..=127): outside that range the AARQ does not decode, the error naming the
+/// INTEGER by its offset (the one-pass and the general decoder agree).
+#[test]
+fn an_indirect_reference_outside_the_context_range_is_refused() {
+    let b = hex(
+        "318199a003800101a28191810400000001820400000001a423300f0201010604520100013004060251013010020103060528ca220201300406025101615e305c020101a0576055a107060528ca220203a20706052901876701a30302010ca606060429018767a70302010cbe2f282d020103a028a826800300fde881010582010583010aa416800101810305f100820c03ee1c00000408000079ef18",
+    );
+    let (cp, _) = Cp::decode(&b, &LIM).unwrap();
+    let aarq = first_value(cp.normal.unwrap().user_data.unwrap()).to_vec();
+    // 28 2d 02 01 03: the EXTERNAL and its indirect-reference 3.
+    let at = aarq
+        .windows(5)
+        .position(|w| w == [0x28, 0x2d, 0x02, 0x01, 0x03])
+        .unwrap()
+        + 2;
+    for (octet, value) in [(0x00, 0), (0x80, u64::MAX - 127), (0x7f, 127)] {
+        let mut v = aarq.clone();
+        v[at + 2] = octet;
+        let got = Apdu::decode(&v, &LIM);
+        if value == 127 {
+            let Ok(Apdu::Aarq(a)) = got else {
+                panic!("{got:?}")
+            };
+            let ext: Vec<_> = a.user_information.unwrap().iter().collect();
+            assert_eq!(ext[0].indirect_reference, Some(cid(127)));
+            continue;
+        }
+        let e = got.unwrap_err();
+        assert_eq!(
+            (e.layer(), e.offset(), *e.kind()),
+            (
+                Layer::Acse,
+                at,
+                DecodeErrorKind::InvalidValue {
+                    what: "presentation context identifier",
+                    value
+                }
+            )
+        );
+    }
+}

@@ -2429,8 +2429,9 @@ pub(crate) mod tests {
             "318199a003800101a28191810400000001820400000001a423300f0201010604520100013004060251013010020103060528ca220201300406025101615e305c020101a0576055a107060528ca220203a20706052901876701a30302010ca606060429018767a70302010cbe2f282d020103a028a826800300fde881010582010583010aa416800101810305f100820c03ee1c00000408000079ef18",
             // version, requirements, default context, simple user data, x410 and unknown elements
             "3136a003800101a1020500a228800207808802068089020640a60a8003510101810351010183010040060102030405068701000500840100",
-            // two PDVs, one with a transfer syntax name; a two-octet context id
-            "314ba003800101a244810101820102a4153013020101060452010001300806025101060251026125300d0202010ba0073005020107800030140602510102010ba00b3009020105800301020300",
+            // two PDVs, one with a transfer syntax name; a two-octet context id (11, not
+            // minimal: identifiers are 1..=127, X.226 §8.2)
+            "314ba003800101a244810101820102a4153013020101060452010001300806025101060251026125300d0202000ba0073005020107800030140602510102010ba00b3009020105800301020300",
         ];
         let parts = |l: Option<ContextList<'_>>| l.and_then(|l| l.encoded_parts());
         let pdv_parts = |u: Option<UserData<'_>>| match u {
@@ -2603,7 +2604,7 @@ pub(crate) mod tests {
         // The PDV-list reader from contents alone gives `decode_pdv`'s value or none.
         let pdvs: [&[u8]; 4] = [
             &[0x30, 0x07, 0x02, 0x01, 0x03, 0xa0, 0x02, 0x05, 0x00],
-            &[0x30, 0x08, 0x02, 0x02, 0xff, 0x0b, 0xa0, 0x02, 0x05, 0x00],
+            &[0x30, 0x08, 0x02, 0x02, 0x00, 0x0b, 0xa0, 0x02, 0x05, 0x00],
             &[
                 0x30, 0x0b, 0x06, 0x02, 0x51, 0x01, 0x02, 0x01, 0x03, 0xa0, 0x02, 0x05, 0x00,
             ],
