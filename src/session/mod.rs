@@ -103,6 +103,3 @@ pub use segment::{
 pub use spdu::{
     ConnectAcceptItem, ConnectionIdentifier, EX_USER_DATA_MAX, LinkingInformation, Spdu,
 };
-
-#[cfg(test)]
-mod isode_tests;

@@ -8,13 +8,15 @@
 //! Expedited TPDUs (EX and PR SPDUs on ISODE's class-0 expedited flow) are left out: class 0 has
 //! no expedited flow in X.224.
 
+#![cfg(feature = "pcap")]
+
 use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::connection::{ConnectRequest, Connection, Event, ResyncType};
-use super::{SessionUserRequirements as R, TokenItem, TokenSettingItem};
-use crate::dissect::capture::for_each_segment;
+use osi_stack::dissect::capture::for_each_segment;
+use osi_stack::session::connection::{ConnectRequest, Connection, Event, ResyncType};
+use osi_stack::session::{self, SessionUserRequirements as R, TokenItem, TokenSettingItem};
 
 const CAPTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -51,8 +53,8 @@ fn tsdus() -> Vec<(bool, Bytes)> {
 
 /// The SPDU kinds of a TSDU with their serial numbers: how an AE / AEA without user data is
 /// compared with ISODE's, which carry 512 octets (this machine's activity end has none).
-fn shape(tsdu: &[u8]) -> Vec<(super::SpduKind, Option<u64>)> {
-    super::spdus(tsdu)
+fn shape(tsdu: &[u8]) -> Vec<(session::SpduKind, Option<u64>)> {
+    session::spdus(tsdu)
         .map(|s| {
             let s = s.unwrap();
             (s.kind(), s.serial_number().and_then(|n| n.value()))
@@ -84,7 +86,7 @@ fn crate_responder_plays_isode_echo_server_through_the_activity_end() {
     let client: Vec<&Bytes> = t.iter().filter(|(c, _)| *c).map(|(_, b)| b).collect();
     let server: Vec<&Bytes> = t.iter().filter(|(c, _)| !*c).map(|(_, b)| b).collect();
     let now = Instant::now();
-    let mut s = Connection::responder(super::connection::Config::default());
+    let mut s = Connection::responder(session::connection::Config::default());
     s.handle_transport_connected(now);
     // CN proposing every unit (0x07ff).
     s.handle_tsdu(client[0].clone(), now);
@@ -223,7 +225,7 @@ fn crate_initiator_plays_isode_client_to_the_end() {
     let client: Vec<&Bytes> = t.iter().filter(|(c, _)| *c).map(|(_, b)| b).collect();
     let server: Vec<&Bytes> = t.iter().filter(|(c, _)| !*c).map(|(_, b)| b).collect();
     let now = Instant::now();
-    let mut c = Connection::initiator(super::connection::Config::default());
+    let mut c = Connection::initiator(session::connection::Config::default());
     c.connect(
         ConnectRequest::default().with_requirements(R(0x07f9), None),
         now,
@@ -301,7 +303,7 @@ fn crate_initiator_plays_isode_client_to_the_end() {
     // The data token to isod, then an exception report (PT + ED, reason 0, 512 octets).
     c.give_tokens(TokenItem::DATA, now).unwrap();
     assert_eq!(sent(&mut c), client[9][..]);
-    c.exception_report(super::ActivityReason::NO_REASON, &zeros(), now)
+    c.exception_report(session::ActivityReason::NO_REASON, &zeros(), now)
         .unwrap();
     assert_eq!(sent(&mut c), client[10][..]);
     // isod resolves it by giving the data token back.
@@ -337,8 +339,8 @@ fn crate_initiator_plays_isode_client_to_the_end() {
 /// An open initiator/responder pair with `units` proposed (all tokens on the initiator's side).
 fn open_pair(units: R) -> (Connection, Connection, Instant) {
     let now = Instant::now();
-    let mut c = Connection::initiator(super::connection::Config::default());
-    let mut s = Connection::responder(super::connection::Config::default());
+    let mut c = Connection::initiator(session::connection::Config::default());
+    let mut s = Connection::responder(session::connection::Config::default());
     c.connect(
         ConnectRequest::default().with_requirements(units, None),
         now,
