@@ -250,7 +250,7 @@ impl Association {
     ) -> Result<(), ServiceError> {
         let head = self
             .data_header(context_id, value.len(), now)?
-            .behind(&session::Connection::DATA_HEADER);
+            .behind(&session::Connection::data_header()?);
         let (array, len) = head.as_array();
         self.transport.send_copied_fixed(array, len, value, now)?;
         self.sent_data(now);
@@ -269,7 +269,7 @@ impl Association {
     ) -> Result<(), ServiceError> {
         let head = self
             .data_header(context_id, value.len(), now)?
-            .behind(&session::Connection::DATA_HEADER);
+            .behind(&session::Connection::data_header()?);
         self.transport
             .send_shared(&[head.as_slice()], &value, now)?;
         self.sent_data(now);

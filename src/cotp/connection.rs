@@ -395,22 +395,14 @@ impl State {
 /// out as slices of themselves.
 const COPY_LIMIT: usize = 4096;
 
-/// The TPKT and class-0 DT headers of a DT carrying `len` octets (at most
-/// [`segment::max_dt_data`]): what [`segment::encode_dt_header`] writes (a unit test checks
-/// it), without its general encoder on the data path.
+/// The TPKT and class-0 DT headers of a DT carrying `len` octets, written by
+/// [`segment::encode_dt_header`] into an array: the data path copies it with one fixed-size
+/// write, and a change to the encoder changes what is sent.
 #[inline]
-fn dt_frame_header(len: usize, eot: bool) -> [u8; segment::FRAME_HEADER_LEN] {
-    let total = u16::try_from(len.saturating_add(segment::FRAME_HEADER_LEN)).unwrap_or(u16::MAX);
-    let [hi, lo] = total.to_be_bytes();
-    [
-        tpkt::VERSION,
-        0,
-        hi,
-        lo,
-        2,
-        0xf0,
-        if eot { 0x80 } else { 0 },
-    ]
+fn dt_frame_header(len: usize, eot: bool) -> Result<[u8; segment::FRAME_HEADER_LEN], EncodeError> {
+    let mut h = [0u8; segment::FRAME_HEADER_LEN];
+    segment::encode_dt_header(len, eot, &mut &mut h[..])?;
+    Ok(h)
 }
 
 /// Small TSDUs and frames are cut from blocks of at least this size (the `BytesMut` arena
@@ -701,7 +693,7 @@ impl Connection {
                     &mut self.txbuf,
                     total.saturating_add(segment::FRAME_HEADER_LEN),
                 );
-                self.txbuf.put_slice(&dt_frame_header(total, true));
+                self.txbuf.put_slice(&dt_frame_header(total, true)?);
                 for h in head {
                     self.txbuf.put_slice(h);
                 }
@@ -733,7 +725,7 @@ impl Connection {
                         .saturating_add(segment::FRAME_HEADER_LEN)
                         .saturating_add(N),
                 );
-                self.txbuf.put_slice(&dt_frame_header(total, true));
+                self.txbuf.put_slice(&dt_frame_header(total, true)?);
                 let at = self.txbuf.len();
                 self.txbuf.put_slice(head);
                 self.txbuf.truncate(at.saturating_add(head_len));
@@ -789,7 +781,7 @@ impl Connection {
                 &mut self.txbuf,
                 total.saturating_add(segment::FRAME_HEADER_LEN),
             );
-            self.txbuf.put_slice(&dt_frame_header(total, true));
+            self.txbuf.put_slice(&dt_frame_header(total, true)?);
             for p in pieces {
                 if let Piece::Copy(b) = p {
                     self.txbuf.put_slice(b);
@@ -811,12 +803,28 @@ impl Connection {
             dts.saturating_mul(segment::FRAME_HEADER_LEN)
                 .saturating_add(copied),
         );
+        // Every earlier send left `txbuf` empty (split into the queue); should anything be
+        // there, it goes first. Then a header that cannot be written takes back what this TSDU
+        // queued and wrote.
+        if !self.txbuf.is_empty() {
+            self.tx.push_back(self.txbuf.split().freeze());
+        }
+        let queued = self.tx.len();
         let mut left = total;
         let (mut part, mut at) = (0usize, 0usize);
         loop {
             let take = left.min(max);
             left = left.saturating_sub(take);
-            self.txbuf.put_slice(&dt_frame_header(take, left == 0));
+            let header = match dt_frame_header(take, left == 0) {
+                Ok(h) => h,
+                Err(e) => {
+                    // Nothing of this TSDU stays behind (not reached: `take` fits a DT).
+                    self.tx.truncate(queued);
+                    self.txbuf.clear();
+                    return Err(e.into());
+                }
+            };
+            self.txbuf.put_slice(&header);
             let mut need = take;
             while need > 0 {
                 let Some(p) = pieces.get(part) else { break };
@@ -1193,7 +1201,11 @@ mod tests {
             for eot in [false, true] {
                 let mut want = BytesMut::new();
                 segment::encode_dt_header(len, eot, &mut want).unwrap();
-                assert_eq!(&dt_frame_header(len, eot)[..], &want[..], "{len} {eot}");
+                assert_eq!(
+                    &dt_frame_header(len, eot).unwrap()[..],
+                    &want[..],
+                    "{len} {eot}"
+                );
             }
         }
     }

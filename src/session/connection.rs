@@ -101,6 +101,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -1039,13 +1040,35 @@ impl Connection {
     }
 
     /// The SPDUs in front of the user information of an S-DATA: an empty GT (no Token Item)
-    /// and a DT without parameters (X.225 §8.3.14, basic concatenation §6.3.7). What
-    /// [`Connection::send_data`] writes before the user data; `tests` check it against the
-    /// SPDU encoder.
-    pub const DATA_HEADER: [u8; 4] = [0x01, 0x00, 0x01, 0x00];
+    /// and a DT without parameters (X.225 §8.3.14, basic concatenation §6.3.7), as the SPDU
+    /// encoder writes them and [`Connection::send_data`] sends them (`01 00 01 00`). Encoded
+    /// once and kept, for a caller that frames the S-DATA TSDU itself: a change to the SPDU
+    /// encoder changes what such a caller sends too.
+    ///
+    /// ```
+    /// use osi_stack::session::Connection;
+    /// assert_eq!(Connection::data_header()?, [0x01, 0x00, 0x01, 0x00]);
+    /// # Ok::<(), osi_stack::EncodeError>(())
+    /// ```
+    pub fn data_header() -> Result<[u8; 4], EncodeError> {
+        static HEADER: OnceLock<Result<[u8; 4], EncodeError>> = OnceLock::new();
+        *HEADER.get_or_init(|| {
+            let h = encode::gt_dt(&[])?;
+            <[u8; 4]>::try_from(&h[..]).map_err(|_| {
+                EncodeError::new(
+                    Layer::Session,
+                    EncodeErrorKind::ValueTooLarge {
+                        what: "s-data header",
+                        value: h.len(),
+                        max: 4,
+                    },
+                )
+            })
+        })
+    }
 
     /// Whether an S-DATA request may be sent now (the checks of [`Connection::send_data`]);
-    /// a caller that frames the TSDU itself ([`Connection::DATA_HEADER`] then the user
+    /// a caller that frames the TSDU itself ([`Connection::data_header`] then the user
     /// information) hands it to the transport directly.
     pub fn check_send_data(&self) -> Result<(), ServiceError> {
         let o = match &self.state {
