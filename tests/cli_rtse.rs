@@ -947,9 +947,21 @@ fn session_requirements_with_rtse() {
         "{records:?}"
     );
     assert_eq!(lproc.exit_code("osi listen"), 0);
-    // The machine refuses by itself (no open indication reaches the listener's user).
+    // The machine refuses by itself (no open indication reaches the listener's user) and
+    // says why: an rt-refused record naming the session units and the RTORJ's reason.
     let server = drain(&lrx);
     assert!(server.iter().any(|r| event(r) == "closed"), "{server:?}");
+    assert!(!server.iter().any(|r| event(r) == "rt-open"), "{server:?}");
+    let refused = server
+        .iter()
+        .find(|r| event(r) == "rt-refused")
+        .unwrap_or_else(|| panic!("no rt-refused record: {server:?}"));
+    assert_eq!(refused["refuse_reason"], 2, "validation failure: {refused}");
+    let text = refused.to_string();
+    assert!(
+        text.contains("0x0249") && text.contains("0x0a49"),
+        "{refused}"
+    );
 }
 
 /// `open` without RTSE-user data in an RTORQ and an RTOAC (X.410-1984 mode, where ISODE and

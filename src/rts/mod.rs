@@ -63,6 +63,7 @@ pub use mta_bind::{MtaBind, MtaBindError, MtaBindForm};
 pub use profile::{ConnectorProfile, RtseSyntax, X400Mode};
 
 use std::collections::VecDeque;
+use std::fmt;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -544,6 +545,16 @@ pub enum RtsEvent {
     /// [`Dispatch`] service matched a selector or AP-title, the calling-address policy failed,
     /// or the request was invalid); [`RtsEvent::Closed`] follows.
     Rejected(Rejection),
+    /// Responder: this side's RTSE refused the RT-OPEN by itself, before the user saw it,
+    /// with an RTORJ whose refuse reason is `reason` (on the wire in X.410-1984 mode, where
+    /// RTORJ carries one; in an AARE with result rejected-permanent in normal mode);
+    /// [`RtsEvent::Closed`] follows.
+    OpenRefused {
+        /// The refuse reason of the RTORJ.
+        reason: RefuseReason,
+        /// Why.
+        cause: OpenRefusal,
+    },
     /// A complete APDU from the peer, exactly the octets it transferred, delivered once.
     Received(Bytes),
     /// The peer confirmed the transfer with this sequence number (AEA).
@@ -577,6 +588,49 @@ pub enum RtsEvent {
     /// The machine is finished: send the remaining transmits, close the transport connection,
     /// then [`Rts::take_state`]. Always the last event.
     Closed,
+}
+
+/// Why this side's RTSE refused an RT-OPEN by itself: the cause of [`RtsEvent::OpenRefused`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OpenRefusal {
+    /// The RT-OPEN carried no RTORQ (no ACSE user information, or an X.410-1984-mode
+    /// connect without parameters).
+    MissingRtorq,
+    /// The RTORQ did not decode: the error names the layer, the offset and what was wrong.
+    InvalidRtorq(DecodeError),
+    /// The session functional units the accept would agree on cannot carry RTS (see
+    /// [`check_session_requirements`]) or lack units this side requires
+    /// ([`RtsSettings::session_requirements`]), as ISODE's responder refuses them too.
+    SessionUnits {
+        /// The units the session accept would agree on.
+        agreed: SessionUserRequirements,
+        /// The units this side requires.
+        required: SessionUserRequirements,
+    },
+}
+
+impl fmt::Display for OpenRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpenRefusal::MissingRtorq => f.write_str("the rt-open carried no rtorq"),
+            OpenRefusal::InvalidRtorq(e) => write!(f, "the rtorq is invalid: {e}"),
+            OpenRefusal::SessionUnits { agreed, required } => {
+                match check_session_requirements(*agreed) {
+                    Err(why) => write!(
+                        f,
+                        "the session units agreed ({:#06x}) cannot carry rts: {why}",
+                        agreed.0
+                    ),
+                    Ok(()) => write!(
+                        f,
+                        "the session units agreed ({:#06x}) lack units this side requires ({:#06x})",
+                        agreed.0, required.0
+                    ),
+                }
+            }
+        }
+    }
 }
 
 /// Why an RTS association was aborted or broke: the cause of [`RtsEvent::Aborted`].
@@ -1151,6 +1205,16 @@ impl Rts {
         Ok(())
     }
 
+    /// Refuses an RT-OPEN this side's RTSE cannot accept (validation failure) and says why.
+    fn refuse_open(&mut self, cause: OpenRefusal, now: Instant) {
+        let reason = RefuseReason::VALIDATION_FAILURE;
+        let result = crate::acse::AssociateResult::REJECTED_PERMANENT;
+        if self.refuse(reason, None, result, now).is_ok() {
+            self.events
+                .push_back(RtsEvent::OpenRefused { reason, cause });
+        }
+    }
+
     fn refuse(
         &mut self,
         reason: RefuseReason,
@@ -1598,15 +1662,8 @@ impl Rts {
         };
         let rq = match rq {
             Some(Ok(rq)) => rq,
-            _ => {
-                let _ = self.refuse(
-                    RefuseReason::VALIDATION_FAILURE,
-                    None,
-                    crate::acse::AssociateResult::REJECTED_PERMANENT,
-                    now,
-                );
-                return;
-            }
+            Some(Err(e)) => return self.refuse_open(OpenRefusal::InvalidRtorq(e), now),
+            None => return self.refuse_open(OpenRefusal::MissingRtorq, now),
         };
         // The units the accept would agree on must carry RTS (check_session_requirements) and
         // include what this side requires; otherwise refuse, as ISODE's rt2psrespond.c does
@@ -1614,13 +1671,11 @@ impl Rts {
         let agreed = ind.session_requirements;
         let own = self.settings.session_requirements;
         if check_session_requirements(agreed).is_err() || !agreed.contains(own) {
-            let _ = self.refuse(
-                RefuseReason::VALIDATION_FAILURE,
-                None,
-                crate::acse::AssociateResult::REJECTED_PERMANENT,
-                now,
-            );
-            return;
+            let cause = OpenRefusal::SessionUnits {
+                agreed,
+                required: own,
+            };
+            return self.refuse_open(cause, now);
         }
         let own_cp = i64::from(self.settings.checkpoint_size_kb);
         let cp = rq.checkpoint_size_or_default().clamp(0, own_cp);

@@ -123,8 +123,8 @@ use crate::address::PresentationAddress;
 use crate::association::{AssociateRequest, Config, Dispatch, Refusal, Rejection};
 use crate::error::{EncodeError, Layer};
 use crate::rts::{
-    ConnectorProfile, OpenIndication, OpenSchedule, Opened, Rts, RtsAbortCause, RtsError, RtsEvent,
-    RtsSettings, TransferState, X400Mode,
+    ConnectorProfile, OpenIndication, OpenRefusal, OpenSchedule, Opened, Rts, RtsAbortCause,
+    RtsError, RtsEvent, RtsSettings, TransferState, X400Mode,
 };
 use crate::rtse::{AbortReason, RefuseReason};
 use crate::tokio::{
@@ -214,6 +214,15 @@ pub enum RtsWaitError {
     /// calling-address policy failed).
     #[error("rtse: incoming association rejected: {0}")]
     Rejected(Rejection),
+    /// This side's RTSE refused the incoming RT-OPEN by itself (responder;
+    /// [`RtsEvent::OpenRefused`]).
+    #[error("rtse: incoming rt-open refused: {cause}")]
+    OpenRefused {
+        /// The RTORJ's refuse reason.
+        reason: RefuseReason,
+        /// Why.
+        cause: OpenRefusal,
+    },
     /// The association was aborted or the transport connection broke.
     #[error("rtse: {cause}")]
     Aborted {
@@ -244,6 +253,7 @@ impl RtsWaitError {
         match self {
             RtsWaitError::Refused { refusal, .. } => Some(refusal.layer()),
             RtsWaitError::Rejected(r) => Some(r.layer()),
+            RtsWaitError::OpenRefused { .. } => Some(Layer::Rtse),
             _ => None,
         }
     }
@@ -262,6 +272,10 @@ impl RtsWaitError {
                 user_data: user_data.clone(),
             },
             RtsEvent::Rejected(r) => RtsWaitError::Rejected(r.clone()),
+            RtsEvent::OpenRefused { reason, cause } => RtsWaitError::OpenRefused {
+                reason: *reason,
+                cause: cause.clone(),
+            },
             RtsEvent::Aborted { cause, rtab } => RtsWaitError::Aborted {
                 cause: cause.clone(),
                 rtab: *rtab,

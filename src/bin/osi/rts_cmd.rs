@@ -838,6 +838,13 @@ async fn handle(mut conn: RtsConnection, n: u64, answers: Arc<Answers>) {
                     out.push(rec);
                 }
             }
+            RtsEvent::OpenRefused { reason, cause } => {
+                let mut r = Record::new("rt-refused", format!("refused the rt-open: {cause}"));
+                r.obj.set("peer", peer.clone());
+                r.obj.set("refuse_reason", reason.0);
+                r.obj.set("cause", cause.to_string());
+                out.push(r);
+            }
             RtsEvent::Received(b) => {
                 out.push(received(b));
                 // What waits for the turn to be echoed is bounded (--max-message in all):
