@@ -1136,3 +1136,39 @@ fn after_dn_the_receiver_closes_and_a_dr_from_it_ends_the_sender_cleanly() {
     assert_eq!(p.server_events().last(), Some(&Event::Closed));
     assert!(p.server.is_closed());
 }
+
+/// X.226 §6.2.2.7: the initiator proposes odd presentation context identifiers, each once. A
+/// request breaking that is refused before anything is sent.
+#[test]
+fn the_initiator_proposes_odd_context_identifiers_once() {
+    use osi_stack::association::{PresentationContext, ServiceError};
+    use osi_stack::oid::Oid;
+    let now = Instant::now();
+    let cases = [
+        (cid(1), vec![cid(4)], cid(4), "odd"),
+        (cid(2), vec![cid(3)], cid(2), "odd"),
+        (cid(1), vec![cid(3), cid(3)], cid(3), "twice"),
+        (cid(1), vec![cid(1)], cid(1), "twice"),
+    ];
+    for (acse, ids, bad, why) in cases {
+        let mut req = AssociateRequest::mms().with_contexts(
+            ids.iter()
+                .map(|&id| PresentationContext::ber(id, Oid::MMS_ABSTRACT_SYNTAX))
+                .collect(),
+        );
+        req.acse_context_id = acse;
+        let mut c = Association::initiator(Config::default());
+        match c.associate(req, now) {
+            Err(ServiceError::InvalidContextProposal { id, reason }) => {
+                assert_eq!(id, bad);
+                assert!(reason.contains(why), "{reason}");
+            }
+            other => panic!("{acse} {ids:?}: {other:?}"),
+        }
+        assert!(c.poll_transmit().is_none(), "nothing sent");
+    }
+    // Odd and distinct: the CR goes out.
+    let mut c = Association::initiator(Config::default());
+    c.associate(AssociateRequest::mms(), now).unwrap();
+    assert!(c.poll_transmit().is_some());
+}

@@ -131,6 +131,19 @@ impl Control {
         let cp = match &request.x410_parameters {
             Some(params) => ppdu::cp_x410(params)?,
             None => {
+                // X.226 §6.2.2.7: the initiator's identifiers are odd, and each names one
+                // context.
+                let ids = core::iter::once(acse).chain(request.contexts.iter().map(|c| c.id));
+                for (i, id) in ids.clone().enumerate() {
+                    let reason = if !id.is_odd() {
+                        "the initiator's identifiers are odd (X.226 §6.2.2.7)"
+                    } else if ids.clone().take(i).any(|e| e == id) {
+                        "it is proposed twice"
+                    } else {
+                        continue;
+                    };
+                    return Err(ServiceError::InvalidContextProposal { id, reason });
+                }
                 let user_context = request
                     .user_information_context
                     .or(request.contexts.first().map(|c| c.id))

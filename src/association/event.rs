@@ -744,6 +744,15 @@ pub enum ServiceError {
         /// The configured limit.
         limit: usize,
     },
+    /// A-ASSOCIATE request: a proposed presentation context identifier is even or proposed
+    /// twice (the initiator proposes odd identifiers, each once: X.226 §6.2.2.7).
+    #[error("association: presentation context {id} cannot be proposed: {reason}")]
+    InvalidContextProposal {
+        /// The identifier.
+        id: ContextId,
+        /// Why.
+        reason: &'static str,
+    },
     /// A rejection was asked with an associate-result that is not a rejection
     /// (X.227 §7.1.4.3: an AARE that refuses carries rejected-permanent or rejected-transient).
     #[error("association: reject with associate-result {0:?}, which is not a rejection")]
