@@ -497,13 +497,13 @@ pub fn outcome_of(events: &[Event]) -> Option<Outcome> {
             contexts: a.contexts.clone(),
             result: a.result,
         }),
-        Event::Refused(r) => Some(Outcome::Refused(r.clone())),
+        Event::Refused(r) => Some(Outcome::Refused(Refusal::clone(r))),
         Event::Aborted(a) if a.reason == AbortReason::Transport(Disconnect::TransportClosed) => {
             Some(Outcome::Closed {
                 after: reached_of(events),
             })
         }
-        Event::Aborted(a) => Some(Outcome::Aborted(a.clone())),
+        Event::Aborted(a) => Some(Outcome::Aborted(Abort::clone(a))),
         _ => None,
     })
 }

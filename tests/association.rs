@@ -363,7 +363,7 @@ fn refused(p: &mut common::assoc::AssocPair) -> osi_stack::association::Refusal 
             Event::TransportConnected { .. },
             Event::Refused(r),
             Event::Closed,
-        ] => r.clone(),
+        ] => (**r).clone(),
         other => panic!("{other:?}"),
     }
 }

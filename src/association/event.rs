@@ -36,10 +36,10 @@ pub enum Event {
     /// The association is established (accepted AARE or X.410 CPA received, or accept sent).
     Associated(Box<Associated>),
     /// The peer refused the association (initiator).
-    Refused(Refusal),
+    Refused(Box<Refusal>),
     /// This side refused an incoming association: no service matched, the calling-address
     /// policy failed, the request was invalid, or the user rejected it (responder).
-    Rejected(Rejection),
+    Rejected(Box<Rejection>),
     /// P-DATA: one presentation data value.
     Data(Data),
     /// The peer asks for an orderly release: answer with
@@ -55,7 +55,7 @@ pub enum Event {
     ReleaseRefused,
     /// The association was aborted: by the peer, by this side's user, or by a provider because
     /// of a protocol error or a time-out.
-    Aborted(Abort),
+    Aborted(Box<Abort>),
     /// The peer gave tokens (GT with a Token Item): this side holds them now.
     TokensGiven(TokenItem),
     /// The peer asks for tokens (PT with a Token Item) and may say why in its user data (RTSE:
@@ -847,10 +847,12 @@ pub(crate) fn before_session(role: super::Role, d: Disconnect) -> Option<Event> 
     use crate::cotp::class0;
     use crate::error::DecodeErrorKind;
     let event = match (role, d) {
-        (Role::Initiator, Disconnect::Dr(_) | Disconnect::Er(_)) => Event::Refused(Refusal {
-            reason: RefusalReason::Transport(d),
-            user_information: None,
-        }),
+        (Role::Initiator, Disconnect::Dr(_) | Disconnect::Er(_)) => {
+            Event::Refused(Box::new(Refusal {
+                reason: RefusalReason::Transport(d),
+                user_information: None,
+            }))
+        }
         (Role::Responder, Disconnect::Refused(r)) => {
             let (offset, what, value) = match r {
                 class0::Refusal::Reject { offset, cause } => {
@@ -860,17 +862,17 @@ pub(crate) fn before_session(role: super::Role, d: Disconnect) -> Option<Event> 
                     (6, "cr class proposal", u64::from(reason.0))
                 }
             };
-            Event::Rejected(Rejection {
+            Event::Rejected(Box::new(Rejection {
                 sent: RefusalReason::Transport(d),
                 cause: RejectionCause::Invalid(DecodeError::new(
                     Layer::Cotp,
                     offset.saturating_add(crate::tpkt::HEADER_LEN),
                     DecodeErrorKind::InvalidValue { what, value },
                 )),
-            })
+            }))
         }
         (Role::Responder, Disconnect::TransportClosed | Disconnect::Local) => return None,
-        _ => Event::Aborted(transport_abort(d)),
+        _ => Event::Aborted(Box::new(transport_abort(d))),
     };
     Some(event)
 }

@@ -30,12 +30,12 @@ impl Association {
                         )));
                     }
                     Err((mismatch, reason)) => {
-                        self.end(Event::Rejected(Rejection {
+                        self.end(Event::Rejected(Box::new(Rejection {
                             sent: RefusalReason::Transport(Disconnect::Refused(
                                 class0::Refusal::Disconnect(reason),
                             )),
                             cause: RejectionCause::Mismatch(mismatch),
-                        }));
+                        })));
                         let _ = self.transport.refuse(reason, now);
                     }
                 }

@@ -377,7 +377,7 @@ impl Association {
 
     fn end(&mut self, event: Event) {
         let event = match (event, self.local_abort.take()) {
-            (Event::Aborted(_), Some(local)) => Event::Aborted(local),
+            (Event::Aborted(_), Some(local)) => Event::Aborted(Box::new(local)),
             (event, _) => event,
         };
         if !self.ended {
@@ -396,10 +396,12 @@ impl Association {
     fn on_session(&mut self, event: sess::Event, now: Instant) {
         match event {
             sess::Event::ConnectIndication(ind) => self.on_connect(*ind, now),
-            sess::Event::Rejected { reason, cause } => self.end(Event::Rejected(Rejection {
-                sent: RefusalReason::Session(reason),
-                cause: RejectionCause::Invalid(cause),
-            })),
+            sess::Event::Rejected { reason, cause } => {
+                self.end(Event::Rejected(Box::new(Rejection {
+                    sent: RefusalReason::Session(reason),
+                    cause: RejectionCause::Invalid(cause),
+                })))
+            }
             sess::Event::Connected(c) if self.role == Role::Initiator => {
                 match self.control.on_accept(&c.user_data) {
                     Ok(Confirm::Associated(a)) => {
@@ -408,7 +410,7 @@ impl Association {
                     }
                     Ok(Confirm::RejectedInAccept(refusal)) => {
                         // X.227 forbids a rejecting AARE in an AC: report it, then abort.
-                        self.end(Event::Refused(refusal));
+                        self.end(Event::Refused(Box::new(refusal)));
                         let e = DecodeError::new(
                             Layer::Acse,
                             0,
@@ -424,7 +426,7 @@ impl Association {
             sess::Event::Connected(_) => {}
             sess::Event::Refused { reason, user_data } => {
                 let refusal = self.control.on_refuse(reason, &user_data);
-                self.end(Event::Refused(refusal));
+                self.end(Event::Refused(Box::new(refusal)));
             }
             sess::Event::Data(data) => self.on_data(data, now),
             sess::Event::ReleaseIndication {
@@ -469,7 +471,7 @@ impl Association {
                     SessionAbort::Peer(td) => self.control.on_peer_abort(td, &a.user_data),
                     other => event::session_abort(other),
                 };
-                self.end(Event::Aborted(abort));
+                self.end(Event::Aborted(Box::new(abort)));
             }
             sess::Event::TokensPlease { tokens, user_data } => {
                 match self.control.on_token_data(&user_data) {

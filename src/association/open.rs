@@ -133,10 +133,10 @@ impl Association {
             ind.called_ssel.as_ref(),
             ind.calling_ssel.as_ref(),
         ) {
-            self.end(Event::Rejected(Rejection {
+            self.end(Event::Rejected(Box::new(Rejection {
                 sent: RefusalReason::Session(reason),
                 cause: RejectionCause::Mismatch(mismatch),
-            }));
+            })));
             let _ = self.session.refuse(reason, &[], now);
             return;
         }
@@ -156,7 +156,7 @@ impl Association {
                 .events
                 .push_back(Event::AssociateIndication(indication)),
             Err(reject) => {
-                self.end(Event::Rejected(reject.rejection));
+                self.end(Event::Rejected(Box::new(reject.rejection)));
                 let _ = self.session.refuse(reject.reason, &reject.user_data, now);
             }
         }

@@ -1459,7 +1459,7 @@ impl Rts {
         }
         match e {
             Event::TransportConnected { .. } => {}
-            Event::Rejected(r) => self.events.push_back(RtsEvent::Rejected(r)),
+            Event::Rejected(r) => self.events.push_back(RtsEvent::Rejected(*r)),
             Event::AssociateIndication(ind) => self.on_indication(&ind, now),
             Event::Associated(a) => {
                 let info = a
@@ -1486,7 +1486,7 @@ impl Rts {
                 self.events.push_back(RtsEvent::Refused {
                     refuse_reason: rj.and_then(|rj| rj.refuse_reason),
                     user_data: rj.and_then(|rj| rj.user_data).map(Bytes::copy_from_slice),
-                    refusal: r,
+                    refusal: *r,
                 });
             }
             Event::Data(d) => self.on_data(d.context_id, &d.value, now),
@@ -1604,9 +1604,9 @@ impl Rts {
                     self.phase = Phase::Closing;
                 }
                 let cause = if isode_tag {
-                    RtsAbortCause::IsodeRtab(a)
+                    RtsAbortCause::IsodeRtab(*a)
                 } else {
-                    RtsAbortCause::Association(a)
+                    RtsAbortCause::Association(*a)
                 };
                 self.events.push_back(RtsEvent::Aborted { cause, rtab });
             }

@@ -280,7 +280,7 @@ pub async fn associate_stream<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 return Ok((conn, events));
             }
             Event::Refused(ref r) => {
-                let refusal = r.clone();
+                let refusal = Refusal::clone(r);
                 events.push(ev);
                 while let Some(ev) = conn.next_event().await? {
                     events.push(ev);

@@ -246,7 +246,7 @@ fn rt_refused(e: &RtsWaitError) -> Record {
             refuse_reason,
             user_data,
         } => {
-            let mut r = record(&Event::Refused(refusal.clone()))
+            let mut r = record(&Event::Refused(Box::new(refusal.clone())))
                 .unwrap_or_else(|| Record::new("refused", format!("refused: {refusal}")));
             if let Some(rr) = refuse_reason {
                 r.obj.set("refuse_reason", rr.0);
@@ -833,7 +833,7 @@ async fn handle(mut conn: RtsConnection, n: u64, answers: Arc<Answers>) {
             }
             RtsEvent::Opened(o) => out.push(opened_record(o, answers.mode)),
             RtsEvent::Rejected(r) => {
-                if let Some(mut rec) = record(&Event::Rejected(r.clone())) {
+                if let Some(mut rec) = record(&Event::Rejected(Box::new(r.clone()))) {
                     rec.obj.set("peer", peer.clone());
                     out.push(rec);
                 }
