@@ -531,6 +531,43 @@ fn rule(request: &'static str, reason: &'static str) -> ServiceError {
     ServiceError::TokenRule { request, reason }
 }
 
+/// The checks S-SYNC-MINOR and S-SYNC-MAJOR share: `tokens` held (`missing` says which
+/// otherwise), no exception report in force, and a run of sync points this side sends (its
+/// activity; without activity management the implicit one, started here) that is not ending.
+/// Returns the run and the serial number the sync point carries, V(M), at most 6 digits
+/// (X.225 writes the Serial Number parameter in at most six decimal digits).
+fn sync_point<'u>(
+    u: &'u mut Units,
+    request: &'static str,
+    tokens: TokenItem,
+    missing: &'static str,
+) -> Result<(&'u mut Activity, u64), ServiceError> {
+    if !u.holds(tokens) {
+        return Err(rule(request, missing));
+    }
+    if u.exception.is_some() {
+        return Err(rule(request, "an exception report is in force"));
+    }
+    if !u.has_unit(SessionUserRequirements::ACTIVITY_MANAGEMENT) && u.plain.is_none() {
+        u.plain = Some(Activity::new(true, 1));
+    }
+    let a = match u.sync_run() {
+        Some(a) if a.local && a.await_end.is_none() => a,
+        Some(_) => {
+            return Err(rule(
+                request,
+                "the activity is ending or belongs to the peer",
+            ));
+        }
+        None => return Err(rule(request, "no activity is in progress")),
+    };
+    let serial = a.next_serial;
+    if serial > 999_999 {
+        return Err(rule(request, "serial numbers have at most 6 digits"));
+    }
+    Ok((a, serial))
+}
+
 fn not_negotiated(request: &'static str, unit: &'static str) -> ServiceError {
     ServiceError::NotNegotiated { request, unit }
 }
@@ -1391,32 +1428,12 @@ impl Connection {
         if !u.has_unit(SessionUserRequirements::MINOR_SYNCHRONIZE) {
             return Err(not_negotiated("sync_minor", "minor synchronize"));
         }
-        if !u.holds(TokenItem::MINOR_SYNC.with(TokenItem::DATA)) {
-            return Err(rule(
-                "sync_minor",
-                "the peer holds the minor sync or data token",
-            ));
-        }
-        if u.exception.is_some() {
-            return Err(rule("sync_minor", "an exception report is in force"));
-        }
-        if !u.has_unit(SessionUserRequirements::ACTIVITY_MANAGEMENT) && u.plain.is_none() {
-            u.plain = Some(Activity::new(true, 1));
-        }
-        let a = match u.sync_run() {
-            Some(a) if a.local && a.await_end.is_none() => a,
-            Some(_) => {
-                return Err(rule(
-                    "sync_minor",
-                    "the activity is ending or belongs to the peer",
-                ));
-            }
-            None => return Err(rule("sync_minor", "no activity is in progress")),
-        };
-        let serial = a.next_serial;
-        if serial > 999_999 {
-            return Err(rule("sync_minor", "serial numbers have at most 6 digits"));
-        }
+        let (a, serial) = sync_point(
+            u,
+            "sync_minor",
+            TokenItem::MINOR_SYNC.with(TokenItem::DATA),
+            "the peer holds the minor sync or data token",
+        )?;
         let spdus = encode::with_serial(SpduKind::Gt, SpduKind::Mip, serial)?;
         a.next_serial = serial.saturating_add(1);
         self.push(spdus);
@@ -1658,36 +1675,14 @@ impl Connection {
         if !u.has_unit(SessionUserRequirements::MAJOR_SYNCHRONIZE) {
             return Err(not_negotiated("sync_major", "major synchronize"));
         }
-        if !u.holds(
+        let (a, serial) = sync_point(
+            u,
+            "sync_major",
             TokenItem::DATA
                 .with(TokenItem::MINOR_SYNC)
                 .with(TokenItem::MAJOR_ACTIVITY),
-        ) {
-            return Err(rule(
-                "sync_major",
-                "the peer holds the data, minor sync or major token",
-            ));
-        }
-        if u.exception.is_some() {
-            return Err(rule("sync_major", "an exception report is in force"));
-        }
-        if !u.has_unit(SessionUserRequirements::ACTIVITY_MANAGEMENT) && u.plain.is_none() {
-            u.plain = Some(Activity::new(true, 1));
-        }
-        let a = match u.sync_run() {
-            Some(a) if a.local && a.await_end.is_none() => a,
-            Some(_) => {
-                return Err(rule(
-                    "sync_major",
-                    "the activity is ending or belongs to the peer",
-                ));
-            }
-            None => return Err(rule("sync_major", "no activity is in progress")),
-        };
-        let serial = a.next_serial;
-        if serial > 999_999 {
-            return Err(rule("sync_major", "serial numbers have at most 6 digits"));
-        }
+            "the peer holds the data, minor sync or major token",
+        )?;
         let spdus = encode::major_sync(serial, user_data)?;
         a.next_serial = serial.saturating_add(1);
         u.pending = Some(Pending::Major(serial));
