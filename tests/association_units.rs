@@ -269,11 +269,6 @@ fn interrupt_discard_and_resume() {
     p.client.activity_start(b"X", p.now).unwrap();
     p.client.send_data(cid(3), &value(1), p.now).unwrap();
     p.client.sync_minor(p.now).unwrap();
-    assert!(
-        p.client
-            .give_tokens(TokenItem::MAJOR_ACTIVITY, p.now)
-            .is_err()
-    );
     p.client
         .activity_interrupt(ActivityReason::TEMPORARILY_UNABLE, p.now)
         .unwrap();
@@ -708,5 +703,42 @@ fn accept_user_data_limit_is_checked_before_sending() {
     assert!(matches!(
         p.client_events().last(),
         Some(Event::Associated(_))
+    ));
+}
+
+/// X.215 puts no activity rule on S-TOKEN-GIVE: the major/activity token may be given inside
+/// an activity (ISODE's session echo does). Whoever lacks it cannot end the activity until it
+/// comes back.
+#[test]
+fn the_activity_token_may_be_given_inside_an_activity() {
+    let mut p = associated(RTS, None);
+    p.client.activity_start(b"X", p.now).unwrap();
+    p.c2s();
+    drop(events(&mut p.server));
+    p.client
+        .give_tokens(TokenItem::MAJOR_ACTIVITY, p.now)
+        .unwrap();
+    p.c2s();
+    assert!(matches!(
+        events(&mut p.server).as_slice(),
+        [Event::TokensGiven(t)] if *t == TokenItem::MAJOR_ACTIVITY
+    ));
+    assert!(
+        p.client.activity_end(p.now).is_err(),
+        "the peer holds the token"
+    );
+    p.server
+        .give_tokens(TokenItem::MAJOR_ACTIVITY, p.now)
+        .unwrap();
+    p.s2c();
+    assert!(matches!(
+        events(&mut p.client).as_slice(),
+        [Event::TokensGiven(t)] if *t == TokenItem::MAJOR_ACTIVITY
+    ));
+    p.client.activity_end(p.now).unwrap();
+    p.c2s();
+    assert!(matches!(
+        events(&mut p.server).as_slice(),
+        [Event::ActivityEnd { .. }]
     ));
 }

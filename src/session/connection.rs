@@ -68,7 +68,7 @@
 //! | S-CAPABILITY-DATA | GT CD, answered by PT CDA | capability data and activity management; no activity; the data, minor and activity tokens that exist (X.225 §7.14–7.15) |
 //! | S-SYNC-MAJOR | GT MAP (Sync Type Item 1), answered by PT MAA | major synchronize; inside this side's activity when activity management is on; the data, minor and major tokens that exist; nothing else until the MAA |
 //! | S-RESYNCHRONIZE | GT RS (Token Setting Item, Resync Type, Serial Number), answered by PT RA | resynchronize; an activity when activity management is on; no token; restart at most V(M), abandon at V(M), set anywhere; crossing RSs: abandon before set before restart, two restarts the lower serial number, otherwise the session initiator's |
-//! | S-TOKEN-GIVE | GT (Token Item) | the tokens; not the activity token inside an activity |
+//! | S-TOKEN-GIVE | GT (Token Item) | the tokens (the activity token inside an activity too) |
 //! | S-TOKEN-PLEASE | PT (Token Item, User Data) | tokens the peer holds |
 //! | S-CONTROL-GIVE | GTC, answered by GTA | activity management; no activity; every available token (all go to the peer) |
 //! | S-ACTIVITY-START / -RESUME | GT AS / PT AR | activity management; no activity; every available token |
@@ -1283,8 +1283,11 @@ impl Connection {
         Ok(&mut o.units)
     }
 
-    /// S-TOKEN-GIVE: GT with a Token Item. `tokens` must exist and be held; the activity token
-    /// cannot be given inside an activity. Giving the data token resolves an exception report.
+    /// S-TOKEN-GIVE: GT with a Token Item. `tokens` must exist and be held. Any token may be
+    /// given, the major/activity token inside an activity too (X.215 puts no activity rule on
+    /// S-TOKEN-GIVE, and ISODE's session echo gives it there); whoever holds it may then
+    /// synchronize or end the activity only where this machine's other rules allow. Giving the
+    /// data token resolves an exception report.
     pub fn give_tokens(&mut self, tokens: TokenItem, _now: Instant) -> Result<(), ServiceError> {
         let u = self.units_mut("give_tokens")?;
         if tokens == TokenItem::default() || !u.available.contains(tokens) {
@@ -1292,12 +1295,6 @@ impl Connection {
         }
         if !u.owned.contains(tokens) {
             return Err(rule("give_tokens", "this side does not hold the tokens"));
-        }
-        if u.activity.is_some() && tokens.contains(TokenItem::MAJOR_ACTIVITY) {
-            return Err(rule(
-                "give_tokens",
-                "the activity token cannot be given inside an activity",
-            ));
         }
         if u.activity.as_ref().is_some_and(|a| a.await_end.is_some()) {
             return Err(rule("give_tokens", "waiting for the activity end answer"));
