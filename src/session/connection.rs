@@ -2366,6 +2366,75 @@ fn accept_peer_data(u: &Units, at: usize) -> Result<bool, Violation> {
     }
 }
 
+/// A sync point from the peer: MIP (minor) or MAP (major).
+#[derive(Clone, Copy)]
+enum PeerSync {
+    Minor,
+    Major,
+}
+
+impl PeerSync {
+    /// The tokens the peer must hold to send it.
+    fn tokens(self) -> TokenItem {
+        match self {
+            PeerSync::Minor => TokenItem::MINOR_SYNC,
+            PeerSync::Major => TokenItem::DATA
+                .with(TokenItem::MINOR_SYNC)
+                .with(TokenItem::MAJOR_ACTIVITY),
+        }
+    }
+
+    /// The words of its faults: tokens not held, no serial number, outside an activity of the
+    /// peer, the serial number's name.
+    fn faults(self) -> [&'static str; 4] {
+        match self {
+            PeerSync::Minor => [
+                "mip from a peer that does not hold the minor sync token",
+                "mip without a valid serial number (pi 42)",
+                "mip outside an activity of the peer",
+                "mip serial number",
+            ],
+            PeerSync::Major => [
+                "map from a peer that does not hold the data, minor sync and major tokens",
+                "map without a valid serial number (pi 42)",
+                "map outside an activity of the peer",
+                "map serial number",
+            ],
+        }
+    }
+}
+
+/// The checks a MIP and a MAP share, the receiving side of [`sync_point`]: the peer holds the
+/// tokens, the SPDU carries a serial number, a run of the peer's sync points (its activity;
+/// without activity management the implicit one, started here) that is not ending, and the
+/// serial number is V(M). Advances V(M) and returns the serial number.
+fn peer_sync_point(
+    u: &mut Units,
+    spdu: &Spdu<'_>,
+    at: usize,
+    kind: PeerSync,
+) -> Result<u64, Violation> {
+    let [no_tokens, no_serial, outside, serial_name] = kind.faults();
+    if !u.peer_holds(kind.tokens()) {
+        return Err(violation(at, no_tokens));
+    }
+    let serial = serial_of(spdu, at, no_serial)?;
+    if !u.has_unit(SessionUserRequirements::ACTIVITY_MANAGEMENT) && u.plain.is_none() {
+        u.plain = Some(Activity::new(false, 1));
+    }
+    let Some(a) = u
+        .sync_run()
+        .filter(|a| !a.local && a.end_indicated.is_none())
+    else {
+        return Err(violation(at, outside));
+    };
+    if serial != a.next_serial {
+        return Err(bad_value(at, serial_name, serial));
+    }
+    a.next_serial = serial.saturating_add(1);
+    Ok(serial)
+}
+
 fn serial_of(spdu: &Spdu<'_>, at: usize, what: &'static str) -> Result<u64, Violation> {
     spdu.serial_number()
         .and_then(|s| s.value())
@@ -2447,26 +2516,7 @@ fn on_unit_spdu(
             if dropping || u.exception == Some(Exception::Sent) {
                 return Ok(None); // crossed our AI / AD, or our exception report is in force
             }
-            if !u.peer_holds(TokenItem::MINOR_SYNC) {
-                return Err(violation(
-                    at,
-                    "mip from a peer that does not hold the minor sync token",
-                ));
-            }
-            let serial = serial_of(spdu, at, "mip without a valid serial number (pi 42)")?;
-            if !u.has_unit(SessionUserRequirements::ACTIVITY_MANAGEMENT) && u.plain.is_none() {
-                u.plain = Some(Activity::new(false, 1));
-            }
-            let Some(a) = u
-                .sync_run()
-                .filter(|a| !a.local && a.end_indicated.is_none())
-            else {
-                return Err(violation(at, "mip outside an activity of the peer"));
-            };
-            if serial != a.next_serial {
-                return Err(bad_value(at, "mip serial number", serial));
-            }
-            a.next_serial = serial.saturating_add(1);
+            let serial = peer_sync_point(u, spdu, at, PeerSync::Minor)?;
             events.push_back(Event::SyncMinor { serial });
             Ok(None)
         }
@@ -2690,30 +2740,7 @@ fn on_unit_spdu(
             if dropping || u.exception == Some(Exception::Sent) {
                 return Ok(None); // crossed our AI / AD, or our exception report is in force
             }
-            if !u.peer_holds(
-                TokenItem::DATA
-                    .with(TokenItem::MINOR_SYNC)
-                    .with(TokenItem::MAJOR_ACTIVITY),
-            ) {
-                return Err(violation(
-                    at,
-                    "map from a peer that does not hold the data, minor sync and major tokens",
-                ));
-            }
-            let serial = serial_of(spdu, at, "map without a valid serial number (pi 42)")?;
-            if !u.has_unit(SessionUserRequirements::ACTIVITY_MANAGEMENT) && u.plain.is_none() {
-                u.plain = Some(Activity::new(false, 1));
-            }
-            let Some(a) = u
-                .sync_run()
-                .filter(|a| !a.local && a.end_indicated.is_none())
-            else {
-                return Err(violation(at, "map outside an activity of the peer"));
-            };
-            if serial != a.next_serial {
-                return Err(bad_value(at, "map serial number", serial));
-            }
-            a.next_serial = serial.saturating_add(1);
+            let serial = peer_sync_point(u, spdu, at, PeerSync::Major)?;
             u.major_indicated = Some(serial);
             events.push_back(Event::SyncMajor {
                 serial,
