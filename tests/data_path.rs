@@ -10,30 +10,12 @@ use common::cid;
 use std::time::Instant;
 
 use bytes::Bytes;
-use osi_stack::association::{
-    AcceptResponse, AssociateRequest, Association, Config, Dispatch, Event,
-};
-
-fn pump(from: &mut Association, to: &mut Association, now: Instant) {
-    while let Some(b) = from.poll_transmit() {
-        to.handle_input(&b, now);
-    }
-}
+use osi_stack::association::{AcceptResponse, AssociateRequest, Association, Event};
 
 fn pair() -> (Association, Association) {
-    let now = Instant::now();
-    let mut c = Association::initiator(Config::default());
-    let mut s = Association::responder(Config::default(), Dispatch::default(), None);
-    c.associate(AssociateRequest::mms(), now).unwrap();
-    pump(&mut c, &mut s, now);
-    pump(&mut s, &mut c, now);
-    pump(&mut c, &mut s, now);
-    while s.poll_event().is_some() {}
-    s.accept(AcceptResponse::default(), now).unwrap();
-    pump(&mut s, &mut c, now);
-    while s.poll_event().is_some() {}
-    while c.poll_event().is_some() {}
-    (c, s)
+    let mut p = common::assoc::default_pair();
+    common::assoc::associate(&mut p, AssociateRequest::mms(), AcceptResponse::default());
+    (p.client, p.server)
 }
 
 /// An OCTET STRING of `n` contents octets: one BER value.

@@ -1,5 +1,7 @@
 //! Helpers shared by the integration tests.
 
+#[allow(dead_code)]
+pub mod alloc;
 pub mod process;
 
 /// Octets from hex text; whitespace between digits is ignored.
