@@ -84,6 +84,11 @@ fn spawn_listen(mut cmd: Command, args: &[&str]) -> (Proc, SocketAddr, BufReader
 
 fn listen_with(cmd: Command, args: &[&str]) -> Listen {
     let (proc, addr, reader) = spawn_listen(cmd, args);
+    reading(proc, addr, reader)
+}
+
+/// A listener whose JSON records a thread now reads from `reader` into [`Listen::records`].
+fn reading(proc: Proc, addr: SocketAddr, reader: BufReader<ChildStdout>) -> Listen {
     let records = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&records);
     std::thread::spawn(move || {
@@ -629,21 +634,7 @@ fn a_stdout_nobody_reads() {
     );
     assert!(proc.0.try_wait().unwrap().is_none());
     // Reading now: the writer catches up and reports what it dropped.
-    let records = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&records);
-    std::thread::spawn(move || {
-        for line in reader.lines() {
-            let Ok(line) = line else { break };
-            if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                sink.lock().unwrap().push(v);
-            }
-        }
-    });
-    let l = Listen {
-        proc,
-        records,
-        addr,
-    };
+    let l = reading(proc, addr, reader);
     let d = l.wait_for("dropped", is("dropped"));
     eprintln!(
         "figure: events dropped while stdout was not read: {}",
@@ -1169,21 +1160,7 @@ fn every_mode_keeps_serving_with_a_stdout_nobody_reads() {
             start.elapsed(),
         );
         assert!(proc.0.try_wait().unwrap().is_none());
-        let records = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&records);
-        std::thread::spawn(move || {
-            for line in reader.lines() {
-                let Ok(line) = line else { break };
-                if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                    sink.lock().unwrap().push(v);
-                }
-            }
-        });
-        let l = Listen {
-            proc,
-            records,
-            addr,
-        };
+        let l = reading(proc, addr, reader);
         let d = l.wait_for("dropped", is("dropped"));
         eprintln!(
             "figure: {mode:?}: events dropped while stdout was not read: {}",
