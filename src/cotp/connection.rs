@@ -689,17 +689,12 @@ impl Connection {
                 .fold(value.len(), usize::saturating_add);
             if total <= segment::max_dt_data(tpdu_size) {
                 // One DT: its header, the pieces, the value.
-                arena_reserve(
-                    &mut self.txbuf,
-                    total.saturating_add(segment::FRAME_HEADER_LEN),
-                );
-                self.txbuf.put_slice(&dt_frame_header(total, true)?);
-                for h in head {
-                    self.txbuf.put_slice(h);
-                }
-                self.txbuf.put_slice(value);
-                self.tx.push_back(self.txbuf.split().freeze());
-                return Ok(());
+                return self.push_one_dt(total, 0, |buf| {
+                    for h in head {
+                        buf.put_slice(h);
+                    }
+                    buf.put_slice(value);
+                });
             }
         }
         self.send_head_and(head, Piece::Copy(value))
@@ -719,22 +714,39 @@ impl Connection {
         if let State::Open { tpdu_size, .. } = self.state {
             let total = head_len.saturating_add(value.len());
             if total <= segment::max_dt_data(tpdu_size) {
-                arena_reserve(
-                    &mut self.txbuf,
-                    total
-                        .saturating_add(segment::FRAME_HEADER_LEN)
-                        .saturating_add(N),
-                );
-                self.txbuf.put_slice(&dt_frame_header(total, true)?);
-                let at = self.txbuf.len();
-                self.txbuf.put_slice(head);
-                self.txbuf.truncate(at.saturating_add(head_len));
-                self.txbuf.put_slice(value);
-                self.tx.push_back(self.txbuf.split().freeze());
-                return Ok(());
+                // The whole array is copied (room for it reserved), then cut to `head_len`.
+                return self.push_one_dt(total, N, |buf| {
+                    let at = buf.len();
+                    buf.put_slice(head);
+                    buf.truncate(at.saturating_add(head_len));
+                    buf.put_slice(value);
+                });
             }
         }
         self.send_copied(&[head.get(..head_len).unwrap_or_default()], value, now)
+    }
+
+    /// Queues one DT, the whole TSDU of `total` octets: its TPKT and DT headers, then what
+    /// `body` writes (exactly `total` octets), in the reused transmit buffer with room for
+    /// `slack` octets more than the frame.
+    #[inline]
+    fn push_one_dt(
+        &mut self,
+        total: usize,
+        slack: usize,
+        body: impl FnOnce(&mut BytesMut),
+    ) -> Result<(), ServiceError> {
+        let header = dt_frame_header(total, true)?;
+        arena_reserve(
+            &mut self.txbuf,
+            total
+                .saturating_add(segment::FRAME_HEADER_LEN)
+                .saturating_add(slack),
+        );
+        self.txbuf.put_slice(&header);
+        body(&mut self.txbuf);
+        self.tx.push_back(self.txbuf.split().freeze());
+        Ok(())
     }
 
     /// Sends one TSDU that is `head` (small pieces, copied) followed by `value`: a large value
@@ -777,18 +789,13 @@ impl Connection {
         let max = segment::max_dt_data(tpdu_size);
         if total <= max && pieces.iter().all(|p| matches!(p, Piece::Copy(_))) {
             // One DT: its header, then the pieces.
-            arena_reserve(
-                &mut self.txbuf,
-                total.saturating_add(segment::FRAME_HEADER_LEN),
-            );
-            self.txbuf.put_slice(&dt_frame_header(total, true)?);
-            for p in pieces {
-                if let Piece::Copy(b) = p {
-                    self.txbuf.put_slice(b);
+            return self.push_one_dt(total, 0, |buf| {
+                for p in pieces {
+                    if let Piece::Copy(b) = p {
+                        buf.put_slice(b);
+                    }
                 }
-            }
-            self.tx.push_back(self.txbuf.split().freeze());
-            return Ok(());
+            });
         }
         let dts = total.div_ceil(max).max(1);
         let copied = pieces
