@@ -1077,18 +1077,6 @@ impl<'a> Tpdu<'a> {
     /// The number of octets [`Tpdu::encode`] writes.
     #[inline]
     pub fn encoded_len(&self) -> usize {
-        // The class-0 DT, as `encode`'s fast path writes it: `02 F0 EOT|NR` and the data.
-        if let Tpdu::Dt(Data {
-            format: DataFormat::Short,
-            params,
-            user_data,
-            ..
-        }) = self
-        {
-            if params.is_empty() {
-                return user_data.len().saturating_add(3);
-            }
-        }
         self.header_len()
             .saturating_add(1)
             .saturating_add(self.user_data().len())
